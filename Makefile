@@ -1,0 +1,60 @@
+# RedFire: `make run` serves the API, `make test` runs the suite. Both set everything up first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: install run migrate test test-embedded test-services lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when pyproject.toml changed.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	@$(BIN)/redfire check-config >/dev/null
+	$(BIN)/redfire migrate
+
+run: migrate
+	$(BIN)/redfire serve --host $(HOST) --port $(PORT)
+
+# The suite on the embedded default, then on PostgreSQL + Redis when TEST_* URLs are set.
+test: install
+	@$(MAKE) --no-print-directory test-embedded
+	@if [ -n "$$TEST_DATABASE_URL" ] || [ -n "$$TEST_REDIS_URL" ]; then \
+		$(MAKE) --no-print-directory test-services; \
+	else \
+		echo "TEST_DATABASE_URL / TEST_REDIS_URL not set: PostgreSQL + Redis run skipped"; \
+	fi
+
+test-embedded: install
+	@echo "== tests on SQLite + in-memory cache =="
+	env -u TEST_DATABASE_URL -u TEST_REDIS_URL $(BIN)/pytest $(PYTEST_ARGS)
+
+test-services: install
+	@echo "== tests on PostgreSQL ($$TEST_DATABASE_URL) + Redis ($$TEST_REDIS_URL) =="
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check backend tests bench migrations
+	$(BIN)/ruff format --check backend tests bench migrations
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix backend tests bench migrations
+	$(BIN)/ruff format backend tests bench migrations
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache redfire.db redfire.db-*

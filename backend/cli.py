@@ -1,0 +1,85 @@
+"""The `redfire` command: serve, migrate, create-admin, check-config."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from backend.core.config import AppConfig, ConfigError, config_manager
+
+
+def _load() -> AppConfig:
+    try:
+        return config_manager.load_config()
+    except ConfigError as exc:
+        print(f"redfire: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from backend.core.monitoring.logging import configure_logging
+
+    config = _load()
+    configure_logging(config.log_level, json_logs=config.log_json)
+    trusted = ",".join(config.security.trusted_proxies) or "127.0.0.1"
+    uvicorn.run(
+        "backend.main:app",
+        host=args.host or config.host,
+        port=args.port or config.port,
+        proxy_headers=bool(config.security.trusted_proxies),
+        forwarded_allow_ips=trusted,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(config.hook_timeout_seconds),
+    )
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from backend.core.database.migrations import downgrade, upgrade
+    from backend.core.monitoring.logging import configure_logging
+
+    config = _load()
+    configure_logging(config.log_level, json_logs=config.log_json)
+    if args.downgrade:
+        downgrade(config.database.url, args.revision or "base")
+    else:
+        upgrade(config.database.url, args.revision or "head")
+    return 0
+
+
+def _check_config(_: argparse.Namespace) -> int:
+    config = _load()
+    print(f"configuration ok: environment={config.environment} database={config.database.url}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(prog="redfire", description="RedFire trading backend")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the API with uvicorn")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.set_defaults(handler=_serve)
+    migrate = commands.add_parser("migrate", help="apply database migrations (alembic)")
+    migrate.add_argument("--revision", default=None)
+    migrate.add_argument("--downgrade", action="store_true")
+    migrate.set_defaults(handler=_migrate)
+    check = commands.add_parser("check-config", help="validate the configuration and exit")
+    check.set_defaults(handler=_check_config)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `redfire` console script."""
+    args = build_parser().parse_args(argv)
+    handler = args.handler
+    return int(handler(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

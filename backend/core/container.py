@@ -1,0 +1,22 @@
+"""AppContainer: the application's long-lived components, kept on `app.state.container`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from backend.core.cache.protocol import Cache
+from backend.core.config.settings import AppConfig
+from backend.core.database.manager import AsyncDatabaseManager
+from backend.core.lifecycle.manager import ApplicationLifecycleManager
+from backend.core.monitoring.health import HealthRegistry
+
+
+@dataclass
+class AppContainer:
+    """Built by `create_app`, started and stopped by the lifecycle manager."""
+
+    config: AppConfig
+    lifecycle: ApplicationLifecycleManager
+    database: AsyncDatabaseManager
+    cache: Cache
+    health: HealthRegistry = field(default_factory=HealthRegistry)

@@ -1,0 +1,84 @@
+"""Every Prometheus metric RedFire exports, defined in one place.
+
+Dashboards and alert rules (grafana/, prometheus/) are checked against these names by tests.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, Info
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+# HTTP layer
+HTTP_REQUESTS = Counter(
+    "redfire_http_requests_total",
+    "HTTP requests by method, route template and status class",
+    ["method", "route", "status_class"],
+)
+HTTP_REQUEST_DURATION = Histogram(
+    "redfire_http_request_duration_seconds",
+    "HTTP request duration by method, route template and status class",
+    ["method", "route", "status_class"],
+    buckets=LATENCY_BUCKETS,
+)
+HTTP_REQUESTS_IN_PROGRESS = Gauge(
+    "redfire_http_requests_in_progress", "HTTP requests being served", ["method"]
+)
+APP_INFO = Info("redfire_app", "RedFire build and environment")
+APP_READY = Gauge("redfire_ready", "1 when /health/ready last answered ready, else 0")
+
+# performance_monitor
+FUNCTION_DURATION = Histogram(
+    "redfire_function_duration_seconds",
+    "Duration of functions wrapped by performance_monitor",
+    ["function", "outcome"],
+    buckets=LATENCY_BUCKETS,
+)
+
+# Dependencies
+CACHE_REQUESTS = Counter(
+    "redfire_cache_requests_total", "Cache look-ups by backend and result", ["backend", "result"]
+)
+CACHE_ERRORS = Counter(
+    "redfire_cache_errors_total", "Cache backend errors by operation", ["operation"]
+)
+DB_POOL_CONNECTIONS = Gauge(
+    "redfire_db_pool_connections", "Database pool connections by state", ["state"]
+)
+DEPENDENCY_UP = Gauge("redfire_dependency_up", "1 when a dependency is healthy", ["dependency"])
+
+# Market data and the vnpy bridge
+TICKS = Counter("redfire_ticks_total", "Ticks received from gateways", ["symbol"])
+BRIDGE_EVENTS = Counter(
+    "redfire_event_bridge_events_total", "vnpy events delivered into asyncio", ["event_type"]
+)
+BRIDGE_DROPPED = Counter(
+    "redfire_event_bridge_dropped_total", "vnpy events dropped by the bridge", ["event_type"]
+)
+BRIDGE_LAG = Histogram(
+    "redfire_event_bridge_lag_seconds",
+    "Delay between a vnpy event and its asyncio delivery",
+    buckets=LATENCY_BUCKETS,
+)
+BRIDGE_QUEUE_DEPTH = Gauge("redfire_event_bridge_queue_depth", "Events waiting in the bridge")
+WS_CONNECTIONS = Gauge("redfire_ws_connections", "Open WebSocket connections")
+WS_DROPPED_CLIENTS = Counter(
+    "redfire_ws_dropped_clients_total", "WebSocket clients dropped for being too slow"
+)
+
+# Orders
+ORDERS = Counter("redfire_orders_total", "Order status transitions", ["status", "side"])
+ORDER_REJECTIONS = Counter(
+    "redfire_order_rejections_total", "Orders rejected, by reason", ["reason"]
+)
+TRADING_HALTED = Gauge("redfire_trading_halted", "1 while the kill switch is engaged")
+
+# Strategies
+ACTIVE_STRATEGIES = Gauge("redfire_active_strategies", "Strategies running on this replica")
+STRATEGIES_IN_ERROR = Gauge("redfire_strategies_in_error", "Strategies stopped by an error")
+STRATEGY_TICKS = Counter(
+    "redfire_strategy_ticks_processed_total", "Ticks processed per strategy", ["strategy_id"]
+)
+STRATEGY_ORDERS = Counter(
+    "redfire_strategy_orders_total", "Orders placed per strategy", ["strategy_id"]
+)

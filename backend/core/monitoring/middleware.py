@@ -1,0 +1,159 @@
+"""RequestContextMiddleware: request id, body limit, metrics, access log, last-resort 500.
+
+A pure ASGI middleware (no BaseHTTPMiddleware): it sits on the hot path of every request.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from typing import Any
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from backend.core.errors import error_payload
+from backend.core.monitoring.logging import request_id_var
+from backend.core.monitoring.metrics import (
+    HTTP_REQUEST_DURATION,
+    HTTP_REQUESTS,
+    HTTP_REQUESTS_IN_PROGRESS,
+)
+
+logger = structlog.get_logger("redfire.access")
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+class BodyTooLargeError(Exception):
+    """The request body exceeds the configured limit."""
+
+
+class RequestContextMiddleware:
+    """Everything that must happen once per HTTP request, whatever the route."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "websocket":
+                request_id_var.set(_request_id(scope))
+            await self.app(scope, receive, send)
+            return
+        request_id = _request_id(scope)
+        token = request_id_var.set(request_id)
+        method = scope["method"]
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+        header_id = request_id.encode()
+
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_body_bytes:
+            status = 413
+            await _send_error(send, 413, "payload_too_large", self._too_large(), request_id)
+            self._finish(scope, method, status, started)
+            request_id_var.reset(token)
+            return
+
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise BodyTooLargeError
+            return message
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_started = True
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", header_id))
+                headers.extend(_SECURITY_HEADERS)
+                message["headers"] = headers
+            await send(message)
+
+        HTTP_REQUESTS_IN_PROGRESS.labels(method=method).inc()
+        try:
+            await self.app(scope, limited_receive, send_with_headers)
+        except BodyTooLargeError:
+            status = 413
+            if not response_started:
+                await _send_error(send, 413, "payload_too_large", self._too_large(), request_id)
+        except Exception:
+            status = 500
+            logger.exception("unhandled_error", method=method, path=scope["path"])
+            if not response_started:
+                await _send_error(send, 500, "internal_error", "internal server error", request_id)
+        finally:
+            HTTP_REQUESTS_IN_PROGRESS.labels(method=method).dec()
+            self._finish(scope, method, status, started)
+            request_id_var.reset(token)
+
+    def _too_large(self) -> str:
+        return f"request body exceeds {self.max_body_bytes} bytes"
+
+    @staticmethod
+    def _finish(scope: Scope, method: str, status: int, started: float) -> None:
+        elapsed = time.perf_counter() - started
+        route = scope.get("route")
+        template = getattr(route, "path", None) or "unmatched"
+        status_class = f"{status // 100}xx"
+        HTTP_REQUESTS.labels(method=method, route=template, status_class=status_class).inc()
+        HTTP_REQUEST_DURATION.labels(
+            method=method, route=template, status_class=status_class
+        ).observe(elapsed)
+        logger.info(
+            "request",
+            method=method,
+            path=scope["path"],
+            route=template,
+            status=status,
+            duration_ms=round(elapsed * 1000, 3),
+            client=(scope.get("client") or ("-",))[0],
+        )
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id":
+            candidate: str = value.decode("latin-1")
+            if _VALID_REQUEST_ID.match(candidate):
+                return candidate
+            break
+    return uuid.uuid4().hex
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _send_error(send: Send, status: int, code: str, detail: Any, request_id: str) -> None:
+    body = json.dumps(error_payload(code, detail, request_id)).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-request-id", request_id.encode()),
+        *_SECURITY_HEADERS,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,36 @@
+"""Build the AppContainer and register every component's start and stop hooks, in order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backend.core.cache.factory import create_cache
+from backend.core.config.settings import AppConfig
+from backend.core.container import AppContainer
+from backend.core.database.manager import AsyncDatabaseManager
+from backend.core.lifecycle.manager import ApplicationLifecycleManager
+
+
+def build_container(config: AppConfig) -> AppContainer:
+    """Create components (no I/O) and register their lifecycle hooks."""
+    lifecycle = ApplicationLifecycleManager(default_timeout=config.hook_timeout_seconds)
+    database = AsyncDatabaseManager(config.database)
+    cache = create_cache(config.redis)
+    container = AppContainer(config=config, lifecycle=lifecycle, database=database, cache=cache)
+
+    async def check_database() -> dict[str, Any]:
+        await database.ping()
+        return {"backend": "sqlite" if config.database.is_sqlite else "postgresql"}
+
+    async def check_cache() -> dict[str, Any]:
+        await cache.ping()
+        return {"backend": cache.backend}
+
+    container.health.register(
+        "database", check_database, critical=True, timeout=config.database.health_timeout
+    )
+    container.health.register("redis", check_cache, timeout=config.redis.health_timeout)
+
+    lifecycle.register("database", start=database.ping, stop=database.dispose)
+    lifecycle.register("cache", stop=cache.close)
+    return container

@@ -1,0 +1,76 @@
+"""RedFire application factory; `uvicorn backend.main:app` serves the module-level app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from backend.api.docs import install_docs
+from backend.api.errors import install_error_handlers
+from backend.api.router import api_router, operations_router
+from backend.core.config import AppConfig, config_manager
+from backend.core.monitoring.logging import configure_logging
+from backend.core.monitoring.metrics import APP_INFO
+from backend.core.monitoring.middleware import RequestContextMiddleware
+from backend.core.wiring import build_container
+
+logger = structlog.get_logger(__name__)
+
+
+def create_app(config: AppConfig | None = None) -> FastAPI:
+    """Build the FastAPI application; nothing connects until the lifespan starts."""
+    config = config or config_manager.get_config()
+    container = build_container(config)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if config.generated_secret:
+            logger.warning(
+                "generated_secret_key",
+                message="no SECRET_KEY set: generated one for this process; "
+                "tokens will not survive a restart or work across replicas",
+            )
+        await container.lifecycle.startup()
+        try:
+            yield
+        finally:
+            await container.lifecycle.shutdown()
+
+    app = FastAPI(
+        title="RedFire",
+        version=config.version,
+        description="Async trading backend: orders, strategies and market data over vnpy.",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    APP_INFO.info({"version": config.version, "environment": config.environment})
+    install_error_handlers(app)
+    if config.security.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=config.security.cors_origins,
+            allow_credentials=False,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=config.max_body_bytes)
+    app.include_router(operations_router)
+    app.include_router(api_router)
+    install_docs(app)
+    return app
+
+
+def _module_app() -> FastAPI:
+    config = config_manager.get_config()
+    configure_logging(config.log_level, json_logs=config.log_json)
+    return create_app(config)
+
+
+app = _module_app()

@@ -1,0 +1,1 @@
+"""ORM models; importing this package registers them all on Base.metadata."""

@@ -1,0 +1,60 @@
+"""Trading-domain enumerations shared by models, schemas and services."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class UserRole(StrEnum):
+    """admin administers, trader trades, viewer reads its own data."""
+
+    ADMIN = "admin"
+    TRADER = "trader"
+    VIEWER = "viewer"
+
+
+class OrderSide(StrEnum):
+    """Direction of an order or trade."""
+
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+class OrderType(StrEnum):
+    """How an order executes."""
+
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP = "stop"
+
+
+class OrderStatus(StrEnum):
+    """Order life cycle; see services/orders for the legal moves."""
+
+    PENDING = "pending"
+    SUBMITTED = "submitted"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+
+    @property
+    def is_final(self) -> bool:
+        """Filled, cancelled and rejected orders never change again."""
+        return self in FINAL_ORDER_STATUSES
+
+    @property
+    def is_open(self) -> bool:
+        """Pending, submitted and partially filled orders may still trade."""
+        return not self.is_final
+
+
+FINAL_ORDER_STATUSES = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED})
+
+
+class StrategyStatus(StrEnum):
+    """Strategy state as stored and reported."""
+
+    STOPPED = "stopped"
+    RUNNING = "running"
+    ERROR = "error"

@@ -1,0 +1,161 @@
+"""The PAPER gateway's market model: contracts, quotes, a seeded random walk, fill rules.
+
+Fill rules (vnpy's backtesting convention: a crossing order trades at the better of its
+limit and the touch; the simulated book has unlimited size at the touch, so fills are whole):
+
+- market: buy at the ask, sell at the bid.
+- limit: a buy trades when ask <= limit, at the ask; a sell when bid >= limit, at the bid.
+  A limit that does not cross rests and is checked again on every tick of its contract.
+- stop: a buy triggers when ask >= stop, a sell when bid <= stop, and then trades as a
+  market order on the same tick (at the touch, which may be worse than the stop: slippage).
+  A stop already through the market when it arrives triggers at once.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from vnpy.trader.constant import Direction, Exchange, OrderType, Status
+
+ZERO = Decimal(0)
+
+
+def as_decimal(value: Any) -> Decimal:
+    """A setting value (Decimal, str, int or float) as a Decimal; floats via their repr."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, float):
+        return Decimal(str(value))
+    return Decimal(value)
+
+
+@dataclass(frozen=True, slots=True)
+class PaperContract:
+    """A contract the paper market lists."""
+
+    symbol: str
+    exchange: Exchange
+    name: str
+    price_tick: Decimal
+    size: Decimal
+    min_volume: Decimal
+    initial_price: Decimal
+
+    @property
+    def vt_symbol(self) -> str:
+        """vnpy's `symbol.EXCHANGE`."""
+        return f"{self.symbol}.{self.exchange.value}"
+
+    @classmethod
+    def from_setting(cls, item: dict[str, Any]) -> PaperContract:
+        """Build from one entry of the gateway setting's `contracts` list."""
+        symbol = str(item["symbol"])
+        try:
+            exchange = Exchange(str(item["exchange"]))
+        except ValueError:
+            raise ValueError(
+                f"PAPER contract {symbol}: vnpy knows no exchange {item['exchange']!r}"
+            ) from None
+        return cls(
+            symbol=symbol,
+            exchange=exchange,
+            name=str(item.get("name") or symbol),
+            price_tick=as_decimal(item["price_tick"]),
+            size=as_decimal(item.get("size", 1)),
+            min_volume=as_decimal(item.get("min_volume", 1)),
+            initial_price=as_decimal(item["initial_price"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """Top of book of one contract."""
+
+    last: Decimal
+    bid: Decimal
+    ask: Decimal
+    bid_volume: Decimal
+    ask_volume: Decimal
+    volume: Decimal
+    moment: datetime
+
+
+@dataclass(slots=True)
+class PaperOrder:
+    """An order in the paper market (mutable; guarded by the gateway's lock)."""
+
+    orderid: str
+    contract: PaperContract
+    direction: Direction
+    order_type: OrderType
+    price: Decimal
+    volume: Decimal
+    reference: str
+    created: datetime
+    traded: Decimal = ZERO
+    status: Status = Status.NOTTRADED
+
+    @property
+    def is_open(self) -> bool:
+        """Still able to trade."""
+        return self.status in (Status.SUBMITTING, Status.NOTTRADED, Status.PARTTRADED)
+
+
+def fill_price(order: PaperOrder, quote: Quote) -> Decimal | None:
+    """The price `order` trades at against `quote`, or None when it does not trade."""
+    buy = order.direction == Direction.LONG
+    touch = quote.ask if buy else quote.bid
+    if touch <= 0:
+        return None  # no opposite side quoted
+    if order.order_type == OrderType.MARKET:
+        return touch
+    if order.order_type == OrderType.LIMIT:
+        crosses = touch <= order.price if buy else touch >= order.price
+    else:  # STOP: triggers into a market order
+        crosses = touch >= order.price if buy else touch <= order.price
+    return touch if crosses else None
+
+
+class RandomWalk:
+    """A seeded random walk of one contract's price, on its tick grid."""
+
+    def __init__(self, contract: PaperContract, seed: int) -> None:
+        # Not for security: a reproducible simulation. A str seed hashes the same everywhere.
+        self._rng = random.Random(f"{seed}:{contract.vt_symbol}")  # noqa: S311
+        self._contract = contract
+        self.price = contract.initial_price
+        self.volume = ZERO
+
+    def step(self, moment: datetime) -> Quote:
+        """Move the price by -1, 0 or +1 tick and return the new quote."""
+        tick = self._contract.price_tick
+        self.price = max(tick, self.price + tick * self._rng.choice((-1, 0, 1)))
+        lot = self._contract.min_volume
+        self.volume += lot * self._rng.randint(0, 20)
+        return Quote(
+            last=self.price,
+            bid=self.price,
+            ask=self.price + tick,
+            bid_volume=lot * self._rng.randint(1, 100),
+            ask_volume=lot * self._rng.randint(1, 100),
+            volume=self.volume,
+            moment=moment,
+        )
+
+    def initial(self, moment: datetime) -> Quote:
+        """The start-up quote: bid at the initial price, ask one tick above."""
+        lot = self._contract.min_volume
+        tick = self._contract.price_tick
+        return Quote(
+            last=self.price,
+            bid=self.price,
+            ask=self.price + tick,
+            bid_volume=lot * 10,
+            ask_volume=lot * 10,
+            volume=ZERO,
+            moment=moment,
+        )

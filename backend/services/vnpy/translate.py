@@ -1,0 +1,151 @@
+"""Conversions between vnpy objects (floats, vnpy enums) and RedFire types (Decimal, UTC)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from types import MappingProxyType
+
+from vnpy.trader.constant import Direction, Exchange
+from vnpy.trader.constant import OrderType as VnpyOrderType
+from vnpy.trader.object import ContractData, OrderData, TickData, TradeData
+
+from backend.models.enums import OrderSide, OrderType
+from backend.services.vnpy.status_map import to_order_status
+from backend.services.vnpy.types import ContractInfo, OrderUpdate, TickSnapshot, TradeFill
+
+ZERO = Decimal(0)
+
+SIDE_TO_DIRECTION: Mapping[OrderSide, Direction] = MappingProxyType(
+    {OrderSide.BUY: Direction.LONG, OrderSide.SELL: Direction.SHORT}
+)
+DIRECTION_TO_SIDE: Mapping[Direction, OrderSide] = MappingProxyType(
+    {Direction.LONG: OrderSide.BUY, Direction.SHORT: OrderSide.SELL}
+)
+ORDER_TYPE_TO_VNPY: Mapping[OrderType, VnpyOrderType] = MappingProxyType(
+    {
+        OrderType.MARKET: VnpyOrderType.MARKET,
+        OrderType.LIMIT: VnpyOrderType.LIMIT,
+        OrderType.STOP: VnpyOrderType.STOP,
+    }
+)
+# FAK/FOK are limit orders with a time-in-force; RFQ and ETF have no RedFire equivalent.
+VNPY_TO_ORDER_TYPE: Mapping[VnpyOrderType, OrderType] = MappingProxyType(
+    {
+        VnpyOrderType.MARKET: OrderType.MARKET,
+        VnpyOrderType.LIMIT: OrderType.LIMIT,
+        VnpyOrderType.STOP: OrderType.STOP,
+        VnpyOrderType.FAK: OrderType.LIMIT,
+        VnpyOrderType.FOK: OrderType.LIMIT,
+    }
+)
+
+
+def to_decimal(value: float) -> Decimal:
+    """A vnpy float as the Decimal it was meant to be; NaN/inf (vnpy's 'none') become 0."""
+    if not math.isfinite(value):
+        return ZERO
+    # str() gives the shortest repr that round-trips, so 3500.2 stays "3500.2".
+    return Decimal(str(value))
+
+
+def to_float(value: Decimal) -> float:
+    """A Decimal as a vnpy float; refuses values a float cannot carry exactly enough."""
+    result = float(value)
+    if not math.isfinite(result) or Decimal(str(result)) != value:
+        raise ValueError(f"{value} cannot be passed to vnpy without losing precision")
+    return result
+
+
+def to_utc(value: datetime | None) -> datetime | None:
+    """An aware UTC datetime; vnpy's rare naive datetimes are taken as UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def split_vt_symbol(vt_symbol: str) -> tuple[str, Exchange]:
+    """`IF2412.CFFEX` -> ("IF2412", Exchange.CFFEX); ValueError when malformed or unknown."""
+    symbol, sep, exchange = vt_symbol.rpartition(".")
+    if not sep or not symbol:
+        raise ValueError(f"{vt_symbol!r} is not a vt_symbol (SYMBOL.EXCHANGE)")
+    try:
+        return symbol, Exchange(exchange)
+    except ValueError:
+        raise ValueError(f"{vt_symbol!r}: vnpy knows no exchange {exchange!r}") from None
+
+
+def to_contract_info(contract: ContractData) -> ContractInfo:
+    """A vnpy contract as a ContractInfo."""
+    return ContractInfo(
+        symbol=contract.vt_symbol,
+        code=contract.symbol,
+        exchange=contract.exchange.value,
+        name=contract.name,
+        gateway=contract.gateway_name,
+        price_tick=to_decimal(contract.pricetick),
+        size=to_decimal(contract.size),
+        min_volume=to_decimal(contract.min_volume),
+    )
+
+
+def to_tick_snapshot(tick: TickData) -> TickSnapshot:
+    """A vnpy tick as a TickSnapshot."""
+    moment = to_utc(tick.datetime)
+    assert moment is not None
+    return TickSnapshot(
+        symbol=tick.vt_symbol,
+        gateway=tick.gateway_name,
+        last_price=to_decimal(tick.last_price),
+        bid_price_1=to_decimal(tick.bid_price_1),
+        ask_price_1=to_decimal(tick.ask_price_1),
+        bid_volume_1=to_decimal(tick.bid_volume_1),
+        ask_volume_1=to_decimal(tick.ask_volume_1),
+        volume=to_decimal(tick.volume),
+        datetime=moment,
+    )
+
+
+def _side(direction: Direction | None, what: str) -> OrderSide:
+    side = DIRECTION_TO_SIDE.get(direction) if direction is not None else None
+    if side is None:
+        raise ValueError(f"{what} has direction {direction}, which RedFire cannot represent")
+    return side
+
+
+def to_order_update(order: OrderData, reject_reason: str | None = None) -> OrderUpdate:
+    """A vnpy order as an OrderUpdate."""
+    price = to_decimal(order.price)
+    return OrderUpdate(
+        vt_orderid=order.vt_orderid,
+        symbol=order.vt_symbol,
+        gateway=order.gateway_name,
+        side=_side(order.direction, f"order {order.vt_orderid}"),
+        order_type=VNPY_TO_ORDER_TYPE.get(order.type),
+        status=to_order_status(order.status),
+        quantity=to_decimal(order.volume),
+        traded=to_decimal(order.traded),
+        price=price if price else None,
+        reference=order.reference,
+        reject_reason=reject_reason,
+        update_time=to_utc(order.datetime),
+    )
+
+
+def to_trade_fill(trade: TradeData, commission: Decimal) -> TradeFill:
+    """A vnpy trade as a TradeFill; vnpy has no commission field, so the caller supplies it."""
+    return TradeFill(
+        vt_tradeid=trade.vt_tradeid,
+        vt_orderid=trade.vt_orderid,
+        symbol=trade.vt_symbol,
+        gateway=trade.gateway_name,
+        side=_side(trade.direction, f"trade {trade.vt_tradeid}"),
+        price=to_decimal(trade.price),
+        quantity=to_decimal(trade.volume),
+        commission=commission,
+        trade_time=to_utc(trade.datetime) or datetime.now(UTC),
+    )

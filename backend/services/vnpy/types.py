@@ -1,0 +1,81 @@
+"""RedFire-side views of vnpy data: frozen, Decimal-valued, timezone-aware."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from backend.models.enums import OrderSide, OrderStatus, OrderType
+
+
+class BridgeEvent(StrEnum):
+    """Kinds of events the bridge delivers to asyncio subscribers."""
+
+    TICK = "tick"
+    ORDER = "order"
+    TRADE = "trade"
+    CONTRACT = "contract"
+
+
+@dataclass(frozen=True, slots=True)
+class ContractInfo:
+    """A tradable contract; `symbol` is the vnpy vt_symbol (`IF2412.CFFEX`)."""
+
+    symbol: str
+    code: str
+    exchange: str
+    name: str
+    gateway: str
+    price_tick: Decimal
+    size: Decimal
+    min_volume: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class TickSnapshot:
+    """The latest top of book of a contract; `symbol` is the vt_symbol."""
+
+    symbol: str
+    gateway: str
+    last_price: Decimal
+    bid_price_1: Decimal
+    ask_price_1: Decimal
+    bid_volume_1: Decimal
+    ask_volume_1: Decimal
+    volume: Decimal
+    datetime: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdate:
+    """An order's state as its gateway reports it."""
+
+    vt_orderid: str
+    symbol: str
+    gateway: str
+    side: OrderSide
+    order_type: OrderType | None
+    status: OrderStatus
+    quantity: Decimal
+    traded: Decimal
+    price: Decimal | None
+    reference: str
+    reject_reason: str | None
+    update_time: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TradeFill:
+    """One execution of an order, with the commission it cost."""
+
+    vt_tradeid: str
+    vt_orderid: str
+    symbol: str
+    gateway: str
+    side: OrderSide
+    price: Decimal
+    quantity: Decimal
+    commission: Decimal
+    trade_time: datetime

@@ -1,0 +1,179 @@
+"""Operations endpoints, error shape and request plumbing, through the real app."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
+
+from backend.core.config import AppConfig
+from backend.core.monitoring.middleware import RequestContextMiddleware
+from backend.main import create_app
+
+
+async def test_health_reports_each_dependency_with_measured_latency(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "healthy"
+    assert body["lifecycle"] == "running"
+    assert body["version"] == "0.1.0"
+    assert body["timestamp"].endswith("+00:00")
+    for name in ("database", "redis"):
+        service = body["services"][name]
+        assert service["status"] == "healthy"
+        assert isinstance(service["latency_ms"], float)
+        assert service["latency_ms"] >= 0
+
+
+async def test_live_and_ready_answer_200_when_started(client: httpx.AsyncClient) -> None:
+    live = await client.get("/health/live")
+    ready = await client.get("/health/ready")
+    assert live.status_code == 200
+    assert live.json()["status"] == "alive"
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "ready"
+
+
+async def test_ready_is_503_before_startup(make_config: Callable[..., AppConfig]) -> None:
+    app = create_app(make_config())  # lifespan not started
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        response = await http.get("/health/ready")
+        assert response.status_code == 503
+        assert response.json()["lifecycle"] == "initializing"
+        assert (await http.get("/health/live")).status_code == 200
+    await app.state.container.database.dispose()
+
+
+async def test_redis_down_degrades_health_but_requests_succeed(
+    make_config: Callable[..., AppConfig], unused_tcp_port: int
+) -> None:
+    config = make_config(redis={"url": f"redis://127.0.0.1:{unused_tcp_port}/0"})
+    app = create_app(config)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            health = await http.get("/health")
+            assert health.status_code == 200
+            assert health.json()["status"] == "degraded"
+            assert health.json()["services"]["redis"]["status"] == "unhealthy"
+            assert health.json()["services"]["database"]["status"] == "healthy"
+            assert (await http.get("/health/live")).status_code == 200
+            assert (await http.get("/health/ready")).status_code == 200
+
+
+async def test_metrics_use_route_templates(client: httpx.AsyncClient) -> None:
+    await client.get("/health/live")
+    await client.get("/no/such/path/12345")
+    text = (await client.get("/metrics")).text
+    assert re.search(
+        r'redfire_http_requests_total\{method="GET",route="/health/live",status_class="2xx"\} '
+        r"[1-9]",
+        text,
+    )
+    assert 'route="unmatched",status_class="4xx"' in text
+    assert "/no/such/path/12345" not in text
+    assert "redfire_http_request_duration_seconds_bucket" in text
+    assert "redfire_http_requests_in_progress" in text
+    assert 'redfire_app_info{environment="test",version="0.1.0"} 1.0' in text
+
+
+async def test_request_id_is_echoed_or_generated(client: httpx.AsyncClient) -> None:
+    echoed = await client.get("/health/live", headers={"X-Request-ID": "abc-123"})
+    assert echoed.headers["x-request-id"] == "abc-123"
+    generated = await client.get("/health/live", headers={"X-Request-ID": "bad id <script>"})
+    assert re.fullmatch(r"[0-9a-f]{32}", generated.headers["x-request-id"])
+    assert generated.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("GET", "/api/v1/nothing-here", 404, "not_found"),
+        ("DELETE", "/health", 405, "method_not_allowed"),
+    ],
+)
+async def test_http_errors_have_the_contract_shape(
+    client: httpx.AsyncClient, method: str, path: str, status: int, code: str
+) -> None:
+    response = await client.request(method, path, headers={"X-Request-ID": "req-1"})
+    assert response.status_code == status
+    assert response.json() == {
+        "error": code,
+        "detail": response.json()["detail"],
+        "request_id": "req-1",
+    }
+
+
+async def test_oversized_body_gets_413_in_contract_shape(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    limit = app.state.container.config.max_body_bytes
+    response = await client.post("/health", content=b"x" * (limit + 1))
+    assert response.status_code == 413
+    assert response.json()["error"] == "payload_too_large"
+    assert response.headers["x-request-id"] == response.json()["request_id"]
+
+
+async def test_oversized_streamed_body_is_cut_off_with_413() -> None:
+    seen: list[int] = []
+
+    async def reads_body(scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        seen.append(len(await request.body()))
+        await JSONResponse({"ok": True})(scope, receive, send)
+
+    app = RequestContextMiddleware(reads_body, max_body_bytes=2048)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(4):
+            yield b"y" * 1024
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        response = await http.post("/anything", content=chunks())
+        small = await http.post("/anything", content=b"z" * 100)
+    assert response.status_code == 413
+    assert response.json()["error"] == "payload_too_large"
+    assert small.status_code == 200
+    assert seen == [100]
+
+
+async def test_unhandled_exception_is_a_500_in_contract_shape() -> None:
+    async def broken(scope: Scope, receive: Receive, send: Send) -> None:
+        raise RuntimeError("secret internals")
+
+    transport = httpx.ASGITransport(app=RequestContextMiddleware(broken, max_body_bytes=2048))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        response = await http.get("/x", headers={"X-Request-ID": "r-500"})
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": "internal_error",
+        "detail": "internal server error",
+        "request_id": "r-500",
+    }
+    assert "secret internals" not in response.text
+
+
+async def test_docs_are_served_from_same_origin_assets(client: httpx.AsyncClient) -> None:
+    for page in ("/docs", "/redoc"):
+        html = (await client.get(page)).text
+        urls = re.findall(r'(?:src|href)="([^"]+)"', html)
+        assert urls, page
+        assert all(url.startswith("/") for url in urls), urls
+        assert "googleapis" not in html
+        assert "cdn.jsdelivr" not in html
+        for url in urls:
+            if url.startswith("/static/"):
+                assert (await client.get(url)).status_code == 200
+    schema = (await client.get("/openapi.json")).json()
+    assert schema["info"]["title"] == "RedFire"
