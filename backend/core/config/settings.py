@@ -228,7 +228,7 @@ class AdminConfig(BaseModel):
 
     username: str | None = None
     password: SecretStr | None = None
-    email: str = "admin@redfire.local"
+    email: str = "admin@example.com"
 
 
 class AppConfig(BaseSettings):

@@ -61,6 +61,11 @@ BRIDGE_LAG = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 BRIDGE_QUEUE_DEPTH = Gauge("redfire_event_bridge_queue_depth", "Events waiting in the bridge")
+BRIDGE_ERRORS = Counter(
+    "redfire_event_bridge_errors_total",
+    "vnpy events the bridge could not translate or a subscriber failed on",
+    ["event_type", "stage"],
+)
 WS_CONNECTIONS = Gauge("redfire_ws_connections", "Open WebSocket connections")
 WS_DROPPED_CLIENTS = Counter(
     "redfire_ws_dropped_clients_total", "WebSocket clients dropped for being too slow"

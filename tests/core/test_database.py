@@ -1,0 +1,136 @@
+"""AsyncRepository and AsyncDatabaseService against the run's real database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import String, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from backend.core.config import AppConfig
+from backend.core.database import AsyncDatabaseManager, AsyncRepository
+from backend.core.database.base import MONEY
+from backend.services.data.database import AsyncDatabaseService
+
+
+class ScratchBase(DeclarativeBase):
+    """A model outside the application's metadata, created and dropped by these tests."""
+
+
+class Instrument(ScratchBase):
+    __tablename__ = "scratch_instruments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    symbol: Mapped[str] = mapped_column(String(32), unique=True)
+    price_tick: Mapped[Decimal] = mapped_column(MONEY)
+
+
+@pytest.fixture
+async def database(make_config: Callable[..., AppConfig]) -> AsyncIterator[AsyncDatabaseManager]:
+    manager = AsyncDatabaseManager(make_config().database)
+    async with manager.engine.begin() as connection:
+        await connection.run_sync(ScratchBase.metadata.create_all)
+    yield manager
+    async with manager.engine.begin() as connection:
+        await connection.run_sync(ScratchBase.metadata.drop_all)
+    await manager.dispose()
+
+
+async def test_repository_crud_round_trip(database: AsyncDatabaseManager) -> None:
+    async with database.session() as session:
+        repository = AsyncRepository(session, Instrument)
+        created = await repository.create(symbol="IF2412.CFFEX", price_tick=Decimal("0.2"))
+        await repository.create(symbol="rb2501.SHFE", price_tick=Decimal(1))
+        assert created.id is not None
+    async with database.session() as session:
+        repository = AsyncRepository(session, Instrument)
+        found = await repository.get_by_id(created.id)
+        assert found is not None
+        assert found.price_tick == Decimal("0.2")
+        assert await repository.count() == 2
+        page = await repository.list(
+            limit=1, offset=1, statement=select(Instrument).order_by(Instrument.id)
+        )
+        assert [row.symbol for row in page] == ["rb2501.SHFE"]
+        await repository.update(found, price_tick=Decimal("0.00000001"))
+    async with database.session() as session:
+        repository = AsyncRepository(session, Instrument)
+        found = await repository.get_by_id(created.id)
+        assert found is not None
+        assert found.price_tick == Decimal("0.00000001")
+        await repository.delete(found)
+    async with database.session() as session:
+        assert await AsyncRepository(session, Instrument).get_by_id(created.id) is None
+
+
+async def test_session_rolls_back_on_error(database: AsyncDatabaseManager) -> None:
+    with pytest.raises(IntegrityError):
+        async with database.session() as session:
+            repository = AsyncRepository(session, Instrument)
+            await repository.create(symbol="DUP", price_tick=Decimal(1))
+            await repository.create(symbol="DUP", price_tick=Decimal(1))
+    async with database.session() as session:
+        assert await AsyncRepository(session, Instrument).count() == 0
+
+
+async def test_execute_query_binds_parameters_and_returns_dicts(
+    database: AsyncDatabaseManager,
+) -> None:
+    service = AsyncDatabaseService(database)
+    async with database.session() as session:
+        await AsyncRepository(session, Instrument).create(symbol="A", price_tick=Decimal("0.5"))
+    hostile = "A' OR '1'='1"
+    assert (
+        await service.execute_query(
+            "SELECT symbol FROM scratch_instruments WHERE symbol = :symbol", {"symbol": hostile}
+        )
+        == []
+    )
+    rows = await service.execute_query(
+        "SELECT symbol, price_tick FROM scratch_instruments WHERE symbol = :symbol",
+        {"symbol": "A"},
+    )
+    assert rows == [{"symbol": "A", "price_tick": Decimal("0.5")}]
+
+
+async def test_execute_transaction_is_all_or_nothing(database: AsyncDatabaseManager) -> None:
+    service = AsyncDatabaseService(database)
+
+    async def insert_one(session: AsyncSession) -> int:
+        instrument = Instrument(symbol="ONE", price_tick=Decimal(1))
+        session.add(instrument)
+        await session.flush()
+        return instrument.id
+
+    async def fail(session: AsyncSession) -> None:
+        raise RuntimeError("second step failed")
+
+    with pytest.raises(RuntimeError):
+        await service.execute_transaction([insert_one, fail])
+    assert await service.execute_query("SELECT * FROM scratch_instruments") == []
+    [new_id] = await service.execute_transaction([insert_one])
+    rows = await service.execute_query("SELECT id FROM scratch_instruments")
+    assert rows == [{"id": new_id}]
+
+
+async def test_ping_measures_latency(database: AsyncDatabaseManager) -> None:
+    latency = await database.ping()
+    assert 0 < latency < database.config.health_timeout
+
+
+async def test_sqlite_is_tuned_for_concurrency(tmp_path: object) -> None:
+    from backend.core.config.settings import DatabaseConfig
+
+    manager = AsyncDatabaseManager(DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp_path}/t.db"))
+    try:
+        async with manager.engine.connect() as connection:
+            mode = (await connection.exec_driver_sql("PRAGMA journal_mode")).scalar()
+            busy = (await connection.exec_driver_sql("PRAGMA busy_timeout")).scalar()
+            keys = (await connection.exec_driver_sql("PRAGMA foreign_keys")).scalar()
+    finally:
+        await manager.dispose()
+    assert (mode, busy, keys) == ("wal", 5000, 1)
