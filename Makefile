@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: install run migrate test test-embedded test-services lint format bench clean
+.PHONY: install run migrate test test-embedded test-services lint format bench slim-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,16 +45,20 @@ test-services: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check backend tests bench migrations
-	$(BIN)/ruff format --check backend tests bench migrations
+	$(BIN)/ruff check backend tests bench migrations scripts docker
+	$(BIN)/ruff format --check backend tests bench migrations scripts docker
 	$(BIN)/mypy
 
 format: install
-	$(BIN)/ruff check --fix backend tests bench migrations
-	$(BIN)/ruff format backend tests bench migrations
+	$(BIN)/ruff check --fix backend tests bench migrations scripts docker
+	$(BIN)/ruff format backend tests bench migrations scripts docker
 
 bench: install
 	$(BIN)/python -m bench
+
+# The runtime image's dependency set (vnpy without Qt) in a fresh venv, booted once.
+slim-check: install
+	$(BIN)/python scripts/slim_install_check.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache redfire.db redfire.db-*

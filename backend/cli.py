@@ -51,6 +51,13 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _create_admin(args: argparse.Namespace) -> int:
+    from backend.services.users.commands import create_admin
+
+    config = _load()
+    return create_admin(config, username=args.username, email=args.email)
+
+
 def _check_config(_: argparse.Namespace) -> int:
     config = _load()
     print(f"configuration ok: environment={config.environment} database={config.database.url}")
@@ -69,6 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--revision", default=None)
     migrate.add_argument("--downgrade", action="store_true")
     migrate.set_defaults(handler=_migrate)
+    admin = commands.add_parser(
+        "create-admin",
+        help="create an administrator (password from REDFIRE_ADMIN_PASSWORD or a prompt)",
+    )
+    admin.add_argument("--username", required=True)
+    admin.add_argument("--email", required=True)
+    admin.set_defaults(handler=_create_admin)
     check = commands.add_parser("check-config", help="validate the configuration and exit")
     check.set_defaults(handler=_check_config)
     return parser

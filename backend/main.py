@@ -16,9 +16,13 @@ from backend.core.config import AppConfig, config_manager
 from backend.core.monitoring.logging import configure_logging
 from backend.core.monitoring.metrics import APP_INFO
 from backend.core.monitoring.middleware import RequestContextMiddleware
+from backend.core.security.headers import NoStoreMiddleware
 from backend.core.wiring import build_container
 
 logger = structlog.get_logger(__name__)
+
+# Answers that carry tokens or account data must never be cached by a browser or proxy.
+NO_STORE_PREFIXES = ("/api/v1/auth", "/api/v1/users")
 
 
 def create_app(config: AppConfig | None = None) -> FastAPI:
@@ -60,6 +64,7 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
+    app.add_middleware(NoStoreMiddleware, prefixes=NO_STORE_PREFIXES)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=config.max_body_bytes)
     app.include_router(operations_router)
     app.include_router(api_router)

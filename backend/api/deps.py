@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
+from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.cache.protocol import Cache
 from backend.core.config.settings import AppConfig
 from backend.core.container import AppContainer
+from backend.core.errors import PermissionDeniedError, ReadOnlyError
+from backend.core.security import SecurityComponents
+from backend.core.security.tokens import TokenClaims
+from backend.models.enums import UserRole
+from backend.models.user import User
+from backend.schemas.common import PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX
+from backend.services.auth import AuthService
+from backend.services.orders.service import OrderService
+from backend.services.users import UserService
 
 
 def get_container(request: Request) -> AppContainer:
@@ -45,3 +56,114 @@ async def get_session(container: ContainerDep) -> AsyncIterator[AsyncSession]:
 ConfigDep = Annotated[AppConfig, Depends(get_config)]
 CacheDep = Annotated[Cache, Depends(get_cache)]
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+# auto_error=False: a missing token is answered by our 401 shape, not FastAPI's.
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/login", auto_error=False)
+
+
+def get_security(container: ContainerDep) -> SecurityComponents:
+    """Hashing, tokens, revocation and rate limits."""
+    return container.security
+
+
+SecurityDep = Annotated[SecurityComponents, Depends(get_security)]
+
+
+def get_auth_service(security: SecurityDep) -> AuthService:
+    """Login, refresh, logout and token checks."""
+    return AuthService(security)
+
+
+def get_user_service(security: SecurityDep) -> UserService:
+    """Account management."""
+    return UserService(security.passwords)
+
+
+AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
+UserServiceDep = Annotated[UserService, Depends(get_user_service)]
+
+
+def get_client_ip(request: Request, security: SecurityDep) -> str:
+    """The client's address, from X-Forwarded-For only behind a trusted proxy."""
+    peer = request.client.host if request.client else None
+    return security.client_ip.resolve(peer, request.headers.get("x-forwarded-for"))
+
+
+ClientIPDep = Annotated[str, Depends(get_client_ip)]
+
+
+@dataclass(frozen=True, slots=True)
+class Authentication:
+    """The user behind this request's access token, and the token's claims."""
+
+    user: User
+    claims: TokenClaims
+
+
+async def get_authentication(
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    session: SessionDep,
+    auth: AuthServiceDep,
+) -> Authentication:
+    """Verify the bearer token; 401 when missing, invalid, expired or revoked."""
+    user, claims = await auth.authenticate(session, token=token)
+    return Authentication(user=user, claims=claims)
+
+
+AuthenticationDep = Annotated[Authentication, Depends(get_authentication)]
+
+
+def get_current_user(authentication: AuthenticationDep) -> User:
+    """Any active user: viewers, traders and admins read."""
+    return authentication.user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_trader(user: CurrentUser) -> User:
+    """Traders and admins change things; viewers get 403 `read_only`."""
+    if user.role not in (UserRole.TRADER, UserRole.ADMIN):
+        raise ReadOnlyError
+    return user
+
+
+def require_admin(user: CurrentUser) -> User:
+    """Admins only; anyone else gets 403 `forbidden`."""
+    if user.role is not UserRole.ADMIN:
+        raise PermissionDeniedError("administrators only")
+    return user
+
+
+TraderUser = Annotated[User, Depends(require_trader)]
+AdminUser = Annotated[User, Depends(require_admin)]
+
+
+@dataclass(frozen=True, slots=True)
+class PageParams:
+    """Which slice of a list to answer."""
+
+    limit: int
+    offset: int
+
+
+def get_page_params(
+    limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT_MAX)] = PAGE_LIMIT_DEFAULT,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> PageParams:
+    """`limit` (1-500, default 50) and `offset` (>= 0) of a list endpoint."""
+    return PageParams(limit=limit, offset=offset)
+
+
+PageParamsDep = Annotated[PageParams, Depends(get_page_params)]
+
+
+def get_order_service(container: ContainerDep) -> OrderService:
+    """The order path shared by people and strategies."""
+    return container.trading.orders
+
+
+OrderServiceDep = Annotated[OrderService, Depends(get_order_service)]
+# Database ids in paths: positive and within BIGINT, so bad ids are 422, never a 500.
+ResourceId = Annotated[int, Path(ge=1, le=2**63 - 1)]

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from backend.api import health
+from backend.api import admin, auth, health, orders, trades, users
 
 operations_router = APIRouter()
 operations_router.include_router(health.router)
 
 api_router = APIRouter(prefix="/api/v1")
+api_router.include_router(auth.router)
+api_router.include_router(users.router)
+api_router.include_router(orders.router)
+api_router.include_router(trades.router)
+api_router.include_router(admin.router)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from backend.core.cache.protocol import Cache
 from backend.core.config.settings import AppConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
 from backend.core.monitoring.health import HealthRegistry
+from backend.core.security import SecurityComponents
+
+if TYPE_CHECKING:
+    from backend.services.orders.module import TradingComponents
 
 
 @dataclass
@@ -19,4 +24,6 @@ class AppContainer:
     lifecycle: ApplicationLifecycleManager
     database: AsyncDatabaseManager
     cache: Cache
+    security: SecurityComponents
+    trading: TradingComponents
     health: HealthRegistry = field(default_factory=HealthRegistry)

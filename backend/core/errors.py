@@ -91,6 +91,24 @@ class ServiceUnavailableError(RedFireError):
     code = "service_unavailable"
 
 
+class InvalidCredentialsError(AuthenticationError):
+    """Wrong username or password (never says which)."""
+
+    code = "invalid_credentials"
+
+    def __init__(self, detail: Any = "incorrect username or password") -> None:
+        super().__init__(detail)
+
+
+class ReadOnlyError(PermissionDeniedError):
+    """A viewer tried to change something."""
+
+    code = "read_only"
+
+    def __init__(self, detail: Any = "viewers can read but not change anything") -> None:
+        super().__init__(detail)
+
+
 def error_payload(code: str, detail: Any, request_id: str | None) -> dict[str, Any]:
     """The contract's error shape."""
     return {"error": code, "detail": detail, "request_id": request_id}

@@ -9,6 +9,9 @@ from backend.core.config.settings import AppConfig
 from backend.core.container import AppContainer
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
+from backend.core.security import build_security
+from backend.services.orders.module import build_trading, register_trading
+from backend.services.users.bootstrap import ensure_first_admin
 
 
 def build_container(config: AppConfig) -> AppContainer:
@@ -16,7 +19,16 @@ def build_container(config: AppConfig) -> AppContainer:
     lifecycle = ApplicationLifecycleManager(default_timeout=config.hook_timeout_seconds)
     database = AsyncDatabaseManager(config.database)
     cache = create_cache(config.redis)
-    container = AppContainer(config=config, lifecycle=lifecycle, database=database, cache=cache)
+    security = build_security(config, cache)
+    trading = build_trading(config, database, cache)
+    container = AppContainer(
+        config=config,
+        lifecycle=lifecycle,
+        database=database,
+        cache=cache,
+        security=security,
+        trading=trading,
+    )
 
     async def check_database() -> dict[str, Any]:
         await database.ping()
@@ -33,4 +45,13 @@ def build_container(config: AppConfig) -> AppContainer:
 
     lifecycle.register("database", start=database.ping, stop=database.dispose)
     lifecycle.register("cache", stop=cache.close)
+    lifecycle.register("passwords", stop=security.passwords.close)
+
+    async def create_first_admin() -> None:
+        await ensure_first_admin(config.admin, database, security.passwords)
+
+    lifecycle.register("admin", start=create_first_admin)
+    register_trading(
+        lifecycle, container.health, trading, database=database, replica=config.replica_id
+    )
     return container

@@ -1,1 +1,18 @@
 """ORM models; importing this package registers them all on Base.metadata."""
+
+from backend.models.account import Account, Position
+from backend.models.control import IdempotencyKey, RiskSettings
+from backend.models.order import Order, Trade
+from backend.models.strategy import Strategy
+from backend.models.user import User
+
+__all__ = [
+    "Account",
+    "IdempotencyKey",
+    "Order",
+    "Position",
+    "RiskSettings",
+    "Strategy",
+    "Trade",
+    "User",
+]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from decimal import Decimal
@@ -129,6 +131,16 @@ class SecurityConfig(BaseModel):
     argon2_memory_cost: int = Field(default=65536, ge=8)
     argon2_parallelism: int = Field(default=1, ge=1)
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR network") from None
+        return value
+
     @field_validator("secret_key")
     @classmethod
     def _check_secret(cls, value: SecretStr | None) -> SecretStr | None:
@@ -178,8 +190,8 @@ def _default_contracts() -> list[ContractConfig]:
         ),
         ContractConfig(
             symbol="BTCUSDT",
-            exchange="BINANCE",
-            name="Bitcoin / Tether",
+            exchange="GLOBAL",
+            name="Bitcoin / Tether (vnpy has no BINANCE exchange; GLOBAL stands in)",
             price_tick=Decimal("0.01"),
             size=Decimal(1),
             min_volume=Decimal("0.001"),
@@ -230,6 +242,30 @@ class AdminConfig(BaseModel):
     password: SecretStr | None = None
     email: str = "admin@example.com"
 
+    @field_validator("username")
+    @classmethod
+    def _check_username(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{3,50}", value):
+            raise ValueError("must be 3-50 characters of letters, digits, '_', '.', '-'")
+        return value
+
+    @field_validator("password")
+    @classmethod
+    def _check_password(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value() == "":
+            return None
+        if not 8 <= len(value.get_secret_value()) <= 128:
+            raise ValueError("must be 8 to 128 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _password_with_username(self) -> AdminConfig:
+        if self.username is not None and self.password is None:
+            raise ValueError("ADMIN__PASSWORD is required with ADMIN__USERNAME")
+        return self
+
 
 class AppConfig(BaseSettings):
     """All of RedFire's configuration. Precedence: environment > .env > YAML > defaults."""
@@ -249,7 +285,8 @@ class AppConfig(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_json: bool = True
     version: str = "0.1.0"
-    replica_id: str = Field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
+    # Stable across restarts on the same host or pod: orders left open are reconciled by it.
+    replica_id: str = Field(default_factory=lambda: os.uname().nodename, min_length=1, max_length=64)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     hook_timeout_seconds: float = Field(default=30.0, gt=0)
 

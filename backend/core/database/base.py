@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import MetaData, Numeric, func
+from sqlalchemy import MetaData, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from backend.core.database.types import UTCDateTime
+from backend.core.database.types import Money, UTCDateTime
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -20,7 +20,7 @@ NAMING_CONVENTION = {
 }
 
 # Quantities, prices and money: 16 digits before the point, 8 after (API.md).
-MONEY = Numeric(24, 8, asdecimal=True)
+MONEY = Money()
 
 
 def utcnow() -> datetime:

@@ -1,0 +1,52 @@
+"""Security: password hashing, tokens, revocation, rate limits and client addresses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from backend.core.cache.protocol import Cache
+from backend.core.config.settings import AppConfig
+from backend.core.security.client_ip import ClientIPResolver
+from backend.core.security.passwords import PasswordHasher
+from backend.core.security.rate_limit import RateLimiter
+from backend.core.security.revocation import RevocationList
+from backend.core.security.tokens import TokenCodec
+
+
+@dataclass
+class SecurityComponents:
+    """The security building blocks one application shares across requests."""
+
+    passwords: PasswordHasher
+    tokens: TokenCodec
+    revocation: RevocationList
+    login_limiter: RateLimiter
+    register_limiter: RateLimiter
+    client_ip: ClientIPResolver
+
+
+def build_security(config: AppConfig, cache: Cache) -> SecurityComponents:
+    """Create the components from configuration (no I/O)."""
+    security = config.security
+    tokens = TokenCodec(security, config.secret)
+    return SecurityComponents(
+        passwords=PasswordHasher(security),
+        tokens=tokens,
+        revocation=RevocationList(cache, session_lifetime=tokens.refresh_lifetime),
+        login_limiter=RateLimiter(
+            cache,
+            name="login",
+            limit=security.login_rate_limit,
+            window=security.login_rate_window_seconds,
+        ),
+        register_limiter=RateLimiter(
+            cache,
+            name="register",
+            limit=security.register_rate_limit,
+            window=security.register_rate_window_seconds,
+        ),
+        client_ip=ClientIPResolver(security.trusted_proxies),
+    )
+
+
+__all__ = ["SecurityComponents", "build_security"]

@@ -14,22 +14,26 @@ limit and the touch; the simulated book has unlimited size at the touch, so fill
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
-from vnpy.trader.constant import Direction, Exchange, OrderType, Status
+from vnpy.trader.constant import Direction, Exchange, OrderType, Product, Status
+from vnpy.trader.object import ContractData, TickData
+
+from backend.services.vnpy.translate import to_decimal
 
 ZERO = Decimal(0)
 
 
 def as_decimal(value: Any) -> Decimal:
-    """A setting value (Decimal, str, int or float) as a Decimal; floats via their repr."""
+    """A setting or vnpy value (Decimal, str, int or float) as a Decimal; floats via repr."""
     if isinstance(value, Decimal):
         return value
     if isinstance(value, float):
-        return Decimal(str(value))
+        return to_decimal(value)
     return Decimal(value)
 
 
@@ -44,11 +48,10 @@ class PaperContract:
     size: Decimal
     min_volume: Decimal
     initial_price: Decimal
+    vt_symbol: str = field(init=False)
 
-    @property
-    def vt_symbol(self) -> str:
-        """vnpy's `symbol.EXCHANGE`."""
-        return f"{self.symbol}.{self.exchange.value}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "vt_symbol", f"{self.symbol}.{self.exchange.value}")
 
     @classmethod
     def from_setting(cls, item: dict[str, Any]) -> PaperContract:
@@ -71,9 +74,8 @@ class PaperContract:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Quote:
-    """Top of book of one contract."""
+class Quote(NamedTuple):
+    """Top of book of one contract (a NamedTuple: built on every tick, so kept cheap)."""
 
     last: Decimal
     bid: Decimal
@@ -159,3 +161,41 @@ class RandomWalk:
             volume=ZERO,
             moment=moment,
         )
+
+
+def session_id() -> str:
+    """A short id that grows with time (hex tenths of a second since the epoch)."""
+    return f"{int(time.time() * 10):x}"
+
+
+def contract_data(contract: PaperContract, gateway_name: str) -> ContractData:
+    """The vnpy ContractData of a paper contract."""
+    return ContractData(
+        gateway_name=gateway_name,
+        symbol=contract.symbol,
+        exchange=contract.exchange,
+        name=contract.name,
+        product=Product.FUTURES,
+        size=float(contract.size),
+        pricetick=float(contract.price_tick),
+        min_volume=float(contract.min_volume),
+        stop_supported=True,
+        net_position=True,
+    )
+
+
+def tick_data(contract: PaperContract, quote: Quote, gateway_name: str) -> TickData:
+    """The vnpy TickData of a quote."""
+    return TickData(
+        gateway_name=gateway_name,
+        symbol=contract.symbol,
+        exchange=contract.exchange,
+        datetime=quote.moment,
+        name=contract.name,
+        volume=float(quote.volume),
+        last_price=float(quote.last),
+        bid_price_1=float(quote.bid),
+        ask_price_1=float(quote.ask),
+        bid_volume_1=float(quote.bid_volume),
+        ask_volume_1=float(quote.ask_volume),
+    )

@@ -17,6 +17,9 @@ from backend.services.vnpy.status_map import to_order_status
 from backend.services.vnpy.types import ContractInfo, OrderUpdate, TickSnapshot, TradeFill
 
 ZERO = Decimal(0)
+# Prices sit on a tick grid and repeat: caching their conversion makes a tick ~3x cheaper.
+_DECIMALS: dict[float, Decimal] = {}
+_DECIMALS_LIMIT = 65_536
 
 SIDE_TO_DIRECTION: Mapping[OrderSide, Direction] = MappingProxyType(
     {OrderSide.BUY: Direction.LONG, OrderSide.SELL: Direction.SHORT}
@@ -45,10 +48,19 @@ VNPY_TO_ORDER_TYPE: Mapping[VnpyOrderType, OrderType] = MappingProxyType(
 
 def to_decimal(value: float) -> Decimal:
     """A vnpy float as the Decimal it was meant to be; NaN/inf (vnpy's 'none') become 0."""
+    cached = _DECIMALS.get(value)
+    if cached is not None:
+        return cached
     if not math.isfinite(value):
         return ZERO
-    # str() gives the shortest repr that round-trips, so 3500.2 stays "3500.2".
-    return Decimal(str(value))
+    # repr() is the shortest text that round-trips, so 3500.2 stays "3500.2"; whole numbers
+    # lose vnpy's ".0" so a size of 300 reads "300", not "300.0".
+    text = repr(value)
+    result = Decimal(text[:-2] if text.endswith(".0") else text)
+    if len(_DECIMALS) >= _DECIMALS_LIMIT:
+        _DECIMALS.clear()
+    _DECIMALS[value] = result
+    return result
 
 
 def to_float(value: Decimal) -> float:
@@ -61,8 +73,8 @@ def to_float(value: Decimal) -> float:
 
 def to_utc(value: datetime | None) -> datetime | None:
     """An aware UTC datetime; vnpy's rare naive datetimes are taken as UTC."""
-    if value is None:
-        return None
+    if value is None or value.tzinfo is UTC:
+        return value
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)

@@ -1,0 +1,46 @@
+"""Administration: risk limits and the kill switch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from backend.api.deps import AdminUser, ContainerDep, SessionDep
+from backend.api.responses import error_responses
+from backend.schemas.admin import HaltRequest, RiskLimitsRead, RiskLimitsUpdate
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+ADMIN_ERRORS = error_responses(401, 403, 422)
+
+
+@router.get("/risk", response_model=RiskLimitsRead, responses=ADMIN_ERRORS)
+async def get_risk(_: AdminUser, session: SessionDep, container: ContainerDep) -> Any:
+    """The pre-trade limits and whether trading is halted."""
+    return (await container.trading.risk.get(session)).to_json()
+
+
+@router.put("/risk", response_model=RiskLimitsRead, responses=ADMIN_ERRORS)
+async def put_risk(
+    update: RiskLimitsUpdate, _: AdminUser, session: SessionDep, container: ContainerDep
+) -> Any:
+    """Change limits; every replica applies them to its next order."""
+    values = update.model_dump(exclude_none=True)
+    return (await container.trading.risk.update(session, **values)).to_json()
+
+
+@router.post("/halt", response_model=RiskLimitsRead, responses=ADMIN_ERRORS)
+async def halt(
+    _: AdminUser, session: SessionDep, container: ContainerDep, request: HaltRequest | None = None
+) -> Any:
+    """Kill switch: every new order is rejected `trading_halted` until resumed."""
+    reason = request.reason if request is not None else None
+    risk = container.trading.risk
+    return (await risk.update(session, trading_halted=True, halted_reason=reason)).to_json()
+
+
+@router.post("/resume", response_model=RiskLimitsRead, responses=ADMIN_ERRORS)
+async def resume(_: AdminUser, session: SessionDep, container: ContainerDep) -> Any:
+    """Lift the kill switch."""
+    risk = container.trading.risk
+    return (await risk.update(session, trading_halted=False, halted_reason=None)).to_json()

@@ -1,0 +1,80 @@
+"""/api/v1/auth: register, login (OAuth2 password form), refresh, logout."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from backend.api.deps import (
+    AuthenticationDep,
+    AuthServiceDep,
+    ClientIPDep,
+    SecurityDep,
+    SessionDep,
+    UserServiceDep,
+)
+from backend.core.security.tokens import IssuedTokens
+from backend.schemas.auth import RefreshRequest, TokenResponse
+from backend.schemas.users import UserCreate, UserRead
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+def _token_response(tokens: IssuedTokens) -> TokenResponse:
+    return TokenResponse(
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        expires_in=tokens.expires_in,
+    )
+
+
+@router.post("/register", status_code=status.HTTP_201_CREATED, summary="Create an account")
+async def register(
+    payload: UserCreate,
+    session: SessionDep,
+    users: UserServiceDep,
+    security: SecurityDep,
+    client_ip: ClientIPDep,
+) -> UserRead:
+    """A new trader account; 409 `username_taken` / `email_taken`, 429 when repeated too often."""
+    await security.register_limiter.hit(client_ip)
+    user = await users.create(
+        session,
+        username=payload.username,
+        email=payload.email,
+        password=payload.password,
+        full_name=payload.full_name,
+    )
+    return UserRead.model_validate(user)
+
+
+@router.post("/login", summary="Log in with the OAuth2 password form")
+async def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    auth: AuthServiceDep,
+    client_ip: ClientIPDep,
+) -> TokenResponse:
+    """Tokens for a username and password; 401 `invalid_credentials`, 429 when repeated."""
+    tokens = await auth.login(
+        session, username=form.username, password=form.password, client_ip=client_ip
+    )
+    return _token_response(tokens)
+
+
+@router.post("/refresh", summary="Exchange a refresh token for a new pair")
+async def refresh(
+    payload: RefreshRequest, session: SessionDep, auth: AuthServiceDep
+) -> TokenResponse:
+    """A new access and refresh token; the refresh token given stops working."""
+    tokens = await auth.refresh(session, refresh_token=payload.refresh_token)
+    return _token_response(tokens)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke this session")
+async def logout(authentication: AuthenticationDep, auth: AuthServiceDep) -> Response:
+    """This access token and its refresh token stop working at once."""
+    await auth.logout(claims=authentication.claims)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

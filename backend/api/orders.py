@@ -1,0 +1,94 @@
+"""Orders: place, list, read, cancel."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, status
+from fastapi.responses import JSONResponse
+
+from backend.api.deps import (
+    CurrentUser,
+    OrderServiceDep,
+    PageParamsDep,
+    ResourceId,
+    SessionDep,
+    TraderUser,
+)
+from backend.api.responses import error_responses
+from backend.models.enums import OrderSide, OrderStatus
+from backend.schemas.common import Page
+from backend.schemas.orders import OrderCreate, OrderRead
+from backend.services.orders import queries
+
+router = APIRouter(prefix="/orders", tags=["orders"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x20-\x7e]+$",
+        description="Replays the first answer for retries of the same request (24 h).",
+    ),
+]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=OrderRead,
+    responses=error_responses(401, 403, 409, 422, 429, 503),
+    summary="Place an order (risk-rejected orders are stored and answered `rejected`)",
+)
+async def place_order(
+    request: OrderCreate,
+    user: TraderUser,
+    session: SessionDep,
+    orders: OrderServiceDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """201 with the order; 422 when it breaks a contract rule (nothing stored)."""
+    result = await orders.submit_order(
+        session, user_id=user.id, request=request, idempotency_key=idempotency_key
+    )
+    if result.replayed_body is not None:
+        return JSONResponse(result.replayed_body, status_code=result.status_code)
+    return result.order
+
+
+@router.get("", response_model=Page[OrderRead], responses=error_responses(401, 422))
+async def list_orders(
+    user: CurrentUser,
+    session: SessionDep,
+    page: PageParamsDep,
+    status_filter: Annotated[OrderStatus | None, Query(alias="status")] = None,
+    symbol: Annotated[str | None, Query(max_length=64)] = None,
+    side: OrderSide | None = None,
+) -> Page[OrderRead]:
+    """The caller's orders, newest first."""
+    return await queries.list_orders(
+        session, user.id, status=status_filter, symbol=symbol, side=side,
+        limit=page.limit, offset=page.offset,
+    )
+
+
+@router.get("/{order_id}", response_model=OrderRead, responses=error_responses(401, 404, 422))
+async def get_order(
+    order_id: ResourceId, user: CurrentUser, session: SessionDep, orders: OrderServiceDep
+) -> OrderRead:
+    """One of the caller's orders; 404 for anyone else's."""
+    return await orders.get_order(session, user_id=user.id, order_id=order_id)
+
+
+@router.post(
+    "/{order_id}/cancel",
+    response_model=OrderRead,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def cancel_order(
+    order_id: ResourceId, user: TraderUser, session: SessionDep, orders: OrderServiceDep
+) -> OrderRead:
+    """Cancel: the order comes back `cancelled`, or still open while the gateway confirms."""
+    return await orders.cancel_order(session, user_id=user.id, order_id=order_id)

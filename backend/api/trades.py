@@ -1,0 +1,46 @@
+"""Trades, positions and the paper account of the caller."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from backend.api.deps import ContainerDep, CurrentUser, PageParamsDep, SessionDep
+from backend.api.responses import error_responses
+from backend.schemas.common import Page
+from backend.schemas.orders import AccountRead, PositionRead, TradeRead
+from backend.services.orders import queries
+
+router = APIRouter(tags=["trades"])
+
+
+@router.get("/trades", response_model=Page[TradeRead], responses=error_responses(401, 422))
+async def list_trades(
+    user: CurrentUser,
+    session: SessionDep,
+    page: PageParamsDep,
+    symbol: Annotated[str | None, Query(max_length=64)] = None,
+    order_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+) -> Page[TradeRead]:
+    """The caller's fills, newest first."""
+    return await queries.list_trades(
+        session, user.id, symbol=symbol, order_id=order_id, limit=page.limit, offset=page.offset
+    )
+
+
+@router.get("/positions", response_model=list[PositionRead], responses=error_responses(401))
+async def list_positions(
+    user: CurrentUser, session: SessionDep, container: ContainerDep
+) -> list[PositionRead]:
+    """Net positions (short < 0), marked to the last tick."""
+    return await queries.list_positions(session, user.id, container.trading.market)
+
+
+@router.get("/account", response_model=AccountRead, responses=error_responses(401))
+async def get_account(
+    user: CurrentUser, session: SessionDep, container: ContainerDep
+) -> AccountRead:
+    """The paper account: balance, frozen for open orders, available, PnL."""
+    trading = container.trading
+    return await queries.account_summary(session, user.id, trading.market, trading.accounts)

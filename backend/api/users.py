@@ -1,0 +1,78 @@
+"""/api/v1/users: one's own account, and user administration."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from backend.api.deps import (
+    AdminUser,
+    AuthServiceDep,
+    ClientIPDep,
+    CurrentUser,
+    PageParamsDep,
+    SessionDep,
+    UserServiceDep,
+)
+from backend.schemas.common import Page
+from backend.schemas.users import UserAdminUpdate, UserRead, UserSelfUpdate
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+
+@router.get("/me", summary="The current user")
+async def read_me(user: CurrentUser) -> UserRead:
+    """The account the token belongs to."""
+    return UserRead.model_validate(user)
+
+
+@router.patch("/me", summary="Change one's own account")
+async def update_me(
+    payload: UserSelfUpdate,
+    user: CurrentUser,
+    session: SessionDep,
+    users: UserServiceDep,
+    auth: AuthServiceDep,
+    client_ip: ClientIPDep,
+) -> UserRead:
+    """Name, email or password, confirmed by `current_password`; a new password logs out
+    every session, this one included."""
+    await auth.confirm_password(
+        session, user, password=payload.current_password, client_ip=client_ip
+    )
+    updated = await users.update_profile(
+        session,
+        user,
+        full_name=payload.full_name,
+        email=payload.email,
+        password=payload.password,
+    )
+    return UserRead.model_validate(updated)
+
+
+@router.get("", summary="All users (admin)")
+async def list_users(
+    _: AdminUser, session: SessionDep, users: UserServiceDep, page: PageParamsDep
+) -> Page[UserRead]:
+    """A page of users in id order."""
+    items, total = await users.page(session, limit=page.limit, offset=page.offset)
+    return Page[UserRead](
+        items=[UserRead.model_validate(item) for item in items],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.patch("/{user_id}", summary="Activate, deactivate or change the role of a user (admin)")
+async def administer_user(
+    user_id: int,
+    payload: UserAdminUpdate,
+    admin: AdminUser,
+    session: SessionDep,
+    users: UserServiceDep,
+) -> UserRead:
+    """Deactivation ends every session of that user at once."""
+    user = await users.administer(
+        session, actor=admin, user_id=user_id, is_active=payload.is_active, role=payload.role
+    )
+    return UserRead.model_validate(user)

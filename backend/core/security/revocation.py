@@ -1,0 +1,69 @@
+"""Revoked tokens and sessions, kept in the shared cache until they would have expired."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from backend.core.cache.protocol import Cache
+from backend.core.errors import ServiceUnavailableError
+from backend.core.security.tokens import TokenClaims
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class RevocationList:
+    """A denylist of token ids (`jti`) and session ids (`sid`), shared through the cache."""
+
+    def __init__(
+        self,
+        cache: Cache,
+        *,
+        session_lifetime: timedelta,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._cache = cache
+        # Every token of a session expires at most this long after the session is revoked.
+        self._session_ttl = session_lifetime.total_seconds() + 60
+        self._clock = clock
+
+    def _ttl_until(self, expires_at: datetime) -> float:
+        return max(1.0, math.ceil((expires_at - self._clock()).total_seconds()) + 60)
+
+    async def is_revoked(self, claims: TokenClaims) -> bool:
+        """True if this token or its whole session was revoked."""
+        if await self._cache.exists(f"revoked:jti:{claims.jti}"):
+            return True
+        return await self._cache.exists(f"revoked:sid:{claims.session_id}")
+
+    async def revoke_token(self, claims: TokenClaims) -> None:
+        """Revoke one token until its expiry."""
+        stored = await self._cache.set(
+            f"revoked:jti:{claims.jti}", 1, ttl=self._ttl_until(claims.expires_at)
+        )
+        if not stored:
+            raise ServiceUnavailableError(
+                "the token store is unavailable", code="cache_unavailable"
+            )
+
+    async def revoke_session(self, session_id: str) -> None:
+        """Revoke every access and refresh token of a session."""
+        stored = await self._cache.set(f"revoked:sid:{session_id}", 1, ttl=self._session_ttl)
+        if not stored:
+            raise ServiceUnavailableError(
+                "the token store is unavailable", code="cache_unavailable"
+            )
+
+    async def consume(self, claims: TokenClaims) -> bool:
+        """Mark a single-use token used; False if it already was (a replay)."""
+        stored = await self._cache.set_if_absent(
+            f"revoked:jti:{claims.jti}", 1, ttl=self._ttl_until(claims.expires_at)
+        )
+        if stored is None:
+            raise ServiceUnavailableError(
+                "the token store is unavailable", code="cache_unavailable"
+            )
+        return stored

@@ -1,0 +1,149 @@
+"""JWT access and refresh tokens (PyJWT, HS256 only)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import jwt
+
+from backend.core.config.settings import SecurityConfig
+from backend.core.errors import AuthenticationError
+
+# Fixed: a token never chooses how it is verified (no "none", no RS/HS confusion).
+ALGORITHMS = ["HS256"]
+REQUIRED_CLAIMS = ["sub", "exp", "iat", "jti", "type", "sid", "ver"]
+# Tolerated clock difference between replicas, in seconds.
+LEEWAY_SECONDS = 2
+
+
+class TokenType(StrEnum):
+    """What a token may be used for."""
+
+    ACCESS = "access"
+    REFRESH = "refresh"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    """The verified content of a token."""
+
+    user_id: int
+    token_type: TokenType
+    jti: str
+    session_id: str
+    version: int
+    issued_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedTokens:
+    """An access and refresh token of one session."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    access: TokenClaims
+    refresh: TokenClaims
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class TokenCodec:
+    """Issue and verify tokens; `clock` is replaceable so tests can mint expired ones."""
+
+    def __init__(
+        self, config: SecurityConfig, secret: str, *, clock: Callable[[], datetime] = _utcnow
+    ) -> None:
+        self._secret = secret
+        self._clock = clock
+        self.access_lifetime = timedelta(minutes=config.access_token_expire_minutes)
+        self.refresh_lifetime = timedelta(days=config.refresh_token_expire_days)
+
+    def issue(self, *, user_id: int, version: int, session_id: str | None = None) -> IssuedTokens:
+        """A new access/refresh pair; both carry the same session id (`sid`)."""
+        session_id = session_id or uuid.uuid4().hex
+        now = self._clock().replace(microsecond=0)
+        access = self._claims(TokenType.ACCESS, user_id, version, session_id, now)
+        refresh = self._claims(TokenType.REFRESH, user_id, version, session_id, now)
+        return IssuedTokens(
+            access_token=self._encode(access),
+            refresh_token=self._encode(refresh),
+            expires_in=int(self.access_lifetime.total_seconds()),
+            access=access,
+            refresh=refresh,
+        )
+
+    def _claims(
+        self, kind: TokenType, user_id: int, version: int, session_id: str, now: datetime
+    ) -> TokenClaims:
+        lifetime = self.access_lifetime if kind is TokenType.ACCESS else self.refresh_lifetime
+        return TokenClaims(
+            user_id=user_id,
+            token_type=kind,
+            jti=uuid.uuid4().hex,
+            session_id=session_id,
+            version=version,
+            issued_at=now,
+            expires_at=now + lifetime,
+        )
+
+    def _encode(self, claims: TokenClaims) -> str:
+        payload = {
+            "sub": str(claims.user_id),
+            "type": claims.token_type.value,
+            "jti": claims.jti,
+            "sid": claims.session_id,
+            "ver": claims.version,
+            "iat": int(claims.issued_at.timestamp()),
+            "exp": int(claims.expires_at.timestamp()),
+        }
+        return jwt.encode(payload, self._secret, algorithm=ALGORITHMS[0])
+
+    def decode(self, token: str, expected: TokenType) -> TokenClaims:
+        """Verify signature, expiry and type; raise AuthenticationError otherwise."""
+        try:
+            payload = jwt.decode(
+                token,
+                self._secret,
+                algorithms=ALGORITHMS,
+                options={"require": REQUIRED_CLAIMS},
+                leeway=LEEWAY_SECONDS,
+            )
+        except jwt.ExpiredSignatureError:
+            raise AuthenticationError("the token has expired", code="token_expired") from None
+        except jwt.PyJWTError:
+            raise AuthenticationError("the token is invalid", code="invalid_token") from None
+        claims = _parse_claims(payload)
+        if claims.token_type is not expected:
+            raise AuthenticationError(
+                f"an {expected.value} token is required", code="invalid_token"
+            )
+        return claims
+
+
+def _parse_claims(payload: dict[str, Any]) -> TokenClaims:
+    try:
+        user_id = int(payload["sub"])
+        version = payload["ver"]
+        jti, session_id = payload["jti"], payload["sid"]
+        if not (isinstance(version, int) and isinstance(jti, str) and isinstance(session_id, str)):
+            raise TypeError("claim type")
+        return TokenClaims(
+            user_id=user_id,
+            token_type=TokenType(payload["type"]),
+            jti=jti,
+            session_id=session_id,
+            version=version,
+            issued_at=datetime.fromtimestamp(payload["iat"], UTC),
+            expires_at=datetime.fromtimestamp(payload["exp"], UTC),
+        )
+    except (KeyError, TypeError, ValueError, OverflowError):
+        raise AuthenticationError("the token is invalid", code="invalid_token") from None

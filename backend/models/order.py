@@ -1,0 +1,83 @@
+"""Orders and their fills."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Enum, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.core.database.base import Base, TimestampMixin, utcnow
+from backend.models.enums import OrderSide, OrderStatus, OrderType
+
+# BIGINT on PostgreSQL; INTEGER on SQLite, where only INTEGER PRIMARY KEY autoincrements.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _enum(enum_class: type[OrderSide] | type[OrderType] | type[OrderStatus], name: str) -> Enum:
+    return Enum(
+        enum_class,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+class Order(TimestampMixin, Base):
+    """An order as RedFire knows it; the gateway's view arrives as events."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        Index("ix_orders_user_id_status", "user_id", "status"),
+        Index("ix_orders_user_id_id", "user_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    symbol: Mapped[str] = mapped_column(String(64))
+    side: Mapped[OrderSide] = mapped_column(_enum(OrderSide, "order_side"))
+    order_type: Mapped[OrderType] = mapped_column(_enum(OrderType, "order_type"))
+    quantity: Mapped[Decimal]
+    price: Mapped[Decimal | None]
+    status: Mapped[OrderStatus] = mapped_column(
+        _enum(OrderStatus, "order_status"), default=OrderStatus.PENDING
+    )
+    filled_quantity: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    avg_fill_price: Mapped[Decimal | None]
+    reject_reason: Mapped[str | None] = mapped_column(String(255))
+    client_order_id: Mapped[str] = mapped_column(String(64), unique=True)
+    vt_orderid: Mapped[str | None] = mapped_column(String(128), unique=True)
+    gateway: Mapped[str] = mapped_column(String(64))
+    # The replica whose gateway connection received the order (reconciled by it on restart).
+    replica: Mapped[str] = mapped_column(String(64))
+    strategy_id: Mapped[int | None] = mapped_column(
+        ForeignKey("strategies.id", ondelete="SET NULL"), index=True
+    )
+
+    @property
+    def remaining_quantity(self) -> Decimal:
+        """Quantity not yet filled."""
+        return self.quantity - self.filled_quantity
+
+
+class Trade(Base):
+    """One fill, recorded once per gateway trade id."""
+
+    __tablename__ = "trades"
+    __table_args__ = (Index("ix_trades_user_id_id", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    symbol: Mapped[str] = mapped_column(String(64))
+    side: Mapped[OrderSide] = mapped_column(_enum(OrderSide, "order_side"))
+    price: Mapped[Decimal]
+    quantity: Mapped[Decimal]
+    commission: Mapped[Decimal]
+    vt_tradeid: Mapped[str] = mapped_column(String(128), unique=True)
+    trade_time: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

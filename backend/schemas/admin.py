@@ -1,0 +1,42 @@
+"""Admin shapes: risk limits and the kill switch."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Limit = Annotated[Decimal, Field(gt=0, max_digits=24, decimal_places=8, allow_inf_nan=False)]
+
+
+class RiskLimitsRead(BaseModel):
+    """Current limits and kill-switch state."""
+
+    max_order_quantity: Decimal
+    max_order_notional: Decimal
+    max_open_orders: int
+    max_orders_per_second: int
+    price_band_pct: Decimal
+    trading_halted: bool
+    halted_reason: str | None
+
+
+class RiskLimitsUpdate(BaseModel):
+    """Limits to change; omitted ones stay."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_order_quantity: Limit | None = None
+    max_order_notional: Limit | None = None
+    max_open_orders: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    max_orders_per_second: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    price_band_pct: Annotated[Decimal, Field(gt=0, le=1000, allow_inf_nan=False)] | None = None
+
+
+class HaltRequest(BaseModel):
+    """Why trading is halted (shown to admins)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, Field(max_length=255)] | None = None

@@ -1,0 +1,87 @@
+"""Order, trade, position and account shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from backend.models.enums import OrderSide, OrderStatus, OrderType
+
+# 16 digits before the point, 8 after; finite; numbers or decimal strings accepted.
+Amount = Annotated[Decimal, Field(max_digits=24, decimal_places=8, allow_inf_nan=False)]
+Symbol = Annotated[str, StringConstraints(min_length=3, max_length=64, pattern=r"^[\w-]+\.[A-Z]+$")]
+
+
+class OrderCreate(BaseModel):
+    """A new order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    symbol: Symbol
+    side: OrderSide
+    order_type: OrderType
+    quantity: Amount
+    price: Amount | None = None
+    strategy_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+
+
+class OrderRead(BaseModel):
+    """An order as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    user_id: int
+    symbol: str
+    side: OrderSide
+    order_type: OrderType
+    quantity: Decimal
+    price: Decimal | None
+    status: OrderStatus
+    filled_quantity: Decimal
+    avg_fill_price: Decimal | None
+    reject_reason: str | None
+    client_order_id: str
+    gateway: str
+    strategy_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class TradeRead(BaseModel):
+    """A fill."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    order_id: int
+    symbol: str
+    side: OrderSide
+    price: Decimal
+    quantity: Decimal
+    commission: Decimal
+    trade_time: datetime
+
+
+class PositionRead(BaseModel):
+    """Net position in one contract (quantity < 0 is short)."""
+
+    symbol: str
+    quantity: Decimal
+    avg_price: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+
+
+class AccountRead(BaseModel):
+    """The paper account."""
+
+    currency: str
+    balance: Decimal
+    available: Decimal
+    frozen: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal

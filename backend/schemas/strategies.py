@@ -1,0 +1,76 @@
+"""Strategy shapes: creation, update, the stored strategy, its classes and its live status."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from backend.models.enums import StrategyStatus
+
+StrategyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Symbol = Annotated[str, StringConstraints(min_length=3, max_length=64, pattern=r"^[\w-]+\.[A-Z]+$")]
+ClassName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class StrategyCreate(BaseModel):
+    """A new strategy: a registered class, a listed symbol and the class's parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: StrategyName
+    class_name: ClassName
+    symbol: Symbol
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class StrategyUpdate(BaseModel):
+    """Rename and/or replace the parameters (validated again, missing ones take defaults)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: StrategyName | None = None
+    parameters: dict[str, Any] | None = None
+
+
+class StrategyRead(BaseModel):
+    """A strategy as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    user_id: int
+    name: str
+    class_name: str
+    symbol: str
+    parameters: dict[str, Any]
+    status: StrategyStatus
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class StrategyClassRead(BaseModel):
+    """A registered strategy class and the JSON schema of its parameters."""
+
+    class_name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+class StrategyStatusRead(BaseModel):
+    """Live status; counters and position come from the replica that runs it."""
+
+    strategy_id: int
+    status: StrategyStatus
+    running: bool
+    config: dict[str, Any]
+    position: Decimal | None
+    ticks_processed: int
+    orders_placed: int
+    last_error: str | None
+    last_update: datetime | None
+    owner: str | None
+    indicators: dict[str, Any] | None = None

@@ -1,0 +1,5 @@
+"""Authentication: login, token refresh and revocation."""
+
+from backend.services.auth.service import AuthService
+
+__all__ = ["AuthService"]

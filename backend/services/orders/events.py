@@ -1,0 +1,153 @@
+"""OrderEventProcessor: gateway order and trade events -> orders, trades, positions, account.
+
+Events are applied in arrival order by one worker, in batches of one transaction each, so a
+burst of fills costs one commit, not one per event. A batch that fails on the database is
+retried, never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
+
+from backend.core.database.manager import AsyncDatabaseManager
+from backend.schemas.orders import OrderRead, TradeRead
+from backend.services.orders.fills import AccountDefaults, BatchApplier
+from backend.services.orders.ports import MarketAccess
+from backend.services.vnpy.types import OrderUpdate, TradeFill
+
+logger = structlog.get_logger(__name__)
+GatewayEvent = OrderUpdate | TradeFill
+OrderListener = Callable[[OrderRead], Awaitable[None]]
+TradeListener = Callable[[TradeRead, OrderRead], Awaitable[None]]
+MAX_BATCH = 500
+RETRY_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0)
+
+
+class OrderEventProcessor:
+    """Consumes the bridge's order/trade events and keeps the books."""
+
+    def __init__(
+        self, database: AsyncDatabaseManager, market: MarketAccess, accounts: AccountDefaults
+    ) -> None:
+        self.database = database
+        self.market = market
+        self._applier = BatchApplier(market, accounts)
+        self._queue: asyncio.Queue[GatewayEvent] = asyncio.Queue()
+        self._references: dict[str, str] = {}
+        self._waiters: dict[int, list[asyncio.Future[None]]] = {}
+        self._order_listeners: list[OrderListener] = []
+        self._trade_listeners: list[TradeListener] = []
+        self._worker: asyncio.Task[None] | None = None
+
+    def remember(self, vt_orderid: str, client_order_id: str) -> None:
+        """Link a gateway order id to our order before any of its events is applied."""
+        self._references[vt_orderid] = client_order_id
+
+    def add_order_listener(self, listener: OrderListener) -> None:
+        """Call `listener` with each order after its change commits."""
+        self._order_listeners.append(listener)
+
+    def add_trade_listener(self, listener: TradeListener) -> None:
+        """Call `listener` with each new trade (and its order) after it commits."""
+        self._trade_listeners.append(listener)
+
+    async def on_event(self, event: GatewayEvent) -> None:
+        """Bridge subscription callback: queue the event, never block the bridge."""
+        self._queue.put_nowait(event)
+
+    async def start(self) -> None:
+        """Start the worker."""
+        if self._worker is None:
+            self._worker = asyncio.create_task(self._run(), name="order-events")
+
+    async def stop(self) -> None:
+        """Apply what is queued, then stop the worker."""
+        if self._worker is None:
+            return
+        try:
+            async with asyncio.timeout(10):
+                await self._queue.join()
+        except TimeoutError:
+            logger.error("order_events_not_drained", queued=self._queue.qsize())
+        self._worker.cancel()
+        await asyncio.gather(self._worker, return_exceptions=True)
+        self._worker = None
+
+    async def drain(self) -> None:
+        """Wait until every queued event has been applied."""
+        await self._queue.join()
+
+    def wait_for_final(self, order_id: int) -> asyncio.Future[None]:
+        """A future resolved when `order_id` reaches a final status."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(order_id, []).append(future)
+        return future
+
+    @staticmethod
+    async def settle(waiter: asyncio.Future[None], timeout: float) -> None:
+        """Wait for `waiter` at most `timeout` seconds."""
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(waiter)
+        except TimeoutError:
+            return
+
+    def forget_waiter(self, order_id: int, waiter: asyncio.Future[None]) -> None:
+        """Drop a waiter that is no longer needed."""
+        waiters = self._waiters.get(order_id, [])
+        if waiter in waiters:
+            waiters.remove(waiter)
+        if not waiters:
+            self._waiters.pop(order_id, None)
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._apply_with_retry(batch)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _apply_with_retry(self, batch: list[GatewayEvent]) -> None:
+        for attempt, delay in enumerate((*RETRY_DELAYS, None)):
+            try:
+                async with self.database.session() as session:
+                    outcome = await self._applier.apply(session, batch, self._references)
+                break
+            except (SQLAlchemyError, OSError) as exc:
+                if delay is None:
+                    logger.error("order_events_failed", events=len(batch), error=repr(exc))
+                    return
+                logger.warning("order_events_retry", attempt=attempt + 1, error=repr(exc))
+                await asyncio.sleep(delay)
+        for vt_orderid in outcome.finished_vt_orderids:
+            self._references.pop(vt_orderid, None)
+        await self._notify(outcome.orders, outcome.trades)
+
+    async def _notify(
+        self, orders: list[OrderRead], trades: list[tuple[TradeRead, OrderRead]]
+    ) -> None:
+        for order in orders:
+            if order.status.is_final:
+                for waiter in self._waiters.pop(order.id, []):
+                    if not waiter.done():
+                        waiter.set_result(None)
+            for listener in self._order_listeners:
+                await _safely(listener(order))
+        for trade, order in trades:
+            for trade_listener in self._trade_listeners:
+                await _safely(trade_listener(trade, order))
+
+
+async def _safely(call: Awaitable[None]) -> None:
+    try:
+        await call
+    except Exception:
+        logger.exception("order_listener_failed")

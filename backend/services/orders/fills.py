@@ -1,0 +1,205 @@
+"""Apply a batch of gateway events to orders, trades, positions and accounts in one session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import structlog
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.models.account import Account, Position
+from backend.models.enums import OrderStatus
+from backend.models.order import Order, Trade
+from backend.schemas.orders import OrderRead, TradeRead
+from backend.services.orders import state_machine
+from backend.services.orders.ports import MarketAccess
+from backend.services.orders.positions import PositionState, apply_fill, average_fill_price
+from backend.services.vnpy.types import OrderUpdate, TradeFill
+
+logger = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountDefaults:
+    """How a new paper account starts."""
+
+    currency: str
+    initial_balance: Decimal
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    """What changed, for listeners and waiters."""
+
+    orders: list[OrderRead] = field(default_factory=list)
+    trades: list[tuple[TradeRead, OrderRead]] = field(default_factory=list)
+    finished_vt_orderids: list[str] = field(default_factory=list)
+
+
+class BatchApplier:
+    """The bookkeeping of fills: each trade once, positions and accounts consistent with them."""
+
+    def __init__(self, market: MarketAccess, accounts: AccountDefaults) -> None:
+        self.market = market
+        self.accounts = accounts
+
+    async def apply(
+        self,
+        session: AsyncSession,
+        batch: list[OrderUpdate | TradeFill],
+        references: dict[str, str],
+    ) -> BatchOutcome:
+        """Apply `batch` in order within `session` (the caller commits)."""
+        orders = await self._load_orders(session, batch, references)
+        known_trades = await self._known_trade_ids(session, batch)
+        changed: dict[int, Order] = {}
+        new_trades: list[tuple[Trade, Order]] = []
+        for event in batch:
+            order = self._find(orders, event, references)
+            if order is None:
+                logger.warning("event_for_unknown_order", vt_orderid=event.vt_orderid)
+                continue
+            if isinstance(event, OrderUpdate):
+                self._apply_update(order, event, orders)
+            elif event.vt_tradeid not in known_trades:
+                known_trades.add(event.vt_tradeid)
+                new_trades.append((await self._record_fill(session, order, event), order))
+            changed[order.id] = order
+        await session.flush()
+        return self._outcome(changed, new_trades)
+
+    async def _load_orders(
+        self, session: AsyncSession, batch: list[OrderUpdate | TradeFill], refs: dict[str, str]
+    ) -> dict[str, Order]:
+        vt_ids = {event.vt_orderid for event in batch}
+        references = {e.reference for e in batch if isinstance(e, OrderUpdate) and e.reference}
+        references |= {refs[vt] for vt in vt_ids if vt in refs}
+        statement = (
+            select(Order)
+            .where(or_(Order.client_order_id.in_(references), Order.vt_orderid.in_(vt_ids)))
+            .with_for_update()
+        )
+        loaded: dict[str, Order] = {}
+        for order in (await session.scalars(statement)).all():
+            loaded[order.client_order_id] = order
+            if order.vt_orderid:
+                loaded[order.vt_orderid] = order
+        return loaded
+
+    @staticmethod
+    async def _known_trade_ids(
+        session: AsyncSession, batch: list[OrderUpdate | TradeFill]
+    ) -> set[str]:
+        trade_ids = [event.vt_tradeid for event in batch if isinstance(event, TradeFill)]
+        if not trade_ids:
+            return set()
+        statement = select(Trade.vt_tradeid).where(Trade.vt_tradeid.in_(trade_ids))
+        return set((await session.scalars(statement)).all())
+
+    @staticmethod
+    def _find(
+        orders: dict[str, Order], event: OrderUpdate | TradeFill, refs: dict[str, str]
+    ) -> Order | None:
+        if isinstance(event, OrderUpdate) and event.reference in orders:
+            return orders[event.reference]
+        return orders.get(event.vt_orderid) or orders.get(refs.get(event.vt_orderid, ""))
+
+    @staticmethod
+    def _apply_update(order: Order, update: OrderUpdate, orders: dict[str, Order]) -> None:
+        if order.vt_orderid is None:
+            order.vt_orderid = update.vt_orderid
+            orders[update.vt_orderid] = order
+        status = update.status
+        if status in (OrderStatus.CANCELLED, OrderStatus.REJECTED):
+            reason = update.reject_reason or "rejected_by_gateway"
+            state_machine.move(order, status, reason=reason)
+        elif order.status is OrderStatus.PENDING:
+            # Fill progress comes from trades; an acknowledgement only confirms submission.
+            state_machine.move(order, OrderStatus.SUBMITTED)
+
+    async def _record_fill(self, session: AsyncSession, order: Order, fill: TradeFill) -> Trade:
+        trade = Trade(
+            order_id=order.id,
+            user_id=order.user_id,
+            symbol=order.symbol,
+            side=order.side,
+            price=fill.price,
+            quantity=fill.quantity,
+            commission=fill.commission,
+            vt_tradeid=fill.vt_tradeid,
+            trade_time=fill.trade_time,
+        )
+        session.add(trade)
+        if order.vt_orderid is None:
+            order.vt_orderid = fill.vt_orderid
+        order.avg_fill_price = average_fill_price(
+            order.filled_quantity, order.avg_fill_price, fill.quantity, fill.price
+        )
+        order.filled_quantity += fill.quantity
+        target = (
+            OrderStatus.FILLED
+            if order.filled_quantity >= order.quantity
+            else OrderStatus.PARTIALLY_FILLED
+        )
+        if order.status.is_final:
+            # A fill after a cancel or rejection still moved money: book it, keep the status.
+            logger.warning("fill_on_final_order", order_id=order.id, status=order.status.value)
+        else:
+            state_machine.move(order, target)
+        await self._book(session, order, fill)
+        return trade
+
+    async def _book(self, session: AsyncSession, order: Order, fill: TradeFill) -> None:
+        contract = self.market.get_contract(order.symbol)
+        size = contract.size if contract is not None else Decimal(1)
+        position = await self._position(session, order.user_id, order.symbol)
+        before = PositionState(position.quantity, position.avg_price, position.realized_pnl)
+        after = apply_fill(before, order.side, fill.quantity, fill.price, size)
+        position.quantity, position.avg_price = after.quantity, after.avg_price
+        position.realized_pnl = after.realized_pnl
+        account = await self.account(session, order.user_id)
+        account.realized_pnl += after.realized_pnl - before.realized_pnl
+        account.commission += fill.commission
+
+    @staticmethod
+    async def _position(session: AsyncSession, user_id: int, symbol: str) -> Position:
+        statement = select(Position).where(Position.user_id == user_id, Position.symbol == symbol)
+        position = await session.scalar(statement.with_for_update())
+        if position is None:
+            position = Position(user_id=user_id, symbol=symbol, quantity=Decimal(0),
+                                avg_price=Decimal(0), realized_pnl=Decimal(0))
+            session.add(position)
+            await session.flush()
+        return position
+
+    async def account(self, session: AsyncSession, user_id: int) -> Account:
+        """The user's paper account, opened on first use."""
+        statement = select(Account).where(Account.user_id == user_id).with_for_update()
+        account = await session.scalar(statement)
+        if account is None:
+            account = Account(
+                user_id=user_id,
+                currency=self.accounts.currency,
+                initial_balance=self.accounts.initial_balance,
+                realized_pnl=Decimal(0),
+                commission=Decimal(0),
+            )
+            session.add(account)
+            await session.flush()
+        return account
+
+    @staticmethod
+    def _outcome(changed: dict[int, Order], new_trades: list[tuple[Trade, Order]]) -> BatchOutcome:
+        outcome = BatchOutcome()
+        reads = {order_id: OrderRead.model_validate(order) for order_id, order in changed.items()}
+        outcome.orders = list(reads.values())
+        outcome.trades = [
+            (TradeRead.model_validate(trade), reads[order.id]) for trade, order in new_trades
+        ]
+        outcome.finished_vt_orderids = [
+            order.vt_orderid for order in changed.values()
+            if order.vt_orderid is not None and order.status.is_final
+        ]
+        return outcome

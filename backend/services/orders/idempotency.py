@@ -1,0 +1,101 @@
+"""Idempotency-Key handling after the IETF draft: replay, reuse (422) and in-flight (409)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.core.database.base import utcnow
+from backend.core.errors import ConflictError, DomainValidationError
+from backend.models.control import IdempotencyKey
+
+KEY_LIFETIME = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """The first answer to a keyed request."""
+
+    status_code: int
+    body: dict[str, Any]
+
+
+def _canonical(value: Any) -> str:
+    if isinstance(value, Decimal):
+        # 1, 1.0 and "1.00" are the same quantity, so the same request.
+        return format(value.normalize(), "f")
+    return str(value)
+
+
+def request_fingerprint(payload: dict[str, Any]) -> str:
+    """A digest of the request body that ignores key order and number spelling."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=_canonical)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def claim_key(
+    session: AsyncSession, *, user_id: int, key: str, fingerprint: str
+) -> StoredResponse | None:
+    """Claim `key` for this request, or return the stored answer of the request that did.
+
+    The insert waits on a concurrent uncommitted claim of the same key (PostgreSQL's unique
+    index; SQLite's write lock), so exactly one request wins and the others see its row.
+    """
+    now = utcnow()
+    values = {
+        "user_id": user_id,
+        "key": key,
+        "request_hash": fingerprint,
+        "created_at": now,
+        "expires_at": now + KEY_LIFETIME,
+    }
+    dialect = session.bind.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(IdempotencyKey)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["user_id", "key"])
+        .returning(IdempotencyKey.id)
+    )
+    if (await session.execute(statement)).scalar_one_or_none() is not None:
+        return None
+    existing = await session.scalar(
+        select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+    )
+    assert existing is not None
+    if existing.expires_at <= now:
+        await session.delete(existing)
+        await session.flush()
+        return await claim_key(session, user_id=user_id, key=key, fingerprint=fingerprint)
+    if existing.request_hash != fingerprint:
+        raise DomainValidationError(
+            "this Idempotency-Key was used with a different request body",
+            code="idempotency_key_reused",
+        )
+    if existing.response_status is None or existing.response_body is None:
+        raise ConflictError(
+            "a request with this Idempotency-Key is still in progress",
+            code="idempotency_in_progress",
+        )
+    return StoredResponse(existing.response_status, existing.response_body)
+
+
+async def store_response(
+    session: AsyncSession, *, user_id: int, key: str, status_code: int, body: dict[str, Any]
+) -> None:
+    """Record the answer so retries replay it."""
+    row = await session.scalar(
+        select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+    )
+    if row is not None:
+        row.response_status = status_code
+        row.response_body = body
+        await session.flush()

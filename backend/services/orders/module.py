@@ -1,0 +1,77 @@
+"""Trading components (vnpy engine, order service, event processor, risk) and their hooks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from backend.core.cache.protocol import Cache
+from backend.core.config.settings import AppConfig
+from backend.core.database.manager import AsyncDatabaseManager
+from backend.core.lifecycle.manager import ApplicationLifecycleManager
+from backend.core.monitoring.health import HealthRegistry
+from backend.services.orders.events import OrderEventProcessor
+from backend.services.orders.fills import AccountDefaults
+from backend.services.orders.reconciliation import reconcile_open_orders
+from backend.services.orders.risk import OrderRateLimiter, RiskSettingsStore
+from backend.services.orders.service import OrderService
+from backend.services.vnpy.engine import RedFireVnPyEngine, vnpy_engine_from_config
+from backend.services.vnpy.types import BridgeEvent
+
+
+@dataclass
+class TradingComponents:
+    """Everything an order touches on its way to the market and back."""
+
+    market: RedFireVnPyEngine
+    orders: OrderService
+    events: OrderEventProcessor
+    risk: RiskSettingsStore
+    accounts: AccountDefaults
+
+
+def build_trading(
+    config: AppConfig, database: AsyncDatabaseManager, cache: Cache
+) -> TradingComponents:
+    """Create the trading components (no I/O)."""
+    market = vnpy_engine_from_config(config.vnpy)
+    accounts = AccountDefaults(
+        currency=config.risk.account_currency, initial_balance=config.risk.paper_initial_balance
+    )
+    events = OrderEventProcessor(database, market, accounts)
+    risk = RiskSettingsStore(cache, config.risk)
+    orders = OrderService(
+        market=market,
+        risk=risk,
+        rate_limiter=OrderRateLimiter(cache),
+        events=events,
+        replica=config.replica_id,
+        default_gateway=config.vnpy.default_gateway,
+    )
+    market.bridge.subscribe(BridgeEvent.ORDER, events.on_event)
+    market.bridge.subscribe(BridgeEvent.TRADE, events.on_event)
+    return TradingComponents(market, orders, events, risk, accounts)
+
+
+def register_trading(
+    lifecycle: ApplicationLifecycleManager,
+    health: HealthRegistry,
+    trading: TradingComponents,
+    *,
+    database: AsyncDatabaseManager,
+    replica: str,
+) -> None:
+    """Start order bookkeeping, then vnpy, then reconcile; stop in reverse."""
+
+    async def check_gateway() -> dict[str, Any]:
+        if not trading.market.is_running:
+            raise ConnectionError("vnpy engine not running")
+        return {"gateways": trading.market.gateway_names}
+
+    async def reconcile() -> None:
+        await reconcile_open_orders(database, trading.market, trading.events, replica=replica)
+
+    health.register("gateway", check_gateway, timeout=0.5)
+    lifecycle.register("order_events", start=trading.events.start, stop=trading.events.stop)
+    lifecycle.register("vnpy", start=trading.market.start, stop=trading.market.stop)
+    lifecycle.register("reconciliation", start=reconcile)

@@ -1,0 +1,37 @@
+"""What the order service needs from the market side (RedFireVnPyEngine provides it)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Protocol
+
+from backend.models.enums import OrderSide, OrderType
+from backend.services.vnpy.types import ContractInfo, OrderUpdate, TickSnapshot
+
+
+class MarketAccess(Protocol):
+    """Contracts, last ticks and order routing."""
+
+    def get_contract(self, vt_symbol: str) -> ContractInfo | None:
+        """The listed contract, or None."""
+
+    def get_tick(self, vt_symbol: str) -> TickSnapshot | None:
+        """The latest tick, or None."""
+
+    async def submit_order(
+        self,
+        vt_symbol: str,
+        side: OrderSide,
+        order_type: OrderType,
+        quantity: Decimal,
+        price: Decimal | None = None,
+        reference: str = "",
+        gateway: str | None = None,
+    ) -> str:
+        """Send an order; return its vt_orderid or raise."""
+
+    async def request_cancel(self, vt_orderid: str) -> None:
+        """Ask the gateway to cancel; the outcome arrives as an event."""
+
+    def get_order(self, vt_orderid: str) -> OrderUpdate | None:
+        """The gateway's view of an order, None when it does not know it."""

@@ -1,0 +1,129 @@
+"""Read side: a user's orders, trades, positions and paper account."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.models.account import Account, Position
+from backend.models.enums import OrderSide, OrderStatus
+from backend.models.order import Order, Trade
+from backend.schemas.common import Page
+from backend.schemas.orders import AccountRead, OrderRead, PositionRead, TradeRead
+from backend.services.orders.fills import AccountDefaults
+from backend.services.orders.ports import MarketAccess
+from backend.services.orders.positions import PositionState, unrealized_pnl
+from backend.services.orders.risk import OPEN_STATUSES
+
+
+async def _page(
+    session: AsyncSession, statement: Select[tuple[object]], limit: int, offset: int
+) -> tuple[list[object], int]:
+    total = await session.scalar(select(func.count()).select_from(statement.subquery()))
+    rows = (await session.scalars(statement.limit(limit).offset(offset))).all()
+    return list(rows), int(total or 0)
+
+
+async def list_orders(
+    session: AsyncSession,
+    user_id: int,
+    *,
+    status: OrderStatus | None,
+    symbol: str | None,
+    side: OrderSide | None,
+    limit: int,
+    offset: int,
+) -> Page[OrderRead]:
+    """The user's orders, newest first."""
+    statement = select(Order).where(Order.user_id == user_id)
+    if status is not None:
+        statement = statement.where(Order.status == status)
+    if symbol is not None:
+        statement = statement.where(Order.symbol == symbol)
+    if side is not None:
+        statement = statement.where(Order.side == side)
+    rows, total = await _page(session, statement.order_by(Order.id.desc()), limit, offset)
+    items = [OrderRead.model_validate(row) for row in rows]
+    return Page(items=items, total=total, limit=limit, offset=offset)
+
+
+async def list_trades(
+    session: AsyncSession,
+    user_id: int,
+    *,
+    symbol: str | None,
+    order_id: int | None,
+    limit: int,
+    offset: int,
+) -> Page[TradeRead]:
+    """The user's fills, newest first."""
+    statement = select(Trade).where(Trade.user_id == user_id)
+    if symbol is not None:
+        statement = statement.where(Trade.symbol == symbol)
+    if order_id is not None:
+        statement = statement.where(Trade.order_id == order_id)
+    rows, total = await _page(session, statement.order_by(Trade.id.desc()), limit, offset)
+    items = [TradeRead.model_validate(row) for row in rows]
+    return Page(items=items, total=total, limit=limit, offset=offset)
+
+
+def _mark(position: Position, market: MarketAccess) -> Decimal:
+    contract = market.get_contract(position.symbol)
+    tick = market.get_tick(position.symbol)
+    size = contract.size if contract is not None else Decimal(1)
+    state = PositionState(position.quantity, position.avg_price, position.realized_pnl)
+    return unrealized_pnl(state, tick.last_price if tick else None, size)
+
+
+async def list_positions(
+    session: AsyncSession, user_id: int, market: MarketAccess
+) -> list[PositionRead]:
+    """Every contract the user has traded, marked to the last tick."""
+    statement = select(Position).where(Position.user_id == user_id).order_by(Position.symbol)
+    return [
+        PositionRead(
+            symbol=position.symbol,
+            quantity=position.quantity,
+            avg_price=position.avg_price,
+            realized_pnl=position.realized_pnl,
+            unrealized_pnl=_mark(position, market),
+        )
+        for position in (await session.scalars(statement)).all()
+    ]
+
+
+async def frozen_amount(session: AsyncSession, user_id: int, market: MarketAccess) -> Decimal:
+    """Cash held for open orders: remaining quantity x price (or last price) x contract size."""
+    statement = select(Order).where(Order.user_id == user_id, Order.status.in_(OPEN_STATUSES))
+    frozen = Decimal(0)
+    for order in (await session.scalars(statement)).all():
+        contract = market.get_contract(order.symbol)
+        tick = market.get_tick(order.symbol)
+        price = order.price if order.price is not None else (tick.last_price if tick else None)
+        if contract is not None and price is not None:
+            frozen += order.remaining_quantity * price * contract.size
+    return frozen
+
+
+async def account_summary(
+    session: AsyncSession, user_id: int, market: MarketAccess, defaults: AccountDefaults
+) -> AccountRead:
+    """Balance = initial + realized - commission; available = balance + unrealized - frozen."""
+    account = await session.scalar(select(Account).where(Account.user_id == user_id))
+    initial = account.initial_balance if account else defaults.initial_balance
+    realized = account.realized_pnl if account else Decimal(0)
+    commission = account.commission if account else Decimal(0)
+    positions = (await session.scalars(select(Position).where(Position.user_id == user_id))).all()
+    unrealized = sum((_mark(position, market) for position in positions), Decimal(0))
+    frozen = await frozen_amount(session, user_id, market)
+    balance = initial + realized - commission
+    return AccountRead(
+        currency=account.currency if account else defaults.currency,
+        balance=balance,
+        available=balance + unrealized - frozen,
+        frozen=frozen,
+        realized_pnl=realized,
+        unrealized_pnl=unrealized,
+    )

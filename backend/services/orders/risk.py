@@ -1,0 +1,172 @@
+"""Pre-trade risk: limits shared by every replica, the kill switch, and the checks themselves."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.core.cache.memory import MemoryCache
+from backend.core.cache.protocol import Cache
+from backend.core.config.settings import RiskConfig
+from backend.core.monitoring.metrics import TRADING_HALTED
+from backend.models.control import RiskSettings
+from backend.models.enums import OrderStatus, OrderType
+from backend.models.order import Order
+from backend.schemas.orders import OrderCreate
+from backend.services.vnpy.types import ContractInfo, TickSnapshot
+
+SETTINGS_ID = 1
+SETTINGS_CACHE_KEY = "risk:settings"
+SETTINGS_CACHE_TTL = 30.0
+OPEN_STATUSES = (OrderStatus.PENDING, OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED)
+LIMIT_FIELDS = (
+    "max_order_quantity",
+    "max_order_notional",
+    "max_open_orders",
+    "max_orders_per_second",
+    "price_band_pct",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLimits:
+    """A snapshot of the limits and the kill switch."""
+
+    max_order_quantity: Decimal
+    max_order_notional: Decimal
+    max_open_orders: int
+    max_orders_per_second: int
+    price_band_pct: Decimal
+    trading_halted: bool
+    halted_reason: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-safe form (decimals as strings) for the cache and the API."""
+        return {
+            "max_order_quantity": str(self.max_order_quantity),
+            "max_order_notional": str(self.max_order_notional),
+            "max_open_orders": self.max_open_orders,
+            "max_orders_per_second": self.max_orders_per_second,
+            "price_band_pct": str(self.price_band_pct),
+            "trading_halted": self.trading_halted,
+            "halted_reason": self.halted_reason,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RiskLimits:
+        """Inverse of to_json."""
+        return cls(
+            max_order_quantity=Decimal(data["max_order_quantity"]),
+            max_order_notional=Decimal(data["max_order_notional"]),
+            max_open_orders=int(data["max_open_orders"]),
+            max_orders_per_second=int(data["max_orders_per_second"]),
+            price_band_pct=Decimal(data["price_band_pct"]),
+            trading_halted=bool(data["trading_halted"]),
+            halted_reason=data.get("halted_reason"),
+        )
+
+    @classmethod
+    def from_row(cls, row: RiskSettings) -> RiskLimits:
+        """From the database row."""
+        return cls(
+            **{name: getattr(row, name) for name in LIMIT_FIELDS},
+            trading_halted=row.trading_halted,
+            halted_reason=row.halted_reason,
+        )
+
+
+class RiskSettingsStore:
+    """Reads limits through the shared cache; writes go to the database, then the cache."""
+
+    def __init__(self, cache: Cache, defaults: RiskConfig) -> None:
+        self.cache = cache
+        self.defaults = defaults
+
+    async def _row(self, session: AsyncSession) -> RiskSettings:
+        row = await session.get(RiskSettings, SETTINGS_ID, with_for_update=True)
+        if row is None:
+            values = {name: getattr(self.defaults, name) for name in LIMIT_FIELDS}
+            row = RiskSettings(id=SETTINGS_ID, trading_halted=False, **values)
+            session.add(row)
+            await session.flush()
+        return row
+
+    async def get(self, session: AsyncSession) -> RiskLimits:
+        """The current limits (cached, shared by every replica)."""
+        cached = await self.cache.get(SETTINGS_CACHE_KEY)
+        if cached is not None:
+            return RiskLimits.from_json(cached)
+        row = await session.get(RiskSettings, SETTINGS_ID)
+        if row is None:
+            row = await self._row(session)
+        limits = RiskLimits.from_row(row)
+        await self.cache.set(SETTINGS_CACHE_KEY, limits.to_json(), SETTINGS_CACHE_TTL)
+        return limits
+
+    async def update(self, session: AsyncSession, **values: Any) -> RiskLimits:
+        """Change limits or the kill switch and commit; every replica sees it on its next order."""
+        row = await self._row(session)
+        for name, value in values.items():
+            setattr(row, name, value)
+        await session.flush()
+        limits = RiskLimits.from_row(row)
+        await session.commit()
+        # Only after the commit: a replica refilling the cache must read the new row.
+        await self.cache.set(SETTINGS_CACHE_KEY, limits.to_json(), SETTINGS_CACHE_TTL)
+        TRADING_HALTED.set(1 if limits.trading_halted else 0)
+        return limits
+
+
+class OrderRateLimiter:
+    """Orders per second per user, counted in the shared cache (local fallback without it)."""
+
+    def __init__(self, cache: Cache) -> None:
+        self.cache = cache
+        self._local = MemoryCache(max_entries=10_000)
+
+    async def hit(self, user_id: int) -> int:
+        """Count one order for this second and return the count so far."""
+        key = f"risk:rate:{user_id}:{int(time.time())}"
+        count = await self.cache.incr(key, ttl=2)
+        if count is None:
+            count = await self._local.incr(key, ttl=2)
+        return count or 1
+
+
+def reference_price(request: OrderCreate, tick: TickSnapshot | None) -> Decimal | None:
+    """The price risk is measured at: the limit/stop price, else the last traded price."""
+    if request.price is not None:
+        return request.price
+    return tick.last_price if tick is not None else None
+
+
+async def open_order_count(session: AsyncSession, user_id: int) -> int:
+    """How many of the user's orders are still open."""
+    statement = select(func.count()).where(
+        Order.user_id == user_id, Order.status.in_(OPEN_STATUSES)
+    )
+    return int(await session.scalar(statement) or 0)
+
+
+def static_rejection(
+    limits: RiskLimits, request: OrderCreate, contract: ContractInfo, tick: TickSnapshot | None
+) -> str | None:
+    """The first rule the order breaks that needs no database, or None."""
+    if limits.trading_halted:
+        return "trading_halted"
+    if request.quantity > limits.max_order_quantity:
+        return "max_order_quantity"
+    price = reference_price(request, tick)
+    if price is not None and request.quantity * price * contract.size > limits.max_order_notional:
+        return "max_order_notional"
+    if request.order_type is OrderType.LIMIT and tick is not None and tick.last_price > 0:
+        assert request.price is not None
+        deviation = abs(request.price - tick.last_price) * 100 / tick.last_price
+        if deviation > limits.price_band_pct:
+            return "price_band"
+    return None

@@ -1,0 +1,60 @@
+"""The order state machine of API.md, enforced in this one place."""
+
+from __future__ import annotations
+
+import structlog
+
+from backend.core.monitoring.metrics import ORDERS
+from backend.models.enums import OrderStatus
+from backend.models.order import Order
+
+logger = structlog.get_logger(__name__)
+
+S = OrderStatus
+LEGAL_MOVES: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.PENDING: frozenset({S.SUBMITTED, S.REJECTED}),
+    S.SUBMITTED: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.REJECTED}),
+    S.PARTIALLY_FILLED: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.REJECTED}),
+    S.FILLED: frozenset(),
+    S.CANCELLED: frozenset(),
+    S.REJECTED: frozenset(),
+}
+
+
+def is_legal(current: OrderStatus, target: OrderStatus) -> bool:
+    """True when `current -> target` is one of the contract's moves."""
+    return target in LEGAL_MOVES[current]
+
+
+def path_to(current: OrderStatus, target: OrderStatus) -> list[OrderStatus] | None:
+    """The legal moves from `current` to `target`, or None when it cannot be reached.
+
+    A gateway may report a fill before RedFire saw the acknowledgement; the order then
+    passes through `submitted` on its way, so the history stays on the contract's graph.
+    """
+    if current == target and current is not S.PARTIALLY_FILLED:
+        return []
+    if is_legal(current, target):
+        return [target]
+    if current is S.PENDING and is_legal(S.SUBMITTED, target):
+        return [S.SUBMITTED, target]
+    return None
+
+
+def move(order: Order, target: OrderStatus, *, reason: str | None = None) -> bool:
+    """Move `order` to `target` if the contract allows; an illegal move is logged, not written."""
+    steps = path_to(order.status, target)
+    if steps is None:
+        logger.warning(
+            "illegal_order_transition",
+            order_id=order.id,
+            current=order.status.value,
+            target=target.value,
+        )
+        return False
+    for step in steps:
+        order.status = step
+        ORDERS.labels(status=step.value, side=order.side.value).inc()
+    if target is S.REJECTED and reason is not None:
+        order.reject_reason = reason[:255]
+    return True

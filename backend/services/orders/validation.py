@@ -1,0 +1,45 @@
+"""Contract rules for a new order: symbol listed, price per type, tick and volume multiples."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from backend.core.errors import DomainValidationError
+from backend.models.enums import OrderType
+from backend.schemas.orders import OrderCreate
+from backend.services.vnpy.types import ContractInfo
+
+
+def _error(field: str, message: str, kind: str) -> dict[str, Any]:
+    return {"type": kind, "loc": ["body", field], "msg": message}
+
+
+def _is_multiple(value: Decimal, step: Decimal) -> bool:
+    return step > 0 and value % step == 0
+
+
+def validate_order(request: OrderCreate, contract: ContractInfo | None) -> None:
+    """Raise 422 `validation_error` with field errors when the order breaks a contract rule."""
+    errors: list[dict[str, Any]] = []
+    if contract is None:
+        raise DomainValidationError(
+            [_error("symbol", f"unknown symbol {request.symbol}", "unknown_symbol")]
+        )
+    if request.quantity <= 0:
+        errors.append(_error("quantity", "must be greater than 0", "greater_than"))
+    elif not _is_multiple(request.quantity, contract.min_volume):
+        errors.append(
+            _error("quantity", f"must be a multiple of {contract.min_volume}", "volume_step")
+        )
+    if request.order_type is OrderType.MARKET:
+        if request.price is not None:
+            errors.append(_error("price", "must be omitted for market orders", "extra_price"))
+    elif request.price is None:
+        errors.append(_error("price", f"is required for {request.order_type} orders", "missing"))
+    elif request.price <= 0:
+        errors.append(_error("price", "must be greater than 0", "greater_than"))
+    elif not _is_multiple(request.price, contract.price_tick):
+        errors.append(_error("price", f"must be a multiple of {contract.price_tick}", "price_tick"))
+    if errors:
+        raise DomainValidationError(errors)

@@ -1,0 +1,151 @@
+"""BaseStrategy: the async lifecycle every strategy follows, and its order helpers."""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from backend.core.monitoring.metrics import STRATEGY_ORDERS
+from backend.models.enums import OrderSide, OrderType
+from backend.services.strategy.ports import PlacedOrder, StrategyOrderGateway
+from backend.services.vnpy.types import OrderUpdate, TickSnapshot, TradeFill
+
+ZERO = Decimal(0)
+
+
+class BaseStrategy(ABC):
+    """A strategy on one symbol for one user; the engine feeds it events one at a time.
+
+    Subclasses set `parameters_model` and `description`, implement `on_tick`, and may
+    override `initialize`, `start`, `stop`, `on_order`, `on_trade` (calling super()).
+    Orders go through the order gateway as the strategy's owner, so every risk check applies.
+    """
+
+    parameters_model: ClassVar[type[BaseModel]]
+    description: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        strategy_id: int,
+        config: BaseModel,
+        *,
+        user_id: int,
+        symbol: str,
+        orders: StrategyOrderGateway,
+    ) -> None:
+        self.strategy_id = strategy_id
+        self.config = config
+        self.user_id = user_id
+        self.symbol = symbol
+        self.orders = orders
+        self.running = False
+        self.position = ZERO
+        self.orders_placed = 0
+        self.open_orders: set[int] = set()
+        self.last_update: datetime | None = None
+        self.logger = logging.getLogger(f"strategy.{strategy_id}")
+
+    async def initialize(self) -> None:
+        """Restore the position from the strategy's persisted fills."""
+        self.position = await self.orders.get_position(
+            user_id=self.user_id, strategy_id=self.strategy_id, symbol=self.symbol
+        )
+
+    async def start(self) -> None:
+        """Begin trading."""
+        self.running = True
+
+    async def stop(self) -> None:
+        """Stop trading and cancel the strategy's open orders (best effort, as vnpy does)."""
+        self.running = False
+        try:
+            await self.cancel_all()
+        except Exception:
+            self.logger.warning("cancel on stop failed", exc_info=True)
+
+    @abstractmethod
+    async def on_tick(self, tick: TickSnapshot) -> None:
+        """React to one tick of `symbol`."""
+
+    async def on_order(self, update: OrderUpdate) -> None:  # noqa: B027 (optional hook)
+        """React to a change of one of this strategy's orders."""
+
+    async def on_trade(self, fill: TradeFill) -> None:  # noqa: B027 (optional hook)
+        """React to a fill (the position is already updated)."""
+
+    def apply_order_update(self, update: OrderUpdate, order_id: int | None) -> None:
+        """Forget orders that reached a final state."""
+        if order_id is not None and update.status.is_final:
+            self.open_orders.discard(order_id)
+
+    def apply_fill(self, fill: TradeFill) -> None:
+        """Update the position from one fill of this strategy's orders."""
+        if fill.side is OrderSide.BUY:
+            self.position += fill.quantity
+        else:
+            self.position -= fill.quantity
+
+    async def buy(
+        self, quantity: Decimal, price: Decimal | None = None, order_type: OrderType | None = None
+    ) -> PlacedOrder:
+        """Place a BUY order (market unless a price is given)."""
+        return await self.send_order(OrderSide.BUY, quantity, price, order_type)
+
+    async def sell(
+        self, quantity: Decimal, price: Decimal | None = None, order_type: OrderType | None = None
+    ) -> PlacedOrder:
+        """Place a SELL order (market unless a price is given)."""
+        return await self.send_order(OrderSide.SELL, quantity, price, order_type)
+
+    async def cancel(self, order_id: int) -> None:
+        """Cancel one of this strategy's orders."""
+        await self.orders.cancel_order(user_id=self.user_id, order_id=order_id)
+
+    async def cancel_all(self) -> None:
+        """Cancel every order of this strategy still believed open."""
+        for order_id in sorted(self.open_orders):
+            await self.cancel(order_id)
+
+    async def send_order(
+        self,
+        side: OrderSide,
+        quantity: Decimal,
+        price: Decimal | None,
+        order_type: OrderType | None,
+    ) -> PlacedOrder:
+        """Place one order through the order service, as the owner, tagged with this strategy."""
+        kind = order_type or (OrderType.MARKET if price is None else OrderType.LIMIT)
+        placed = await self.orders.place_order(
+            user_id=self.user_id,
+            strategy_id=self.strategy_id,
+            symbol=self.symbol,
+            side=side,
+            order_type=kind,
+            quantity=quantity,
+            price=None if kind is OrderType.MARKET else price,
+        )
+        self.orders_placed += 1
+        STRATEGY_ORDERS.labels(strategy_id=str(self.strategy_id)).inc()
+        if placed.status.is_open:
+            self.open_orders.add(placed.order_id)
+        else:
+            self.logger.info(
+                "order %s %s: %s", placed.order_id, placed.status, placed.reject_reason
+            )
+        return placed
+
+    async def get_status(self) -> dict[str, Any]:
+        """The strategy's own view: running flag, parameters, position, last event time."""
+        return {
+            "strategy_id": self.strategy_id,
+            "running": self.running,
+            "config": self.config.model_dump(mode="json"),
+            "position": self.position,
+            "orders_placed": self.orders_placed,
+            "last_update": self.last_update,
+        }

@@ -1,0 +1,48 @@
+"""What the strategy engine needs from the rest of RedFire: the order path and the contract list."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+from backend.models.enums import OrderSide, OrderStatus, OrderType
+
+SymbolCheck = Callable[[str], bool]
+"""True when a vt_symbol is a listed contract (wired to the vnpy engine's contract list)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedOrder:
+    """The order service's answer to a strategy's order."""
+
+    order_id: int
+    status: OrderStatus
+    reject_reason: str | None = None
+
+
+class StrategyOrderGateway(Protocol):
+    """Orders of a strategy, placed as its owner through the order service and its risk checks."""
+
+    async def place_order(
+        self,
+        *,
+        user_id: int,
+        strategy_id: int,
+        symbol: str,
+        side: OrderSide,
+        order_type: OrderType,
+        quantity: Decimal,
+        price: Decimal | None,
+    ) -> PlacedOrder:
+        """Validate, risk-check, persist (with `strategy_id`) and send one order."""
+        ...
+
+    async def cancel_order(self, *, user_id: int, order_id: int) -> None:
+        """Ask for an order of `user_id` to be cancelled; a final order is left alone."""
+        ...
+
+    async def get_position(self, *, user_id: int, strategy_id: int, symbol: str) -> Decimal:
+        """The strategy's net position from its persisted fills (restored on resume/takeover)."""
+        ...

@@ -1,0 +1,294 @@
+"""PAPER: a vnpy gateway that simulates a market in-process (see paper_market for fill rules)."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from vnpy.event import EventEngine
+from vnpy.trader.constant import Direction, OrderType, Status
+from vnpy.trader.gateway import BaseGateway
+from vnpy.trader.object import (
+    CancelRequest,
+    OrderData,
+    OrderRequest,
+    SubscribeRequest,
+    TradeData,
+)
+
+from backend.services.vnpy.paper_market import (
+    ZERO,
+    PaperContract,
+    PaperOrder,
+    Quote,
+    RandomWalk,
+    as_decimal,
+    contract_data,
+    fill_price,
+    session_id,
+    tick_data,
+)
+
+SUPPORTED_TYPES = frozenset({OrderType.MARKET, OrderType.LIMIT, OrderType.STOP})
+
+
+class PaperGateway(BaseGateway):
+    """A simulated market: listed contracts, generated or injected ticks, order matching.
+
+    Thread-safe: one lock guards the book, and events are emitted under it so that vnpy
+    sees every order's updates in the order they happened. Deterministic under a seed:
+    the same seed and the same injected ticks give the same fills.
+    """
+
+    default_name = "PAPER"
+
+    def __init__(self, event_engine: EventEngine, gateway_name: str = "PAPER") -> None:
+        super().__init__(event_engine, gateway_name)
+        self._lock = threading.Lock()
+        self._contracts: dict[str, PaperContract] = {}
+        self._quotes: dict[str, Quote] = {}
+        self._walks: dict[str, RandomWalk] = {}
+        self._subscribed: dict[str, None] = {}  # insertion-ordered set
+        self._orders: dict[str, PaperOrder] = {}
+        self._open: dict[str, dict[str, PaperOrder]] = {}
+        self._commissions: dict[str, Decimal] = {}
+        self._reject_reasons: dict[str, str] = {}
+        self._order_seq = itertools.count(1)
+        self._trade_seq = itertools.count(1)
+        self._session = ""
+        self._commission_rate = ZERO
+        self._stopping = threading.Event()
+        self._generator: threading.Thread | None = None
+
+    # vnpy gateway interface
+
+    def connect(self, setting: dict[str, Any]) -> None:
+        """List the contracts, publish an initial tick for each, start the tick generator."""
+        with self._lock:
+            if self._contracts:
+                self.write_log("PAPER already connected")
+                return
+            seed = int(setting.get("seed", 42))
+            contracts = [PaperContract.from_setting(item) for item in setting["contracts"]]
+            self._commission_rate = as_decimal(setting.get("commission_rate", 0))
+            # Order ids must not repeat across restarts: prefix them with the session.
+            self._session = str(setting.get("session") or session_id())
+            now = datetime.now(UTC)
+            for contract in contracts:
+                walk = RandomWalk(contract, seed)
+                self._contracts[contract.vt_symbol] = contract
+                self._walks[contract.vt_symbol] = walk
+                self._open[contract.vt_symbol] = {}
+                self.on_contract(contract_data(contract, self.gateway_name))
+                self._apply_quote(contract, walk.initial(now))
+        interval = float(setting.get("tick_interval", 0))
+        if interval > 0:
+            self._generator = threading.Thread(
+                target=self._generate, args=(interval,), name="paper-ticks", daemon=True
+            )
+            self._generator.start()
+        self.write_log(f"PAPER connected: {len(contracts)} contracts")
+
+    def close(self) -> None:
+        """Stop the tick generator and wait for it."""
+        self._stopping.set()
+        thread = self._generator
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+        self._generator = None
+
+    def subscribe(self, req: SubscribeRequest) -> None:
+        """Generate ticks for this contract (when the generator runs)."""
+        with self._lock:
+            if req.vt_symbol in self._contracts:
+                self._subscribed[req.vt_symbol] = None
+            else:
+                self.write_log(f"PAPER subscribe: unknown contract {req.vt_symbol}")
+
+    def send_order(self, req: OrderRequest) -> str:
+        """Accept or reject the order, and fill it at once if it crosses."""
+        with self._lock:
+            orderid = f"{self._session}-{next(self._order_seq)}"
+            now = datetime.now(UTC)
+            reason = self._check(req)
+            if reason is not None:
+                return self._reject(req, orderid, reason, now)
+            contract = self._contracts[req.vt_symbol]
+            order = PaperOrder(
+                orderid=orderid,
+                contract=contract,
+                direction=req.direction,
+                order_type=req.type,
+                price=as_decimal(req.price),
+                volume=as_decimal(req.volume),
+                reference=req.reference,
+                created=now,
+            )
+            self._orders[orderid] = order
+            self._open[contract.vt_symbol][orderid] = order
+            self.on_order(self._order_data(order, now))
+            self._match(order, self._quotes[contract.vt_symbol], now)
+            return f"{self.gateway_name}.{orderid}"
+
+    def cancel_order(self, req: CancelRequest) -> None:
+        """Cancel an open order; unknown or final orders are left alone (and logged)."""
+        with self._lock:
+            order = self._orders.get(req.orderid)
+            if order is None or not order.is_open:
+                self.write_log(f"PAPER cancel: order {req.orderid} is not open")
+                return
+            order.status = Status.CANCELLED
+            self._open[order.contract.vt_symbol].pop(order.orderid, None)
+            self.on_order(self._order_data(order, datetime.now(UTC)))
+
+    def query_account(self) -> None:
+        """The paper account lives in RedFire, not in the gateway."""
+
+    def query_position(self) -> None:
+        """Positions live in RedFire, not in the gateway."""
+
+    # RedFire extensions
+
+    def inject_tick(
+        self,
+        vt_symbol: str,
+        *,
+        last_price: Decimal,
+        bid_price: Decimal | None = None,
+        ask_price: Decimal | None = None,
+        bid_volume: Decimal = Decimal(10),
+        ask_volume: Decimal = Decimal(10),
+        volume: Decimal | None = None,
+        moment: datetime | None = None,
+    ) -> None:
+        """Publish a tick (bid defaults to last, ask to bid + one tick) and match on it."""
+        with self._lock:
+            contract = self._contracts.get(vt_symbol)
+            if contract is None:
+                raise ValueError(f"PAPER lists no contract {vt_symbol!r}")
+            bid = last_price if bid_price is None else bid_price
+            previous = self._quotes[vt_symbol]
+            quote = Quote(
+                last=last_price,
+                bid=bid,
+                ask=bid + contract.price_tick if ask_price is None else ask_price,
+                bid_volume=bid_volume,
+                ask_volume=ask_volume,
+                volume=previous.volume if volume is None else volume,
+                moment=moment or datetime.now(UTC),
+            )
+            self._walks[vt_symbol].price = last_price
+            self._apply_quote(contract, quote)
+
+    def commission_for(self, vt_tradeid: str) -> Decimal | None:
+        """Commission of a PAPER trade: price * volume * size * commission rate."""
+        return self._commissions.get(vt_tradeid)
+
+    def reject_reason(self, vt_orderid: str) -> str | None:
+        """Why PAPER rejected an order (vnpy's OrderData has no field for it)."""
+        return self._reject_reasons.get(vt_orderid)
+
+    def get_order(self, orderid: str) -> OrderData | None:
+        """The current state of an order by orderid or vt_orderid, for reconciliation."""
+        prefix = f"{self.gateway_name}."
+        with self._lock:
+            order = self._orders.get(orderid.removeprefix(prefix))
+            return None if order is None else self._order_data(order, None)
+
+    def list_open_orders(self) -> list[OrderData]:
+        """Every open order, oldest first."""
+        with self._lock:
+            return [
+                self._order_data(order, None)
+                for book in self._open.values()
+                for order in book.values()
+            ]
+
+    # internals (called with the lock held)
+
+    def _check(self, req: OrderRequest) -> str | None:
+        if req.vt_symbol not in self._contracts:
+            return f"unknown contract {req.vt_symbol}"
+        if req.type not in SUPPORTED_TYPES:
+            return f"order type {req.type.name} is not supported by PAPER"
+        if req.direction not in (Direction.LONG, Direction.SHORT):
+            return f"direction {req.direction} is not supported by PAPER"
+        if not req.volume > 0:
+            return "volume must be positive"
+        if req.type != OrderType.MARKET and not req.price > 0:
+            return f"{req.type.name} orders need a positive price"
+        return None
+
+    def _reject(self, req: OrderRequest, orderid: str, reason: str, now: datetime) -> str:
+        vt_orderid = f"{self.gateway_name}.{orderid}"
+        self._reject_reasons[vt_orderid] = reason
+        order = req.create_order_data(orderid, self.gateway_name)
+        order.status = Status.REJECTED
+        order.datetime = now
+        self.write_log(f"PAPER rejected order {vt_orderid}: {reason}")
+        self.on_order(order)
+        return vt_orderid
+
+    def _apply_quote(self, contract: PaperContract, quote: Quote) -> None:
+        self._quotes[contract.vt_symbol] = quote
+        self.on_tick(tick_data(contract, quote, self.gateway_name))
+        book = self._open[contract.vt_symbol]
+        if book:
+            for order in list(book.values()):
+                self._match(order, quote, quote.moment)
+
+    def _match(self, order: PaperOrder, quote: Quote, moment: datetime) -> None:
+        price = fill_price(order, quote)
+        if price is None:
+            return
+        volume = order.volume - order.traded
+        tradeid = f"{self._session}-{next(self._trade_seq)}"
+        contract = order.contract
+        commission = price * volume * contract.size * self._commission_rate
+        self._commissions[f"{self.gateway_name}.{tradeid}"] = commission
+        order.traded = order.volume
+        order.status = Status.ALLTRADED
+        self._open[contract.vt_symbol].pop(order.orderid, None)
+        # The trade goes first, so whoever sees ALLTRADED already has the fill.
+        self.on_trade(
+            TradeData(
+                gateway_name=self.gateway_name,
+                symbol=contract.symbol,
+                exchange=contract.exchange,
+                orderid=order.orderid,
+                tradeid=tradeid,
+                direction=order.direction,
+                price=float(price),
+                volume=float(volume),
+                datetime=moment,
+            )
+        )
+        self.on_order(self._order_data(order, moment))
+
+    def _order_data(self, order: PaperOrder, moment: datetime | None) -> OrderData:
+        # A fresh object each time: vnpy requires data passed to on_order to stay constant.
+        return OrderData(
+            gateway_name=self.gateway_name,
+            symbol=order.contract.symbol,
+            exchange=order.contract.exchange,
+            orderid=order.orderid,
+            type=order.order_type,
+            direction=order.direction,
+            price=float(order.price),
+            volume=float(order.volume),
+            traded=float(order.traded),
+            status=order.status,
+            datetime=moment or order.created,
+            reference=order.reference,
+        )
+
+    def _generate(self, interval: float) -> None:
+        while not self._stopping.wait(interval):
+            with self._lock:
+                now = datetime.now(UTC)
+                for vt_symbol in self._subscribed:
+                    quote = self._walks[vt_symbol].step(now)
+                    self._apply_quote(self._contracts[vt_symbol], quote)

@@ -1,0 +1,170 @@
+"""Pre-trade risk rules and the kill switch: stored, answered 201 `rejected` with a reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client import REGISTRY
+
+from backend.core.container import AppContainer
+from backend.models.enums import UserRole
+from tests.api.conftest import Account, MakeAccount
+from tests.api.trading import quote
+
+IF = "IF2412.CFFEX"
+
+
+def _rejections(reason: str) -> float:
+    value = REGISTRY.get_sample_value("redfire_order_rejections_total", {"reason": reason})
+    return value or 0.0
+
+
+async def _admin(make_account: MakeAccount) -> Account:
+    return await make_account(role=UserRole.ADMIN)
+
+
+async def _set_risk(client: httpx.AsyncClient, admin: Account, **limits: Any) -> None:
+    response = await client.put("/api/v1/admin/risk", json=limits, headers=admin.headers)
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    ("limits", "order", "reason"),
+    [
+        ({"max_order_quantity": 5}, {"order_type": "market", "quantity": 6}, "max_order_quantity"),
+        # 3 * 3500.0 * 300 = 3,150,000 > 3,000,000
+        ({"max_order_notional": 3_000_000}, {"order_type": "limit", "quantity": 3,
+                                              "price": "3500.0"}, "max_order_notional"),
+        # market orders are measured at the last price
+        ({"max_order_notional": 3_000_000}, {"order_type": "market", "quantity": 3},
+         "max_order_notional"),
+        # 10 % band around 3500: 3150..3850
+        ({"price_band_pct": 10}, {"order_type": "limit", "quantity": 1, "price": "3851.0"},
+         "price_band"),
+        ({"price_band_pct": 10}, {"order_type": "limit", "quantity": 1, "price": "3149.8"},
+         "price_band"),
+    ],
+)
+async def test_limit_breaches_are_stored_as_rejected(
+    client: httpx.AsyncClient,
+    container: AppContainer,
+    make_account: MakeAccount,
+    limits: dict[str, Any],
+    order: dict[str, Any],
+    reason: str,
+) -> None:
+    trader, admin = await make_account(), await _admin(make_account)
+    await quote(container, IF, last="3500.0", bid="3500.0", ask="3500.2")
+    await _set_risk(client, admin, **limits)
+    before = _rejections(reason)
+    body = {"symbol": IF, "side": "BUY", **order}
+    response = await client.post("/api/v1/orders", json=body, headers=trader.headers)
+    assert response.status_code == 201
+    assert (response.json()["status"], response.json()["reject_reason"]) == ("rejected", reason)
+    stored = await client.get(f"/api/v1/orders/{response.json()['id']}", headers=trader.headers)
+    assert stored.json()["status"] == "rejected"
+    assert _rejections(reason) == before + 1
+
+
+async def test_within_the_band_passes(
+    client: httpx.AsyncClient, container: AppContainer, make_account: MakeAccount
+) -> None:
+    trader, admin = await make_account(), await _admin(make_account)
+    await quote(container, IF, last="3500.0", bid="3500.0", ask="3500.2")
+    await _set_risk(client, admin, price_band_pct=10)
+    body = {"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "3850.0"}
+    response = await client.post("/api/v1/orders", json=body, headers=trader.headers)
+    assert response.json()["status"] != "rejected"
+
+
+async def test_max_open_orders(
+    client: httpx.AsyncClient, container: AppContainer, make_account: MakeAccount
+) -> None:
+    trader, admin = await make_account(), await _admin(make_account)
+    await quote(container, IF, last="3500.0", bid="3500.0", ask="3500.2")
+    await _set_risk(client, admin, max_open_orders=2)
+    body = {"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "3400"}
+    statuses = [
+        (await client.post("/api/v1/orders", json=body, headers=trader.headers)).json()
+        for _ in range(3)
+    ]
+    assert [s["status"] for s in statuses] == ["submitted", "submitted", "rejected"]
+    assert statuses[2]["reject_reason"] == "max_open_orders"
+    # Another trader has their own allowance.
+    other = await make_account()
+    response = await client.post("/api/v1/orders", json=body, headers=other.headers)
+    assert response.json()["status"] == "submitted"
+
+
+async def test_max_orders_per_second(
+    client: httpx.AsyncClient, container: AppContainer, make_account: MakeAccount
+) -> None:
+    trader, admin = await make_account(), await _admin(make_account)
+    await quote(container, IF, last="3500.0", bid="3500.0", ask="3500.2")
+    await _set_risk(client, admin, max_orders_per_second=3)
+    body = {"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "3400"}
+    reasons = [
+        (await client.post("/api/v1/orders", json=body, headers=trader.headers)).json()[
+            "reject_reason"
+        ]
+        for _ in range(8)
+    ]
+    # At most 3 per second pass; a second boundary may fall inside the burst, never 2 of them.
+    passed = reasons.count(None)
+    assert 3 <= passed <= 6
+    assert set(reasons) == {None, "max_orders_per_second"}
+
+
+async def test_kill_switch_rejects_everything_until_resumed(
+    client: httpx.AsyncClient, container: AppContainer, make_account: MakeAccount
+) -> None:
+    trader, admin = await make_account(), await _admin(make_account)
+    await quote(container, IF, last="3500.0", bid="3500.0", ask="3500.2")
+    halted = await client.post(
+        "/api/v1/admin/halt", json={"reason": "exchange outage"}, headers=admin.headers
+    )
+    assert halted.status_code == 200
+    assert halted.json()["trading_halted"] is True
+    body = {"symbol": IF, "side": "BUY", "order_type": "market", "quantity": 1}
+    response = await client.post("/api/v1/orders", json=body, headers=trader.headers)
+    assert (response.json()["status"], response.json()["reject_reason"]) == (
+        "rejected",
+        "trading_halted",
+    )
+    risk = (await client.get("/api/v1/admin/risk", headers=admin.headers)).json()
+    assert (risk["trading_halted"], risk["halted_reason"]) == (True, "exchange outage")
+    resumed = await client.post("/api/v1/admin/resume", headers=admin.headers)
+    assert resumed.json()["trading_halted"] is False
+    response = await client.post("/api/v1/orders", json=body, headers=trader.headers)
+    assert response.json()["status"] in ("submitted", "filled")
+
+
+async def test_admin_routes_are_admin_only(
+    client: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    trader = await make_account()
+    for method, path in (("GET", "/risk"), ("PUT", "/risk"), ("POST", "/halt"),
+                         ("POST", "/resume")):
+        response = await client.request(
+            method, f"/api/v1/admin{path}", json={} if method == "PUT" else None,
+            headers=trader.headers,
+        )
+        assert response.status_code == 403, path
+        assert response.json()["error"] == "forbidden"
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [{"max_order_quantity": 0}, {"max_open_orders": -1}, {"price_band_pct": "NaN"},
+     {"unknown": 1}, {"max_order_notional": "1e40"}],
+)
+async def test_bad_risk_limits_are_422_and_change_nothing(
+    client: httpx.AsyncClient, make_account: MakeAccount, limits: dict[str, Any]
+) -> None:
+    admin = await _admin(make_account)
+    before = (await client.get("/api/v1/admin/risk", headers=admin.headers)).json()
+    response = await client.put("/api/v1/admin/risk", json=limits, headers=admin.headers)
+    assert response.status_code == 422
+    assert (await client.get("/api/v1/admin/risk", headers=admin.headers)).json() == before

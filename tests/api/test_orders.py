@@ -1,0 +1,274 @@
+"""Orders over HTTP on the PAPER gateway: placement, fills, validation, ownership, cancel."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from backend.core.container import AppContainer
+from backend.models.enums import UserRole
+from backend.models.order import Order, Trade
+from tests.api.conftest import MakeAccount
+from tests.api.trading import quote, settle
+
+IF = "IF2412.CFFEX"
+BTC = "BTCUSDT.GLOBAL"
+
+
+async def _rows(container: AppContainer, model: type[Order] | type[Trade]) -> int:
+    async with container.database.session() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_market_buy_fills_at_the_ask_with_commission(
+    client: httpx.AsyncClient, container: AppContainer, make_account: MakeAccount
+) -> None:
+    trader = await make_account()
+    await quote(container, IF, last="3500.0", bid="3500.0", ask="3500.2")
+    response = await client.post(
+        "/api/v1/orders",
+        json={"symbol": IF, "side": "BUY", "order_type": "market", "quantity": 2},
+        headers=trader.headers,
+    )
+    assert response.status_code == 201, response.text
+    placed = response.json()
+    assert placed["status"] in ("submitted", "filled")
+    assert placed["user_id"] == trader.id
+    assert placed["price"] is None
+    await settle(container)
+    order = (await client.get(f"/api/v1/orders/{placed['id']}", headers=trader.headers)).json()
+    assert order["status"] == "filled"
+    assert Decimal(order["filled_quantity"]) == 2
+    assert Decimal(order["avg_fill_price"]) == Decimal("3500.2")
+    trades = (await client.get("/api/v1/trades", headers=trader.headers)).json()
+    assert trades["total"] == 1
+    [trade] = trades["items"]
+    assert (trade["order_id"], trade["side"]) == (placed["id"], "BUY")
+    assert Decimal(trade["price"]) == Decimal("3500.2")
+    # 3500.2 * 2 * 300 * 0.0001
+    assert Decimal(trade["commission"]) == Decimal("210.012")
+
+
+async def test_fills_positions_and_account_add_up(
+    client: httpx.AsyncClient, container: AppContainer, make_account: MakeAccount
+) -> None:
+    trader = await make_account()
+    await quote(container, IF, last="3500.0", bid="3500.0", ask="3500.2")
+    buy = {"symbol": IF, "side": "BUY", "order_type": "market", "quantity": "2"}
+    assert (await client.post("/api/v1/orders", json=buy, headers=trader.headers)).is_success
+    await settle(container)
+    await quote(container, IF, last="3510.0", bid="3510.0", ask="3510.2")
+    [position] = (await client.get("/api/v1/positions", headers=trader.headers)).json()
+    assert position["symbol"] == IF
+    assert Decimal(position["quantity"]) == 2
+    assert Decimal(position["avg_price"]) == Decimal("3500.2")
+    assert Decimal(position["realized_pnl"]) == 0
+    # (3510.0 - 3500.2) * 2 * 300
+    assert Decimal(position["unrealized_pnl"]) == Decimal(5880)
+
+    sell = {"symbol": IF, "side": "SELL", "order_type": "market", "quantity": "3"}
+    assert (await client.post("/api/v1/orders", json=sell, headers=trader.headers)).is_success
+    await settle(container)
+    [position] = (await client.get("/api/v1/positions", headers=trader.headers)).json()
+    # closes 2 at 3510.0 (bid): (3510.0 - 3500.2) * 2 * 300 = 5880; opens 1 short at 3510.0
+    assert Decimal(position["quantity"]) == -1
+    assert Decimal(position["avg_price"]) == Decimal("3510.0")
+    assert Decimal(position["realized_pnl"]) == Decimal("5880")
+    # marked at last 3510.0: (3510.0 - 3510.0) * -1 * 300 = 0
+    assert Decimal(position["unrealized_pnl"]) == 0
+
+    account = (await client.get("/api/v1/account", headers=trader.headers)).json()
+    # commissions: 3500.2*2*300*0.0001 = 210.012 and 3510.0*3*300*0.0001 = 315.9
+    expected_balance = Decimal(10_000_000) + Decimal(5880) - Decimal("210.012") - Decimal("315.9")
+    assert account["currency"] == "CNY"
+    assert Decimal(account["balance"]) == expected_balance
+    assert Decimal(account["realized_pnl"]) == Decimal(5880)
+    assert Decimal(account["frozen"]) == 0
+    assert Decimal(account["available"]) == expected_balance
+
+
+async def test_resting_limit_freezes_cash_then_fills_when_crossed(
+    client: httpx.AsyncClient, container: AppContainer, make_account: MakeAccount
+) -> None:
+    trader = await make_account()
+    await quote(container, IF, last="3500.0", bid="3500.0", ask="3500.2")
+    limit = {"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "3499.0"}
+    placed = (await client.post("/api/v1/orders", json=limit, headers=trader.headers)).json()
+    await settle(container)
+    assert (await client.get(f"/api/v1/orders/{placed['id']}", headers=trader.headers)).json()[
+        "status"
+    ] == "submitted"
+    account = (await client.get("/api/v1/account", headers=trader.headers)).json()
+    assert Decimal(account["frozen"]) == Decimal("3499.0") * 300
+    await quote(container, IF, last="3498.8", bid="3498.6", ask="3498.8")
+    order = (await client.get(f"/api/v1/orders/{placed['id']}", headers=trader.headers)).json()
+    assert order["status"] == "filled"
+    assert Decimal(order["avg_fill_price"]) == Decimal("3498.8")
+    account = (await client.get("/api/v1/account", headers=trader.headers)).json()
+    assert Decimal(account["frozen"]) == 0
+
+
+async def test_stop_order_triggers_into_market(
+    client: httpx.AsyncClient, container: AppContainer, make_account: MakeAccount
+) -> None:
+    trader = await make_account()
+    await quote(container, IF, last="3500.0", bid="3500.0", ask="3500.2")
+    stop = {"symbol": IF, "side": "SELL", "order_type": "stop", "quantity": 1, "price": "3495.0"}
+    placed = (await client.post("/api/v1/orders", json=stop, headers=trader.headers)).json()
+    await settle(container)
+    await quote(container, IF, last="3497.0", bid="3496.8", ask="3497.0")
+    mid = (await client.get(f"/api/v1/orders/{placed['id']}", headers=trader.headers)).json()
+    assert mid["status"] == "submitted"
+    await quote(container, IF, last="3494.0", bid="3494.0", ask="3494.2")
+    done = (await client.get(f"/api/v1/orders/{placed['id']}", headers=trader.headers)).json()
+    assert done["status"] == "filled"
+    assert Decimal(done["avg_fill_price"]) == Decimal("3494.0")
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "kind"),
+    [
+        ({"symbol": "NOPE.CFFEX", "side": "BUY", "order_type": "market", "quantity": 1},
+         "symbol", "unknown_symbol"),
+        ({"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1}, "price", "missing"),
+        ({"symbol": IF, "side": "BUY", "order_type": "stop", "quantity": 1}, "price", "missing"),
+        ({"symbol": IF, "side": "BUY", "order_type": "market", "quantity": 1, "price": 3500},
+         "price", "extra_price"),
+        ({"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "3500.1"},
+         "price", "price_tick"),
+        ({"symbol": IF, "side": "BUY", "order_type": "market", "quantity": "1.5"},
+         "quantity", "volume_step"),
+        ({"symbol": BTC, "side": "BUY", "order_type": "market", "quantity": "0.0015"},
+         "quantity", "volume_step"),
+        ({"symbol": IF, "side": "BUY", "order_type": "market", "quantity": 0},
+         "quantity", "greater_than"),
+        ({"symbol": IF, "side": "BUY", "order_type": "market", "quantity": -1},
+         "quantity", "greater_than"),
+        ({"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "-3500"},
+         "price", "greater_than"),
+        ({"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "0"},
+         "price", "greater_than"),
+    ],
+)
+async def test_contract_violations_are_422_and_store_nothing(
+    client: httpx.AsyncClient,
+    container: AppContainer,
+    make_account: MakeAccount,
+    body: dict[str, object],
+    field: str,
+    kind: str,
+) -> None:
+    trader = await make_account()
+    response = await client.post("/api/v1/orders", json=body, headers=trader.headers)
+    assert response.status_code == 422, response.text
+    payload = response.json()
+    assert payload["error"] == "validation_error"
+    assert [(e["loc"][-1], e["type"]) for e in payload["detail"]] == [(field, kind)]
+    assert await _rows(container, Order) == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"symbol": IF, "side": "HOLD", "order_type": "market", "quantity": 1},
+        {"symbol": IF, "side": "BUY", "order_type": "iceberg", "quantity": 1},
+        {"symbol": IF, "side": "BUY", "order_type": "market", "quantity": "NaN"},
+        {"symbol": IF, "side": "BUY", "order_type": "market", "quantity": "Infinity"},
+        {"symbol": IF, "side": "BUY", "order_type": "market", "quantity": "1" * 17},
+        {"symbol": IF, "side": "BUY", "order_type": "market", "quantity": "0.000000001"},
+        {"symbol": IF, "side": "BUY", "order_type": "market", "quantity": 1, "extra": 1},
+        {"side": "BUY", "order_type": "market", "quantity": 1},
+    ],
+)
+async def test_malformed_orders_are_422(
+    client: httpx.AsyncClient,
+    container: AppContainer,
+    make_account: MakeAccount,
+    body: dict[str, object],
+) -> None:
+    trader = await make_account()
+    response = await client.post("/api/v1/orders", json=body, headers=trader.headers)
+    assert response.status_code == 422
+    assert response.json()["error"] == "validation_error"
+    assert await _rows(container, Order) == 0
+
+
+async def test_orders_are_private_to_their_owner(
+    client: httpx.AsyncClient, container: AppContainer, make_account: MakeAccount
+) -> None:
+    alice, bob = await make_account(), await make_account()
+    await quote(container, IF, last="3500.0", bid="3500.0", ask="3500.2")
+    limit = {"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "3400"}
+    placed = (await client.post("/api/v1/orders", json=limit, headers=alice.headers)).json()
+    assert (await client.get(f"/api/v1/orders/{placed['id']}", headers=bob.headers)).status_code == 404
+    cancel = await client.post(f"/api/v1/orders/{placed['id']}/cancel", headers=bob.headers)
+    assert cancel.status_code == 404
+    assert cancel.json()["error"] == "order_not_found"
+    assert (await client.get("/api/v1/orders", headers=bob.headers)).json()["total"] == 0
+    assert (await client.get("/api/v1/orders", headers=alice.headers)).json()["total"] == 1
+
+
+async def test_viewer_reads_but_cannot_trade(
+    client: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    viewer = await make_account(role=UserRole.VIEWER)
+    body = {"symbol": IF, "side": "BUY", "order_type": "market", "quantity": 1}
+    response = await client.post("/api/v1/orders", json=body, headers=viewer.headers)
+    assert response.status_code == 403
+    assert response.json()["error"] == "read_only"
+    assert (await client.get("/api/v1/orders", headers=viewer.headers)).status_code == 200
+    assert (await client.get("/api/v1/account", headers=viewer.headers)).status_code == 200
+
+
+async def test_cancel_a_resting_order_then_it_is_final(
+    client: httpx.AsyncClient, container: AppContainer, make_account: MakeAccount
+) -> None:
+    trader = await make_account()
+    await quote(container, IF, last="3500.0", bid="3500.0", ask="3500.2")
+    limit = {"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "3400"}
+    placed = (await client.post("/api/v1/orders", json=limit, headers=trader.headers)).json()
+    await settle(container)
+    cancelled = await client.post(f"/api/v1/orders/{placed['id']}/cancel", headers=trader.headers)
+    assert cancelled.status_code == 200
+    assert cancelled.json()["status"] == "cancelled"
+    again = await client.post(f"/api/v1/orders/{placed['id']}/cancel", headers=trader.headers)
+    assert again.status_code == 409
+    assert again.json()["error"] == "order_not_cancellable"
+    # A later crossing tick does not fill a cancelled order.
+    await quote(container, IF, last="3399.0", bid="3398.8", ask="3399.0")
+    assert await _rows(container, Trade) == 0
+
+
+async def test_filled_order_is_not_cancellable(
+    client: httpx.AsyncClient, container: AppContainer, make_account: MakeAccount
+) -> None:
+    trader = await make_account()
+    await quote(container, IF, last="3500.0", bid="3500.0", ask="3500.2")
+    body = {"symbol": IF, "side": "BUY", "order_type": "market", "quantity": 1}
+    placed = (await client.post("/api/v1/orders", json=body, headers=trader.headers)).json()
+    await settle(container)
+    response = await client.post(f"/api/v1/orders/{placed['id']}/cancel", headers=trader.headers)
+    assert response.status_code == 409
+    assert response.json()["detail"] == f"order {placed['id']} is filled"
+
+
+async def test_list_filters_and_pages_newest_first(
+    client: httpx.AsyncClient, container: AppContainer, make_account: MakeAccount
+) -> None:
+    trader = await make_account()
+    await quote(container, IF, last="3500.0", bid="3500.0", ask="3500.2")
+    ids = []
+    for side in ("BUY", "SELL", "BUY"):
+        body = {"symbol": IF, "side": side, "order_type": "limit", "quantity": 1,
+                "price": "3400" if side == "BUY" else "3600"}
+        ids.append((await client.post("/api/v1/orders", json=body, headers=trader.headers)).json()["id"])
+    page = (await client.get("/api/v1/orders?limit=2", headers=trader.headers)).json()
+    assert [o["id"] for o in page["items"]] == [ids[2], ids[1]]
+    assert (page["total"], page["limit"], page["offset"]) == (3, 2, 0)
+    buys = (await client.get("/api/v1/orders?side=BUY", headers=trader.headers)).json()
+    assert [o["id"] for o in buys["items"]] == [ids[2], ids[0]]
+    bad = await client.get("/api/v1/orders?limit=501", headers=trader.headers)
+    assert bad.status_code == 422

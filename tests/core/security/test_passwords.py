@@ -1,0 +1,67 @@
+"""PasswordHasher: Argon2id, verified off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from backend.core.config.settings import SecurityConfig
+from backend.core.security.passwords import PasswordHasher
+
+CHEAP = SecurityConfig(argon2_time_cost=1, argon2_memory_cost=1024)
+
+
+async def test_hash_and_verify() -> None:
+    hasher = PasswordHasher(CHEAP)
+    try:
+        first = await hasher.hash("correct horse")
+        second = await hasher.hash("correct horse")
+        assert first.startswith("$argon2id$v=19$m=1024,t=1,p=1$")
+        assert first != second  # salted
+        assert await hasher.verify("correct horse", first)
+        assert not await hasher.verify("Correct horse", first)
+    finally:
+        hasher.close()
+
+
+async def test_weaker_hash_is_upgraded_on_verify() -> None:
+    cheap = PasswordHasher(CHEAP)
+    stronger = PasswordHasher(SecurityConfig(argon2_time_cost=2, argon2_memory_cost=2048))
+    try:
+        old = await cheap.hash("pw-to-upgrade")
+        valid, new_hash = await stronger.verify_and_update("pw-to-upgrade", old)
+        assert valid
+        assert new_hash is not None
+        assert new_hash.startswith("$argon2id$v=19$m=2048,t=2")
+        assert await stronger.verify_and_update("pw-to-upgrade", new_hash) == (True, None)
+    finally:
+        cheap.close()
+        stronger.close()
+
+
+async def test_production_hashing_does_not_block_the_event_loop() -> None:
+    hasher = PasswordHasher(SecurityConfig())  # production parameters: 64 MiB, t=3
+    gaps: list[float] = []
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        last = time.perf_counter()
+        while not done.is_set():
+            await asyncio.sleep(0.005)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    task = asyncio.create_task(ticker())
+    try:
+        started = time.perf_counter()
+        hashed = await hasher.hash("a production password")
+        await hasher.dummy_verify("unknown user's guess")
+        assert await hasher.verify("a production password", hashed)
+        elapsed = time.perf_counter() - started
+    finally:
+        done.set()
+        await task
+        hasher.close()
+    assert elapsed > 0.05  # the work really was expensive...
+    assert max(gaps) < 0.05  # ...yet the loop kept ticking every few milliseconds
