@@ -3,10 +3,11 @@
 Run: .venv/bin/python bench/bench_login.py [--logins N] [--concurrency C]
 
 Starts a real uvicorn server on a free loopback port (SQLite, in-memory cache, production
-Argon2id: t=3, m=64 MiB, p=1) and measures POST /api/v1/auth/login p50/p99, first alone, then
-while C other clients loop on GET /api/v1/users/me. It does the same against a baseline server
-that hashes ON the event loop, to show what offloading buys: there, every login freezes every
-other request for the length of a hash. Results: a table on stdout, JSON in bench/results/.
+Argon2id parameters: the SecurityConfig defaults) and measures POST /api/v1/auth/login p50/p99,
+first alone, then while C other clients loop on GET /api/v1/users/me. It does the same against a
+baseline server that hashes ON the event loop, to show what offloading buys: there, every login
+freezes every other request for the length of a hash.
+Results: a table on stdout, JSON in bench/results/login.json.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 
@@ -45,6 +47,7 @@ class Row:
     other_p50_ms: float | None
     other_p99_ms: float | None
     other_requests: int
+    other_errors: int
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -74,12 +77,7 @@ def serve(port: int, database_url: str, on_loop: bool) -> None:
         log_level="WARNING",
         database={"url": database_url},
         redis={"url": None},
-        security={
-            "secret_key": SECRET,
-            "argon2_time_cost": 3,
-            "argon2_memory_cost": 65536,
-            "argon2_parallelism": 1,
-        },
+        security={"secret_key": SECRET},  # Argon2 parameters: the production defaults
         admin={"username": USERNAME, "password": PASSWORD, "email": "bench@example.com"},
         vnpy={"paper_tick_interval": 0},
     )
@@ -124,65 +122,87 @@ async def timed_login(http: httpx.AsyncClient) -> float:
     return elapsed
 
 
-async def measure(http: httpx.AsyncClient, logins: int, concurrency: int) -> tuple[Any, Any]:
+async def measure(
+    http: httpx.AsyncClient, logins: int, concurrency: int
+) -> tuple[list[float], list[float], list[int]]:
     """Sequential logins while `concurrency` clients loop on GET /users/me."""
     token = (
         await http.post("/api/v1/auth/login", data={"username": USERNAME, "password": PASSWORD})
     ).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
     other: list[float] = []
+    errors: list[int] = []
     stop = asyncio.Event()
 
     async def background() -> None:
         while not stop.is_set():
             started = time.perf_counter()
-            (await http.get("/api/v1/users/me", headers=headers)).raise_for_status()
+            response = await http.get("/api/v1/users/me", headers=headers)
             other.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                errors.append(response.status_code)
 
     workers = [asyncio.create_task(background()) for _ in range(concurrency)]
     await asyncio.sleep(0.2 if concurrency else 0)  # let the load reach a steady state
     login_samples = [await timed_login(http) for _ in range(logins)]
     stop.set()
     await asyncio.gather(*workers)
-    return login_samples, other
+    return login_samples, other, errors
 
 
-async def run_mode(database_url: str, on_loop: bool, logins: int, concurrency: int) -> list[Row]:
-    """Start one server, measure alone and under load, stop it."""
+@asynccontextmanager
+async def server(database_url: str, on_loop: bool, log_path: Path) -> AsyncIterator[str]:
+    """A uvicorn server process on a free loopback port; yields its base URL."""
     port = free_port()
     command = [sys.executable, __file__, "--serve", str(port), "--database-url", database_url]
     if on_loop:
         command.append("--on-loop")
-    process = await asyncio.create_subprocess_exec(
-        *command, env={**os.environ, "LOG_LEVEL": "WARNING"}
-    )
-    hashing = "ON the event loop (baseline)" if on_loop else "thread pool (RedFire)"
-    rows: list[Row] = []
+    with log_path.open("wb") as log:
+        process = await asyncio.create_subprocess_exec(
+            *command, env={**os.environ, "LOG_LEVEL": "ERROR"}, stdout=log, stderr=log
+        )
     try:
         base_url = f"http://127.0.0.1:{port}"
-        await wait_ready(base_url, process)
-        limits = httpx.Limits(
-            max_connections=concurrency + 2, max_keepalive_connections=concurrency + 2
-        )
-        async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as http:
-            for _ in range(3):
-                await timed_login(http)  # warm-up: pools, dummy hash, imports
-            for load in (0, concurrency):
-                login_samples, other = await measure(http, logins, load)
-                rows.append(
-                    Row(
-                        hashing=hashing,
-                        load="alone" if load == 0 else f"+{load} concurrent GET /users/me",
-                        login_p50_ms=percentile(login_samples, 0.50),
-                        login_p99_ms=percentile(login_samples, 0.99),
-                        other_p50_ms=percentile(other, 0.50) if other else None,
-                        other_p99_ms=percentile(other, 0.99) if other else None,
-                        other_requests=len(other),
-                    )
-                )
+        try:
+            await wait_ready(base_url, process)
+        except RuntimeError:
+            print((await asyncio.to_thread(log_path.read_text))[-4000:], file=sys.stderr)
+            raise
+        yield base_url
     finally:
         process.terminate()
         await asyncio.wait_for(process.wait(), timeout=30)
+
+
+async def run_mode(
+    database_url: str, on_loop: bool, logins: int, concurrency: int, log_path: Path
+) -> list[Row]:
+    """Start one server, measure alone and under load, stop it."""
+    hashing = "ON the event loop (baseline)" if on_loop else "thread pool (RedFire)"
+    rows: list[Row] = []
+    limits = httpx.Limits(
+        max_connections=concurrency + 2, max_keepalive_connections=concurrency + 2
+    )
+    async with (
+        server(database_url, on_loop, log_path) as base_url,
+        httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as http,
+    ):
+        for _ in range(3):
+            await timed_login(http)  # warm-up: pools, dummy hash, imports
+        for load in (0, concurrency):
+            login_samples, other, errors = await measure(http, logins, load)
+            rows.append(
+                Row(
+                    hashing=hashing,
+                    load="alone" if load == 0 else f"+{load} concurrent GET /users/me",
+                    login_p50_ms=percentile(login_samples, 0.50),
+                    login_p99_ms=percentile(login_samples, 0.99),
+                    other_p50_ms=percentile(other, 0.50) if other else None,
+                    other_p99_ms=percentile(other, 0.99) if other else None,
+                    other_requests=len(other),
+                    other_errors=len(errors),
+                )
+            )
     return rows
 
 
@@ -190,7 +210,7 @@ def print_table(rows: list[Row]) -> None:
     """The results, one row per (hashing, load)."""
     header = (
         f"{'hashing':<30} {'load':<30} {'login p50':>10} {'login p99':>10} "
-        f"{'other p50':>10} {'other p99':>10} {'other n':>8}"
+        f"{'other p50':>10} {'other p99':>10} {'other n':>8} {'errors':>7}"
     )
     print(header)
     print("-" * len(header))
@@ -199,23 +219,28 @@ def print_table(rows: list[Row]) -> None:
         other_p99 = "-" if row.other_p99_ms is None else f"{row.other_p99_ms:.1f}"
         print(
             f"{row.hashing:<30} {row.load:<30} {row.login_p50_ms:>10.1f} "
-            f"{row.login_p99_ms:>10.1f} {other_p50:>10} {other_p99:>10} {row.other_requests:>8}"
+            f"{row.login_p99_ms:>10.1f} {other_p50:>10} {other_p99:>10} {row.other_requests:>8} "
+            f"{row.other_errors:>7}"
         )
     print("(latencies in ms)")
 
 
 async def bench(logins: int, concurrency: int) -> int:
     """Both servers, the table, the verdict."""
+    from backend.core.config.settings import SecurityConfig
     from backend.core.database.migrations import upgrade
 
     with tempfile.TemporaryDirectory(prefix="redfire-bench-") as directory:
         database_url = f"sqlite+aiosqlite:///{directory}/bench.db"
         await asyncio.to_thread(upgrade, database_url)
-        rows = await run_mode(database_url, False, logins, concurrency)
-        rows += await run_mode(database_url, True, logins, concurrency)
+        log_path = Path(directory) / "server.log"
+        rows = await run_mode(database_url, False, logins, concurrency, log_path)
+        rows += await run_mode(database_url, True, logins, concurrency, log_path)
+    params = SecurityConfig()
     print(
-        f"login benchmark: {logins} sequential logins per row, Argon2id t=3 m=64MiB p=1, "
-        f"{os.cpu_count()} CPUs"
+        f"login benchmark: {logins} sequential logins per row; production Argon2id "
+        f"t={params.argon2_time_cost} m={params.argon2_memory_cost} KiB "
+        f"p={params.argon2_parallelism}; {os.cpu_count()} CPUs; SQLite, in-memory cache"
     )
     print_table(rows)
     loaded = rows[1]

@@ -1,4 +1,8 @@
-"""Annotated dependency aliases used by every router."""
+"""Annotated dependency aliases used by every router.
+
+Every dependency is `async def`, even the trivial ones: FastAPI runs a plain `def` dependency
+in its thread pool, a thread hop per dependency per request.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ from backend.services.orders.service import OrderService
 from backend.services.users import UserService
 
 
-def get_container(request: Request) -> AppContainer:
+async def get_container(request: Request) -> AppContainer:
     """The application's components."""
     container: AppContainer = request.app.state.container
     return container
@@ -33,12 +37,12 @@ def get_container(request: Request) -> AppContainer:
 ContainerDep = Annotated[AppContainer, Depends(get_container)]
 
 
-def get_config(container: ContainerDep) -> AppConfig:
+async def get_config(container: ContainerDep) -> AppConfig:
     """The application's configuration."""
     return container.config
 
 
-def get_cache(container: ContainerDep) -> Cache:
+async def get_cache(container: ContainerDep) -> Cache:
     """The shared cache."""
     return container.cache
 
@@ -62,7 +66,7 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/login", auto_error=False)
 
 
-def get_security(container: ContainerDep) -> SecurityComponents:
+async def get_security(container: ContainerDep) -> SecurityComponents:
     """Hashing, tokens, revocation and rate limits."""
     return container.security
 
@@ -70,12 +74,12 @@ def get_security(container: ContainerDep) -> SecurityComponents:
 SecurityDep = Annotated[SecurityComponents, Depends(get_security)]
 
 
-def get_auth_service(security: SecurityDep) -> AuthService:
+async def get_auth_service(security: SecurityDep) -> AuthService:
     """Login, refresh, logout and token checks."""
     return AuthService(security)
 
 
-def get_user_service(security: SecurityDep) -> UserService:
+async def get_user_service(security: SecurityDep) -> UserService:
     """Account management."""
     return UserService(security.passwords)
 
@@ -84,7 +88,7 @@ AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
 UserServiceDep = Annotated[UserService, Depends(get_user_service)]
 
 
-def get_client_ip(request: Request, security: SecurityDep) -> str:
+async def get_client_ip(request: Request, security: SecurityDep) -> str:
     """The client's address, from X-Forwarded-For only behind a trusted proxy."""
     peer = request.client.host if request.client else None
     return security.client_ip.resolve(peer, request.headers.get("x-forwarded-for"))
@@ -114,7 +118,7 @@ async def get_authentication(
 AuthenticationDep = Annotated[Authentication, Depends(get_authentication)]
 
 
-def get_current_user(authentication: AuthenticationDep) -> User:
+async def get_current_user(authentication: AuthenticationDep) -> User:
     """Any active user: viewers, traders and admins read."""
     return authentication.user
 
@@ -122,14 +126,14 @@ def get_current_user(authentication: AuthenticationDep) -> User:
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def require_trader(user: CurrentUser) -> User:
+async def require_trader(user: CurrentUser) -> User:
     """Traders and admins change things; viewers get 403 `read_only`."""
     if user.role not in (UserRole.TRADER, UserRole.ADMIN):
         raise ReadOnlyError
     return user
 
 
-def require_admin(user: CurrentUser) -> User:
+async def require_admin(user: CurrentUser) -> User:
     """Admins only; anyone else gets 403 `forbidden`."""
     if user.role is not UserRole.ADMIN:
         raise PermissionDeniedError("administrators only")
@@ -148,7 +152,7 @@ class PageParams:
     offset: int
 
 
-def get_page_params(
+async def get_page_params(
     limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT_MAX)] = PAGE_LIMIT_DEFAULT,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> PageParams:
@@ -159,7 +163,7 @@ def get_page_params(
 PageParamsDep = Annotated[PageParams, Depends(get_page_params)]
 
 
-def get_order_service(container: ContainerDep) -> OrderService:
+async def get_order_service(container: ContainerDep) -> OrderService:
     """The order path shared by people and strategies."""
     return container.trading.orders
 

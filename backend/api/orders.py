@@ -69,8 +69,13 @@ async def list_orders(
 ) -> Page[OrderRead]:
     """The caller's orders, newest first."""
     return await queries.list_orders(
-        session, user.id, status=status_filter, symbol=symbol, side=side,
-        limit=page.limit, offset=page.offset,
+        session,
+        user.id,
+        status=status_filter,
+        symbol=symbol,
+        side=side,
+        limit=page.limit,
+        offset=page.offset,
     )
 
 

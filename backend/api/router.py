@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from backend.api import admin, auth, health, orders, trades, users
+from backend.api import admin, auth, health, market, orders, trades, users, ws
 
 operations_router = APIRouter()
 operations_router.include_router(health.router)
@@ -15,3 +15,5 @@ api_router.include_router(users.router)
 api_router.include_router(orders.router)
 api_router.include_router(trades.router)
 api_router.include_router(admin.router)
+api_router.include_router(market.router)
+api_router.include_router(ws.router)

@@ -55,7 +55,12 @@ ServiceDep = Annotated[StrategyService, Depends(get_strategy_service)]
 @router.get("/classes", response_model=list[StrategyClassRead], responses=error_responses(401))
 async def list_strategy_classes(_: CurrentUser, engine: EngineDep) -> list[StrategyClassRead]:
     """Every registered class with the JSON schema of its parameters."""
-    return [StrategyClassRead(**vars(info)) for info in engine.registry.describe()]
+    return [
+        StrategyClassRead(
+            class_name=info.class_name, description=info.description, parameters=info.parameters
+        )
+        for info in engine.registry.describe()
+    ]
 
 
 @router.post(

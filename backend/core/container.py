@@ -14,6 +14,7 @@ from backend.core.security import SecurityComponents
 
 if TYPE_CHECKING:
     from backend.services.orders.module import TradingComponents
+    from backend.services.stream.module import StreamComponents
 
 
 @dataclass
@@ -26,4 +27,5 @@ class AppContainer:
     cache: Cache
     security: SecurityComponents
     trading: TradingComponents
+    stream: StreamComponents
     health: HealthRegistry = field(default_factory=HealthRegistry)

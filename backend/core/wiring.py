@@ -11,6 +11,7 @@ from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
 from backend.core.security import build_security
 from backend.services.orders.module import build_trading, register_trading
+from backend.services.stream.module import build_stream, register_stream
 from backend.services.users.bootstrap import ensure_first_admin
 
 
@@ -21,6 +22,7 @@ def build_container(config: AppConfig) -> AppContainer:
     cache = create_cache(config.redis)
     security = build_security(config, cache)
     trading = build_trading(config, database, cache)
+    stream = build_stream(config.stream, cache, trading)
     container = AppContainer(
         config=config,
         lifecycle=lifecycle,
@@ -28,6 +30,7 @@ def build_container(config: AppConfig) -> AppContainer:
         cache=cache,
         security=security,
         trading=trading,
+        stream=stream,
     )
 
     async def check_database() -> dict[str, Any]:
@@ -51,6 +54,8 @@ def build_container(config: AppConfig) -> AppContainer:
         await ensure_first_admin(config.admin, database, security.passwords)
 
     lifecycle.register("admin", start=create_first_admin)
+    # Before trading: the bus and publisher run before vnpy delivers ticks, and stop after it.
+    register_stream(lifecycle, stream)
     register_trading(
         lifecycle, container.health, trading, database=database, replica=config.replica_id
     )

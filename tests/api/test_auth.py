@@ -8,6 +8,11 @@ from typing import Any
 import httpx
 import pytest
 
+from backend.core.config.settings import SecurityConfig
+from backend.core.container import AppContainer
+from backend.core.security.passwords import PasswordHasher
+from backend.models.user import User
+from backend.services.users import UserService
 from tests.api.conftest import Account, MakeAccount, login
 
 REGISTER = "/api/v1/auth/register"
@@ -206,3 +211,22 @@ async def test_openapi_declares_the_oauth2_password_flow(client: httpx.AsyncClie
     assert flows["password"]["tokenUrl"] == "/api/v1/auth/login"
     login_body = schema["paths"]["/api/v1/auth/login"]["post"]["requestBody"]
     assert "application/x-www-form-urlencoded" in login_body["content"]
+
+
+async def test_login_upgrades_a_hash_made_with_weaker_parameters(
+    client: httpx.AsyncClient, container: AppContainer
+) -> None:
+    weak = PasswordHasher(SecurityConfig(argon2_time_cost=1, argon2_memory_cost=512))
+    try:
+        async with container.database.session() as session:
+            user = await UserService(weak).create(
+                session, username="legacy", email="legacy@example.com", password="old-params-pw"
+            )
+    finally:
+        weak.close()
+    assert (await login(client, "legacy", "old-params-pw")).status_code == 200
+    async with container.database.session() as session:
+        stored = await session.get(User, user.id)
+        assert stored is not None
+        assert stored.hashed_password.startswith("$argon2id$v=19$m=1024,t=1,")
+    assert (await login(client, "legacy", "old-params-pw")).status_code == 200

@@ -35,16 +35,28 @@ async def _set_risk(client: httpx.AsyncClient, admin: Account, **limits: Any) ->
     [
         ({"max_order_quantity": 5}, {"order_type": "market", "quantity": 6}, "max_order_quantity"),
         # 3 * 3500.0 * 300 = 3,150,000 > 3,000,000
-        ({"max_order_notional": 3_000_000}, {"order_type": "limit", "quantity": 3,
-                                              "price": "3500.0"}, "max_order_notional"),
+        (
+            {"max_order_notional": 3_000_000},
+            {"order_type": "limit", "quantity": 3, "price": "3500.0"},
+            "max_order_notional",
+        ),
         # market orders are measured at the last price
-        ({"max_order_notional": 3_000_000}, {"order_type": "market", "quantity": 3},
-         "max_order_notional"),
+        (
+            {"max_order_notional": 3_000_000},
+            {"order_type": "market", "quantity": 3},
+            "max_order_notional",
+        ),
         # 10 % band around 3500: 3150..3850
-        ({"price_band_pct": 10}, {"order_type": "limit", "quantity": 1, "price": "3851.0"},
-         "price_band"),
-        ({"price_band_pct": 10}, {"order_type": "limit", "quantity": 1, "price": "3149.8"},
-         "price_band"),
+        (
+            {"price_band_pct": 10},
+            {"order_type": "limit", "quantity": 1, "price": "3851.0"},
+            "price_band",
+        ),
+        (
+            {"price_band_pct": 10},
+            {"order_type": "limit", "quantity": 1, "price": "3149.8"},
+            "price_band",
+        ),
     ],
 )
 async def test_limit_breaches_are_stored_as_rejected(
@@ -145,10 +157,16 @@ async def test_admin_routes_are_admin_only(
     client: httpx.AsyncClient, make_account: MakeAccount
 ) -> None:
     trader = await make_account()
-    for method, path in (("GET", "/risk"), ("PUT", "/risk"), ("POST", "/halt"),
-                         ("POST", "/resume")):
+    for method, path in (
+        ("GET", "/risk"),
+        ("PUT", "/risk"),
+        ("POST", "/halt"),
+        ("POST", "/resume"),
+    ):
         response = await client.request(
-            method, f"/api/v1/admin{path}", json={} if method == "PUT" else None,
+            method,
+            f"/api/v1/admin{path}",
+            json={} if method == "PUT" else None,
             headers=trader.headers,
         )
         assert response.status_code == 403, path
@@ -157,8 +175,13 @@ async def test_admin_routes_are_admin_only(
 
 @pytest.mark.parametrize(
     "limits",
-    [{"max_order_quantity": 0}, {"max_open_orders": -1}, {"price_band_pct": "NaN"},
-     {"unknown": 1}, {"max_order_notional": "1e40"}],
+    [
+        {"max_order_quantity": 0},
+        {"max_open_orders": -1},
+        {"price_band_pct": "NaN"},
+        {"unknown": 1},
+        {"max_order_notional": "1e40"},
+    ],
 )
 async def test_bad_risk_limits_are_422_and_change_nothing(
     client: httpx.AsyncClient, make_account: MakeAccount, limits: dict[str, Any]

@@ -131,26 +131,53 @@ async def test_stop_order_triggers_into_market(
 @pytest.mark.parametrize(
     ("body", "field", "kind"),
     [
-        ({"symbol": "NOPE.CFFEX", "side": "BUY", "order_type": "market", "quantity": 1},
-         "symbol", "unknown_symbol"),
+        (
+            {"symbol": "NOPE.CFFEX", "side": "BUY", "order_type": "market", "quantity": 1},
+            "symbol",
+            "unknown_symbol",
+        ),
         ({"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1}, "price", "missing"),
         ({"symbol": IF, "side": "BUY", "order_type": "stop", "quantity": 1}, "price", "missing"),
-        ({"symbol": IF, "side": "BUY", "order_type": "market", "quantity": 1, "price": 3500},
-         "price", "extra_price"),
-        ({"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "3500.1"},
-         "price", "price_tick"),
-        ({"symbol": IF, "side": "BUY", "order_type": "market", "quantity": "1.5"},
-         "quantity", "volume_step"),
-        ({"symbol": BTC, "side": "BUY", "order_type": "market", "quantity": "0.0015"},
-         "quantity", "volume_step"),
-        ({"symbol": IF, "side": "BUY", "order_type": "market", "quantity": 0},
-         "quantity", "greater_than"),
-        ({"symbol": IF, "side": "BUY", "order_type": "market", "quantity": -1},
-         "quantity", "greater_than"),
-        ({"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "-3500"},
-         "price", "greater_than"),
-        ({"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "0"},
-         "price", "greater_than"),
+        (
+            {"symbol": IF, "side": "BUY", "order_type": "market", "quantity": 1, "price": 3500},
+            "price",
+            "extra_price",
+        ),
+        (
+            {"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "3500.1"},
+            "price",
+            "price_tick",
+        ),
+        (
+            {"symbol": IF, "side": "BUY", "order_type": "market", "quantity": "1.5"},
+            "quantity",
+            "volume_step",
+        ),
+        (
+            {"symbol": BTC, "side": "BUY", "order_type": "market", "quantity": "0.0015"},
+            "quantity",
+            "volume_step",
+        ),
+        (
+            {"symbol": IF, "side": "BUY", "order_type": "market", "quantity": 0},
+            "quantity",
+            "greater_than",
+        ),
+        (
+            {"symbol": IF, "side": "BUY", "order_type": "market", "quantity": -1},
+            "quantity",
+            "greater_than",
+        ),
+        (
+            {"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "-3500"},
+            "price",
+            "greater_than",
+        ),
+        (
+            {"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "0"},
+            "price",
+            "greater_than",
+        ),
     ],
 )
 async def test_contract_violations_are_422_and_store_nothing(
@@ -203,7 +230,9 @@ async def test_orders_are_private_to_their_owner(
     await quote(container, IF, last="3500.0", bid="3500.0", ask="3500.2")
     limit = {"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "3400"}
     placed = (await client.post("/api/v1/orders", json=limit, headers=alice.headers)).json()
-    assert (await client.get(f"/api/v1/orders/{placed['id']}", headers=bob.headers)).status_code == 404
+    assert (
+        await client.get(f"/api/v1/orders/{placed['id']}", headers=bob.headers)
+    ).status_code == 404
     cancel = await client.post(f"/api/v1/orders/{placed['id']}/cancel", headers=bob.headers)
     assert cancel.status_code == 404
     assert cancel.json()["error"] == "order_not_found"
@@ -262,9 +291,16 @@ async def test_list_filters_and_pages_newest_first(
     await quote(container, IF, last="3500.0", bid="3500.0", ask="3500.2")
     ids = []
     for side in ("BUY", "SELL", "BUY"):
-        body = {"symbol": IF, "side": side, "order_type": "limit", "quantity": 1,
-                "price": "3400" if side == "BUY" else "3600"}
-        ids.append((await client.post("/api/v1/orders", json=body, headers=trader.headers)).json()["id"])
+        body = {
+            "symbol": IF,
+            "side": side,
+            "order_type": "limit",
+            "quantity": 1,
+            "price": "3400" if side == "BUY" else "3600",
+        }
+        ids.append(
+            (await client.post("/api/v1/orders", json=body, headers=trader.headers)).json()["id"]
+        )
     page = (await client.get("/api/v1/orders?limit=2", headers=trader.headers)).json()
     assert [o["id"] for o in page["items"]] == [ids[2], ids[1]]
     assert (page["total"], page["limit"], page["offset"]) == (3, 2, 0)

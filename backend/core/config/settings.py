@@ -127,9 +127,11 @@ class SecurityConfig(BaseModel):
     login_rate_window_seconds: int = Field(default=60, ge=1)
     register_rate_limit: int = Field(default=10, ge=1)
     register_rate_window_seconds: int = Field(default=3600, ge=1)
+    # RFC 9106's "uniformly safe" Argon2id choice: t=3, p=4 lanes, m=64 MiB. The lanes run on
+    # separate threads, so a login takes less wall time on a multi-core host for the same cost.
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_cost: int = Field(default=65536, ge=8)
-    argon2_parallelism: int = Field(default=1, ge=1)
+    argon2_parallelism: int = Field(default=4, ge=1, le=16)
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -215,6 +217,17 @@ class VnpyConfig(BaseModel):
     event_queue_size: int = Field(default=100_000, ge=100)
 
 
+class StreamConfig(BaseModel):
+    """Live events: the cross-replica event bus and the WebSocket fan-out."""
+
+    ws_queue_size: int = Field(default=1024, ge=1, le=1_000_000)
+    ws_auth_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # 0: publish every tick, conflating per symbol only while the publisher is behind.
+    tick_publish_interval_seconds: float = Field(default=0.0, ge=0, le=60)
+    bus_outbox_size: int = Field(default=10_000, ge=1)
+    bus_reconnect_max_seconds: float = Field(default=5.0, gt=0, le=300)
+
+
 class StrategyConfig(BaseModel):
     """Strategy engine: ownership leases across replicas."""
 
@@ -286,7 +299,9 @@ class AppConfig(BaseSettings):
     log_json: bool = True
     version: str = "0.1.0"
     # Stable across restarts on the same host or pod: orders left open are reconciled by it.
-    replica_id: str = Field(default_factory=lambda: os.uname().nodename, min_length=1, max_length=64)
+    replica_id: str = Field(
+        default_factory=lambda: os.uname().nodename, min_length=1, max_length=64
+    )
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     hook_timeout_seconds: float = Field(default=30.0, gt=0)
 
@@ -295,6 +310,7 @@ class AppConfig(BaseSettings):
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     vnpy: VnpyConfig = Field(default_factory=VnpyConfig)
     strategy: StrategyConfig = Field(default_factory=StrategyConfig)
+    stream: StreamConfig = Field(default_factory=StreamConfig)
     risk: RiskConfig = Field(default_factory=RiskConfig)
     admin: AdminConfig = Field(default_factory=AdminConfig)
 

@@ -70,6 +70,11 @@ WS_CONNECTIONS = Gauge("redfire_ws_connections", "Open WebSocket connections")
 WS_DROPPED_CLIENTS = Counter(
     "redfire_ws_dropped_clients_total", "WebSocket clients dropped for being too slow"
 )
+STREAM_BUS_ERRORS = Counter(
+    "redfire_stream_bus_errors_total",
+    "Event bus failures (publish, outbox_full, receive, decode); publishers never see them",
+    ["operation"],
+)
 
 # Orders
 ORDERS = Counter("redfire_orders_total", "Order status transitions", ["status", "side"])

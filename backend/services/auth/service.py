@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,7 +12,7 @@ from backend.core.security import SecurityComponents
 from backend.core.security.passwords import PASSWORD_MAX_LENGTH
 from backend.core.security.tokens import IssuedTokens, TokenClaims, TokenType
 from backend.models.user import User
-from backend.services.users.repository import UserRepository
+from backend.services.users.repository import UserRepository, release_connection
 
 logger = structlog.get_logger(__name__)
 
@@ -19,6 +21,20 @@ USERNAME_MAX_LENGTH = 50
 
 def _revoked(detail: str = "the token has been revoked") -> AuthenticationError:
     return AuthenticationError(detail, code="token_revoked")
+
+
+@dataclass(frozen=True, slots=True)
+class _Credentials:
+    """What login needs of a user, read before the transaction ends."""
+
+    id: int
+    hashed_password: str
+    is_active: bool
+    token_version: int
+
+    @classmethod
+    def of(cls, user: User) -> _Credentials:
+        return cls(user.id, user.hashed_password, user.is_active, user.token_version)
 
 
 class AuthService:
@@ -41,39 +57,47 @@ class AuthService:
         logger.info("login_succeeded", user_id=user.id, client_ip=client_ip)
         return self.security.tokens.issue(user_id=user.id, version=user.token_version)
 
-    async def _check_password(self, session: AsyncSession, *, username: str, password: str) -> User:
+    async def _check_password(
+        self, session: AsyncSession, *, username: str, password: str
+    ) -> _Credentials:
         passwords = self.security.passwords
         user = None
         if len(username) <= USERNAME_MAX_LENGTH:
             user = await UserRepository(session).get_by_username(username)
-        if user is None or len(password) > PASSWORD_MAX_LENGTH:
+        found = None if user is None else _Credentials.of(user)
+        await release_connection(session)
+        if found is None or len(password) > PASSWORD_MAX_LENGTH:
             # Same work whether or not the name exists: timing must not reveal accounts.
             await passwords.dummy_verify(password[:PASSWORD_MAX_LENGTH])
             logger.info("login_failed", reason="credentials")
             raise InvalidCredentialsError
-        valid, new_hash = await passwords.verify_and_update(password, user.hashed_password)
+        valid, new_hash = await passwords.verify_and_update(password, found.hashed_password)
         if not valid:
-            logger.info("login_failed", reason="credentials", user_id=user.id)
+            logger.info("login_failed", reason="credentials", user_id=found.id)
             raise InvalidCredentialsError
         if new_hash is not None:  # hashing parameters were raised since this hash was made
-            user.hashed_password = new_hash
-            await session.flush()
-        return user
+            await UserRepository(session).set_password_hash(found.id, new_hash)
+        return found
 
     async def confirm_password(
         self, session: AsyncSession, user: User, *, password: str, client_ip: str
     ) -> None:
-        """Require the current password before an account change (counted like a login)."""
+        """Require the current password before an account change (counted like a login).
+
+        Ends the request's read transaction: the caller reloads `user` before changing it.
+        """
         limiter = self.security.login_limiter
-        await limiter.hit(user.username, client_ip)
+        username, hashed = user.username, user.hashed_password
+        await limiter.hit(username, client_ip)
+        await release_connection(session)
         valid = len(password) <= PASSWORD_MAX_LENGTH and await self.security.passwords.verify(
-            password, user.hashed_password
+            password, hashed
         )
         if not valid:
             raise PermissionDeniedError(
                 "the current password is incorrect", code="invalid_current_password"
             )
-        await limiter.reset(user.username, client_ip)
+        await limiter.reset(username, client_ip)
 
     async def authenticate(
         self, session: AsyncSession, *, token: str | None

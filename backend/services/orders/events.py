@@ -88,10 +88,10 @@ class OrderEventProcessor:
         return future
 
     @staticmethod
-    async def settle(waiter: asyncio.Future[None], timeout: float) -> None:
-        """Wait for `waiter` at most `timeout` seconds."""
+    async def settle(waiter: asyncio.Future[None], seconds: float) -> None:
+        """Wait for `waiter` at most `seconds`."""
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(seconds):
                 await asyncio.shield(waiter)
         except TimeoutError:
             return

@@ -168,8 +168,13 @@ class BatchApplier:
         statement = select(Position).where(Position.user_id == user_id, Position.symbol == symbol)
         position = await session.scalar(statement.with_for_update())
         if position is None:
-            position = Position(user_id=user_id, symbol=symbol, quantity=Decimal(0),
-                                avg_price=Decimal(0), realized_pnl=Decimal(0))
+            position = Position(
+                user_id=user_id,
+                symbol=symbol,
+                quantity=Decimal(0),
+                avg_price=Decimal(0),
+                realized_pnl=Decimal(0),
+            )
             session.add(position)
             await session.flush()
         return position
@@ -199,7 +204,8 @@ class BatchApplier:
             (TradeRead.model_validate(trade), reads[order.id]) for trade, order in new_trades
         ]
         outcome.finished_vt_orderids = [
-            order.vt_orderid for order in changed.values()
+            order.vt_orderid
+            for order in changed.values()
             if order.vt_orderid is not None and order.status.is_final
         ]
         return outcome

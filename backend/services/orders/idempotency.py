@@ -9,7 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,7 +57,7 @@ async def claim_key(
         "created_at": now,
         "expires_at": now + KEY_LIFETIME,
     }
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
         insert(IdempotencyKey)
@@ -92,10 +92,8 @@ async def store_response(
     session: AsyncSession, *, user_id: int, key: str, status_code: int, body: dict[str, Any]
 ) -> None:
     """Record the answer so retries replay it."""
-    row = await session.scalar(
-        select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+    await session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+        .values(response_status=status_code, response_body=body)
     )
-    if row is not None:
-        row.response_status = status_code
-        row.response_body = body
-        await session.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,8 +20,8 @@ from backend.services.orders.risk import OPEN_STATUSES
 
 
 async def _page(
-    session: AsyncSession, statement: Select[tuple[object]], limit: int, offset: int
-) -> tuple[list[object], int]:
+    session: AsyncSession, statement: Select[Any], limit: int, offset: int
+) -> tuple[list[Any], int]:
     total = await session.scalar(select(func.count()).select_from(statement.subquery()))
     rows = (await session.scalars(statement.limit(limit).offset(offset))).all()
     return list(rows), int(total or 0)

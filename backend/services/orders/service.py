@@ -158,17 +158,21 @@ class OrderService:
     async def _answer(
         self, session: AsyncSession, order: Order, user_id: int, key: str | None
     ) -> OrderResult:
-        await session.flush()
-        await session.refresh(order)
+        await session.flush()  # sets updated_at; every other column is already on `order`
         body = OrderRead.model_validate(order)
         if key is not None:
             await idempotency.store_response(
-                session, user_id=user_id, key=key, status_code=201,
+                session,
+                user_id=user_id,
+                key=key,
+                status_code=201,
                 body=body.model_dump(mode="json"),
             )
         return OrderResult(201, order=body)
 
-    async def cancel_order(self, session: AsyncSession, *, user_id: int, order_id: int) -> OrderRead:
+    async def cancel_order(
+        self, session: AsyncSession, *, user_id: int, order_id: int
+    ) -> OrderRead:
         """Ask for a cancel; answer once the gateway confirms, or with the order still open."""
         order = await self._owned(session, user_id, order_id)
         if order.status.is_final:

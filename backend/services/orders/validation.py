@@ -8,6 +8,8 @@ from typing import Any
 from backend.core.errors import DomainValidationError
 from backend.models.enums import OrderType
 from backend.schemas.orders import OrderCreate
+from backend.services.vnpy.errors import InvalidOrderError
+from backend.services.vnpy.orders import build_order_request
 from backend.services.vnpy.types import ContractInfo
 
 
@@ -43,3 +45,9 @@ def validate_order(request: OrderCreate, contract: ContractInfo | None) -> None:
         errors.append(_error("price", f"must be a multiple of {contract.price_tick}", "price_tick"))
     if errors:
         raise DomainValidationError(errors)
+    try:  # the gateway speaks floats: refuse what one cannot carry exactly
+        build_order_request(
+            request.symbol, request.side, request.order_type, request.quantity, request.price, ""
+        )
+    except InvalidOrderError as exc:
+        raise DomainValidationError([_error("quantity", str(exc), "not_representable")]) from None

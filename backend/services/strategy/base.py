@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from backend.core.monitoring.metrics import STRATEGY_ORDERS
-from backend.models.enums import OrderSide, OrderType
+from backend.models.enums import OrderSide, OrderStatus, OrderType
 from backend.services.strategy.ports import PlacedOrder, StrategyOrderGateway
 from backend.services.vnpy.types import OrderUpdate, TickSnapshot, TradeFill
 
@@ -133,10 +133,9 @@ class BaseStrategy(ABC):
         STRATEGY_ORDERS.labels(strategy_id=str(self.strategy_id)).inc()
         if placed.status.is_open:
             self.open_orders.add(placed.order_id)
-        else:
-            self.logger.info(
-                "order %s %s: %s", placed.order_id, placed.status, placed.reject_reason
-            )
+        elif placed.status is OrderStatus.REJECTED:
+            reason = placed.reject_reason
+            self.logger.info("order %s rejected: %s", placed.order_id, reason)
         return placed
 
     async def get_status(self) -> dict[str, Any]:

@@ -72,6 +72,7 @@ class MovingAverageStrategy(BaseStrategy):
         self.fast_window = config.fast_window
         self.slow_window = config.slow_window
         self.averages = SmaCrossover(config.fast_window, config.slow_window, config.warmup_ticks)
+        self._update_averages = self.averages.update
 
     def calculate_ma(self, window: int) -> Decimal | None:
         """The exact SMA of the last `window` (fast or slow) prices; None before enough ticks."""
@@ -79,8 +80,7 @@ class MovingAverageStrategy(BaseStrategy):
 
     async def on_tick(self, tick: TickSnapshot) -> None:
         """Record the price; on a crossover, reverse or open the position."""
-        self.last_update = tick.datetime
-        signal = self.averages.update(tick.last_price)
+        signal = self._update_averages(tick.last_price)
         if signal and self.running:
             await self.trade_crossover(signal, tick.last_price)
 

@@ -44,7 +44,6 @@ class StrategyRunner:
     delays only this strategy, never reorders its ticks, and its exceptions stay its own."""
 
     __slots__ = (
-        "_handled",
         "_idle_waiters",
         "_on_failure",
         "_published",
@@ -78,7 +77,6 @@ class StrategyRunner:
         self.task: asyncio.Task[None] | None = None
         self._on_failure = on_failure
         self._waiter: asyncio.Future[None] | None = None
-        self._handled = 0
         self._idle_waiters: list[asyncio.Future[None]] = []
         self._published = 0
         self._tick_counter = STRATEGY_TICKS.labels(strategy_id=str(record.id))
@@ -157,7 +155,9 @@ class StrategyRunner:
     async def _feed(self) -> None:
         inbox = self.inbox
         strategy = self.strategy
+        on_tick = strategy.on_tick
         loop = asyncio.get_running_loop()
+        handled = 0
         while not self.closing:
             if not inbox:
                 self._publish()
@@ -168,7 +168,7 @@ class StrategyRunner:
             event = inbox.popleft()
             if type(event) is TickSnapshot:
                 strategy.last_update = event.datetime
-                await strategy.on_tick(event)
+                await on_tick(event)
                 self.ticks_processed += 1
             elif type(event) is TradeFill:
                 strategy.apply_fill(event)
@@ -177,8 +177,8 @@ class StrategyRunner:
                 assert isinstance(event, tuple)
                 strategy.apply_order_update(*event)
                 await strategy.on_order(event[0])
-            self._handled += 1
-            if not self._handled % _YIELD_EVERY:
+            handled += 1
+            if not handled % _YIELD_EVERY:
                 self._publish()
                 await asyncio.sleep(0)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.database.repository import AsyncRepository
 from backend.models.user import User
@@ -32,3 +33,21 @@ class UserRepository(AsyncRepository[User]):
         )
         items = result.scalars().all()
         return items, await self.count()
+
+    async def set_password_hash(self, user_id: int, hashed_password: str) -> None:
+        """Replace a password hash without loading the user."""
+        await self.session.execute(
+            update(User).where(User.id == user_id).values(hashed_password=hashed_password)
+        )
+
+
+async def release_connection(session: AsyncSession) -> None:
+    """End a transaction that has only read, before slow CPU work such as password hashing.
+
+    Holding it would keep a pooled connection (and, on SQLite, the write lock that every
+    transaction takes) for the length of a hash. Loaded objects expire: reload before use.
+    """
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("release_connection() with pending changes would lose them")
+    if session.in_transaction():
+        await session.rollback()

@@ -36,8 +36,9 @@ class UserService:
         """Insert a user; 409 `username_taken` / `email_taken` on a duplicate."""
         repository = UserRepository(session)
         username, email = username.lower(), email.lower()
-        await self._ensure_free(repository, username=username, email=email)
+        # Hash before touching the database: no connection is held during the slow part.
         hashed = await self.passwords.hash(password)
+        await self._ensure_free(repository, username=username, email=email)
         try:
             async with session.begin_nested():
                 user = await repository.create(
@@ -74,13 +75,15 @@ class UserService:
     ) -> User:
         """Change one's own name, email or password; a new password ends every session."""
         repository = UserRepository(session)
+        new_hash = None if password is None else await self.passwords.hash(password)
+        await session.refresh(user)  # current state, whatever happened during the hash
         if full_name is not None:
             user.full_name = full_name or None
         if email is not None and email.lower() != user.email:
             await self._ensure_free(repository, email=email)
             user.email = email.lower()
-        if password is not None:
-            user.hashed_password = await self.passwords.hash(password)
+        if new_hash is not None:
+            user.hashed_password = new_hash
             user.token_version += 1
             logger.info("password_changed", user_id=user.id)
         await session.flush()

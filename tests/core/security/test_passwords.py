@@ -8,7 +8,7 @@ import time
 from backend.core.config.settings import SecurityConfig
 from backend.core.security.passwords import PasswordHasher
 
-CHEAP = SecurityConfig(argon2_time_cost=1, argon2_memory_cost=1024)
+CHEAP = SecurityConfig(argon2_time_cost=1, argon2_memory_cost=1024, argon2_parallelism=1)
 
 
 async def test_hash_and_verify() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal as D
+from decimal import Decimal
 
 from backend.models.enums import OrderSide
 from backend.services.orders.positions import (
@@ -13,6 +13,7 @@ from backend.services.orders.positions import (
 )
 
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
+D = Decimal
 SIZE = D(300)
 
 
@@ -47,9 +48,7 @@ def test_short_profit_when_price_falls() -> None:
 
 def test_unrealized_pnl_marks_signed_quantity() -> None:
     assert unrealized_pnl(PositionState(D(2), D("3500.2"), D(0)), D("3510"), SIZE) == D("5880.0")
-    assert unrealized_pnl(PositionState(D(-1), D("3490"), D(0)), D("3495.4"), SIZE) == D(
-        "-1620.0"
-    )
+    assert unrealized_pnl(PositionState(D(-1), D("3490"), D(0)), D("3495.4"), SIZE) == D("-1620.0")
     assert unrealized_pnl(PositionState(D(2), D("3500.2"), D(0)), None, SIZE) == 0
 
 

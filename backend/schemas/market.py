@@ -1,0 +1,63 @@
+"""Market data shapes: listed contracts, ticks, and ticks to inject into the paper market."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from backend.schemas.orders import Amount, Symbol
+
+MAX_INJECTED_TICKS = 1000
+
+
+class SymbolRead(BaseModel):
+    """A tradable contract; `symbol` is the vnpy vt_symbol."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    symbol: str
+    name: str
+    exchange: str
+    gateway: str
+    price_tick: Decimal
+    size: Decimal
+    min_volume: Decimal
+
+
+class TickRead(BaseModel):
+    """The latest top of book of a contract."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    symbol: str
+    last_price: Decimal
+    bid_price_1: Decimal
+    ask_price_1: Decimal
+    bid_volume_1: Decimal
+    ask_volume_1: Decimal
+    volume: Decimal
+    datetime: datetime
+
+
+Volume = Annotated[Amount, Field(ge=0)]
+
+
+class TickInject(BaseModel):
+    """A tick for the PAPER market: bid defaults to last, ask to bid + one price tick."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    symbol: Symbol
+    last_price: Amount
+    bid_price_1: Amount | None = None
+    ask_price_1: Amount | None = None
+    bid_volume_1: Volume = Decimal(10)
+    ask_volume_1: Volume = Decimal(10)
+    volume: Volume | None = Field(default=None, description="cumulative; default: unchanged")
+    datetime: AwareDatetime | None = Field(default=None, description="default: now")
+
+
+TickInjectBody = TickInject | Annotated[list[TickInject], Field(min_length=1, max_length=1000)]

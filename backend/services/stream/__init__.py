@@ -1,0 +1,1 @@
+"""Live events: the cross-replica event bus, the publisher and the WebSocket hub."""

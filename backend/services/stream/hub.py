@@ -1,0 +1,242 @@
+"""StreamHub: authenticates WebSocket clients and fans bus events out to them.
+
+Protocol (every server message is `{"seq": n, "topic": ..., "data": {...}}`, `seq` counting
+from 1 on each connection, including the `subscribed` and `error` answers):
+
+- auth: `?token=<access token>`, or a first message `{"op": "auth", "token": ...}` within
+  `ws_auth_timeout_seconds`; a bad, expired or revoked token, or none in time, closes 1008.
+  The connection also closes 1008 when its token expires.
+- `{"op": "subscribe" | "unsubscribe", "topics": ["tick:IF2412.CFFEX", ...]}` is answered
+  `subscribed` / `unsubscribed` with the topics it changed. Unknown symbols or topics get an
+  `error` message (`unknown_topic`) and the rest of the request still applies; so do
+  malformed JSON (`invalid_json`) and messages of the wrong shape (`invalid_message`).
+  `order`, `trade` and `strategy` need no subscription: a user always gets their own.
+- A client whose send queue overflows is closed 1013 (try again later); the hub's stop
+  closes every client 1001 (going away).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+import structlog
+
+from backend.core.errors import RedFireError
+from backend.core.monitoring.metrics import WS_CONNECTIONS
+from backend.services.stream.bus import StreamEvent
+from backend.services.stream.connection import (
+    GOING_AWAY,
+    INTERNAL_ERROR,
+    POLICY_VIOLATION,
+    ClientConnection,
+    Socket,
+    encode,
+)
+from backend.services.stream.protocol import ClientRequests
+
+logger = structlog.get_logger(__name__)
+CLOSE_TIMEOUT = 2.0
+K = TypeVar("K")
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a token stands for, and until when."""
+
+    user_id: int
+    expires_at: datetime | None = None
+
+
+Authenticator = Callable[[str], Awaitable[Identity]]
+SymbolCheck = Callable[[str], bool]
+
+
+class StreamHub:
+    """Live connections by user and by subscribed symbol; `dispatch` is the bus listener."""
+
+    def __init__(
+        self, *, is_listed: SymbolCheck, queue_size: int = 1024, auth_timeout: float = 5.0
+    ) -> None:
+        self.queue_size = queue_size
+        self.auth_timeout = auth_timeout
+        self._requests = ClientRequests(is_listed)
+        self._connections: set[ClientConnection] = set()
+        self._by_user: dict[int, set[ClientConnection]] = {}
+        self._by_symbol: dict[str, set[ClientConnection]] = {}
+        self._stopping = False
+        self._ticks = RecentTicks()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @property
+    def connection_count(self) -> int:
+        """Open connections, authenticated or not yet."""
+        return len(self._connections)
+
+    def dispatch(self, event: StreamEvent) -> None:
+        """Queue `event` for the clients that may see it (never blocks)."""
+        if event.topic == "tick":
+            targets = self._by_symbol.get(event.symbol or "")
+        else:
+            targets = self._by_user.get(event.user_id) if event.user_id is not None else None
+        if not targets:
+            return
+        payload = encode(event.data)
+        if event.topic == "tick" and self._ticks.seen(event.symbol or "", payload):
+            return
+        for connection in tuple(targets):
+            connection.enqueue(event.topic, payload)
+
+    async def serve(
+        self, socket: Socket, *, token: str | None, authenticate: Authenticator
+    ) -> None:
+        """Run one accepted WebSocket until it closes."""
+        connection = ClientConnection(socket, self.queue_size)
+        self._connections.add(connection)
+        self._idle.clear()
+        WS_CONNECTIONS.inc()
+        try:
+            if self._stopping:
+                connection.request_close(GOING_AWAY)
+            else:
+                await self._run(connection, token, authenticate)
+            code = await connection.closed
+        finally:
+            await connection.stop_tasks()
+            self._forget(connection)
+            WS_CONNECTIONS.dec()
+        if code is not None:
+            await _close(socket, code)
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Close every client 1001 and wait (up to `timeout`) for their handlers to end."""
+        self._stopping = True
+        connections = tuple(self._connections)
+        for connection in connections:
+            connection.request_close(GOING_AWAY)
+        try:
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
+        except TimeoutError:
+            logger.warning("ws_handlers_still_running", connections=len(self._connections))
+            for connection in tuple(self._connections):
+                await connection.stop_tasks()
+
+    async def _run(
+        self, connection: ClientConnection, token: str | None, authenticate: Authenticator
+    ) -> None:
+        auth = asyncio.create_task(self._authenticate(connection, token, authenticate))
+        connection.tasks.append(auth)
+        await asyncio.wait({auth, connection.closed}, return_when=asyncio.FIRST_COMPLETED)
+        if connection.closing:  # refused, or the hub is stopping
+            return
+        identity = auth.result()
+        assert identity is not None
+        self._admit(connection, identity)
+        for run in (connection.write_forever(), self._read_forever(connection)):
+            task = asyncio.create_task(run)
+            # A writer that cannot send or a reader that saw the client leave ends it all.
+            task.add_done_callback(lambda _: connection.request_close(None))
+            connection.tasks.append(task)
+
+    async def _authenticate(
+        self, connection: ClientConnection, token: str | None, authenticate: Authenticator
+    ) -> Identity | None:
+        if token is None:
+            try:
+                async with asyncio.timeout(self.auth_timeout):
+                    token = await self._requests.read_auth(connection.socket)
+            except TimeoutError:
+                token = None
+            if token is None:
+                connection.request_close(POLICY_VIOLATION)
+                return None
+        try:
+            return await authenticate(token)
+        except RedFireError as exc:
+            logger.info("ws_auth_failed", reason=exc.code)
+            connection.request_close(POLICY_VIOLATION)
+        except Exception:  # the database is down, say: not the client's fault
+            logger.exception("ws_auth_error")
+            connection.request_close(INTERNAL_ERROR)
+        return None
+
+    def _admit(self, connection: ClientConnection, identity: Identity) -> None:
+        connection.user_id = identity.user_id
+        self._by_user.setdefault(identity.user_id, set()).add(connection)
+        if identity.expires_at is not None:
+            loop = asyncio.get_running_loop()
+            remaining = identity.expires_at.timestamp() - time.time()
+            connection.expiry = loop.call_later(
+                max(remaining, 0), connection.request_close, POLICY_VIOLATION
+            )
+
+    async def _read_forever(self, connection: ClientConnection) -> None:
+        while True:
+            message = await connection.socket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            change = self._requests.handle(connection, message)
+            if change is not None:
+                self._apply(connection, *change)
+
+    def _apply(self, connection: ClientConnection, subscribe: bool, symbols: list[str]) -> None:
+        for symbol in symbols:
+            if subscribe:
+                connection.symbols.add(symbol)
+                self._by_symbol.setdefault(symbol, set()).add(connection)
+            else:
+                connection.symbols.discard(symbol)
+                _discard(self._by_symbol, symbol, connection)
+
+    def _forget(self, connection: ClientConnection) -> None:
+        self._connections.discard(connection)
+        if not self._connections:
+            self._idle.set()
+        if connection.user_id is not None:
+            _discard(self._by_user, connection.user_id, connection)
+        for symbol in connection.symbols:
+            _discard(self._by_symbol, symbol, connection)
+
+
+class RecentTicks:
+    """The last few ticks of each symbol, to drop a tick that arrives twice.
+
+    Replicas connected to the same market each publish the same exchange ticks: a client
+    gets one copy, whichever replica's arrives first.
+    """
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self._recent: dict[str, dict[str, None]] = {}
+
+    def seen(self, symbol: str, payload: str) -> bool:
+        """True if `payload` was seen recently; remembers it otherwise."""
+        recent = self._recent.setdefault(symbol, {})
+        if payload in recent:
+            return True
+        recent[payload] = None
+        if len(recent) > self.size:
+            del recent[next(iter(recent))]
+        return False
+
+
+def _discard(index: dict[K, set[ClientConnection]], key: K, item: ClientConnection) -> None:
+    members = index.get(key)
+    if members is not None:
+        members.discard(item)
+        if not members:
+            del index[key]
+
+
+async def _close(socket: Socket, code: int) -> None:
+    try:
+        async with asyncio.timeout(CLOSE_TIMEOUT):
+            await socket.close(code)
+    except Exception:  # the client may already be gone; nothing left to tell it
+        logger.debug("ws_close_failed", code=code)

@@ -1,0 +1,103 @@
+"""Order API benchmark: RedFire on PostgreSQL (one uvicorn worker) against a tutorial baseline.
+
+Run with `make bench` or `.venv/bin/python -m bench.bench_orders`. wrk drives 64 connections
+for BENCH_SECONDS (default 10) per scenario; the table compares both in the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+
+import httpx
+
+from bench.support import (
+    REDIS_URL,
+    WrkResult,
+    free_port,
+    print_table,
+    run_wrk,
+    scratch_database,
+    server,
+)
+
+SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+ORDER = {"symbol": "IF2412.CFFEX", "side": "BUY", "order_type": "limit", "quantity": "1",
+         "price": "3400.0"}
+PASSWORD = "bench-password-123"
+
+
+def redfire_env(database_url: str, run: str) -> dict[str, str]:
+    """Production settings with limits out of the benchmark's way."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": REDIS_URL,
+        "REDIS__KEY_PREFIX": f"redfire-bench-{run}:",
+        "SECRET_KEY": uuid.uuid4().hex * 2,
+        "ENVIRONMENT": "production",
+        "LOG_LEVEL": "WARNING",
+        "ADMIN__USERNAME": "bench",
+        "ADMIN__PASSWORD": PASSWORD,
+        "RISK__MAX_ORDERS_PER_SECOND": "1000000",
+        "RISK__MAX_OPEN_ORDERS": "100000000",
+        "VNPY__PAPER_TICK_INTERVAL": "0",
+        "DATABASE__POOL_SIZE": "20",
+    }
+
+
+def bench_redfire(database_url: str, run: str) -> list[tuple[str, WrkResult]]:
+    """POST and GET scenarios against RedFire."""
+    env = redfire_env(database_url, run)
+    from backend.core.database.migrations import upgrade
+
+    upgrade(database_url)
+    with server("backend.main:app", env, free_port()) as base:
+        login = httpx.post(
+            f"{base}/api/v1/auth/login", data={"username": "bench", "password": PASSWORD}
+        )
+        token = login.json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        order_id = httpx.post(f"{base}/api/v1/orders", json=ORDER, headers=headers).json()["id"]
+        common = {"BENCH_TOKEN": token, "BENCH_BODY": json.dumps(ORDER)}
+        run_wrk(base, "post_order.lua", {**common, "BENCH_RUN": f"{run}-warm"}, seconds=3)
+        post = run_wrk(base, "post_order.lua", {**common, "BENCH_RUN": run}, seconds=SECONDS)
+        get_path = {"BENCH_PATH": f"/api/v1/orders/{order_id}", "BENCH_TOKEN": token}
+        get = run_wrk(base, "get.lua", get_path, seconds=SECONDS)
+    return [("RedFire POST /api/v1/orders", post), ("RedFire GET /api/v1/orders/{id}", get)]
+
+
+def bench_baseline(database_url: str) -> WrkResult:
+    """The tutorial-style FastAPI + SQLAlchemy ORM insert."""
+    env = {**os.environ, "DATABASE_URL": database_url}
+    with server("bench.baseline_app:app", env, free_port()) as base:
+        body = {"BENCH_BODY": json.dumps(ORDER), "BENCH_RUN": "baseline"}
+        run_wrk(base, "post_order.lua", body, seconds=3)
+        return run_wrk(base, "post_order.lua", body, seconds=SECONDS)
+
+
+def main() -> int:
+    """Run both, print the table and whether the targets hold."""
+    run = uuid.uuid4().hex[:8]
+    with scratch_database(f"redfire_bench_{run}") as database_url:
+        rows = bench_redfire(database_url, run)
+        baseline = bench_baseline(database_url)
+    rows.append(("baseline POST (FastAPI + ORM, session/request)", baseline))
+    print_table(f"Order API, PostgreSQL, 1 worker, 64 connections, {SECONDS}s each", rows)
+    post, get = rows[0][1], rows[1][1]
+    ratio = post.requests_per_second / baseline.requests_per_second
+    checks = [
+        (f"POST >= 3x baseline ({ratio:.2f}x)", ratio >= 3),
+        (f"POST >= 1000 req/s ({post.requests_per_second:,.0f})", post.requests_per_second >= 1000),
+        (f"POST p99 < 100 ms ({post.p99_ms:.1f})", post.p99_ms < 100),
+        (f"POST zero errors ({post.errors})", post.errors == 0),
+        (f"GET >= 2500 req/s ({get.requests_per_second:,.0f})", get.requests_per_second >= 2500),
+    ]
+    for label, ok in checks:
+        print(f"  [{'ok' if ok else 'MISS'}] {label}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,15 @@
+-- GET a path with a bearer token.
+function init(args)
+  wrk.method = "GET"
+  wrk.path = os.getenv("BENCH_PATH")
+  local token = os.getenv("BENCH_TOKEN")
+  if token then wrk.headers["Authorization"] = "Bearer " .. token end
+end
+
+function done(summary, latency, requests)
+  local errors = summary.errors.connect + summary.errors.read + summary.errors.write
+    + summary.errors.status + summary.errors.timeout
+  io.write(string.format("RESULT %f %f %f %d %d\n",
+    summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, errors, summary.requests))
+end
