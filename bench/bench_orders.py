@@ -23,8 +23,13 @@ from bench.support import (
 )
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
-ORDER = {"symbol": "IF2412.CFFEX", "side": "BUY", "order_type": "limit", "quantity": "1",
-         "price": "3400.0"}
+ORDER = {
+    "symbol": "IF2412.CFFEX",
+    "side": "BUY",
+    "order_type": "limit",
+    "quantity": "1",
+    "price": "3400.0",
+}
 PASSWORD = "bench-password-123"
 
 

@@ -112,7 +112,9 @@ async def prepare_database(directory: str) -> AsyncDatabaseManager:
     return database
 
 
-async def run_redfire(database: AsyncDatabaseManager, ticks: list[TickSnapshot]) -> tuple[float, list[Signal]]:  # noqa: E501
+async def run_redfire(
+    database: AsyncDatabaseManager, ticks: list[TickSnapshot]
+) -> tuple[float, list[Signal]]:
     """Seconds to process every tick through a fresh engine, and the signals it gave."""
     orders = CapturingOrders()
     engine = StrategyEngine(

@@ -20,7 +20,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-ADMIN_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+ADMIN_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
@@ -65,9 +67,21 @@ def scratch_database(name: str) -> Iterator[str]:
 def server(app: str, env: dict[str, str], port: int) -> Iterator[str]:
     """`uvicorn app` with one worker on loopback; yields its base URL once it answers."""
     command = [
-        str(BIN / "uvicorn"), app, "--host", "127.0.0.1", "--port", str(port),
-        "--workers", "1", "--loop", "uvloop", "--http", "httptools",
-        "--no-access-log", "--log-level", "warning",
+        str(BIN / "uvicorn"),
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
     ]
     process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
@@ -106,8 +120,14 @@ def run_wrk(
 ) -> WrkResult:
     """Run wrk with a Lua script; errors include non-2xx answers."""
     command = [
-        ensure_wrk(), "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
-        "-s", str(ROOT / "bench" / "lua" / script), url,
+        ensure_wrk(),
+        "-t2",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--latency",
+        "-s",
+        str(ROOT / "bench" / "lua" / script),
+        url,
     ]
     output = subprocess.run(
         command, env={**os.environ, **env}, capture_output=True, text=True, check=True

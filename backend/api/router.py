@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from backend.api import admin, auth, health, market, orders, trades, users, ws
+from backend.api import admin, auth, health, market, orders, strategies, trades, users, ws
 
 operations_router = APIRouter()
 operations_router.include_router(health.router)
@@ -14,6 +14,7 @@ api_router.include_router(auth.router)
 api_router.include_router(users.router)
 api_router.include_router(orders.router)
 api_router.include_router(trades.router)
+api_router.include_router(strategies.router)
 api_router.include_router(admin.router)
 api_router.include_router(market.router)
 api_router.include_router(ws.router)

@@ -15,7 +15,6 @@ from backend.api.deps import (
     TraderUser,
 )
 from backend.api.responses import error_responses
-from backend.core.errors import ServiceUnavailableError
 from backend.models.enums import StrategyStatus
 from backend.models.strategy import Strategy
 from backend.schemas.common import Page
@@ -33,18 +32,15 @@ from backend.services.strategy.service import StrategyService
 router = APIRouter(prefix="/strategies", tags=["strategies"])
 
 
-def get_strategy_engine(container: ContainerDep) -> StrategyEngine:
-    """The replica's strategy engine (`container.strategies`)."""
-    engine = getattr(container, "strategies", None)
-    if not isinstance(engine, StrategyEngine):
-        raise ServiceUnavailableError("the strategy engine is not available")
-    return engine
+async def get_strategy_engine(container: ContainerDep) -> StrategyEngine:
+    """The replica's strategy engine."""
+    return container.strategies
 
 
 EngineDep = Annotated[StrategyEngine, Depends(get_strategy_engine)]
 
 
-def get_strategy_service(engine: EngineDep) -> StrategyService:
+async def get_strategy_service(engine: EngineDep) -> StrategyService:
     """Validation against the engine's registry and the listed contracts."""
     return StrategyService(registry=engine.registry, symbol_exists=engine.symbol_exists)
 

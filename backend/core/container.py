@@ -14,6 +14,7 @@ from backend.core.security import SecurityComponents
 
 if TYPE_CHECKING:
     from backend.services.orders.module import TradingComponents
+    from backend.services.strategy.engine import StrategyEngine
     from backend.services.stream.module import StreamComponents
 
 
@@ -28,4 +29,5 @@ class AppContainer:
     security: SecurityComponents
     trading: TradingComponents
     stream: StreamComponents
+    strategies: StrategyEngine
     health: HealthRegistry = field(default_factory=HealthRegistry)

@@ -11,6 +11,7 @@ from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
 from backend.core.security import build_security
 from backend.services.orders.module import build_trading, register_trading
+from backend.services.strategy.module import build_strategies, register_strategies
 from backend.services.stream.module import build_stream, register_stream
 from backend.services.users.bootstrap import ensure_first_admin
 
@@ -23,6 +24,7 @@ def build_container(config: AppConfig) -> AppContainer:
     security = build_security(config, cache)
     trading = build_trading(config, database, cache)
     stream = build_stream(config.stream, cache, trading)
+    strategies = build_strategies(config, database, cache, trading)
     container = AppContainer(
         config=config,
         lifecycle=lifecycle,
@@ -31,6 +33,7 @@ def build_container(config: AppConfig) -> AppContainer:
         security=security,
         trading=trading,
         stream=stream,
+        strategies=strategies,
     )
 
     async def check_database() -> dict[str, Any]:
@@ -59,4 +62,5 @@ def build_container(config: AppConfig) -> AppContainer:
     register_trading(
         lifecycle, container.health, trading, database=database, replica=config.replica_id
     )
+    register_strategies(lifecycle, strategies)
     return container

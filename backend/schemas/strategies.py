@@ -10,7 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from backend.models.enums import StrategyStatus
 
-StrategyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+StrategyName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+]
 Symbol = Annotated[str, StringConstraints(min_length=3, max_length=64, pattern=r"^[\w-]+\.[A-Z]+$")]
 ClassName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 

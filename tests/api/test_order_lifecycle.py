@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 
 from backend.core.config import AppConfig
 from backend.core.container import AppContainer
+from backend.main import create_app
 from backend.models.enums import OrderSide, OrderStatus, OrderType
 from backend.models.order import Order, Trade
-from backend.main import create_app
 from backend.services.vnpy.types import TradeFill
 from tests.api.conftest import MakeAccount
 from tests.api.trading import quote, settle
@@ -62,7 +62,8 @@ async def test_a_replayed_fill_is_counted_once(
     [trade] = await _trades(container)
     async with container.database.session() as session:
         order = await session.get(Order, placed["id"])
-        assert order is not None and order.vt_orderid is not None
+        assert order is not None
+        assert order.vt_orderid is not None
         vt_orderid = order.vt_orderid
     fill = TradeFill(
         vt_tradeid=trade.vt_tradeid,
@@ -116,18 +117,20 @@ async def test_restart_rejects_orders_the_gateway_lost(
                 )
             )
     restarted = create_app(make_config(replica_id=replica))
-    async with restarted.router.lifespan_context(restarted):
-        async with container.database.session() as session:
-            rows = (await session.scalars(select(Order).where(Order.replica == replica))).all()
-            assert {(row.status, row.reject_reason) for row in rows} == {
-                (OrderStatus.REJECTED, "lost_on_restart")
-            }
-            open_orders = await session.scalar(
-                select(func.count())
-                .select_from(Order)
-                .where(Order.status.in_(["pending", "submitted", "partially_filled"]))
-            )
-            assert open_orders == 0
+    async with (
+        restarted.router.lifespan_context(restarted),
+        container.database.session() as session,
+    ):
+        rows = (await session.scalars(select(Order).where(Order.replica == replica))).all()
+        assert {(row.status, row.reject_reason) for row in rows} == {
+            (OrderStatus.REJECTED, "lost_on_restart")
+        }
+        open_orders = await session.scalar(
+            select(func.count())
+            .select_from(Order)
+            .where(Order.status.in_(["pending", "submitted", "partially_filled"]))
+        )
+        assert open_orders == 0
 
 
 async def test_a_price_the_gateway_cannot_carry_is_422_and_stores_nothing(

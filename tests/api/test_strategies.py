@@ -9,9 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
 
-from backend.api import strategies
 from backend.core.container import AppContainer
 from backend.models.enums import UserRole
 from backend.services.strategy.engine import StrategyEngine
@@ -36,19 +34,11 @@ def orders() -> RecordingOrderGateway:
     return RecordingOrderGateway()
 
 
-def mount_router(app: FastAPI) -> None:
-    """Until the router is registered in backend/api/router.py, mount it for these tests."""
-    paths = {route.path for route in app.routes if isinstance(route, APIRoute)}
-    if f"{URL}/classes" not in paths:
-        app.include_router(strategies.router, prefix="/api/v1")
-
-
 @pytest.fixture
 async def engine(
     app: FastAPI, container: AppContainer, orders: RecordingOrderGateway
 ) -> AsyncIterator[StrategyEngine]:
     """A started engine as `container.strategies`, on a known contract list."""
-    mount_router(app)
     async with app_engine_paused(container) as previous:
         engine = StrategyEngine(
             config=container.config.strategy,
@@ -78,9 +68,7 @@ async def trader(make_account: MakeAccount, engine: StrategyEngine) -> Account:
     return await make_account()
 
 
-async def create(
-    client: httpx.AsyncClient, account: Account, **overrides: Any
-) -> httpx.Response:
+async def create(client: httpx.AsyncClient, account: Account, **overrides: Any) -> httpx.Response:
     """POST a MovingAverageStrategy (overridable)."""
     body = {"name": "ma", "class_name": "MovingAverageStrategy", "symbol": SYMBOL}
     return await client.post(
@@ -100,7 +88,9 @@ async def test_classes_list_the_registry_with_schemas(
     assert (await client.get(f"{URL}/classes")).status_code == 401
 
 
-async def test_create_answers_a_stopped_strategy(client: httpx.AsyncClient, trader: Account) -> None:
+async def test_create_answers_a_stopped_strategy(
+    client: httpx.AsyncClient, trader: Account
+) -> None:
     response = await create(client, trader)
     assert response.status_code == 201, response.text
     body = response.json()
@@ -207,18 +197,24 @@ async def test_start_runs_it_and_status_reports_it(
     assert status["config"]["fast_window"] == 2
     assert status["last_update"] is not None
 
-    for method, path in (("patch", ""), ("delete", "")):
-        blocked = await client.request(
-            method, f"{URL}/{strategy['id']}{path}", json={"name": "x"}, headers=trader.headers
-        )
-        assert blocked.status_code == 409
-        assert blocked.json()["error"] == "strategy_running"
-
     stopped = await client.post(f"{URL}/{strategy['id']}/stop", headers=trader.headers)
     assert (stopped.status_code, stopped.json()["status"]) == (200, "stopped")
     assert engine.runners == {}
     status = (await client.get(f"{URL}/{strategy['id']}/status", headers=trader.headers)).json()
     assert (status["running"], status["owner"], status["position"]) == (False, None, None)
+
+
+async def test_a_running_strategy_cannot_be_changed(
+    client: httpx.AsyncClient, trader: Account
+) -> None:
+    strategy = (await create(client, trader)).json()
+    await client.post(f"{URL}/{strategy['id']}/start", headers=trader.headers)
+    for method in ("patch", "delete"):
+        blocked = await client.request(
+            method, f"{URL}/{strategy['id']}", json={"name": "x"}, headers=trader.headers
+        )
+        assert blocked.status_code == 409
+        assert blocked.json()["error"] == "strategy_running"
 
 
 async def test_a_strategy_that_fails_to_start_reports_error(

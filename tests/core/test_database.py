@@ -94,7 +94,10 @@ async def test_execute_query_binds_parameters_and_returns_dicts(
         "SELECT symbol, price_tick FROM scratch_instruments WHERE symbol = :symbol",
         {"symbol": "A"},
     )
-    assert rows == [{"symbol": "A", "price_tick": Decimal("0.5")}]
+    # Raw SQL returns what the driver stores: NUMERIC on PostgreSQL, exact text on SQLite.
+    assert [(row["symbol"], Decimal(str(row["price_tick"]))) for row in rows] == [
+        ("A", Decimal("0.5"))
+    ]
 
 
 async def test_execute_transaction_is_all_or_nothing(database: AsyncDatabaseManager) -> None:

@@ -84,9 +84,10 @@ class MarketDataService:
         volumes: dict[str, Decimal] = {}
         for index, request in enumerate(ticks):
             loc: Loc = ("body",) if single else ("body", index)
-            contract, problem = self._paper_contract(request.symbol, loc)
-            if contract is None:
-                errors.append(problem)
+            contract = self.market.get_contract(request.symbol)
+            problem = self._symbol_problem(request.symbol, contract is not None, loc)
+            if contract is None or problem is not None:
+                errors.append(problem or {})
                 continue
             tick = self._resolve(request, contract, volumes)
             errors += _price_errors(tick, contract.price_tick, loc)
@@ -97,18 +98,15 @@ class MarketDataService:
             self._inject(item.tick)
         return [item.tick for item in checked]
 
-    def _paper_contract(
-        self, symbol: str, loc: Loc
-    ) -> tuple[ContractInfo, None] | tuple[None, dict[str, Any]]:
-        contract = self.market.get_contract(symbol)
-        if contract is None:
-            return None, _error(loc, "symbol", f"unknown symbol {symbol}", "unknown_symbol")
+    def _symbol_problem(self, symbol: str, listed: bool, loc: Loc) -> dict[str, Any] | None:
+        if not listed:
+            return _error(loc, "symbol", f"unknown symbol {symbol}", "unknown_symbol")
         try:
             self.market.paper_gateway(symbol)
         except UnknownGatewayError:
             message = f"{symbol} is not traded on the PAPER gateway"
-            return None, _error(loc, "symbol", message, "not_paper")
-        return contract, None
+            return _error(loc, "symbol", message, "not_paper")
+        return None
 
     def _resolve(
         self, request: TickInject, contract: ContractInfo, volumes: dict[str, Decimal]

@@ -48,6 +48,7 @@ class BaseStrategy(ABC):
         self.orders_placed = 0
         self.open_orders: set[int] = set()
         self.last_update: datetime | None = None
+        self._orders_counter = STRATEGY_ORDERS.labels(strategy_id=str(strategy_id))
         self.logger = logging.getLogger(f"strategy.{strategy_id}")
 
     async def initialize(self) -> None:
@@ -108,6 +109,8 @@ class BaseStrategy(ABC):
 
     async def cancel_all(self) -> None:
         """Cancel every order of this strategy still believed open."""
+        if not self.open_orders:
+            return
         for order_id in sorted(self.open_orders):
             await self.cancel(order_id)
 
@@ -130,7 +133,7 @@ class BaseStrategy(ABC):
             price=None if kind is OrderType.MARKET else price,
         )
         self.orders_placed += 1
-        STRATEGY_ORDERS.labels(strategy_id=str(self.strategy_id)).inc()
+        self._orders_counter.inc()
         if placed.status.is_open:
             self.open_orders.add(placed.order_id)
         elif placed.status is OrderStatus.REJECTED:

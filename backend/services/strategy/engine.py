@@ -14,30 +14,19 @@ from backend.core.cache.protocol import Cache
 from backend.core.config.settings import StrategyConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.monitoring.metrics import ACTIVE_STRATEGIES, STRATEGIES_IN_ERROR
-from backend.services.strategy.lease import LeaseStore
+from backend.services.strategy.lease import LeaseStore, lease_name
 from backend.services.strategy.ports import StrategyOrderGateway, SymbolCheck
 from backend.services.strategy.registry import StrategyRegistry, default_registry
 from backend.services.strategy.repository import StrategyRepository
-from backend.services.strategy.runner import StrategyRecord, StrategyRunner
+from backend.services.strategy.runner import StrategyRecord, StrategyRunner, error_message
 from backend.services.vnpy.types import OrderUpdate, TickSnapshot, TradeFill
 
 logger = logging.getLogger(__name__)
 
 
-def lease_name(strategy_id: int) -> str:
-    """The ownership lease of one strategy."""
-    return f"strategy:{strategy_id}"
-
-
 def status_key(strategy_id: int) -> str:
     """Cache key of the owner's latest status snapshot, readable by every replica."""
     return f"strategy:{strategy_id}:status"
-
-
-def error_message(exc: BaseException) -> str:
-    """What `last_error` says about an exception."""
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class StrategyEngine:
@@ -74,8 +63,6 @@ class StrategyEngine:
         self._background: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
 
-    # Lifecycle hooks
-
     async def start(self) -> None:
         """Resume (or, if disabled, stop orphaned) running strategies, then keep reconciling."""
         if not self.config.resume_on_start:
@@ -94,8 +81,6 @@ class StrategyEngine:
                 await self._stop_local(strategy_id, release=True)
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
-
-    # Events from the vnpy bridge and the order service
 
     async def on_tick(self, tick: TickSnapshot) -> None:
         """Queue the tick for every strategy running here on its symbol."""
@@ -117,8 +102,6 @@ class StrategyEngine:
         runner = self.runners.get(strategy_id)
         if runner is not None:
             runner.offer(fill)
-
-    # Requests (after the desired status has been committed)
 
     async def start_strategy(self, record: StrategyRecord) -> None:
         """Run it here now if this replica can own it; otherwise its owner's loop will."""
@@ -155,8 +138,6 @@ class StrategyEngine:
         """Wait until every local strategy has handled every queued event."""
         for runner in list(self.runners.values()):
             await runner.wait_idle()
-
-    # Reconciliation
 
     async def reconcile(self) -> None:
         """One pass: run what is wanted and ownable, stop what is unwanted or lost."""

@@ -7,6 +7,7 @@ The averages are compared by cross-multiplying the sums, so no division happens 
 
 from __future__ import annotations
 
+from collections import deque
 from decimal import Decimal
 
 PRICE_SCALE_DIGITS = 8
@@ -18,35 +19,24 @@ DEATH_CROSS = -1
 NO_CROSS = 0
 
 
-def _ratio(price: Decimal) -> tuple[int, int]:
-    try:
-        return price.as_integer_ratio()
-    except (ValueError, OverflowError):
-        raise ValueError(f"price {price} is not finite") from None
-
-
-def units_per(denominator: int) -> int:
-    """Units of 1e-8 in 1/denominator; ValueError when that is not a whole number."""
-    multiplier, remainder = divmod(_UNITS_PER_PRICE, denominator)
-    if remainder:
-        raise ValueError(f"a price in 1/{denominator} has more than {PRICE_SCALE_DIGITS} decimals")
-    return multiplier
-
-
 def scale_price(price: Decimal) -> int:
     """`price` in units of 1e-8, exactly; ValueError if it has more decimals or is not finite."""
-    numerator, denominator = _ratio(price)
-    return numerator * units_per(denominator)
+    if not price.is_finite():
+        raise ValueError(f"price {price} is not finite")
+    numerator, denominator = price.as_integer_ratio()
+    if _UNITS_PER_PRICE % denominator:
+        raise ValueError(f"price {price} has more than {PRICE_SCALE_DIGITS} decimals")
+    units: int = numerator * (_UNITS_PER_PRICE // denominator)
+    return units
 
 
 class SmaCrossover:
     """Fast and slow SMAs over one ring buffer, updated in O(1) per price with exact sums."""
 
     __slots__ = (
-        "_units",
-        "_fast_out",
+        "_fast_back",
         "_ring",
-        "_write",
+        "_units",
         "count",
         "diff",
         "fast_sum",
@@ -64,9 +54,10 @@ class SmaCrossover:
         self.fast_window = fast_window
         self.slow_window = slow_window
         self.warmup = warmup
-        self._ring = [0] * slow_window
-        self._write = 0
-        self._fast_out = slow_window - fast_window
+        # The last `slow_window` prices, oldest first; zeros until that many arrived, so the
+        # partial sums stay right during warm-up. Both ends of a deque are O(1).
+        self._ring = deque([0] * slow_window, maxlen=slow_window)
+        self._fast_back = -fast_window
         self._units: dict[str, int] = {}
         self.count = 0
         self.fast_sum = 0
@@ -81,25 +72,14 @@ class SmaCrossover:
         units = self._units.get(key)
         if units is None:
             units = self._remember(key, price)
-        # The hot path of every strategy tick: locals, no calls, no allocation.
         ring = self._ring
-        write = self._write
-        fast_out = self._fast_out
-        size = self.slow_window
-        # Unwritten slots hold 0, so partial sums are right during warm-up.
-        slow_sum = self.slow_sum + units - ring[write]
-        fast_sum = self.fast_sum + units - ring[fast_out]
-        ring[write] = units
-        write += 1
-        fast_out += 1
-        self._write = 0 if write == size else write
-        self._fast_out = 0 if fast_out == size else fast_out
-        self.slow_sum = slow_sum
-        self.fast_sum = fast_sum
+        self.slow_sum = slow_sum = self.slow_sum + units - ring[0]
+        self.fast_sum = fast_sum = self.fast_sum + units - ring[self._fast_back]
+        ring.append(units)
         self.count = count = self.count + 1
         previous = self.diff
         # sign(fast_ma - slow_ma) without dividing: fast_sum/fast vs slow_sum/slow.
-        self.diff = diff = fast_sum * size - slow_sum * self.fast_window
+        self.diff = diff = fast_sum * self.slow_window - slow_sum * self.fast_window
         if count < self.warmup:
             return NO_CROSS
         if diff > 0 and previous < 0:

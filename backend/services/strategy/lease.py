@@ -23,6 +23,11 @@ return 0
 """
 
 
+def lease_name(strategy_id: int) -> str:
+    """The ownership lease of one strategy."""
+    return f"strategy:{strategy_id}"
+
+
 def _millis(ttl: float) -> int:
     return max(1, int(ttl * 1000))
 

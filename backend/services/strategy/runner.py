@@ -31,6 +31,12 @@ class StrategyRecord:
     parameters: dict[str, Any]
 
 
+def error_message(exc: BaseException) -> str:
+    """What `last_error` says about an exception."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 class StrategyBacklogError(RuntimeError):
     """The strategy fell too far behind its events."""
 

@@ -45,7 +45,7 @@ class ClientConnection:
         self.seq = 0
         self.queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue(queue_size)
         self.closed: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
-        self.tasks: list[asyncio.Task[None]] = []
+        self.tasks: list[asyncio.Task[Any]] = []
         self.expiry: asyncio.TimerHandle | None = None
 
     @property

@@ -22,7 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import structlog
 
@@ -41,6 +41,7 @@ from backend.services.stream.protocol import ClientRequests
 
 logger = structlog.get_logger(__name__)
 CLOSE_TIMEOUT = 2.0
+STOP_GRACE = 5.0
 K = TypeVar("K")
 
 
@@ -113,14 +114,14 @@ class StreamHub:
         if code is not None:
             await _close(socket, code)
 
-    async def stop(self, timeout: float = 5.0) -> None:
-        """Close every client 1001 and wait (up to `timeout`) for their handlers to end."""
+    async def stop(self) -> None:
+        """Close every client 1001 and wait (a few seconds at most) for their handlers to end."""
         self._stopping = True
         connections = tuple(self._connections)
         for connection in connections:
             connection.request_close(GOING_AWAY)
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(STOP_GRACE):
                 await self._idle.wait()
         except TimeoutError:
             logger.warning("ws_handlers_still_running", connections=len(self._connections))
@@ -132,7 +133,8 @@ class StreamHub:
     ) -> None:
         auth = asyncio.create_task(self._authenticate(connection, token, authenticate))
         connection.tasks.append(auth)
-        await asyncio.wait({auth, connection.closed}, return_when=asyncio.FIRST_COMPLETED)
+        waiters: set[asyncio.Future[Any]] = {auth, connection.closed}
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         if connection.closing:  # refused, or the hub is stopping
             return
         identity = auth.result()

@@ -50,7 +50,9 @@ def _listed(market: RedFireVnPyEngine, symbol: str) -> bool:
         return False
 
 
-def build_stream(config: StreamConfig, cache: Cache, trading: TradingComponents) -> StreamComponents:
+def build_stream(
+    config: StreamConfig, cache: Cache, trading: TradingComponents
+) -> StreamComponents:
     """Create the components and subscribe them to orders, trades and ticks (no I/O)."""
     market = trading.market
     bus = create_bus(config, cache)

@@ -75,8 +75,9 @@ class ClientRequests:
         """Answer one client message; the subscription change it asks for, if any."""
         value, error = _parse(message)
         if value is None:
-            detail = "not JSON" if error == "invalid_json" else "send one JSON object per text frame"
-            connection.send_error(error or "invalid_message", detail)
+            code = error or "invalid_message"
+            detail = "not JSON" if code == "invalid_json" else "one JSON object per text frame"
+            connection.send_error(code, detail)
             return None
         if value.get("op") == "auth":
             connection.send_error("already_authenticated", "this connection is authenticated")

@@ -37,7 +37,7 @@ def tick_payload(tick: TickSnapshot) -> dict[str, Any]:
         "bid_volume_1": str(tick.bid_volume_1),
         "ask_volume_1": str(tick.ask_volume_1),
         "volume": str(tick.volume),
-        "datetime": tick.datetime.isoformat(),
+        "datetime": to_jsonable_python(tick.datetime),  # as the REST answers write it
     }
 
 

@@ -44,11 +44,16 @@ def test_only_the_contract_moves_are_legal(current: OrderStatus, target: OrderSt
     assert is_legal(current, target) == ((current, target) in CONTRACT_MOVES)
 
 
-@pytest.mark.parametrize("final", [S.FILLED, S.CANCELLED, S.REJECTED])
-@pytest.mark.parametrize("target", list(S))
+@pytest.mark.parametrize(
+    ("final", "target"),
+    [
+        (final, target)
+        for final in (S.FILLED, S.CANCELLED, S.REJECTED)
+        for target in S
+        if target is not final
+    ],  # a repeated report of the same status: see below
+)
 def test_final_statuses_never_change(final: OrderStatus, target: OrderStatus) -> None:
-    if target is final:
-        pytest.skip("a repeated report of the same status is a no-op, tested below")
     order = _order(final)
     assert move(order, target) is False
     assert order.status is final

@@ -68,9 +68,7 @@ class RecordingOrderGateway:
         if self.delay:
             await asyncio.sleep(self.delay)
         order_id = next(self._ids)
-        call = PlacedCall(
-            user_id, strategy_id, symbol, side, order_type, quantity, price, order_id
-        )
+        call = PlacedCall(user_id, strategy_id, symbol, side, order_type, quantity, price, order_id)
         self.placed.append(call)
         return PlacedOrder(order_id=order_id, status=self.status)
 
@@ -161,10 +159,10 @@ class BrokenInitStrategy(TickCounter):
 
 
 async def wait_for(
-    condition: Callable[[], bool | Awaitable[bool]], timeout: float = 5.0, step: float = 0.02
+    condition: Callable[[], bool | Awaitable[bool]], within: float = 5.0, step: float = 0.02
 ) -> None:
-    """Poll `condition` until true; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
+    """Poll `condition` until true; fail after `within` seconds."""
+    deadline = time.monotonic() + within
     while True:
         result = condition()
         if not isinstance(result, bool):
@@ -172,7 +170,7 @@ async def wait_for(
         if result:
             return
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
+            raise AssertionError(f"condition not met within {within} s")
         await asyncio.sleep(step)
 
 

@@ -121,13 +121,13 @@ def test_means_before_and_after_the_window_fills() -> None:
 
 @pytest.mark.parametrize("bad", ["1.000000001", "Infinity", "NaN"])
 def test_prices_beyond_eight_decimals_are_refused(bad: str) -> None:
-    with pytest.raises(ValueError, match="decimals|finite"):
+    with pytest.raises(ValueError, match=r"decimals|finite"):
         scale_price(Decimal(bad))
 
 
 @pytest.mark.parametrize(("fast", "slow", "warmup"), [(0, 3, 4), (3, 3, 4), (2, 3, 3)])
 def test_window_rules(fast: int, slow: int, warmup: int) -> None:
-    with pytest.raises(ValueError, match="window|warmup"):
+    with pytest.raises(ValueError, match=r"window|warmup"):
         SmaCrossover(fast, slow, warmup)
 
 

@@ -36,7 +36,7 @@ async def test_an_unrenewed_lease_expires(shared_leases: LeaseStore) -> None:
     async def free() -> bool:
         return await shared_leases.owner_of(name) is None
 
-    await wait_for(free, timeout=2)
+    await wait_for(free, within=2)
     assert not await shared_leases.renew(name, "a", 5)
     assert await shared_leases.acquire(name, "b", 5)
 
@@ -73,7 +73,7 @@ async def test_two_replicas_run_a_strategy_once_and_take_over(
 
     kill(first)
     died = time.monotonic()
-    await wait_for(lambda: strategy_id in second.runners, timeout=LEASE + 10 * INTERVAL)
+    await wait_for(lambda: strategy_id in second.runners, within=LEASE + 10 * INTERVAL)
     assert time.monotonic() - died < LEASE + 3 * INTERVAL + 0.5
     assert await second.owner_of(strategy_id) == "replica-b"
 
@@ -98,12 +98,12 @@ async def test_a_stop_reaches_the_owner_from_any_replica(
         assert row is not None
         row.status = StrategyStatus.STOPPED
     await other.stop_strategy(strategy_id)
-    await wait_for(lambda: strategy_id not in owner.runners, timeout=LEASE + 10 * INTERVAL)
+    await wait_for(lambda: strategy_id not in owner.runners, within=LEASE + 10 * INTERVAL)
 
     async def released() -> bool:
         return await shared_leases.owner_of(f"strategy:{strategy_id}") is None
 
-    await wait_for(released, timeout=1)
+    await wait_for(released, within=1)
     assert other.runners == {}
 
 
@@ -136,4 +136,4 @@ async def test_lease_store_outage_stops_unconfirmed_strategies(
         raise ConnectionError("lease store down")
 
     engine.leases.renew = unreachable  # type: ignore[method-assign]
-    await wait_for(lambda: strategy_id not in engine.runners, timeout=LEASE + 10 * INTERVAL)
+    await wait_for(lambda: strategy_id not in engine.runners, within=LEASE + 10 * INTERVAL)

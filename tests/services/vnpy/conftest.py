@@ -21,9 +21,23 @@ WAIT = 5.0  # upper bound of any wait in these tests; they never sleep to synchr
 VNPY_THREAD_PREFIXES = ("vnpy-", "paper-")
 
 
+_threads_before_test: set[int] = set()
+
+
+@pytest.fixture(autouse=True)
+def _remember_running_threads() -> None:
+    """Threads of engines started elsewhere (the session's app) are not this test's."""
+    _threads_before_test.clear()
+    _threads_before_test.update(t.ident or 0 for t in threading.enumerate())
+
+
 def vnpy_threads() -> list[str]:
-    """Names of live threads started by vnpy or the PAPER gateway."""
-    return [t.name for t in threading.enumerate() if t.name.startswith(VNPY_THREAD_PREFIXES)]
+    """Names of live threads that vnpy or the PAPER gateway started during this test."""
+    return [
+        t.name
+        for t in threading.enumerate()
+        if t.name.startswith(VNPY_THREAD_PREFIXES) and t.ident not in _threads_before_test
+    ]
 
 
 def paper_config(**overrides: object) -> VnpyConfig:

@@ -1,0 +1,43 @@
+"""The strategy engine, wired to the market's ticks and to the order path."""
+
+from __future__ import annotations
+
+from backend.core.cache.protocol import Cache
+from backend.core.cache.redis_service import RedisCacheService
+from backend.core.config.settings import AppConfig
+from backend.core.database.manager import AsyncDatabaseManager
+from backend.core.lifecycle.manager import ApplicationLifecycleManager
+from backend.services.orders.module import TradingComponents
+from backend.services.orders.strategy_link import StrategyOrders, link_strategy_events
+from backend.services.strategy.engine import StrategyEngine
+from backend.services.strategy.lease import LeaseStore, MemoryLeaseStore, RedisLeaseStore
+from backend.services.vnpy.types import BridgeEvent
+
+
+def build_strategies(
+    config: AppConfig, database: AsyncDatabaseManager, cache: Cache, trading: TradingComponents
+) -> StrategyEngine:
+    """A StrategyEngine that trades through the order service and owns strategies by lease."""
+    leases: LeaseStore = (
+        RedisLeaseStore(cache.client, cache.key(""))
+        if isinstance(cache, RedisCacheService)
+        else MemoryLeaseStore()
+    )
+    market = trading.market
+    engine = StrategyEngine(
+        config=config.strategy,
+        replica_id=config.replica_id,
+        database=database,
+        cache=cache,
+        leases=leases,
+        orders=StrategyOrders(database, trading.orders),
+        symbol_exists=lambda symbol: market.get_contract(symbol) is not None,
+    )
+    market.bridge.subscribe(BridgeEvent.TICK, engine.on_tick)
+    link_strategy_events(trading.events, engine)
+    return engine
+
+
+def register_strategies(lifecycle: ApplicationLifecycleManager, engine: StrategyEngine) -> None:
+    """Start after vnpy (strategies need ticks and the order path); stop before it."""
+    lifecycle.register("strategies", start=engine.start, stop=engine.stop)
