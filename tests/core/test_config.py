@@ -20,10 +20,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No RedFire variables from the outside, and a working directory without .env."""
     for name in list(os.environ):
         prefix = name.split("__", 1)[0]
-        if (
-            name in CLEAN_ENV_NAMES
-            or ("__" in name
-            and prefix in {"DATABASE", "REDIS", "SECURITY", "VNPY", "STRATEGY", "RISK", "ADMIN"})
+        if name in CLEAN_ENV_NAMES or (
+            "__" in name
+            and prefix in {"DATABASE", "REDIS", "SECURITY", "VNPY", "STRATEGY", "RISK", "ADMIN"}
         ):
             monkeypatch.delenv(name)
     monkeypatch.delenv("REDFIRE_CONFIG_FILE", raising=False)

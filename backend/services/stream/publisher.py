@@ -1,9 +1,11 @@
 """StreamPublisher: orders, trades, ticks and strategy events onto the event bus.
 
 Ticks are conflated per symbol: the newest tick of a symbol replaces one not yet published.
-With `tick_interval` 0 every tick is published while the publisher keeps up; it only skips
-superseded ticks when it falls behind (a burst in one bridge batch, a slow cache). Each
-published tick is also the symbol's latest tick in the shared cache, for every replica.
+With `tick_interval` 0 the publisher runs once per loop iteration, so it only merges ticks
+of a symbol that arrived together (one bridge batch); a positive interval publishes each
+symbol at most that often. Each published tick is also written, again conflated and in a
+task of its own so a slow cache never holds ticks back, as the symbol's latest tick in the
+shared cache for every replica.
 """
 
 from __future__ import annotations
@@ -49,10 +51,12 @@ class StreamPublisher:
         self.cache = cache
         self.tick_interval = tick_interval
         self._pending: dict[str, TickSnapshot] = {}
+        self._unsaved: dict[str, dict[str, Any]] = {}
         self._wakeup = asyncio.Event()
+        self._save = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def on_order(self, order: OrderRead) -> None:
         """Order listener: the owner sees the order's new state."""
@@ -78,20 +82,24 @@ class StreamPublisher:
 
     async def start(self) -> None:
         """Start publishing ticks."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._publish_ticks(), name="stream-ticks")
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._publish_ticks(), name="stream-ticks"),
+                asyncio.create_task(self._save_ticks(), name="stream-latest-ticks"),
+            ]
 
     async def stop(self) -> None:
         """Stop publishing ticks; unpublished ones are dropped."""
-        task, self._task = self._task, None
-        if task is not None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._pending.clear()
+        self._unsaved.clear()
         self._idle.set()
 
     async def flush(self) -> None:
-        """Wait until every tick received so far is published (or superseded and skipped)."""
+        """Wait until every tick received so far is published and saved (or superseded)."""
         await self._idle.wait()
 
     async def _publish_ticks(self) -> None:
@@ -99,17 +107,23 @@ class StreamPublisher:
             await self._wakeup.wait()
             self._wakeup.clear()
             batch, self._pending = self._pending, {}
-            for tick in batch.values():
-                try:
-                    await self._publish_tick(tick)
-                except Exception:
-                    logger.exception("tick_publish_failed", symbol=tick.symbol)
-            if not self._pending:
-                self._idle.set()
+            for symbol, tick in batch.items():
+                data = tick_payload(tick)
+                self.bus.publish(StreamEvent("tick", None, symbol, data))
+                self._unsaved[symbol] = data
+            self._save.set()
             if self.tick_interval > 0:
                 await asyncio.sleep(self.tick_interval)
 
-    async def _publish_tick(self, tick: TickSnapshot) -> None:
-        data = tick_payload(tick)
-        self.bus.publish(StreamEvent("tick", None, tick.symbol, data))
-        await self.cache.set(tick_cache_key(tick.symbol), data)
+    async def _save_ticks(self) -> None:
+        while True:
+            await self._save.wait()
+            self._save.clear()
+            batch, self._unsaved = self._unsaved, {}
+            for symbol, data in batch.items():
+                try:
+                    await self.cache.set(tick_cache_key(symbol), data)
+                except Exception:
+                    logger.exception("latest_tick_not_saved", symbol=symbol)
+            if not (self._pending or self._unsaved):
+                self._idle.set()
