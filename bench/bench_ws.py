@@ -22,6 +22,8 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from multiprocessing.connection import Connection
@@ -29,6 +31,7 @@ from pathlib import Path
 
 import uvicorn
 import uvloop
+from fastapi import FastAPI
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -44,6 +47,7 @@ SYMBOL = "IF2412.CFFEX"
 PRICES = [Decimal("3500.0") + Decimal("0.2") * i for i in range(50)]
 SLICE = 0.001
 Arrivals = list[tuple[float, float]]  # (tick timestamp, arrival time), wall clock
+Phase = tuple[str, int, float, tuple[float, float]]  # name, ticks, seconds, time window
 
 
 async def _client(url: str, ready: asyncio.Event, arrivals: Arrivals) -> None:
@@ -96,7 +100,7 @@ def produce(container: AppContainer, ticks: int, rate: float | None) -> None:
 def bench_config(database_url: str, redis_url: str | None) -> AppConfig:
     """SQLite, no generated ticks, the bus given by --redis."""
     return AppConfig(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         environment="test",
         log_level="WARNING",
         database={"url": database_url},
@@ -142,7 +146,7 @@ def row(
 
 async def run_phases(
     container: AppContainer, rates: list[float | None], seconds: float
-) -> list[tuple[str, int, float, tuple[float, float]]]:
+) -> list[Phase]:
     """Inject at every rate; the time window of each phase's ticks."""
     phases = []
     for rate in rates:
@@ -157,40 +161,54 @@ async def run_phases(
     return phases
 
 
+@asynccontextmanager
+async def served(app: FastAPI) -> AsyncIterator[int]:
+    """uvicorn serving the started `app` in this loop on a free loopback port."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(app, lifespan="off", log_config=None, log_level="warning", loop="none")
+    config.load()
+    server = uvicorn.Server(config)
+    server.lifespan = config.lifespan_class(config)
+    await server.startup(sockets=[sock])
+    try:
+        yield int(sock.getsockname()[1])
+    finally:
+        server.force_exit = True
+        await server.shutdown(sockets=[sock])
+
+
+async def measure(
+    app: FastAPI, clients: int, seconds: float, rates: list[float | None]
+) -> tuple[list[Phase], list[Arrivals]]:
+    """Run the clients' process against the served app while ticks are injected."""
+    container: AppContainer = app.state.container
+    token = await user_token(container)
+    async with served(app) as port:
+        url = f"ws://127.0.0.1:{port}/api/v1/ws?token={token}"
+        context = multiprocessing.get_context("spawn")
+        ours, theirs = context.Pipe()
+        process = context.Process(target=client_process, args=(url, clients, theirs))
+        process.start()
+        assert await asyncio.to_thread(ours.recv) == "ready"
+        phases = await run_phases(container, rates, seconds)
+        await container.stream.hub.stop()  # closes the clients: they send what they saw
+        arrivals: list[Arrivals] = await asyncio.to_thread(ours.recv)
+        process.join()
+    return phases, arrivals
+
+
 async def main(
     clients: int, seconds: float, rates: list[float | None], redis_url: str | None
 ) -> None:
-    """Start the app and server, run the clients' process, print the table."""
+    """Start the app, measure, print the table."""
     configure_logging("WARNING", json_logs=False)
     with tempfile.TemporaryDirectory() as scratch:
         database_url = f"sqlite+aiosqlite:///{Path(scratch) / 'bench.db'}"
         await asyncio.to_thread(upgrade, database_url)
         app = create_app(bench_config(database_url, redis_url))
-        container: AppContainer = app.state.container
         async with app.router.lifespan_context(app):
-            token = await user_token(container)
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            config = uvicorn.Config(
-                app, lifespan="off", log_config=None, log_level="warning", loop="none"
-            )
-            config.load()
-            server = uvicorn.Server(config)
-            server.lifespan = config.lifespan_class(config)
-            await server.startup(sockets=[sock])
-            url = f"ws://127.0.0.1:{sock.getsockname()[1]}/api/v1/ws?token={token}"
-            ours, theirs = multiprocessing.get_context("spawn").Pipe()
-            process = multiprocessing.get_context("spawn").Process(
-                target=client_process, args=(url, clients, theirs)
-            )
-            process.start()
-            assert await asyncio.to_thread(ours.recv) == "ready"
-            phases = await run_phases(container, rates, seconds)
-            await container.stream.hub.stop()
-            arrivals = await asyncio.to_thread(ours.recv)
-            process.join()
-            server.force_exit = True
-            await server.shutdown(sockets=[sock])
+            phases, arrivals = await measure(app, clients, seconds, rates)
     bus = "redis" if redis_url else "memory"
     print(f"{clients} WebSocket clients on one symbol, {bus} bus, uvloop, one server process")
     print(

@@ -59,9 +59,9 @@ class MemoryCache:
         """Remove a key."""
         return self._entries.pop(key, None) is not None
 
-    async def exists(self, key: str) -> bool:
-        """True if live."""
-        return self._live(key) is not None
+    async def exists(self, *keys: str) -> bool:
+        """True if any is live."""
+        return any(self._live(key) is not None for key in keys)
 
     async def incr(self, key: str, ttl: float) -> int | None:
         """Count within a fixed window that starts at the first increment."""

@@ -23,8 +23,8 @@ class Cache(Protocol):
     async def delete(self, key: str) -> bool:
         """Remove the key; True if it existed."""
 
-    async def exists(self, key: str) -> bool:
-        """True if the key holds a live value."""
+    async def exists(self, *keys: str) -> bool:
+        """True if any of the keys holds a live value (one round trip)."""
 
     async def incr(self, key: str, ttl: float) -> int | None:
         """Atomically add one; the first increment starts a `ttl` window. None if unreachable."""

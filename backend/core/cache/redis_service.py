@@ -81,10 +81,10 @@ class RedisCacheService:
             self._failed("delete", exc)
             return False
 
-    async def exists(self, key: str) -> bool:
-        """True if live."""
+    async def exists(self, *keys: str) -> bool:
+        """True if any is live (one EXISTS for all of them)."""
         try:
-            return int(await self.client.exists(self.key(key))) > 0
+            return int(await self.client.exists(*(self.key(key) for key in keys))) > 0
         except (RedisError, OSError) as exc:
             self._failed("exists", exc)
             return False

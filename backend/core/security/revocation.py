@@ -35,9 +35,9 @@ class RevocationList:
 
     async def is_revoked(self, claims: TokenClaims) -> bool:
         """True if this token or its whole session was revoked."""
-        if await self._cache.exists(f"revoked:jti:{claims.jti}"):
-            return True
-        return await self._cache.exists(f"revoked:sid:{claims.session_id}")
+        return await self._cache.exists(
+            f"revoked:jti:{claims.jti}", f"revoked:sid:{claims.session_id}"
+        )
 
     async def revoke_token(self, claims: TokenClaims) -> None:
         """Revoke one token until its expiry."""

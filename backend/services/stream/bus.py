@@ -136,6 +136,7 @@ class RedisEventBus(_Listeners):
         super().__init__()
         self.client = client
         self.origin = uuid.uuid4().hex
+        self._own_suffix = f'"origin":"{self.origin}"}}'
         self.channels = {topic: f"{prefix}stream:{topic}" for topic in TOPICS}
         self._outbox: asyncio.Queue[tuple[str, str]] = asyncio.Queue(outbox_size)
         self._reconnect_max = reconnect_max_seconds
@@ -191,6 +192,8 @@ class RedisEventBus(_Listeners):
                     self._receive(message["data"])
 
     def _receive(self, raw: Any) -> None:
+        if isinstance(raw, str) and raw.endswith(self._own_suffix):
+            return  # our own event (to_json writes `origin` last): delivered when published
         try:
             event, origin = StreamEvent.from_json(raw)
         except (ValueError, KeyError, TypeError) as exc:
