@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Insert, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,6 +42,19 @@ def request_fingerprint(payload: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+@functools.cache
+def _claim_statement(dialect: str) -> Insert:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id, built once per dialect (a hot path)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    columns = ("user_id", "key", "request_hash", "created_at", "expires_at")
+    return (
+        insert(IdempotencyKey)
+        .values({name: bindparam(name) for name in columns})
+        .on_conflict_do_nothing(index_elements=["user_id", "key"])
+        .returning(IdempotencyKey.id)
+    )
+
+
 async def claim_key(
     session: AsyncSession, *, user_id: int, key: str, fingerprint: str
 ) -> StoredResponse | None:
@@ -57,15 +71,8 @@ async def claim_key(
         "created_at": now,
         "expires_at": now + KEY_LIFETIME,
     }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(IdempotencyKey)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["user_id", "key"])
-        .returning(IdempotencyKey.id)
-    )
-    if (await session.execute(statement)).scalar_one_or_none() is not None:
+    statement = _claim_statement(session.get_bind().dialect.name)
+    if (await session.execute(statement, values)).scalar_one_or_none() is not None:
         return None
     existing = await session.scalar(
         select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)

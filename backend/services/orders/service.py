@@ -6,9 +6,10 @@ import uuid
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.core.database.base import utcnow
 from backend.core.errors import ConflictError, NotFoundError
 from backend.core.monitoring.metrics import ORDER_REJECTIONS, ORDERS
 from backend.models.enums import OrderStatus
@@ -88,15 +89,37 @@ class OrderService:
             return await self._answer(session, order, user_id, idempotency_key)
         await session.commit()
         vt_orderid, error = await self._route(order, request)
-        current = await session.get(Order, order.id, with_for_update=True, populate_existing=True)
-        assert current is not None
         if vt_orderid is None:
+            current = await self._locked(session, order.id)
             self._reject(current, error or "gateway_error")
         else:
-            current.vt_orderid = current.vt_orderid or vt_orderid
-            if current.status is OrderStatus.PENDING:
-                state_machine.move(current, OrderStatus.SUBMITTED)
+            current = await self._mark_submitted(session, order.id, vt_orderid)
         return await self._answer(session, current, user_id, idempotency_key)
+
+    async def _mark_submitted(self, session: AsyncSession, order_id: int, vt_orderid: str) -> Order:
+        """pending -> submitted in one guarded UPDATE ... RETURNING (the hot path)."""
+        target = OrderStatus.SUBMITTED
+        statement = (
+            update(Order)
+            .where(Order.id == order_id, Order.status.in_(state_machine.sources_of(target)))
+            .values(status=target, vt_orderid=vt_orderid, updated_at=utcnow())
+            .returning(Order)
+        )
+        options = {"populate_existing": True, "synchronize_session": False}
+        updated = (await session.execute(statement, execution_options=options)).scalar()
+        if updated is not None:
+            state_machine.count(updated, target)
+            return updated
+        # The gateway's events got there first and moved it on; keep their status.
+        current = await self._locked(session, order_id)
+        current.vt_orderid = current.vt_orderid or vt_orderid
+        return current
+
+    @staticmethod
+    async def _locked(session: AsyncSession, order_id: int) -> Order:
+        current = await session.get(Order, order_id, with_for_update=True, populate_existing=True)
+        assert current is not None
+        return current
 
     async def _create(self, session: AsyncSession, user_id: int, request: OrderCreate) -> Order:
         order = Order(

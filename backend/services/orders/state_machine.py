@@ -21,6 +21,16 @@ LEGAL_MOVES: dict[OrderStatus, frozenset[OrderStatus]] = {
 }
 
 
+def sources_of(target: OrderStatus) -> frozenset[OrderStatus]:
+    """Every status from which `target` is a legal move (for guarded SQL updates)."""
+    return frozenset(status for status, moves in LEGAL_MOVES.items() if target in moves)
+
+
+def count(order: Order, status: OrderStatus) -> None:
+    """Record a move made by a guarded SQL update in the order metrics."""
+    ORDERS.labels(status=status.value, side=order.side.value).inc()
+
+
 def is_legal(current: OrderStatus, target: OrderStatus) -> bool:
     """True when `current -> target` is one of the contract's moves."""
     return target in LEGAL_MOVES[current]
@@ -54,7 +64,7 @@ def move(order: Order, target: OrderStatus, *, reason: str | None = None) -> boo
         return False
     for step in steps:
         order.status = step
-        ORDERS.labels(status=step.value, side=order.side.value).inc()
+        count(order, step)
     if target is S.REJECTED and reason is not None:
         order.reject_reason = reason[:255]
     return True
