@@ -5,26 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Enum, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.database.base import Base, TimestampMixin, utcnow
+from backend.core.database.types import string_enum
 from backend.models.enums import OrderSide, OrderStatus, OrderType
 
 # BIGINT on PostgreSQL; INTEGER on SQLite, where only INTEGER PRIMARY KEY autoincrements.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-def _enum(enum_class: type[OrderSide] | type[OrderType] | type[OrderStatus], name: str) -> Enum:
-    return Enum(
-        enum_class,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=16,
-        values_callable=lambda members: [member.value for member in members],
-        validate_strings=True,
-    )
 
 
 class Order(TimestampMixin, Base):
@@ -39,12 +28,12 @@ class Order(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     symbol: Mapped[str] = mapped_column(String(64))
-    side: Mapped[OrderSide] = mapped_column(_enum(OrderSide, "order_side"))
-    order_type: Mapped[OrderType] = mapped_column(_enum(OrderType, "order_type"))
+    side: Mapped[OrderSide] = mapped_column(string_enum(OrderSide, "order_side"))
+    order_type: Mapped[OrderType] = mapped_column(string_enum(OrderType, "order_type"))
     quantity: Mapped[Decimal]
     price: Mapped[Decimal | None]
     status: Mapped[OrderStatus] = mapped_column(
-        _enum(OrderStatus, "order_status"), default=OrderStatus.PENDING
+        string_enum(OrderStatus, "order_status"), default=OrderStatus.PENDING
     )
     filled_quantity: Mapped[Decimal] = mapped_column(default=Decimal(0))
     avg_fill_price: Mapped[Decimal | None]
@@ -74,7 +63,7 @@ class Trade(Base):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     symbol: Mapped[str] = mapped_column(String(64))
-    side: Mapped[OrderSide] = mapped_column(_enum(OrderSide, "order_side"))
+    side: Mapped[OrderSide] = mapped_column(string_enum(OrderSide, "order_side"))
     price: Mapped[Decimal]
     quantity: Mapped[Decimal]
     commission: Mapped[Decimal]

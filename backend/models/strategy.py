@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.database.base import Base, TimestampMixin
+from backend.core.database.types import string_enum
 from backend.models.enums import StrategyStatus
 
 
@@ -24,15 +25,7 @@ class Strategy(TimestampMixin, Base):
     symbol: Mapped[str] = mapped_column(String(64))
     parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[StrategyStatus] = mapped_column(
-        Enum(
-            StrategyStatus,
-            name="strategy_status",
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            validate_strings=True,
-            values_callable=lambda statuses: [status.value for status in statuses],
-        ),
+        string_enum(StrategyStatus, "strategy_status"),
         default=StrategyStatus.STOPPED,
         index=True,
     )

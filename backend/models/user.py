@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Enum, String
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.database.base import Base, TimestampMixin
+from backend.core.database.types import string_enum
 from backend.models.enums import UserRole
 
 
@@ -24,15 +25,7 @@ class User(TimestampMixin, Base):
     hashed_password: Mapped[str] = mapped_column(String(255))
     full_name: Mapped[str | None] = mapped_column(String(100))
     role: Mapped[UserRole] = mapped_column(
-        Enum(
-            UserRole,
-            name="user_role",
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            validate_strings=True,
-            values_callable=lambda roles: [role.value for role in roles],
-        ),
+        string_enum(UserRole, "user_role"),
         default=UserRole.TRADER,
     )
     is_active: Mapped[bool] = mapped_column(default=True)

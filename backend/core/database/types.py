@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime, Numeric, String
+from sqlalchemy import DateTime, Enum, Numeric, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -56,3 +57,16 @@ class Money(TypeDecorator[Decimal]):
         if value is None:
             return None
         return Decimal(value) if isinstance(value, str) else Decimal(str(value))
+
+
+def string_enum(enum_class: type[StrEnum], name: str) -> Enum:
+    """A StrEnum stored as its values in a VARCHAR with a CHECK (no native enum type)."""
+    return Enum(
+        enum_class,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        validate_strings=True,
+        values_callable=lambda members: [member.value for member in members],
+    )
