@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: install run migrate test test-embedded test-services lint format bench slim-check clean
+.PHONY: install run migrate test test-embedded test-services lint format bench slim-check soak fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ bench: install
 # The runtime image's dependency set (vnpy without Qt) in a fresh venv, booted once.
 slim-check: install
 	$(BIN)/python scripts/slim_install_check.py
+
+# 10-minute soak on PostgreSQL + Redis, not in CI (SOAK_SECONDS / SOAK_RATE override).
+soak: install
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache redfire.db redfire.db-*

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 from backend.core.config import AppConfig, ConfigError, config_manager
 
@@ -17,6 +19,10 @@ def _load() -> AppConfig:
         raise SystemExit(2) from None
 
 
+def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -25,6 +31,9 @@ def _serve(args: argparse.Namespace) -> int:
     config = _load()
     configure_logging(config.log_level, json_logs=config.log_json)
     trusted = ",".join(config.security.trusted_proxies) or "127.0.0.1"
+    # uvicorn drains on SIGTERM, then re-raises it under the handler it found: this one
+    # makes a completed graceful shutdown exit 0 instead of "killed by SIGTERM".
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
         "backend.main:app",
         host=args.host or config.host,

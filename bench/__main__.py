@@ -9,6 +9,7 @@ from pathlib import Path
 BENCHMARKS = [
     "bench.bench_bridge",
     "bench.bench_strategy",
+    "bench.bench_backtest",
     "bench.bench_login",
     "bench.bench_orders",
     "bench.bench_ws",

@@ -8,10 +8,12 @@ from fastapi import APIRouter
 
 from backend.api.deps import AdminUser, ContainerDep, SessionDep
 from backend.api.responses import error_responses
+from backend.api.routing import StrictJSONRoute
 from backend.schemas.admin import HaltRequest, RiskLimitsRead, RiskLimitsUpdate
 
-router = APIRouter(prefix="/admin", tags=["admin"])
-ADMIN_ERRORS = error_responses(401, 403, 422)
+router = APIRouter(prefix="/admin", tags=["admin"], route_class=StrictJSONRoute)
+ADMIN_ERRORS = error_responses(401, 403)
+ADMIN_BODY_ERRORS = error_responses(400, 401, 403, 422)
 
 
 @router.get("/risk", response_model=RiskLimitsRead, responses=ADMIN_ERRORS)
@@ -20,7 +22,7 @@ async def get_risk(_: AdminUser, session: SessionDep, container: ContainerDep) -
     return (await container.trading.risk.get(session)).to_json()
 
 
-@router.put("/risk", response_model=RiskLimitsRead, responses=ADMIN_ERRORS)
+@router.put("/risk", response_model=RiskLimitsRead, responses=ADMIN_BODY_ERRORS)
 async def put_risk(
     update: RiskLimitsUpdate, _: AdminUser, session: SessionDep, container: ContainerDep
 ) -> Any:
@@ -29,7 +31,7 @@ async def put_risk(
     return (await container.trading.risk.update(session, **values)).to_json()
 
 
-@router.post("/halt", response_model=RiskLimitsRead, responses=ADMIN_ERRORS)
+@router.post("/halt", response_model=RiskLimitsRead, responses=ADMIN_BODY_ERRORS)
 async def halt(
     _: AdminUser, session: SessionDep, container: ContainerDep, request: HaltRequest | None = None
 ) -> Any:

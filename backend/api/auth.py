@@ -15,11 +15,13 @@ from backend.api.deps import (
     SessionDep,
     UserServiceDep,
 )
+from backend.api.responses import error_responses
+from backend.api.routing import StrictJSONRoute
 from backend.core.security.tokens import IssuedTokens
 from backend.schemas.auth import RefreshRequest, TokenResponse
 from backend.schemas.users import UserCreate, UserRead
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/auth", tags=["auth"], route_class=StrictJSONRoute)
 
 
 def _token_response(tokens: IssuedTokens) -> TokenResponse:
@@ -30,7 +32,12 @@ def _token_response(tokens: IssuedTokens) -> TokenResponse:
     )
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED, summary="Create an account")
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(400, 409, 422, 429),
+    summary="Create an account",
+)
 async def register(
     payload: UserCreate,
     session: SessionDep,
@@ -50,7 +57,11 @@ async def register(
     return UserRead.model_validate(user)
 
 
-@router.post("/login", summary="Log in with the OAuth2 password form")
+@router.post(
+    "/login",
+    responses=error_responses(400, 401, 422, 429),
+    summary="Log in with the OAuth2 password form",
+)
 async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
@@ -64,7 +75,11 @@ async def login(
     return _token_response(tokens)
 
 
-@router.post("/refresh", summary="Exchange a refresh token for a new pair")
+@router.post(
+    "/refresh",
+    responses=error_responses(400, 401, 422),
+    summary="Exchange a refresh token for a new pair",
+)
 async def refresh(
     payload: RefreshRequest, session: SessionDep, auth: AuthServiceDep
 ) -> TokenResponse:
@@ -73,7 +88,12 @@ async def refresh(
     return _token_response(tokens)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke this session")
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401),
+    summary="Revoke this session",
+)
 async def logout(authentication: AuthenticationDep, auth: AuthServiceDep) -> Response:
     """This access token and its refresh token stop working at once."""
     await auth.logout(claims=authentication.claims)

@@ -22,7 +22,7 @@ from backend.core.security import SecurityComponents
 from backend.core.security.tokens import TokenClaims
 from backend.models.enums import UserRole
 from backend.models.user import User
-from backend.schemas.common import PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX
+from backend.schemas.common import BIGINT_MAX, INTEGER_MAX, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX
 from backend.services.auth import AuthService
 from backend.services.orders.service import OrderService
 from backend.services.users import UserService
@@ -154,9 +154,9 @@ class PageParams:
 
 async def get_page_params(
     limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT_MAX)] = PAGE_LIMIT_DEFAULT,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=BIGINT_MAX)] = 0,
 ) -> PageParams:
-    """`limit` (1-500, default 50) and `offset` (>= 0) of a list endpoint."""
+    """`limit` (1-500, default 50) and `offset` (>= 0; SQL's OFFSET is a BIGINT)."""
     return PageParams(limit=limit, offset=offset)
 
 
@@ -169,5 +169,8 @@ async def get_order_service(container: ContainerDep) -> OrderService:
 
 
 OrderServiceDep = Annotated[OrderService, Depends(get_order_service)]
-# Database ids in paths: positive and within BIGINT, so bad ids are 422, never a 500.
-ResourceId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+# Database ids in paths: positive and within the key column's type, so a bad id is 422, never a
+# 500 (PostgreSQL refuses an out-of-range parameter). ResourceId: BIGINT keys (orders, trades);
+# IntegerId: INTEGER keys (users, strategies, backtests).
+ResourceId = Annotated[int, Path(ge=1, le=BIGINT_MAX)]
+IntegerId = Annotated[int, Path(ge=1, le=INTEGER_MAX)]

@@ -57,11 +57,16 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {key: value for key, value in error.items() if key in ("type", "loc", "msg")}
-        for error in exc.errors()
-    ]
-    return error_response(422, "validation_error", errors)
+    return error_response(422, "validation_error", [_field_error(error) for error in exc.errors()])
+
+
+def _field_error(error: Mapping[str, Any]) -> dict[str, Any]:
+    """type, loc and msg only (never the input); a JSON syntax error says what is wrong."""
+    shown = {key: value for key, value in error.items() if key in ("type", "loc", "msg")}
+    reason = (error.get("ctx") or {}).get("error")
+    if error.get("type") == "json_invalid" and reason:
+        shown["msg"] = f"{error['msg']}: {reason}"
+    return shown
 
 
 async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:

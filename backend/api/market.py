@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends, Path, status
 
 from backend.api.deps import AdminUser, CacheDep, ContainerDep, CurrentUser
 from backend.api.responses import error_responses
+from backend.api.routing import StrictJSONRoute
 from backend.schemas.market import SymbolRead, TickInjectBody, TickRead
 from backend.services.data.market import MarketDataService
 
-router = APIRouter(prefix="/market", tags=["market"])
+router = APIRouter(prefix="/market", tags=["market"], route_class=StrictJSONRoute)
 
 
 def get_market_data(container: ContainerDep, cache: CacheDep) -> MarketDataService:
@@ -23,7 +24,7 @@ MarketDataDep = Annotated[MarketDataService, Depends(get_market_data)]
 SymbolPath = Annotated[str, Path(min_length=1, max_length=64, examples=["IF2412.CFFEX"])]
 
 
-@router.get("/symbols", response_model=list[SymbolRead], responses=error_responses(401, 503))
+@router.get("/symbols", response_model=list[SymbolRead], responses=error_responses(401))
 async def list_symbols(_: CurrentUser, market: MarketDataDep) -> Any:
     """Every tradable contract: `symbol` is what orders and subscriptions name."""
     return market.list_symbols()
@@ -32,7 +33,7 @@ async def list_symbols(_: CurrentUser, market: MarketDataDep) -> Any:
 @router.get(
     "/ticks/{symbol}",
     response_model=TickRead,
-    responses=error_responses(401, 404, 503),
+    responses=error_responses(401, 404, 422),
     summary="Latest tick of a symbol (404 `symbol_not_found` or `tick_not_found`)",
 )
 async def latest_tick(symbol: SymbolPath, _: CurrentUser, market: MarketDataDep) -> TickRead:
@@ -44,7 +45,7 @@ async def latest_tick(symbol: SymbolPath, _: CurrentUser, market: MarketDataDep)
     "/ticks",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=list[TickRead],
-    responses=error_responses(401, 403, 422, 503),
+    responses=error_responses(400, 401, 403, 422),
     summary="Inject one tick or a list of ticks into the PAPER market (admin)",
 )
 async def inject_ticks(body: TickInjectBody, _: AdminUser, market: MarketDataDep) -> Any:

@@ -16,12 +16,13 @@ from backend.api.deps import (
     TraderUser,
 )
 from backend.api.responses import error_responses
+from backend.api.routing import StrictJSONRoute
 from backend.models.enums import OrderSide, OrderStatus
-from backend.schemas.common import Page
+from backend.schemas.common import NO_CONTROL_CHARACTERS, Page
 from backend.schemas.orders import OrderCreate, OrderRead
 from backend.services.orders import queries
 
-router = APIRouter(prefix="/orders", tags=["orders"])
+router = APIRouter(prefix="/orders", tags=["orders"], route_class=StrictJSONRoute)
 
 IdempotencyKey = Annotated[
     str | None,
@@ -39,7 +40,7 @@ IdempotencyKey = Annotated[
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=OrderRead,
-    responses=error_responses(401, 403, 409, 422, 429, 503),
+    responses=error_responses(400, 401, 403, 404, 409, 422, 429),
     summary="Place an order (risk-rejected orders are stored and answered `rejected`)",
 )
 async def place_order(
@@ -64,7 +65,7 @@ async def list_orders(
     session: SessionDep,
     page: PageParamsDep,
     status_filter: Annotated[OrderStatus | None, Query(alias="status")] = None,
-    symbol: Annotated[str | None, Query(max_length=64)] = None,
+    symbol: Annotated[str | None, Query(max_length=64, pattern=NO_CONTROL_CHARACTERS)] = None,
     side: OrderSide | None = None,
 ) -> Page[OrderRead]:
     """The caller's orders, newest first."""

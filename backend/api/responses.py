@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 
 _DESCRIPTIONS = {
-    400: "Malformed request",
+    400: "Malformed request (a body that is not UTF-8, JSON or multipart as declared)",
     401: "Missing, invalid, expired or revoked token",
     403: "Authenticated but not allowed",
     404: "Not found, or not yours",
@@ -15,7 +15,24 @@ _DESCRIPTIONS = {
     413: "Request body too large",
     422: "Validation error",
     429: "Rate limited (see Retry-After)",
+    500: "Internal error (a bug: never expected)",
     503: "A dependency is down",
+}
+_HEADERS: dict[int, dict[str, Any]] = {
+    401: {
+        "WWW-Authenticate": {
+            "description": "The authentication scheme: `Bearer`",
+            "required": True,
+            "schema": {"type": "string", "enum": ["Bearer"]},
+        }
+    },
+    429: {
+        "Retry-After": {
+            "description": "Seconds to wait before trying again",
+            "required": True,
+            "schema": {"type": "string", "pattern": "^[0-9]+$"},
+        }
+    },
 }
 
 
@@ -29,4 +46,18 @@ class ErrorBody(BaseModel):
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """`responses=` entries for the given error statuses."""
-    return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]} for code in codes}
+    responses: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        entry: dict[str, Any] = {"model": ErrorBody, "description": _DESCRIPTIONS[code]}
+        if code in _HEADERS:
+            entry["headers"] = _HEADERS[code]
+        responses[code] = entry
+    return responses
+
+
+# Any request: a body over the limit is refused before routing; the last-resort 500 handler.
+ANY_REQUEST_ERRORS = error_responses(413, 500)
+# Every /api/v1 operation also reads the database (or Redis, for token revocation).
+API_ERRORS = error_responses(413, 500, 503)
+# A request body: undecodable (400), invalid (422).
+BODY_ERRORS = error_responses(400, 422)

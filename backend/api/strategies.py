@@ -9,12 +9,13 @@ from fastapi import APIRouter, Depends, Response, status
 from backend.api.deps import (
     ContainerDep,
     CurrentUser,
+    IntegerId,
     PageParamsDep,
-    ResourceId,
     SessionDep,
     TraderUser,
 )
 from backend.api.responses import error_responses
+from backend.api.routing import StrictJSONRoute
 from backend.models.enums import StrategyStatus
 from backend.models.strategy import Strategy
 from backend.schemas.common import Page
@@ -29,7 +30,7 @@ from backend.services.strategy.engine import StrategyEngine
 from backend.services.strategy.repository import to_record
 from backend.services.strategy.service import StrategyService
 
-router = APIRouter(prefix="/strategies", tags=["strategies"])
+router = APIRouter(prefix="/strategies", tags=["strategies"], route_class=StrictJSONRoute)
 
 
 async def get_strategy_engine(container: ContainerDep) -> StrategyEngine:
@@ -63,7 +64,7 @@ async def list_strategy_classes(_: CurrentUser, engine: EngineDep) -> list[Strat
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=StrategyRead,
-    responses=error_responses(401, 403, 409, 422),
+    responses=error_responses(400, 401, 403, 409, 422),
 )
 async def create_strategy(
     request: StrategyCreate, user: TraderUser, session: SessionDep, strategies: ServiceDep
@@ -88,19 +89,21 @@ async def list_strategies(
     )
 
 
-@router.get("/{strategy_id}", response_model=StrategyRead, responses=error_responses(401, 404))
+@router.get("/{strategy_id}", response_model=StrategyRead, responses=error_responses(401, 404, 422))
 async def get_strategy(
-    strategy_id: ResourceId, user: CurrentUser, session: SessionDep, strategies: ServiceDep
+    strategy_id: IntegerId, user: CurrentUser, session: SessionDep, strategies: ServiceDep
 ) -> Strategy:
     """One of the caller's strategies."""
     return await strategies.get(session, user_id=user.id, strategy_id=strategy_id)
 
 
 @router.patch(
-    "/{strategy_id}", response_model=StrategyRead, responses=error_responses(401, 403, 404, 409)
+    "/{strategy_id}",
+    response_model=StrategyRead,
+    responses=error_responses(400, 401, 403, 404, 409, 422),
 )
 async def update_strategy(
-    strategy_id: ResourceId,
+    strategy_id: IntegerId,
     request: StrategyUpdate,
     user: TraderUser,
     session: SessionDep,
@@ -116,20 +119,22 @@ async def update_strategy(
     "/{strategy_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=error_responses(401, 403, 404, 409),
+    responses=error_responses(401, 403, 404, 409, 422),
 )
 async def delete_strategy(
-    strategy_id: ResourceId, user: TraderUser, session: SessionDep, strategies: ServiceDep
+    strategy_id: IntegerId, user: TraderUser, session: SessionDep, strategies: ServiceDep
 ) -> None:
     """Delete; 409 `strategy_running` while it runs."""
     await strategies.delete(session, user_id=user.id, strategy_id=strategy_id)
 
 
 @router.post(
-    "/{strategy_id}/start", response_model=StrategyRead, responses=error_responses(401, 403, 404)
+    "/{strategy_id}/start",
+    response_model=StrategyRead,
+    responses=error_responses(401, 403, 404, 409, 422),
 )
 async def start_strategy(
-    strategy_id: ResourceId,
+    strategy_id: IntegerId,
     user: TraderUser,
     session: SessionDep,
     strategies: ServiceDep,
@@ -145,10 +150,12 @@ async def start_strategy(
 
 
 @router.post(
-    "/{strategy_id}/stop", response_model=StrategyRead, responses=error_responses(401, 403, 404)
+    "/{strategy_id}/stop",
+    response_model=StrategyRead,
+    responses=error_responses(401, 403, 404, 409, 422),
 )
 async def stop_strategy(
-    strategy_id: ResourceId,
+    strategy_id: IntegerId,
     user: TraderUser,
     session: SessionDep,
     strategies: ServiceDep,
@@ -162,10 +169,12 @@ async def stop_strategy(
 
 
 @router.get(
-    "/{strategy_id}/status", response_model=StrategyStatusRead, responses=error_responses(401, 404)
+    "/{strategy_id}/status",
+    response_model=StrategyStatusRead,
+    responses=error_responses(401, 404, 422),
 )
 async def get_strategy_status(
-    strategy_id: ResourceId,
+    strategy_id: IntegerId,
     user: CurrentUser,
     session: SessionDep,
     strategies: ServiceDep,

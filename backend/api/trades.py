@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from backend.api.deps import ContainerDep, CurrentUser, PageParamsDep, SessionDep
 from backend.api.responses import error_responses
-from backend.schemas.common import Page
+from backend.schemas.common import BIGINT_MAX, NO_CONTROL_CHARACTERS, Page
 from backend.schemas.orders import AccountRead, PositionRead, TradeRead
 from backend.services.orders import queries
 
@@ -20,8 +20,8 @@ async def list_trades(
     user: CurrentUser,
     session: SessionDep,
     page: PageParamsDep,
-    symbol: Annotated[str | None, Query(max_length=64)] = None,
-    order_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    symbol: Annotated[str | None, Query(max_length=64, pattern=NO_CONTROL_CHARACTERS)] = None,
+    order_id: Annotated[int | None, Query(ge=1, le=BIGINT_MAX)] = None,
 ) -> Page[TradeRead]:
     """The caller's fills, newest first."""
     return await queries.list_trades(

@@ -9,23 +9,30 @@ from backend.api.deps import (
     AuthServiceDep,
     ClientIPDep,
     CurrentUser,
+    IntegerId,
     PageParamsDep,
     SessionDep,
     UserServiceDep,
 )
+from backend.api.responses import error_responses
+from backend.api.routing import StrictJSONRoute
 from backend.schemas.common import Page
 from backend.schemas.users import UserAdminUpdate, UserRead, UserSelfUpdate
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], route_class=StrictJSONRoute)
 
 
-@router.get("/me", summary="The current user")
+@router.get("/me", responses=error_responses(401), summary="The current user")
 async def read_me(user: CurrentUser) -> UserRead:
     """The account the token belongs to."""
     return UserRead.model_validate(user)
 
 
-@router.patch("/me", summary="Change one's own account")
+@router.patch(
+    "/me",
+    responses=error_responses(400, 401, 403, 409, 422, 429),
+    summary="Change one's own account",
+)
 async def update_me(
     payload: UserSelfUpdate,
     user: CurrentUser,
@@ -49,7 +56,7 @@ async def update_me(
     return UserRead.model_validate(updated)
 
 
-@router.get("", summary="All users (admin)")
+@router.get("", responses=error_responses(401, 403, 422), summary="All users (admin)")
 async def list_users(
     _: AdminUser, session: SessionDep, users: UserServiceDep, page: PageParamsDep
 ) -> Page[UserRead]:
@@ -63,9 +70,13 @@ async def list_users(
     )
 
 
-@router.patch("/{user_id}", summary="Activate, deactivate or change the role of a user (admin)")
+@router.patch(
+    "/{user_id}",
+    responses=error_responses(400, 401, 403, 404, 409, 422),
+    summary="Activate, deactivate or change the role of a user (admin)",
+)
 async def administer_user(
-    user_id: int,
+    user_id: IntegerId,
     payload: UserAdminUpdate,
     admin: AdminUser,
     session: SessionDep,

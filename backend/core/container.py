@@ -13,6 +13,7 @@ from backend.core.monitoring.health import HealthRegistry
 from backend.core.security import SecurityComponents
 
 if TYPE_CHECKING:
+    from backend.services.backtest.runner import BacktestRunner
     from backend.services.orders.module import TradingComponents
     from backend.services.strategy.engine import StrategyEngine
     from backend.services.stream.module import StreamComponents
@@ -30,4 +31,5 @@ class AppContainer:
     trading: TradingComponents
     stream: StreamComponents
     strategies: StrategyEngine
+    backtests: BacktestRunner
     health: HealthRegistry = field(default_factory=HealthRegistry)

@@ -10,6 +10,7 @@ from backend.core.container import AppContainer
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
 from backend.core.security import build_security
+from backend.services.backtest.module import build_backtests, register_backtests
 from backend.services.orders.module import build_trading, register_trading
 from backend.services.strategy.module import build_strategies, register_strategies
 from backend.services.stream.module import build_stream, register_stream
@@ -25,6 +26,7 @@ def build_container(config: AppConfig) -> AppContainer:
     trading = build_trading(config, database, cache)
     stream = build_stream(config.stream, cache, trading)
     strategies = build_strategies(config, database, cache, trading)
+    backtests = build_backtests(config, database)
     container = AppContainer(
         config=config,
         lifecycle=lifecycle,
@@ -34,6 +36,7 @@ def build_container(config: AppConfig) -> AppContainer:
         trading=trading,
         stream=stream,
         strategies=strategies,
+        backtests=backtests,
     )
 
     async def check_database() -> dict[str, Any]:
@@ -63,4 +66,5 @@ def build_container(config: AppConfig) -> AppContainer:
         lifecycle, container.health, trading, database=database, replica=config.replica_id
     )
     register_strategies(lifecycle, strategies)
+    register_backtests(lifecycle, backtests)
     return container

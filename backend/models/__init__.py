@@ -1,6 +1,7 @@
 """ORM models; importing this package registers them all on Base.metadata."""
 
 from backend.models.account import Account, Position
+from backend.models.backtest import Backtest
 from backend.models.control import IdempotencyKey, RiskSettings
 from backend.models.order import Order, Trade
 from backend.models.strategy import Strategy
@@ -8,6 +9,7 @@ from backend.models.user import User
 
 __all__ = [
     "Account",
+    "Backtest",
     "IdempotencyKey",
     "Order",
     "Position",

@@ -58,3 +58,17 @@ class StrategyStatus(StrEnum):
     STOPPED = "stopped"
     RUNNING = "running"
     ERROR = "error"
+
+
+class BacktestStatus(StrEnum):
+    """A backtest's progress: queued -> running -> finished | failed."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        """Finished and failed backtests never change again."""
+        return self in (BacktestStatus.FINISHED, BacktestStatus.FAILED)

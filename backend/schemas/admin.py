@@ -7,6 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.schemas.common import PlainText
+
 Limit = Annotated[Decimal, Field(gt=0, max_digits=24, decimal_places=8, allow_inf_nan=False)]
 
 
@@ -39,4 +41,4 @@ class HaltRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reason: Annotated[str, Field(max_length=255)] | None = None
+    reason: Annotated[PlainText, Field(max_length=255)] | None = None

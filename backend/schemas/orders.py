@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from backend.models.enums import OrderSide, OrderStatus, OrderType
+from backend.schemas.common import INTEGER_MAX
 
 # 16 digits before the point, 8 after; finite; numbers or decimal strings accepted.
 Amount = Annotated[Decimal, Field(max_digits=24, decimal_places=8, allow_inf_nan=False)]
@@ -25,7 +26,7 @@ class OrderCreate(BaseModel):
     order_type: OrderType
     quantity: Amount
     price: Amount | None = None
-    strategy_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    strategy_id: int | None = Field(default=None, ge=1, le=INTEGER_MAX)
 
 
 class OrderRead(BaseModel):

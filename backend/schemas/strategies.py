@@ -9,12 +9,13 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from backend.models.enums import StrategyStatus
+from backend.schemas.common import PlainText
 
 StrategyName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+    PlainText, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
 ]
 Symbol = Annotated[str, StringConstraints(min_length=3, max_length=64, pattern=r"^[\w-]+\.[A-Z]+$")]
-ClassName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+ClassName = Annotated[PlainText, StringConstraints(min_length=1, max_length=100)]
 
 
 class StrategyCreate(BaseModel):

@@ -9,13 +9,14 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from backend.core.security.passwords import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 from backend.models.enums import UserRole
+from backend.schemas.common import PlainText
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
 
 Username = Annotated[str, StringConstraints(min_length=3, max_length=50, pattern=USERNAME_PATTERN)]
 Email = Annotated[EmailStr, Field(max_length=100)]
 Password = Annotated[str, Field(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH)]
-FullName = Annotated[str, Field(max_length=100)]
+FullName = Annotated[PlainText, Field(max_length=100)]
 
 
 class UserCreate(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
@@ -13,8 +14,11 @@ from sqlalchemy import func, select
 from backend.core.config import AppConfig
 from backend.core.container import AppContainer
 from backend.main import create_app
+from backend.models.control import IdempotencyKey
 from backend.models.enums import OrderSide, OrderStatus, OrderType
 from backend.models.order import Order, Trade
+from backend.schemas.orders import OrderCreate
+from backend.services.orders.idempotency import request_fingerprint
 from backend.services.vnpy.types import TradeFill
 from tests.api.conftest import MakeAccount
 from tests.api.trading import quote, settle
@@ -150,3 +154,53 @@ async def test_a_price_the_gateway_cannot_carry_is_422_and_stores_nothing(
     assert [error["type"] for error in response.json()["detail"]] == ["not_representable"]
     async with container.database.session() as session:
         assert await session.scalar(select(func.count()).select_from(Order)) == 0
+
+
+async def test_a_key_whose_request_died_replays_the_reconciled_order(
+    client: httpx.AsyncClient,
+    container: AppContainer,
+    make_account: MakeAccount,
+    make_config: Callable[..., AppConfig],
+) -> None:
+    trader = await make_account()
+    replica = f"crashed-{uuid.uuid4().hex[:6]}"
+    body = {"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": "1", "price": "3400"}
+    fingerprint = request_fingerprint(OrderCreate.model_validate(body).model_dump())
+    # What a crash between committing the pending order and answering leaves behind.
+    async with container.database.session() as session:
+        order = Order(
+            user_id=trader.id,
+            symbol=IF,
+            side=OrderSide.BUY,
+            order_type=OrderType.LIMIT,
+            quantity=Decimal(1),
+            price=Decimal(3400),
+            status=OrderStatus.PENDING,
+            client_order_id=uuid.uuid4().hex,
+            gateway="PAPER",
+            replica=replica,
+        )
+        session.add(order)
+        await session.flush()
+        session.add(
+            IdempotencyKey(
+                user_id=trader.id,
+                key="died-in-flight",
+                request_hash=fingerprint,
+                order_id=order.id,
+                expires_at=datetime.now(UTC) + timedelta(hours=1),
+            )
+        )
+    headers = {**trader.headers, "Idempotency-Key": "died-in-flight"}
+    before = await client.post("/api/v1/orders", json=body, headers=headers)
+    assert before.status_code == 409  # still in flight as far as anyone can tell
+    restarted = create_app(make_config(replica_id=replica))
+    async with restarted.router.lifespan_context(restarted):
+        pass
+    retry = await client.post("/api/v1/orders", json=body, headers=headers)
+    assert retry.status_code == 201
+    assert retry.json()["id"] == order.id
+    assert (retry.json()["status"], retry.json()["reject_reason"]) == (
+        "rejected",
+        "lost_on_restart",
+    )

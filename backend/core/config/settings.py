@@ -236,6 +236,14 @@ class StrategyConfig(BaseModel):
     resume_on_start: bool = True
 
 
+class BacktestConfig(BaseModel):
+    """Backtests: how many run at once (each on a worker thread) and how large they may be."""
+
+    max_concurrent: int = Field(default=2, ge=1, le=64)
+    max_bars: int = Field(default=2_000_000, ge=1)
+    max_stored_trades: int = Field(default=50_000, ge=0)
+
+
 class RiskConfig(BaseModel):
     """Pre-trade risk limits (defaults; admins edit them at run time)."""
 
@@ -310,6 +318,7 @@ class AppConfig(BaseSettings):
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     vnpy: VnpyConfig = Field(default_factory=VnpyConfig)
     strategy: StrategyConfig = Field(default_factory=StrategyConfig)
+    backtest: BacktestConfig = Field(default_factory=BacktestConfig)
     stream: StreamConfig = Field(default_factory=StreamConfig)
     risk: RiskConfig = Field(default_factory=RiskConfig)
     admin: AdminConfig = Field(default_factory=AdminConfig)

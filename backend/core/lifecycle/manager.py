@@ -104,6 +104,8 @@ class ApplicationLifecycleManager:
             except Exception as exc:
                 failed += 1
                 logger.error("shutdown_hook_failed", hook=component.name, error=repr(exc))
+            else:
+                logger.info("component_stopped", hook=component.name)
         return failed
 
 

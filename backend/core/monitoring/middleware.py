@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 import structlog
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.core.errors import error_payload
@@ -31,8 +32,15 @@ _SECURITY_HEADERS = [
 ]
 
 
-class BodyTooLargeError(Exception):
-    """The request body exceeds the configured limit."""
+class BodyTooLargeError(HTTPException):
+    """The request body exceeds the configured limit.
+
+    An HTTPException because FastAPI turns any other error raised while it reads the body into
+    a 400; this one it re-raises, and the error handler answers 413 `payload_too_large`.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body exceeds {limit} bytes")
 
 
 class RequestContextMiddleware:
@@ -72,7 +80,7 @@ class RequestContextMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    raise BodyTooLargeError
+                    raise BodyTooLargeError(self.max_body_bytes)
             return message
 
         async def send_with_headers(message: Message) -> None:

@@ -17,6 +17,8 @@ from backend.core.errors import AuthenticationError
 # Fixed: a token never chooses how it is verified (no "none", no RS/HS confusion).
 ALGORITHMS = ["HS256"]
 REQUIRED_CLAIMS = ["sub", "exp", "iat", "jti", "type", "sid", "ver"]
+# users.id is an INTEGER column.
+USER_ID_MAX = 2**31 - 1
 # Tolerated clock difference between replicas, in seconds.
 LEEWAY_SECONDS = 2
 
@@ -136,6 +138,8 @@ def _parse_claims(payload: dict[str, Any]) -> TokenClaims:
         jti, session_id = payload["jti"], payload["sid"]
         if not (isinstance(version, int) and isinstance(jti, str) and isinstance(session_id, str)):
             raise TypeError("claim type")
+        if not 0 < user_id <= USER_ID_MAX:
+            raise ValueError("user id out of range")  # the database would refuse it: a 500
         return TokenClaims(
             user_id=user_id,
             token_type=TokenType(payload["type"]),

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.core.database.base import utcnow
 from backend.core.errors import ConflictError, DomainValidationError
 from backend.models.control import IdempotencyKey
+from backend.schemas.orders import OrderRead
 
 KEY_LIFETIME = timedelta(hours=24)
 
@@ -46,7 +47,7 @@ def request_fingerprint(payload: dict[str, Any]) -> str:
 def _claim_statement(dialect: str) -> Insert:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING id, built once per dialect (a hot path)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    columns = ("user_id", "key", "request_hash", "created_at", "expires_at")
+    columns = ("user_id", "key", "request_hash", "order_id", "created_at", "expires_at")
     return (
         insert(IdempotencyKey)
         .values({name: bindparam(name) for name in columns})
@@ -56,7 +57,7 @@ def _claim_statement(dialect: str) -> Insert:
 
 
 async def claim_key(
-    session: AsyncSession, *, user_id: int, key: str, fingerprint: str
+    session: AsyncSession, *, user_id: int, key: str, fingerprint: str, order_id: int
 ) -> StoredResponse | None:
     """Claim `key` for this request, or return the stored answer of the request that did.
 
@@ -68,6 +69,7 @@ async def claim_key(
         "user_id": user_id,
         "key": key,
         "request_hash": fingerprint,
+        "order_id": order_id,
         "created_at": now,
         "expires_at": now + KEY_LIFETIME,
     }
@@ -81,7 +83,9 @@ async def claim_key(
     if existing.expires_at <= now:
         await session.delete(existing)
         await session.flush()
-        return await claim_key(session, user_id=user_id, key=key, fingerprint=fingerprint)
+        return await claim_key(
+            session, user_id=user_id, key=key, fingerprint=fingerprint, order_id=order_id
+        )
     if existing.request_hash != fingerprint:
         raise DomainValidationError(
             "this Idempotency-Key was used with a different request body",
@@ -104,3 +108,13 @@ async def store_response(
         .where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
         .values(response_status=status_code, response_body=body)
     )
+
+
+async def answer_abandoned_keys(session: AsyncSession, orders: list[OrderRead]) -> None:
+    """Answer keys whose request died after creating its order, with that order as it is now."""
+    for order in orders:
+        await session.execute(
+            update(IdempotencyKey)
+            .where(IdempotencyKey.order_id == order.id, IdempotencyKey.response_status.is_(None))
+            .values(response_status=201, response_body=order.model_dump(mode="json"))
+        )

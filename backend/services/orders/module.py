@@ -66,6 +66,8 @@ def register_trading(
     async def check_gateway() -> dict[str, Any]:
         if not trading.market.is_running:
             raise ConnectionError("vnpy engine not running")
+        if disconnected := trading.market.disconnected_gateways:
+            raise ConnectionError(f"gateways disconnected: {', '.join(disconnected)}")
         return {"gateways": trading.market.gateway_names}
 
     async def reconcile() -> None:

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.cache.memory import MemoryCache
@@ -90,10 +91,19 @@ class RiskSettingsStore:
     async def _row(self, session: AsyncSession) -> RiskSettings:
         row = await session.get(RiskSettings, SETTINGS_ID, with_for_update=True)
         if row is None:
+            # Concurrent first orders (on any replica) race to create the row: one insert wins.
             values = {name: getattr(self.defaults, name) for name in LIMIT_FIELDS}
-            row = RiskSettings(id=SETTINGS_ID, trading_halted=False, **values)
-            session.add(row)
-            await session.flush()
+            dialect = session.get_bind().dialect.name
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            await session.execute(
+                insert(RiskSettings)
+                .values(id=SETTINGS_ID, trading_halted=False, **values)
+                .on_conflict_do_nothing(index_elements=["id"])
+            )
+            row = await session.get(
+                RiskSettings, SETTINGS_ID, with_for_update=True, populate_existing=True
+            )
+            assert row is not None
         return row
 
     async def get(self, session: AsyncSession) -> RiskLimits:

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.database.base import utcnow
-from backend.core.errors import ConflictError, NotFoundError
+from backend.core.errors import ConflictError, NotFoundError, RedFireError
 from backend.core.monitoring.metrics import ORDER_REJECTIONS, ORDERS
 from backend.models.enums import OrderStatus
 from backend.models.order import Order
@@ -75,14 +75,12 @@ class OrderService:
         """
         contract = self.market.get_contract(request.symbol)
         validate_order(request, contract)
-        fingerprint = idempotency.request_fingerprint(request.model_dump())
+        order = await self._create(session, user_id, request)
         if idempotency_key is not None:
-            stored = await idempotency.claim_key(
-                session, user_id=user_id, key=idempotency_key, fingerprint=fingerprint
-            )
+            stored = await self._claim(session, user_id, idempotency_key, request, order.id)
             if stored is not None:
                 return OrderResult(stored.status_code, replayed_body=stored.body)
-        order = await self._create(session, user_id, request)
+        ORDERS.labels(status=OrderStatus.PENDING.value, side=request.side.value).inc()
         rejection = await self._risk_rejection(session, user_id, request)
         if rejection is not None:
             self._reject(order, rejection)
@@ -137,8 +135,24 @@ class OrderService:
         )
         session.add(order)
         await session.flush()
-        ORDERS.labels(status=OrderStatus.PENDING.value, side=request.side.value).inc()
         return order
+
+    @staticmethod
+    async def _claim(
+        session: AsyncSession, user_id: int, key: str, request: OrderCreate, order_id: int
+    ) -> idempotency.StoredResponse | None:
+        """Claim the key for the order just flushed; on a retry, undo that order."""
+        fingerprint = idempotency.request_fingerprint(request.model_dump())
+        try:
+            stored = await idempotency.claim_key(
+                session, user_id=user_id, key=key, fingerprint=fingerprint, order_id=order_id
+            )
+        except RedFireError:
+            await session.rollback()
+            raise
+        if stored is not None:
+            await session.rollback()
+        return stored
 
     async def _risk_rejection(
         self, session: AsyncSession, user_id: int, request: OrderCreate

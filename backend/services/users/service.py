@@ -139,7 +139,9 @@ class UserService:
             return await self.create(
                 session, username=username, email=email, password=password, role=UserRole.ADMIN
             )
-        except ConflictError as exc:
-            if exc.code == "username_taken":  # another replica created it meanwhile
+        except ConflictError:
+            # Another replica created it meanwhile; its commit may land between our username
+            # and email checks, so the conflict can name either field.
+            if await UserRepository(session).get_by_username(username) is not None:
                 return None
             raise

@@ -22,6 +22,7 @@ from backend.models.enums import OrderSide, OrderType
 from backend.services.vnpy.bridge import EventBridge
 from backend.services.vnpy.errors import (
     EngineNotRunningError,
+    GatewayDisconnectedError,
     GatewayLoadError,
     OrderNotFoundError,
     OrderSendError,
@@ -73,6 +74,11 @@ class RedFireVnPyEngine:
     def gateway_names(self) -> list[str]:
         """Names of the connected gateways (`PAPER`, `CTP`...)."""
         return list(self._gateways)
+
+    @property
+    def disconnected_gateways(self) -> list[str]:
+        """Gateways that report a lost broker link (PAPER's `set_connected(False)`)."""
+        return [name for name, g in self._gateways.items() if not getattr(g, "connected", True)]
 
     # lifecycle
 
@@ -134,6 +140,8 @@ class RedFireVnPyEngine:
         target = self._gateway_for(vt_symbol, gateway)
         request = build_order_request(vt_symbol, side, order_type, quantity, price, reference)
         vt_orderid: str = target.send_order(request)
+        if not vt_orderid and target.gateway_name in self.disconnected_gateways:
+            raise GatewayDisconnectedError(f"gateway {target.gateway_name} is disconnected")
         if not vt_orderid:
             raise OrderSendError(f"gateway {target.gateway_name} did not accept the order")
         return vt_orderid

@@ -33,6 +33,12 @@ class OrderSendError(ServiceUnavailableError):
     code = "order_send_failed"
 
 
+class GatewayDisconnectedError(OrderSendError):
+    """The order's gateway has lost its broker connection."""
+
+    code = "gateway_disconnected"
+
+
 class OrderNotFoundError(NotFoundError):
     """No gateway knows an order with that vt_orderid."""
 

@@ -62,6 +62,7 @@ class PaperGateway(BaseGateway):
         self._commission_rate = ZERO
         self._stopping = threading.Event()
         self._generator: threading.Thread | None = None
+        self._connected = False
 
     # vnpy gateway interface
 
@@ -84,6 +85,7 @@ class PaperGateway(BaseGateway):
                 self._open[contract.vt_symbol] = {}
                 self.on_contract(contract_data(contract, self.gateway_name))
                 self._apply_quote(contract, walk.initial(now))
+            self._connected = True
         interval = float(setting.get("tick_interval", 0))
         if interval > 0:
             self._generator = threading.Thread(
@@ -109,8 +111,11 @@ class PaperGateway(BaseGateway):
                 self.write_log(f"PAPER subscribe: unknown contract {req.vt_symbol}")
 
     def send_order(self, req: OrderRequest) -> str:
-        """Accept or reject the order, and fill it at once if it crosses."""
+        """Accept or reject the order, and fill it at once if it crosses; "" if disconnected."""
         with self._lock:
+            if not self._connected:
+                self.write_log("PAPER send_order: disconnected")
+                return ""
             orderid = f"{self._session}-{next(self._order_seq)}"
             now = datetime.now(UTC)
             reason = self._check(req)
@@ -151,6 +156,17 @@ class PaperGateway(BaseGateway):
         """Positions live in RedFire, not in the gateway."""
 
     # RedFire extensions
+
+    @property
+    def connected(self) -> bool:
+        """False while the simulated broker link is down (see set_connected)."""
+        return self._connected
+
+    def set_connected(self, connected: bool) -> None:
+        """Simulate losing (False) and regaining (True) the broker link, for fault drills."""
+        with self._lock:
+            self._connected = connected
+        self.write_log(f"PAPER {'reconnected' if connected else 'disconnected'}")
 
     def inject_tick(
         self,

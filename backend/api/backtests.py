@@ -1,0 +1,198 @@
+"""Backtests: upload bars, run a registered strategy class over them, read the results."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from backend.api.deps import (
+    ContainerDep,
+    CurrentUser,
+    IntegerId,
+    PageParamsDep,
+    SessionDep,
+    TraderUser,
+)
+from backend.api.responses import error_responses
+from backend.core.errors import DomainValidationError
+from backend.models.backtest import Backtest
+from backend.models.enums import BacktestStatus
+from backend.schemas.backtests import (
+    BacktestAccepted,
+    BacktestCreate,
+    BacktestFromTicks,
+    BacktestRead,
+    BacktestSummary,
+)
+from backend.schemas.common import Page
+from backend.services.backtest.bars import parse_csv_bars
+from backend.services.backtest.chart import equity_png
+from backend.services.backtest.service import (
+    BacktestNotFinishedError,
+    BacktestService,
+    NoStoredTicksError,
+)
+
+router = APIRouter(prefix="/backtests", tags=["backtests"])
+
+_CREATE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "class_name", "symbol"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": "CSV: "
+                                 "datetime,open,high,low,close,volume"},
+                        "class_name": {"type": "string"},
+                        "symbol": {"type": "string"},
+                        "parameters": {"type": "string", "description": "JSON object"},
+                        "settings": {"type": "string", "description": "JSON BacktestSettings"},
+                    },
+                }
+            },
+            "application/json": {"schema": {"$ref": "#/components/schemas/BacktestFromTicks"}},
+        },
+    }
+}  # fmt: skip
+
+
+async def get_backtest_service(container: ContainerDep) -> BacktestService:
+    """Validation against the strategy registry; rows tagged with this replica."""
+    config = container.config
+    return BacktestService(
+        registry=container.strategies.registry,
+        replica=config.replica_id,
+        max_stored_trades=config.backtest.max_stored_trades,
+    )
+
+
+ServiceDep = Annotated[BacktestService, Depends(get_backtest_service)]
+
+
+def _validation_error(exc: ValidationError, prefix: tuple[str, ...]) -> RequestValidationError:
+    errors = [{**error, "loc": (*prefix, *error["loc"])} for error in exc.errors()]
+    return RequestValidationError(errors)
+
+
+def _json_field(value: Any, name: str) -> Any:
+    if value is None or value == "":
+        return None
+    try:
+        return json.loads(str(value))
+    except ValueError:
+        raise RequestValidationError(
+            [{"type": "json_invalid", "loc": ("body", name), "msg": "must be JSON"}]
+        ) from None
+
+
+async def _csv_request(request: Request) -> tuple[BacktestCreate, bytes]:
+    form = await request.form()
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        error = {"type": "missing", "loc": ("body", "file"), "msg": "a CSV file is required"}
+        raise RequestValidationError([error])
+    fields = {
+        "class_name": form.get("class_name"),
+        "symbol": form.get("symbol"),
+        "parameters": _json_field(form.get("parameters"), "parameters"),
+        "settings": _json_field(form.get("settings"), "settings"),
+    }
+    try:
+        create = BacktestCreate.model_validate({k: v for k, v in fields.items() if v is not None})
+    except ValidationError as exc:
+        raise _validation_error(exc, ("body",)) from None
+    return create, await upload.read()
+
+
+async def _ticks_request(request: Request) -> None:
+    try:
+        BacktestFromTicks.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise _validation_error(exc, ("body",)) from None
+    raise NoStoredTicksError(
+        "the platform keeps only the latest tick per symbol; upload the history as CSV"
+    )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=BacktestAccepted,
+    responses=error_responses(400, 401, 403, 413, 422),
+    openapi_extra=_CREATE_BODY,
+)
+async def create_backtest(
+    request: Request,
+    user: TraderUser,
+    session: SessionDep,
+    backtests: ServiceDep,
+    container: ContainerDep,
+) -> BacktestAccepted:
+    """202 and the id to poll; 422 for a bad CSV (naming the line), class or parameters."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/json"):
+        await _ticks_request(request)
+    if not content_type.startswith("multipart/form-data"):
+        raise DomainValidationError("send multipart/form-data with a CSV file, or JSON ticks")
+    create, content = await _csv_request(request)
+    backtests.registry.validate(create.class_name, create.parameters)
+    max_bars = container.config.backtest.max_bars
+    bars = await asyncio.to_thread(parse_csv_bars, content, symbol=create.symbol, max_bars=max_bars)
+    backtest, job = await backtests.create(session, user_id=user.id, request=create, bars=bars)
+    # The runner records progress in its own sessions: the row must exist for them first.
+    await session.commit()
+    container.backtests.submit(job)
+    return BacktestAccepted(id=backtest.id, status=backtest.status)
+
+
+@router.get("", response_model=Page[BacktestSummary], responses=error_responses(401, 422))
+async def list_backtests(
+    user: CurrentUser, session: SessionDep, page: PageParamsDep, backtests: ServiceDep
+) -> Page[BacktestSummary]:
+    """The caller's backtests, newest first."""
+    items, total = await backtests.list(
+        session, user_id=user.id, limit=page.limit, offset=page.offset
+    )
+    return Page[BacktestSummary](
+        items=[BacktestSummary.model_validate(item) for item in items],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get("/{backtest_id}", response_model=BacktestRead, responses=error_responses(401, 404, 422))
+async def get_backtest(
+    backtest_id: IntegerId, user: CurrentUser, session: SessionDep, backtests: ServiceDep
+) -> Backtest:
+    """Status; once finished, statistics, trades and the daily table."""
+    return await backtests.get(session, user_id=user.id, backtest_id=backtest_id)
+
+
+@router.get(
+    "/{backtest_id}/equity.png",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/png": {}}, "description": "Balance and drawdown chart"},
+        **error_responses(401, 404, 409),
+    },
+)
+async def get_equity_chart(
+    backtest_id: IntegerId, user: CurrentUser, session: SessionDep, backtests: ServiceDep
+) -> Response:
+    """The balance and drawdown chart; 409 `backtest_not_finished` until it has finished."""
+    backtest = await backtests.get(session, user_id=user.id, backtest_id=backtest_id)
+    if backtest.status is not BacktestStatus.FINISHED or backtest.daily is None:
+        raise BacktestNotFinishedError(f"backtest {backtest_id} is {backtest.status.value}")
+    title = f"{backtest.class_name} on {backtest.symbol} (backtest {backtest.id})"
+    png = await asyncio.to_thread(equity_png, backtest.daily, title=title)
+    return Response(content=png, media_type="image/png")

@@ -1,0 +1,1 @@
+"""Backtesting: replay bars through an unmodified registered strategy with simulated fills."""

@@ -1,0 +1,168 @@
+"""BacktestEngine: bars -> an unmodified registered strategy -> simulated fills -> statistics.
+
+The strategy is the very class that trades live, driven through the same BaseStrategy API
+(initialize, start, on_tick, on_order, on_trade, stop), with the backtest's SimulatedOrders as
+its order gateway. Each bar is one tick whose last price is the close, as vnpy's
+DoubleMaStrategy sees one bar per signal. Nothing here runs on an event loop: a strategy's
+coroutines only await the gateway, whose methods finish at once, so each is driven with a
+single `send(None)`; that keeps a million-bar replay at a few microseconds per bar.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, TypeVar, cast
+
+from prometheus_client import Counter
+from pydantic import BaseModel
+
+from backend.core.monitoring.metrics import STRATEGY_ORDERS
+from backend.services.backtest.bars import BarSeries, ReplayTick
+from backend.services.backtest.daily import CostModel, DailyTable, daily_results
+from backend.services.backtest.events import BacktestTradeFill
+from backend.services.backtest.orders import Fills, SimulatedOrders, StrategyEvent
+from backend.services.backtest.statistics import (
+    Curve,
+    RatioSettings,
+    calculate_statistics,
+    equity_curve,
+)
+from backend.services.strategy.base import BaseStrategy
+from backend.services.vnpy.types import OrderUpdate, TradeFill
+
+T = TypeVar("T")
+# Strategy ids are database ids (>= 1): 0 marks the backtest's throwaway instance.
+BACKTEST_STRATEGY_ID = 0
+
+
+class _Uncounted:
+    """Stands in for the live per-strategy order counter: backtest orders are not live orders."""
+
+    def inc(self, amount: float = 1) -> None:
+        """Count nothing."""
+
+
+_UNCOUNTED = cast(Counter, _Uncounted())
+
+
+class StrategySuspendedError(RuntimeError):
+    """The strategy awaited something other than the backtest's gateway."""
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestResult:
+    """Everything a run produces."""
+
+    bar_count: int
+    orders_placed: int
+    fills: Fills
+    daily: DailyTable
+    curve: Curve
+    statistics: dict[str, Any]
+    final_position: Decimal
+
+
+def drive(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never suspends to its end, without an event loop."""
+    try:
+        coroutine.send(None)
+    except StopIteration as stop:
+        return cast(T, stop.value)
+    coroutine.close()
+    raise StrategySuspendedError("the strategy awaited something a backtest cannot provide")
+
+
+def run_callback(coroutine: Coroutine[Any, Any, None]) -> None:
+    """`drive` for callbacks that return nothing: iterating the awaitable runs it to its end
+    without the StopIteration that `send` raises, the cheapest way per call; a yield means the
+    coroutine truly suspended, which a backtest cannot serve."""
+    for _suspended in coroutine.__await__():
+        raise StrategySuspendedError("the strategy awaited something a backtest cannot provide")
+
+
+def deliver(strategy: BaseStrategy, events: list[tuple[StrategyEvent, int | None]]) -> None:
+    """Hand queued order updates and fills to the strategy, as the live runner does."""
+    while events:
+        pending = events[:]
+        events.clear()
+        for event, order_id in pending:
+            # The look-alikes have every field of the live types (see events.py).
+            if type(event) is BacktestTradeFill:
+                fill = cast(TradeFill, event)
+                strategy.apply_fill(fill)
+                run_callback(strategy.on_trade(fill))
+            else:
+                update = cast(OrderUpdate, event)
+                strategy.apply_order_update(update, order_id)
+                run_callback(strategy.on_order(update))
+
+
+def replay(strategy: BaseStrategy, orders: SimulatedOrders, bars: BarSeries) -> None:
+    """Feed every bar: fill what it crosses, deliver the fills, then show it to the strategy."""
+    on_tick = cast(Callable[[ReplayTick], Coroutine[Any, Any, None]], strategy.on_tick)
+    symbol, active, events, cross = bars.symbol, orders.active, orders.events, orders.cross
+    for index, (close, volume, moment) in enumerate(
+        zip(bars.close, bars.volume, bars.datetimes, strict=True)
+    ):
+        orders.bar_index = index
+        if active:
+            cross(index)
+            if events:
+                deliver(strategy, events)
+        # run_callback, inlined: this line runs once per bar.
+        for _suspended in on_tick(ReplayTick(symbol, close, volume, moment)).__await__():
+            raise StrategySuspendedError("on_tick awaited something a backtest cannot provide")
+        if events:
+            deliver(strategy, events)
+
+
+class BacktestEngine:
+    """Runs one strategy class with its parameters over a bar series and a cost model."""
+
+    def __init__(self, costs: CostModel, ratios: RatioSettings | None = None) -> None:
+        self.costs = costs
+        self.ratios = ratios or RatioSettings()
+
+    def run(
+        self, strategy_class: type[BaseStrategy], parameters: BaseModel, bars: BarSeries
+    ) -> BacktestResult:
+        """Replay `bars` through a fresh instance and compute vnpy's results."""
+        costs = self.costs
+        orders = SimulatedOrders(bars, size=costs.size, rate=costs.rate, pricetick=costs.pricetick)
+        strategy = self._instantiate(strategy_class, parameters, bars.symbol, orders)
+        drive(strategy.initialize())
+        drive(strategy.start())
+        replay(strategy, orders, bars)
+        if bars.bar_count:
+            strategy.last_update = bars.datetimes[-1]
+        drive(strategy.stop())
+        deliver(strategy, orders.events)
+        daily = daily_results(bars, orders.fills, costs)
+        curve = equity_curve(daily, costs.capital)
+        return BacktestResult(
+            bar_count=bars.bar_count,
+            orders_placed=orders.orders_placed,
+            fills=orders.fills,
+            daily=daily,
+            curve=curve,
+            statistics=calculate_statistics(daily, curve, costs.capital, self.ratios),
+            final_position=strategy.position,
+        )
+
+    @staticmethod
+    def _instantiate(
+        strategy_class: type[BaseStrategy],
+        parameters: BaseModel,
+        symbol: str,
+        orders: SimulatedOrders,
+    ) -> BaseStrategy:
+        strategy = strategy_class(
+            BACKTEST_STRATEGY_ID, parameters, user_id=0, symbol=symbol, orders=orders
+        )
+        strategy._orders_counter = _UNCOUNTED
+        with contextlib.suppress(KeyError):  # the live metric got a child for id 0: drop it
+            STRATEGY_ORDERS.remove(str(BACKTEST_STRATEGY_ID))
+        return strategy

@@ -1,0 +1,198 @@
+"""Soak: a steady order stream against one server on PostgreSQL + Redis (`make soak`).
+
+Sends SOAK_RATE orders per second (default 25: half of the ~50 market orders/s one server
+sustains on the 2-core CI class of machine with this client beside it; `bench_orders`' higher
+figure is for resting limit orders, which have no fill to book) for SOAK_SECONDS (default 600),
+alternating market buys and sells so the book and the position stay flat, with the PAPER
+market ticking every second. Reports errors, the server's RSS after warm-up and at the end,
+and p50/p99 latency per minute; exits 1 on any error or on more than SOAK_MAX_GROWTH_PCT
+(default 10) RSS growth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from bench.support import REDIS_URL, free_port, scratch_database
+
+SECONDS = float(os.environ.get("SOAK_SECONDS", "600"))
+RATE = float(os.environ.get("SOAK_RATE", "25"))
+WARMUP = float(os.environ.get("SOAK_WARMUP_SECONDS", str(min(60.0, SECONDS / 10))))
+MAX_GROWTH_PCT = float(os.environ.get("SOAK_MAX_GROWTH_PCT", "10"))
+MAX_IN_FLIGHT = 64
+PASSWORD = "soak-password-123"
+
+
+@dataclass
+class Minute:
+    """What one minute of the soak saw."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size of a process, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """The pct-th percentile (nearest rank) in milliseconds."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))] * 1000
+
+
+def start_server(database_url: str, port: int, workdir: Path) -> subprocess.Popen[bytes]:
+    """`redfire serve` in production mode, limits out of the way."""
+    env = {
+        **os.environ,
+        "HOME": str(workdir),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": REDIS_URL,
+        "REDIS__KEY_PREFIX": f"redfire-soak-{uuid.uuid4().hex[:8]}:",
+        "SECRET_KEY": uuid.uuid4().hex * 2,
+        "ENVIRONMENT": "production",
+        "LOG_LEVEL": "WARNING",
+        "ADMIN__USERNAME": "soak",
+        "ADMIN__PASSWORD": PASSWORD,
+        "RISK__MAX_ORDERS_PER_SECOND": "1000000",
+        "RISK__MAX_OPEN_ORDERS": "100000000",
+        "VNPY__PAPER_TICK_INTERVAL": "1",
+    }
+    command = [sys.executable, "-m", "backend.cli", "serve", "--port", str(port)]
+    return subprocess.Popen(command, env=env, cwd=workdir, stdout=subprocess.DEVNULL)
+
+
+async def wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
+    """Poll /health/ready for up to a minute."""
+    deadline = time.monotonic() + 60
+    async with httpx.AsyncClient(base_url=base, timeout=2) as http:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode}")
+            try:
+                if (await http.get("/health/ready")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)
+    raise RuntimeError("server not ready within 60 s")
+
+
+async def place(
+    http: httpx.AsyncClient, headers: dict[str, str], side: str, minute: Minute
+) -> None:
+    """One market order; anything but a 201 that filled counts as an error."""
+    body = {"symbol": "IF2412.CFFEX", "side": side, "order_type": "market", "quantity": 1}
+    started = time.perf_counter()
+    try:
+        response = await http.post("/api/v1/orders", json=body, headers=headers)
+    except httpx.HTTPError as exc:
+        minute.errors[type(exc).__name__] += 1
+        return
+    minute.latencies.append(time.perf_counter() - started)
+    if response.status_code != 201:
+        minute.errors[f"http {response.status_code}"] += 1
+    elif response.json()["status"] == "rejected":
+        minute.errors[f"rejected {response.json()['reject_reason']}"] += 1
+
+
+async def soak(base: str, pid: int) -> int:
+    """Drive the load at a fixed rate, print the report; the exit status."""
+    limits = httpx.Limits(max_connections=MAX_IN_FLIGHT)
+    async with httpx.AsyncClient(base_url=base, timeout=10, limits=limits) as http:
+        login = await http.post(
+            "/api/v1/auth/login", data={"username": "soak", "password": PASSWORD}
+        )
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        minutes: list[Minute] = []
+        tasks: set[asyncio.Task[None]] = set()
+        started = time.monotonic()
+        rss_start = rss_after_warmup = rss_kib(pid)
+        warmed = False
+        sent = 0
+        while (elapsed := time.monotonic() - started) < SECONDS:
+            index = int(elapsed // 60)
+            while len(minutes) <= index:
+                minutes.append(Minute())
+            if not warmed and elapsed >= WARMUP:
+                rss_after_warmup, warmed = rss_kib(pid), True
+            side = "BUY" if sent % 2 == 0 else "SELL"
+            task = asyncio.create_task(place(http, headers, side, minutes[index]))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            sent += 1
+            # Open loop: the next order is due at a fixed time, however slow the last one was.
+            await asyncio.sleep(max(0.0, started + sent / RATE - time.monotonic()))
+        await asyncio.gather(*tasks)
+        rss_end = rss_kib(pid)
+    return report(minutes, sent, rss_start, rss_after_warmup, rss_end)
+
+
+def report(minutes: list[Minute], sent: int, rss_start: int, rss_warm: int, rss_end: int) -> int:
+    """Print the soak's figures; 1 if it failed its limits."""
+    errors: Counter[str] = Counter()
+    print(f"\nsoak: {sent} orders at {RATE:g}/s for {SECONDS:g} s (warm-up {WARMUP:g} s)")
+    print(f"{'minute':>6} {'orders':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    p99s = []
+    for number, minute in enumerate(minutes, 1):
+        errors.update(minute.errors)
+        if minute.latencies:
+            p99s.append(percentile(minute.latencies, 99))
+            print(
+                f"{number:>6} {len(minute.latencies):>7} {percentile(minute.latencies, 50):>8.1f} "
+                f"{p99s[-1]:>8.1f} {sum(minute.errors.values()):>7}"
+            )
+    growth = (rss_end - rss_warm) * 100 / rss_warm
+    print(
+        f"RSS: start {rss_start / 1024:.1f} MiB, after warm-up {rss_warm / 1024:.1f} MiB, "
+        f"end {rss_end / 1024:.1f} MiB: growth {growth:+.1f} % (limit {MAX_GROWTH_PCT:g} %)"
+    )
+    if p99s:
+        print(
+            f"p99 per minute: min {min(p99s):.1f} ms, median {statistics.median(p99s):.1f} ms, "
+            f"max {max(p99s):.1f} ms"
+        )
+    print(f"errors: {sum(errors.values())} {dict(errors) if errors else ''}")
+    return 1 if errors or growth > MAX_GROWTH_PCT else 0
+
+
+def main() -> int:
+    """Create a scratch database, serve, soak, tear down."""
+    from backend.core.database.migrations import upgrade
+
+    run = uuid.uuid4().hex[:8]
+    with (
+        tempfile.TemporaryDirectory(prefix="redfire-soak-") as home,
+        scratch_database(f"redfire_soak_{run}") as database_url,
+    ):
+        workdir = Path(home)
+        upgrade(database_url)
+        port = free_port()
+        process = start_server(database_url, port, workdir)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            asyncio.run(wait_ready(base, process))
+            return asyncio.run(soak(base, process.pid))
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,191 @@
+"""Faults: Redis, PostgreSQL and the gateway go away and come back; no restart in between.
+
+The application runs in-process, talking to PostgreSQL and Redis through TCP proxies the test
+owns: `cut()` drops every connection and refuses new ones, `restore()` lets them in again.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from backend.core.config import AppConfig
+from backend.core.container import AppContainer
+from backend.main import create_app
+from backend.services.users import UserService
+from tests.conftest import TEST_REDIS_URL
+from tests.reliability.support import (
+    PASSWORD,
+    TcpProxy,
+    limit_order,
+    login,
+    requires_services,
+    wait_until,
+)
+
+pytestmark = requires_services
+# A request may take this long while a dependency is down, never more.
+FAIL_FAST_SECONDS = 3.0
+RECOVERY_SECONDS = 15.0
+
+
+@dataclass
+class FaultRig:
+    """An app on proxied PostgreSQL and Redis, a trader's headers, and the proxies."""
+
+    http: httpx.AsyncClient
+    container: AppContainer
+    database: TcpProxy
+    redis: TcpProxy
+    headers: dict[str, str]
+    username: str
+
+
+@pytest.fixture
+async def rig(make_config: Callable[..., AppConfig], database_url: str) -> AsyncIterator[FaultRig]:
+    assert TEST_REDIS_URL is not None
+    database = await TcpProxy.to(database_url)
+    redis = await TcpProxy.to(TEST_REDIS_URL)
+    run = uuid.uuid4().hex[:8]
+    config = make_config(
+        replica_id=f"faults-{run}",
+        database={"url": database.url_for(database_url), "pool_timeout": 2.0},
+        redis={"url": redis.url_for(TEST_REDIS_URL), "key_prefix": f"redfire-faults-{run}:"},
+    )
+    app = create_app(config)
+    container: AppContainer = app.state.container
+    try:
+        async with app.router.lifespan_context(app):
+            username = f"fault-trader-{run}"
+            async with container.database.session() as session:
+                await UserService(container.security.passwords).create(
+                    session, username=username, email=f"{username}@example.com", password=PASSWORD
+                )
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+                token = (await login(http, username, PASSWORD)).json()["access_token"]
+                headers = {"Authorization": f"Bearer {token}"}
+                yield FaultRig(http, container, database, redis, headers, username)
+                await redis.restore()
+                await container.cache.clear()
+    finally:
+        await database.close()
+        await redis.close()
+
+
+async def timed(request: Callable[[], object]) -> tuple[httpx.Response, float]:
+    """Run a request coroutine factory; its response and seconds taken."""
+    started = time.monotonic()
+    response = await request()  # type: ignore[misc]
+    assert isinstance(response, httpx.Response)
+    return response, time.monotonic() - started
+
+
+async def health(http: httpx.AsyncClient) -> tuple[int, dict[str, object]]:
+    """/health's status code and body."""
+    response = await http.get("/health")
+    return response.status_code, response.json()
+
+
+async def test_redis_down_degrades_and_recovers_without_restart(rig: FaultRig) -> None:
+    http = rig.http
+    await rig.redis.cut()
+
+    response, took = await timed(
+        lambda: http.post("/api/v1/orders", json=limit_order(), headers=rig.headers)
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["status"] == "submitted"
+    assert took < FAIL_FAST_SECONDS
+    status, body = await health(http)
+    assert status == 200
+    assert body["status"] == "degraded", body
+    services = body["services"]
+    assert isinstance(services, dict)
+    assert services["redis"]["status"] == "unhealthy"
+    assert services["database"]["status"] == "healthy"
+    assert (await http.get("/health/live")).status_code == 200
+    assert (await http.get("/health/ready")).status_code == 200
+    # Login rate limiting falls back to this process's memory: the sixth failure is 429.
+    codes = [(await login(http, rig.username, "wrong-password")).status_code for _ in range(6)]
+    assert codes == [401] * 5 + [429], codes
+
+    await rig.redis.restore()
+
+    async def healthy() -> bool:
+        return (await health(http))[1]["status"] == "healthy"
+
+    recovered = await wait_until(healthy, within=RECOVERY_SECONDS, what="/health healthy")
+    response = await http.post("/api/v1/orders", json=limit_order(), headers=rig.headers)
+    assert response.status_code == 201
+    assert response.json()["status"] == "submitted"
+    # The shared cache is written again: the risk settings are back in Redis.
+    assert await rig.container.cache.get("risk:settings") is not None
+    assert recovered < RECOVERY_SECONDS
+    assert rig.redis.connections > 0  # the app really went through the proxy
+
+
+async def test_database_down_answers_503_and_recovers_without_restart(rig: FaultRig) -> None:
+    http = rig.http
+    await rig.database.cut()
+
+    response, took = await timed(
+        lambda: http.post("/api/v1/orders", json=limit_order(), headers=rig.headers)
+    )
+    assert response.status_code == 503, response.text
+    assert response.json()["error"] == "database_unavailable"
+    assert took < FAIL_FAST_SECONDS, took
+    ready, took = await timed(lambda: http.get("/health/ready"))
+    assert ready.status_code == 503
+    assert took < FAIL_FAST_SECONDS
+    status, body = await health(http)
+    assert status == 503
+    assert body["status"] == "unhealthy"
+    assert (await http.get("/health/live")).status_code == 200
+    listed, _ = await timed(lambda: http.get("/api/v1/orders", headers=rig.headers))
+    assert listed.status_code == 503
+    assert listed.json()["error"] == "database_unavailable"
+
+    await rig.database.restore()
+
+    async def ready_again() -> bool:
+        return (await http.get("/health/ready")).status_code == 200
+
+    await wait_until(ready_again, within=RECOVERY_SECONDS, what="/health/ready 200")
+    response = await http.post("/api/v1/orders", json=limit_order(), headers=rig.headers)
+    assert response.status_code == 201, response.text
+    assert response.json()["status"] == "submitted"
+    assert (await health(http))[1]["status"] == "healthy"
+    assert rig.database.connections > 0
+
+
+async def test_gateway_disconnect_rejects_orders_and_reconnect_is_picked_up(
+    rig: FaultRig,
+) -> None:
+    http = rig.http
+    gateway = rig.container.trading.market.paper_gateway()
+    gateway.set_connected(False)
+    try:
+        response = await http.post("/api/v1/orders", json=limit_order(), headers=rig.headers)
+        assert response.status_code == 201, response.text
+        order = response.json()
+        assert order["status"] == "rejected"
+        assert order["reject_reason"] == "gateway_error: gateway PAPER is disconnected"
+        status, body = await health(http)
+        services = body["services"]
+        assert isinstance(services, dict)
+        assert status == 200
+        assert body["status"] == "degraded"
+        assert services["gateway"]["status"] == "unhealthy"
+    finally:
+        gateway.set_connected(True)
+
+    response = await http.post("/api/v1/orders", json=limit_order(), headers=rig.headers)
+    assert response.status_code == 201
+    assert response.json()["status"] == "submitted"
+    assert (await health(http))[1]["status"] == "healthy"

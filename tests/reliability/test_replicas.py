@@ -1,0 +1,214 @@
+"""Three server processes behind a round-robin proxy, sharing PostgreSQL and Redis.
+
+Rate limits, idempotency, token revocation, WebSocket fan-out and strategy ownership must
+hold across replicas exactly as they do within one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+
+from tests.reliability.conftest import Services, own_services
+from tests.reliability.support import (
+    ADMIN,
+    PASSWORD,
+    ServerProcess,
+    TcpProxy,
+    limit_order,
+    login,
+    requires_services,
+    trader_headers,
+    wait_until,
+)
+
+pytestmark = requires_services
+REPLICAS = ("replica-a", "replica-b", "replica-c")
+LEASE_SECONDS = 2.0
+STRATEGY = {
+    "STRATEGY__LEASE_SECONDS": str(LEASE_SECONDS),
+    "STRATEGY__RENEW_INTERVAL_SECONDS": "0.5",
+}
+
+
+@dataclass
+class Cluster:
+    """The replicas, the proxy in front of them, and a client of each."""
+
+    servers: dict[str, ServerProcess]
+    proxy: TcpProxy
+    clients: dict[str, httpx.AsyncClient]
+
+    @property
+    def proxied(self) -> httpx.AsyncClient:
+        """Through the proxy: a new connection, so the next replica, per request."""
+        return self.clients["proxy"]
+
+
+@pytest.fixture(scope="module")
+def cluster_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    with own_services(tmp_path_factory.mktemp("replicas")) as own:
+        yield own
+
+
+@pytest.fixture(scope="module")
+async def cluster(cluster_services: Services) -> AsyncIterator[Cluster]:
+    servers = {name: cluster_services.server(name, **STRATEGY) for name in REPLICAS}
+    clients: dict[str, httpx.AsyncClient] = {}
+    proxy = TcpProxy([("127.0.0.1", server.port) for server in servers.values()])
+    try:
+        for server in servers.values():
+            server.start()
+        await asyncio.gather(*(server.wait_ready() for server in servers.values()))
+        await proxy.start()
+        for name, server in servers.items():
+            clients[name] = httpx.AsyncClient(base_url=server.base_url, timeout=10)
+        no_keepalive = httpx.Limits(max_keepalive_connections=0)
+        clients["proxy"] = httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{proxy.port}", timeout=10, limits=no_keepalive
+        )
+        yield Cluster(servers, proxy, clients)
+    finally:
+        for http in clients.values():
+            await http.aclose()
+        await proxy.close()
+        for server in servers.values():
+            server.stop()
+
+
+async def test_the_proxy_spreads_requests_over_every_replica(cluster: Cluster) -> None:
+    seen = [(await cluster.proxied.get("/health")).json()["replica"] for _ in REPLICAS]
+    assert sorted(seen) == sorted(REPLICAS)
+
+
+async def test_login_rate_limit_is_counted_across_replicas(cluster: Cluster) -> None:
+    http = cluster.proxied
+    await trader_headers(http, "limited-trader")
+    codes = [(await login(http, "limited-trader", "wrong-password")).status_code for _ in range(6)]
+    # Five failures spread round-robin over three replicas use up the shared limit of five.
+    assert codes == [401] * 5 + [429], codes
+    assert (
+        await login(cluster.clients["replica-c"], "limited-trader", PASSWORD)
+    ).status_code == 429
+
+
+async def test_one_idempotency_key_on_every_replica_makes_one_order(cluster: Cluster) -> None:
+    headers = await trader_headers(cluster.proxied, "idem-trader")
+    keyed = {**headers, "Idempotency-Key": uuid.uuid4().hex}
+    bodies = []
+    for name in REPLICAS:
+        response = await cluster.clients[name].post(
+            "/api/v1/orders", json=limit_order(), headers=keyed
+        )
+        assert response.status_code == 201, (name, response.text)
+        bodies.append(response.json())
+    assert bodies[0] == bodies[1] == bodies[2]
+    racing = await asyncio.gather(
+        *(
+            cluster.clients[name].post(
+                "/api/v1/orders", json=limit_order(), headers={**headers, "Idempotency-Key": "race"}
+            )
+            for name in REPLICAS
+        )
+    )
+    created = {response.json()["id"] for response in racing if response.status_code == 201}
+    assert len(created) == 1, [response.text for response in racing]
+    assert {response.status_code for response in racing} <= {201, 409}
+    listed = await cluster.proxied.get("/api/v1/orders", headers=headers)
+    assert listed.json()["total"] == 2
+
+
+async def test_logout_on_one_replica_revokes_the_token_on_every_other(cluster: Cluster) -> None:
+    headers = await trader_headers(cluster.proxied, "logout-trader")
+    for name in REPLICAS:
+        assert (await cluster.clients[name].get("/api/v1/users/me", headers=headers)).is_success
+    logout = await cluster.clients["replica-a"].post("/api/v1/auth/logout", headers=headers)
+    assert logout.status_code == 204
+    for name in REPLICAS:
+        response = await cluster.clients[name].get("/api/v1/users/me", headers=headers)
+        assert response.status_code == 401, name
+
+
+async def test_websocket_on_one_replica_sees_an_order_placed_on_another(cluster: Cluster) -> None:
+    headers = await trader_headers(cluster.proxied, "ws-trader")
+    token = headers["Authorization"].removeprefix("Bearer ")
+    url = f"ws://127.0.0.1:{cluster.servers['replica-a'].port}/api/v1/ws?token={token}"
+    async with connect(url, open_timeout=5, close_timeout=1) as ws:
+        await ws.send(json.dumps({"op": "subscribe", "topics": ["order"]}))
+        async with asyncio.timeout(5):
+            while json.loads(await ws.recv())["topic"] != "subscribed":
+                pass
+        placed = await cluster.clients["replica-b"].post(
+            "/api/v1/orders", json=limit_order(), headers=headers
+        )
+        assert placed.status_code == 201
+        async with asyncio.timeout(5):
+            while True:
+                message = json.loads(await ws.recv())
+                if message["topic"] == "order" and message["data"]["id"] == placed.json()["id"]:
+                    break
+
+
+async def owners(cluster: Cluster, strategy_id: int, headers: dict[str, str]) -> set[object]:
+    """The owner each live replica reports for the strategy."""
+    reports = set()
+    for name, server in cluster.servers.items():
+        assert server.process is not None
+        if server.process.poll() is None:
+            status = await cluster.clients[name].get(
+                f"/api/v1/strategies/{strategy_id}/status", headers=headers
+            )
+            reports.add(status.json()["owner"] if status.status_code == 200 else None)
+    return reports
+
+
+def launches(cluster: Cluster, strategy_id: int) -> dict[str, int]:
+    """How many times each replica started running the strategy (from its log)."""
+    marker = f"strategy {strategy_id} running on"
+    return {name: server.log().count(marker) for name, server in cluster.servers.items()}
+
+
+async def test_a_strategy_runs_once_and_moves_when_its_owner_is_killed(cluster: Cluster) -> None:
+    admin = await login(cluster.proxied, *ADMIN)
+    headers = {"Authorization": f"Bearer {admin.json()['access_token']}"}
+    body = {"name": "ma", "class_name": "MovingAverageStrategy", "symbol": "IF2412.CFFEX"}
+    created = await cluster.proxied.post(
+        "/api/v1/strategies", json={**body, "parameters": {}}, headers=headers
+    )
+    assert created.status_code == 201, created.text
+    strategy_id = created.json()["id"]
+    started = await cluster.proxied.post(f"/api/v1/strategies/{strategy_id}/start", headers=headers)
+    assert started.status_code == 200, started.text
+
+    async def one_owner() -> bool:
+        reported = await owners(cluster, strategy_id, headers)
+        return len(reported) == 1 and reported <= set(REPLICAS)
+
+    await wait_until(one_owner, within=10, what="every replica agrees on one owner")
+    (owner,) = await owners(cluster, strategy_id, headers)
+    assert launches(cluster, strategy_id) == {name: int(name == owner) for name in REPLICAS}
+
+    cluster.servers[str(owner)].signal(signal.SIGKILL)
+    killed_at = time.monotonic()
+    await cluster.servers[str(owner)].wait_exit(within=10)
+
+    async def moved() -> bool:
+        reported = await owners(cluster, strategy_id, headers)
+        return len(reported) == 1 and reported <= set(REPLICAS) - {owner}
+
+    await wait_until(moved, within=LEASE_SECONDS + 8, what="another replica took over")
+    took_over = time.monotonic() - killed_at
+    counts = launches(cluster, strategy_id)
+    assert sum(counts.values()) == 2, counts
+    assert counts[str(owner)] == 1, counts
+    print(f"\nstrategy moved from {owner} in {took_over:.2f} s (lease {LEASE_SECONDS} s)")
+    assert took_over < LEASE_SECONDS + 2
