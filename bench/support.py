@@ -113,6 +113,8 @@ class WrkResult:
     p99_ms: float
     errors: int
     requests: int
+    non_2xx: int = 0
+    timeouts: int = 0
 
 
 def run_wrk(
@@ -133,16 +135,19 @@ def run_wrk(
         command, env={**os.environ, **env}, capture_output=True, text=True, check=True
     ).stdout
     line = next(line for line in output.splitlines() if line.startswith("RESULT"))
-    rps, p50, p99, errors, requests = line.split()[1:]
-    return WrkResult(float(rps), float(p50), float(p99), int(errors), int(requests))
+    rps, p50, p99, errors, requests, non_2xx, timeouts = line.split()[1:]
+    return WrkResult(
+        float(rps), float(p50), float(p99), int(errors), int(requests), int(non_2xx), int(timeouts)
+    )
 
 
 def print_table(title: str, rows: list[tuple[str, WrkResult]]) -> None:
     """One table: scenario, req/s, p50, p99, errors."""
     print(f"\n{title}")
-    print(f"{'scenario':<44} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    header = f"{'scenario':<44} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
+    print(f"{header} {'non-2xx':>8} {'timeouts':>9}")
     for name, result in rows:
         print(
             f"{name:<44} {result.requests_per_second:>10,.0f} {result.p50_ms:>8.2f} "
-            f"{result.p99_ms:>8.2f} {result.errors:>7}"
+            f"{result.p99_ms:>8.2f} {result.errors:>7} {result.non_2xx:>8} {result.timeouts:>9}"
         )

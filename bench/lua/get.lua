@@ -9,7 +9,8 @@ end
 function done(summary, latency, requests)
   local errors = summary.errors.connect + summary.errors.read + summary.errors.write
     + summary.errors.status + summary.errors.timeout
-  io.write(string.format("RESULT %f %f %f %d %d\n",
+  io.write(string.format("RESULT %f %f %f %d %d %d %d\n",
     summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000, errors, summary.requests))
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, errors, summary.requests,
+    summary.errors.status, summary.errors.timeout))
 end
