@@ -44,6 +44,13 @@ test-services: install
 	@echo "== tests on PostgreSQL ($$TEST_DATABASE_URL) + Redis ($$TEST_REDIS_URL) =="
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# schemathesis over every operation of /openapi.json, as a trader and as an admin, with far more
+# examples than `make test` runs (12 per operation and role); on PostgreSQL + Redis when TEST_*
+# URLs are set. Derandomized: the same examples every run.
+FUZZ_EXAMPLES ?= 500
+fuzz: install
+	FUZZ_MAX_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/api/test_contract_fuzz.py $(PYTEST_ARGS)
+
 lint: install
 	$(BIN)/ruff check backend tests bench migrations scripts docker
 	$(BIN)/ruff format --check backend tests bench migrations scripts docker

@@ -183,7 +183,7 @@ async def get_backtest(
     response_class=Response,
     responses={
         200: {"content": {"image/png": {}}, "description": "Balance and drawdown chart"},
-        **error_responses(401, 404, 409),
+        **error_responses(401, 404, 409, 422),
     },
 )
 async def get_equity_chart(

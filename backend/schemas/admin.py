@@ -10,6 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from backend.schemas.common import PlainText
 
 Limit = Annotated[Decimal, Field(gt=0, max_digits=24, decimal_places=8, allow_inf_nan=False)]
+# Stored with 8 places like every decimal: 1e-9 would be stored as a band of 0.
+BandPercent = Annotated[
+    Decimal, Field(gt=0, le=1000, max_digits=12, decimal_places=8, allow_inf_nan=False)
+]
+# strict: `true` is not a count (lax mode would read it as 1).
+Count = Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
 
 
 class RiskLimitsRead(BaseModel):
@@ -31,9 +37,9 @@ class RiskLimitsUpdate(BaseModel):
 
     max_order_quantity: Limit | None = None
     max_order_notional: Limit | None = None
-    max_open_orders: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
-    max_orders_per_second: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
-    price_band_pct: Annotated[Decimal, Field(gt=0, le=1000, allow_inf_nan=False)] | None = None
+    max_open_orders: Count | None = None
+    max_orders_per_second: Count | None = None
+    price_band_pct: BandPercent | None = None
 
 
 class HaltRequest(BaseModel):

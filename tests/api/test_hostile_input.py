@@ -147,11 +147,28 @@ BODIES: dict[str, Hostile] = {
     "NUL in strategy name": strategy(name="a\x00b"),
     "escape sequence in strategy name": strategy(name="\x1b]0;pwned\x07"),
     "blank strategy name": strategy(name="   "),
+    "NUL in a parameter name": strategy(parameters={"fast_window\x00": 2}),
+    "NUL in a parameter value": strategy(parameters={"fast_window": "\x00"}),
+    "40-digit parameter": strategy(parameters={"fast_window": 10**40}),
     "import path as strategy class": strategy(class_name="os:system"),
     "module path as strategy class": strategy(
         class_name="backend.services.strategy.base.BaseStrategy"
     ),
     "path traversal as symbol": strategy(symbol="../../etc/passwd"),
+    "NUL in a login name": Hostile(
+        "POST",
+        "/api/v1/auth/login",
+        {"data": {"username": "a\x00", "password": "x"}},
+        (401,),
+        who="anonymous",
+    ),
+    "SQL in a login name": Hostile(
+        "POST",
+        "/api/v1/auth/login",
+        {"data": {"username": "' OR 1=1 --", "password": "x"}},
+        (401,),
+        who="anonymous",
+    ),
     "NUL in username": register(username="admin\x00"),
     "non-ASCII username": register(username="ädmin"),
     "SQL in username": register(username="admin' OR '1'='1"),
@@ -171,6 +188,12 @@ BODIES: dict[str, Hostile] = {
     ),
     "NUL in halt reason": Hostile(
         "POST", "/api/v1/admin/halt", {"json": {"reason": "\x00"}}, who="admin"
+    ),
+    "boolean as a count": Hostile(
+        "PUT", "/api/v1/admin/risk", {"json": {"max_open_orders": True}}, who="admin"
+    ),
+    "price band below 8 places": Hostile(
+        "PUT", "/api/v1/admin/risk", {"json": {"price_band_pct": "0.000000001"}}, who="admin"
     ),
     "NaN tick": Hostile(
         "POST", "/api/v1/market/ticks", {"json": {"symbol": IF, "last_price": "NaN"}}, who="admin"

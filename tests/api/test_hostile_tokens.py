@@ -99,6 +99,7 @@ MALFORMED: dict[str, Header] = {
 }
 
 
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")  # HS512 shape
 @pytest.mark.parametrize("shape", list(MALFORMED))
 async def test_malformed_token_is_401(
     client: httpx.AsyncClient, container: AppContainer, make_account: MakeAccount, shape: str

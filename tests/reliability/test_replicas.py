@@ -121,7 +121,10 @@ async def test_one_idempotency_key_on_every_replica_makes_one_order(cluster: Clu
         )
     )
     created = {response.json()["id"] for response in racing if response.status_code == 201}
-    assert len(created) == 1, [response.text for response in racing]
+    assert len(created) == 1, (
+        [response.text for response in racing],
+        [server.log()[-6000:] for server in cluster.servers.values()],
+    )
     assert {response.status_code for response in racing} <= {201, 409}
     listed = await cluster.proxied.get("/api/v1/orders", headers=headers)
     assert listed.json()["total"] == 2
@@ -150,7 +153,7 @@ async def test_websocket_on_one_replica_sees_an_order_placed_on_another(cluster:
         placed = await cluster.clients["replica-b"].post(
             "/api/v1/orders", json=limit_order(), headers=headers
         )
-        assert placed.status_code == 201
+        assert placed.status_code == 201, cluster.servers["replica-b"].log()[-4000:]
         async with asyncio.timeout(5):
             while True:
                 message = json.loads(await ws.recv())

@@ -62,7 +62,8 @@ class AuthService:
     ) -> _Credentials:
         passwords = self.security.passwords
         user = None
-        if len(username) <= USERNAME_MAX_LENGTH:
+        # No account has a longer name or a NUL (PostgreSQL refuses NUL in text: a 500).
+        if len(username) <= USERNAME_MAX_LENGTH and "\x00" not in username:
             user = await UserRepository(session).get_by_username(username)
         found = None if user is None else _Credentials.of(user)
         await release_connection(session)

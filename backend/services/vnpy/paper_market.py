@@ -14,6 +14,7 @@ limit and the touch; the simulated book has unlimited size at the touch, so fill
 from __future__ import annotations
 
 import random
+import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -164,8 +165,12 @@ class RandomWalk:
 
 
 def session_id() -> str:
-    """A short id that grows with time (hex tenths of a second since the epoch)."""
-    return f"{int(time.time() * 10):x}"
+    """A short id unique per gateway start: hex tenths of a second plus random bits.
+
+    Replicas each run a paper market and share one orders table (vt_orderid is unique):
+    two started in the same tenth of a second must still never issue the same ids.
+    """
+    return f"{int(time.time() * 10):x}{secrets.token_hex(4)}"
 
 
 def contract_data(contract: PaperContract, gateway_name: str) -> ContractData:

@@ -1,0 +1,95 @@
+"""The OpenAPI document declares every error an operation can answer, in the error shape.
+
+Derived from each route's signature: a token means 401 (with WWW-Authenticate), a role check
+403, a path id 404 and 422, any parameter 422, a body 400 and 422; every request can be 413 and
+500, and every /api/v1 request 503. The fuzzer (test_contract_fuzz.py) checks the rest live.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
+
+from backend.api.deps import get_authentication, require_admin, require_trader
+from backend.main import app as module_app
+
+SPEC = module_app.openapi()
+ERROR_REF = "#/components/schemas/ErrorBody"
+# Health reports keep their own shape on 503: they describe the service, not an error.
+HEALTH_REPORTS = {"/health", "/health/ready"}
+
+
+def _calls(dependant: Dependant) -> Iterator[Any]:
+    for dependency in dependant.dependencies:
+        yield dependency.call
+        yield from _calls(dependency)
+
+
+def _operations() -> Iterator[tuple[str, str, APIRoute]]:
+    for context in iter_route_contexts(module_app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute) and route.include_in_schema:
+            for method in sorted(route.methods - {"HEAD"}):
+                yield method, str(context.path), route
+
+
+OPERATIONS = list(_operations())
+
+
+def expected_errors(path: str, route: APIRoute) -> set[int]:
+    """The error statuses a route can answer, from its signature."""
+    calls = set(_calls(route.dependant))
+    dependant = route.dependant
+    expected = {413, 500}
+    if path.startswith("/api/v1"):
+        expected.add(503)
+    if get_authentication in calls:
+        expected.add(401)
+    if calls & {require_trader, require_admin}:
+        expected.add(403)
+    if _path_params(dependant):
+        expected |= {404, 422}
+    if _query_params(dependant) or _header_params(dependant):
+        expected.add(422)
+    if route.body_field is not None or route.openapi_extra:
+        expected |= {400, 422}
+    return expected
+
+
+def _path_params(dependant: Dependant) -> list[Any]:
+    return [*dependant.path_params, *(p for d in dependant.dependencies for p in _path_params(d))]
+
+
+def _query_params(dependant: Dependant) -> list[Any]:
+    return [*dependant.query_params, *(p for d in dependant.dependencies for p in _query_params(d))]
+
+
+def _header_params(dependant: Dependant) -> list[Any]:
+    own = [p for p in dependant.header_params if p.alias.lower() != "authorization"]
+    return [*own, *(p for d in dependant.dependencies for p in _header_params(d))]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "route"), OPERATIONS, ids=[f"{m} {p}" for m, p, _ in OPERATIONS]
+)
+def test_operation_declares_its_errors(method: str, path: str, route: APIRoute) -> None:
+    responses = SPEC["paths"][path][method.lower()]["responses"]
+    declared = {int(code) for code in responses if code[0] in "45"}
+    assert expected_errors(path, route) <= declared
+    for code in declared:
+        if path in HEALTH_REPORTS and code == 503:
+            continue
+        schema = responses[str(code)]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": ERROR_REF}, (code, schema)
+    if 401 in declared:
+        assert responses["401"]["headers"]["WWW-Authenticate"]["required"] is True
+    if 429 in declared:
+        assert responses["429"]["headers"]["Retry-After"]["required"] is True
+
+
+def test_no_operation_documents_fastapis_default_validation_error() -> None:
+    assert "HTTPValidationError" not in SPEC["components"]["schemas"]
