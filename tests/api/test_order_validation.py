@@ -112,3 +112,31 @@ async def test_malformed_orders_are_422(
     assert response.status_code == 422
     assert response.json()["error"] == "validation_error"
     assert await _orders(container) == 0
+
+
+async def test_an_order_cannot_name_another_users_strategy(
+    client: httpx.AsyncClient, container: AppContainer, make_account: MakeAccount
+) -> None:
+    alice, bob = await make_account(), await make_account()
+    body = {
+        "name": "ma",
+        "class_name": "MovingAverageStrategy",
+        "symbol": IF,
+        "parameters": {"fast_window": 2, "slow_window": 3, "warmup_ticks": 4, "fixed_size": "1"},
+    }
+    created = await client.post("/api/v1/strategies", json=body, headers=alice.headers)
+    strategy_id = created.json()["id"]
+    order = {
+        "symbol": IF,
+        "side": "BUY",
+        "order_type": "market",
+        "quantity": 1,
+        "strategy_id": strategy_id,
+    }
+    response = await client.post("/api/v1/orders", json=order, headers=bob.headers)
+    assert response.status_code == 422
+    assert [error["type"] for error in response.json()["detail"]] == ["unknown_strategy"]
+    assert await _orders(container) == 0
+    own = await client.post("/api/v1/orders", json=order, headers=alice.headers)
+    assert own.status_code == 201
+    assert own.json()["strategy_id"] == strategy_id

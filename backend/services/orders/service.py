@@ -10,10 +10,16 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.database.base import utcnow
-from backend.core.errors import ConflictError, NotFoundError, RedFireError
+from backend.core.errors import (
+    ConflictError,
+    DomainValidationError,
+    NotFoundError,
+    RedFireError,
+)
 from backend.core.monitoring.metrics import ORDER_REJECTIONS, ORDERS
 from backend.models.enums import OrderStatus
 from backend.models.order import Order
+from backend.models.strategy import Strategy
 from backend.schemas.orders import OrderCreate, OrderRead
 from backend.services.orders import idempotency, state_machine
 from backend.services.orders.events import OrderEventProcessor
@@ -75,6 +81,8 @@ class OrderService:
         """
         contract = self.market.get_contract(request.symbol)
         validate_order(request, contract)
+        if request.strategy_id is not None:
+            await self._check_strategy_owner(session, user_id, request.strategy_id)
         order = await self._create(session, user_id, request)
         if idempotency_key is not None:
             stored = await self._claim(session, user_id, idempotency_key, request, order.id)
@@ -136,6 +144,21 @@ class OrderService:
         session.add(order)
         await session.flush()
         return order
+
+    @staticmethod
+    async def _check_strategy_owner(session: AsyncSession, user_id: int, strategy_id: int) -> None:
+        """An order may only name one of its owner's strategies (its fills feed that strategy)."""
+        owner = await session.scalar(select(Strategy.user_id).where(Strategy.id == strategy_id))
+        if owner != user_id:
+            raise DomainValidationError(
+                [
+                    {
+                        "type": "unknown_strategy",
+                        "loc": ["body", "strategy_id"],
+                        "msg": f"no strategy {strategy_id} of yours",
+                    }
+                ]
+            )
 
     @staticmethod
     async def _claim(
