@@ -15,6 +15,7 @@ import httpx
 from bench.support import (
     REDIS_URL,
     WrkResult,
+    drop_redis_prefix,
     free_port,
     print_table,
     run_wrk,
@@ -86,7 +87,10 @@ def main() -> int:
     """Run both, print the table and whether the targets hold."""
     run = uuid.uuid4().hex[:8]
     with scratch_database(f"redfire_bench_{run}") as database_url:
-        rows = bench_redfire(database_url, run)
+        try:
+            rows = bench_redfire(database_url, run)
+        finally:
+            drop_redis_prefix(f"redfire-bench-{run}:")
         baseline = bench_baseline(database_url)
     rows.append(("baseline POST (FastAPI + ORM, session/request)", baseline))
     print_table(f"Order API, PostgreSQL, 1 worker, 64 connections, {SECONDS}s each", rows)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.support import REDIS_URL, free_port, scratch_database
+from bench.support import REDIS_URL, drop_redis_prefix, free_port, scratch_database
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", "600"))
 RATE = float(os.environ.get("SOAK_RATE", "25"))
@@ -57,14 +57,16 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))] * 1000
 
 
-def start_server(database_url: str, port: int, workdir: Path) -> subprocess.Popen[bytes]:
+def start_server(
+    database_url: str, port: int, workdir: Path, prefix: str
+) -> subprocess.Popen[bytes]:
     """`redfire serve` in production mode, limits out of the way."""
     env = {
         **os.environ,
         "HOME": str(workdir),
         "DATABASE_URL": database_url,
         "REDIS_URL": REDIS_URL,
-        "REDIS__KEY_PREFIX": f"redfire-soak-{uuid.uuid4().hex[:8]}:",
+        "REDIS__KEY_PREFIX": prefix,
         "SECRET_KEY": uuid.uuid4().hex * 2,
         "ENVIRONMENT": "production",
         "LOG_LEVEL": "WARNING",
@@ -184,7 +186,8 @@ def main() -> int:
         workdir = Path(home)
         upgrade(database_url)
         port = free_port()
-        process = start_server(database_url, port, workdir)
+        prefix = f"redfire-soak-{run}:"
+        process = start_server(database_url, port, workdir, prefix)
         try:
             base = f"http://127.0.0.1:{port}"
             asyncio.run(wait_ready(base, process))
@@ -192,6 +195,7 @@ def main() -> int:
         finally:
             process.terminate()
             process.wait(timeout=60)
+            drop_redis_prefix(prefix)
 
 
 if __name__ == "__main__":

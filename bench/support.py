@@ -63,6 +63,18 @@ def scratch_database(name: str) -> Iterator[str]:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+def drop_redis_prefix(prefix: str) -> None:
+    """Delete every key a benchmark wrote under its own prefix."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        for key in client.scan_iter(match=prefix + "*", count=1000):
+            client.delete(key)
+    finally:
+        client.close()
+
+
 @contextmanager
 def server(app: str, env: dict[str, str], port: int) -> Iterator[str]:
     """`uvicorn app` with one worker on loopback; yields its base URL once it answers."""
