@@ -17,6 +17,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import make_url, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from backend.core.config import AppConfig
@@ -130,17 +131,37 @@ async def session_app(make_config: Callable[..., AppConfig]) -> AsyncIterator[Fa
         yield app
 
 
+async def quiesce(container: AppContainer) -> None:
+    """Let the gateway events a test left in flight reach the database before it is emptied."""
+    trading = container.trading
+    async with asyncio.timeout(10):
+        if trading.market.is_running:
+            await trading.market.flush()
+        await trading.events.drain()
+
+
 async def reset_state(container: AppContainer) -> None:
     """Empty every table and the cache, so each test starts from a clean slate."""
+    await quiesce(container)
     tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
-    async with container.database.session() as session:
-        if tables and not container.config.database.is_sqlite:
-            quoted = ", ".join(f'"{name}"' for name in tables)
-            await session.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
-        else:
-            for name in tables:
-                # Table names come from our own metadata, not from input.
-                await session.execute(text(f'DELETE FROM "{name}"'))  # noqa: S608
+    if tables and not container.config.database.is_sqlite:
+        quoted = ", ".join(f'"{name}"' for name in tables)
+        statements = [f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"]
+    else:
+        # Table names come from our own metadata, not from input.
+        statements = [f'DELETE FROM "{name}"' for name in tables]  # noqa: S608
+    for attempt in range(5):
+        try:
+            async with container.database.session() as session:
+                for statement in statements:
+                    await session.execute(text(statement))
+            break
+        except DBAPIError as exc:
+            # A background writer a test started (a strategy's order, a late fill) can
+            # deadlock with TRUNCATE; PostgreSQL aborts one side, and emptying again is safe.
+            if attempt == 4 or "deadlock" not in str(exc.orig).lower():
+                raise
+            await quiesce(container)
     await container.cache.clear()
 
 
