@@ -145,6 +145,33 @@ AdminUser = Annotated[User, Depends(require_admin)]
 
 
 @dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling, for endpoints that need no more of the user than its id and role."""
+
+    user_id: int
+    role: UserRole
+
+
+async def get_trader_principal(
+    token: Annotated[str | None, Depends(oauth2_scheme)], container: ContainerDep
+) -> Principal:
+    """A trader or admin, checked like TraderUser in a transaction of its own.
+
+    The request holds no transaction while it waits for its order (OrderIntake books it in
+    a shared one); on SQLite an open transaction would hold the write lock meanwhile.
+    """
+    async with container.database.session_factory() as session:
+        user, _ = await AuthService(container.security).authenticate(session, token=token)
+        principal = Principal(user.id, user.role)
+    if principal.role not in (UserRole.TRADER, UserRole.ADMIN):
+        raise ReadOnlyError
+    return principal
+
+
+TraderPrincipal = Annotated[Principal, Depends(get_trader_principal)]
+
+
+@dataclass(frozen=True, slots=True)
 class PageParams:
     """Which slice of a list to answer."""
 

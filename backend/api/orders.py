@@ -13,6 +13,7 @@ from backend.api.deps import (
     PageParamsDep,
     ResourceId,
     SessionDep,
+    TraderPrincipal,
     TraderUser,
 )
 from backend.api.responses import error_responses
@@ -45,14 +46,13 @@ IdempotencyKey = Annotated[
 )
 async def place_order(
     request: OrderCreate,
-    user: TraderUser,
-    session: SessionDep,
+    trader: TraderPrincipal,
     orders: OrderServiceDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """201 with the order; 422 when it breaks a contract rule (nothing stored)."""
     result = await orders.submit_order(
-        session, user_id=user.id, request=request, idempotency_key=idempotency_key
+        user_id=trader.user_id, request=request, idempotency_key=idempotency_key
     )
     if result.replayed_body is not None:
         return JSONResponse(result.replayed_body, status_code=result.status_code)

@@ -63,14 +63,14 @@ class MemoryCache:
         """True if any is live."""
         return any(self._live(key) is not None for key in keys)
 
-    async def incr(self, key: str, ttl: float) -> int | None:
+    async def incr(self, key: str, ttl: float, amount: int = 1) -> int | None:
         """Count within a fixed window that starts at the first increment."""
         raw = self._live(key)
         if raw is None:
-            self._store(key, "1", ttl)
-            return 1
+            self._store(key, str(amount), ttl)
+            return amount
         expires_at = self._entries[key][0]
-        count = int(json.loads(raw)) + 1
+        count = int(json.loads(raw)) + amount
         self._entries[key] = (expires_at, str(count))
         return count
 

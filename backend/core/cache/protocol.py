@@ -26,8 +26,8 @@ class Cache(Protocol):
     async def exists(self, *keys: str) -> bool:
         """True if any of the keys holds a live value (one round trip)."""
 
-    async def incr(self, key: str, ttl: float) -> int | None:
-        """Atomically add one; the first increment starts a `ttl` window. None if unreachable."""
+    async def incr(self, key: str, ttl: float, amount: int = 1) -> int | None:
+        """Atomically add `amount`; the first one starts a `ttl` window. None if unreachable."""
 
     async def ttl(self, key: str) -> float | None:
         """Seconds left before the key expires, None if missing or without expiry."""

@@ -89,12 +89,12 @@ class RedisCacheService:
             self._failed("exists", exc)
             return False
 
-    async def incr(self, key: str, ttl: float) -> int | None:
-        """INCR, starting a `ttl` window on the first increment (atomic in a pipeline)."""
+    async def incr(self, key: str, ttl: float, amount: int = 1) -> int | None:
+        """INCRBY, starting a `ttl` window on the first increment (atomic in a pipeline)."""
         full_key = self.key(key)
         try:
             async with self.client.pipeline(transaction=True) as pipe:
-                pipe.incr(full_key)
+                pipe.incrby(full_key, amount)
                 pipe.pexpire(full_key, int(ttl * 1000), nx=True)
                 count, _ = await pipe.execute()
         except (RedisError, OSError) as exc:

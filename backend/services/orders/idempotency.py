@@ -8,18 +8,20 @@ import json
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Insert, bindparam, select, update
+from sqlalchemy import ColumnElement, Insert, Table, and_, bindparam, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.database.base import utcnow
-from backend.core.errors import ConflictError, DomainValidationError
+from backend.core.errors import ConflictError, DomainValidationError, RedFireError
 from backend.models.control import IdempotencyKey
 from backend.schemas.orders import OrderRead
 
 KEY_LIFETIME = timedelta(hours=24)
+# Core table statements: batches of keys are plain executemany, without ORM bookkeeping.
+KEYS = cast(Table, IdempotencyKey.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,71 +45,144 @@ def request_fingerprint(payload: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class KeyClaim:
+    """A keyed request asking for its key."""
+
+    user_id: int
+    key: str
+    fingerprint: str
+
+    @property
+    def ident(self) -> tuple[int, str]:
+        """The key's identity: keys are per user."""
+        return self.user_id, self.key
+
+
+ClaimOutcome = StoredResponse | RedFireError | None
+
+
 @functools.cache
 def _claim_statement(dialect: str) -> Insert:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING id, built once per dialect (a hot path)."""
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING, built once per dialect (a hot path)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    columns = ("user_id", "key", "request_hash", "order_id", "created_at", "expires_at")
     return (
-        insert(IdempotencyKey)
-        .values({name: bindparam(name) for name in columns})
+        insert(KEYS)
         .on_conflict_do_nothing(index_elements=["user_id", "key"])
-        .returning(IdempotencyKey.id)
+        .returning(KEYS.c.user_id, KEYS.c.key)
     )
 
 
-async def claim_key(
-    session: AsyncSession, *, user_id: int, key: str, fingerprint: str, order_id: int
-) -> StoredResponse | None:
-    """Claim `key` for this request, or return the stored answer of the request that did.
+async def claim_keys(session: AsyncSession, claims: list[KeyClaim]) -> list[ClaimOutcome]:
+    """Claim each key; per claim, None when it now holds its key, else what to answer.
 
-    The insert waits on a concurrent uncommitted claim of the same key (PostgreSQL's unique
-    index; SQLite's write lock), so exactly one request wins and the others see its row.
+    The answer for a key already used is its stored response (a replay), 422 for another
+    body, or 409 while its first request is still running; a key named twice in `claims` is
+    claimed by the first. The insert waits on a concurrent uncommitted claim of the same key
+    (PostgreSQL's unique index; SQLite's write lock), so exactly one request wins; keys are
+    inserted in one order, so concurrent batches cannot deadlock on each other.
     """
     now = utcnow()
-    values = {
-        "user_id": user_id,
-        "key": key,
-        "request_hash": fingerprint,
-        "order_id": order_id,
-        "created_at": now,
-        "expires_at": now + KEY_LIFETIME,
-    }
+    first: dict[tuple[int, str], KeyClaim] = {}
+    for claim in claims:
+        first.setdefault(claim.ident, claim)
+    rows = [
+        {
+            "user_id": claim.user_id,
+            "key": claim.key,
+            "request_hash": claim.fingerprint,
+            "created_at": now,
+            "expires_at": now + KEY_LIFETIME,
+        }
+        for _, claim in sorted(first.items())
+    ]
     statement = _claim_statement(session.get_bind().dialect.name)
-    if (await session.execute(statement, values)).scalar_one_or_none() is not None:
-        return None
-    existing = await session.scalar(
-        select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+    won = {(row.user_id, row.key) for row in await session.execute(statement, rows)}
+    lost = [ident for ident in first if ident not in won]
+    existing: dict[tuple[int, str], IdempotencyKey] = {}
+    # A key whose stored answer expired is claimed afresh (one level deep: the renewal is new).
+    renewed: dict[tuple[int, str], ClaimOutcome] = {}
+    if lost:
+        selected = select(IdempotencyKey).where(
+            tuple_(IdempotencyKey.user_id, IdempotencyKey.key).in_(lost)
+        )
+        existing = {(row.user_id, row.key): row for row in await session.scalars(selected)}
+        expired = [first[ident] for ident in lost if existing[ident].expires_at <= now]
+        if expired:
+            for claim in expired:
+                await session.delete(existing.pop(claim.ident))
+            await session.flush()
+            outcomes = await claim_keys(session, expired)
+            renewed = {c.ident: outcome for c, outcome in zip(expired, outcomes, strict=True)}
+    answers: list[ClaimOutcome] = []
+    for claim in claims:
+        holder = first[claim.ident]
+        if claim.ident in won or renewed.get(claim.ident, False) is None:
+            answers.append(None if claim is holder else _in_flight(holder, claim))
+        elif claim.ident in renewed:
+            answers.append(renewed[claim.ident])
+        else:
+            answers.append(_answer_for(existing[claim.ident], claim.fingerprint))
+    return answers
+
+
+def _in_flight(holder: KeyClaim, claim: KeyClaim) -> RedFireError:
+    """The answer to a second request with a key the first is still using."""
+    if holder.fingerprint != claim.fingerprint:
+        return _reused()
+    return _in_progress()
+
+
+def _reused() -> DomainValidationError:
+    return DomainValidationError(
+        "this Idempotency-Key was used with a different request body",
+        code="idempotency_key_reused",
     )
-    assert existing is not None
-    if existing.expires_at <= now:
-        await session.delete(existing)
-        await session.flush()
-        return await claim_key(
-            session, user_id=user_id, key=key, fingerprint=fingerprint, order_id=order_id
-        )
-    if existing.request_hash != fingerprint:
-        raise DomainValidationError(
-            "this Idempotency-Key was used with a different request body",
-            code="idempotency_key_reused",
-        )
-    if existing.response_status is None or existing.response_body is None:
-        raise ConflictError(
-            "a request with this Idempotency-Key is still in progress",
-            code="idempotency_in_progress",
-        )
-    return StoredResponse(existing.response_status, existing.response_body)
 
 
-async def store_response(
-    session: AsyncSession, *, user_id: int, key: str, status_code: int, body: dict[str, Any]
+def _in_progress() -> ConflictError:
+    return ConflictError(
+        "a request with this Idempotency-Key is still in progress",
+        code="idempotency_in_progress",
+    )
+
+
+def _answer_for(row: IdempotencyKey, fingerprint: str) -> ClaimOutcome:
+    if row.request_hash != fingerprint:
+        return _reused()
+    if row.response_status is None or row.response_body is None:
+        return _in_progress()
+    return StoredResponse(row.response_status, row.response_body)
+
+
+def _key_match() -> ColumnElement[bool]:
+    return and_(KEYS.c.user_id == bindparam("k_user_id"), KEYS.c.key == bindparam("k_key"))
+
+
+async def link_orders(session: AsyncSession, links: list[tuple[KeyClaim, int]]) -> None:
+    """Record which order each claimed key created (committed with the order)."""
+    statement = update(KEYS).where(_key_match()).values(order_id=bindparam("k_order"))
+    params = [
+        {"k_user_id": claim.user_id, "k_key": claim.key, "k_order": order_id}
+        for claim, order_id in links
+    ]
+    await session.execute(statement, params)
+
+
+async def store_responses(
+    session: AsyncSession, answers: list[tuple[KeyClaim, int, dict[str, Any]]]
 ) -> None:
-    """Record the answer so retries replay it."""
-    await session.execute(
-        update(IdempotencyKey)
-        .where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
-        .values(response_status=status_code, response_body=body)
+    """Record each key's answer so retries replay it."""
+    statement = (
+        update(KEYS)
+        .where(_key_match())
+        .values(response_status=bindparam("k_status"), response_body=bindparam("k_body"))
     )
+    params = [
+        {"k_user_id": claim.user_id, "k_key": claim.key, "k_status": status, "k_body": body}
+        for claim, status, body in answers
+    ]
+    await session.execute(statement, params)
 
 
 async def answer_abandoned_keys(session: AsyncSession, orders: list[OrderRead]) -> None:

@@ -12,6 +12,7 @@ from backend.core.lifecycle.manager import ApplicationLifecycleManager
 from backend.core.monitoring.health import HealthRegistry
 from backend.services.orders.events import OrderEventProcessor
 from backend.services.orders.fills import AccountDefaults
+from backend.services.orders.intake import OrderIntake
 from backend.services.orders.reconciliation import reconcile_open_orders
 from backend.services.orders.risk import OrderRateLimiter, RiskSettingsStore
 from backend.services.orders.service import OrderService
@@ -40,7 +41,8 @@ def build_trading(
     )
     events = OrderEventProcessor(database, market, accounts)
     risk = RiskSettingsStore(cache, config.risk)
-    orders = OrderService(
+    intake = OrderIntake(
+        database=database,
         market=market,
         risk=risk,
         rate_limiter=OrderRateLimiter(cache),
@@ -48,6 +50,7 @@ def build_trading(
         replica=config.replica_id,
         default_gateway=config.vnpy.default_gateway,
     )
+    orders = OrderService(intake=intake, events=events)
     market.bridge.subscribe(BridgeEvent.ORDER, events.on_event)
     market.bridge.subscribe(BridgeEvent.TRADE, events.on_event)
     return TradingComponents(market, orders, events, risk, accounts)
@@ -76,4 +79,7 @@ def register_trading(
     health.register("gateway", check_gateway, timeout=0.5)
     lifecycle.register("order_events", start=trading.events.start, stop=trading.events.stop)
     lifecycle.register("vnpy", start=trading.market.start, stop=trading.market.stop)
+    # Registered after vnpy so it stops first: queued orders still reach the gateway.
+    intake = trading.orders.intake
+    lifecycle.register("order_intake", start=intake.start, stop=intake.stop)
     lifecycle.register("reconciliation", start=reconcile)

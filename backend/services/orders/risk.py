@@ -139,13 +139,13 @@ class OrderRateLimiter:
         self.cache = cache
         self._local = MemoryCache(max_entries=10_000)
 
-    async def hit(self, user_id: int) -> int:
-        """Count one order for this second and return the count so far."""
+    async def hit(self, user_id: int, orders: int = 1) -> int:
+        """Count `orders` orders for this second and return the count so far."""
         key = f"risk:rate:{user_id}:{int(time.time())}"
-        count = await self.cache.incr(key, ttl=2)
+        count = await self.cache.incr(key, ttl=2, amount=orders)
         if count is None:
-            count = await self._local.incr(key, ttl=2)
-        return count or 1
+            count = await self._local.incr(key, ttl=2, amount=orders)
+        return count or orders
 
 
 def reference_price(request: OrderCreate, tick: TickSnapshot | None) -> Decimal | None:
@@ -155,12 +155,16 @@ def reference_price(request: OrderCreate, tick: TickSnapshot | None) -> Decimal 
     return tick.last_price if tick is not None else None
 
 
-async def open_order_count(session: AsyncSession, user_id: int) -> int:
-    """How many of the user's orders are still open."""
-    statement = select(func.count()).where(
-        Order.user_id == user_id, Order.status.in_(OPEN_STATUSES)
+async def open_order_counts(session: AsyncSession, user_ids: set[int]) -> dict[int, int]:
+    """How many orders of each user are still open."""
+    statement = (
+        select(Order.user_id, func.count())
+        .where(Order.user_id.in_(user_ids), Order.status.in_(OPEN_STATUSES))
+        .group_by(Order.user_id)
     )
-    return int(await session.scalar(statement) or 0)
+    counts = dict.fromkeys(user_ids, 0)
+    counts.update({user_id: int(count) for user_id, count in await session.execute(statement)})
+    return counts
 
 
 def static_rejection(

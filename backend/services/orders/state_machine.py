@@ -5,7 +5,7 @@ from __future__ import annotations
 import structlog
 
 from backend.core.monitoring.metrics import ORDERS
-from backend.models.enums import OrderStatus
+from backend.models.enums import OrderSide, OrderStatus
 from backend.models.order import Order
 
 logger = structlog.get_logger(__name__)
@@ -28,7 +28,12 @@ def sources_of(target: OrderStatus) -> frozenset[OrderStatus]:
 
 def count(order: Order, status: OrderStatus) -> None:
     """Record a move made by a guarded SQL update in the order metrics."""
-    ORDERS.labels(status=status.value, side=order.side.value).inc()
+    record(status, order.side)
+
+
+def record(status: OrderStatus, side: OrderSide) -> None:
+    """Count an order arriving at `status` in the order metrics."""
+    ORDERS.labels(status=status.value, side=side.value).inc()
 
 
 def is_legal(current: OrderStatus, target: OrderStatus) -> bool:

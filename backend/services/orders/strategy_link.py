@@ -45,8 +45,7 @@ class StrategyOrders:
             price=price,
             strategy_id=strategy_id,
         )
-        async with self.database.session() as session:
-            result = await self.orders.submit_order(session, user_id=user_id, request=request)
+        result = await self.orders.submit_order(user_id=user_id, request=request)
         assert result.order is not None
         order = result.order
         return PlacedOrder(order.id, order.status, order.reject_reason)

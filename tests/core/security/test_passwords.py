@@ -64,4 +64,7 @@ async def test_production_hashing_does_not_block_the_event_loop() -> None:
         await task
         hasher.close()
     assert elapsed > 0.05  # the work really was expensive...
-    assert max(gaps) < 0.05  # ...yet the loop kept ticking every few milliseconds
+    # ...yet the loop kept ticking: hashing on the loop would stall it for a whole hash, a
+    # third of `elapsed`; relative, so a busy machine slowing both does not fail it.
+    assert max(gaps) < elapsed / 6, (max(gaps), elapsed)
+    assert len(gaps) > 10

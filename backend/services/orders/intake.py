@@ -1,0 +1,423 @@
+"""OrderIntake: orders placed at the same moment share their transactions (group commit).
+
+Callers validate an order against its contract, then hand it here and wait. One worker books
+whatever has queued up in one transaction (strategy ownership, idempotency claims, pre-trade
+risk, the rows) and commits; the accepted orders are then routed to the gateway and their
+acknowledgements and idempotent answers recorded in a second transaction, while the worker
+books the next batch. A 201 still means the order was committed before the gateway heard of
+it, so a crash leaves a row that start-up reconciliation settles, never a gateway order
+RedFire forgot; only the commits are shared, so sixty concurrent orders cost two
+transactions instead of sixty.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, cast
+
+import structlog
+from sqlalchemy import Table, case, insert, select, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.core.database.base import utcnow
+from backend.core.database.manager import AsyncDatabaseManager
+from backend.core.errors import DomainValidationError, ServiceUnavailableError
+from backend.core.monitoring.metrics import ORDER_REJECTIONS
+from backend.models.enums import OrderStatus
+from backend.models.order import Order
+from backend.models.strategy import Strategy
+from backend.schemas.orders import OrderCreate, OrderRead
+from backend.services.orders import idempotency, state_machine
+from backend.services.orders.events import OrderEventProcessor
+from backend.services.orders.idempotency import KeyClaim, StoredResponse
+from backend.services.orders.ports import MarketAccess
+from backend.services.orders.risk import (
+    OrderRateLimiter,
+    RiskSettingsStore,
+    open_order_counts,
+    static_rejection,
+)
+
+logger = structlog.get_logger(__name__)
+
+ORDERS = cast(Table, Order.__table__)
+MAX_BATCH = 256
+# Batches routed and acknowledged at once while the worker books the next one.
+MAX_ROUTING = 4
+ACK_ATTEMPTS = 3
+STOP_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class OrderResult:
+    """The HTTP status and body of an order submission (replayed for idempotent retries)."""
+
+    status_code: int
+    order: OrderRead | None = None
+    replayed_body: dict[str, object] | None = None
+
+
+@dataclass(slots=True, eq=False)
+class Submission:
+    """One order waiting for its batch."""
+
+    user_id: int
+    request: OrderCreate
+    claim: KeyClaim | None
+    future: asyncio.Future[OrderResult]
+    order_id: int = 0
+    client_order_id: str = ""
+    rejection: str | None = None
+
+    def answer(self, result: OrderResult) -> None:
+        """Hand the caller its answer (unless it stopped waiting)."""
+        if not self.future.done():
+            self.future.set_result(result)
+
+    def fail(self, error: BaseException) -> None:
+        """Hand the caller an error (unless it stopped waiting)."""
+        if not self.future.done():
+            self.future.set_exception(error)
+
+
+class OrderIntake:
+    """Books, routes and acknowledges orders in batches (see module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        database: AsyncDatabaseManager,
+        market: MarketAccess,
+        risk: RiskSettingsStore,
+        rate_limiter: OrderRateLimiter,
+        events: OrderEventProcessor,
+        replica: str,
+        default_gateway: str,
+    ) -> None:
+        self.database = database
+        self.market = market
+        self.risk = risk
+        self.rate_limiter = rate_limiter
+        self.events = events
+        self.replica = replica
+        self.default_gateway = default_gateway
+        self._queue: asyncio.Queue[Submission] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        self._routing = asyncio.Semaphore(MAX_ROUTING)
+        self._in_flight: set[asyncio.Task[None]] = set()
+
+    async def submit(
+        self, user_id: int, request: OrderCreate, idempotency_key: str | None
+    ) -> OrderResult:
+        """Queue a validated order and wait for its answer."""
+        if self._worker is None:
+            raise ServiceUnavailableError("order entry is not running", code="trading_unavailable")
+        claim = None
+        if idempotency_key is not None:
+            fingerprint = idempotency.request_fingerprint(request.model_dump())
+            claim = KeyClaim(user_id, idempotency_key, fingerprint)
+        future: asyncio.Future[OrderResult] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(Submission(user_id, request, claim, future))
+        # Shielded: a client that disconnects does not cancel an order already in a batch.
+        return await asyncio.shield(future)
+
+    async def start(self) -> None:
+        """Start the worker."""
+        if self._worker is None:
+            self._worker = asyncio.create_task(self._run(), name="order-intake")
+
+    async def stop(self) -> None:
+        """Finish what is queued and in flight (bounded), then stop."""
+        if self._worker is None:
+            return
+        try:
+            async with asyncio.timeout(STOP_TIMEOUT):
+                await self._queue.join()
+        except TimeoutError:
+            logger.error("order_intake_not_drained", queued=self._queue.qsize())
+        self._worker.cancel()
+        await asyncio.gather(self._worker, *self._in_flight, return_exceptions=True)
+        self._worker = None
+        while not self._queue.empty():
+            self._queue.get_nowait().fail(
+                ServiceUnavailableError("order entry stopped", code="trading_unavailable")
+            )
+            self._queue.task_done()
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            await self._routing.acquire()
+            try:
+                booked = await self._book([s for s in batch if not s.future.done()])
+            except Exception as exc:  # the database refused the batch: each order fails alike
+                logger.warning("order_batch_not_booked", orders=len(batch), error=repr(exc))
+                for submission in batch:
+                    submission.fail(exc)
+                self._done(batch)
+                continue
+            task = asyncio.create_task(self._route_and_acknowledge(booked, batch))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+
+    def _done(self, batch: list[Submission]) -> None:
+        self._routing.release()
+        for _ in batch:
+            self._queue.task_done()
+
+    # booking: one transaction for the batch
+
+    async def _book(self, batch: list[Submission]) -> list[Submission]:
+        """Store the batch's orders, pending or risk-rejected; answer those that stop here."""
+        if not batch:
+            return []
+        async with self.database.session() as session:
+            batch = await self._check_strategies(session, batch)
+            batch = await self._claim_keys(session, batch)
+            if not batch:
+                return []
+            await self._assess_risk(session, batch)
+            await self._insert(session, batch)
+            links = [(s.claim, s.order_id) for s in batch if s.claim is not None]
+            if links:
+                await idempotency.link_orders(session, links)
+        for submission in batch:
+            state_machine.record(OrderStatus.PENDING, submission.request.side)
+            if submission.rejection is not None:
+                state_machine.record(OrderStatus.REJECTED, submission.request.side)
+                ORDER_REJECTIONS.labels(reason=submission.rejection).inc()
+        return batch
+
+    @staticmethod
+    async def _check_strategies(session: AsyncSession, batch: list[Submission]) -> list[Submission]:
+        """An order may only name one of its owner's strategies (its fills feed that strategy)."""
+        named = {s.request.strategy_id for s in batch if s.request.strategy_id is not None}
+        if not named:
+            return batch
+        statement = select(Strategy.id, Strategy.user_id).where(Strategy.id.in_(named))
+        owners: dict[int, int] = {row.id: row.user_id for row in await session.execute(statement)}
+        kept = []
+        for submission in batch:
+            strategy_id = submission.request.strategy_id
+            if strategy_id is None or owners.get(strategy_id) == submission.user_id:
+                kept.append(submission)
+                continue
+            problem = {
+                "type": "unknown_strategy",
+                "loc": ["body", "strategy_id"],
+                "msg": f"no strategy {strategy_id} of yours",
+            }
+            submission.fail(DomainValidationError([problem]))
+        return kept
+
+    @staticmethod
+    async def _claim_keys(session: AsyncSession, batch: list[Submission]) -> list[Submission]:
+        """Claim the batch's Idempotency-Keys; retries are answered here and go no further."""
+        keyed = [s for s in batch if s.claim is not None]
+        if not keyed:
+            return batch
+        outcomes = await idempotency.claim_keys(session, [cast(KeyClaim, s.claim) for s in keyed])
+        stopped: set[int] = set()
+        for submission, outcome in zip(keyed, outcomes, strict=True):
+            if outcome is None:
+                continue
+            stopped.add(id(submission))
+            if isinstance(outcome, StoredResponse):
+                submission.answer(OrderResult(outcome.status_code, replayed_body=outcome.body))
+            else:
+                submission.fail(outcome)
+        return [s for s in batch if id(s) not in stopped]
+
+    async def _assess_risk(self, session: AsyncSession, batch: list[Submission]) -> None:
+        """Pre-trade checks, in arrival order; a breach is stored as a rejected order."""
+        limits = await self.risk.get(session)
+        for submission in batch:
+            request = submission.request
+            contract = self.market.get_contract(request.symbol)
+            assert contract is not None  # validated before it was queued
+            tick = self.market.get_tick(request.symbol)
+            submission.rejection = static_rejection(limits, request, contract, tick)
+        checked = [s for s in batch if s.rejection is None]
+        if not checked:
+            return
+        per_user = Counter(s.user_id for s in checked)
+        # Counts before this batch; each order below counts itself, as one request would.
+        rates = {
+            user_id: await self.rate_limiter.hit(user_id, orders) - orders
+            for user_id, orders in per_user.items()
+        }
+        open_orders = await open_order_counts(session, set(per_user))
+        for submission in checked:
+            user_id = submission.user_id
+            rates[user_id] += 1
+            if rates[user_id] > limits.max_orders_per_second:
+                submission.rejection = "max_orders_per_second"
+                continue
+            open_orders[user_id] += 1
+            if open_orders[user_id] > limits.max_open_orders:
+                open_orders[user_id] -= 1
+                submission.rejection = "max_open_orders"
+
+    async def _insert(self, session: AsyncSession, batch: list[Submission]) -> None:
+        now = utcnow()
+        rows = []
+        for submission in batch:
+            request = submission.request
+            submission.client_order_id = uuid.uuid4().hex
+            # A risk breach is answered as pending -> rejected before anyone saw it pending.
+            status = OrderStatus.PENDING if submission.rejection is None else OrderStatus.REJECTED
+            rows.append(
+                {
+                    "user_id": submission.user_id,
+                    "symbol": request.symbol,
+                    "side": request.side,
+                    "order_type": request.order_type,
+                    "quantity": request.quantity,
+                    "price": request.price,
+                    "status": status,
+                    "filled_quantity": Decimal(0),
+                    "reject_reason": submission.rejection,
+                    "client_order_id": submission.client_order_id,
+                    "gateway": self.default_gateway,
+                    "replica": self.replica,
+                    "strategy_id": request.strategy_id,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        statement = insert(ORDERS).returning(ORDERS.c.id, sort_by_parameter_order=True)
+        ids = (await session.execute(statement, rows)).scalars().all()
+        for submission, order_id in zip(batch, ids, strict=True):
+            submission.order_id = order_id
+
+    # routing and acknowledgement: after the commit
+
+    async def _route_and_acknowledge(
+        self, booked: list[Submission], batch: list[Submission]
+    ) -> None:
+        try:
+            routed: dict[int, str] = {}
+            failed: dict[int, str] = {}
+            for submission in booked:
+                if submission.rejection is not None:
+                    continue
+                vt_orderid, error = await self._route(submission)
+                if vt_orderid is None:
+                    failed[submission.order_id] = error
+                else:
+                    routed[submission.order_id] = vt_orderid
+            if booked:
+                await self._acknowledge(booked, routed, failed)
+        finally:
+            self._done(batch)
+
+    async def _route(self, submission: Submission) -> tuple[str | None, str]:
+        request = submission.request
+        try:
+            vt_orderid = await self.market.submit_order(
+                request.symbol,
+                request.side,
+                request.order_type,
+                request.quantity,
+                request.price,
+                reference=submission.client_order_id,
+                gateway=self.default_gateway,
+            )
+        except Exception as exc:
+            logger.warning("order_routing_failed", order_id=submission.order_id, error=str(exc))
+            return None, f"gateway_error: {exc}"[:255]
+        self.events.remember(vt_orderid, submission.client_order_id)
+        return vt_orderid, ""
+
+    async def _acknowledge(
+        self, booked: list[Submission], routed: dict[int, str], failed: dict[int, str]
+    ) -> None:
+        """Record submissions and routing failures, store keyed answers, answer everyone."""
+        for attempt in range(1, ACK_ATTEMPTS + 1):
+            try:
+                async with self.database.session() as session:
+                    moved = await _mark_submitted(session, routed)
+                    refused = await _mark_rejected(session, failed)
+                    orders = await _read_orders(session, [s.order_id for s in booked])
+                    answers = [
+                        (s.claim, 201, orders[s.order_id].model_dump(mode="json"))
+                        for s in booked
+                        if s.claim is not None
+                    ]
+                    if answers:
+                        await idempotency.store_responses(session, answers)
+                break
+            except DBAPIError as exc:
+                # The event processor may hold these rows (a fill arrived already): a deadlock
+                # or serialization failure aborts one side, and these statements are repeatable.
+                if attempt == ACK_ATTEMPTS or exc.connection_invalidated:
+                    return self._fail_all(booked, exc)
+                logger.warning("order_ack_retry", attempt=attempt, error=repr(exc))
+            except Exception as exc:
+                return self._fail_all(booked, exc)
+        for order_id in moved:
+            state_machine.record(OrderStatus.SUBMITTED, orders[order_id].side)
+        for order_id in refused:
+            state_machine.record(OrderStatus.REJECTED, orders[order_id].side)
+            ORDER_REJECTIONS.labels(reason="gateway_error").inc()
+        for submission in booked:
+            submission.answer(OrderResult(201, order=orders[submission.order_id]))
+
+    @staticmethod
+    def _fail_all(booked: list[Submission], error: Exception) -> None:
+        """The orders are stored; the events and reconciliation will settle them."""
+        logger.warning("order_ack_failed", orders=len(booked), error=repr(error))
+        for submission in booked:
+            submission.fail(error)
+
+
+async def _mark_submitted(session: AsyncSession, routed: dict[int, str]) -> set[int]:
+    """pending -> submitted with each vt_orderid, in one guarded UPDATE; the ids it moved."""
+    if not routed:
+        return set()
+    vt_orderids = case(routed, value=ORDERS.c.id)
+    sources = state_machine.sources_of(OrderStatus.SUBMITTED)
+    statement = (
+        update(ORDERS)
+        .where(ORDERS.c.id.in_(routed), ORDERS.c.status.in_(sources))
+        .values(status=OrderStatus.SUBMITTED, vt_orderid=vt_orderids, updated_at=utcnow())
+        .returning(ORDERS.c.id)
+    )
+    moved = set((await session.execute(statement)).scalars().all())
+    overtaken = {order_id: vt for order_id, vt in routed.items() if order_id not in moved}
+    if overtaken:
+        # The gateway's events got there first and moved them on; keep their status.
+        await session.execute(
+            update(ORDERS)
+            .where(ORDERS.c.id.in_(overtaken), ORDERS.c.vt_orderid.is_(None))
+            .values(vt_orderid=case(overtaken, value=ORDERS.c.id))
+        )
+    return moved
+
+
+async def _mark_rejected(session: AsyncSession, failed: dict[int, str]) -> set[int]:
+    """Orders the gateway refused to take: rejected with the reason."""
+    refused: set[int] = set()
+    sources = state_machine.sources_of(OrderStatus.REJECTED)
+    for order_id, reason in failed.items():
+        statement = (
+            update(ORDERS)
+            .where(ORDERS.c.id == order_id, ORDERS.c.status.in_(sources))
+            .values(status=OrderStatus.REJECTED, reject_reason=reason, updated_at=utcnow())
+            .returning(ORDERS.c.id)
+        )
+        refused.update((await session.execute(statement)).scalars().all())
+    return refused
+
+
+async def _read_orders(session: AsyncSession, order_ids: list[int]) -> dict[int, OrderRead]:
+    rows = await session.execute(select(ORDERS).where(ORDERS.c.id.in_(order_ids)))
+    orders: dict[int, Any] = {row.id: OrderRead.model_validate(row) for row in rows}
+    return orders
