@@ -164,6 +164,10 @@ class VnpyConfig(BaseModel):
     paper_commission_rate: Decimal = Field(default=Decimal("0.0001"), ge=0)
     event_timer_interval: int = Field(default=1, ge=1)
     event_queue_size: int = Field(default=100_000, ge=100)
+    # sys.setswitchinterval, set when the engine starts (None: leave Python's 5 ms). vnpy's
+    # event thread and the asyncio loop share the GIL; at 5 ms either can hold the other's
+    # ticks back for 5 ms at a time, which alone breaks a 10 ms delivery target.
+    gil_switch_interval: float | None = Field(default=0.0005, gt=0, le=0.1)
 
 
 class StreamConfig(BaseModel):

@@ -1,9 +1,11 @@
 """EventBridge: vnpy events (on vnpy's worker thread) -> async subscribers (on the asyncio loop).
 
 Neither side ever waits for the other. The vnpy side appends to a bounded deque and, only
-when no drain is pending, schedules one with `call_soon_threadsafe`; the loop side drains in
-batches into one FIFO per subscriber, each served by its own task, so a slow subscriber
-delays only itself. Everything is FIFO, so each order's updates arrive in order.
+when no drain is pending, schedules one with `call_soon_threadsafe` (on a RedFireEventEngine
+once vnpy's thread has run out of events or WAKE_BATCH wait, so a run of ticks costs one
+wake-up); the loop side drains in batches into one FIFO per subscriber, each served by its
+own task, so a slow subscriber delays only itself. Everything is FIFO, so each order's
+updates arrive in order.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from backend.core.monitoring.metrics import (
     BRIDGE_LAG,
     BRIDGE_QUEUE_DEPTH,
 )
+from backend.services.vnpy.event_engine import RedFireEventEngine
 from backend.services.vnpy.subscription import Barrier, Subscription
 from backend.services.vnpy.types import (
     BridgeEvent,
@@ -43,6 +46,9 @@ CRITICAL_KINDS = frozenset({BridgeEvent.ORDER, BridgeEvent.TRADE, BridgeEvent.CO
 _BARRIER_KIND = "barrier"
 _BARRIER_EVENT = "eRedFireBridgeBarrier"
 _ERROR_LOG_INTERVAL = 1.0
+# On a RedFireEventEngine the loop is woken when vnpy's thread runs out of events, or once
+# this many wait, whichever comes first (elsewhere: on the first event of each batch).
+WAKE_BATCH = 256
 
 
 class EventBridge:
@@ -56,11 +62,14 @@ class EventBridge:
         self._batch_size = batch_size
         self._buffer: deque[tuple[str, Any, float]] = deque()
         self._scheduled = False
+        self._wake_batch = 1
         self._loop: asyncio.AbstractEventLoop | None = None
         self._event_engine: EventEngine | None = None
         self._routes: list[tuple[str, str, Translator | None]] = []
         self._handlers: list[tuple[str, HandlerType]] = []
         self._subscriptions: dict[str, list[Subscription]] = {}
+        self._drain_hooks: list[Callable[[], None]] = []
+        self._event_counters: dict[str, Any] = {}  # BRIDGE_EVENTS children, bound once
         # Counted on the vnpy thread (_in) or the loop (_out) only, so no lock is needed.
         self._dropped_in = 0
         self._dropped_out = 0
@@ -88,6 +97,14 @@ class EventBridge:
         if self.running:
             raise RuntimeError("routes must be added before the bridge starts")
         self._routes.append((vnpy_type, kind, translate))
+
+    def on_drain(self, hook: Callable[[], None]) -> None:
+        """Call `hook()` on the loop after each batch is handed out (e.g. to publish metrics).
+
+        Everything a batch contained has been counted and queued to its subscribers by
+        then, so values the vnpy thread accumulates are current once flush() returns.
+        """
+        self._drain_hooks.append(hook)
 
     @overload
     def subscribe(
@@ -133,6 +150,11 @@ class EventBridge:
             return
         self._loop = loop
         self._event_engine = event_engine
+        if isinstance(event_engine, RedFireEventEngine):
+            # Waking the loop costs a syscall and hands it the GIL mid-run: do it when vnpy
+            # has nothing left to dispatch, before its thread blocks anyway.
+            self._wake_batch = WAKE_BATCH
+            event_engine.add_idle_hook(self._on_vnpy_idle)
         for vnpy_type, kind, translate in self._routes:
             handler = self._make_handler(kind, translate)
             event_engine.register(vnpy_type, handler)
@@ -150,7 +172,10 @@ class EventBridge:
         if self._event_engine is not None:
             for vnpy_type, handler in self._handlers:
                 self._event_engine.unregister(vnpy_type, handler)
+            if isinstance(self._event_engine, RedFireEventEngine):
+                self._event_engine.remove_idle_hook(self._on_vnpy_idle)
         self._handlers.clear()
+        self._wake_batch = 1
         self._event_engine = None
         try:
             async with asyncio.timeout(self._stop_timeout):
@@ -191,8 +216,11 @@ class EventBridge:
         dropped = BRIDGE_DROPPED.labels(kind)
         failed = BRIDGE_ERRORS.labels(kind, "translate")
 
-        def handle(event: Event) -> None:
-            if len(self._buffer) >= limit:
+        buffer = self._buffer
+        clock = time.perf_counter
+
+        def handle(event: Event) -> None:  # every tick: _push written out
+            if len(buffer) >= limit:
                 self._dropped_in += 1
                 dropped.inc()
                 return
@@ -204,17 +232,25 @@ class EventBridge:
                 logger.exception("event bridge: cannot translate a %s event", kind)
                 return
             if payload is not None:
-                self._push(kind, payload)
+                buffer.append((kind, payload, clock()))
+                if not self._scheduled and len(buffer) >= self._wake_batch:
+                    self._schedule()
 
         return handle
+
+    def _on_vnpy_idle(self) -> None:
+        if self._buffer and not self._scheduled:
+            self._schedule()
 
     def _on_barrier_event(self, event: Event) -> None:
         self._push(_BARRIER_KIND, event.data)
 
     def _push(self, kind: str, payload: Any) -> None:
         self._buffer.append((kind, payload, time.perf_counter()))
-        if self._scheduled:
-            return
+        if not self._scheduled:
+            self._schedule()
+
+    def _schedule(self) -> None:
         loop = self._loop
         self._scheduled = True
         try:
@@ -237,31 +273,56 @@ class EventBridge:
         woken: dict[Subscription, None] = {}
         per_kind: dict[str, int] = {}
         subscriptions = self._subscriptions
+        popleft = buffer.popleft
+        # Events come in runs of one kind (ticks): look subscribers up once per run.
+        run_kind = _BARRIER_KIND
+        run = 0
+        targets: list[Subscription] = []
         for _ in range(count):
-            kind, payload, _born = buffer.popleft()
-            if kind == _BARRIER_KIND:
+            kind, payload, _born = popleft()
+            if kind != run_kind:
+                if run:
+                    per_kind[run_kind] = per_kind.get(run_kind, 0) + run
+                    run = 0
+                run_kind = kind
+                if kind == _BARRIER_KIND:
+                    self._fan_out_barrier(payload, woken)
+                    continue
+                targets = subscriptions.get(kind, [])
+                for subscription in targets:
+                    woken[subscription] = None
+            elif kind == _BARRIER_KIND:
                 self._fan_out_barrier(payload, woken)
                 continue
-            per_kind[kind] = per_kind.get(kind, 0) + 1
-            for subscription in subscriptions.get(kind, ()):
+            run += 1
+            for subscription in targets:
                 if len(subscription.items) < subscription.limit:
                     subscription.items.append(payload)
                 else:
                     self._dropped_out += 1
                     BRIDGE_DROPPED.labels(kind).inc()
-                woken[subscription] = None
+        if run:
+            per_kind[run_kind] = per_kind.get(run_kind, 0) + run
         self._after_drain(woken, per_kind)
 
     def _after_drain(self, woken: dict[Subscription, None], per_kind: dict[str, int]) -> None:
         for subscription in woken:
             subscription.wakeup.set()
         for kind, events in per_kind.items():
-            BRIDGE_EVENTS.labels(kind).inc(events)
+            counter = self._event_counters.get(kind)
+            if counter is None:
+                counter = self._event_counters[kind] = BRIDGE_EVENTS.labels(kind)
+            counter.inc(events)
             self.delivered += events
         BRIDGE_QUEUE_DEPTH.set(len(self._buffer))
         if self._buffer and not self._scheduled and self._loop is not None:
             self._scheduled = True
             self._loop.call_soon(self._drain)
+        for hook in self._drain_hooks:
+            try:
+                hook()
+            except Exception:
+                logger.exception("event bridge: drain hook %r failed", hook)
 
     def _fan_out_barrier(self, barrier: Barrier, woken: dict[Subscription, None]) -> None:
         subscribers = [s for subs in self._subscriptions.values() for s in subs if s.task]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from decimal import Decimal
 
 from vnpy.trader.engine import MainEngine
@@ -64,6 +65,7 @@ class RedFireVnPyEngine:
         self.bridge.route(EVENT_ORDER, BridgeEvent.ORDER, self._translator.order)
         self.bridge.route(EVENT_TRADE, BridgeEvent.TRADE, self._translator.trade)
         self.bridge.route(EVENT_CONTRACT, BridgeEvent.CONTRACT, to_contract_info)
+        self.bridge.on_drain(self._translator.publish_tick_counts)
 
     @property
     def is_running(self) -> bool:
@@ -88,6 +90,9 @@ class RedFireVnPyEngine:
             return
         loop = asyncio.get_running_loop()
         classes = self._resolve_gateways()
+        if self.config.gil_switch_interval is not None:
+            # Process-wide: vnpy's event thread and the loop hand the GIL over more often.
+            sys.setswitchinterval(self.config.gil_switch_interval)
         try:
             main_engine = self._create_main_engine()
             self.bridge.start(main_engine.event_engine, loop)

@@ -8,28 +8,31 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from vnpy.event import EventEngine
+from vnpy.event import Event, EventEngine
 from vnpy.trader.constant import Direction, OrderType, Status
+from vnpy.trader.event import EVENT_TICK
 from vnpy.trader.gateway import BaseGateway
 from vnpy.trader.object import (
     CancelRequest,
     OrderData,
     OrderRequest,
     SubscribeRequest,
+    TickData,
     TradeData,
 )
 
+from backend.services.vnpy.event_engine import RedFireEventEngine
 from backend.services.vnpy.paper_market import (
     ZERO,
     PaperContract,
     PaperOrder,
     Quote,
     RandomWalk,
+    TickBuilder,
     as_decimal,
     contract_data,
     fill_price,
     session_id,
-    tick_data,
 )
 
 SUPPORTED_TYPES = frozenset({OrderType.MARKET, OrderType.LIMIT, OrderType.STOP})
@@ -51,6 +54,7 @@ class PaperGateway(BaseGateway):
         self._contracts: dict[str, PaperContract] = {}
         self._quotes: dict[str, Quote] = {}
         self._walks: dict[str, RandomWalk] = {}
+        self._tick_builders: dict[str, TickBuilder] = {}
         self._subscribed: dict[str, None] = {}  # insertion-ordered set
         self._orders: dict[str, PaperOrder] = {}
         self._open: dict[str, dict[str, PaperOrder]] = {}
@@ -82,6 +86,7 @@ class PaperGateway(BaseGateway):
                 walk = RandomWalk(contract, seed)
                 self._contracts[contract.vt_symbol] = contract
                 self._walks[contract.vt_symbol] = walk
+                self._tick_builders[contract.vt_symbol] = TickBuilder(contract, self.gateway_name)
                 self._open[contract.vt_symbol] = {}
                 self.on_contract(contract_data(contract, self.gateway_name))
                 self._apply_quote(contract, walk.initial(now))
@@ -149,6 +154,14 @@ class PaperGateway(BaseGateway):
             self._open[order.contract.vt_symbol].pop(order.orderid, None)
             self.on_order(self._order_data(order, datetime.now(UTC)))
 
+    def on_tick(self, tick: TickData) -> None:
+        """vnpy's on_tick, minus the per-symbol tick event when no handler listens for it."""
+        engine = self.event_engine
+        engine.put(Event(EVENT_TICK, tick))
+        per_symbol = EVENT_TICK + tick.vt_symbol
+        if not isinstance(engine, RedFireEventEngine) or engine.wants(per_symbol):
+            engine.put(Event(per_symbol, tick))
+
     def query_account(self) -> None:
         """The paper account lives in RedFire, not in the gateway."""
 
@@ -187,14 +200,14 @@ class PaperGateway(BaseGateway):
                 raise ValueError(f"PAPER lists no contract {vt_symbol!r}")
             bid = last_price if bid_price is None else bid_price
             previous = self._quotes[vt_symbol]
-            quote = Quote(
-                last=last_price,
-                bid=bid,
-                ask=bid + contract.price_tick if ask_price is None else ask_price,
-                bid_volume=bid_volume,
-                ask_volume=ask_volume,
-                volume=previous.volume if volume is None else volume,
-                moment=moment or datetime.now(UTC),
+            quote = Quote(  # positional: a tick's cost counts (fields: last, bid, ask...)
+                last_price,
+                bid,
+                bid + contract.price_tick if ask_price is None else ask_price,
+                bid_volume,
+                ask_volume,
+                previous.volume if volume is None else volume,
+                moment or datetime.now(UTC),
             )
             self._walks[vt_symbol].price = last_price
             self._apply_quote(contract, quote)
@@ -250,7 +263,7 @@ class PaperGateway(BaseGateway):
 
     def _apply_quote(self, contract: PaperContract, quote: Quote) -> None:
         self._quotes[contract.vt_symbol] = quote
-        self.on_tick(tick_data(contract, quote, self.gateway_name))
+        self.on_tick(self._tick_builders[contract.vt_symbol](quote))
         book = self._open[contract.vt_symbol]
         if book:
             for order in list(book.values()):

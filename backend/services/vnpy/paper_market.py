@@ -189,18 +189,59 @@ def contract_data(contract: PaperContract, gateway_name: str) -> ContractData:
     )
 
 
-def tick_data(contract: PaperContract, quote: Quote, gateway_name: str) -> TickData:
-    """The vnpy TickData of a quote."""
-    return TickData(
-        gateway_name=gateway_name,
-        symbol=contract.symbol,
-        exchange=contract.exchange,
-        datetime=quote.moment,
-        name=contract.name,
-        volume=float(quote.volume),
-        last_price=float(quote.last),
-        bid_price_1=float(quote.bid),
-        ask_price_1=float(quote.ask),
-        bid_volume_1=float(quote.bid_volume),
-        ask_volume_1=float(quote.ask_volume),
-    )
+class TickBuilder:
+    """Builds one contract's TickData per quote (the vnpy TickData of a quote), ~4x cheaper.
+
+    TickData's generated __init__ sets its ~45 fields one by one; here a template's field
+    dict, made once by that same __init__, is copied and the quote's fields written over it,
+    so the result is an ordinary, equal TickData. float(Decimal) goes through text, so a
+    value that is the very object of the previous quote (the volume, default sizes, a bid
+    equal to the last price) reuses its float.
+    """
+
+    __slots__ = ("_fields", "_floats")
+
+    def __init__(self, contract: PaperContract, gateway_name: str) -> None:
+        template = TickData(
+            gateway_name=gateway_name,
+            symbol=contract.symbol,
+            exchange=contract.exchange,
+            datetime=datetime.min,
+            name=contract.name,
+        )
+        self._fields = dict(template.__dict__)
+        self._floats: tuple[Decimal, float, Decimal, float, Decimal, float] = (
+            ZERO,
+            0.0,
+            ZERO,
+            0.0,
+            ZERO,
+            0.0,
+        )
+
+    def __call__(self, quote: Quote) -> TickData:
+        """The TickData of `quote` (a new object each time: vnpy keeps references)."""
+        last, bid, ask, bid_volume, ask_volume, volume, moment = quote
+        last_price = float(last)
+        vol_d, vol_f, bv_d, bv_f, av_d, av_f = self._floats
+        if volume is not vol_d:
+            vol_d, vol_f = volume, float(volume)
+        if bid_volume is not bv_d:
+            bv_d, bv_f = bid_volume, float(bid_volume)
+        if ask_volume is not av_d:
+            av_d, av_f = ask_volume, float(ask_volume)
+        self._floats = (vol_d, vol_f, bv_d, bv_f, av_d, av_f)
+        fields = self._fields.copy()
+        fields["datetime"] = moment
+        fields["volume"] = vol_f
+        fields["last_price"] = last_price
+        fields["bid_price_1"] = last_price if bid is last else float(bid)
+        fields["ask_price_1"] = float(ask)
+        fields["bid_volume_1"] = bv_f
+        fields["ask_volume_1"] = av_f
+        tick: TickData = _new_object(TickData)
+        tick.__dict__ = fields
+        return tick
+
+
+_new_object = object.__new__

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from types import MappingProxyType
@@ -106,20 +106,55 @@ def to_contract_info(contract: ContractData) -> ContractInfo:
 
 
 def to_tick_snapshot(tick: TickData) -> TickSnapshot:
-    """A vnpy tick as a TickSnapshot."""
-    moment = to_utc(tick.datetime)
-    assert moment is not None
-    return TickSnapshot(
-        symbol=tick.vt_symbol,
-        gateway=tick.gateway_name,
-        last_price=to_decimal(tick.last_price),
-        bid_price_1=to_decimal(tick.bid_price_1),
-        ask_price_1=to_decimal(tick.ask_price_1),
-        bid_volume_1=to_decimal(tick.bid_volume_1),
-        ask_volume_1=to_decimal(tick.ask_volume_1),
-        volume=to_decimal(tick.volume),
-        datetime=moment,
-    )
+    """A vnpy tick as a TickSnapshot.
+
+    Runs for every tick on vnpy's event thread, hence written out: the frozen dataclass's
+    __init__ goes through object.__setattr__ once per field, which was most of the cost;
+    writing the slots through their descriptors makes the very same frozen TickSnapshot in
+    about a third of the time, and cached prices skip to_decimal's call.
+    """
+    moment = tick.datetime
+    if moment.tzinfo is not UTC:  # vnpy's rare naive datetimes are taken as UTC
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    get = _DECIMALS.get
+    snapshot: TickSnapshot = _new_object(TickSnapshot)
+    _set_symbol(snapshot, tick.vt_symbol)
+    _set_gateway(snapshot, tick.gateway_name)
+    value = tick.last_price
+    _set_last(snapshot, get(value) or to_decimal(value))  # 0 is falsy: cached by to_decimal
+    value = tick.bid_price_1
+    _set_bid(snapshot, get(value) or to_decimal(value))
+    value = tick.ask_price_1
+    _set_ask(snapshot, get(value) or to_decimal(value))
+    value = tick.bid_volume_1
+    _set_bid_volume(snapshot, get(value) or to_decimal(value))
+    value = tick.ask_volume_1
+    _set_ask_volume(snapshot, get(value) or to_decimal(value))
+    value = tick.volume
+    _set_volume(snapshot, get(value) or to_decimal(value))
+    _set_datetime(snapshot, moment)
+    return snapshot
+
+
+_new_object = object.__new__
+
+
+def _slot_setter(field: str) -> Callable[[TickSnapshot, object], None]:
+    setter: Callable[[TickSnapshot, object], None] = getattr(TickSnapshot, field).__set__
+    return setter
+
+
+_set_symbol = _slot_setter("symbol")
+_set_gateway = _slot_setter("gateway")
+_set_last = _slot_setter("last_price")
+_set_bid = _slot_setter("bid_price_1")
+_set_ask = _slot_setter("ask_price_1")
+_set_bid_volume = _slot_setter("bid_volume_1")
+_set_ask_volume = _slot_setter("ask_volume_1")
+_set_volume = _slot_setter("volume")
+_set_datetime = _slot_setter("datetime")
+if len(TickSnapshot.__slots__) != 9:  # a field to_tick_snapshot does not set would be missing
+    raise RuntimeError("TickSnapshot's fields changed: update to_tick_snapshot")
 
 
 def _side(direction: Direction | None, what: str) -> OrderSide:
