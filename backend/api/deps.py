@@ -24,6 +24,7 @@ from backend.models.enums import UserRole
 from backend.models.user import User
 from backend.schemas.common import BIGINT_MAX, INTEGER_MAX, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX
 from backend.services.auth import AuthService
+from backend.services.auth.access import Principal
 from backend.services.orders.service import OrderService
 from backend.services.users import UserService
 
@@ -57,9 +58,16 @@ async def get_session(container: ContainerDep) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def get_read_session(container: ContainerDep) -> AsyncIterator[AsyncSession]:
+    """A session for endpoints that read one thing (no transaction on PostgreSQL)."""
+    async with container.database.read_session() as session:
+        yield session
+
+
 ConfigDep = Annotated[AppConfig, Depends(get_config)]
 CacheDep = Annotated[Cache, Depends(get_cache)]
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
 
 
 # auto_error=False: a missing token is answered by our 401 shape, not FastAPI's.
@@ -144,25 +152,18 @@ TraderUser = Annotated[User, Depends(require_trader)]
 AdminUser = Annotated[User, Depends(require_admin)]
 
 
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling, for endpoints that need no more of the user than its id and role."""
-
-    user_id: int
-    role: UserRole
-
-
-async def get_trader_principal(
+async def get_principal(
     token: Annotated[str | None, Depends(oauth2_scheme)], container: ContainerDep
 ) -> Principal:
-    """A trader or admin, checked like TraderUser in a transaction of its own.
+    """The caller, for endpoints that need only its id and role (no database session held)."""
+    return await container.access.principal(token)
 
-    The request holds no transaction while it waits for its order (OrderIntake books it in
-    a shared one); on SQLite an open transaction would hold the write lock meanwhile.
-    """
-    async with container.database.session_factory() as session:
-        user, _ = await AuthService(container.security).authenticate(session, token=token)
-        principal = Principal(user.id, user.role)
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+async def get_trader_principal(principal: CurrentPrincipal) -> Principal:
+    """A trader or admin; viewers get 403 `read_only`."""
     if principal.role not in (UserRole.TRADER, UserRole.ADMIN):
         raise ReadOnlyError
     return principal

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Header, Query, status
 from fastapi.responses import JSONResponse
 
 from backend.api.deps import (
-    CurrentUser,
+    CurrentPrincipal,
     OrderServiceDep,
     PageParamsDep,
+    ReadSessionDep,
     ResourceId,
     SessionDep,
     TraderPrincipal,
-    TraderUser,
 )
 from backend.api.responses import error_responses
 from backend.api.routing import StrictJSONRoute
@@ -61,7 +61,7 @@ async def place_order(
 
 @router.get("", response_model=Page[OrderRead], responses=error_responses(401, 422))
 async def list_orders(
-    user: CurrentUser,
+    user: CurrentPrincipal,
     session: SessionDep,
     page: PageParamsDep,
     status_filter: Annotated[OrderStatus | None, Query(alias="status")] = None,
@@ -71,7 +71,7 @@ async def list_orders(
     """The caller's orders, newest first."""
     return await queries.list_orders(
         session,
-        user.id,
+        user.user_id,
         status=status_filter,
         symbol=symbol,
         side=side,
@@ -82,10 +82,10 @@ async def list_orders(
 
 @router.get("/{order_id}", response_model=OrderRead, responses=error_responses(401, 404, 422))
 async def get_order(
-    order_id: ResourceId, user: CurrentUser, session: SessionDep, orders: OrderServiceDep
+    order_id: ResourceId, user: CurrentPrincipal, session: ReadSessionDep, orders: OrderServiceDep
 ) -> OrderRead:
     """One of the caller's orders; 404 for anyone else's."""
-    return await orders.get_order(session, user_id=user.id, order_id=order_id)
+    return await orders.get_order(session, user_id=user.user_id, order_id=order_id)
 
 
 @router.post(
@@ -94,7 +94,7 @@ async def get_order(
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def cancel_order(
-    order_id: ResourceId, user: TraderUser, session: SessionDep, orders: OrderServiceDep
+    order_id: ResourceId, trader: TraderPrincipal, session: SessionDep, orders: OrderServiceDep
 ) -> OrderRead:
     """Cancel: the order comes back `cancelled`, or still open while the gateway confirms."""
-    return await orders.cancel_order(session, user_id=user.id, order_id=order_id)
+    return await orders.cancel_order(session, user_id=trader.user_id, order_id=order_id)

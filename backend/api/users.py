@@ -8,6 +8,7 @@ from backend.api.deps import (
     AdminUser,
     AuthServiceDep,
     ClientIPDep,
+    ContainerDep,
     CurrentUser,
     IntegerId,
     PageParamsDep,
@@ -40,6 +41,7 @@ async def update_me(
     users: UserServiceDep,
     auth: AuthServiceDep,
     client_ip: ClientIPDep,
+    container: ContainerDep,
 ) -> UserRead:
     """Name, email or password, confirmed by `current_password`; a new password logs out
     every session, this one included."""
@@ -53,7 +55,10 @@ async def update_me(
         email=payload.email,
         password=payload.password,
     )
-    return UserRead.model_validate(updated)
+    answer = UserRead.model_validate(updated)
+    await session.commit()
+    await container.access.forget(answer.id)  # a new password ends every session at once
+    return answer
 
 
 @router.get("", responses=error_responses(401, 403, 422), summary="All users (admin)")
@@ -81,9 +86,13 @@ async def administer_user(
     admin: AdminUser,
     session: SessionDep,
     users: UserServiceDep,
+    container: ContainerDep,
 ) -> UserRead:
     """Deactivation ends every session of that user at once."""
     user = await users.administer(
         session, actor=admin, user_id=user_id, is_active=payload.is_active, role=payload.role
     )
-    return UserRead.model_validate(user)
+    answer = UserRead.model_validate(user)
+    await session.commit()
+    await container.access.forget(answer.id)  # every replica sees the change on its next check
+    return answer

@@ -13,6 +13,7 @@ from backend.core.monitoring.health import HealthRegistry
 from backend.core.security import SecurityComponents
 
 if TYPE_CHECKING:
+    from backend.services.auth.access import AccessGuard
     from backend.services.backtest.runner import BacktestRunner
     from backend.services.orders.module import TradingComponents
     from backend.services.strategy.engine import StrategyEngine
@@ -28,6 +29,7 @@ class AppContainer:
     database: AsyncDatabaseManager
     cache: Cache
     security: SecurityComponents
+    access: AccessGuard
     trading: TradingComponents
     stream: StreamComponents
     strategies: StrategyEngine

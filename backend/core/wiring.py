@@ -10,6 +10,7 @@ from backend.core.container import AppContainer
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
 from backend.core.security import build_security
+from backend.services.auth.access import AccessGuard
 from backend.services.backtest.module import build_backtests, register_backtests
 from backend.services.orders.module import build_trading, register_trading
 from backend.services.strategy.module import build_strategies, register_strategies
@@ -33,6 +34,7 @@ def build_container(config: AppConfig) -> AppContainer:
         database=database,
         cache=cache,
         security=security,
+        access=AccessGuard(security, cache, database),
         trading=trading,
         stream=stream,
         strategies=strategies,

@@ -186,3 +186,52 @@ async def test_viewer_reads_and_manages_its_own_account(
     )
     assert renamed.status_code == 200
     assert (await client.post("/api/v1/auth/logout", headers=viewer.headers)).status_code == 204
+
+
+ORDERS = "/api/v1/orders"
+LIMIT_ORDER = {
+    "symbol": "IF2412.CFFEX",
+    "side": "BUY",
+    "order_type": "limit",
+    "quantity": "1",
+    "price": "3500.0",
+}
+
+
+async def test_access_changes_reach_the_order_endpoints_at_once(
+    client: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    """The order endpoints check tokens against a cached access state; a change drops it."""
+    admin = await make_account(role=UserRole.ADMIN)
+    target = await make_account()
+    assert (await client.get(ORDERS, headers=target.headers)).status_code == 200  # cached now
+
+    demoted = await client.patch(
+        f"{USERS}/{target.id}", json={"role": "viewer"}, headers=admin.headers
+    )
+    assert demoted.status_code == 200
+    refused = await client.post(ORDERS, json=LIMIT_ORDER, headers=target.headers)
+    assert refused.status_code == 403
+    assert refused.json()["error"] == "read_only"
+
+    off = await client.patch(
+        f"{USERS}/{target.id}", json={"is_active": False}, headers=admin.headers
+    )
+    assert off.status_code == 200
+    gone = await client.get(ORDERS, headers=target.headers)
+    assert gone.status_code == 401
+    assert gone.json()["error"] == "token_revoked"
+
+
+async def test_a_new_password_ends_order_access_at_once(
+    client: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    account = await make_account()
+    assert (await client.get(ORDERS, headers=account.headers)).status_code == 200  # cached now
+    changed = await client.patch(
+        ME,
+        json={"password": "a-brand-new-password", "current_password": account.password},
+        headers=account.headers,
+    )
+    assert changed.status_code == 200
+    assert (await client.get(ORDERS, headers=account.headers)).status_code == 401

@@ -59,6 +59,10 @@ class MemoryCache:
         """Remove a key."""
         return self._entries.pop(key, None) is not None
 
+    async def get_many(self, *keys: str) -> list[Any | None]:
+        """Each value, or None."""
+        return [await self.get(key) for key in keys]
+
     async def exists(self, *keys: str) -> bool:
         """True if any is live."""
         return any(self._live(key) is not None for key in keys)

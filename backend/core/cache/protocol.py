@@ -26,6 +26,9 @@ class Cache(Protocol):
     async def exists(self, *keys: str) -> bool:
         """True if any of the keys holds a live value (one round trip)."""
 
+    async def get_many(self, *keys: str) -> list[Any | None]:
+        """Each key's value or None, in one round trip; all None if unreachable."""
+
     async def incr(self, key: str, ttl: float, amount: int = 1) -> int | None:
         """Atomically add `amount`; the first one starts a `ttl` window. None if unreachable."""
 

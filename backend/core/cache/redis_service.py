@@ -81,6 +81,15 @@ class RedisCacheService:
             self._failed("delete", exc)
             return False
 
+    async def get_many(self, *keys: str) -> list[Any | None]:
+        """One MGET."""
+        try:
+            raws = await self.client.mget([self.key(key) for key in keys])
+        except (RedisError, OSError) as exc:
+            self._failed("get_many", exc)
+            return [None] * len(keys)
+        return [None if raw is None else json.loads(raw) for raw in raws]
+
     async def exists(self, *keys: str) -> bool:
         """True if any is live (one EXISTS for all of them)."""
         try:

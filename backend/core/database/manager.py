@@ -25,6 +25,14 @@ class AsyncDatabaseManager:
         self.session_factory = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False, autoflush=False
         )
+        # A single SELECT needs no transaction: on PostgreSQL, autocommit saves the BEGIN and
+        # COMMIT round trips. SQLite keeps its transactions (they are local calls there).
+        reader = self.engine
+        if not config.is_sqlite:
+            reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._read_factory = async_sessionmaker(
+            reader, class_=AsyncSession, expire_on_commit=False, autoflush=False
+        )
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -36,6 +44,12 @@ class AsyncDatabaseManager:
             except BaseException:
                 await session.rollback()
                 raise
+
+    @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """A session for one read-only statement; nothing it does is committed."""
+        async with self._read_factory() as session:
+            yield session
 
     async def ping(self) -> float:
         """Run `SELECT 1` within the health timeout; return the latency in seconds or raise."""

@@ -82,6 +82,11 @@ ORDER_REJECTIONS = Counter(
     "redfire_order_rejections_total", "Orders rejected, by reason", ["reason"]
 )
 TRADING_HALTED = Gauge("redfire_trading_halted", "1 while the kill switch is engaged")
+ORDER_BATCH_SIZE = Histogram(
+    "redfire_order_batch_size",
+    "Orders booked together in one transaction by the order intake",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
 
 # Strategies
 ACTIVE_STRATEGIES = Gauge("redfire_active_strategies", "Strategies running on this replica")

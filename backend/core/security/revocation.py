@@ -33,11 +33,14 @@ class RevocationList:
     def _ttl_until(self, expires_at: datetime) -> float:
         return max(1.0, math.ceil((expires_at - self._clock()).total_seconds()) + 60)
 
+    @staticmethod
+    def keys(claims: TokenClaims) -> tuple[str, str]:
+        """The cache keys that mark this token, or its whole session, revoked."""
+        return f"revoked:jti:{claims.jti}", f"revoked:sid:{claims.session_id}"
+
     async def is_revoked(self, claims: TokenClaims) -> bool:
         """True if this token or its whole session was revoked."""
-        return await self._cache.exists(
-            f"revoked:jti:{claims.jti}", f"revoked:sid:{claims.session_id}"
-        )
+        return await self._cache.exists(*self.keys(claims))
 
     async def revoke_token(self, claims: TokenClaims) -> None:
         """Revoke one token until its expiry."""

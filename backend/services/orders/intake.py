@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.core.database.base import utcnow
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.errors import DomainValidationError, ServiceUnavailableError
-from backend.core.monitoring.metrics import ORDER_REJECTIONS
+from backend.core.monitoring.metrics import ORDER_BATCH_SIZE, ORDER_REJECTIONS
 from backend.models.enums import OrderStatus
 from backend.models.order import Order
 from backend.models.strategy import Strategy
@@ -178,6 +178,7 @@ class OrderIntake:
         """Store the batch's orders, pending or risk-rejected; answer those that stop here."""
         if not batch:
             return []
+        ORDER_BATCH_SIZE.observe(len(batch))
         async with self.database.session() as session:
             batch = await self._check_strategies(session, batch)
             batch = await self._claim_keys(session, batch)
