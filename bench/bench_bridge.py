@@ -312,9 +312,12 @@ def verdict(results: list[Result], rate: float) -> bool:
         print(f"  (not judged: --rate {rate:,.0f} is below the target rate)")
         return False
     held = True
+    judged = 0
     for name in TARGET_PIPELINES:
         burst = [r for r in results if r.pipeline == name and r.mode == "burst"]
         paced = [r for r in results if r.pipeline == name and r.mode == "paced"]
+        if not burst and not paced:
+            continue  # not run (--only)
         if not burst or not paced:
             print(f"  {name:<40} not judged: it needs both a burst and a paced run")
             held = False
@@ -328,10 +331,14 @@ def verdict(results: list[Result], rate: float) -> bool:
             and best_burst.dropped == best_paced.dropped == 0
         )
         held = held and ok
+        judged += 1
         print(
             f"  {name:<40} burst {best_burst.rate:>7,.0f}/s, paced {best_paced.rate:>7,.0f}/s "
             f"p99 {best_paced.p99_ms:6.2f} ms: {'HOLDS' if ok else 'MISSED'}"
         )
+    if not judged:
+        print("target not judged: no PAPER pipeline ran")
+        return False
     print(f"target {'HOLDS' if held else 'MISSED'}")
     return held
 

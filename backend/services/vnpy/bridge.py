@@ -1,11 +1,11 @@
 """EventBridge: vnpy events (on vnpy's worker thread) -> async subscribers (on the asyncio loop).
 
 Neither side ever waits for the other. The vnpy side appends to a bounded deque and, only
-when no drain is pending, schedules one with `call_soon_threadsafe` (on a RedFireEventEngine
-once vnpy's thread has run out of events or WAKE_BATCH wait, so a run of ticks costs one
-wake-up); the loop side drains in batches into one FIFO per subscriber, each served by its
-own task, so a slow subscriber delays only itself. Everything is FIFO, so each order's
-updates arrive in order.
+when no drain is pending, schedules one with `call_soon_threadsafe` (for ticks on a
+RedFireEventEngine only once vnpy's thread has run out of events or WAKE_BATCH wait, so a
+run of ticks costs one wake-up); the loop side drains in batches into one FIFO per
+subscriber, each served by its own task, so a slow subscriber delays only itself.
+Everything is FIFO, so each order's updates arrive in order.
 """
 
 from __future__ import annotations
@@ -46,8 +46,9 @@ CRITICAL_KINDS = frozenset({BridgeEvent.ORDER, BridgeEvent.TRADE, BridgeEvent.CO
 _BARRIER_KIND = "barrier"
 _BARRIER_EVENT = "eRedFireBridgeBarrier"
 _ERROR_LOG_INTERVAL = 1.0
-# On a RedFireEventEngine the loop is woken when vnpy's thread runs out of events, or once
-# this many wait, whichever comes first (elsewhere: on the first event of each batch).
+# On a RedFireEventEngine the loop is woken for ticks when vnpy's thread runs out of events,
+# or once this many wait, whichever comes first; for orders, trades and contracts, and on
+# other event engines, on the first event of each batch.
 WAKE_BATCH = 256
 
 
@@ -218,6 +219,7 @@ class EventBridge:
 
         buffer = self._buffer
         clock = time.perf_counter
+        immediate = kind in CRITICAL_KINDS  # orders and trades never wait for vnpy to idle
 
         def handle(event: Event) -> None:  # every tick: _push written out
             if len(buffer) >= limit:
@@ -233,7 +235,7 @@ class EventBridge:
                 return
             if payload is not None:
                 buffer.append((kind, payload, clock()))
-                if not self._scheduled and len(buffer) >= self._wake_batch:
+                if not self._scheduled and (immediate or len(buffer) >= self._wake_batch):
                     self._schedule()
 
         return handle

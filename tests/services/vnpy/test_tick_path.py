@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import threading
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -13,6 +14,7 @@ from vnpy.trader.constant import Exchange
 from vnpy.trader.event import EVENT_TICK
 from vnpy.trader.object import TickData
 
+from backend.services.vnpy.bridge import EventBridge
 from backend.services.vnpy.engine import RedFireVnPyEngine
 from backend.services.vnpy.event_engine import RedFireEventEngine
 from backend.services.vnpy.paper_market import PaperContract, Quote, TickBuilder
@@ -172,3 +174,59 @@ async def test_a_drain_hook_runs_after_each_batch(engine: RedFireVnPyEngine) -> 
         await engine.flush()
     assert calls
     assert calls[-1] == engine.bridge.delivered
+
+
+async def test_ticks_are_delivered_without_a_flush(event_engine: RedFireEventEngine) -> None:
+    """Ticks wake the loop once vnpy's thread runs out of events (its idle hook)."""
+    bridge = EventBridge(maxsize=1000)
+    bridge.route("eTestTick.", BridgeEvent.TICK)
+    arrived: list[int] = []
+    all_there = asyncio.Event()
+
+    async def on_tick(value: int) -> None:
+        arrived.append(value)
+        if len(arrived) == 10:
+            all_there.set()
+
+    bridge.subscribe(BridgeEvent.TICK, on_tick)
+    bridge.start(event_engine, asyncio.get_running_loop())
+    try:
+        for n in range(10):
+            event_engine.put(Event("eTestTick.", n))
+        async with asyncio.timeout(WAIT):
+            await all_there.wait()
+        assert arrived == list(range(10))
+    finally:
+        await bridge.stop()
+
+
+async def test_orders_wake_the_loop_while_vnpy_is_still_busy(
+    event_engine: RedFireEventEngine,
+) -> None:
+    """An order does not wait for vnpy's thread to idle: here it never does until it arrives."""
+    bridge = EventBridge(maxsize=1000)
+    bridge.route("eTestOrder.", BridgeEvent.ORDER)
+    delivered = threading.Event()
+    got = asyncio.Event()
+    busy_until_delivered: list[bool] = []
+
+    async def on_order(_value: int) -> None:
+        delivered.set()
+        got.set()
+
+    def busy(_event: Event) -> None:  # holds vnpy's thread until the order got through
+        busy_until_delivered.append(delivered.wait(WAIT))
+
+    event_engine.register("eTestBusy", busy)
+    bridge.subscribe(BridgeEvent.ORDER, on_order)
+    bridge.start(event_engine, asyncio.get_running_loop())
+    try:
+        event_engine.put(Event("eTestOrder.", 1))
+        event_engine.put(Event("eTestBusy"))
+        async with asyncio.timeout(WAIT):
+            await got.wait()  # while vnpy's thread is still in busy()
+            await bridge.flush()  # through vnpy's queue: busy() has returned
+        assert busy_until_delivered == [True]
+    finally:
+        await bridge.stop()
+        event_engine.unregister("eTestBusy", busy)
