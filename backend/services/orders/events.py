@@ -129,7 +129,25 @@ class OrderEventProcessor:
                 await asyncio.sleep(delay)
         for vt_orderid in outcome.finished_vt_orderids:
             self._references.pop(vt_orderid, None)
+        self._forget_recorded(batch)
         await self._notify(outcome.orders, outcome.trades)
+
+    def _forget_recorded(self, batch: list[GatewayEvent]) -> None:
+        """Let the gateway side drop what this batch recorded: the database has it now.
+
+        Orders go once the gateway itself reported them final (their last update has been
+        through vnpy's caches by then), trades once applied; vnpy and PAPER keep open
+        orders either way.
+        """
+        finished: list[str] = []
+        trades: list[str] = []
+        for event in batch:
+            if isinstance(event, TradeFill):
+                trades.append(event.vt_tradeid)
+            elif event.status.is_final:
+                finished.append(event.vt_orderid)
+        if finished or trades:
+            self.market.forget(finished, trades)
 
     async def _notify(
         self, orders: list[OrderRead], trades: list[tuple[TradeRead, OrderRead]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Protocol
 
@@ -35,3 +36,6 @@ class MarketAccess(Protocol):
 
     def get_order(self, vt_orderid: str) -> OrderUpdate | None:
         """The gateway's view of an order, None when it does not know it."""
+
+    def forget(self, vt_orderids: Iterable[str], vt_tradeids: Iterable[str] = ()) -> None:
+        """Let the gateway side drop finished orders and trades RedFire has recorded."""

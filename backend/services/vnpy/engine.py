@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Iterable
 from decimal import Decimal
 
-from vnpy.trader.engine import MainEngine
+from vnpy.trader.engine import MainEngine, OmsEngine
 from vnpy.trader.event import EVENT_CONTRACT, EVENT_ORDER, EVENT_TICK, EVENT_TRADE
 from vnpy.trader.gateway import BaseGateway
 from vnpy.trader.object import OrderData, SubscribeRequest
@@ -199,6 +200,41 @@ class RedFireVnPyEngine:
                 active = main_engine.get_all_active_orders()
                 orders += [(target, o) for o in active if o.gateway_name == name]
         return [self._translator.order_update(order, target) for target, order in orders]
+
+    def forget(self, vt_orderids: Iterable[str], vt_tradeids: Iterable[str] = ()) -> None:
+        """Drop finished orders and their trades from vnpy's OmsEngine and PAPER's books.
+
+        For the order event processor, once it has recorded them: both would otherwise keep
+        every order and trade for the life of the process. An order still active in either
+        is kept (cancels and reconciliation look it up there). Call it only after the
+        order's final update has come through the bridge: vnpy's OmsEngine handles each
+        event before the bridge does, so it will not cache the order again.
+        """
+        main_engine = self._main_engine
+        if main_engine is None:
+            return
+        vt_orderids = list(vt_orderids)
+        vt_tradeids = list(vt_tradeids)
+        kept: set[str] = set()
+        for target in self._gateways.values():
+            if isinstance(target, PaperGateway):
+                prefix = f"{target.gateway_name}."
+                mine = [vt for vt in vt_orderids if vt.startswith(prefix)]
+                trades = [vt for vt in vt_tradeids if vt.startswith(prefix)]
+                kept |= target.forget(mine, trades)
+        oms = main_engine.engines.get("oms")
+        if not isinstance(oms, OmsEngine):
+            return
+        # vnpy's event thread writes these dicts; each get/pop is atomic, and a final order
+        # gets no further updates, so none is lost between the two.
+        for vt_orderid in vt_orderids:
+            cached = oms.orders.get(vt_orderid)
+            if vt_orderid in kept or cached is None or cached.is_active():
+                continue
+            oms.orders.pop(vt_orderid, None)
+            oms.active_orders.pop(vt_orderid, None)
+        for vt_tradeid in vt_tradeids:
+            oms.trades.pop(vt_tradeid, None)
 
     # market data
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -235,6 +236,28 @@ class PaperGateway(BaseGateway):
                 for book in self._open.values()
                 for order in book.values()
             ]
+
+    def forget(self, vt_orderids: Iterable[str], vt_tradeids: Iterable[str]) -> set[str]:
+        """Drop finished orders (and reject reasons) and trades' commissions; open orders stay.
+
+        For whoever has recorded them (RedFire's database): without this, every order and
+        trade is kept for the life of the process. Returns the vt_orderids left alone
+        because they are still open here.
+        """
+        prefix = f"{self.gateway_name}."
+        still_open: set[str] = set()
+        with self._lock:
+            for vt_orderid in vt_orderids:
+                orderid = vt_orderid.removeprefix(prefix)
+                order = self._orders.get(orderid)
+                if order is not None and order.is_open:
+                    still_open.add(vt_orderid)
+                    continue
+                self._orders.pop(orderid, None)
+                self._reject_reasons.pop(f"{prefix}{orderid}", None)
+            for vt_tradeid in vt_tradeids:
+                self._commissions.pop(vt_tradeid, None)
+        return still_open
 
     # internals (called with the lock held)
 
