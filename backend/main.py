@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from backend.api.docs import install_docs
 from backend.api.errors import install_error_handlers
-from backend.api.router import api_router, operations_router
+from backend.api.router import include_routers
 from backend.core.config import AppConfig, config_manager
 from backend.core.monitoring.logging import configure_logging
 from backend.core.monitoring.metrics import APP_INFO
@@ -51,6 +51,9 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        # Observability is Prometheus (/metrics) and structlog; FastAPI's OpenTelemetry hooks
+        # would look for a provider on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.container = container
     APP_INFO.info({"version": config.version, "environment": config.environment})
@@ -66,8 +69,7 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
         )
     app.add_middleware(NoStoreMiddleware, prefixes=NO_STORE_PREFIXES)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=config.max_body_bytes)
-    app.include_router(operations_router)
-    app.include_router(api_router)
+    include_routers(app)
     install_docs(app)
     return app
 

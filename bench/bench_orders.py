@@ -49,7 +49,10 @@ def redfire_env(database_url: str, run: str) -> dict[str, str]:
         "RISK__MAX_ORDERS_PER_SECOND": "1000000",
         "RISK__MAX_OPEN_ORDERS": "100000000",
         "VNPY__PAPER_TICK_INTERVAL": "0",
-        "DATABASE__POOL_SIZE": "20",
+        # One connection per in-flight request and no overflow: an overflow connection is
+        # opened and closed again under sustained load, and asyncpg's connect is expensive.
+        "DATABASE__POOL_SIZE": "32",
+        "DATABASE__MAX_OVERFLOW": "0",
     }
 
 

@@ -70,6 +70,43 @@ async def test_incr_counts_within_a_window(cache: Cache) -> None:
     assert remaining <= 60
 
 
+async def test_incr_adds_an_amount(cache: Cache) -> None:
+    assert await cache.incr("orders", ttl=60, amount=5) == 5
+    assert await cache.incr("orders", ttl=60, amount=3) == 8
+
+
+async def test_get_many_answers_each_key_in_order(cache: Cache) -> None:
+    await cache.set("a", {"n": 1}, ttl=60)
+    await cache.set("c", [3], ttl=60)
+    assert await cache.get_many("a", "b", "c") == [{"n": 1}, None, [3]]
+
+
+@pytest.mark.skipif("redis" not in BACKENDS, reason="needs TEST_REDIS_URL")
+async def test_concurrent_redis_lookups_share_one_mget(redis_prefix: str) -> None:
+    service = RedisCacheService(
+        RedisConfig(url=os.environ["TEST_REDIS_URL"], key_prefix=f"{redis_prefix}mget:")
+    )
+    mgets: list[int] = []
+    real_mget = service.client.mget
+
+    async def counted_mget(keys: list[str]) -> list[str | None]:
+        mgets.append(len(keys))
+        return await real_mget(keys)
+
+    service.client.mget = counted_mget  # type: ignore[method-assign]
+    try:
+        for index in range(20):
+            await service.set(f"user:{index}", {"id": index}, ttl=60)
+        answers = await asyncio.gather(
+            *(service.get_many(f"user:{index}", f"absent:{index}") for index in range(20))
+        )
+        assert answers == [[{"id": index}, None] for index in range(20)]
+        assert mgets == [40]  # twenty callers, one round trip
+    finally:
+        await service.clear()
+        await service.close()
+
+
 async def test_set_if_absent_is_first_writer_wins(cache: Cache) -> None:
     assert await cache.set_if_absent("lease", "replica-a", ttl=10) is True
     assert await cache.set_if_absent("lease", "replica-b", ttl=10) is False
@@ -109,6 +146,10 @@ async def test_unreachable_redis_degrades_to_misses_and_counts_errors(
     assert await service.incr("k", ttl=1) is None
     assert await service.set_if_absent("k", 1, ttl=1) is None
     assert not await service.exists("k")
+    assert await asyncio.gather(service.get_many("a", "b"), service.get_many("c")) == [
+        [None, None],
+        [None],
+    ]
     with pytest.raises((RedisError, OSError)):
         await service.ping()
     assert (errors("get"), errors("set"), errors("incr")) == tuple(v + 1 for v in before)

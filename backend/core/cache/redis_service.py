@@ -10,6 +10,7 @@ import redis.asyncio as redis
 import structlog
 from redis.exceptions import RedisError
 
+from backend.core.cache.coalescing import MGetCoalescer
 from backend.core.config.settings import RedisConfig
 from backend.core.monitoring.metrics import CACHE_ERRORS, CACHE_REQUESTS
 
@@ -33,6 +34,7 @@ class RedisCacheService:
             decode_responses=True,
         )
         self._health_timeout = config.health_timeout
+        self._mget = MGetCoalescer(self.client)
 
     def key(self, key: str) -> str:
         """The namespaced Redis key."""
@@ -82,9 +84,9 @@ class RedisCacheService:
             return False
 
     async def get_many(self, *keys: str) -> list[Any | None]:
-        """One MGET."""
+        """One MGET, shared with the other lookups of this loop iteration."""
         try:
-            raws = await self.client.mget([self.key(key) for key in keys])
+            raws = await self._mget.mget([self.key(key) for key in keys])
         except (RedisError, OSError) as exc:
             self._failed("get_many", exc)
             return [None] * len(keys)

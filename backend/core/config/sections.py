@@ -20,7 +20,9 @@ class DatabaseConfig(BaseModel):
     pool_size: int = Field(default=10, ge=1, le=200)
     max_overflow: int = Field(default=20, ge=0, le=500)
     pool_timeout: float = Field(default=5.0, gt=0)
-    pool_pre_ping: bool = True
+    # Off: asyncpg's ping is BEGIN, SELECT, ROLLBACK - three round trips per checkout. A dead
+    # connection fails one statement instead, and SQLAlchemy then recycles the whole pool.
+    pool_pre_ping: bool = False
     pool_recycle: int = Field(default=1800, ge=-1)
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
     echo: bool = False
