@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ REQUIRED_CLAIMS = ["sub", "exp", "iat", "jti", "type", "sid", "ver"]
 USER_ID_MAX = 2**31 - 1
 # Tolerated clock difference between replicas, in seconds.
 LEEWAY_SECONDS = 2
+VERIFIED_CACHE_SIZE = 4096
 
 
 class TokenType(StrEnum):
@@ -66,6 +68,10 @@ class TokenCodec:
     ) -> None:
         self._secret = secret
         self._clock = clock
+        # Tokens already verified, by their exact text: a client presents the same access
+        # token for its whole life, and a signature check per request is the costly part.
+        # Expiry and type are still checked on every use.
+        self._verified: OrderedDict[str, TokenClaims] = OrderedDict()
         self.access_lifetime = timedelta(minutes=config.access_token_expire_minutes)
         self.refresh_lifetime = timedelta(days=config.refresh_token_expire_days)
 
@@ -111,6 +117,22 @@ class TokenCodec:
 
     def decode(self, token: str, expected: TokenType) -> TokenClaims:
         """Verify signature, expiry and type; raise AuthenticationError otherwise."""
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._verify(token)
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                self._verified.popitem(last=False)
+            self._verified[token] = claims
+        elif claims.expires_at + timedelta(seconds=LEEWAY_SECONDS) <= _utcnow():  # as PyJWT
+            del self._verified[token]
+            raise AuthenticationError("the token has expired", code="token_expired")
+        if claims.token_type is not expected:
+            raise AuthenticationError(
+                f"an {expected.value} token is required", code="invalid_token"
+            )
+        return claims
+
+    def _verify(self, token: str) -> TokenClaims:
         try:
             payload = jwt.decode(
                 token,
@@ -123,12 +145,7 @@ class TokenCodec:
             raise AuthenticationError("the token has expired", code="token_expired") from None
         except jwt.PyJWTError:
             raise AuthenticationError("the token is invalid", code="invalid_token") from None
-        claims = _parse_claims(payload)
-        if claims.token_type is not expected:
-            raise AuthenticationError(
-                f"an {expected.value} token is required", code="invalid_token"
-            )
-        return claims
+        return _parse_claims(payload)
 
 
 def _parse_claims(payload: dict[str, Any]) -> TokenClaims:

@@ -92,3 +92,22 @@ def test_unsigned_token_is_refused() -> None:
     with pytest.raises(AuthenticationError) as caught:
         codec().decode(unsigned, TokenType.ACCESS)
     assert caught.value.code == "invalid_token"
+
+
+def test_a_verified_token_still_expires_and_keeps_its_type(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Verified tokens are remembered; each use still checks expiry and type."""
+    decoder = codec()
+    issued = codec().issue(user_id=7, version=3)
+    first = decoder.decode(issued.access_token, TokenType.ACCESS)
+    assert decoder.decode(issued.access_token, TokenType.ACCESS) == first
+    with pytest.raises(AuthenticationError) as wrong_type:
+        decoder.decode(issued.access_token, TokenType.REFRESH)
+    assert wrong_type.value.code == "invalid_token"
+
+    later = first.expires_at + timedelta(seconds=3)
+    monkeypatch.setattr("backend.core.security.tokens._utcnow", lambda: later)
+    with pytest.raises(AuthenticationError) as expired:
+        decoder.decode(issued.access_token, TokenType.ACCESS)
+    assert expired.value.code == "token_expired"
