@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from backend.core.cache.protocol import Cache
 from backend.core.config.settings import AppConfig
@@ -58,16 +58,16 @@ async def get_session(container: ContainerDep) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-async def get_read_session(container: ContainerDep) -> AsyncIterator[AsyncSession]:
-    """A session for endpoints that read one thing (no transaction on PostgreSQL)."""
-    async with container.database.read_session() as session:
-        yield session
+async def get_read_connection(container: ContainerDep) -> AsyncIterator[AsyncConnection]:
+    """A connection for endpoints that read one row (no transaction on PostgreSQL)."""
+    async with container.database.read_connection() as connection:
+        yield connection
 
 
 ConfigDep = Annotated[AppConfig, Depends(get_config)]
 CacheDep = Annotated[Cache, Depends(get_cache)]
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
+ReadConnectionDep = Annotated[AsyncConnection, Depends(get_read_connection, scope="function")]
 
 
 # auto_error=False: a missing token is answered by our 401 shape, not FastAPI's.

@@ -11,7 +11,7 @@ from backend.api.deps import (
     CurrentPrincipal,
     OrderServiceDep,
     PageParamsDep,
-    ReadSessionDep,
+    ReadConnectionDep,
     ResourceId,
     SessionDep,
     TraderPrincipal,
@@ -82,10 +82,13 @@ async def list_orders(
 
 @router.get("/{order_id}", response_model=OrderRead, responses=error_responses(401, 404, 422))
 async def get_order(
-    order_id: ResourceId, user: CurrentPrincipal, session: ReadSessionDep, orders: OrderServiceDep
+    order_id: ResourceId,
+    user: CurrentPrincipal,
+    connection: ReadConnectionDep,
+    orders: OrderServiceDep,
 ) -> OrderRead:
     """One of the caller's orders; 404 for anyone else's."""
-    return await orders.get_order(session, user_id=user.user_id, order_id=order_id)
+    return await orders.get_order(connection, user_id=user.user_id, order_id=order_id)
 
 
 @router.post(

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from backend.core.config.settings import DatabaseConfig
@@ -27,12 +27,9 @@ class AsyncDatabaseManager:
         )
         # A single SELECT needs no transaction: on PostgreSQL, autocommit saves the BEGIN and
         # COMMIT round trips. SQLite keeps its transactions (they are local calls there).
-        reader = self.engine
+        self._reader = self.engine
         if not config.is_sqlite:
-            reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._read_factory = async_sessionmaker(
-            reader, class_=AsyncSession, expire_on_commit=False, autoflush=False
-        )
+            self._reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -46,10 +43,10 @@ class AsyncDatabaseManager:
                 raise
 
     @asynccontextmanager
-    async def read_session(self) -> AsyncIterator[AsyncSession]:
-        """A session for one read-only statement; nothing it does is committed."""
-        async with self._read_factory() as session:
-            yield session
+    async def read_connection(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for one read-only Core statement: no ORM session, nothing committed."""
+        async with self._reader.connect() as connection:
+            yield connection
 
     async def ping(self) -> float:
         """Run `SELECT 1` within the health timeout; return the latency in seconds or raise."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import structlog
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, bindparam, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from backend.core.errors import ConflictError, NotFoundError
 from backend.models.order import Order
@@ -16,6 +18,11 @@ from backend.services.orders.validation import validate_order
 __all__ = ["OrderResult", "OrderService"]
 
 logger = structlog.get_logger(__name__)
+ORDERS = cast(Table, Order.__table__)
+# Built once: the read path of GET /orders/{id}.
+OWNED_ORDER = select(ORDERS).where(
+    ORDERS.c.id == bindparam("order_id"), ORDERS.c.user_id == bindparam("user_id")
+)
 CANCEL_CONFIRM_TIMEOUT = 1.0
 
 
@@ -65,9 +72,14 @@ class OrderService:
         await session.refresh(order)
         return OrderRead.model_validate(order)
 
-    async def get_order(self, session: AsyncSession, *, user_id: int, order_id: int) -> OrderRead:
-        """One of the user's orders (404 for anyone else's)."""
-        return OrderRead.model_validate(await self._owned(session, user_id, order_id))
+    @staticmethod
+    async def get_order(connection: AsyncConnection, *, user_id: int, order_id: int) -> OrderRead:
+        """One of the user's orders (404 for anyone else's), in one Core SELECT."""
+        parameters = {"order_id": order_id, "user_id": user_id}
+        row = (await connection.execute(OWNED_ORDER, parameters)).first()
+        if row is None:
+            raise NotFoundError(f"order {order_id} not found", code="order_not_found")
+        return OrderRead.model_validate(row)
 
     @staticmethod
     async def _owned(session: AsyncSession, user_id: int, order_id: int) -> Order:
