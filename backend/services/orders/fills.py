@@ -38,6 +38,14 @@ class BatchOutcome:
     finished_vt_orderids: list[str] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class _Books:
+    """The positions and accounts a batch has locked: each read once per batch, not per fill."""
+
+    positions: dict[tuple[int, str], Position] = field(default_factory=dict)
+    accounts: dict[int, Account] = field(default_factory=dict)
+
+
 class BatchApplier:
     """The bookkeeping of fills: each trade once, positions and accounts consistent with them."""
 
@@ -56,6 +64,7 @@ class BatchApplier:
         known_trades = await self._known_trade_ids(session, batch)
         changed: dict[int, Order] = {}
         new_trades: list[tuple[Trade, Order]] = []
+        books = _Books()
         for event in batch:
             order = self._find(orders, event, references)
             if order is None:
@@ -65,7 +74,8 @@ class BatchApplier:
                 self._apply_update(order, event, orders)
             elif event.vt_tradeid not in known_trades:
                 known_trades.add(event.vt_tradeid)
-                new_trades.append((await self._record_fill(session, order, event), order))
+                trade = await self._record_fill(session, order, event, books)
+                new_trades.append((trade, order))
             changed[order.id] = order
         await session.flush()
         return self._outcome(changed, new_trades)
@@ -119,7 +129,9 @@ class BatchApplier:
             # Fill progress comes from trades; an acknowledgement only confirms submission.
             state_machine.move(order, OrderStatus.SUBMITTED)
 
-    async def _record_fill(self, session: AsyncSession, order: Order, fill: TradeFill) -> Trade:
+    async def _record_fill(
+        self, session: AsyncSession, order: Order, fill: TradeFill, books: _Books
+    ) -> Trade:
         trade = Trade(
             order_id=order.id,
             user_id=order.user_id,
@@ -148,18 +160,25 @@ class BatchApplier:
             logger.warning("fill_on_final_order", order_id=order.id, status=order.status.value)
         else:
             state_machine.move(order, target)
-        await self._book(session, order, fill)
+        await self._book(session, order, fill, books)
         return trade
 
-    async def _book(self, session: AsyncSession, order: Order, fill: TradeFill) -> None:
+    async def _book(
+        self, session: AsyncSession, order: Order, fill: TradeFill, books: _Books
+    ) -> None:
         contract = self.market.get_contract(order.symbol)
         size = contract.size if contract is not None else Decimal(1)
-        position = await self._position(session, order.user_id, order.symbol)
+        key = (order.user_id, order.symbol)
+        position = books.positions.get(key)
+        if position is None:
+            position = books.positions[key] = await self._position(session, *key)
         before = PositionState(position.quantity, position.avg_price, position.realized_pnl)
         after = apply_fill(before, order.side, fill.quantity, fill.price, size)
         position.quantity, position.avg_price = after.quantity, after.avg_price
         position.realized_pnl = after.realized_pnl
-        account = await self.account(session, order.user_id)
+        account = books.accounts.get(order.user_id)
+        if account is None:
+            account = books.accounts[order.user_id] = await self.account(session, order.user_id)
         account.realized_pnl += after.realized_pnl - before.realized_pnl
         account.commission += fill.commission
 
