@@ -13,10 +13,12 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import Depends, FastAPI
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 from sqlalchemy import DateTime, Numeric, String
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from bench.order_body import OrderIn
 
 engine = create_async_engine(os.environ["DATABASE_URL"], pool_size=10, max_overflow=20)
 SessionLocal = async_sessionmaker(engine, expire_on_commit=False)
@@ -40,14 +42,6 @@ class BaselineOrder(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=lambda: datetime.now(UTC)
     )
-
-
-class OrderIn(BaseModel):
-    symbol: str
-    side: str
-    order_type: str
-    quantity: Decimal
-    price: Decimal | None = None
 
 
 class OrderOut(OrderIn):

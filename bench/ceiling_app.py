@@ -6,20 +6,11 @@ most on this machine, the ceiling every row of the table sits under.
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from fastapi import FastAPI
-from pydantic import BaseModel
+
+from bench.order_body import OrderIn
 
 app = FastAPI()
-
-
-class OrderIn(BaseModel):
-    symbol: str
-    side: str
-    order_type: str
-    quantity: Decimal
-    price: Decimal | None = None
 
 
 @app.post("/api/v1/orders", status_code=201)
