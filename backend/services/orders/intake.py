@@ -152,9 +152,11 @@ class OrderIntake:
     async def _run(self) -> None:
         while True:
             batch = [await self._queue.get()]
+            # While earlier batches hold every routing slot, orders keep queueing: the wait
+            # makes this batch bigger instead of the backlog longer.
+            await self._routing.acquire()
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            await self._routing.acquire()
             try:
                 booked = await self._book([s for s in batch if not s.future.done()])
             except Exception as exc:  # the database refused the batch: each order fails alike
