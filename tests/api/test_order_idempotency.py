@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from backend.core.container import AppContainer
+from backend.models.control import IdempotencyKey
 from backend.models.order import Order
 from tests.api.conftest import MakeAccount
 from tests.api.trading import quote
@@ -128,3 +130,27 @@ async def test_invalid_keys_are_422(
         response = await client.post("/api/v1/orders", json=LIMIT, headers=headers)
         assert response.status_code == 422, key
     assert await _orders(container) == 0
+
+
+async def test_an_expired_key_is_claimed_afresh(
+    client: httpx.AsyncClient, container: AppContainer, make_account: MakeAccount
+) -> None:
+    """After 24 h a key is free again: another body makes a new order, not a 422."""
+    trader = await make_account()
+    await quote(container, IF, last="3500.0")
+    headers = {**trader.headers, "Idempotency-Key": "yesterday"}
+    first = await client.post("/api/v1/orders", json=LIMIT, headers=headers)
+    assert first.status_code == 201
+    async with container.database.session() as session:
+        await session.execute(
+            update(IdempotencyKey)
+            .where(IdempotencyKey.key == "yesterday")
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    other = await client.post("/api/v1/orders", json={**LIMIT, "quantity": 2}, headers=headers)
+    assert other.status_code == 201
+    assert other.json()["id"] != first.json()["id"]
+    assert other.json()["quantity"] == "2.00000000"
+    replay = await client.post("/api/v1/orders", json={**LIMIT, "quantity": 2}, headers=headers)
+    assert replay.json() == other.json()
+    assert await _orders(container) == 2

@@ -107,22 +107,25 @@ async def claim_keys(session: AsyncSession, claims: list[KeyClaim]) -> list[Clai
             tuple_(IdempotencyKey.user_id, IdempotencyKey.key).in_(lost)
         )
         existing = {(row.user_id, row.key): row for row in await session.scalars(selected)}
-        expired = [first[ident] for ident in lost if existing[ident].expires_at <= now]
+        expired = [first[ident] for ident, row in existing.items() if row.expires_at <= now]
         if expired:
             for claim in expired:
                 await session.delete(existing.pop(claim.ident))
             await session.flush()
             outcomes = await claim_keys(session, expired)
             renewed = {c.ident: outcome for c, outcome in zip(expired, outcomes, strict=True)}
+            won |= {ident for ident, outcome in renewed.items() if outcome is None}
     answers: list[ClaimOutcome] = []
     for claim in claims:
         holder = first[claim.ident]
-        if claim.ident in won or renewed.get(claim.ident, False) is None:
+        if claim.ident in won:
             answers.append(None if claim is holder else _in_flight(holder, claim))
         elif claim.ident in renewed:
             answers.append(renewed[claim.ident])
-        else:
+        elif claim.ident in existing:
             answers.append(_answer_for(existing[claim.ident], claim.fingerprint))
+        else:  # its row went between our insert and our read (it expired elsewhere): retry
+            answers.append(_in_progress())
     return answers
 
 
