@@ -17,7 +17,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, cast
+from typing import cast
 
 import structlog
 from sqlalchemy import Table, case, insert, select, update
@@ -422,5 +422,4 @@ async def _mark_rejected(session: AsyncSession, failed: dict[int, str]) -> set[i
 
 async def _read_orders(session: AsyncSession, order_ids: list[int]) -> dict[int, OrderRead]:
     rows = await session.execute(select(ORDERS).where(ORDERS.c.id.in_(order_ids)))
-    orders: dict[int, Any] = {row.id: OrderRead.model_validate(row) for row in rows}
-    return orders
+    return {row.id: OrderRead.model_validate(row) for row in rows}

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 import structlog
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from backend.core.errors import ConflictError, NotFoundError
 from backend.models.order import Order
 from backend.schemas.orders import OrderCreate, OrderRead
 from backend.services.orders.events import OrderEventProcessor
-from backend.services.orders.intake import OrderIntake, OrderResult
+from backend.services.orders.intake import ORDERS, OrderIntake, OrderResult
 from backend.services.orders.validation import validate_order
 
 __all__ = ["OrderResult", "OrderService"]
 
 logger = structlog.get_logger(__name__)
-ORDERS = cast(Table, Order.__table__)
 # Built once: the read path of GET /orders/{id}.
 OWNED_ORDER = select(ORDERS).where(
     ORDERS.c.id == bindparam("order_id"), ORDERS.c.user_id == bindparam("user_id")

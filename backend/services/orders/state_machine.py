@@ -26,11 +26,6 @@ def sources_of(target: OrderStatus) -> frozenset[OrderStatus]:
     return frozenset(status for status, moves in LEGAL_MOVES.items() if target in moves)
 
 
-def count(order: Order, status: OrderStatus) -> None:
-    """Record a move made by a guarded SQL update in the order metrics."""
-    record(status, order.side)
-
-
 def record(status: OrderStatus, side: OrderSide) -> None:
     """Count an order arriving at `status` in the order metrics."""
     ORDERS.labels(status=status.value, side=side.value).inc()
@@ -69,7 +64,7 @@ def move(order: Order, target: OrderStatus, *, reason: str | None = None) -> boo
         return False
     for step in steps:
         order.status = step
-        count(order, step)
+        record(step, order.side)
     if target is S.REJECTED and reason is not None:
         order.reject_reason = reason[:255]
     return True
