@@ -34,7 +34,7 @@ def build_container(config: AppConfig) -> AppContainer:
         database=database,
         cache=cache,
         security=security,
-        access=AccessGuard(security, cache, database),
+        access=AccessGuard(security, cache, database, security.invalidations),
         trading=trading,
         stream=stream,
         strategies=strategies,
@@ -56,6 +56,8 @@ def build_container(config: AppConfig) -> AppContainer:
 
     lifecycle.register("database", start=database.ping, stop=database.dispose)
     lifecycle.register("cache", stop=cache.close)
+    invalidations = security.invalidations
+    lifecycle.register("invalidations", start=invalidations.start, stop=invalidations.stop)
     lifecycle.register("passwords", stop=security.passwords.close)
 
     async def create_first_admin() -> None:

@@ -134,11 +134,20 @@ async def test_logout_on_one_replica_revokes_the_token_on_every_other(cluster: C
     headers = await trader_headers(cluster.proxied, "logout-trader")
     for name in REPLICAS:
         assert (await cluster.clients[name].get("/api/v1/users/me", headers=headers)).is_success
+        # The order endpoints now remember the token in process (AccessGuard).
+        assert (await cluster.clients[name].get("/api/v1/orders", headers=headers)).is_success
     logout = await cluster.clients["replica-a"].post("/api/v1/auth/logout", headers=headers)
     assert logout.status_code == 204
     for name in REPLICAS:
         response = await cluster.clients[name].get("/api/v1/users/me", headers=headers)
         assert response.status_code == 401, name
+
+        async def forgotten(name: str = name) -> bool:
+            answer = await cluster.clients[name].get("/api/v1/orders", headers=headers)
+            return answer.status_code == 401
+
+        # The invalidation travels over Redis pub/sub: it lands within the publish latency.
+        await wait_until(forgotten, within=2, interval=0.01, what=f"{name} forgets the token")
 
 
 async def test_websocket_on_one_replica_sees_an_order_placed_on_another(cluster: Cluster) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backend.core.cache.invalidation import Invalidations, create_invalidations
 from backend.core.cache.protocol import Cache
 from backend.core.config.settings import AppConfig
 from backend.core.security.client_ip import ClientIPResolver
@@ -19,6 +20,7 @@ class SecurityComponents:
 
     passwords: PasswordHasher
     tokens: TokenCodec
+    invalidations: Invalidations
     revocation: RevocationList
     login_limiter: RateLimiter
     register_limiter: RateLimiter
@@ -29,10 +31,12 @@ def build_security(config: AppConfig, cache: Cache) -> SecurityComponents:
     """Create the components from configuration (no I/O)."""
     security = config.security
     tokens = TokenCodec(security, config.secret)
+    invalidations = create_invalidations(cache)
     return SecurityComponents(
         passwords=PasswordHasher(security),
         tokens=tokens,
-        revocation=RevocationList(cache, session_lifetime=tokens.refresh_lifetime),
+        invalidations=invalidations,
+        revocation=RevocationList(cache, invalidations, session_lifetime=tokens.refresh_lifetime),
         login_limiter=RateLimiter(
             cache,
             name="login",

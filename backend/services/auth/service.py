@@ -125,12 +125,12 @@ class AuthService:
         claims = self.security.tokens.decode(refresh_token, TokenType.REFRESH)
         revocation = self.security.revocation
         if await revocation.is_revoked(claims):
-            await revocation.revoke_session(claims.session_id)
+            await revocation.revoke_session(claims)
             logger.warning("refresh_token_reused", user_id=claims.user_id)
             raise _revoked()
         user = await self._user_of(session, claims)
         if not await revocation.consume(claims):
-            await revocation.revoke_session(claims.session_id)
+            await revocation.revoke_session(claims)
             logger.warning("refresh_token_reused", user_id=claims.user_id)
             raise _revoked()
         return self.security.tokens.issue(
@@ -140,5 +140,5 @@ class AuthService:
     async def logout(self, *, claims: TokenClaims) -> None:
         """Revoke this access token and every token of its session."""
         await self.security.revocation.revoke_token(claims)
-        await self.security.revocation.revoke_session(claims.session_id)
+        await self.security.revocation.revoke_session(claims)
         logger.info("logged_out", user_id=claims.user_id)

@@ -19,6 +19,7 @@ import redis.asyncio as redis
 import structlog
 from redis.exceptions import RedisError
 
+from backend.core.cache.backoff import Backoff
 from backend.core.monitoring.metrics import STREAM_BUS_ERRORS
 
 logger = structlog.get_logger(__name__)
@@ -172,7 +173,7 @@ class RedisEventBus(_Listeners):
         self.subscribed.clear()
 
     async def _read_forever(self) -> None:
-        backoff = _Backoff(self._reconnect_max)
+        backoff = Backoff(self._reconnect_max)
         while True:
             try:
                 await self._read(backoff)
@@ -181,7 +182,7 @@ class RedisEventBus(_Listeners):
                 _failed("receive", exc)
                 await asyncio.sleep(backoff.next())
 
-    async def _read(self, backoff: _Backoff) -> None:
+    async def _read(self, backoff: Backoff) -> None:
         async with self.client.pubsub(ignore_subscribe_messages=True) as pubsub:
             await pubsub.subscribe(*self.channels.values())
             self.subscribed.set()
@@ -203,7 +204,7 @@ class RedisEventBus(_Listeners):
             self._deliver(event)
 
     async def _write_forever(self) -> None:
-        backoff = _Backoff(self._reconnect_max)
+        backoff = Backoff(self._reconnect_max)
         while True:
             batch = [await self._outbox.get()]
             while len(batch) < PUBLISH_BATCH and not self._outbox.empty():
@@ -232,20 +233,3 @@ def _failed(operation: str, exc: BaseException | None) -> None:
         logger.warning(
             "stream_bus_error", operation=operation, error=None if exc is None else repr(exc)
         )
-
-
-class _Backoff:
-    """Exponential back-off from 50 ms up to `maximum` seconds."""
-
-    def __init__(self, maximum: float) -> None:
-        self.maximum = maximum
-        self.delay = 0.05
-
-    def next(self) -> float:
-        """The delay to wait now; the next one doubles."""
-        delay, self.delay = self.delay, min(self.delay * 2, self.maximum)
-        return min(delay, self.maximum)
-
-    def reset(self) -> None:
-        """Back to the shortest delay after a success."""
-        self.delay = 0.05
