@@ -10,6 +10,8 @@ from sqlalchemy import func, select
 from backend.core.container import AppContainer
 from backend.models.enums import UserRole
 from backend.models.order import Order, Trade
+from backend.schemas.orders import OrderRead
+from backend.services.orders.service import OWNED_ORDER
 from tests.api.conftest import MakeAccount
 from tests.api.trading import quote, settle
 
@@ -212,3 +214,28 @@ async def test_list_filters_and_pages_newest_first(
     assert [o["id"] for o in buys["items"]] == [ids[2], ids[0]]
     bad = await client.get("/api/v1/orders?limit=501", headers=trader.headers)
     assert bad.status_code == 422
+
+
+async def test_the_driver_read_of_an_order_matches_the_core_read(
+    client: httpx.AsyncClient, container: AppContainer, make_account: MakeAccount
+) -> None:
+    """GET /orders/{id} reads with asyncpg directly on PostgreSQL; Core's row must agree."""
+    trader = await make_account()
+    await quote(container, IF, last="3500.0", bid="3500.0", ask="3500.2")
+    body = {"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": "2", "price": "3400.2"}
+    placed = await client.post("/api/v1/orders", json=body, headers=trader.headers)
+    assert placed.status_code == 201, placed.text
+    await settle(container)
+    parameters = {"order_id": placed.json()["id"], "user_id": trader.id}
+    async with container.database.read_connection() as connection:
+        driver_row = await OWNED_ORDER.first(connection, parameters)
+        core_row = (await connection.execute(OWNED_ORDER.statement, parameters)).mappings().one()
+    assert driver_row is not None
+    from_driver = OrderRead.model_validate(driver_row)
+    assert from_driver == OrderRead.model_validate(dict(core_row))
+    assert from_driver.price == Decimal("3400.2")
+    assert from_driver.created_at.utcoffset() is not None
+    shown = await client.get(f"/api/v1/orders/{parameters['order_id']}", headers=trader.headers)
+    assert shown.json() == from_driver.model_dump(mode="json")
+    async with container.database.read_connection() as connection:
+        assert await OWNED_ORDER.first(connection, {**parameters, "user_id": trader.id + 1}) is None

@@ -6,6 +6,7 @@ import structlog
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from backend.core.database.driver import DriverQuery
 from backend.core.errors import ConflictError, NotFoundError
 from backend.models.order import Order
 from backend.schemas.orders import OrderCreate, OrderRead
@@ -16,9 +17,11 @@ from backend.services.orders.validation import validate_order
 __all__ = ["OrderResult", "OrderService"]
 
 logger = structlog.get_logger(__name__)
-# Built once: the read path of GET /orders/{id}.
-OWNED_ORDER = select(ORDERS).where(
-    ORDERS.c.id == bindparam("order_id"), ORDERS.c.user_id == bindparam("user_id")
+# Built and compiled once: the read path of GET /orders/{id}.
+OWNED_ORDER = DriverQuery(
+    select(ORDERS).where(
+        ORDERS.c.id == bindparam("order_id"), ORDERS.c.user_id == bindparam("user_id")
+    )
 )
 CANCEL_CONFIRM_TIMEOUT = 1.0
 
@@ -71,9 +74,8 @@ class OrderService:
 
     @staticmethod
     async def get_order(connection: AsyncConnection, *, user_id: int, order_id: int) -> OrderRead:
-        """One of the user's orders (404 for anyone else's), in one Core SELECT."""
-        parameters = {"order_id": order_id, "user_id": user_id}
-        row = (await connection.execute(OWNED_ORDER, parameters)).first()
+        """One of the user's orders (404 for anyone else's), in one SELECT."""
+        row = await OWNED_ORDER.first(connection, {"order_id": order_id, "user_id": user_id})
         if row is None:
             raise NotFoundError(f"order {order_id} not found", code="order_not_found")
         return OrderRead.model_validate(row)
