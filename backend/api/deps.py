@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
+from fastapi.requests import HTTPConnection
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.cache.protocol import Cache
 from backend.core.config.settings import AppConfig
@@ -29,54 +30,58 @@ from backend.services.orders.service import OrderService
 from backend.services.users import UserService
 
 
-async def get_container(request: Request) -> AppContainer:
-    """The application's components."""
+def container_of(request: HTTPConnection) -> AppContainer:
+    """The application's components.
+
+    The dependencies below take the Request and call this rather than depend on ContainerDep:
+    FastAPI solves every node of a dependency tree on each request, cached or not (parsing
+    query, headers and cookies for each), so a flat tree is cheaper.
+    """
     container: AppContainer = request.app.state.container
     return container
+
+
+async def get_container(request: Request) -> AppContainer:
+    """The application's components."""
+    return container_of(request)
 
 
 ContainerDep = Annotated[AppContainer, Depends(get_container)]
 
 
-async def get_config(container: ContainerDep) -> AppConfig:
+async def get_config(request: Request) -> AppConfig:
     """The application's configuration."""
-    return container.config
+    return container_of(request).config
 
 
-async def get_cache(container: ContainerDep) -> Cache:
+async def get_cache(request: Request) -> Cache:
     """The shared cache."""
-    return container.cache
+    return container_of(request).cache
 
 
-async def get_session(container: ContainerDep) -> AsyncIterator[AsyncSession]:
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One session per request: committed when the endpoint returns, rolled back on error.
 
     Declared with scope="function" so the commit happens before the response is sent: a
     client never receives a 201 for a row that failed to commit.
     """
-    async with container.database.session() as session:
+    async with container_of(request).database.session() as session:
         yield session
-
-
-async def get_read_connection(container: ContainerDep) -> AsyncIterator[AsyncConnection]:
-    """A connection for endpoints that read one row (no transaction on PostgreSQL)."""
-    async with container.database.read_connection() as connection:
-        yield connection
 
 
 ConfigDep = Annotated[AppConfig, Depends(get_config)]
 CacheDep = Annotated[Cache, Depends(get_cache)]
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-ReadConnectionDep = Annotated[AsyncConnection, Depends(get_read_connection, scope="function")]
 
 
 # auto_error=False: a missing token is answered by our 401 shape, not FastAPI's.
-oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/login", auto_error=False)
+LOGIN_URL = "/api/v1/auth/login"
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl=LOGIN_URL, auto_error=False)
 
 
-async def get_security(container: ContainerDep) -> SecurityComponents:
+async def get_security(request: Request) -> SecurityComponents:
     """Hashing, tokens, revocation and rate limits."""
-    return container.security
+    return container_of(request).security
 
 
 SecurityDep = Annotated[SecurityComponents, Depends(get_security)]
@@ -152,24 +157,33 @@ TraderUser = Annotated[User, Depends(require_trader)]
 AdminUser = Annotated[User, Depends(require_admin)]
 
 
-async def get_principal(
-    token: Annotated[str | None, Depends(oauth2_scheme)], container: ContainerDep
-) -> Principal:
-    """The caller, for endpoints that need only its id and role (no database session held)."""
-    return await container.access.principal(token)
+class PrincipalBearer(OAuth2PasswordBearer):
+    """The caller behind the bearer token, for endpoints that need only its id and role.
+
+    One dependency that is also the OpenAPI security scheme (the same one as oauth2_scheme),
+    so the hot order endpoints solve a single node for authentication; no database session
+    is held.
+    """
+
+    def __init__(self, *, traders_only: bool) -> None:
+        super().__init__(
+            tokenUrl=LOGIN_URL,
+            scheme_name=oauth2_scheme.scheme_name,
+            auto_error=False,
+        )
+        self.traders_only = traders_only
+
+    async def __call__(self, request: HTTPConnection) -> Principal:  # type: ignore[override]
+        """401 for a bad token; 403 `read_only` for a viewer where traders only are let in."""
+        token = await super().__call__(request)
+        principal = await container_of(request).access.principal(token)
+        if self.traders_only and principal.role not in (UserRole.TRADER, UserRole.ADMIN):
+            raise ReadOnlyError
+        return principal
 
 
-CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
-
-
-async def get_trader_principal(principal: CurrentPrincipal) -> Principal:
-    """A trader or admin; viewers get 403 `read_only`."""
-    if principal.role not in (UserRole.TRADER, UserRole.ADMIN):
-        raise ReadOnlyError
-    return principal
-
-
-TraderPrincipal = Annotated[Principal, Depends(get_trader_principal)]
+CurrentPrincipal = Annotated[Principal, Depends(PrincipalBearer(traders_only=False))]
+TraderPrincipal = Annotated[Principal, Depends(PrincipalBearer(traders_only=True))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,9 +205,9 @@ async def get_page_params(
 PageParamsDep = Annotated[PageParams, Depends(get_page_params)]
 
 
-async def get_order_service(container: ContainerDep) -> OrderService:
+async def get_order_service(request: Request) -> OrderService:
     """The order path shared by people and strategies."""
-    return container.trading.orders
+    return container_of(request).trading.orders
 
 
 OrderServiceDep = Annotated[OrderService, Depends(get_order_service)]

@@ -11,7 +11,6 @@ from backend.api.deps import (
     CurrentPrincipal,
     OrderServiceDep,
     PageParamsDep,
-    ReadConnectionDep,
     ResourceId,
     SessionDep,
     TraderPrincipal,
@@ -84,11 +83,10 @@ async def list_orders(
 async def get_order(
     order_id: ResourceId,
     user: CurrentPrincipal,
-    connection: ReadConnectionDep,
     orders: OrderServiceDep,
 ) -> OrderRead:
     """One of the caller's orders; 404 for anyone else's."""
-    return await orders.get_order(connection, user_id=user.user_id, order_id=order_id)
+    return await orders.get_order(user_id=user.user_id, order_id=order_id)
 
 
 @router.post(

@@ -25,11 +25,6 @@ class AsyncDatabaseManager:
         self.session_factory = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False, autoflush=False
         )
-        # A single SELECT needs no transaction: on PostgreSQL, autocommit saves the BEGIN and
-        # COMMIT round trips. SQLite keeps its transactions (they are local calls there).
-        self._reader = self.engine
-        if not config.is_sqlite:
-            self._reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -44,8 +39,12 @@ class AsyncDatabaseManager:
 
     @asynccontextmanager
     async def read_connection(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for one read-only Core statement: no ORM session, nothing committed."""
-        async with self._reader.connect() as connection:
+        """A connection for one read-only statement: no ORM session, nothing committed.
+
+        Meant for DriverQuery, which on PostgreSQL sends its SELECT alone: no BEGIN, no
+        ROLLBACK (SQLAlchemy starts a transaction only when it executes a statement itself).
+        """
+        async with self.engine.connect() as connection:
             yield connection
 
     async def ping(self) -> float:

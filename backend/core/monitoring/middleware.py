@@ -5,6 +5,7 @@ A pure ASGI middleware (no BaseHTTPMiddleware): it sits on the hot path of every
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -12,6 +13,7 @@ import uuid
 from typing import Any
 
 import structlog
+from prometheus_client import Counter, Gauge, Histogram
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -94,7 +96,8 @@ class RequestContextMiddleware:
                 message["headers"] = headers
             await send(message)
 
-        HTTP_REQUESTS_IN_PROGRESS.labels(method=method).inc()
+        in_progress = _in_progress(method)
+        in_progress.inc()
         try:
             await self.app(scope, limited_receive, send_with_headers)
         except BodyTooLargeError:
@@ -107,7 +110,7 @@ class RequestContextMiddleware:
             if not response_started:
                 await _send_error(send, 500, "internal_error", "internal server error", request_id)
         finally:
-            HTTP_REQUESTS_IN_PROGRESS.labels(method=method).dec()
+            in_progress.dec()
             self._finish(scope, method, status, started)
             request_id_var.reset(token)
 
@@ -120,10 +123,9 @@ class RequestContextMiddleware:
         route = scope.get("route")
         template = getattr(route, "path", None) or "unmatched"
         status_class = f"{status // 100}xx"
-        HTTP_REQUESTS.labels(method=method, route=template, status_class=status_class).inc()
-        HTTP_REQUEST_DURATION.labels(
-            method=method, route=template, status_class=status_class
-        ).observe(elapsed)
+        requests, duration = _request_series(method, template, status_class)
+        requests.inc()
+        duration.observe(elapsed)
         logger.info(
             "request",
             method=method,
@@ -133,6 +135,19 @@ class RequestContextMiddleware:
             duration_ms=round(elapsed * 1000, 3),
             client=(scope.get("client") or ("-",))[0],
         )
+
+
+# Label lookups cost a lock and a validation each; routes, methods and status classes are
+# few, so the labelled children are looked up once per combination.
+@functools.cache
+def _in_progress(method: str) -> Gauge:
+    return HTTP_REQUESTS_IN_PROGRESS.labels(method=method)
+
+
+@functools.cache
+def _request_series(method: str, route: str, status_class: str) -> tuple[Counter, Histogram]:
+    labels = {"method": method, "route": route, "status_class": status_class}
+    return HTTP_REQUESTS.labels(**labels), HTTP_REQUEST_DURATION.labels(**labels)
 
 
 def _request_id(scope: Scope) -> str:

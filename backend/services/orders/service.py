@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import structlog
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.database.driver import DriverQuery
 from backend.core.errors import ConflictError, NotFoundError
@@ -72,10 +72,11 @@ class OrderService:
         await session.refresh(order)
         return OrderRead.model_validate(order)
 
-    @staticmethod
-    async def get_order(connection: AsyncConnection, *, user_id: int, order_id: int) -> OrderRead:
+    async def get_order(self, *, user_id: int, order_id: int) -> OrderRead:
         """One of the user's orders (404 for anyone else's), in one SELECT."""
-        row = await OWNED_ORDER.first(connection, {"order_id": order_id, "user_id": user_id})
+        parameters = {"order_id": order_id, "user_id": user_id}
+        async with self.intake.database.read_connection() as connection:
+            row = await OWNED_ORDER.first(connection, parameters)
         if row is None:
             raise NotFoundError(f"order {order_id} not found", code="order_not_found")
         return OrderRead.model_validate(row)
