@@ -17,10 +17,11 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import cast
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import Table, case, insert, select, update
+from sqlalchemy import BigInteger, Row, String, Table, bindparam, case, func, insert, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,6 +47,8 @@ from backend.services.orders.risk import (
 logger = structlog.get_logger(__name__)
 
 ORDERS = cast(Table, Order.__table__)
+# Every column back, so the answer is the row as stored (decimals at the column's scale).
+INSERT_ORDERS = insert(ORDERS).returning(*ORDERS.c, sort_by_parameter_order=True)
 MAX_BATCH = 256
 # Batches routed and acknowledged at once while the worker books the next one.
 MAX_ROUTING = 4
@@ -73,6 +76,7 @@ class Submission:
     order_id: int = 0
     client_order_id: str = ""
     rejection: str | None = None
+    row: Row[Any] | None = None  # the order as last written
 
     def answer(self, result: OrderResult) -> None:
         """Hand the caller its answer (unless it stopped waiting)."""
@@ -295,10 +299,10 @@ class OrderIntake:
                     "updated_at": now,
                 }
             )
-        statement = insert(ORDERS).returning(ORDERS.c.id, sort_by_parameter_order=True)
-        ids = (await session.execute(statement, rows)).scalars().all()
-        for submission, order_id in zip(batch, ids, strict=True):
-            submission.order_id = order_id
+        stored = (await session.execute(INSERT_ORDERS, rows)).all()
+        for submission, row in zip(batch, stored, strict=True):
+            submission.order_id = row.id
+            submission.row = row
 
     # routing and acknowledgement: after the commit
 
@@ -346,9 +350,13 @@ class OrderIntake:
         for attempt in range(1, ACK_ATTEMPTS + 1):
             try:
                 async with self.database.session() as session:
-                    moved = await _mark_submitted(session, routed)
+                    moved, submitted = await _mark_submitted(session, routed)
                     refused = await _mark_rejected(session, failed)
-                    orders = await _read_orders(session, [s.order_id for s in booked])
+                    # Each order as the statement that wrote it last returned it.
+                    rows = {s.order_id: s.row for s in booked} | submitted | refused
+                    orders = {
+                        order_id: OrderRead.model_validate(row) for order_id, row in rows.items()
+                    }
                     answers = [
                         (s.claim, 201, orders[s.order_id].model_dump(mode="json"))
                         for s in booked
@@ -381,20 +389,65 @@ class OrderIntake:
             submission.fail(error)
 
 
-async def _mark_submitted(session: AsyncSession, routed: dict[int, str]) -> set[int]:
-    """pending -> submitted with each vt_orderid, in one guarded UPDATE; the ids it moved."""
-    if not routed:
-        return set()
-    vt_orderids = case(routed, value=ORDERS.c.id)
-    sources = state_machine.sources_of(OrderStatus.SUBMITTED)
-    statement = (
-        update(ORDERS)
-        .where(ORDERS.c.id.in_(routed), ORDERS.c.status.in_(sources))
-        .values(status=OrderStatus.SUBMITTED, vt_orderid=vt_orderids, updated_at=utcnow())
-        .returning(ORDERS.c.id)
+def _routed_values() -> Any:
+    """`unnest(:ids, :vt_orderids) AS routed(id, vt_orderid)`: one row per routed order."""
+    return (
+        func.unnest(
+            bindparam("ids", type_=postgresql.ARRAY(BigInteger)),
+            bindparam("vt_orderids", type_=postgresql.ARRAY(String)),
+        )
+        .table_valued("id", "vt_orderid")
+        .render_derived(name="routed")
     )
-    moved = set((await session.execute(statement)).scalars().all())
-    overtaken = {order_id: vt for order_id, vt in routed.items() if order_id not in moved}
+
+
+ROUTED = _routed_values()
+# PostgreSQL: one statement whatever the batch size, so it is compiled once.
+SUBMIT_ROUTED = (
+    update(ORDERS)
+    .where(
+        ORDERS.c.id == ROUTED.c.id,
+        ORDERS.c.status.in_(state_machine.sources_of(OrderStatus.SUBMITTED)),
+    )
+    .values(
+        status=OrderStatus.SUBMITTED, vt_orderid=ROUTED.c.vt_orderid, updated_at=bindparam("now")
+    )
+    .returning(*ORDERS.c)
+)
+
+
+async def _mark_submitted(
+    session: AsyncSession, routed: dict[int, str]
+) -> tuple[set[int], dict[int, Row[Any]]]:
+    """pending -> submitted with each vt_orderid, in one guarded UPDATE.
+
+    Returns the ids it moved, and every routed order as it now stands.
+    """
+    if not routed:
+        return set(), {}
+    now = utcnow()
+    if session.get_bind().dialect.name == "postgresql":
+        parameters = {"ids": list(routed), "vt_orderids": list(routed.values()), "now": now}
+        moved_rows = (await session.execute(SUBMIT_ROUTED, parameters)).all()
+    else:
+        moved_rows = (
+            await session.execute(
+                update(ORDERS)
+                .where(
+                    ORDERS.c.id.in_(routed),
+                    ORDERS.c.status.in_(state_machine.sources_of(OrderStatus.SUBMITTED)),
+                )
+                .values(
+                    status=OrderStatus.SUBMITTED,
+                    vt_orderid=case(routed, value=ORDERS.c.id),
+                    updated_at=now,
+                )
+                .returning(*ORDERS.c)
+            )
+        ).all()
+    rows = {row.id: row for row in moved_rows}
+    overtaken = {order_id: vt for order_id, vt in routed.items() if order_id not in rows}
+    moved = set(rows)
     if overtaken:
         # The gateway's events got there first and moved them on; keep their status.
         await session.execute(
@@ -402,24 +455,21 @@ async def _mark_submitted(session: AsyncSession, routed: dict[int, str]) -> set[
             .where(ORDERS.c.id.in_(overtaken), ORDERS.c.vt_orderid.is_(None))
             .values(vt_orderid=case(overtaken, value=ORDERS.c.id))
         )
-    return moved
+        current = await session.execute(select(ORDERS).where(ORDERS.c.id.in_(overtaken)))
+        rows.update((row.id, row) for row in current)
+    return moved, rows
 
 
-async def _mark_rejected(session: AsyncSession, failed: dict[int, str]) -> set[int]:
-    """Orders the gateway refused to take: rejected with the reason."""
-    refused: set[int] = set()
+async def _mark_rejected(session: AsyncSession, failed: dict[int, str]) -> dict[int, Row[Any]]:
+    """Orders the gateway refused to take: rejected with the reason; the rows it moved."""
+    refused: dict[int, Row[Any]] = {}
     sources = state_machine.sources_of(OrderStatus.REJECTED)
     for order_id, reason in failed.items():
         statement = (
             update(ORDERS)
             .where(ORDERS.c.id == order_id, ORDERS.c.status.in_(sources))
             .values(status=OrderStatus.REJECTED, reject_reason=reason, updated_at=utcnow())
-            .returning(ORDERS.c.id)
+            .returning(*ORDERS.c)
         )
-        refused.update((await session.execute(statement)).scalars().all())
+        refused.update((row.id, row) for row in await session.execute(statement))
     return refused
-
-
-async def _read_orders(session: AsyncSession, order_ids: list[int]) -> dict[int, OrderRead]:
-    rows = await session.execute(select(ORDERS).where(ORDERS.c.id.in_(order_ids)))
-    return {row.id: OrderRead.model_validate(row) for row in rows}
