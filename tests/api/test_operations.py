@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import AsyncIterator, Callable
 
@@ -177,3 +178,13 @@ async def test_docs_are_served_from_same_origin_assets(client: httpx.AsyncClient
                 assert (await client.get(url)).status_code == 200
     schema = (await client.get("/openapi.json")).json()
     assert schema["info"]["title"] == "RedFire"
+
+
+async def test_start_up_objects_are_frozen_out_of_the_collector_while_serving(
+    make_config: Callable[..., AppConfig],
+) -> None:
+    """Full collections then walk only what requests allocate (shorter pauses)."""
+    app = create_app(make_config())
+    async with app.router.lifespan_context(app):
+        assert gc.get_freeze_count() > 100_000
+    assert gc.get_freeze_count() == 0
