@@ -94,6 +94,17 @@ def bench_baseline(database_url: str) -> WrkResult:
         return run_wrk(base, "post_order.lua", body, seconds=SECONDS)
 
 
+def bench_floor(database_url: str) -> tuple[WrkResult, WrkResult]:
+    """FastAPI + one asyncpg statement per request: the floor under any order endpoint."""
+    env = {**os.environ, "DATABASE_URL": database_url}
+    with server("bench.floor_app:app", env, free_port()) as base:
+        body = {"BENCH_BODY": json.dumps(ORDER), "BENCH_RUN": "floor"}
+        run_wrk(base, "post_order.lua", body, seconds=3)
+        post = run_wrk(base, "post_order.lua", body, seconds=SECONDS)
+        get = run_wrk(base, "get.lua", {"BENCH_PATH": "/api/v1/orders/1"}, seconds=SECONDS)
+    return post, get
+
+
 def bench_ceiling() -> WrkResult:
     """The framework alone: the same body validated and echoed, nothing stored."""
     with server("bench.ceiling_app:app", dict(os.environ), free_port()) as base:
@@ -111,7 +122,10 @@ def main() -> int:
         finally:
             drop_redis_prefix(f"redfire-bench-{run}:")
         baseline = bench_baseline(database_url)
+        floor_post, floor_get = bench_floor(database_url)
     rows.append(("baseline POST (FastAPI + ORM, session/request)", baseline))
+    rows.append(("reference: FastAPI + 1 asyncpg INSERT (floor)", floor_post))
+    rows.append(("reference: FastAPI + 1 asyncpg SELECT (floor)", floor_get))
     rows.append(("reference: FastAPI echo, no I/O (ceiling)", bench_ceiling()))
     print_table(f"Order API, PostgreSQL, 1 worker, 64 connections, {SECONDS}s each", rows)
     post, get = rows[0][1], rows[1][1]

@@ -156,10 +156,10 @@ def run_wrk(
 def print_table(title: str, rows: list[tuple[str, WrkResult]]) -> None:
     """One table: scenario, req/s, p50, p99, errors."""
     print(f"\n{title}")
-    header = f"{'scenario':<44} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
+    header = f"{'scenario':<48} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
     print(f"{header} {'non-2xx':>8} {'timeouts':>9}")
     for name, result in rows:
         print(
-            f"{name:<44} {result.requests_per_second:>10,.0f} {result.p50_ms:>8.2f} "
+            f"{name:<48} {result.requests_per_second:>10,.0f} {result.p50_ms:>8.2f} "
             f"{result.p99_ms:>8.2f} {result.errors:>7} {result.non_2xx:>8} {result.timeouts:>9}"
         )
