@@ -7,11 +7,12 @@ from typing import Any
 from fastapi import APIRouter
 
 from backend.api.deps import AdminUser, ContainerDep, SessionDep
+from backend.api.prefix import API_PREFIX
 from backend.api.responses import error_responses
 from backend.api.routing import StrictJSONRoute
 from backend.schemas.admin import HaltRequest, RiskLimitsRead, RiskLimitsUpdate
 
-router = APIRouter(prefix="/admin", tags=["admin"], route_class=StrictJSONRoute)
+router = APIRouter(prefix=f"{API_PREFIX}/admin", tags=["admin"], route_class=StrictJSONRoute)
 ADMIN_ERRORS = error_responses(401, 403)
 ADMIN_BODY_ERRORS = error_responses(400, 401, 403, 422)
 

@@ -15,13 +15,14 @@ from backend.api.deps import (
     SessionDep,
     UserServiceDep,
 )
+from backend.api.prefix import API_PREFIX
 from backend.api.responses import error_responses
 from backend.api.routing import StrictJSONRoute
 from backend.core.security.tokens import IssuedTokens
 from backend.schemas.auth import RefreshRequest, TokenResponse
 from backend.schemas.users import UserCreate, UserRead
 
-router = APIRouter(prefix="/auth", tags=["auth"], route_class=StrictJSONRoute)
+router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"], route_class=StrictJSONRoute)
 
 
 def _token_response(tokens: IssuedTokens) -> TokenResponse:

@@ -19,6 +19,7 @@ from backend.api.deps import (
     SessionDep,
     TraderUser,
 )
+from backend.api.prefix import API_PREFIX
 from backend.api.responses import error_responses
 from backend.core.errors import DomainValidationError
 from backend.models.backtest import Backtest
@@ -39,7 +40,7 @@ from backend.services.backtest.service import (
     NoStoredTicksError,
 )
 
-router = APIRouter(prefix="/backtests", tags=["backtests"])
+router = APIRouter(prefix=f"{API_PREFIX}/backtests", tags=["backtests"])
 
 _CREATE_BODY: dict[str, Any] = {
     "requestBody": {

@@ -7,12 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, status
 
 from backend.api.deps import AdminUser, CacheDep, ContainerDep, CurrentUser
+from backend.api.prefix import API_PREFIX
 from backend.api.responses import error_responses
 from backend.api.routing import StrictJSONRoute
 from backend.schemas.market import SymbolRead, TickInjectBody, TickRead
 from backend.services.data.market import MarketDataService
 
-router = APIRouter(prefix="/market", tags=["market"], route_class=StrictJSONRoute)
+router = APIRouter(prefix=f"{API_PREFIX}/market", tags=["market"], route_class=StrictJSONRoute)
 
 
 def get_market_data(container: ContainerDep, cache: CacheDep) -> MarketDataService:

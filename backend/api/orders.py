@@ -15,6 +15,7 @@ from backend.api.deps import (
     SessionDep,
     TraderPrincipal,
 )
+from backend.api.prefix import API_PREFIX
 from backend.api.responses import error_responses
 from backend.api.routing import StrictJSONRoute
 from backend.models.enums import OrderSide, OrderStatus
@@ -22,7 +23,7 @@ from backend.schemas.common import NO_CONTROL_CHARACTERS, Page
 from backend.schemas.orders import OrderCreate, OrderRead
 from backend.services.orders import queries
 
-router = APIRouter(prefix="/orders", tags=["orders"], route_class=StrictJSONRoute)
+router = APIRouter(prefix=f"{API_PREFIX}/orders", tags=["orders"], route_class=StrictJSONRoute)
 
 IdempotencyKey = Annotated[
     str | None,

@@ -18,9 +18,9 @@ from backend.api import (
 )
 from backend.api.responses import ANY_REQUEST_ERRORS, API_ERRORS
 
-API_PREFIX = "/api/v1"
 # Included one by one, not through an /api/v1 router: FastAPI matches nested routers level by
-# level on every request, so a flat list is cheaper. Orders first: the hot path.
+# level on every request, so a flat list is cheaper. Orders first: the hot path. Each carries
+# the /api/v1 prefix itself (see prefix.py).
 API_ROUTERS: tuple[APIRouter, ...] = (
     orders.router,
     trades.router,
@@ -35,7 +35,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
 
 
 def include_routers(app: FastAPI) -> None:
-    """Mount the API under /api/v1 and the operations endpoints at the root."""
+    """The API under /api/v1 and the operations endpoints at the root."""
     for router in API_ROUTERS:
-        app.include_router(router, prefix=API_PREFIX, responses=API_ERRORS)
+        app.include_router(router, responses=API_ERRORS)
     app.include_router(health.router, responses=ANY_REQUEST_ERRORS)

@@ -14,6 +14,7 @@ from backend.api.deps import (
     SessionDep,
     TraderUser,
 )
+from backend.api.prefix import API_PREFIX
 from backend.api.responses import error_responses
 from backend.api.routing import StrictJSONRoute
 from backend.models.enums import StrategyStatus
@@ -30,7 +31,9 @@ from backend.services.strategy.engine import StrategyEngine
 from backend.services.strategy.repository import to_record
 from backend.services.strategy.service import StrategyService
 
-router = APIRouter(prefix="/strategies", tags=["strategies"], route_class=StrictJSONRoute)
+router = APIRouter(
+    prefix=f"{API_PREFIX}/strategies", tags=["strategies"], route_class=StrictJSONRoute
+)
 
 
 async def get_strategy_engine(container: ContainerDep) -> StrategyEngine:

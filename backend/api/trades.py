@@ -7,12 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from backend.api.deps import ContainerDep, CurrentUser, PageParamsDep, SessionDep
+from backend.api.prefix import API_PREFIX
 from backend.api.responses import error_responses
 from backend.schemas.common import BIGINT_MAX, NO_CONTROL_CHARACTERS, Page
 from backend.schemas.orders import AccountRead, PositionRead, TradeRead
 from backend.services.orders import queries
 
-router = APIRouter(tags=["trades"])
+router = APIRouter(prefix=API_PREFIX, tags=["trades"])
 
 
 @router.get("/trades", response_model=Page[TradeRead], responses=error_responses(401, 422))

@@ -15,12 +15,13 @@ from backend.api.deps import (
     SessionDep,
     UserServiceDep,
 )
+from backend.api.prefix import API_PREFIX
 from backend.api.responses import error_responses
 from backend.api.routing import StrictJSONRoute
 from backend.schemas.common import Page
 from backend.schemas.users import UserAdminUpdate, UserRead, UserSelfUpdate
 
-router = APIRouter(prefix="/users", tags=["users"], route_class=StrictJSONRoute)
+router = APIRouter(prefix=f"{API_PREFIX}/users", tags=["users"], route_class=StrictJSONRoute)
 
 
 @router.get("/me", responses=error_responses(401), summary="The current user")

@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, WebSocket
 
+from backend.api.prefix import API_PREFIX
 from backend.core.container import AppContainer
 from backend.services.auth import AuthService
 from backend.services.stream.hub import Authenticator, Identity
 
-router = APIRouter(tags=["stream"])
+router = APIRouter(prefix=API_PREFIX, tags=["stream"])
 
 
 def _authenticator(container: AppContainer) -> Authenticator:

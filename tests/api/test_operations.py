@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gc
+import logging
 import re
 from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
+import structlog.testing
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -75,7 +77,9 @@ async def test_redis_down_degrades_health_but_requests_succeed(
 async def test_metrics_use_route_templates(client: httpx.AsyncClient) -> None:
     await client.get("/health/live")
     await client.get("/no/such/path/12345")
+    await client.get("/api/v1/orders/12345")  # 401: the full template, prefix included
     text = (await client.get("/metrics")).text
+    assert 'route="/api/v1/orders/{order_id}",status_class="4xx"' in text
     assert re.search(
         r'redfire_http_requests_total\{method="GET",route="/health/live",status_class="2xx"\} '
         r"[1-9]",
@@ -188,3 +192,23 @@ async def test_start_up_objects_are_frozen_out_of_the_collector_while_serving(
     async with app.router.lifespan_context(app):
         assert gc.get_freeze_count() > 100_000
     assert gc.get_freeze_count() == 0
+
+
+@pytest.mark.parametrize(("level", "lines"), [(logging.INFO, 1), (logging.WARNING, 0)])
+async def test_one_access_line_per_request_at_info_level(
+    client: httpx.AsyncClient, level: int, lines: int
+) -> None:
+    access = logging.getLogger("redfire.access")
+    previous = access.level
+    access.setLevel(level)
+    try:
+        with structlog.testing.capture_logs() as logs:
+            await client.get("/api/v1/orders/7", headers={"X-Request-ID": "access-line-1"})
+    finally:
+        access.setLevel(previous)
+    written = [entry for entry in logs if entry["event"] == "request"]
+    assert len(written) == lines
+    if written:
+        assert written[0]["route"] == "/api/v1/orders/{order_id}"
+        assert written[0]["status"] == 401
+        assert written[0]["duration_ms"] >= 0

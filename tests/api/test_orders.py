@@ -227,8 +227,9 @@ async def test_the_driver_read_of_an_order_matches_the_core_read(
     assert placed.status_code == 201, placed.text
     await settle(container)
     parameters = {"order_id": placed.json()["id"], "user_id": trader.id}
-    async with container.database.read_connection() as connection:
-        driver_row = await OWNED_ORDER.first(connection, parameters)
+    database = container.database
+    driver_row = await OWNED_ORDER.first(database, parameters)
+    async with database.read_connection() as connection:
         core_row = (await connection.execute(OWNED_ORDER.statement, parameters)).mappings().one()
     assert driver_row is not None
     from_driver = OrderRead.model_validate(driver_row)
@@ -237,5 +238,4 @@ async def test_the_driver_read_of_an_order_matches_the_core_read(
     assert from_driver.created_at.utcoffset() is not None
     shown = await client.get(f"/api/v1/orders/{parameters['order_id']}", headers=trader.headers)
     assert shown.json() == from_driver.model_dump(mode="json")
-    async with container.database.read_connection() as connection:
-        assert await OWNED_ORDER.first(connection, {**parameters, "user_id": trader.id + 1}) is None
+    assert await OWNED_ORDER.first(database, {**parameters, "user_id": trader.id + 1}) is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 
+import asyncpg
 import pytest
 from sqlalchemy import String, select
 from sqlalchemy.exc import IntegrityError
@@ -137,3 +138,34 @@ async def test_sqlite_is_tuned_for_concurrency(tmp_path: object) -> None:
     finally:
         await manager.dispose()
     assert (mode, busy, keys) == ("wal", 5000, 1)
+
+
+async def _backend_pid(database: AsyncDatabaseManager) -> int:
+    async with database.driver_connection() as driver:
+        return int(await driver.fetchval("SELECT pg_backend_pid()"))
+
+
+async def test_driver_connections_go_back_to_the_pool(database: AsyncDatabaseManager) -> None:
+    if not database.uses_asyncpg:
+        pytest.skip("the driver connection is asyncpg's: needs TEST_DATABASE_URL")
+    pool = database.engine.sync_engine.pool
+    first = await _backend_pid(database)
+    # A statement the server refuses leaves the connection good: it is pooled again.
+    with pytest.raises(asyncpg.DivisionByZeroError):
+        async with database.driver_connection() as driver:
+            await driver.fetchval("SELECT 1 / 0")
+    assert await _backend_pid(database) == first
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_a_driver_connection_that_died_is_not_pooled_again(
+    database: AsyncDatabaseManager,
+) -> None:
+    if not database.uses_asyncpg:
+        pytest.skip("the driver connection is asyncpg's: needs TEST_DATABASE_URL")
+    first = await _backend_pid(database)
+    with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
+        async with database.driver_connection() as driver:
+            await driver.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+    second = await _backend_pid(database)
+    assert second != first  # a fresh connection, not the dead one

@@ -1,9 +1,9 @@
 """DriverQuery: a Core SELECT compiled once, run with asyncpg itself on PostgreSQL.
 
-On the hottest reads (GET /orders/{id}) SQLAlchemy's execution layer (a greenlet switch, an
+On the hottest reads (GET /orders/{id}) SQLAlchemy's execution layer (a Connection, an
 execution context, result processing) costs more CPU than the query's round trip. On
-PostgreSQL this runs the SQL that SQLAlchemy compiled, on the asyncpg connection under a
-pooled SQLAlchemy connection; on SQLite it executes the statement through Core as usual.
+PostgreSQL this runs the SQL that SQLAlchemy compiled on an asyncpg connection taken
+straight from SQLAlchemy's pool; on SQLite it executes the statement through Core as usual.
 
 Rows come back as the driver decodes them (Decimal, aware UTC datetimes, enum values as str),
 so callers validate them into a schema, which coerces what SQLAlchemy's column types would.
@@ -16,7 +16,8 @@ from typing import Any
 
 from sqlalchemy import Select
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
-from sqlalchemy.ext.asyncio import AsyncConnection
+
+from backend.core.database.manager import AsyncDatabaseManager
 
 
 class DriverQuery:
@@ -29,15 +30,14 @@ class DriverQuery:
         self.parameters = tuple(compiled.positiontup or ())
 
     async def first(
-        self, connection: AsyncConnection, parameters: Mapping[str, Any]
+        self, database: AsyncDatabaseManager, parameters: Mapping[str, Any]
     ) -> dict[str, Any] | None:
         """The first row as a dict of column names to values, or None."""
-        if connection.dialect.driver == "asyncpg":
-            pooled = await connection.get_raw_connection()
-            driver = pooled.driver_connection
-            assert driver is not None
+        if database.uses_asyncpg:
             values = [parameters[name] for name in self.parameters]
-            row = await driver.fetchrow(self.sql, *values)
+            async with database.driver_connection() as driver:
+                row = await driver.fetchrow(self.sql, *values)
             return None if row is None else dict(row)
-        found = (await connection.execute(self.statement, parameters)).mappings().first()
+        async with database.read_connection() as connection:
+            found = (await connection.execute(self.statement, parameters)).mappings().first()
         return None if found is None else dict(found)

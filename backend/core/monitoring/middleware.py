@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import re
 import time
 import uuid
@@ -26,6 +27,8 @@ from backend.core.monitoring.metrics import (
 )
 
 logger = structlog.get_logger("redfire.access")
+# structlog would drop a line below the level too, after building it: about 4 us a request.
+_access_log = logging.getLogger("redfire.access")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -126,6 +129,8 @@ class RequestContextMiddleware:
         requests, duration = _request_series(method, template, status_class)
         requests.inc()
         duration.observe(elapsed)
+        if not _access_log.isEnabledFor(logging.INFO):
+            return
         logger.info(
             "request",
             method=method,

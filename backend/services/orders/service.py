@@ -75,8 +75,7 @@ class OrderService:
     async def get_order(self, *, user_id: int, order_id: int) -> OrderRead:
         """One of the user's orders (404 for anyone else's), in one SELECT."""
         parameters = {"order_id": order_id, "user_id": user_id}
-        async with self.intake.database.read_connection() as connection:
-            row = await OWNED_ORDER.first(connection, parameters)
+        row = await OWNED_ORDER.first(self.intake.database, parameters)
         if row is None:
             raise NotFoundError(f"order {order_id} not found", code="order_not_found")
         return OrderRead.model_validate(row)
