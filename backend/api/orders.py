@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, status
+from fastapi import APIRouter, Header, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from backend.api.deps import (
     CurrentPrincipal,
-    OrderServiceDep,
     PageParamsDep,
     ResourceId,
     SessionDep,
     TraderPrincipal,
+    order_service,
 )
 from backend.api.prefix import API_PREFIX
 from backend.api.responses import error_responses
@@ -47,11 +47,11 @@ IdempotencyKey = Annotated[
 async def place_order(
     request: OrderCreate,
     trader: TraderPrincipal,
-    orders: OrderServiceDep,
+    http: Request,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """201 with the order; 422 when it breaks a contract rule (nothing stored)."""
-    result = await orders.submit_order(
+    result = await order_service(http).submit_order(
         user_id=trader.user_id, request=request, idempotency_key=idempotency_key
     )
     if result.replayed_body is not None:
@@ -81,13 +81,9 @@ async def list_orders(
 
 
 @router.get("/{order_id}", response_model=OrderRead, responses=error_responses(401, 404, 422))
-async def get_order(
-    order_id: ResourceId,
-    user: CurrentPrincipal,
-    orders: OrderServiceDep,
-) -> OrderRead:
+async def get_order(order_id: ResourceId, user: CurrentPrincipal, http: Request) -> OrderRead:
     """One of the caller's orders; 404 for anyone else's."""
-    return await orders.get_order(user_id=user.user_id, order_id=order_id)
+    return await order_service(http).get_order(user_id=user.user_id, order_id=order_id)
 
 
 @router.post(
@@ -96,7 +92,8 @@ async def get_order(
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def cancel_order(
-    order_id: ResourceId, trader: TraderPrincipal, session: SessionDep, orders: OrderServiceDep
+    order_id: ResourceId, trader: TraderPrincipal, session: SessionDep, http: Request
 ) -> OrderRead:
     """Cancel: the order comes back `cancelled`, or still open while the gateway confirms."""
+    orders = order_service(http)
     return await orders.cancel_order(session, user_id=trader.user_id, order_id=order_id)
