@@ -25,7 +25,7 @@ def build_container(config: AppConfig) -> AppContainer:
     cache = create_cache(config.redis)
     security = build_security(config, cache)
     trading = build_trading(config, database, cache)
-    stream = build_stream(config.stream, cache, trading)
+    stream = build_stream(config.stream, cache, trading, security.invalidations)
     strategies = build_strategies(config, database, cache, trading)
     backtests = build_backtests(config, database)
     container = AppContainer(

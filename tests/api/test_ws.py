@@ -155,3 +155,31 @@ async def _until_filled_and_traded(client: WsClient, order_id: int) -> None:
             assert message["topic"] == "order"
             assert data["id"] == order_id
             filled = data["status"] == "filled"
+
+
+async def test_a_streaming_connection_closes_1008_once_its_token_is_revoked(
+    ws_url: str, client: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    trader, other = await make_account(), await make_account()
+    async with ws_client(ws_url, token=trader.access_token) as ws:
+        await ws.subscribe(f"tick:{IF}")  # authenticated and streaming
+        logout = await client.post("/api/v1/auth/logout", headers=other.headers)
+        assert logout.status_code == 204
+        await ws.subscribe(f"tick:{RB}")  # another user's logout leaves this stream open
+        assert (await client.post("/api/v1/auth/logout", headers=trader.headers)).status_code == 204
+        assert await ws.close_code() == POLICY_VIOLATION
+
+
+async def test_a_new_password_closes_the_users_streams(
+    ws_url: str, client: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    trader = await make_account()
+    async with ws_client(ws_url, token=trader.access_token) as ws:
+        await ws.subscribe(f"tick:{IF}")
+        changed = await client.patch(
+            "/api/v1/users/me",
+            json={"password": "a-brand-new-password", "current_password": trader.password},
+            headers=trader.headers,
+        )
+        assert changed.status_code == 200
+        assert await ws.close_code() == POLICY_VIOLATION

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
+from backend.core.cache.invalidation import RedisInvalidations
 from backend.core.config import AppConfig
 from backend.core.container import AppContainer
 from backend.services.stream.bus import RedisEventBus
@@ -26,6 +27,7 @@ from tests.conftest import TEST_REDIS_URL
 
 IF = "IF2412.CFFEX"
 GOING_AWAY = 1001
+POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
 
 
@@ -39,6 +41,22 @@ async def _subscribed(*containers: AppContainer) -> None:
         bus = container.stream.bus
         if isinstance(bus, RedisEventBus):
             await asyncio.wait_for(bus.subscribed.wait(), WAIT)
+
+
+@pytest.mark.skipif(TEST_REDIS_URL is None, reason="replicas share invalidations through Redis")
+async def test_a_logout_on_one_replica_closes_the_users_stream_on_another(
+    client: httpx.AsyncClient, make_account: MakeAccount, make_config: Callable[..., AppConfig]
+) -> None:
+    trader = await make_account()
+    async with started_app(make_config, replica_id="replica-b") as other, serve(other) as url:
+        invalidations = container_of(other).security.invalidations
+        assert isinstance(invalidations, RedisInvalidations)
+        await asyncio.wait_for(invalidations.listening.wait(), WAIT)
+        async with ws_client(url, token=trader.access_token) as ws:
+            await ws.subscribe(f"tick:{IF}")
+            logout = await client.post("/api/v1/auth/logout", headers=trader.headers)
+            assert logout.status_code == 204  # on replica A, the session app
+            assert await ws.close_code() == POLICY_VIOLATION
 
 
 @pytest.mark.skipif(TEST_REDIS_URL is None, reason="replicas share events through Redis")

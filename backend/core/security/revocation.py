@@ -21,6 +21,12 @@ def user_invalidation(user_id: int) -> str:
     return f"user:{user_id}"
 
 
+def invalidated_user(key: str) -> int | None:
+    """The user an invalidation is about, or None for any other key."""
+    kind, _, user_id = key.partition(":")
+    return int(user_id) if kind == "user" and user_id.isdigit() else None
+
+
 class RevocationList:
     """A denylist of token ids (`jti`) and session ids (`sid`), shared through the cache.
 

@@ -26,7 +26,7 @@ from backend.core.cache.protocol import Cache
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.errors import AuthenticationError
 from backend.core.security import SecurityComponents
-from backend.core.security.revocation import user_invalidation
+from backend.core.security.revocation import invalidated_user, user_invalidation
 from backend.core.security.tokens import TokenClaims, TokenType
 from backend.models.enums import UserRole
 from backend.models.user import User
@@ -137,9 +137,9 @@ class AccessGuard:
         remembered.tokens.add(claims.jti)
 
     def _invalidated(self, key: str) -> None:
-        kind, _, user_id = key.partition(":")
-        if kind == "user" and user_id.isdigit():
-            self._remembered.pop(int(user_id), None)
+        user_id = invalidated_user(key)
+        if user_id is not None:
+            self._remembered.pop(user_id, None)
 
     async def _load_once(self, user_id: int) -> dict[str, Any] | None:
         loading = self._loading.get(user_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any, Protocol
 
 from backend.core.monitoring.metrics import WS_DROPPED_CLIENTS
@@ -47,6 +47,8 @@ class ClientConnection:
         self.closed: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
         self.tasks: list[asyncio.Task[Any]] = []
         self.expiry: asyncio.TimerHandle | None = None
+        # Checks the connection's token again; set once it is authenticated.
+        self.reauthenticate: Callable[[], Awaitable[object]] | None = None
 
     @property
     def closing(self) -> bool:

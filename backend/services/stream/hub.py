@@ -13,11 +13,15 @@ from 1 on each connection, including the `subscribed` and `error` answers):
   `order`, `trade` and `strategy` need no subscription: a user always gets their own.
 - A client whose send queue overflows is closed 1013 (try again later); the hub's stop
   closes every client 1001 (going away).
+- When a user's access changes (logout, a replayed refresh token, a new password,
+  deactivation), every replica checks that user's connections again: one whose token no
+  longer passes is closed 1008.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,6 +32,7 @@ import structlog
 
 from backend.core.errors import RedFireError
 from backend.core.monitoring.metrics import WS_CONNECTIONS
+from backend.core.security.revocation import invalidated_user
 from backend.services.stream.bus import StreamEvent
 from backend.services.stream.connection import (
     GOING_AWAY,
@@ -159,14 +164,38 @@ class StreamHub:
                 connection.request_close(POLICY_VIOLATION)
                 return None
         try:
-            return await authenticate(token)
+            identity = await authenticate(token)
         except RedFireError as exc:
             logger.info("ws_auth_failed", reason=exc.code)
             connection.request_close(POLICY_VIOLATION)
         except Exception:  # the database is down, say: not the client's fault
             logger.exception("ws_auth_error")
             connection.request_close(INTERNAL_ERROR)
+        else:
+            connection.reauthenticate = functools.partial(authenticate, token)
+            return identity
         return None
+
+    def on_invalidated(self, key: str) -> None:
+        """Invalidation listener: check the tokens of the user's connections again."""
+        user_id = invalidated_user(key)
+        if user_id is None:
+            return
+        for connection in tuple(self._by_user.get(user_id, ())):
+            # Among the connection's tasks: cancelled if it closes first.
+            connection.tasks.append(asyncio.create_task(self._recheck(connection)))
+
+    @staticmethod
+    async def _recheck(connection: ClientConnection) -> None:
+        if connection.reauthenticate is None or connection.closing:
+            return
+        try:
+            await connection.reauthenticate()
+        except RedFireError as exc:
+            logger.info("ws_token_no_longer_valid", reason=exc.code)
+            connection.request_close(POLICY_VIOLATION)
+        except Exception:  # cannot check now (the database is down): keep streaming
+            logger.exception("ws_recheck_error")
 
     def _admit(self, connection: ClientConnection, identity: Identity) -> None:
         connection.user_id = identity.user_id

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from backend.core.cache.invalidation import Invalidations
 from backend.core.cache.protocol import Cache
 from backend.core.cache.redis_service import RedisCacheService
 from backend.core.config.settings import StreamConfig
@@ -51,7 +52,7 @@ def _listed(market: RedFireVnPyEngine, symbol: str) -> bool:
 
 
 def build_stream(
-    config: StreamConfig, cache: Cache, trading: TradingComponents
+    config: StreamConfig, cache: Cache, trading: TradingComponents, invalidations: Invalidations
 ) -> StreamComponents:
     """Create the components and subscribe them to orders, trades and ticks (no I/O)."""
     market = trading.market
@@ -63,6 +64,7 @@ def build_stream(
         auth_timeout=config.ws_auth_timeout_seconds,
     )
     bus.add_listener(hub.dispatch)
+    invalidations.add_listener(hub.on_invalidated)
     trading.events.add_order_listener(publisher.on_order)
     trading.events.add_trade_listener(publisher.on_trade)
     market.bridge.subscribe(BridgeEvent.TICK, publisher.on_tick)
