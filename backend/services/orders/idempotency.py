@@ -8,9 +8,9 @@ import json
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, Table, and_, bindparam, select, tuple_, update
+from sqlalchemy import ColumnElement, Insert, and_, bindparam, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,10 +18,12 @@ from backend.core.database.base import utcnow
 from backend.core.errors import ConflictError, DomainValidationError, RedFireError
 from backend.models.control import IdempotencyKey
 from backend.schemas.orders import OrderRead
+from backend.services.orders import bulk
 
 KEY_LIFETIME = timedelta(hours=24)
-# Core table statements: batches of keys are plain executemany, without ORM bookkeeping.
-KEYS = cast(Table, IdempotencyKey.__table__)
+# Core table statements: batches of keys are plain executemany, without ORM bookkeeping
+# (on PostgreSQL, one statement over arrays: see bulk.py).
+KEYS = bulk.KEYS
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,18 +88,35 @@ async def claim_keys(session: AsyncSession, claims: list[KeyClaim]) -> list[Clai
     first: dict[tuple[int, str], KeyClaim] = {}
     for claim in claims:
         first.setdefault(claim.ident, claim)
-    rows = [
-        {
-            "user_id": claim.user_id,
-            "key": claim.key,
-            "request_hash": claim.fingerprint,
-            "created_at": now,
-            "expires_at": now + KEY_LIFETIME,
-        }
-        for _, claim in sorted(first.items())
-    ]
-    statement = _claim_statement(session.get_bind().dialect.name)
-    won = {(row.user_id, row.key) for row in await session.execute(statement, rows)}
+    ordered = [claim for _, claim in sorted(first.items())]
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        claimed = await session.execute(
+            bulk.CLAIM_KEYS,
+            {
+                **bulk.arrays(
+                    "claimed",
+                    user_id=[claim.user_id for claim in ordered],
+                    key=[claim.key for claim in ordered],
+                    request_hash=[claim.fingerprint for claim in ordered],
+                ),
+                "now": now,
+                "expires_at": now + KEY_LIFETIME,
+            },
+        )
+    else:
+        rows = [
+            {
+                "user_id": claim.user_id,
+                "key": claim.key,
+                "request_hash": claim.fingerprint,
+                "created_at": now,
+                "expires_at": now + KEY_LIFETIME,
+            }
+            for claim in ordered
+        ]
+        claimed = await session.execute(_claim_statement(dialect), rows)
+    won = {(row.user_id, row.key) for row in claimed}
     lost = [ident for ident in first if ident not in won]
     existing: dict[tuple[int, str], IdempotencyKey] = {}
     # A key whose stored answer expired is claimed afresh (one level deep: the renewal is new).
@@ -164,6 +183,15 @@ def _key_match() -> ColumnElement[bool]:
 
 async def link_orders(session: AsyncSession, links: list[tuple[KeyClaim, int]]) -> None:
     """Record which order each claimed key created (committed with the order)."""
+    if session.get_bind().dialect.name == "postgresql":
+        linked = bulk.arrays(
+            "linked",
+            user_id=[claim.user_id for claim, _ in links],
+            key=[claim.key for claim, _ in links],
+            order_id=[order_id for _, order_id in links],
+        )
+        await session.execute(bulk.LINK_ORDERS, linked)
+        return
     statement = update(KEYS).where(_key_match()).values(order_id=bindparam("k_order"))
     params = [
         {"k_user_id": claim.user_id, "k_key": claim.key, "k_order": order_id}
@@ -176,6 +204,16 @@ async def store_responses(
     session: AsyncSession, answers: list[tuple[KeyClaim, int, dict[str, Any]]]
 ) -> None:
     """Record each key's answer so retries replay it."""
+    if session.get_bind().dialect.name == "postgresql":
+        answered = bulk.arrays(
+            "answered",
+            user_id=[claim.user_id for claim, _, _ in answers],
+            key=[claim.key for claim, _, _ in answers],
+            status=[status for _, status, _ in answers],
+            body=[json.dumps(body) for _, _, body in answers],
+        )
+        await session.execute(bulk.STORE_RESPONSES, answered)
+        return
     statement = (
         update(KEYS)
         .where(_key_match())

@@ -16,12 +16,12 @@ import asyncio
 import uuid
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
 import structlog
-from sqlalchemy import BigInteger, Row, String, Table, bindparam, case, func, insert, select, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Row, case, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,10 +30,10 @@ from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.errors import DomainValidationError, ServiceUnavailableError
 from backend.core.monitoring.metrics import ORDER_BATCH_SIZE, ORDER_REJECTIONS
 from backend.models.enums import OrderStatus
-from backend.models.order import Order
 from backend.models.strategy import Strategy
 from backend.schemas.orders import OrderCreate, OrderRead
 from backend.services.orders import idempotency, state_machine
+from backend.services.orders.bulk import INSERT_NEW_ORDERS, ORDERS, SUBMIT_ROUTED, arrays
 from backend.services.orders.events import OrderEventProcessor
 from backend.services.orders.idempotency import KeyClaim, StoredResponse
 from backend.services.orders.ports import MarketAccess
@@ -46,7 +46,6 @@ from backend.services.orders.risk import (
 
 logger = structlog.get_logger(__name__)
 
-ORDERS = cast(Table, Order.__table__)
 # Every column back, so the answer is the row as stored (decimals at the column's scale).
 INSERT_ORDERS = insert(ORDERS).returning(*ORDERS.c, sort_by_parameter_order=True)
 MAX_BATCH = 256
@@ -274,35 +273,66 @@ class OrderIntake:
 
     async def _insert(self, session: AsyncSession, batch: list[Submission]) -> None:
         now = utcnow()
-        rows = []
         for submission in batch:
-            request = submission.request
             submission.client_order_id = uuid.uuid4().hex
-            # A risk breach is answered as pending -> rejected before anyone saw it pending.
-            status = OrderStatus.PENDING if submission.rejection is None else OrderStatus.REJECTED
-            rows.append(
-                {
-                    "user_id": submission.user_id,
-                    "symbol": request.symbol,
-                    "side": request.side,
-                    "order_type": request.order_type,
-                    "quantity": request.quantity,
-                    "price": request.price,
-                    "status": status,
-                    "filled_quantity": Decimal(0),
-                    "reject_reason": submission.rejection,
-                    "client_order_id": submission.client_order_id,
-                    "gateway": self.default_gateway,
-                    "replica": self.replica,
-                    "strategy_id": request.strategy_id,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
-        stored = (await session.execute(INSERT_ORDERS, rows)).all()
+        if session.get_bind().dialect.name == "postgresql":
+            stored = await self._insert_arrays(session, batch, now)
+        else:
+            stored = list(await session.execute(INSERT_ORDERS, self._rows(batch, now)))
         for submission, row in zip(batch, stored, strict=True):
             submission.order_id = row.id
             submission.row = row
+
+    def _rows(self, batch: list[Submission], now: datetime) -> list[dict[str, Any]]:
+        return [
+            {
+                "user_id": submission.user_id,
+                "symbol": submission.request.symbol,
+                "side": submission.request.side,
+                "order_type": submission.request.order_type,
+                "quantity": submission.request.quantity,
+                "price": submission.request.price,
+                "status": _initial_status(submission),
+                "filled_quantity": Decimal(0),
+                "reject_reason": submission.rejection,
+                "client_order_id": submission.client_order_id,
+                "gateway": self.default_gateway,
+                "replica": self.replica,
+                "strategy_id": submission.request.strategy_id,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for submission in batch
+        ]
+
+    async def _insert_arrays(
+        self, session: AsyncSession, batch: list[Submission], now: datetime
+    ) -> list[Row[Any]]:
+        """PostgreSQL: the batch as one array per column; rows back in the batch's order."""
+        requests = [submission.request for submission in batch]
+        parameters = {
+            **arrays(
+                "new_orders",
+                user_id=[submission.user_id for submission in batch],
+                symbol=[request.symbol for request in requests],
+                side=[request.side.value for request in requests],
+                order_type=[request.order_type.value for request in requests],
+                quantity=[request.quantity for request in requests],
+                price=[request.price for request in requests],
+                status=[_initial_status(submission).value for submission in batch],
+                reject_reason=[submission.rejection for submission in batch],
+                client_order_id=[submission.client_order_id for submission in batch],
+                strategy_id=[request.strategy_id for request in requests],
+            ),
+            "filled_quantity": Decimal(0),
+            "gateway": self.default_gateway,
+            "replica": self.replica,
+            "now": now,
+        }
+        stored = {
+            row.client_order_id: row for row in await session.execute(INSERT_NEW_ORDERS, parameters)
+        }
+        return [stored[submission.client_order_id] for submission in batch]
 
     # routing and acknowledgement: after the commit
 
@@ -389,31 +419,9 @@ class OrderIntake:
             submission.fail(error)
 
 
-def _routed_values() -> Any:
-    """`unnest(:ids, :vt_orderids) AS routed(id, vt_orderid)`: one row per routed order."""
-    return (
-        func.unnest(
-            bindparam("ids", type_=postgresql.ARRAY(BigInteger)),
-            bindparam("vt_orderids", type_=postgresql.ARRAY(String)),
-        )
-        .table_valued("id", "vt_orderid")
-        .render_derived(name="routed")
-    )
-
-
-ROUTED = _routed_values()
-# PostgreSQL: one statement whatever the batch size, so it is compiled once.
-SUBMIT_ROUTED = (
-    update(ORDERS)
-    .where(
-        ORDERS.c.id == ROUTED.c.id,
-        ORDERS.c.status.in_(state_machine.sources_of(OrderStatus.SUBMITTED)),
-    )
-    .values(
-        status=OrderStatus.SUBMITTED, vt_orderid=ROUTED.c.vt_orderid, updated_at=bindparam("now")
-    )
-    .returning(*ORDERS.c)
-)
+def _initial_status(submission: Submission) -> OrderStatus:
+    """A risk breach is answered as pending -> rejected before anyone saw it pending."""
+    return OrderStatus.PENDING if submission.rejection is None else OrderStatus.REJECTED
 
 
 async def _mark_submitted(
@@ -427,7 +435,10 @@ async def _mark_submitted(
         return set(), {}
     now = utcnow()
     if session.get_bind().dialect.name == "postgresql":
-        parameters = {"ids": list(routed), "vt_orderids": list(routed.values()), "now": now}
+        parameters = {
+            **arrays("routed", id=list(routed), vt_orderid=list(routed.values())),
+            "now": now,
+        }
         moved_rows = (await session.execute(SUBMIT_ROUTED, parameters)).all()
     else:
         moved_rows = (

@@ -10,8 +10,9 @@ from backend.core.database.driver import DriverQuery
 from backend.core.errors import ConflictError, NotFoundError
 from backend.models.order import Order
 from backend.schemas.orders import OrderCreate, OrderRead
+from backend.services.orders.bulk import ORDERS
 from backend.services.orders.events import OrderEventProcessor
-from backend.services.orders.intake import ORDERS, OrderIntake, OrderResult
+from backend.services.orders.intake import OrderIntake, OrderResult
 from backend.services.orders.validation import validate_order
 
 __all__ = ["OrderResult", "OrderService"]

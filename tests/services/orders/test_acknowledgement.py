@@ -10,7 +10,8 @@ from backend.core.container import AppContainer
 from backend.core.database.base import utcnow
 from backend.models.enums import OrderStatus
 from backend.models.user import User
-from backend.services.orders.intake import ORDERS, _mark_submitted
+from backend.services.orders.bulk import ORDERS
+from backend.services.orders.intake import _mark_submitted
 
 
 async def _orders(container: AppContainer, *statuses: OrderStatus) -> list[int]:

@@ -1,0 +1,128 @@
+"""PostgreSQL statements that take a whole batch of orders as arrays.
+
+`INSERT ... SELECT FROM unnest(:a, :b, ...)` and `UPDATE ... FROM unnest(...)` are one
+statement whatever the batch size: compiled once, and each column's values go to asyncpg as
+one array it encodes in C, instead of SQLAlchemy processing every value of every row in
+Python. SQLite has no arrays; the intake runs its generic statements there.
+"""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Integer,
+    Numeric,
+    String,
+    Table,
+    TableValuedAlias,
+    bindparam,
+    cast,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import TypeEngine
+
+from backend.models.control import IdempotencyKey
+from backend.models.enums import OrderStatus
+from backend.models.order import Order
+from backend.services.orders import state_machine
+
+ORDERS = typing.cast(Table, Order.__table__)
+KEYS = typing.cast(Table, IdempotencyKey.__table__)
+
+
+def unnest(name: str, **columns: TypeEngine[Any]) -> TableValuedAlias:
+    """`unnest(:name_column, ...) AS name(column, ...)`: one array per column, one row each.
+
+    Bind the arrays with `arrays(name, column=[...], ...)`.
+    """
+    bound = [
+        bindparam(f"{name}_{column}", type_=postgresql.ARRAY(kind))
+        for column, kind in columns.items()
+    ]
+    return func.unnest(*bound).table_valued(*columns).render_derived(name=name)
+
+
+def arrays(name: str, **columns: list[Any]) -> dict[str, list[Any]]:
+    """The parameters of `unnest(name, ...)`: each column's values, one per row."""
+    return {f"{name}_{column}": values for column, values in columns.items()}
+
+
+NEW_ORDERS = unnest(
+    "new_orders",
+    user_id=Integer(),
+    symbol=String(),
+    side=String(),
+    order_type=String(),
+    quantity=Numeric(),
+    price=Numeric(),
+    status=String(),
+    reject_reason=String(),
+    client_order_id=String(),
+    strategy_id=Integer(),
+)
+_NOW = bindparam("now", type_=DateTime(timezone=True))
+# The same for every order of a batch: bound once, not per row.
+_BATCH_VALUES = {
+    "filled_quantity": bindparam("filled_quantity", type_=Numeric()),
+    "gateway": bindparam("gateway", type_=String()),
+    "replica": bindparam("replica", type_=String()),
+    "created_at": _NOW,
+    "updated_at": _NOW,
+}
+# Every column back, so each answer is the row as stored (decimals at the column's scale).
+INSERT_NEW_ORDERS = (
+    insert(ORDERS)
+    .from_select(
+        [*NEW_ORDERS.c.keys(), *_BATCH_VALUES],
+        select(*NEW_ORDERS.c, *_BATCH_VALUES.values()),
+    )
+    .returning(*ORDERS.c)
+)
+
+ROUTED = unnest("routed", id=BigInteger(), vt_orderid=String())
+# pending -> submitted with each order's gateway id, guarded by the state machine.
+SUBMIT_ROUTED = (
+    update(ORDERS)
+    .where(
+        ORDERS.c.id == ROUTED.c.id,
+        ORDERS.c.status.in_(state_machine.sources_of(OrderStatus.SUBMITTED)),
+    )
+    .values(status=OrderStatus.SUBMITTED, vt_orderid=ROUTED.c.vt_orderid, updated_at=_NOW)
+    .returning(*ORDERS.c)
+)
+
+CLAIMED = unnest("claimed", user_id=Integer(), key=String(), request_hash=String())
+# First writer wins each key; a concurrent uncommitted claim of one makes this wait for it.
+CLAIM_KEYS = (
+    postgresql.insert(KEYS)
+    .from_select(
+        ["user_id", "key", "request_hash", "created_at", "expires_at"],
+        select(*CLAIMED.c, _NOW, bindparam("expires_at", type_=DateTime(timezone=True))),
+    )
+    .on_conflict_do_nothing(index_elements=["user_id", "key"])
+    .returning(KEYS.c.user_id, KEYS.c.key)
+)
+
+LINKED = unnest("linked", user_id=Integer(), key=String(), order_id=BigInteger())
+LINK_ORDERS = (
+    update(KEYS)
+    .where(KEYS.c.user_id == LINKED.c.user_id, KEYS.c.key == LINKED.c.key)
+    .values(order_id=LINKED.c.order_id)
+)
+
+# Bodies travel as JSON text: PostgreSQL parses them into the json column.
+ANSWERED = unnest("answered", user_id=Integer(), key=String(), status=Integer(), body=String())
+STORE_RESPONSES = (
+    update(KEYS)
+    .where(KEYS.c.user_id == ANSWERED.c.user_id, KEYS.c.key == ANSWERED.c.key)
+    .values(response_status=ANSWERED.c.status, response_body=cast(ANSWERED.c.body, JSON))
+)
