@@ -17,7 +17,7 @@ from decimal import Decimal
 from vnpy.trader.engine import MainEngine, OmsEngine
 from vnpy.trader.event import EVENT_CONTRACT, EVENT_ORDER, EVENT_TICK, EVENT_TRADE
 from vnpy.trader.gateway import BaseGateway
-from vnpy.trader.object import OrderData, SubscribeRequest
+from vnpy.trader.object import ContractData, OrderData, SubscribeRequest
 
 from backend.core.config.settings import VnpyConfig
 from backend.models.enums import OrderSide, OrderType
@@ -62,6 +62,8 @@ class RedFireVnPyEngine:
         self._translator = EventTranslator(self._gateways)
         self._main_engine: MainEngine | None = None
         self._running = False
+        # Each contract's ContractInfo, kept while vnpy keeps the same ContractData object.
+        self._contract_infos: dict[str, tuple[ContractData, ContractInfo]] = {}
         self.bridge.route(EVENT_TICK, BridgeEvent.TICK, self._translator.tick)
         self.bridge.route(EVENT_ORDER, BridgeEvent.ORDER, self._translator.order)
         self.bridge.route(EVENT_TRADE, BridgeEvent.TRADE, self._translator.trade)
@@ -247,7 +249,14 @@ class RedFireVnPyEngine:
     def get_contract(self, vt_symbol: str) -> ContractInfo | None:
         """A listed contract, or None."""
         contract = self._require_running().get_contract(vt_symbol)
-        return None if contract is None else to_contract_info(contract)
+        if contract is None:
+            return None
+        cached = self._contract_infos.get(vt_symbol)
+        if cached is not None and cached[0] is contract:
+            return cached[1]
+        info = to_contract_info(contract)
+        self._contract_infos[vt_symbol] = (contract, info)
+        return info
 
     def list_contracts(self) -> list[ContractInfo]:
         """Every contract the gateways list, sorted by symbol."""
