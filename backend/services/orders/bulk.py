@@ -3,13 +3,13 @@
 `INSERT ... SELECT FROM unnest(:a, :b, ...)` and `UPDATE ... FROM unnest(...)` are one
 statement whatever the batch size: compiled once, and each column's values go to asyncpg as
 one array it encodes in C, instead of SQLAlchemy processing every value of every row in
-Python. SQLite has no arrays; the intake runs its generic statements there.
+Python. SQLite has no arrays: there the intake and the idempotency keys keep their
+per-row statements.
 """
 
 from __future__ import annotations
 
-import typing
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -21,7 +21,6 @@ from sqlalchemy import (
     Table,
     TableValuedAlias,
     bindparam,
-    cast,
     func,
     insert,
     select,
@@ -35,8 +34,8 @@ from backend.models.enums import OrderStatus
 from backend.models.order import Order
 from backend.services.orders import state_machine
 
-ORDERS = typing.cast(Table, Order.__table__)
-KEYS = typing.cast(Table, IdempotencyKey.__table__)
+ORDERS = cast(Table, Order.__table__)
+KEYS = cast(Table, IdempotencyKey.__table__)
 
 
 def unnest(name: str, **columns: TypeEngine[Any]) -> TableValuedAlias:
@@ -124,5 +123,5 @@ ANSWERED = unnest("answered", user_id=Integer(), key=String(), status=Integer(),
 STORE_RESPONSES = (
     update(KEYS)
     .where(KEYS.c.user_id == ANSWERED.c.user_id, KEYS.c.key == ANSWERED.c.key)
-    .values(response_status=ANSWERED.c.status, response_body=cast(ANSWERED.c.body, JSON))
+    .values(response_status=ANSWERED.c.status, response_body=ANSWERED.c.body.cast(JSON))
 )
