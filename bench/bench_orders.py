@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 
 import httpx
@@ -57,6 +58,28 @@ def redfire_env(database_url: str, run: str) -> dict[str, str]:
     }
 
 
+QUEUES = (
+    "redfire_order_intake_queued",
+    "redfire_order_events_queued",
+    "redfire_event_bridge_queue_depth",
+)
+
+
+def settle(base: str, timeout: float = 120.0) -> None:
+    """Wait until the previous scenario's orders and gateway events are all booked.
+
+    Each scenario then measures its own work, not the tail of the one before.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = httpx.get(f"{base}/metrics", timeout=5).text
+        values = [float(line.split()[-1]) for line in text.splitlines() if line.startswith(QUEUES)]
+        if values and not any(values):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"RedFire still busy after {timeout:.0f} s")
+
+
 def bench_redfire(database_url: str, run: str) -> list[tuple[str, WrkResult]]:
     """POST and GET scenarios against RedFire."""
     env = redfire_env(database_url, run)
@@ -72,11 +95,14 @@ def bench_redfire(database_url: str, run: str) -> list[tuple[str, WrkResult]]:
         order_id = httpx.post(f"{base}/api/v1/orders", json=ORDER, headers=headers).json()["id"]
         common = {"BENCH_TOKEN": token, "BENCH_BODY": json.dumps(ORDER)}
         run_wrk(base, "post_order.lua", {**common, "BENCH_RUN": f"{run}-warm"}, seconds=3)
+        settle(base)
         post = run_wrk(base, "post_order.lua", {**common, "BENCH_RUN": run}, seconds=SECONDS)
+        settle(base)
         get_path = {"BENCH_PATH": f"/api/v1/orders/{order_id}", "BENCH_TOKEN": token}
         get = run_wrk(base, "get.lua", get_path, seconds=SECONDS)
         # Market orders fill at once: trades, positions and the account are booked as well.
         market = {**common, "BENCH_BODY": json.dumps(MARKET_ORDER), "BENCH_RUN": f"{run}-m"}
+        settle(base)
         filled = run_wrk(base, "post_order.lua", market, seconds=SECONDS)
     return [
         ("RedFire POST /api/v1/orders (limit, rests)", post),

@@ -212,3 +212,19 @@ async def test_one_access_line_per_request_at_info_level(
         assert written[0]["route"] == "/api/v1/orders/{order_id}"
         assert written[0]["status"] == 401
         assert written[0]["duration_ms"] >= 0
+
+
+async def test_the_order_pipeline_queues_are_exported_when_scraped(
+    make_config: Callable[..., AppConfig],
+) -> None:
+    app = create_app(make_config())
+    async with app.router.lifespan_context(app):
+        events = app.state.container.trading.events
+        await events.stop()  # nothing books events now: what arrives waits in the queue
+        for _ in range(3):
+            await events.on_event(object())
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            text = (await http.get("/metrics")).text
+    assert "redfire_order_events_queued 3.0" in text
+    assert "redfire_order_intake_queued 0.0" in text

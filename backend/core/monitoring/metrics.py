@@ -82,6 +82,13 @@ ORDER_REJECTIONS = Counter(
     "redfire_order_rejections_total", "Orders rejected, by reason", ["reason"]
 )
 TRADING_HALTED = Gauge("redfire_trading_halted", "1 while the kill switch is engaged")
+# Read when scraped: nothing to update on the hot path.
+ORDER_INTAKE_QUEUED = Gauge(
+    "redfire_order_intake_queued", "Validated orders waiting for their batch to be booked"
+)
+ORDER_EVENTS_QUEUED = Gauge(
+    "redfire_order_events_queued", "Gateway order and trade events waiting to be booked"
+)
 ORDER_BATCH_SIZE = Histogram(
     "redfire_order_batch_size",
     "Orders booked together in one transaction by the order intake",

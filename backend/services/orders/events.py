@@ -14,6 +14,7 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
 from backend.core.database.manager import AsyncDatabaseManager
+from backend.core.monitoring.metrics import ORDER_EVENTS_QUEUED
 from backend.schemas.orders import OrderRead, TradeRead
 from backend.services.orders.fills import AccountDefaults, BatchApplier
 from backend.services.orders.ports import MarketAccess
@@ -62,6 +63,7 @@ class OrderEventProcessor:
     async def start(self) -> None:
         """Start the worker."""
         if self._worker is None:
+            ORDER_EVENTS_QUEUED.set_function(self._queue.qsize)
             self._worker = asyncio.create_task(self._run(), name="order-events")
 
     async def stop(self) -> None:

@@ -28,7 +28,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.core.database.base import utcnow
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.errors import DomainValidationError, ServiceUnavailableError
-from backend.core.monitoring.metrics import ORDER_BATCH_SIZE, ORDER_REJECTIONS
+from backend.core.monitoring.metrics import (
+    ORDER_BATCH_SIZE,
+    ORDER_INTAKE_QUEUED,
+    ORDER_REJECTIONS,
+)
 from backend.models.enums import OrderStatus
 from backend.models.strategy import Strategy
 from backend.schemas.orders import OrderCreate, OrderRead
@@ -132,6 +136,7 @@ class OrderIntake:
     async def start(self) -> None:
         """Start the worker."""
         if self._worker is None:
+            ORDER_INTAKE_QUEUED.set_function(self._queue.qsize)
             self._worker = asyncio.create_task(self._run(), name="order-intake")
 
     async def stop(self) -> None:
