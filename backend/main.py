@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +13,7 @@ from backend.api.docs import install_docs
 from backend.api.errors import install_error_handlers
 from backend.api.router import include_routers
 from backend.core.config import AppConfig, config_manager
+from backend.core.lifecycle.collector import serving_collector
 from backend.core.monitoring.logging import configure_logging
 from backend.core.monitoring.metrics import APP_INFO
 from backend.core.monitoring.middleware import RequestContextMiddleware
@@ -40,14 +40,10 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
                 "tokens will not survive a restart or work across replicas",
             )
         await container.lifecycle.startup()
-        # What start-up built lives as long as the process: move it out of the collector's
-        # generations, so a full collection (a pause of every request in flight) walks only
-        # what requests allocate. Under the order benchmark: 111 ms -> 16 ms per full pass.
-        gc.freeze()
         try:
-            yield
+            with serving_collector():
+                yield
         finally:
-            gc.unfreeze()
             await container.lifecycle.shutdown()
 
     app = FastAPI(

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
 from backend.core.config import AppConfig
+from backend.core.lifecycle.collector import YOUNG_THRESHOLD
 from backend.core.monitoring.middleware import RequestContextMiddleware
 from backend.main import create_app
 
@@ -184,14 +185,17 @@ async def test_docs_are_served_from_same_origin_assets(client: httpx.AsyncClient
     assert schema["info"]["title"] == "RedFire"
 
 
-async def test_start_up_objects_are_frozen_out_of_the_collector_while_serving(
+async def test_the_collector_is_tuned_while_serving_and_restored_after(
     make_config: Callable[..., AppConfig],
 ) -> None:
-    """Full collections then walk only what requests allocate (shorter pauses)."""
+    """Start-up objects frozen out of it, young collections rarer (lifecycle/collector.py)."""
+    before = gc.get_threshold()
     app = create_app(make_config())
     async with app.router.lifespan_context(app):
         assert gc.get_freeze_count() > 100_000
+        assert gc.get_threshold() == (YOUNG_THRESHOLD, *before[1:])
     assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before
 
 
 @pytest.mark.parametrize(("level", "lines"), [(logging.INFO, 1), (logging.WARNING, 0)])

@@ -1,0 +1,36 @@
+"""The garbage collector's settings while the application serves.
+
+CPython starts a young-generation collection every 700 net allocations of container objects;
+one order request allocates hundreds, so it collected several times per request, and every
+tenth time it walked an older generation too. Two changes, measured under the order
+benchmark (one worker, 64 connections):
+
+- What start-up built (modules, the app, vnpy, SQLAlchemy's caches) lives as long as the
+  process: frozen out of the collector's generations, a full collection walks only what
+  requests allocate (111 ms -> 16 ms each).
+- Young collections start every 10,000 allocations instead of 700: GET /orders/{id} went from
+  about 2,250 to 2,600 req/s and POST from about 1,050 to 1,150, with young collections of a
+  few milliseconds. Cyclic garbage waits a little longer to be freed; memory stays flat (the
+  soak checks it).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+YOUNG_THRESHOLD = 10_000
+
+
+@contextmanager
+def serving_collector() -> Iterator[None]:
+    """Tune the collector for serving; put it back as it was afterwards."""
+    previous = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(YOUNG_THRESHOLD, *previous[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+        gc.unfreeze()
