@@ -15,6 +15,7 @@ from fastapi.requests import HTTPConnection
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.api.prefix import API_PREFIX
 from backend.core.cache.protocol import Cache
 from backend.core.config.settings import AppConfig
 from backend.core.container import AppContainer
@@ -75,7 +76,7 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 # auto_error=False: a missing token is answered by our 401 shape, not FastAPI's.
-LOGIN_URL = "/api/v1/auth/login"
+LOGIN_URL = f"{API_PREFIX}/auth/login"
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl=LOGIN_URL, auto_error=False)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -10,8 +9,8 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, and_, bindparam, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, and_, bindparam, select, tuple_, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.database.base import utcnow
@@ -64,15 +63,12 @@ class KeyClaim:
 ClaimOutcome = StoredResponse | RedFireError | None
 
 
-@functools.cache
-def _claim_statement(dialect: str) -> Insert:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING, built once per dialect (a hot path)."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (
-        insert(KEYS)
-        .on_conflict_do_nothing(index_elements=["user_id", "key"])
-        .returning(KEYS.c.user_id, KEYS.c.key)
-    )
+# SQLite's claim, one row per key (PostgreSQL's takes arrays: bulk.CLAIM_KEYS).
+SQLITE_CLAIM_KEYS = (
+    sqlite.insert(KEYS)
+    .on_conflict_do_nothing(index_elements=["user_id", "key"])
+    .returning(KEYS.c.user_id, KEYS.c.key)
+)
 
 
 async def claim_keys(session: AsyncSession, claims: list[KeyClaim]) -> list[ClaimOutcome]:
@@ -89,8 +85,7 @@ async def claim_keys(session: AsyncSession, claims: list[KeyClaim]) -> list[Clai
     for claim in claims:
         first.setdefault(claim.ident, claim)
     ordered = [claim for _, claim in sorted(first.items())]
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         claimed = await session.execute(
             bulk.CLAIM_KEYS,
             {
@@ -115,7 +110,7 @@ async def claim_keys(session: AsyncSession, claims: list[KeyClaim]) -> list[Clai
             }
             for claim in ordered
         ]
-        claimed = await session.execute(_claim_statement(dialect), rows)
+        claimed = await session.execute(SQLITE_CLAIM_KEYS, rows)
     won = {(row.user_id, row.key) for row in claimed}
     lost = [ident for ident in first if ident not in won]
     existing: dict[tuple[int, str], IdempotencyKey] = {}

@@ -386,9 +386,9 @@ class OrderIntake:
             try:
                 async with self.database.session() as session:
                     moved, submitted = await _mark_submitted(session, routed)
-                    refused = await _mark_rejected(session, failed)
+                    refused, rejected = await _mark_rejected(session, failed)
                     # Each order as the statement that wrote it last returned it.
-                    rows = {s.order_id: s.row for s in booked} | submitted | refused
+                    rows = {s.order_id: s.row for s in booked} | submitted | rejected
                     orders = {
                         order_id: OrderRead.model_validate(row) for order_id, row in rows.items()
                     }
@@ -471,14 +471,18 @@ async def _mark_submitted(
             .where(ORDERS.c.id.in_(overtaken), ORDERS.c.vt_orderid.is_(None))
             .values(vt_orderid=case(overtaken, value=ORDERS.c.id))
         )
-        current = await session.execute(select(ORDERS).where(ORDERS.c.id.in_(overtaken)))
-        rows.update((row.id, row) for row in current)
+        rows.update(await _current(session, list(overtaken)))
     return moved, rows
 
 
-async def _mark_rejected(session: AsyncSession, failed: dict[int, str]) -> dict[int, Row[Any]]:
-    """Orders the gateway refused to take: rejected with the reason; the rows it moved."""
-    refused: dict[int, Row[Any]] = {}
+async def _mark_rejected(
+    session: AsyncSession, failed: dict[int, str]
+) -> tuple[set[int], dict[int, Row[Any]]]:
+    """Orders the gateway refused to take: rejected with the reason.
+
+    Returns the ids it moved, and every such order as it now stands.
+    """
+    rows: dict[int, Row[Any]] = {}
     sources = state_machine.sources_of(OrderStatus.REJECTED)
     for order_id, reason in failed.items():
         statement = (
@@ -487,5 +491,15 @@ async def _mark_rejected(session: AsyncSession, failed: dict[int, str]) -> dict[
             .values(status=OrderStatus.REJECTED, reject_reason=reason, updated_at=utcnow())
             .returning(*ORDERS.c)
         )
-        refused.update((row.id, row) for row in await session.execute(statement))
-    return refused
+        rows.update((row.id, row) for row in await session.execute(statement))
+    refused = set(rows)
+    rows.update(await _current(session, [order_id for order_id in failed if order_id not in rows]))
+    return refused, rows
+
+
+async def _current(session: AsyncSession, order_ids: list[int]) -> dict[int, Row[Any]]:
+    """Orders something else moved on meanwhile, as they stand now."""
+    if not order_ids:
+        return {}
+    current = await session.execute(select(ORDERS).where(ORDERS.c.id.in_(order_ids)))
+    return {row.id: row for row in current}

@@ -11,7 +11,7 @@ from backend.core.database.base import utcnow
 from backend.models.enums import OrderStatus
 from backend.models.user import User
 from backend.services.orders.bulk import ORDERS
-from backend.services.orders.intake import _mark_submitted
+from backend.services.orders.intake import _mark_rejected, _mark_submitted
 
 
 async def _orders(container: AppContainer, *statuses: OrderStatus) -> list[int]:
@@ -66,3 +66,18 @@ async def test_an_order_the_gateway_events_moved_on_keeps_its_status(
     assert moved == {pending}
     assert (rows[filled].status, rows[filled].vt_orderid) == (OrderStatus.FILLED, "PAPER.4")
     assert rows[pending].status is OrderStatus.SUBMITTED
+
+
+async def test_orders_the_gateway_refused_are_rejected_unless_already_final(
+    container: AppContainer,
+) -> None:
+    pending, cancelled = await _orders(container, OrderStatus.PENDING, OrderStatus.CANCELLED)
+    failed = {pending: "gateway_error: down", cancelled: "gateway_error: down"}
+    async with container.database.session() as session:
+        refused, rows = await _mark_rejected(session, failed)
+    assert refused == {pending}
+    assert (rows[pending].status, rows[pending].reject_reason) == (
+        OrderStatus.REJECTED,
+        "gateway_error: down",
+    )
+    assert rows[cancelled].status is OrderStatus.CANCELLED
