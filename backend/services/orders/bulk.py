@@ -27,6 +27,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeEngine
 
 from backend.models.control import IdempotencyKey
@@ -36,6 +37,11 @@ from backend.services.orders import state_machine
 
 ORDERS = cast(Table, Order.__table__)
 KEYS = cast(Table, IdempotencyKey.__table__)
+
+
+def takes_arrays(session: AsyncSession) -> bool:
+    """True when `session` is on PostgreSQL, where the statements below apply."""
+    return session.get_bind().dialect.name == "postgresql"
 
 
 def unnest(name: str, **columns: TypeEngine[Any]) -> TableValuedAlias:

@@ -85,7 +85,7 @@ async def claim_keys(session: AsyncSession, claims: list[KeyClaim]) -> list[Clai
     for claim in claims:
         first.setdefault(claim.ident, claim)
     ordered = [claim for _, claim in sorted(first.items())]
-    if session.get_bind().dialect.name == "postgresql":
+    if bulk.takes_arrays(session):
         claimed = await session.execute(
             bulk.CLAIM_KEYS,
             {
@@ -178,7 +178,7 @@ def _key_match() -> ColumnElement[bool]:
 
 async def link_orders(session: AsyncSession, links: list[tuple[KeyClaim, int]]) -> None:
     """Record which order each claimed key created (committed with the order)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if bulk.takes_arrays(session):
         linked = bulk.arrays(
             "linked",
             user_id=[claim.user_id for claim, _ in links],
@@ -199,7 +199,7 @@ async def store_responses(
     session: AsyncSession, answers: list[tuple[KeyClaim, int, dict[str, Any]]]
 ) -> None:
     """Record each key's answer so retries replay it."""
-    if session.get_bind().dialect.name == "postgresql":
+    if bulk.takes_arrays(session):
         answered = bulk.arrays(
             "answered",
             user_id=[claim.user_id for claim, _, _ in answers],

@@ -37,7 +37,13 @@ from backend.models.enums import OrderStatus
 from backend.models.strategy import Strategy
 from backend.schemas.orders import OrderCreate, OrderRead
 from backend.services.orders import idempotency, state_machine
-from backend.services.orders.bulk import INSERT_NEW_ORDERS, ORDERS, SUBMIT_ROUTED, arrays
+from backend.services.orders.bulk import (
+    INSERT_NEW_ORDERS,
+    ORDERS,
+    SUBMIT_ROUTED,
+    arrays,
+    takes_arrays,
+)
 from backend.services.orders.events import OrderEventProcessor
 from backend.services.orders.idempotency import KeyClaim, StoredResponse
 from backend.services.orders.ports import MarketAccess
@@ -280,7 +286,7 @@ class OrderIntake:
         now = utcnow()
         for submission in batch:
             submission.client_order_id = uuid.uuid4().hex
-        if session.get_bind().dialect.name == "postgresql":
+        if takes_arrays(session):
             stored = await self._insert_arrays(session, batch, now)
         else:
             stored = list(await session.execute(INSERT_ORDERS, self._rows(batch, now)))
@@ -439,7 +445,7 @@ async def _mark_submitted(
     if not routed:
         return set(), {}
     now = utcnow()
-    if session.get_bind().dialect.name == "postgresql":
+    if takes_arrays(session):
         parameters = {
             **arrays("routed", id=list(routed), vt_orderid=list(routed.values())),
             "now": now,
