@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.schemas.common import PlainText
+from backend.schemas.common import DecimalText, PlainText
 
 Limit = Annotated[Decimal, Field(gt=0, max_digits=24, decimal_places=8, allow_inf_nan=False)]
 # Stored with 8 places like every decimal: 1e-9 would be stored as a band of 0.
@@ -21,11 +21,11 @@ Count = Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
 class RiskLimitsRead(BaseModel):
     """Current limits and kill-switch state."""
 
-    max_order_quantity: Decimal
-    max_order_notional: Decimal
+    max_order_quantity: DecimalText
+    max_order_notional: DecimalText
     max_open_orders: int
     max_orders_per_second: int
-    price_band_pct: Decimal
+    price_band_pct: DecimalText
     trading_halted: bool
     halted_reason: str | None
 

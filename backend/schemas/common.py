@@ -1,10 +1,12 @@
-"""Shapes shared by every area: pages of results, database id bounds, plain text."""
+"""Shapes shared by every area: pages of results, database id bounds, plain text, decimals."""
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, TypeVar
+from decimal import Decimal
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, PlainSerializer, StringConstraints
+from pydantic_core import to_jsonable_python
 
 ItemT = TypeVar("ItemT")
 
@@ -19,6 +21,34 @@ INTEGER_MAX = 2**31 - 1
 # misread them, and PostgreSQL refuses NUL in text outright (a 500 if it got that far).
 NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f-\x9f]*$"
 PlainText = Annotated[str, StringConstraints(pattern=NO_CONTROL_CHARACTERS)]
+
+
+def plain_decimal(value: Decimal) -> str:
+    """A decimal as the contract writes it: digits and a point, never an exponent.
+
+    `str()` writes a zero at scale 8 as "0E-8" and one lot of 1e-8 as "1E-8"; a frontend
+    showing the string would print that. `format(.., "f")` keeps the scale: "0.00000000".
+    """
+    return format(value, "f")
+
+
+# Money, quantities and prices in answers: decimal strings in plain notation.
+DecimalText = Annotated[Decimal, PlainSerializer(plain_decimal, return_type=str, when_used="json")]
+
+
+def jsonable(data: Any) -> Any:
+    """Untyped data (a strategy's status or event) made JSON-ready as the answers write it."""
+    return to_jsonable_python(_plain_decimals(data))
+
+
+def _plain_decimals(data: Any) -> Any:
+    if isinstance(data, Decimal):
+        return plain_decimal(data)
+    if isinstance(data, dict):
+        return {key: _plain_decimals(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [_plain_decimals(value) for value in data]
+    return data
 
 
 class Page(BaseModel, Generic[ItemT]):

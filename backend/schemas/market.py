@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from backend.schemas.common import DecimalText
 from backend.schemas.orders import Amount, Symbol
 
 MAX_INJECTED_TICKS = 1000
@@ -22,9 +23,9 @@ class SymbolRead(BaseModel):
     name: str
     exchange: str
     gateway: str
-    price_tick: Decimal
-    size: Decimal
-    min_volume: Decimal
+    price_tick: DecimalText
+    size: DecimalText
+    min_volume: DecimalText
 
 
 class TickRead(BaseModel):
@@ -33,12 +34,12 @@ class TickRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     symbol: str
-    last_price: Decimal
-    bid_price_1: Decimal
-    ask_price_1: Decimal
-    bid_volume_1: Decimal
-    ask_volume_1: Decimal
-    volume: Decimal
+    last_price: DecimalText
+    bid_price_1: DecimalText
+    ask_price_1: DecimalText
+    bid_volume_1: DecimalText
+    ask_volume_1: DecimalText
+    volume: DecimalText
     datetime: datetime
 
 

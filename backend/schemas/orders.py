@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from backend.models.enums import OrderSide, OrderStatus, OrderType
-from backend.schemas.common import INTEGER_MAX
+from backend.schemas.common import INTEGER_MAX, DecimalText
 
 # 16 digits before the point, 8 after; finite; numbers or decimal strings accepted.
 Amount = Annotated[Decimal, Field(max_digits=24, decimal_places=8, allow_inf_nan=False)]
@@ -39,11 +39,11 @@ class OrderRead(BaseModel):
     symbol: str
     side: OrderSide
     order_type: OrderType
-    quantity: Decimal
-    price: Decimal | None
+    quantity: DecimalText
+    price: DecimalText | None
     status: OrderStatus
-    filled_quantity: Decimal
-    avg_fill_price: Decimal | None
+    filled_quantity: DecimalText
+    avg_fill_price: DecimalText | None
     reject_reason: str | None
     client_order_id: str
     gateway: str
@@ -61,9 +61,9 @@ class TradeRead(BaseModel):
     order_id: int
     symbol: str
     side: OrderSide
-    price: Decimal
-    quantity: Decimal
-    commission: Decimal
+    price: DecimalText
+    quantity: DecimalText
+    commission: DecimalText
     trade_time: datetime
 
 
@@ -71,18 +71,18 @@ class PositionRead(BaseModel):
     """Net position in one contract (quantity < 0 is short)."""
 
     symbol: str
-    quantity: Decimal
-    avg_price: Decimal
-    realized_pnl: Decimal
-    unrealized_pnl: Decimal
+    quantity: DecimalText
+    avg_price: DecimalText
+    realized_pnl: DecimalText
+    unrealized_pnl: DecimalText
 
 
 class AccountRead(BaseModel):
     """The paper account."""
 
     currency: str
-    balance: Decimal
-    available: Decimal
-    frozen: Decimal
-    realized_pnl: Decimal
-    unrealized_pnl: Decimal
+    balance: DecimalText
+    available: DecimalText
+    frozen: DecimalText
+    realized_pnl: DecimalText
+    unrealized_pnl: DecimalText

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from backend.models.enums import StrategyStatus
-from backend.schemas.common import PlainText
+from backend.schemas.common import DecimalText, PlainText
 
 StrategyName = Annotated[
     PlainText, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
@@ -70,7 +69,7 @@ class StrategyStatusRead(BaseModel):
     status: StrategyStatus
     running: bool
     config: dict[str, Any]
-    position: Decimal | None
+    position: DecimalText | None
     ticks_processed: int
     orders_placed: int
     last_error: str | None

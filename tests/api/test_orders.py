@@ -239,3 +239,24 @@ async def test_the_driver_read_of_an_order_matches_the_core_read(
     shown = await client.get(f"/api/v1/orders/{parameters['order_id']}", headers=trader.headers)
     assert shown.json() == from_driver.model_dump(mode="json")
     assert await OWNED_ORDER.first(database, {**parameters, "user_id": trader.id + 1}) is None
+
+
+async def test_decimals_are_written_without_an_exponent(
+    client: httpx.AsyncClient, container: AppContainer, make_account: MakeAccount
+) -> None:
+    """A new order's zero fill is "0.00000000", not "0E-8", in every answer that shows it."""
+    trader = await make_account()
+    await quote(container, IF, last="3500.0", bid="3500.0", ask="3500.2")
+    limit = {"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "3499.0"}
+    headers = {**trader.headers, "Idempotency-Key": "plain-decimals"}
+    placed = await client.post("/api/v1/orders", json=limit, headers=headers)
+    replayed = await client.post("/api/v1/orders", json=limit, headers=headers)
+    await settle(container)
+    read = await client.get(f"/api/v1/orders/{placed.json()['id']}", headers=trader.headers)
+    for body in (placed.json(), replayed.json(), read.json()):
+        assert body["filled_quantity"] == "0.00000000"
+        assert body["quantity"] == "1.00000000"
+        assert body["price"] == "3499.00000000"
+    account = (await client.get("/api/v1/account", headers=trader.headers)).json()
+    assert Decimal(account["frozen"]) == Decimal("3499.0") * 300
+    assert not any("E" in account[name] for name in ("balance", "available", "frozen"))

@@ -8,12 +8,11 @@ import time
 from collections.abc import Awaitable
 from typing import Any
 
-from pydantic_core import to_jsonable_python
-
 from backend.core.cache.protocol import Cache
 from backend.core.config.settings import StrategyConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.monitoring.metrics import ACTIVE_STRATEGIES, STRATEGIES_IN_ERROR
+from backend.schemas.common import jsonable
 from backend.services.strategy.lease import LeaseStore, lease_name
 from backend.services.strategy.ports import StrategyOrderGateway, SymbolCheck
 from backend.services.strategy.registry import StrategyRegistry, default_registry
@@ -280,7 +279,7 @@ class StrategyEngine:
     async def _snapshot(self, runner: StrategyRunner) -> dict[str, Any]:
         status = await runner.status()
         status["owner"] = self.replica_id
-        return dict(to_jsonable_python(status))
+        return dict(jsonable(status))
 
     def _index(self) -> None:
         by_symbol: dict[str, list[StrategyRunner]] = {}

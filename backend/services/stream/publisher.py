@@ -17,6 +17,7 @@ import structlog
 from pydantic_core import to_jsonable_python
 
 from backend.core.cache.protocol import Cache
+from backend.schemas.common import jsonable, plain_decimal
 from backend.schemas.orders import OrderRead, TradeRead
 from backend.services.stream.bus import EventBus, StreamEvent
 from backend.services.vnpy.types import TickSnapshot
@@ -33,12 +34,12 @@ def tick_payload(tick: TickSnapshot) -> dict[str, Any]:
     """The contract's tick shape: decimals as strings, an ISO timestamp with offset."""
     return {
         "symbol": tick.symbol,
-        "last_price": str(tick.last_price),
-        "bid_price_1": str(tick.bid_price_1),
-        "ask_price_1": str(tick.ask_price_1),
-        "bid_volume_1": str(tick.bid_volume_1),
-        "ask_volume_1": str(tick.ask_volume_1),
-        "volume": str(tick.volume),
+        "last_price": plain_decimal(tick.last_price),
+        "bid_price_1": plain_decimal(tick.bid_price_1),
+        "ask_price_1": plain_decimal(tick.ask_price_1),
+        "bid_volume_1": plain_decimal(tick.bid_volume_1),
+        "ask_volume_1": plain_decimal(tick.ask_volume_1),
+        "volume": plain_decimal(tick.volume),
         "datetime": to_jsonable_python(tick.datetime),  # as the REST answers write it
     }
 
@@ -70,7 +71,7 @@ class StreamPublisher:
 
     def publish_strategy_event(self, user_id: int, data: dict[str, Any]) -> None:
         """A strategy's owner sees `data` (made JSON-ready: decimals become strings)."""
-        payload = to_jsonable_python(data)
+        payload = jsonable(data)
         symbol = payload.get("symbol") if isinstance(payload.get("symbol"), str) else None
         self.bus.publish(StreamEvent("strategy", user_id, symbol, payload))
 
