@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from backend.services.auth.access import AccessGuard
     from backend.services.backtest.runner import BacktestRunner
     from backend.services.orders.module import TradingComponents
+    from backend.services.replicas.registry import ReplicaRegistry
     from backend.services.strategy.engine import StrategyEngine
     from backend.services.stream.module import StreamComponents
 
@@ -34,4 +35,5 @@ class AppContainer:
     stream: StreamComponents
     strategies: StrategyEngine
     backtests: BacktestRunner
+    replicas: ReplicaRegistry
     health: HealthRegistry = field(default_factory=HealthRegistry)

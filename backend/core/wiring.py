@@ -13,6 +13,7 @@ from backend.core.security import build_security
 from backend.services.auth.access import AccessGuard
 from backend.services.backtest.module import build_backtests, register_backtests
 from backend.services.orders.module import build_trading, register_trading
+from backend.services.replicas.registry import ReplicaRegistry
 from backend.services.strategy.module import build_strategies, register_strategies
 from backend.services.stream.module import build_stream, register_stream
 from backend.services.users.bootstrap import ensure_first_admin
@@ -28,6 +29,7 @@ def build_container(config: AppConfig) -> AppContainer:
     stream = build_stream(config.stream, cache, trading, security.invalidations)
     strategies = build_strategies(config, database, cache, trading)
     backtests = build_backtests(config, database)
+    replicas = ReplicaRegistry(database, config.replicas, replica=config.replica_id)
     container = AppContainer(
         config=config,
         lifecycle=lifecycle,
@@ -39,6 +41,7 @@ def build_container(config: AppConfig) -> AppContainer:
         stream=stream,
         strategies=strategies,
         backtests=backtests,
+        replicas=replicas,
     )
 
     async def check_database() -> dict[str, Any]:
@@ -66,9 +69,7 @@ def build_container(config: AppConfig) -> AppContainer:
     lifecycle.register("admin", start=create_first_admin)
     # Before trading: the bus and publisher run before vnpy delivers ticks, and stop after it.
     register_stream(lifecycle, stream)
-    register_trading(
-        lifecycle, container.health, trading, database=database, replica=config.replica_id
-    )
+    register_trading(lifecycle, container.health, trading, database=database, replicas=replicas)
     register_strategies(lifecycle, strategies)
-    register_backtests(lifecycle, backtests)
+    register_backtests(lifecycle, backtests, replicas)
     return container

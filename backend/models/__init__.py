@@ -4,6 +4,7 @@ from backend.models.account import Account, Position
 from backend.models.backtest import Backtest
 from backend.models.control import IdempotencyKey, RiskSettings
 from backend.models.order import Order, Trade
+from backend.models.replica import Replica
 from backend.models.strategy import Strategy
 from backend.models.user import User
 
@@ -13,6 +14,7 @@ __all__ = [
     "IdempotencyKey",
     "Order",
     "Position",
+    "Replica",
     "RiskSettings",
     "Strategy",
     "Trade",

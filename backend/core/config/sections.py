@@ -172,6 +172,21 @@ class VnpyConfig(BaseModel):
     gil_switch_interval: float | None = Field(default=0.0005, gt=0, le=0.1)
 
 
+class ReplicasConfig(BaseModel):
+    """Heartbeats: a replica silent for `departed_after_seconds` is gone, and its open orders
+    and unfinished backtests are settled by one that is alive."""
+
+    heartbeat_seconds: float = Field(default=10.0, gt=0)
+    departed_after_seconds: float = Field(default=60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check_margin(self) -> ReplicasConfig:
+        # A replica that misses a couple of beats (a slow database, a long pause) is not gone.
+        if self.departed_after_seconds < 3 * self.heartbeat_seconds:
+            raise ValueError("departed_after_seconds must be at least 3 heartbeats")
+        return self
+
+
 class StreamConfig(BaseModel):
     """Live events: the cross-replica event bus and the WebSocket fan-out."""
 

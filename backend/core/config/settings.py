@@ -25,6 +25,7 @@ from backend.core.config.sections import (
     ContractConfig,
     DatabaseConfig,
     RedisConfig,
+    ReplicasConfig,
     RiskConfig,
     SecurityConfig,
     StrategyConfig,
@@ -53,6 +54,7 @@ __all__ = [
     "ContractConfig",
     "DatabaseConfig",
     "RedisConfig",
+    "ReplicasConfig",
     "RiskConfig",
     "SecurityConfig",
     "StrategyConfig",
@@ -126,6 +128,7 @@ class AppConfig(BaseSettings):
     stream: StreamConfig = Field(default_factory=StreamConfig)
     risk: RiskConfig = Field(default_factory=RiskConfig)
     admin: AdminConfig = Field(default_factory=AdminConfig)
+    replicas: ReplicasConfig = Field(default_factory=ReplicasConfig)
 
     generated_secret: bool = Field(default=False, exclude=True)
 

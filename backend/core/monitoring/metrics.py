@@ -95,6 +95,16 @@ ORDER_BATCH_SIZE = Histogram(
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
 )
 
+# Replicas
+DEPARTED_REPLICAS = Counter(
+    "redfire_departed_replicas_total",
+    "Departed replicas whose open orders and backtests this replica settled",
+)
+HEARTBEAT_LOST = Counter(
+    "redfire_replica_heartbeat_lost_total",
+    "Times this replica found itself settled as departed while it was still running",
+)
+
 # Strategies
 ACTIVE_STRATEGIES = Gauge("redfire_active_strategies", "Strategies running on this replica")
 STRATEGIES_IN_ERROR = Gauge("redfire_strategies_in_error", "Strategies stopped by an error")

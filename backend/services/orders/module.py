@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from backend.core.cache.protocol import Cache
 from backend.core.config.settings import AppConfig
 from backend.core.database.manager import AsyncDatabaseManager
@@ -13,9 +15,10 @@ from backend.core.monitoring.health import HealthRegistry
 from backend.services.orders.events import OrderEventProcessor
 from backend.services.orders.fills import AccountDefaults
 from backend.services.orders.intake import OrderIntake
-from backend.services.orders.reconciliation import reconcile_open_orders
+from backend.services.orders.reconciliation import reconcile_open_orders, settle_open_orders
 from backend.services.orders.risk import OrderRateLimiter, RiskSettingsStore
 from backend.services.orders.service import OrderService
+from backend.services.replicas.registry import ReplicaRegistry
 from backend.services.vnpy.engine import RedFireVnPyEngine, vnpy_engine_from_config
 from backend.services.vnpy.types import BridgeEvent
 
@@ -62,9 +65,10 @@ def register_trading(
     trading: TradingComponents,
     *,
     database: AsyncDatabaseManager,
-    replica: str,
+    replicas: ReplicaRegistry,
 ) -> None:
     """Start order bookkeeping, then vnpy, then reconcile; stop in reverse."""
+    replica = replicas.replica
 
     async def check_gateway() -> dict[str, Any]:
         if not trading.market.is_running:
@@ -76,9 +80,21 @@ def register_trading(
     async def reconcile() -> None:
         await reconcile_open_orders(database, trading.market, trading.events, replica=replica)
 
+    async def settle_departed(session: AsyncSession, departed: str) -> None:
+        if disconnected := trading.market.disconnected_gateways:
+            # A gateway still connecting may not know the orders yet: the next sweep.
+            raise ConnectionError(f"gateways disconnected: {', '.join(disconnected)}")
+        await settle_open_orders(
+            session, trading.market, trading.events, owner=departed, replica=replica
+        )
+
     health.register("gateway", check_gateway, timeout=0.5)
     lifecycle.register("order_events", start=trading.events.start, stop=trading.events.stop)
     lifecycle.register("vnpy", start=trading.market.start, stop=trading.market.stop)
+    # Registered (and sweeping departed replicas) before orders are taken; a restart under
+    # the same name waits here while another replica settles its orders.
+    replicas.on_departure(settle_departed)
+    lifecycle.register("replicas", start=replicas.start, stop=replicas.stop)
     # Registered after vnpy so it stops first: queued orders still reach the gateway.
     intake = trading.orders.intake
     lifecycle.register("order_intake", start=intake.start, stop=intake.stop)

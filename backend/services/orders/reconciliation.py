@@ -1,9 +1,14 @@
-"""Start-up reconciliation: no order stays open without a gateway order behind it."""
+"""Reconciliation: no order stays open without a gateway order behind it.
+
+At start-up a replica settles the orders it left open itself; when a replica is gone for good
+(see ReplicaRegistry), a live one settles that replica's orders against its own gateways.
+"""
 
 from __future__ import annotations
 
 import structlog
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.models.enums import OrderStatus
@@ -27,28 +32,43 @@ async def reconcile_open_orders(
     replica: str,
 ) -> int:
     """Settle this replica's open orders against its gateways; return how many were rejected."""
-    rejected = 0
     async with database.session() as session:
-        statement = (
-            select(Order)
-            .where(Order.replica == replica, Order.status.in_(OPEN_STATUSES))
-            .with_for_update()
-        )
-        settled: list[Order] = []
-        for order in (await session.scalars(statement)).all():
-            known = market.get_order(order.vt_orderid) if order.vt_orderid else None
-            if known is None or known.status is OrderStatus.REJECTED:
-                state_machine.move(order, OrderStatus.REJECTED, reason=LOST_ON_RESTART)
-                settled.append(order)
-                rejected += 1
-                continue
-            # Still known to the gateway: its events keep this order moving.
-            events.remember(known.vt_orderid, order.client_order_id)
-            if known.status is OrderStatus.CANCELLED:
-                state_machine.move(order, OrderStatus.CANCELLED)
-                settled.append(order)
-        await session.flush()
-        await answer_abandoned_keys(session, [OrderRead.model_validate(o) for o in settled])
+        return await settle_open_orders(session, market, events, owner=replica, replica=replica)
+
+
+async def settle_open_orders(
+    session: AsyncSession,
+    market: MarketAccess,
+    events: OrderEventProcessor,
+    *,
+    owner: str,
+    replica: str,
+) -> int:
+    """Settle `owner`'s open orders against `replica`'s gateways; return how many were rejected.
+
+    An order the gateways no longer know is rejected (`lost_on_restart`); one they still know
+    is taken over by `replica`, whose events keep it moving. Keys whose request died before
+    answering are answered with the order as it now stands.
+    """
+    statement = (
+        select(Order)
+        .where(Order.replica == owner, Order.status.in_(OPEN_STATUSES))
+        .with_for_update()
+    )
+    reconciled = list((await session.scalars(statement)).all())
+    rejected = 0
+    for order in reconciled:
+        known = market.get_order(order.vt_orderid) if order.vt_orderid else None
+        if known is None or known.status is OrderStatus.REJECTED:
+            state_machine.move(order, OrderStatus.REJECTED, reason=LOST_ON_RESTART)
+            rejected += 1
+            continue
+        events.remember(known.vt_orderid, order.client_order_id)
+        order.replica = replica
+        if known.status is OrderStatus.CANCELLED:
+            state_machine.move(order, OrderStatus.CANCELLED)
+    await session.flush()
+    await answer_abandoned_keys(session, [OrderRead.model_validate(o) for o in reconciled])
     if rejected:
-        logger.warning("orders_reconciled", rejected=rejected, reason=LOST_ON_RESTART)
+        logger.warning("orders_reconciled", owner=owner, rejected=rejected, reason=LOST_ON_RESTART)
     return rejected

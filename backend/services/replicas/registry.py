@@ -1,0 +1,139 @@
+"""ReplicaRegistry: which replicas are alive, and settling what a departed one left behind.
+
+Each replica writes its row in `replicas` when it starts and renews `heartbeat_at` every
+`heartbeat_seconds`. A replica silent for `departed_after_seconds` is gone: Kubernetes
+replaced its pod under a new name, so its own start-up reconciliation will never run, or it
+died for good. A live replica then settles what it left open. The departure handlers (open
+orders, unfinished backtests) run in one transaction that holds the departed row locked and
+deletes it at the end, so two replicas never settle the same one, and a replica coming back
+under the same name (a restart on the same host) waits for the settlement before it registers,
+reconciles its own orders and trades again.
+
+Heartbeats are compared on the replicas' own clocks: Kubernetes nodes keep theirs in sync to
+well under the margin between a missed beat and departure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.core.config.sections import ReplicasConfig
+from backend.core.database.base import utcnow
+from backend.core.database.manager import AsyncDatabaseManager
+from backend.core.monitoring.metrics import DEPARTED_REPLICAS, HEARTBEAT_LOST
+from backend.models.replica import Replica
+
+logger = structlog.get_logger(__name__)
+
+# Settles, inside the sweeping transaction, what the named departed replica left behind.
+DepartureHandler = Callable[[AsyncSession, str], Awaitable[None]]
+
+
+class ReplicaRegistry:
+    """This replica's heartbeat, and the sweep for departed ones (see module docstring)."""
+
+    def __init__(
+        self, database: AsyncDatabaseManager, config: ReplicasConfig, *, replica: str
+    ) -> None:
+        self.database = database
+        self.config = config
+        self.replica = replica
+        self._handlers: list[DepartureHandler] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def on_departure(self, handler: DepartureHandler) -> None:
+        """Run `handler` for every departed replica, in the order registered."""
+        self._handlers.append(handler)
+
+    async def start(self) -> None:
+        """Register, settle replicas that departed while none was watching, then keep beating."""
+        await self.register()
+        await self.sweep()
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="replica-heartbeat")
+
+    async def stop(self) -> None:
+        """Stop beating. No farewell: the same name coming back reconciles its own orders,
+        and if it never does, the others settle them once the heartbeats have stopped."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def register(self) -> None:
+        """Write this replica's row (a restart under the same name takes over its row)."""
+        now = utcnow()
+        async with self.database.session() as session:
+            dialect = session.get_bind().dialect.name
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            statement = insert(Replica).values(id=self.replica, started_at=now, heartbeat_at=now)
+            await session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["id"], set_={"started_at": now, "heartbeat_at": now}
+                )
+            )
+
+    async def beat(self) -> None:
+        """Renew the heartbeat; re-register if another replica settled this one meanwhile."""
+        async with self.database.session() as session:
+            result = await session.execute(
+                update(Replica).where(Replica.id == self.replica).values(heartbeat_at=utcnow())
+            )
+        if getattr(result, "rowcount", 1) == 0:
+            # Silent past departed_after_seconds (the database unreachable, the process
+            # paused): its open orders were settled as lost. Said loudly, then alive again.
+            HEARTBEAT_LOST.inc()
+            logger.error("replica_settled_while_alive", replica=self.replica)
+            await self.register()
+
+    async def sweep(self) -> list[str]:
+        """Settle every departed replica no other replica is settling; return their names."""
+        cutoff = utcnow() - timedelta(seconds=self.config.departed_after_seconds)
+        async with self.database.session() as session:
+            candidates = (
+                await session.scalars(
+                    select(Replica.id).where(
+                        Replica.heartbeat_at < cutoff, Replica.id != self.replica
+                    )
+                )
+            ).all()
+        settled = []
+        for departed in candidates:
+            try:
+                if await self._settle(departed, cutoff):
+                    settled.append(departed)
+            except Exception as exc:  # rolled back; the next sweep tries again
+                logger.warning("departed_replica_not_settled", replica=departed, error=repr(exc))
+        return settled
+
+    async def _settle(self, departed: str, cutoff: datetime) -> bool:
+        async with self.database.session() as session:
+            locked = await session.scalar(
+                select(Replica.id)
+                .where(Replica.id == departed, Replica.heartbeat_at < cutoff)
+                .with_for_update(skip_locked=True)
+            )
+            if locked is None:  # back meanwhile, or another replica is settling it
+                return False
+            for handler in self._handlers:
+                await handler(session, departed)
+            await session.execute(delete(Replica).where(Replica.id == departed))
+        DEPARTED_REPLICAS.inc()
+        logger.warning("departed_replica_settled", replica=departed, by=self.replica)
+        return True
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.heartbeat_seconds)
+            try:
+                await self.beat()
+                await self.sweep()
+            except Exception as exc:  # the database is away: beat again next time
+                logger.warning("replica_heartbeat_failed", error=repr(exc))
