@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import httpx
@@ -257,6 +258,34 @@ async def test_decimals_are_written_without_an_exponent(
         assert body["filled_quantity"] == "0.00000000"
         assert body["quantity"] == "1.00000000"
         assert body["price"] == "3499.00000000"
+
+
+async def test_account_and_positions_show_every_amount_at_eight_places(
+    client: httpx.AsyncClient, container: AppContainer, make_account: MakeAccount
+) -> None:
+    """Computed amounts read like stored ones, and the account adds up exactly as shown."""
+    trader = await make_account()
+    fresh = (await client.get("/api/v1/account", headers=trader.headers)).json()
+    assert (fresh["balance"], fresh["frozen"]) == ("10000000.00000000", "0.00000000")
+    await quote(container, IF, last="3500.0", bid="3500.0", ask="3500.2")
+    buy = {"symbol": IF, "side": "BUY", "order_type": "market", "quantity": "1"}
+    assert (await client.post("/api/v1/orders", json=buy, headers=trader.headers)).is_success
+    rest = {"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "3499.0"}
+    assert (await client.post("/api/v1/orders", json=rest, headers=trader.headers)).is_success
+    await settle(container)
+    await quote(container, IF, last="3499.6", bid="3499.4", ask="3499.6")
+
     account = (await client.get("/api/v1/account", headers=trader.headers)).json()
-    assert Decimal(account["frozen"]) == Decimal("3499.0") * 300
-    assert not any("E" in account[name] for name in ("balance", "available", "frozen"))
+    [position] = (await client.get("/api/v1/positions", headers=trader.headers)).json()
+    eight_places = re.compile(r"^-?\d+\.\d{8}$")
+    amounts = {name: value for name, value in account.items() if name != "currency"}
+    assert all(eight_places.match(value) for value in amounts.values()), amounts
+    shown = [value for name, value in position.items() if name != "symbol"]
+    assert all(eight_places.match(value) for value in shown), position
+    # (3499.6 - 3500.2) * 1 * 300 and 3499.0 * 1 * 300 held for the resting order
+    assert position["unrealized_pnl"] == account["unrealized_pnl"] == "-180.00000000"
+    assert account["frozen"] == "1049700.00000000"
+    balance, unrealized, frozen = (
+        Decimal(account[name]) for name in ("balance", "unrealized_pnl", "frozen")
+    )
+    assert Decimal(account["available"]) == balance + unrealized - frozen

@@ -1,12 +1,13 @@
-"""format_currency, validate_email and validate_phone."""
+"""format_currency, to_money_scale, validate_email and validate_phone."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Context, Decimal
 
 import pytest
 
 from backend.shared.utils import format_currency, validate_email, validate_phone
+from backend.shared.utils.currency import to_money_scale
 
 
 @pytest.mark.parametrize(
@@ -65,3 +66,23 @@ def test_validate_phone_accepts_mainland_mobiles(phone: str) -> None:
 )
 def test_validate_phone_rejects(phone: str) -> None:
     assert validate_phone(phone) is False
+
+
+@pytest.mark.parametrize(
+    ("amount", "expected"),
+    [
+        (Decimal(0), "0E-8"),
+        (Decimal("-180.0000000000000000"), "-180.00000000"),
+        (Decimal("0.000000005"), "1E-8"),  # half up, like the stored columns
+        (Decimal("-0.000000005"), "-1E-8"),
+        # A product of two 16-digit amounts: beyond the default 28-digit context.
+        (Decimal("9999999999999999.99999999") ** 2, None),
+    ],
+)
+def test_to_money_scale(amount: Decimal, expected: str | None) -> None:
+    scaled = to_money_scale(amount)
+    assert scaled.as_tuple().exponent == -8
+    if expected is not None:
+        assert str(scaled) == expected
+    else:
+        assert scaled == amount.quantize(Decimal("1E-8"), context=Context(prec=80))

@@ -17,6 +17,7 @@ from backend.services.orders.fills import AccountDefaults
 from backend.services.orders.ports import MarketAccess
 from backend.services.orders.positions import PositionState, unrealized_pnl
 from backend.services.orders.risk import OPEN_STATUSES
+from backend.shared.utils.currency import to_money_scale
 
 
 async def _page(
@@ -71,11 +72,12 @@ async def list_trades(
 
 
 def _mark(position: Position, market: MarketAccess) -> Decimal:
+    """Unrealized PnL at the stored scale: the account's is the sum of the positions' shown."""
     contract = market.get_contract(position.symbol)
     tick = market.get_tick(position.symbol)
     size = contract.size if contract is not None else Decimal(1)
     state = PositionState(position.quantity, position.avg_price, position.realized_pnl)
-    return unrealized_pnl(state, tick.last_price if tick else None, size)
+    return to_money_scale(unrealized_pnl(state, tick.last_price if tick else None, size))
 
 
 async def list_positions(
@@ -105,13 +107,16 @@ async def frozen_amount(session: AsyncSession, user_id: int, market: MarketAcces
         price = order.price if order.price is not None else (tick.last_price if tick else None)
         if contract is not None and price is not None:
             frozen += order.remaining_quantity * price * contract.size
-    return frozen
+    return to_money_scale(frozen)
 
 
 async def account_summary(
     session: AsyncSession, user_id: int, market: MarketAccess, defaults: AccountDefaults
 ) -> AccountRead:
-    """Balance = initial + realized - commission; available = balance + unrealized - frozen."""
+    """Balance = initial + realized - commission; available = balance + unrealized - frozen.
+
+    Every term has the 8 places of a stored amount, so the sums are exact as shown.
+    """
     account = await session.scalar(select(Account).where(Account.user_id == user_id))
     initial = account.initial_balance if account else defaults.initial_balance
     realized = account.realized_pnl if account else Decimal(0)
@@ -122,9 +127,9 @@ async def account_summary(
     balance = initial + realized - commission
     return AccountRead(
         currency=account.currency if account else defaults.currency,
-        balance=balance,
-        available=balance + unrealized - frozen,
+        balance=to_money_scale(balance),
+        available=to_money_scale(balance + unrealized - frozen),
         frozen=frozen,
-        realized_pnl=realized,
-        unrealized_pnl=unrealized,
+        realized_pnl=to_money_scale(realized),
+        unrealized_pnl=to_money_scale(unrealized),
     )
