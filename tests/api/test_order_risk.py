@@ -191,3 +191,15 @@ async def test_bad_risk_limits_are_422_and_change_nothing(
     response = await client.put("/api/v1/admin/risk", json=limits, headers=admin.headers)
     assert response.status_code == 422
     assert (await client.get("/api/v1/admin/risk", headers=admin.headers)).json() == before
+
+
+async def test_the_answer_to_a_limit_change_is_the_limits_as_stored(
+    client: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    admin = await _admin(make_account)
+    changed = {"price_band_pct": "2.5", "max_order_quantity": 7}
+    response = await client.put("/api/v1/admin/risk", json=changed, headers=admin.headers)
+    assert response.status_code == 200
+    assert response.json()["price_band_pct"] == "2.50000000"
+    assert response.json()["max_order_quantity"] == "7.00000000"
+    assert (await client.get("/api/v1/admin/risk", headers=admin.headers)).json() == response.json()

@@ -124,6 +124,8 @@ class RiskSettingsStore:
         for name, value in values.items():
             setattr(row, name, value)
         await session.flush()
+        # As stored (decimals at the column's 8 places), for the answer and every replica.
+        await session.refresh(row)
         limits = RiskLimits.from_row(row)
         await session.commit()
         # Only after the commit: a replica refilling the cache must read the new row.
