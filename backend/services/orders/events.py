@@ -56,6 +56,11 @@ class OrderEventProcessor:
         """Call `listener` with each new trade (and its order) after it commits."""
         self._trade_listeners.append(listener)
 
+    def remove_trade_listener(self, listener: TradeListener) -> None:
+        """Stop calling `listener` (no-op when it is not registered)."""
+        if listener in self._trade_listeners:
+            self._trade_listeners.remove(listener)
+
     async def on_event(self, event: GatewayEvent) -> None:
         """Bridge subscription callback: queue the event, never block the bridge."""
         self._queue.put_nowait(event)

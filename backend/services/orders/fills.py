@@ -17,6 +17,7 @@ from backend.services.orders import state_machine
 from backend.services.orders.ports import MarketAccess
 from backend.services.orders.positions import PositionState, apply_fill, average_fill_price
 from backend.services.vnpy.types import OrderUpdate, TradeFill
+from backend.shared.utils.currency import to_money_scale
 
 logger = structlog.get_logger(__name__)
 
@@ -132,24 +133,28 @@ class BatchApplier:
     async def _record_fill(
         self, session: AsyncSession, order: Order, fill: TradeFill, books: _Books
     ) -> Trade:
+        # Every amount at the 8 places it is stored with, as soon as it is computed: listeners
+        # see what a read will show, and the books come out the same whether fills arrive in
+        # one batch or one by one (a position's average price is a division).
+        price, quantity = to_money_scale(fill.price), to_money_scale(fill.quantity)
         trade = Trade(
             order_id=order.id,
             user_id=order.user_id,
             symbol=order.symbol,
             side=order.side,
-            price=fill.price,
-            quantity=fill.quantity,
-            commission=fill.commission,
+            price=price,
+            quantity=quantity,
+            commission=to_money_scale(fill.commission),
             vt_tradeid=fill.vt_tradeid,
             trade_time=fill.trade_time,
         )
         session.add(trade)
         if order.vt_orderid is None:
             order.vt_orderid = fill.vt_orderid
-        order.avg_fill_price = average_fill_price(
-            order.filled_quantity, order.avg_fill_price, fill.quantity, fill.price
+        order.avg_fill_price = to_money_scale(
+            average_fill_price(order.filled_quantity, order.avg_fill_price, quantity, price)
         )
-        order.filled_quantity += fill.quantity
+        order.filled_quantity += quantity
         target = (
             OrderStatus.FILLED
             if order.filled_quantity >= order.quantity
@@ -160,12 +165,10 @@ class BatchApplier:
             logger.warning("fill_on_final_order", order_id=order.id, status=order.status.value)
         else:
             state_machine.move(order, target)
-        await self._book(session, order, fill, books)
+        await self._book(session, order, trade, books)
         return trade
 
-    async def _book(
-        self, session: AsyncSession, order: Order, fill: TradeFill, books: _Books
-    ) -> None:
+    async def _book(self, session: AsyncSession, order: Order, trade: Trade, books: _Books) -> None:
         contract = self.market.get_contract(order.symbol)
         size = contract.size if contract is not None else Decimal(1)
         key = (order.user_id, order.symbol)
@@ -173,14 +176,15 @@ class BatchApplier:
         if position is None:
             position = books.positions[key] = await self._position(session, *key)
         before = PositionState(position.quantity, position.avg_price, position.realized_pnl)
-        after = apply_fill(before, order.side, fill.quantity, fill.price, size)
-        position.quantity, position.avg_price = after.quantity, after.avg_price
-        position.realized_pnl = after.realized_pnl
+        after = apply_fill(before, order.side, trade.quantity, trade.price, size)
+        position.quantity = to_money_scale(after.quantity)
+        position.avg_price = to_money_scale(after.avg_price)
+        position.realized_pnl = to_money_scale(after.realized_pnl)
         account = books.accounts.get(order.user_id)
         if account is None:
             account = books.accounts[order.user_id] = await self.account(session, order.user_id)
-        account.realized_pnl += after.realized_pnl - before.realized_pnl
-        account.commission += fill.commission
+        account.realized_pnl += position.realized_pnl - before.realized_pnl
+        account.commission += trade.commission
 
     @staticmethod
     async def _position(session: AsyncSession, user_id: int, symbol: str) -> Position:
