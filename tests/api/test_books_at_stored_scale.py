@@ -33,14 +33,14 @@ FILLS = [
 ]
 
 
-async def _resting(client: httpx.AsyncClient, trader: Account, side: str, price: str) -> str:
+async def _resting(client: httpx.AsyncClient, trader: Account, side: str, price: str) -> int:
     body = {"symbol": IF, "side": side, "order_type": "limit", "quantity": 3, "price": price}
     placed = await client.post("/api/v1/orders", json=body, headers=trader.headers)
     assert placed.status_code == 201, placed.text
-    return str(placed.json()["id"])
+    return int(placed.json()["id"])
 
 
-async def _vt_orderid(container: AppContainer, order_id: str) -> str:
+async def _vt_orderid(container: AppContainer, order_id: int) -> str:
     async with container.database.session() as session:
         vt_orderid = await session.scalar(select(Order.vt_orderid).where(Order.id == order_id))
     assert vt_orderid is not None

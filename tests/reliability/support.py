@@ -186,7 +186,9 @@ class ServerProcess:
     """`python -m backend.cli serve` on a free port, with its log in a file."""
 
     def __init__(self, env: dict[str, str], workdir: Path, *, port: int | None = None) -> None:
-        self.env = {**env, "HOME": str(workdir)}
+        # A HOME per replica: vnpy writes its settings files under it on first start, and
+        # replicas starting at once in one HOME read each other's half-written files.
+        self.env = {**env, "HOME": str(workdir / f"home-{env['REPLICA_ID']}")}
         self.workdir = workdir
         self.port = port or free_port()
         self.replica = env["REPLICA_ID"]
@@ -200,7 +202,7 @@ class ServerProcess:
 
     def start(self) -> None:
         """Spawn the server (it migrates nothing: the database is migrated beforehand)."""
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        Path(self.env["HOME"]).mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "backend.cli", "serve", "--port", str(self.port)],
