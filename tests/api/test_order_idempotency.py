@@ -6,16 +6,22 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select, update
 
 from backend.core.container import AppContainer
 from backend.models.control import IdempotencyKey
 from backend.models.order import Order
+from backend.services.orders.maintenance import ExpiredKeyPurger
 from tests.api.conftest import MakeAccount
 from tests.api.trading import quote
 
 IF = "IF2412.CFFEX"
 LIMIT = {"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "3400"}
+
+
+def _purged() -> float:
+    return REGISTRY.get_sample_value("redfire_idempotency_keys_purged_total") or 0.0
 
 
 async def _orders(container: AppContainer) -> int:
@@ -154,3 +160,29 @@ async def test_an_expired_key_is_claimed_afresh(
     replay = await client.post("/api/v1/orders", json={**LIMIT, "quantity": 2}, headers=headers)
     assert replay.json() == other.json()
     assert await _orders(container) == 2
+
+
+async def test_expired_keys_are_purged_and_the_orders_stay(
+    client: httpx.AsyncClient, container: AppContainer, make_account: MakeAccount
+) -> None:
+    trader = await make_account()
+    await quote(container, IF, last="3500.0")
+    for key in ("old-1", "old-2", "fresh"):
+        headers = {**trader.headers, "Idempotency-Key": key}
+        assert (await client.post("/api/v1/orders", json=LIMIT, headers=headers)).is_success
+    async with container.database.session() as session:
+        await session.execute(
+            update(IdempotencyKey)
+            .where(IdempotencyKey.key.in_(["old-1", "old-2"]))
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    purged_before = _purged()
+
+    # One key per transaction: the batches loop until nothing expired is left.
+    assert await ExpiredKeyPurger(container.database, batch=1).purge() == 2
+
+    assert _purged() == purged_before + 2
+    async with container.database.session() as session:
+        assert set((await session.scalars(select(IdempotencyKey.key))).all()) == {"fresh"}
+    assert await _orders(container) == 3
+    assert await ExpiredKeyPurger(container.database).purge() == 0

@@ -89,6 +89,9 @@ ORDER_INTAKE_QUEUED = Gauge(
 ORDER_EVENTS_QUEUED = Gauge(
     "redfire_order_events_queued", "Gateway order and trade events waiting to be booked"
 )
+IDEMPOTENCY_KEYS_PURGED = Counter(
+    "redfire_idempotency_keys_purged_total", "Expired Idempotency-Keys deleted"
+)
 ORDER_BATCH_SIZE = Histogram(
     "redfire_order_batch_size",
     "Orders booked together in one transaction by the order intake",

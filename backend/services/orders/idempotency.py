@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, bindparam, delete, select, tuple_, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -123,9 +123,14 @@ async def claim_keys(session: AsyncSession, claims: list[KeyClaim]) -> list[Clai
         existing = {(row.user_id, row.key): row for row in await session.scalars(selected)}
         expired = [first[ident] for ident, row in existing.items() if row.expires_at <= now]
         if expired:
-            for claim in expired:
-                await session.delete(existing.pop(claim.ident))
-            await session.flush()
+            # Core, not ORM deletes: the purge (or another replica) may have removed a row
+            # meanwhile, and a row already gone is as good as deleted here.
+            idents = [claim.ident for claim in expired]
+            await session.execute(
+                delete(KEYS).where(tuple_(KEYS.c.user_id, KEYS.c.key).in_(idents))
+            )
+            for ident in idents:
+                del existing[ident]
             outcomes = await claim_keys(session, expired)
             renewed = {c.ident: outcome for c, outcome in zip(expired, outcomes, strict=True)}
             won |= {ident for ident, outcome in renewed.items() if outcome is None}
@@ -229,3 +234,16 @@ async def answer_abandoned_keys(session: AsyncSession, orders: list[OrderRead]) 
             .where(IdempotencyKey.order_id == order.id, IdempotencyKey.response_status.is_(None))
             .values(response_status=201, response_body=order.model_dump(mode="json"))
         )
+
+
+async def purge_expired_keys(session: AsyncSession, now: datetime, limit: int) -> int:
+    """Delete up to `limit` keys whose answer has expired (oldest first); return how many.
+
+    Replicas purging at once skip each other's rows (PostgreSQL's SKIP LOCKED).
+    """
+    expired = select(KEYS.c.id).where(KEYS.c.expires_at <= now).order_by(KEYS.c.expires_at)
+    expired = expired.limit(limit)
+    if bulk.takes_arrays(session):
+        expired = expired.with_for_update(skip_locked=True)
+    result = await session.execute(delete(KEYS).where(KEYS.c.id.in_(expired.scalar_subquery())))
+    return int(getattr(result, "rowcount", 0) or 0)

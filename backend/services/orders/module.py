@@ -15,6 +15,7 @@ from backend.core.monitoring.health import HealthRegistry
 from backend.services.orders.events import OrderEventProcessor
 from backend.services.orders.fills import AccountDefaults
 from backend.services.orders.intake import OrderIntake
+from backend.services.orders.maintenance import ExpiredKeyPurger
 from backend.services.orders.reconciliation import reconcile_open_orders, settle_open_orders
 from backend.services.orders.risk import OrderRateLimiter, RiskSettingsStore
 from backend.services.orders.service import OrderService
@@ -32,6 +33,7 @@ class TradingComponents:
     events: OrderEventProcessor
     risk: RiskSettingsStore
     accounts: AccountDefaults
+    key_purger: ExpiredKeyPurger
 
 
 def build_trading(
@@ -56,7 +58,7 @@ def build_trading(
     orders = OrderService(intake=intake, events=events)
     market.bridge.subscribe(BridgeEvent.ORDER, events.on_event)
     market.bridge.subscribe(BridgeEvent.TRADE, events.on_event)
-    return TradingComponents(market, orders, events, risk, accounts)
+    return TradingComponents(market, orders, events, risk, accounts, ExpiredKeyPurger(database))
 
 
 def register_trading(
@@ -99,3 +101,5 @@ def register_trading(
     intake = trading.orders.intake
     lifecycle.register("order_intake", start=intake.start, stop=intake.stop)
     lifecycle.register("reconciliation", start=reconcile)
+    purger = trading.key_purger
+    lifecycle.register("idempotency_key_purge", start=purger.start, stop=purger.stop)
