@@ -10,6 +10,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.core.database.base import utcnow
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.models.enums import OrderStatus
 from backend.models.order import Order
@@ -67,6 +68,10 @@ async def settle_open_orders(
         order.replica = replica
         if known.status is OrderStatus.CANCELLED:
             state_machine.move(order, OrderStatus.CANCELLED)
+    now = utcnow()  # one stamp: the keys' answers carry the time the rows have
+    for order in reconciled:
+        if session.is_modified(order):
+            order.updated_at = now
     await session.flush()
     await answer_abandoned_keys(session, [OrderRead.model_validate(o) for o in reconciled])
     if rejected:
