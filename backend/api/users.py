@@ -18,8 +18,10 @@ from backend.api.deps import (
 from backend.api.prefix import API_PREFIX
 from backend.api.responses import error_responses
 from backend.api.routing import StrictJSONRoute
+from backend.models.enums import UserRole
 from backend.schemas.common import Page
 from backend.schemas.users import UserAdminUpdate, UserRead, UserSelfUpdate
+from backend.services.strategy.service import stop_strategies_of
 
 router = APIRouter(prefix=f"{API_PREFIX}/users", tags=["users"], route_class=StrictJSONRoute)
 
@@ -89,11 +91,17 @@ async def administer_user(
     users: UserServiceDep,
     container: ContainerDep,
 ) -> UserRead:
-    """Deactivation ends every session of that user at once."""
+    """Deactivation ends every session of that user at once; deactivation and the viewer
+    role stop the user's running strategies."""
     user = await users.administer(
         session, actor=admin, user_id=user_id, is_active=payload.is_active, role=payload.role
     )
     answer = UserRead.model_validate(user)
+    stopped: list[int] = []
+    if not answer.is_active or answer.role is UserRole.VIEWER:
+        stopped = await stop_strategies_of(session, answer.id)
     await session.commit()
     await container.access.forget(answer.id)  # every replica sees the change on its next check
+    for strategy_id in stopped:
+        await container.strategies.stop_strategy(strategy_id)
     return answer

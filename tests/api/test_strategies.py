@@ -9,11 +9,15 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import update
 
 from backend.core.container import AppContainer
-from backend.models.enums import UserRole
+from backend.models.enums import StrategyStatus, UserRole
+from backend.models.strategy import Strategy
+from backend.models.user import User
 from backend.services.strategy.engine import StrategyEngine
 from backend.services.strategy.lease import MemoryLeaseStore
+from backend.services.strategy.service import OWNER_CANNOT_TRADE
 from tests.api.conftest import Account, MakeAccount
 from tests.services.strategy.conftest import test_registry
 from tests.services.strategy.support import (
@@ -253,3 +257,47 @@ async def test_patch_and_delete_while_stopped(client: httpx.AsyncClient, trader:
     assert deleted.status_code == 204
     missing = await client.get(f"{URL}/{strategy['id']}", headers=trader.headers)
     assert missing.status_code == 404
+
+
+@pytest.mark.parametrize("change", [{"is_active": False}, {"role": "viewer"}])
+async def test_an_owner_who_may_no_longer_trade_has_their_strategies_stopped(
+    client: httpx.AsyncClient,
+    container: AppContainer,
+    make_account: MakeAccount,
+    trader: Account,
+    engine: StrategyEngine,
+    change: dict[str, Any],
+) -> None:
+    admin = await make_account(role=UserRole.ADMIN)
+    strategy = (await create(client, trader)).json()
+    started = await client.post(f"{URL}/{strategy['id']}/start", headers=trader.headers)
+    assert started.status_code == 200
+    assert set(engine.runners) == {strategy["id"]}
+
+    changed = await client.patch(f"/api/v1/users/{trader.id}", json=change, headers=admin.headers)
+
+    assert changed.status_code == 200
+    assert engine.runners == {}
+    async with container.database.session() as session:
+        stored = await session.get(Strategy, strategy["id"])
+        assert stored is not None
+        assert stored.status is StrategyStatus.STOPPED
+        assert stored.last_error == OWNER_CANNOT_TRADE
+
+
+async def test_a_start_racing_a_deactivation_does_not_run(
+    client: httpx.AsyncClient, container: AppContainer, trader: Account, engine: StrategyEngine
+) -> None:
+    strategy = (await create(client, trader)).json()
+    # The start committed after the admin's change had stopped everything of this owner.
+    async with container.database.session() as session:
+        await session.execute(update(User).where(User.id == trader.id).values(is_active=False))
+        await session.execute(
+            update(Strategy)
+            .where(Strategy.id == strategy["id"])
+            .values(status=StrategyStatus.RUNNING)
+        )
+
+    await engine.reconcile()
+
+    assert engine.runners == {}

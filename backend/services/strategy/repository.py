@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from sqlalchemy import func, select, update
 
 from backend.core.database.repository import AsyncRepository
-from backend.models.enums import StrategyStatus
+from backend.models.enums import StrategyStatus, UserRole
 from backend.models.strategy import Strategy
+from backend.models.user import User
 from backend.services.strategy.runner import StrategyRecord
 
 LAST_ERROR_MAX = 2000
@@ -63,11 +64,32 @@ class StrategyRepository(AsyncRepository[Strategy]):
         return (await self.session.scalar(query.limit(1))) is not None
 
     async def list_running(self) -> Sequence[StrategyRecord]:
-        """Every strategy whose desired state is running."""
+        """Every strategy whose desired state is running and whose owner may trade.
+
+        An owner deactivated or made a viewer has their strategies stopped when that happens;
+        the filter also covers a start that raced with the change.
+        """
         result = await self.session.scalars(
-            select(Strategy).where(Strategy.status == StrategyStatus.RUNNING).order_by(Strategy.id)
+            select(Strategy)
+            .join(User, User.id == Strategy.user_id)
+            .where(
+                Strategy.status == StrategyStatus.RUNNING,
+                User.is_active.is_(True),
+                User.role != UserRole.VIEWER,
+            )
+            .order_by(Strategy.id)
         )
         return [to_record(strategy) for strategy in result]
+
+    async def stop_all_of(self, user_id: int, reason: str) -> list[int]:
+        """Desired state stopped, with `reason`, for each running strategy of the user."""
+        result = await self.session.execute(
+            update(Strategy)
+            .where(Strategy.user_id == user_id, Strategy.status == StrategyStatus.RUNNING)
+            .values(status=StrategyStatus.STOPPED, last_error=reason)
+            .returning(Strategy.id)
+        )
+        return sorted(result.scalars())
 
     async def count_in_error(self) -> int:
         """How many strategies were stopped by an error."""

@@ -39,6 +39,18 @@ class UnknownSymbolError(DomainValidationError):
     code = "unknown_symbol"
 
 
+OWNER_CANNOT_TRADE = "stopped: its owner can no longer trade (deactivated or made a viewer)"
+
+
+async def stop_strategies_of(session: AsyncSession, user_id: int) -> list[int]:
+    """Stop (desired state) every running strategy of a user who may no longer trade.
+
+    Returns their ids, for the caller to stop them locally once committed; the replicas that
+    run the others stop them on their next reconcile.
+    """
+    return await StrategyRepository(session).stop_all_of(user_id, OWNER_CANNOT_TRADE)
+
+
 class StrategyService:
     """Validation and state changes of stored strategies; the engine acts on the status."""
 
