@@ -1,4 +1,4 @@
-"""The `redfire` command: serve, migrate, create-admin, check-config."""
+"""The `redfire` command: serve, migrate, create-admin, check-config, replicas."""
 
 from __future__ import annotations
 
@@ -67,6 +67,12 @@ def _create_admin(args: argparse.Namespace) -> int:
     return create_admin(config, username=args.username, email=args.email)
 
 
+def _replicas(args: argparse.Namespace) -> int:
+    from backend.services.replicas.commands import replicas_command
+
+    return replicas_command(_load(), departed=args.mark_departed)
+
+
 def _check_config(_: argparse.Namespace) -> int:
     config = _load()
     print(f"configuration ok: environment={config.environment} database={config.database.url}")
@@ -94,6 +100,16 @@ def build_parser() -> argparse.ArgumentParser:
     admin.set_defaults(handler=_create_admin)
     check = commands.add_parser("check-config", help="validate the configuration and exit")
     check.set_defaults(handler=_check_config)
+    replicas = commands.add_parser(
+        "replicas", help="list replicas (heartbeat, open orders), or mark one departed"
+    )
+    replicas.add_argument(
+        "--mark-departed",
+        metavar="REPLICA_ID",
+        default=None,
+        help="a replica gone for good: the next sweep of a live replica settles its orders",
+    )
+    replicas.set_defaults(handler=_replicas)
     return parser
 
 

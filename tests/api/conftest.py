@@ -9,9 +9,11 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from backend.core.config import AppConfig
 from backend.core.container import AppContainer
 from backend.models.enums import UserRole
 from backend.services.users import UserService
+from tests.conftest import TEST_SECRET
 
 DEFAULT_PASSWORD = "correct-horse-battery"
 _numbers = itertools.count(1)
@@ -77,3 +79,16 @@ def make_account(client: httpx.AsyncClient, container: AppContainer) -> MakeAcco
         )
 
     return factory
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, make_config: Callable[..., AppConfig]) -> None:
+    """Point the CLI's configuration (read from the environment) at this run's database."""
+    config = make_config()
+    monkeypatch.setenv("DATABASE_URL", config.database.url)
+    monkeypatch.setenv("SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("ENVIRONMENT", "test")
+    monkeypatch.setenv("SECURITY__ARGON2_TIME_COST", "1")
+    monkeypatch.setenv("SECURITY__ARGON2_MEMORY_COST", "1024")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("REDFIRE_ADMIN_PASSWORD", "cli-admin-password")

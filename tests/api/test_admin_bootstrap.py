@@ -15,7 +15,6 @@ from backend.core.container import AppContainer
 from backend.main import create_app
 from backend.models.user import User
 from tests.api.conftest import login
-from tests.conftest import TEST_SECRET
 
 
 async def _user_count(container: AppContainer) -> int:
@@ -46,19 +45,6 @@ async def test_configured_admin_is_created_once_at_startup(
     again = await _start_and_login(changed, "root", "first-admin-password")
     assert again.status_code == 200
     assert await _user_count(container) == 1
-
-
-@pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, make_config: Callable[..., AppConfig]) -> None:
-    """Point the CLI's configuration (read from the environment) at this run's database."""
-    config = make_config()
-    monkeypatch.setenv("DATABASE_URL", config.database.url)
-    monkeypatch.setenv("SECRET_KEY", TEST_SECRET)
-    monkeypatch.setenv("ENVIRONMENT", "test")
-    monkeypatch.setenv("SECURITY__ARGON2_TIME_COST", "1")
-    monkeypatch.setenv("SECURITY__ARGON2_MEMORY_COST", "1024")
-    monkeypatch.delenv("REDIS_URL", raising=False)
-    monkeypatch.setenv("REDFIRE_ADMIN_PASSWORD", "cli-admin-password")
 
 
 @pytest.mark.usefixtures("cli_env")

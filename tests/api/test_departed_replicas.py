@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from prometheus_client import REGISTRY
 from pydantic import ValidationError
 from sqlalchemy import select, update
 
+from backend.cli import main
 from backend.core.config import AppConfig
 from backend.core.config.sections import ReplicasConfig
 from backend.core.container import AppContainer
@@ -200,3 +202,27 @@ def test_departure_needs_a_margin_of_missed_heartbeats() -> None:
     with pytest.raises(ValidationError, match="at least 3 heartbeats"):
         ReplicasConfig(heartbeat_seconds=10, departed_after_seconds=20)
     assert ReplicasConfig(heartbeat_seconds=10, departed_after_seconds=30).departed_after_seconds
+
+
+@pytest.mark.usefixtures("cli_env")
+async def test_an_operator_lists_replicas_and_marks_an_unregistered_one_departed(
+    container: AppContainer, make_account: MakeAccount, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trader = await make_account()
+    # Stopped before replicas kept heartbeats: no sweep settles it on its own.
+    old = _name("before-heartbeats")
+    order_ids = await _seed(container, trader.id, old, heartbeat=None)
+    await container.replicas.register()
+    me = container.config.replica_id
+
+    assert await asyncio.to_thread(main, ["replicas"]) == 0
+    listed = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()}
+    assert listed[old] == ["unregistered", "-", "2"]
+    assert listed[me][0] == "alive"
+
+    assert await asyncio.to_thread(main, ["replicas", "--mark-departed", me]) == 1
+    assert "is alive" in capsys.readouterr().err
+    assert await asyncio.to_thread(main, ["replicas", "--mark-departed", old]) == 0
+    assert await container.replicas.sweep() == [old]
+    rejected = ("rejected", "lost_on_restart", old)
+    assert await _orders(container, order_ids) == [rejected, rejected]
