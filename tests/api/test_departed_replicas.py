@@ -114,7 +114,7 @@ async def test_a_live_replica_settles_the_orders_and_backtests_of_a_departed_one
 
     survivor = create_app(make_config(replica_id=_name("survivor")))
     async with survivor.router.lifespan_context(survivor):
-        pass
+        await survivor.state.container.replicas.first_sweep.wait()
 
     rejected = ("rejected", "lost_on_restart", departed)
     assert await _orders(container, order_ids) == [rejected, rejected]

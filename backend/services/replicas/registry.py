@@ -47,16 +47,22 @@ class ReplicaRegistry:
         self.replica = replica
         self._handlers: list[DepartureHandler] = []
         self._task: asyncio.Task[None] | None = None
+        # Set once the sweep at start has run (tests and operators wait on it).
+        self.first_sweep = asyncio.Event()
 
     def on_departure(self, handler: DepartureHandler) -> None:
         """Run `handler` for every departed replica, in the order registered."""
         self._handlers.append(handler)
 
     async def start(self) -> None:
-        """Register, settle replicas that departed while none was watching, then keep beating."""
+        """Register, then beat and sweep in the background, the first sweep at once.
+
+        The first sweep settles replicas that departed while none was watching (a whole
+        Deployment replaced at once): however many orders they left, start-up does not wait.
+        """
         await self.register()
-        await self.sweep()
         if self._task is None:
+            self.first_sweep.clear()
             self._task = asyncio.create_task(self._run(), name="replica-heartbeat")
 
     async def stop(self) -> None:
@@ -130,6 +136,12 @@ class ReplicaRegistry:
         return True
 
     async def _run(self) -> None:
+        try:
+            await self.sweep()
+        except Exception as exc:  # the database is away: the next heartbeat sweeps again
+            logger.warning("replica_sweep_failed", error=repr(exc))
+        finally:
+            self.first_sweep.set()
         while True:
             await asyncio.sleep(self.config.heartbeat_seconds)
             try:
