@@ -226,14 +226,19 @@ async def store_responses(
     await session.execute(statement, params)
 
 
+# One executemany for every settled order, however many a crashed replica left.
+ANSWER_ABANDONED = (
+    update(KEYS)
+    .where(KEYS.c.order_id == bindparam("k_order_id"), KEYS.c.response_status.is_(None))
+    .values(response_status=201, response_body=bindparam("k_body"))
+)
+
+
 async def answer_abandoned_keys(session: AsyncSession, orders: list[OrderRead]) -> None:
     """Answer keys whose request died after creating its order, with that order as it is now."""
-    for order in orders:
-        await session.execute(
-            update(IdempotencyKey)
-            .where(IdempotencyKey.order_id == order.id, IdempotencyKey.response_status.is_(None))
-            .values(response_status=201, response_body=order.model_dump(mode="json"))
-        )
+    if orders:
+        params = [{"k_order_id": o.id, "k_body": o.model_dump(mode="json")} for o in orders]
+        await session.execute(ANSWER_ABANDONED, params)
 
 
 async def purge_expired_keys(session: AsyncSession, now: datetime, limit: int) -> int:
