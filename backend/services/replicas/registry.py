@@ -47,7 +47,7 @@ class ReplicaRegistry:
         self.replica = replica
         self._handlers: list[DepartureHandler] = []
         self._task: asyncio.Task[None] | None = None
-        # Set once the sweep at start has run (tests and operators wait on it).
+        # Set once the sweep at start has run (tests wait on it).
         self.first_sweep = asyncio.Event()
 
     def on_departure(self, handler: DepartureHandler) -> None:
