@@ -8,12 +8,12 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.cache.memory import MemoryCache
 from backend.core.cache.protocol import Cache
 from backend.core.config.settings import RiskConfig
+from backend.core.database.upsert import conflict_insert
 from backend.core.monitoring.metrics import TRADING_HALTED
 from backend.models.control import RiskSettings
 from backend.models.enums import OrderStatus, OrderType
@@ -93,10 +93,8 @@ class RiskSettingsStore:
         if row is None:
             # Concurrent first orders (on any replica) race to create the row: one insert wins.
             values = {name: getattr(self.defaults, name) for name in LIMIT_FIELDS}
-            dialect = session.get_bind().dialect.name
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
             await session.execute(
-                insert(RiskSettings)
+                conflict_insert(session, RiskSettings)
                 .values(id=SETTINGS_ID, trading_halted=False, **values)
                 .on_conflict_do_nothing(index_elements=["id"])
             )

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from backend.core.config.settings import AppConfig
 from backend.core.database.base import utcnow
@@ -22,6 +21,7 @@ from backend.core.database.manager import AsyncDatabaseManager
 from backend.models.order import Order
 from backend.models.replica import Replica
 from backend.services.orders.risk import OPEN_STATUSES
+from backend.services.replicas.registry import write_replica
 
 # A heartbeat long before any live one: departed for every configuration.
 DEPARTED_MARK = datetime(1970, 1, 1, tzinfo=UTC)
@@ -59,16 +59,7 @@ async def replica_states(
 async def mark_departed(database: AsyncDatabaseManager, name: str) -> None:
     """Backdate `name`'s heartbeat so that the next sweep of a live replica settles it."""
     async with database.session() as session:
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = insert(Replica).values(
-            id=name, started_at=DEPARTED_MARK, heartbeat_at=DEPARTED_MARK
-        )
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["id"], set_={"heartbeat_at": DEPARTED_MARK}
-            )
-        )
+        await write_replica(session, name, heartbeat_at=DEPARTED_MARK, started_at=None)
 
 
 async def _run(config: AppConfig, departed: str | None) -> int:

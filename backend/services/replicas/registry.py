@@ -21,12 +21,12 @@ from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.config.sections import ReplicasConfig
 from backend.core.database.base import utcnow
 from backend.core.database.manager import AsyncDatabaseManager
+from backend.core.database.upsert import conflict_insert
 from backend.core.monitoring.metrics import DEPARTED_REPLICAS, HEARTBEAT_LOST
 from backend.models.replica import Replica
 
@@ -34,6 +34,19 @@ logger = structlog.get_logger(__name__)
 
 # Settles, inside the sweeping transaction, what the named departed replica left behind.
 DepartureHandler = Callable[[AsyncSession, str], Awaitable[None]]
+
+
+async def write_replica(
+    session: AsyncSession, name: str, *, heartbeat_at: datetime, started_at: datetime | None
+) -> None:
+    """Insert or update `name`'s row: its heartbeat, and its start unless None (kept)."""
+    values = {"heartbeat_at": heartbeat_at}
+    if started_at is not None:
+        values["started_at"] = started_at
+    statement = conflict_insert(session, Replica).values(
+        id=name, started_at=started_at or heartbeat_at, heartbeat_at=heartbeat_at
+    )
+    await session.execute(statement.on_conflict_do_update(index_elements=["id"], set_=values))
 
 
 class ReplicaRegistry:
@@ -77,14 +90,7 @@ class ReplicaRegistry:
         """Write this replica's row (a restart under the same name takes over its row)."""
         now = utcnow()
         async with self.database.session() as session:
-            dialect = session.get_bind().dialect.name
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            statement = insert(Replica).values(id=self.replica, started_at=now, heartbeat_at=now)
-            await session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["id"], set_={"started_at": now, "heartbeat_at": now}
-                )
-            )
+            await write_replica(session, self.replica, heartbeat_at=now, started_at=now)
 
     async def beat(self) -> None:
         """Renew the heartbeat; re-register if another replica settled this one meanwhile."""
