@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
 from sqlalchemy import MetaData, func
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from backend.core.database.types import Money, UTCDateTime
@@ -37,6 +39,19 @@ class Base(DeclarativeBase):
 
 class TimestampMixin:
     """created_at / updated_at, set by the application in aware UTC."""
+
+    @staticmethod
+    def stamp_modified(session: AsyncSession, rows: Iterable[TimestampMixin]) -> None:
+        """Give the rows this session will write one explicit `updated_at`.
+
+        Before a flush whose objects are read back (answers, listeners): when one UPDATE
+        carries several rows (executemany), the ORM hands every object the first row's
+        `onupdate` time, not the time its row was written with.
+        """
+        now = utcnow()
+        for row in rows:
+            if session.is_modified(row):
+                row.updated_at = now
 
     created_at: Mapped[datetime] = mapped_column(
         default=utcnow, server_default=func.current_timestamp()

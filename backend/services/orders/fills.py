@@ -9,7 +9,6 @@ import structlog
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.core.database.base import utcnow
 from backend.models.account import Account, Position
 from backend.models.enums import OrderStatus
 from backend.models.order import Order, Trade
@@ -79,12 +78,7 @@ class BatchApplier:
                 trade = await self._record_fill(session, order, event, books)
                 new_trades.append((trade, order))
             changed[order.id] = order
-        # One explicit stamp for what this batch wrote: with several orders in one UPDATE
-        # (executemany), the ORM hands each object the first row's `onupdate` time.
-        now = utcnow()
-        for order in changed.values():
-            if session.is_modified(order):
-                order.updated_at = now
+        Order.stamp_modified(session, changed.values())  # listeners see the stored time
         await session.flush()
         return self._outcome(changed, new_trades)
 

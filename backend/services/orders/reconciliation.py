@@ -10,7 +10,6 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.core.database.base import utcnow
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.models.enums import OrderStatus
 from backend.models.order import Order
@@ -68,10 +67,7 @@ async def settle_open_orders(
         order.replica = replica
         if known.status is OrderStatus.CANCELLED:
             state_machine.move(order, OrderStatus.CANCELLED)
-    now = utcnow()  # one stamp: the keys' answers carry the time the rows have
-    for order in reconciled:
-        if session.is_modified(order):
-            order.updated_at = now
+    Order.stamp_modified(session, reconciled)  # the keys' answers carry the stored time
     await session.flush()
     await answer_abandoned_keys(session, [OrderRead.model_validate(o) for o in reconciled])
     if rejected:
