@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from backend.api.docs import install_docs
 from backend.api.errors import install_error_handlers
+from backend.api.openapi import install_openapi
 from backend.api.router import include_routers
 from backend.core.config import AppConfig, config_manager
 from backend.core.lifecycle.collector import serving_collector
@@ -73,6 +74,7 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, max_body_bytes=config.max_body_bytes)
     include_routers(app)
     install_docs(app)
+    install_openapi(app)
     return app
 
 

@@ -19,6 +19,7 @@ from backend.api.deps import (
     SessionDep,
     TraderUser,
 )
+from backend.api.openapi import component_ref
 from backend.api.prefix import API_PREFIX
 from backend.api.responses import error_responses
 from backend.core.errors import DomainValidationError
@@ -42,6 +43,7 @@ from backend.services.backtest.service import (
 
 router = APIRouter(prefix=f"{API_PREFIX}/backtests", tags=["backtests"])
 
+_FIELDS = BacktestCreate.model_json_schema()["properties"]
 _CREATE_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -53,14 +55,14 @@ _CREATE_BODY: dict[str, Any] = {
                     "properties": {
                         "file": {"type": "string", "format": "binary", "description": "CSV: "
                                  "datetime,open,high,low,close,volume"},
-                        "class_name": {"type": "string"},
-                        "symbol": {"type": "string"},
+                        "class_name": _FIELDS["class_name"],
+                        "symbol": _FIELDS["symbol"],
                         "parameters": {"type": "string", "description": "JSON object"},
                         "settings": {"type": "string", "description": "JSON BacktestSettings"},
                     },
                 }
             },
-            "application/json": {"schema": {"$ref": "#/components/schemas/BacktestFromTicks"}},
+            "application/json": {"schema": component_ref(BacktestFromTicks)},
         },
     }
 }  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,9 +11,11 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from backend.core.errors import RedFireError, error_payload
 from backend.core.monitoring.logging import request_id_var
@@ -48,11 +51,33 @@ async def _redfire_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, exc.code, exc.detail, exc.headers)
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-    return error_response(exc.status_code, code, detail, exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
+    return error_response(exc.status_code, code, detail, headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the path answers (RFC 9110 Allow), not only the first route's.
+
+    Starlette's 405 names the methods of the first route whose path matched; a path served by
+    several routes (GET and POST /api/v1/orders) would advertise one of them.
+    """
+    table: list[tuple[re.Pattern[str], frozenset[str]]] | None
+    table = getattr(request.app.state, "method_table", None)
+    if table is None:
+        table = [
+            (compile_path(context.path)[0], frozenset(context.methods))
+            for context in iter_route_contexts(request.app.routes)
+            if context.path and context.methods
+        ]
+        request.app.state.method_table = table
+    path = request.scope["path"].removeprefix(request.scope.get("root_path", ""))
+    return sorted({method for regex, methods in table if regex.match(path) for method in methods})
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:

@@ -7,9 +7,11 @@ Derived from each route's signature: a token means 401 (with WWW-Authenticate), 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
@@ -93,3 +95,60 @@ def test_operation_declares_its_errors(method: str, path: str, route: APIRoute) 
 
 def test_no_operation_documents_fastapis_default_validation_error() -> None:
     assert "HTTPValidationError" not in SPEC["components"]["schemas"]
+
+
+def _references(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value
+            else:
+                yield from _references(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _references(item)
+
+
+def test_every_reference_resolves() -> None:
+    """Client generators fail on a `$ref` to nothing (the backtest's JSON body named one)."""
+    references = set(_references(SPEC))
+    assert "#/components/schemas/BacktestFromTicks" in references
+    for reference in references:
+        node: Any = SPEC
+        for part in reference.removeprefix("#/").split("/"):
+            assert isinstance(node, dict), reference
+            assert part in node, reference
+            node = node[part]
+
+
+def test_the_upload_documents_the_fields_constraints() -> None:
+    upload = SPEC["paths"]["/api/v1/backtests"]["post"]["requestBody"]["content"]
+    fields = upload["multipart/form-data"]["schema"]["properties"]
+    assert fields["class_name"]["minLength"] == 1
+    assert fields["symbol"]["pattern"] == r"^[\w-]+\.[A-Z]+$"
+
+
+def _template(path: str) -> re.Pattern[str]:
+    return re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", path) + "$")
+
+
+PATHS = sorted(SPEC["paths"])
+
+
+@pytest.mark.parametrize("path", PATHS)
+async def test_method_not_allowed_names_every_method_of_the_path(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    """RFC 9110: a 405's Allow lists the resource's methods, not the first route's."""
+    concrete = re.sub(r"\{[^}]+\}", "1", path)
+    served = {
+        method.upper()
+        for template, operations in SPEC["paths"].items()
+        if _template(template).match(concrete)
+        for method in operations
+    }
+    unsupported = next(m for m in ("PUT", "PATCH", "DELETE", "POST", "GET") if m not in served)
+    response = await client.request(unsupported, concrete)
+    assert response.status_code == 405
+    assert response.json()["error"] == "method_not_allowed"
+    assert response.headers["allow"].split(", ") == sorted(served)
