@@ -69,10 +69,11 @@ _CREATE_BODY: dict[str, Any] = {
 
 
 async def get_backtest_service(container: ContainerDep) -> BacktestService:
-    """Validation against the strategy registry; rows tagged with this replica."""
+    """Checked against the strategy registry and the listed contracts; rows carry this replica."""
     config = container.config
     return BacktestService(
         registry=container.strategies.registry,
+        contracts=container.trading.market.get_contract,
         replica=config.replica_id,
         max_stored_trades=config.backtest.max_stored_trades,
     )

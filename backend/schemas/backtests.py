@@ -22,9 +22,16 @@ class BacktestSettings(BaseModel):
     capital: Amount = Field(default=Decimal(1_000_000), gt=0, description="Starting balance")
     rate: Amount = Field(default=Decimal(0), ge=0, lt=1, description="Commission / turnover")
     slippage: Amount = Field(default=Decimal(0), ge=0, description="Cost per unit of volume")
-    size: Amount = Field(default=Decimal(1), gt=0, description="Contract multiplier")
-    pricetick: Amount = Field(
-        default=Decimal(0), ge=0, description="Limit/stop prices round to it; 0: no rounding"
+    size: Amount | None = Field(
+        default=None,
+        gt=0,
+        description="Contract multiplier; default: the listed contract's size, else 1",
+    )
+    pricetick: Amount | None = Field(
+        default=None,
+        ge=0,
+        description="Limit/stop prices round to it (0: no rounding); "
+        "default: the listed contract's price tick, else 0",
     )
     risk_free: float = Field(default=0.0, ge=0, le=1, allow_inf_nan=False)
     annual_days: int = Field(default=240, ge=1, le=366)

@@ -164,3 +164,27 @@ async def test_chart_is_409_until_finished(
     assert response.json()["error"] == "backtest_not_finished"
     body = (await client.get(f"/api/v1/backtests/{backtest_id}", headers=trader.headers)).json()
     assert (body["status"], body["statistics"], body["trades"]) == ("running", None, None)
+
+
+async def test_size_and_price_tick_default_to_the_listed_contracts(
+    client: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    """A backtest of rb2501.SHFE books 10 per point, as trading it does, unless told otherwise."""
+    trader = await make_account()
+    costs = {"capital": "100000", "rate": "0.0001", "slippage": "0.5"}
+    contract = {**costs, "size": "10", "pricetick": "1"}
+    runs = {
+        "defaulted": await post_backtest(client, trader, settings=json.dumps(costs)),
+        "explicit": await post_backtest(client, trader, settings=json.dumps(contract)),
+        "unlisted": await post_backtest(
+            client, trader, symbol="XYZ.LOCAL", settings=json.dumps(costs)
+        ),
+    }
+    done = {name: await wait_finished(client, trader, runs[name].json()["id"]) for name in runs}
+    assert {name: body["status"] for name, body in done.items()} == dict.fromkeys(runs, "finished")
+    defaulted, explicit, unlisted = done["defaulted"], done["explicit"], done["unlisted"]
+    assert (defaulted["settings"]["size"], defaulted["settings"]["pricetick"]) == ("10", "1")
+    assert defaulted["statistics"] == explicit["statistics"]
+    assert defaulted["trades"] == explicit["trades"]
+    assert (unlisted["settings"]["size"], unlisted["settings"]["pricetick"]) == ("1", "0")
+    assert unlisted["statistics"]["total_net_pnl"] != defaulted["statistics"]["total_net_pnl"]

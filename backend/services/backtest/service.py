@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
@@ -14,7 +15,7 @@ from backend.core.database.base import utcnow
 from backend.core.errors import ConflictError, DomainValidationError, NotFoundError
 from backend.models.backtest import Backtest
 from backend.models.enums import BacktestStatus
-from backend.schemas.backtests import BacktestCreate
+from backend.schemas.backtests import BacktestCreate, BacktestSettings
 from backend.services.backtest.bars import BarSeries
 from backend.services.backtest.daily import CostModel
 from backend.services.backtest.engine import BacktestEngine
@@ -22,6 +23,9 @@ from backend.services.backtest.results import StoredResult, stored_result
 from backend.services.backtest.statistics import RatioSettings
 from backend.services.strategy.base import BaseStrategy
 from backend.services.strategy.registry import StrategyRegistry
+from backend.services.vnpy.types import ContractInfo
+
+ContractLookup = Callable[[str], ContractInfo | None]
 
 
 class BacktestNotFoundError(NotFoundError):
@@ -64,8 +68,16 @@ class BacktestJob:
 class BacktestService:
     """Create, read and list backtests; the runner changes their status."""
 
-    def __init__(self, *, registry: StrategyRegistry, replica: str, max_stored_trades: int):
+    def __init__(
+        self,
+        *,
+        registry: StrategyRegistry,
+        contracts: ContractLookup,
+        replica: str,
+        max_stored_trades: int,
+    ) -> None:
         self.registry = registry
+        self.contracts = contracts
         self.replica = replica
         self.max_stored_trades = max_stored_trades
 
@@ -75,7 +87,7 @@ class BacktestService:
         """A queued backtest and the job that runs it; 422 for an unknown class or parameters."""
         strategy_class = self.registry.get(request.class_name)
         parameters = self.registry.validate(request.class_name, request.parameters)
-        settings = request.settings
+        settings = _with_contract_terms(request.settings, self.contracts(request.symbol))
         backtest = Backtest(
             user_id=user_id,
             status=BacktestStatus.QUEUED,
@@ -94,8 +106,8 @@ class BacktestService:
             capital=settings.capital,
             rate=settings.rate,
             slippage=settings.slippage,
-            size=settings.size,
-            pricetick=settings.pricetick,
+            size=settings.size or Decimal(1),
+            pricetick=settings.pricetick or Decimal(0),
         )
         ratios = RatioSettings(settings.risk_free, settings.annual_days, settings.half_life)
         job = BacktestJob(
@@ -120,6 +132,22 @@ class BacktestService:
             select(Backtest).where(mine).order_by(Backtest.id.desc()).limit(limit).offset(offset)
         )
         return rows.all(), int(total or 0)
+
+
+def _with_contract_terms(
+    settings: BacktestSettings, contract: ContractInfo | None
+) -> BacktestSettings:
+    """Size and price tick left out: the listed contract's (as trading it would), else 1 and 0.
+
+    Stored as resolved, so a backtest's settings say what it ran with.
+    """
+    size = settings.size
+    if size is None:
+        size = contract.size if contract is not None else Decimal(1)
+    pricetick = settings.pricetick
+    if pricetick is None:
+        pricetick = contract.price_tick if contract is not None else Decimal(0)
+    return settings.model_copy(update={"size": size, "pricetick": pricetick})
 
 
 async def mark_running(session: AsyncSession, backtest_id: int) -> None:
