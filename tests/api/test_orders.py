@@ -6,13 +6,15 @@ import re
 from decimal import Decimal
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from backend.core.container import AppContainer
+from backend.core.monitoring.metrics import CANCELS_RELAYED
 from backend.models.enums import UserRole
 from backend.models.order import Order, Trade
 from backend.schemas.orders import OrderRead
 from backend.services.orders.service import OWNED_ORDER
+from backend.services.stream.bus import StreamEvent
 from tests.api.conftest import MakeAccount
 from tests.api.trading import quote, settle
 
@@ -176,6 +178,42 @@ async def test_cancel_a_resting_order_then_it_is_final(
     # A later crossing tick does not fill a cancelled order.
     await quote(container, IF, last="3399.0", bid="3398.8", ask="3399.0")
     assert await _rows(container, Trade) == 0
+
+
+async def test_cancel_of_an_order_whose_replica_does_not_answer_leaves_it_open(
+    client: httpx.AsyncClient, container: AppContainer, make_account: MakeAccount
+) -> None:
+    """Only the replica that routed an order can cancel it; here it is not listening."""
+    trader = await make_account()
+    await quote(container, IF, last="3500.0", bid="3500.0", ask="3500.2")
+    limit = {"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "3400"}
+    placed = (await client.post("/api/v1/orders", json=limit, headers=trader.headers)).json()
+    await settle(container)
+    async with container.database.session() as session:
+        await session.execute(
+            update(Order).where(Order.id == placed["id"]).values(replica="replica-gone")
+        )
+    before = CANCELS_RELAYED.labels(outcome="unheard")._value.get()
+    answer = await client.post(f"/api/v1/orders/{placed['id']}/cancel", headers=trader.headers)
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "submitted"  # the contract's "still open"
+    assert CANCELS_RELAYED.labels(outcome="unheard")._value.get() == before + 1
+    # Nothing here asked the gateway: the order still rests and a crossing tick fills it.
+    await quote(container, IF, last="3399.0", bid="3398.8", ask="3399.0")
+    order = await client.get(f"/api/v1/orders/{placed['id']}", headers=trader.headers)
+    assert order.json()["status"] == "filled"
+
+
+async def test_a_final_order_event_from_any_replica_wakes_a_waiting_cancel(
+    container: AppContainer,
+) -> None:
+    """A relayed cancel's outcome arrives as the owner's order event, over the event bus."""
+    events, bus = container.trading.events, container.stream.bus
+    waiter = events.wait_for_final(4242)
+    bus.publish(StreamEvent("order", 1, IF, {"id": 4242, "status": "submitted"}))
+    assert not waiter.done()
+    bus.publish(StreamEvent("order", 1, IF, {"id": 4242, "status": "cancelled"}))
+    assert waiter.done()
 
 
 async def test_filled_order_is_not_cancellable(

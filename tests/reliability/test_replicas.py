@@ -170,6 +170,32 @@ async def test_websocket_on_one_replica_sees_an_order_placed_on_another(cluster:
                     break
 
 
+async def test_an_order_placed_on_one_replica_is_cancelled_from_another(cluster: Cluster) -> None:
+    """Behind a load balancer the cancel lands anywhere; the order rests on its own replica."""
+    headers = await trader_headers(cluster.proxied, "cancel-trader")
+    placed = await cluster.clients["replica-a"].post(
+        "/api/v1/orders", json=limit_order(), headers=headers
+    )
+    assert placed.status_code == 201, placed.text
+    order_id = placed.json()["id"]
+    cancelled = await cluster.clients["replica-b"].post(
+        f"/api/v1/orders/{order_id}/cancel", headers=headers
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    # Answered once the owner's cancel event came back over the event bus, as on the owner.
+    assert cancelled.json()["status"] == "cancelled"
+
+    async def final() -> bool:
+        order = await cluster.clients["replica-c"].get(
+            f"/api/v1/orders/{order_id}", headers=headers
+        )
+        return bool(order.json()["status"] == "cancelled")
+
+    await wait_until(final, within=5, interval=0.05, what="the order is cancelled")
+    account = await cluster.clients["replica-b"].get("/api/v1/account", headers=headers)
+    assert account.json()["frozen"] == "0.00000000"
+
+
 async def owners(cluster: Cluster, strategy_id: int, headers: dict[str, str]) -> set[object]:
     """The owner each live replica reports for the strategy."""
     reports = set()

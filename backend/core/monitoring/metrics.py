@@ -92,6 +92,12 @@ ORDER_EVENTS_QUEUED = Gauge(
 IDEMPOTENCY_KEYS_PURGED = Counter(
     "redfire_idempotency_keys_purged_total", "Expired Idempotency-Keys deleted"
 )
+CANCELS_RELAYED = Counter(
+    "redfire_cancels_relayed_total",
+    "Cancels of another replica's orders handed to that replica, by outcome "
+    "(delivered, unheard: the owner was not listening, failed: Redis refused)",
+    ["outcome"],
+)
 ORDER_BATCH_SIZE = Histogram(
     "redfire_order_batch_size",
     "Orders booked together in one transaction by the order intake",

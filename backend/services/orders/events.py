@@ -103,6 +103,12 @@ class OrderEventProcessor:
         except TimeoutError:
             return
 
+    def release_waiters(self, order_id: int) -> None:
+        """`order_id` is final: wake whoever waits for it (this replica's events or another's)."""
+        for waiter in self._waiters.pop(order_id, []):
+            if not waiter.done():
+                waiter.set_result(None)
+
     def forget_waiter(self, order_id: int, waiter: asyncio.Future[None]) -> None:
         """Drop a waiter that is no longer needed."""
         waiters = self._waiters.get(order_id, [])
@@ -161,9 +167,7 @@ class OrderEventProcessor:
     ) -> None:
         for order in orders:
             if order.status.is_final:
-                for waiter in self._waiters.pop(order.id, []):
-                    if not waiter.done():
-                        waiter.set_result(None)
+                self.release_waiters(order.id)
             for listener in self._order_listeners:
                 await _safely(listener(order))
         for trade, order in trades:

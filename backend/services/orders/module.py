@@ -12,6 +12,7 @@ from backend.core.config.settings import AppConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
 from backend.core.monitoring.health import HealthRegistry
+from backend.services.orders.cancel_relay import create_cancel_relay
 from backend.services.orders.events import OrderEventProcessor
 from backend.services.orders.fills import AccountDefaults
 from backend.services.orders.intake import OrderIntake
@@ -55,7 +56,8 @@ def build_trading(
         replica=config.replica_id,
         default_gateway=config.vnpy.default_gateway,
     )
-    orders = OrderService(intake=intake, events=events)
+    relay = create_cancel_relay(cache, replica=config.replica_id, cancel=market.request_cancel)
+    orders = OrderService(intake=intake, events=events, relay=relay)
     market.bridge.subscribe(BridgeEvent.ORDER, events.on_event)
     market.bridge.subscribe(BridgeEvent.TRADE, events.on_event)
     return TradingComponents(market, orders, events, risk, accounts, ExpiredKeyPurger(database))
@@ -93,6 +95,9 @@ def register_trading(
     health.register("gateway", check_gateway, timeout=0.5)
     lifecycle.register("order_events", start=trading.events.start, stop=trading.events.stop)
     lifecycle.register("vnpy", start=trading.market.start, stop=trading.market.stop)
+    # Cancels of this replica's orders that reached another replica (stops before vnpy).
+    relay = trading.orders.relay
+    lifecycle.register("cancel_relay", start=relay.start, stop=relay.stop)
     # Registered (and sweeping departed replicas) before orders are taken; a restart under
     # the same name waits here while another replica settles its orders.
     replicas.on_departure(settle_departed)

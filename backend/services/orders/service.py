@@ -11,6 +11,7 @@ from backend.core.errors import ConflictError, NotFoundError
 from backend.models.order import Order
 from backend.schemas.orders import OrderCreate, OrderRead
 from backend.services.orders.bulk import ORDERS
+from backend.services.orders.cancel_relay import CancelRelay
 from backend.services.orders.events import OrderEventProcessor
 from backend.services.orders.intake import OrderIntake, OrderResult
 from backend.services.orders.validation import validate_order
@@ -30,10 +31,14 @@ CANCEL_CONFIRM_TIMEOUT = 1.0
 class OrderService:
     """The one path every order takes, whether a person or a strategy places it."""
 
-    def __init__(self, *, intake: OrderIntake, events: OrderEventProcessor) -> None:
+    def __init__(
+        self, *, intake: OrderIntake, events: OrderEventProcessor, relay: CancelRelay
+    ) -> None:
         self.intake = intake
         self.market = intake.market
         self.events = events
+        self.relay = relay
+        self.replica = intake.replica
 
     async def submit_order(
         self, *, user_id: int, request: OrderCreate, idempotency_key: str | None = None
@@ -59,13 +64,18 @@ class OrderService:
             raise ConflictError(
                 f"order {order.id} is still being submitted; retry", code="order_not_cancellable"
             )
-        vt_orderid = order.vt_orderid
+        vt_orderid, owner = order.vt_orderid, order.replica
         # Release the row (and SQLite's write lock) so the event processor can settle it.
         await session.commit()
         waiter = self.events.wait_for_final(order_id)
         try:
-            await self.market.request_cancel(vt_orderid)
-            await self.events.settle(waiter, CANCEL_CONFIRM_TIMEOUT)
+            # Only the replica that routed an order can cancel it (see cancel_relay.py); its
+            # events reach this one as well (stream/module.py). Unheard: answered still open.
+            if owner == self.replica:
+                await self.market.request_cancel(vt_orderid)
+                await self.events.settle(waiter, CANCEL_CONFIRM_TIMEOUT)
+            elif await self.relay.forward(owner, order_id, vt_orderid):
+                await self.events.settle(waiter, CANCEL_CONFIRM_TIMEOUT)
         except Exception as exc:  # the gateway lost the order or is down: answer what we know
             logger.warning("cancel_request_failed", order_id=order_id, error=str(exc))
         finally:

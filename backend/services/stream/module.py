@@ -10,8 +10,16 @@ from backend.core.cache.protocol import Cache
 from backend.core.cache.redis_service import RedisCacheService
 from backend.core.config.settings import StreamConfig
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
+from backend.models.enums import OrderStatus
+from backend.services.orders.events import OrderEventProcessor
 from backend.services.orders.module import TradingComponents
-from backend.services.stream.bus import EventBus, MemoryEventBus, RedisEventBus
+from backend.services.stream.bus import (
+    EventBus,
+    Listener,
+    MemoryEventBus,
+    RedisEventBus,
+    StreamEvent,
+)
 from backend.services.stream.hub import StreamHub
 from backend.services.stream.publisher import StreamPublisher
 from backend.services.vnpy.engine import RedFireVnPyEngine
@@ -51,6 +59,16 @@ def _listed(market: RedFireVnPyEngine, symbol: str) -> bool:
         return False
 
 
+def _release_cancel_waiters(events: OrderEventProcessor) -> Listener:
+    """An order went final on any replica: a cancel relayed to its owner may wait here."""
+
+    def on_event(event: StreamEvent) -> None:
+        if event.topic == "order" and OrderStatus(event.data["status"]).is_final:
+            events.release_waiters(int(event.data["id"]))
+
+    return on_event
+
+
 def build_stream(
     config: StreamConfig, cache: Cache, trading: TradingComponents, invalidations: Invalidations
 ) -> StreamComponents:
@@ -64,6 +82,7 @@ def build_stream(
         auth_timeout=config.ws_auth_timeout_seconds,
     )
     bus.add_listener(hub.dispatch)
+    bus.add_listener(_release_cancel_waiters(trading.events))
     invalidations.add_listener(hub.on_invalidated)
     trading.events.add_order_listener(publisher.on_order)
     trading.events.add_trade_listener(publisher.on_trade)

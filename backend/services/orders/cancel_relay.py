@@ -1,0 +1,159 @@
+"""Cancels of orders resting on another replica, sent to the replica that routed them.
+
+Only the replica that routed an order can cancel it: PAPER's book lives in that process, and a
+broker session knows the orders it sent. Behind a load balancer a cancel request lands on any
+replica, so one for another replica's order is published on that replica's own channel; the
+owner asks its gateway, and the outcome reaches every replica as the order's events do.
+
+Delivery is at most once. A cancel the owner did not hear (it is gone, or Redis is) leaves the
+order open, the answer says so, and the client may ask again; a departed replica's orders are
+settled by the replica sweep (services/replicas).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+import redis.asyncio as redis
+import structlog
+from redis.exceptions import RedisError
+
+from backend.core.cache.backoff import Backoff
+from backend.core.cache.protocol import Cache
+from backend.core.cache.redis_service import RedisCacheService
+from backend.core.monitoring.metrics import CANCELS_RELAYED
+
+logger = structlog.get_logger(__name__)
+
+Cancel = Callable[[str], Awaitable[None]]
+READ_TIMEOUT = 1.0
+
+
+class CancelRelay(Protocol):
+    """Hand a cancel to the replica that owns the order."""
+
+    async def forward(self, owner: str, order_id: int, vt_orderid: str) -> bool:
+        """Publish the cancel to `owner`; True when it was listening."""
+
+    async def start(self) -> None:
+        """Listen for cancels of this replica's orders."""
+
+    async def stop(self) -> None:
+        """Stop listening."""
+
+
+class LocalCancelRelay:
+    """The embedded default: one process, so there is no other replica to hand a cancel to."""
+
+    async def forward(self, owner: str, order_id: int, vt_orderid: str) -> bool:
+        """Nobody to tell."""
+        logger.warning("cancel_not_relayed", order_id=order_id, owner=owner, reason="no Redis")
+        CANCELS_RELAYED.labels(outcome="unheard").inc()
+        return False
+
+    async def start(self) -> None:
+        """Nothing to start."""
+
+    async def stop(self) -> None:
+        """Nothing to stop."""
+
+
+class RedisCancelRelay:
+    """Redis pub/sub: one channel per replica under the key prefix."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str,
+        *,
+        replica: str,
+        cancel: Cancel,
+        reconnect_max_seconds: float = 5.0,
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.replica = replica
+        self.cancel = cancel
+        self._reconnect_max = reconnect_max_seconds
+        self._task: asyncio.Task[None] | None = None
+        self._cancels: set[asyncio.Task[None]] = set()
+        self.listening = asyncio.Event()
+
+    def channel(self, replica: str) -> str:
+        """Where `replica` hears the cancels of its orders."""
+        return f"{self.prefix}orders:cancel:{replica}"
+
+    async def forward(self, owner: str, order_id: int, vt_orderid: str) -> bool:
+        """Publish to the owner's channel; False (logged and counted) when nobody heard."""
+        message = json.dumps({"order_id": order_id, "vt_orderid": vt_orderid})
+        try:
+            listeners = int(await self.client.publish(self.channel(owner), message))
+        except (RedisError, OSError) as exc:
+            logger.warning("cancel_relay_failed", order_id=order_id, owner=owner, error=repr(exc))
+            CANCELS_RELAYED.labels(outcome="failed").inc()
+            return False
+        if not listeners:
+            logger.warning("cancel_not_relayed", order_id=order_id, owner=owner, reason="unheard")
+        CANCELS_RELAYED.labels(outcome="delivered" if listeners else "unheard").inc()
+        return listeners > 0
+
+    async def start(self) -> None:
+        """Start listening on this replica's channel."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._listen_forever(), name="cancel-relay")
+
+    async def stop(self) -> None:
+        """Stop listening; cancels already handed to the gateway finish."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        self.listening.clear()
+        await asyncio.gather(*self._cancels, return_exceptions=True)
+
+    async def _listen_forever(self) -> None:
+        backoff = Backoff(self._reconnect_max)
+        while True:
+            try:
+                await self._listen(backoff)
+            except (RedisError, OSError) as exc:
+                self.listening.clear()
+                logger.warning("cancel_relay_listener_lost", error=repr(exc))
+                await asyncio.sleep(backoff.next())
+
+    async def _listen(self, backoff: Backoff) -> None:
+        async with self.client.pubsub() as pubsub:
+            await pubsub.subscribe(self.channel(self.replica))
+            while True:
+                message = await pubsub.get_message(timeout=READ_TIMEOUT)
+                if message is None:
+                    continue
+                if message["type"] == "subscribe":
+                    self.listening.set()
+                    backoff.reset()
+                elif message["type"] == "message":
+                    task = asyncio.create_task(self._handle(message["data"]))
+                    self._cancels.add(task)
+                    task.add_done_callback(self._cancels.discard)
+
+    async def _handle(self, raw: object) -> None:
+        try:
+            request = json.loads(str(raw))
+            order_id, vt_orderid = int(request["order_id"]), str(request["vt_orderid"])
+        except (ValueError, KeyError, TypeError) as exc:
+            logger.warning("cancel_relay_bad_message", error=repr(exc))
+            return
+        try:
+            await self.cancel(vt_orderid)
+        except Exception as exc:  # already final and forgotten, or the gateway is down
+            logger.warning("relayed_cancel_failed", order_id=order_id, error=str(exc))
+
+
+def create_cancel_relay(cache: Cache, *, replica: str, cancel: Cancel) -> CancelRelay:
+    """Redis pub/sub beside the Redis cache, otherwise none (one process)."""
+    if isinstance(cache, RedisCacheService):
+        return RedisCancelRelay(cache.client, cache.prefix, replica=replica, cancel=cancel)
+    return LocalCancelRelay()
