@@ -164,7 +164,7 @@ async def stop_strategy(
     strategies: ServiceDep,
     engine: EngineDep,
 ) -> Strategy:
-    """Desired state stopped; its owner stops it (here at once, elsewhere within one interval)."""
+    """Desired state stopped; its owner stops it at once, on whichever replica it runs."""
     strategy = await strategies.request_stop(session, user_id=user.id, strategy_id=strategy_id)
     await session.commit()
     await engine.stop_strategy(strategy.id)

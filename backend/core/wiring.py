@@ -27,7 +27,7 @@ def build_container(config: AppConfig) -> AppContainer:
     security = build_security(config, cache)
     trading = build_trading(config, database, cache)
     stream = build_stream(config.stream, cache, trading, security.invalidations)
-    strategies = build_strategies(config, database, cache, trading)
+    strategies = build_strategies(config, database, cache, trading, security.invalidations)
     backtests = build_backtests(config, database)
     replicas = ReplicaRegistry(database, config.replicas, replica=config.replica_id)
     container = AppContainer(

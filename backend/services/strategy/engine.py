@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable
 from typing import Any
 
+from backend.core.cache.invalidation import Invalidations
 from backend.core.cache.protocol import Cache
 from backend.core.config.settings import StrategyConfig
 from backend.core.database.manager import AsyncDatabaseManager
@@ -23,16 +24,26 @@ from backend.services.vnpy.types import OrderUpdate, TickSnapshot, TradeFill
 logger = logging.getLogger(__name__)
 
 
+STOP_PREFIX = "strategy-stop:"
+
+
 def status_key(strategy_id: int) -> str:
     """Cache key of the owner's latest status snapshot, readable by every replica."""
     return f"strategy:{strategy_id}:status"
+
+
+def stop_notice(strategy_id: int) -> str:
+    """The invalidation that tells the strategy's owner, on any replica, to stop it now."""
+    return f"{STOP_PREFIX}{strategy_id}"
 
 
 class StrategyEngine:
     """Desired state lives in the database (`status`); the lease holder runs a strategy.
 
     A reconcile pass every `renew_interval_seconds` starts what this replica can own, renews
-    its leases, and stops what is no longer wanted or no longer its own.
+    its leases, and stops what is no longer wanted or no longer its own. A stop requested on
+    another replica is also announced (`stop_notice`): the owner reconciles at once instead of
+    trading on until its next pass.
     """
 
     def __init__(
@@ -46,8 +57,10 @@ class StrategyEngine:
         orders: StrategyOrderGateway,
         registry: StrategyRegistry | None = None,
         symbol_exists: SymbolCheck | None = None,
+        notices: Invalidations | None = None,
     ) -> None:
         self.config = config
+        self.notices = notices
         self.replica_id = replica_id
         self.database = database
         self.cache = cache
@@ -61,6 +74,8 @@ class StrategyEngine:
         self._failed: dict[int, str] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
+        if notices is not None:
+            notices.add_listener(self.on_notice)
 
     async def start(self) -> None:
         """Resume (or, if disabled, stop orphaned) running strategies, then keep reconciling."""
@@ -113,11 +128,23 @@ class StrategyEngine:
                 await self._launch(record, lease_until)
 
     async def stop_strategy(self, strategy_id: int) -> None:
-        """Stop it here now if it runs here; the owner's loop stops it anywhere else."""
+        """Stop it here now if it runs here, and tell its owner if it runs elsewhere.
+
+        Call it once the stop (desired state) is committed: the owner reads it back.
+        """
         async with self._lock:
-            if strategy_id in self.runners:
+            running_here = strategy_id in self.runners
+            if running_here:
                 await self._stop_local(strategy_id, release=True)
         await self.cache.delete(status_key(strategy_id))
+        if not running_here and self.notices is not None:
+            await self.notices.publish(stop_notice(strategy_id))
+
+    def on_notice(self, key: str) -> None:
+        """A stop was requested on another replica: reconcile now if the strategy runs here."""
+        named = key.removeprefix(STOP_PREFIX)
+        if key.startswith(STOP_PREFIX) and named.isdigit() and int(named) in self.runners:
+            self._spawn(self._reconcile_logged())
 
     async def get_strategy_status(self, strategy_id: int) -> dict[str, Any] | None:
         """Live status from this replica, or the owner's latest snapshot, or None."""
@@ -162,11 +189,14 @@ class StrategyEngine:
     async def _reconcile_forever(self) -> None:
         while True:
             await asyncio.sleep(self.config.renew_interval_seconds)
-            try:
-                await self.reconcile()
-            except Exception:
-                logger.exception("strategy reconcile failed")
-                await self._drop_unconfirmed()
+            await self._reconcile_logged()
+
+    async def _reconcile_logged(self) -> None:
+        try:
+            await self.reconcile()
+        except Exception:
+            logger.exception("strategy reconcile failed")
+            await self._drop_unconfirmed()
 
     async def _acquire(self, strategy_id: int) -> float | None:
         """Take or extend the lease; the monotonic time it is sure to last until, or None."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from backend.core.cache.invalidation import Invalidations
 from backend.core.cache.protocol import Cache
 from backend.core.cache.redis_service import RedisCacheService
 from backend.core.config.settings import AppConfig
@@ -15,7 +16,11 @@ from backend.services.vnpy.types import BridgeEvent
 
 
 def build_strategies(
-    config: AppConfig, database: AsyncDatabaseManager, cache: Cache, trading: TradingComponents
+    config: AppConfig,
+    database: AsyncDatabaseManager,
+    cache: Cache,
+    trading: TradingComponents,
+    notices: Invalidations,
 ) -> StrategyEngine:
     """A StrategyEngine that trades through the order service and owns strategies by lease."""
     leases: LeaseStore = (
@@ -32,6 +37,7 @@ def build_strategies(
         leases=leases,
         orders=StrategyOrders(database, trading.orders),
         symbol_exists=lambda symbol: market.get_contract(symbol) is not None,
+        notices=notices,
     )
     market.bridge.subscribe(BridgeEvent.TICK, engine.on_tick)
     link_strategy_events(trading.events, engine)

@@ -45,8 +45,8 @@ OWNER_CANNOT_TRADE = "stopped: its owner can no longer trade (deactivated or mad
 async def stop_strategies_of(session: AsyncSession, user_id: int) -> list[int]:
     """Stop (desired state) every running strategy of a user who may no longer trade.
 
-    Returns their ids, for the caller to stop them locally once committed; the replicas that
-    run the others stop them on their next reconcile.
+    Returns their ids, for the caller to pass to `StrategyEngine.stop_strategy` once committed
+    (it stops them here or tells the replica that runs them).
     """
     return await StrategyRepository(session).stop_all_of(user_id, OWNER_CANNOT_TRADE)
 

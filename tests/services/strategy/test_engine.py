@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from prometheus_client import REGISTRY
 
+from backend.core.cache.invalidation import LocalInvalidations
 from backend.core.container import AppContainer
 from backend.models.enums import OrderSide, OrderStatus, StrategyStatus
 from backend.models.strategy import Strategy
@@ -211,3 +212,24 @@ async def test_desired_stop_is_applied_and_open_orders_cancelled(
     assert engine.runners == {}
     assert orders.cancelled == [orders.placed[0].order_id]
     assert metric("redfire_active_strategies") == 0
+
+
+async def test_a_stop_requested_on_another_replica_stops_the_owner_at_once(
+    container: AppContainer, make_engine: MakeEngine, make_strategy: MakeStrategy
+) -> None:
+    """Not on the owner's next reconcile pass (an hour here): the stop notice reaches it."""
+    strategy_id = await make_strategy("TickCounter")
+    leases, notices = MemoryLeaseStore(), LocalInvalidations()
+    owner = make_engine(leases=leases, notices=notices, renew_interval_seconds=3600)
+    other = make_engine("replica-b", leases=leases, notices=notices, renew_interval_seconds=3600)
+    await owner.start()
+    await other.start()
+    assert list(owner.runners) == [strategy_id]
+    assert other.runners == {}
+    async with container.database.session() as session:  # the API commits the desired state
+        row = await session.get(Strategy, strategy_id)
+        assert row is not None
+        row.status = StrategyStatus.STOPPED
+    await other.stop_strategy(strategy_id)
+    await wait_for(lambda: not owner.runners)
+    assert await leases.owner_of(f"strategy:{strategy_id}") is None
