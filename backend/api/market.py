@@ -18,7 +18,7 @@ router = APIRouter(prefix=f"{API_PREFIX}/market", tags=["market"], route_class=S
 
 def get_market_data(container: ContainerDep, cache: CacheDep) -> MarketDataService:
     """Contracts and ticks of this replica's gateways, and the shared latest ticks."""
-    return MarketDataService(container.trading.market, cache)
+    return MarketDataService(container.trading.market, cache, container.trading.paper_feed)
 
 
 MarketDataDep = Annotated[MarketDataService, Depends(get_market_data)]
@@ -52,4 +52,4 @@ async def latest_tick(symbol: SymbolPath, _: CurrentUser, market: MarketDataDep)
 async def inject_ticks(body: TickInjectBody, _: AdminUser, market: MarketDataDep) -> Any:
     """202 with the ticks as published (defaults filled in); orders match on them shortly."""
     ticks = body if isinstance(body, list) else [body]
-    return market.inject(ticks, single=not isinstance(body, list))
+    return await market.inject(ticks, single=not isinstance(body, list))

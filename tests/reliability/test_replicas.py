@@ -196,6 +196,39 @@ async def test_an_order_placed_on_one_replica_is_cancelled_from_another(cluster:
     assert account.json()["frozen"] == "0.00000000"
 
 
+async def test_a_tick_injected_on_one_replica_moves_the_market_of_every_replica(
+    cluster: Cluster,
+) -> None:
+    """One PAPER market: an order resting on replica-b fills on a tick injected through a."""
+    headers = await trader_headers(cluster.proxied, "paper-trader")
+    admin = await login(cluster.proxied, *ADMIN)
+    admin_headers = {"Authorization": f"Bearer {admin.json()['access_token']}"}
+    placed = await cluster.clients["replica-b"].post(
+        "/api/v1/orders", json=limit_order("3400.0"), headers=headers
+    )
+    assert placed.status_code == 201, placed.text
+    tick = {"symbol": "IF2412.CFFEX", "last_price": "3399.0", "bid_price_1": "3398.8",
+            "ask_price_1": "3399.0"}  # fmt: skip
+    injected = await cluster.clients["replica-a"].post(
+        "/api/v1/market/ticks", json=tick, headers=admin_headers
+    )
+    assert injected.status_code == 202, injected.text
+
+    async def filled() -> bool:
+        order = await cluster.clients["replica-b"].get(
+            f"/api/v1/orders/{placed.json()['id']}", headers=headers
+        )
+        return bool(order.json()["status"] == "filled")
+
+    await wait_until(filled, within=5, interval=0.05, what="b's order fills on a's tick")
+    for name in REPLICAS:
+        server = cluster.servers[name]
+        engine_tick = await cluster.clients[name].get(
+            "/api/v1/market/ticks/IF2412.CFFEX", headers=headers
+        )
+        assert engine_tick.json()["last_price"] == "3399", (name, server.log()[-2000:])
+
+
 async def owners(cluster: Cluster, strategy_id: int, headers: dict[str, str]) -> set[object]:
     """The owner each live replica reports for the strategy."""
     reports = set()

@@ -92,6 +92,10 @@ ORDER_EVENTS_QUEUED = Gauge(
 IDEMPOTENCY_KEYS_PURGED = Counter(
     "redfire_idempotency_keys_purged_total", "Expired Idempotency-Keys deleted"
 )
+PAPER_MARKET_LEADER = Gauge(
+    "redfire_paper_market_leader",
+    "1 while this replica walks the PAPER market's prices for every replica (Redis deployments)",
+)
 CANCELS_RELAYED = Counter(
     "redfire_cancels_relayed_total",
     "Cancels of another replica's orders handed to that replica, by outcome "

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from backend.core.cache.protocol import Cache
 from backend.core.errors import DomainValidationError, NotFoundError
 from backend.schemas.market import TickInject, TickRead
+from backend.services.data.paper_feed import PaperFeed, inject
 from backend.services.stream.publisher import tick_cache_key
 from backend.services.vnpy.engine import RedFireVnPyEngine
 from backend.services.vnpy.errors import UnknownGatewayError
@@ -48,9 +49,10 @@ def _price_errors(tick: TickRead, step: Decimal, loc: Loc) -> list[dict[str, Any
 class MarketDataService:
     """Reads contracts and ticks for the API and feeds the PAPER market."""
 
-    def __init__(self, market: RedFireVnPyEngine, cache: Cache) -> None:
+    def __init__(self, market: RedFireVnPyEngine, cache: Cache, feed: PaperFeed) -> None:
         self.market = market
         self.cache = cache
+        self.feed = feed
 
     def list_symbols(self) -> list[ContractInfo]:
         """Every listed contract, sorted by symbol."""
@@ -77,8 +79,9 @@ class MarketDataService:
         except ValidationError:
             return None
 
-    def inject(self, ticks: list[TickInject], *, single: bool) -> list[TickRead]:
-        """Check every tick (422 with field errors), then publish them all in order."""
+    async def inject(self, ticks: list[TickInject], *, single: bool) -> list[TickRead]:
+        """Check every tick (422 with field errors), then publish them all in order (here, and
+        through the paper feed on every other replica)."""
         checked: list[_Checked] = []
         errors: list[dict[str, Any]] = []
         volumes: dict[str, Decimal] = {}
@@ -95,8 +98,10 @@ class MarketDataService:
         if errors:
             raise DomainValidationError(errors)
         for item in checked:
-            self._inject(item.tick)
-        return [item.tick for item in checked]
+            inject(self.market, item.tick)
+        injected = [item.tick for item in checked]
+        await self.feed.publish(injected)
+        return injected
 
     def _symbol_problem(self, symbol: str, listed: bool, loc: Loc) -> dict[str, Any] | None:
         if not listed:
@@ -129,16 +134,4 @@ class MarketDataService:
             ask_volume_1=request.ask_volume_1,
             volume=volume,
             datetime=(request.datetime or datetime.now(UTC)).astimezone(UTC),
-        )
-
-    def _inject(self, tick: TickRead) -> None:
-        self.market.paper_gateway(tick.symbol).inject_tick(
-            tick.symbol,
-            last_price=tick.last_price,
-            bid_price=tick.bid_price_1,
-            ask_price=tick.ask_price_1,
-            bid_volume=tick.bid_volume_1,
-            ask_volume=tick.ask_volume_1,
-            volume=tick.volume,
-            moment=tick.datetime,
         )

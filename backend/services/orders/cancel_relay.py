@@ -141,7 +141,7 @@ class RedisCancelRelay:
 
     async def _handle(self, raw: object) -> None:
         try:
-            request = json.loads(str(raw))
+            request = json.loads(raw.decode() if isinstance(raw, bytes) else str(raw))
             order_id, vt_orderid = int(request["order_id"]), str(request["vt_orderid"])
         except (ValueError, KeyError, TypeError) as exc:
             logger.warning("cancel_relay_bad_message", error=repr(exc))

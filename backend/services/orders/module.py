@@ -8,10 +8,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.cache.protocol import Cache
+from backend.core.cache.redis_service import RedisCacheService
 from backend.core.config.settings import AppConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
 from backend.core.monitoring.health import HealthRegistry
+from backend.services.data.paper_feed import PaperFeed, create_paper_feed
 from backend.services.orders.cancel_relay import create_cancel_relay
 from backend.services.orders.events import OrderEventProcessor
 from backend.services.orders.fills import AccountDefaults
@@ -35,13 +37,18 @@ class TradingComponents:
     risk: RiskSettingsStore
     accounts: AccountDefaults
     key_purger: ExpiredKeyPurger
+    paper_feed: PaperFeed
 
 
 def build_trading(
     config: AppConfig, database: AsyncDatabaseManager, cache: Cache
 ) -> TradingComponents:
     """Create the trading components (no I/O)."""
-    market = vnpy_engine_from_config(config.vnpy)
+    vnpy = config.vnpy
+    if isinstance(cache, RedisCacheService):
+        # Replicas sharing Redis share one PAPER market: the feed's leader walks it for all.
+        vnpy = vnpy.model_copy(update={"paper_tick_interval": 0})
+    market = vnpy_engine_from_config(vnpy)
     accounts = AccountDefaults(
         currency=config.risk.account_currency, initial_balance=config.risk.paper_initial_balance
     )
@@ -60,7 +67,11 @@ def build_trading(
     orders = OrderService(intake=intake, events=events, relay=relay)
     market.bridge.subscribe(BridgeEvent.ORDER, events.on_event)
     market.bridge.subscribe(BridgeEvent.TRADE, events.on_event)
-    return TradingComponents(market, orders, events, risk, accounts, ExpiredKeyPurger(database))
+    paper_feed = create_paper_feed(
+        cache, market=market, replica=config.replica_id, interval=config.vnpy.paper_tick_interval
+    )
+    purger = ExpiredKeyPurger(database)
+    return TradingComponents(market, orders, events, risk, accounts, purger, paper_feed)
 
 
 def register_trading(
@@ -98,6 +109,8 @@ def register_trading(
     # Cancels of this replica's orders that reached another replica (stops before vnpy).
     relay = trading.orders.relay
     lifecycle.register("cancel_relay", start=relay.start, stop=relay.stop)
+    feed = trading.paper_feed
+    lifecycle.register("paper_feed", start=feed.start, stop=feed.stop)
     # Registered (and sweeping departed replicas) before orders are taken; a restart under
     # the same name waits here while another replica settles its orders.
     replicas.on_departure(settle_departed)

@@ -210,7 +210,8 @@ class PaperGateway(BaseGateway):
                 previous.volume if volume is None else volume,
                 moment or datetime.now(UTC),
             )
-            self._walks[vt_symbol].price = last_price
+            walk = self._walks[vt_symbol]  # a generator here walks on from this tick
+            walk.price, walk.volume = last_price, quote.volume
             self._apply_quote(contract, quote)
 
     def commission_for(self, vt_tradeid: str) -> Decimal | None:
@@ -337,10 +338,22 @@ class PaperGateway(BaseGateway):
             reference=order.reference,
         )
 
+    def step(self, moment: datetime | None = None) -> list[tuple[str, Quote]]:
+        """One step of every subscribed contract's random walk, published and matched on.
+
+        The generator thread calls it every `tick_interval`; with one market for several
+        replicas (services/data/paper_feed.py) the market's leader does, and the others
+        inject what it returns.
+        """
+        with self._lock:
+            now = moment or datetime.now(UTC)
+            stepped = []
+            for vt_symbol in self._subscribed:
+                quote = self._walks[vt_symbol].step(now)
+                self._apply_quote(self._contracts[vt_symbol], quote)
+                stepped.append((vt_symbol, quote))
+            return stepped
+
     def _generate(self, interval: float) -> None:
         while not self._stopping.wait(interval):
-            with self._lock:
-                now = datetime.now(UTC)
-                for vt_symbol in self._subscribed:
-                    quote = self._walks[vt_symbol].step(now)
-                    self._apply_quote(self._contracts[vt_symbol], quote)
+            self.step()

@@ -1,0 +1,232 @@
+"""One PAPER market for every replica: the lease holder walks the prices, all of them match on them.
+
+Each replica's PAPER gateway keeps its own book: the orders that replica routed. Were each
+also to walk its own prices, three replicas behind a load balancer would quote three markets,
+fill orders on prices the others never showed, and an admin's injected tick would reach one
+of them. With Redis, the replica holding the `paper-market` lease steps the random walk every
+`VNPY__PAPER_TICK_INTERVAL` and publishes the quotes; the others inject them into their books.
+Injected ticks (POST /api/v1/market/ticks) are published as well, so every book sees them. If
+the leader stops or dies, its lease lapses and another replica walks on from the last prices.
+Without Redis there is one process, and its gateway walks by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Sequence
+from typing import Protocol
+
+import redis.asyncio as redis
+import structlog
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+
+from backend.core.cache.backoff import Backoff
+from backend.core.cache.protocol import Cache
+from backend.core.cache.redis_service import RedisCacheService
+from backend.core.monitoring.metrics import PAPER_MARKET_LEADER
+from backend.schemas.market import TickRead
+from backend.services.strategy.lease import LeaseStore, RedisLeaseStore
+from backend.services.vnpy.engine import RedFireVnPyEngine
+from backend.services.vnpy.errors import UnknownGatewayError
+from backend.services.vnpy.paper_market import Quote
+
+logger = structlog.get_logger(__name__)
+
+LEASE = "paper-market"
+READ_TIMEOUT = 1.0
+
+
+def inject(market: RedFireVnPyEngine, tick: TickRead) -> None:
+    """Publish `tick` on this replica's PAPER gateway and match its book on it."""
+    market.paper_gateway(tick.symbol).inject_tick(
+        tick.symbol,
+        last_price=tick.last_price,
+        bid_price=tick.bid_price_1,
+        ask_price=tick.ask_price_1,
+        bid_volume=tick.bid_volume_1,
+        ask_volume=tick.ask_volume_1,
+        volume=tick.volume,
+        moment=tick.datetime,
+    )
+
+
+def quote_tick(symbol: str, quote: Quote) -> TickRead:
+    """A generated quote as the tick every replica injects."""
+    return TickRead(
+        symbol=symbol,
+        last_price=quote.last,
+        bid_price_1=quote.bid,
+        ask_price_1=quote.ask,
+        bid_volume_1=quote.bid_volume,
+        ask_volume_1=quote.ask_volume,
+        volume=quote.volume,
+        datetime=quote.moment,
+    )
+
+
+class PaperFeed(Protocol):
+    """Share the PAPER market's ticks with every replica."""
+
+    async def publish(self, ticks: Sequence[TickRead]) -> None:
+        """Hand ticks this replica injected to the others."""
+
+    async def start(self) -> None:
+        """Listen, and walk the prices while this replica leads."""
+
+    async def stop(self) -> None:
+        """Stop listening and walking; hand the lead over."""
+
+
+class LocalPaperFeed:
+    """One process: its gateway walks by itself and there is nobody to share with."""
+
+    async def publish(self, ticks: Sequence[TickRead]) -> None:
+        """Nobody else."""
+
+    async def start(self) -> None:
+        """Nothing to start."""
+
+    async def stop(self) -> None:
+        """Nothing to stop."""
+
+
+class RedisPaperFeed:
+    """Ticks on one Redis channel under the key prefix; the walk led by a lease."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str,
+        *,
+        market: RedFireVnPyEngine,
+        leases: LeaseStore,
+        replica: str,
+        interval: float,
+        reconnect_max_seconds: float = 5.0,
+    ) -> None:
+        self.client = client
+        self.channel = f"{prefix}paper:ticks"
+        self.market = market
+        self.leases = leases
+        self.replica = replica
+        self.interval = interval
+        # Another replica takes the lead after three missed steps.
+        self.lease_seconds = max(3 * interval, 1.0)
+        self.origin = uuid.uuid4().hex
+        self._reconnect_max = reconnect_max_seconds
+        self._tasks: list[asyncio.Task[None]] = []
+        self.listening = asyncio.Event()
+
+    async def publish(self, ticks: Sequence[TickRead]) -> None:
+        """One message for the other replicas; a failure is logged (they miss these ticks)."""
+        if not ticks:
+            return
+        message = json.dumps(
+            {"origin": self.origin, "ticks": [tick.model_dump(mode="json") for tick in ticks]}
+        )
+        try:
+            await self.client.publish(self.channel, message)
+        except (RedisError, OSError) as exc:
+            logger.warning("paper_feed_publish_failed", ticks=len(ticks), error=repr(exc))
+
+    async def start(self) -> None:
+        """Listen; walk the prices when the generator is on (a tick interval above 0)."""
+        if self._tasks:
+            return
+        self._tasks.append(asyncio.create_task(self._listen_forever(), name="paper-feed"))
+        if self.interval > 0:
+            self._tasks.append(asyncio.create_task(self._walk_forever(), name="paper-walk"))
+
+    async def stop(self) -> None:
+        """Cancel both tasks and release the lead, so another replica walks on at once."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.listening.clear()
+        PAPER_MARKET_LEADER.set(0)
+        try:
+            await self.leases.release(LEASE, self.replica)
+        except (RedisError, OSError) as exc:
+            logger.warning("paper_feed_release_failed", error=repr(exc))
+
+    async def step(self) -> list[TickRead]:
+        """Walk the prices once if this replica leads, and publish them; the ticks walked."""
+        leading = await self.leases.acquire(LEASE, self.replica, self.lease_seconds)
+        PAPER_MARKET_LEADER.set(1 if leading else 0)
+        if not leading:
+            return []
+        try:
+            gateway = self.market.paper_gateway()
+        except UnknownGatewayError:
+            return []
+        ticks = [quote_tick(symbol, quote) for symbol, quote in gateway.step()]
+        await self.publish(ticks)
+        return ticks
+
+    async def _walk_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.step()
+            except (RedisError, OSError) as exc:
+                PAPER_MARKET_LEADER.set(0)
+                logger.warning("paper_walk_failed", error=repr(exc))
+
+    async def _listen_forever(self) -> None:
+        backoff = Backoff(self._reconnect_max)
+        while True:
+            try:
+                await self._listen(backoff)
+            except (RedisError, OSError) as exc:
+                self.listening.clear()
+                logger.warning("paper_feed_listener_lost", error=repr(exc))
+                await asyncio.sleep(backoff.next())
+
+    async def _listen(self, backoff: Backoff) -> None:
+        async with self.client.pubsub() as pubsub:
+            await pubsub.subscribe(self.channel)
+            while True:
+                message = await pubsub.get_message(timeout=READ_TIMEOUT)
+                if message is None:
+                    continue
+                if message["type"] == "subscribe":
+                    self.listening.set()
+                    backoff.reset()
+                elif message["type"] == "message":
+                    self._receive(message["data"])
+
+    def _receive(self, raw: object) -> None:
+        try:
+            message = json.loads(raw.decode() if isinstance(raw, bytes) else str(raw))
+            if message["origin"] == self.origin:
+                return  # ours: injected here before it was published
+            ticks = [TickRead.model_validate(tick) for tick in message["ticks"]]
+        except (ValueError, KeyError, TypeError, ValidationError) as exc:
+            logger.warning("paper_feed_bad_message", error=repr(exc))
+            return
+        for tick in ticks:
+            try:
+                inject(self.market, tick)
+            except (UnknownGatewayError, ValueError) as exc:  # not listed here
+                logger.warning("paper_feed_tick_refused", symbol=tick.symbol, error=str(exc))
+
+
+def create_paper_feed(
+    cache: Cache, *, market: RedFireVnPyEngine, replica: str, interval: float
+) -> PaperFeed:
+    """Redis pub/sub and a Redis lease beside the Redis cache, otherwise none (one process)."""
+    if isinstance(cache, RedisCacheService):
+        leases = RedisLeaseStore(cache.client, cache.prefix)
+        return RedisPaperFeed(
+            cache.client,
+            cache.prefix,
+            market=market,
+            leases=leases,
+            replica=replica,
+            interval=interval,
+        )
+    return LocalPaperFeed()

@@ -1,0 +1,126 @@
+"""One PAPER market for several replicas: the lease holder walks it, every book matches on it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+import redis.asyncio as redis
+
+from backend.core.monitoring.metrics import PAPER_MARKET_LEADER
+from backend.models.enums import OrderSide, OrderType
+from backend.schemas.market import TickRead
+from backend.services.data.paper_feed import RedisPaperFeed, inject
+from backend.services.strategy.lease import RedisLeaseStore
+from backend.services.vnpy.engine import RedFireVnPyEngine, vnpy_engine_from_config
+from backend.services.vnpy.types import BridgeEvent, OrderUpdate
+from tests.reliability.support import wait_until
+from tests.services.vnpy.conftest import IF, RB, paper_config
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL")
+pytestmark = pytest.mark.skipif(REDIS_URL is None, reason="needs TEST_REDIS_URL")
+
+
+class Replica:
+    """A vnpy engine on PAPER with its feed, as one replica runs them."""
+
+    def __init__(self, name: str, prefix: str) -> None:
+        assert REDIS_URL is not None
+        self.client = redis.from_url(REDIS_URL, decode_responses=True)  # as the app's
+        self.engine: RedFireVnPyEngine = vnpy_engine_from_config(paper_config())
+        self.feed = RedisPaperFeed(
+            self.client,
+            prefix,
+            market=self.engine,
+            leases=RedisLeaseStore(self.client, prefix),
+            replica=name,
+            interval=0,  # stepped by the test
+        )
+        self.orders: list[OrderUpdate] = []
+
+    async def start(self) -> None:
+        async def record(update: OrderUpdate) -> None:
+            self.orders.append(update)
+
+        self.engine.bridge.subscribe(BridgeEvent.ORDER, record)
+        await self.engine.start()
+        await self.feed.start()
+        await wait_until(self._listening, within=5, what="the feed listens")
+
+    async def _listening(self) -> bool:
+        return self.feed.listening.is_set()
+
+    async def stop(self) -> None:
+        await self.feed.stop()
+        await self.engine.stop()
+        await self.client.aclose()
+
+    def last(self, symbol: str) -> Decimal | None:
+        tick = self.engine.get_tick(symbol)
+        return None if tick is None else tick.last_price
+
+
+@pytest.fixture
+async def replicas(redis_prefix: str) -> AsyncIterator[tuple[Replica, Replica]]:
+    prefix = f"{redis_prefix}paper-feed-{os.urandom(4).hex()}:"
+    a, b = Replica("replica-a", prefix), Replica("replica-b", prefix)
+    await a.start()
+    await b.start()
+    try:
+        yield a, b
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+async def test_the_leader_walks_and_the_others_quote_its_prices(
+    replicas: tuple[Replica, Replica],
+) -> None:
+    a, b = replicas
+    walked = {tick.symbol: tick for tick in await a.feed.step()}
+    assert {IF, RB} <= set(walked)
+    assert PAPER_MARKET_LEADER._value.get() == 1
+    assert await b.feed.step() == []  # one leader: b injects, it does not walk
+
+    async def caught_up() -> bool:
+        return all(b.last(symbol) == tick.last_price for symbol, tick in walked.items())
+
+    await wait_until(caught_up, within=5, what="b quotes a's prices")
+    snapshot = b.engine.get_tick(IF)
+    assert snapshot is not None
+    assert snapshot.datetime == walked[IF].datetime
+
+    # The leader stops: its lease goes with it, and b walks on from the last price.
+    await a.feed.stop()
+    continued = {tick.symbol: tick for tick in await b.feed.step()}
+    step = abs(continued[IF].last_price - walked[IF].last_price)
+    assert step in (Decimal(0), Decimal("0.2"))  # one step of IF's walk: -1, 0 or +1 tick
+    assert continued[IF].volume >= walked[IF].volume  # the day's volume does not restart
+
+
+async def test_an_injected_tick_fills_resting_orders_on_every_replica(
+    replicas: tuple[Replica, Replica],
+) -> None:
+    a, b = replicas
+    resting = b.engine.send_order(IF, OrderSide.BUY, OrderType.LIMIT, Decimal(1), Decimal("3400"))
+    crossing = TickRead(
+        symbol=IF,
+        last_price=Decimal("3399.0"),
+        bid_price_1=Decimal("3398.8"),
+        ask_price_1=Decimal("3399.0"),
+        bid_volume_1=Decimal(5),
+        ask_volume_1=Decimal(5),
+        volume=Decimal(100),
+        datetime=datetime.now(UTC),
+    )
+    inject(a.engine, crossing)  # what POST /api/v1/market/ticks does on the replica it reached
+    await a.feed.publish([crossing])
+
+    async def filled() -> bool:
+        return any(u.vt_orderid == resting and u.status.is_final for u in b.orders)
+
+    await wait_until(filled, within=5, what="b's resting order fills on a's injected tick")
+    assert b.last(IF) == Decimal("3399.0")
