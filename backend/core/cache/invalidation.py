@@ -18,14 +18,13 @@ import redis.asyncio as redis
 import structlog
 from redis.exceptions import RedisError
 
-from backend.core.cache.backoff import Backoff
 from backend.core.cache.protocol import Cache
 from backend.core.cache.redis_service import RedisCacheService
+from backend.core.cache.subscription import ChannelSubscription
 
 logger = structlog.get_logger(__name__)
 
 Listener = Callable[[str], None]
-READ_TIMEOUT = 1.0
 
 
 class Invalidations(Protocol):
@@ -107,9 +106,20 @@ class RedisInvalidations(_Local):
         self.channel = f"{prefix}invalidate"
         self._epoch = None
         self._epochs = 0
-        self._reconnect_max = reconnect_max_seconds
-        self._task: asyncio.Task[None] | None = None
-        self.listening = asyncio.Event()
+        self._subscription = ChannelSubscription(
+            client,
+            self.channel,
+            self._deliver,
+            name="invalidations",
+            on_subscribed=self._begin_epoch,
+            on_lost=self._end_epoch,
+            reconnect_max_seconds=reconnect_max_seconds,
+        )
+
+    @property
+    def listening(self) -> asyncio.Event:
+        """Set while Redis has confirmed the subscription."""
+        return self._subscription.listening
 
     async def publish(self, key: str) -> None:
         """Deliver here, then to the other replicas; a failure is logged (their entries expire)."""
@@ -121,46 +131,19 @@ class RedisInvalidations(_Local):
 
     async def start(self) -> None:
         """Start the listener; the first epoch begins once Redis confirms the subscription."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._listen_forever(), name="invalidations")
+        await self._subscription.start()
 
     async def stop(self) -> None:
         """Stop listening."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        self._end_epoch()
+        await self._subscription.stop()
+
+    def _begin_epoch(self) -> None:
+        # Confirmed: from here on, no message for this channel can be missed.
+        self._epochs += 1
+        self._set_epoch(self._epochs)
 
     def _end_epoch(self) -> None:
-        self.listening.clear()
         self._set_epoch(None)
-
-    async def _listen_forever(self) -> None:
-        backoff = Backoff(self._reconnect_max)
-        while True:
-            try:
-                await self._listen(backoff)
-            except (RedisError, OSError) as exc:
-                self._end_epoch()
-                logger.warning("invalidation_listener_lost", error=repr(exc))
-                await asyncio.sleep(backoff.next())
-
-    async def _listen(self, backoff: Backoff) -> None:
-        async with self.client.pubsub() as pubsub:
-            await pubsub.subscribe(self.channel)
-            while True:
-                message = await pubsub.get_message(timeout=READ_TIMEOUT)
-                if message is None:
-                    continue
-                if message["type"] == "subscribe":
-                    # Confirmed: from here on, no message for this channel can be missed.
-                    self._epochs += 1
-                    self._set_epoch(self._epochs)
-                    self.listening.set()
-                    backoff.reset()
-                elif message["type"] == "message":
-                    self._deliver(str(message["data"]))
 
 
 def create_invalidations(cache: Cache) -> Invalidations:

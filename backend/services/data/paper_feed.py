@@ -23,9 +23,9 @@ import structlog
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
-from backend.core.cache.backoff import Backoff
 from backend.core.cache.protocol import Cache
 from backend.core.cache.redis_service import RedisCacheService
+from backend.core.cache.subscription import ChannelSubscription
 from backend.core.monitoring.metrics import PAPER_MARKET_LEADER
 from backend.schemas.market import TickRead
 from backend.services.strategy.lease import LeaseStore, RedisLeaseStore
@@ -36,7 +36,6 @@ from backend.services.vnpy.paper_market import Quote
 logger = structlog.get_logger(__name__)
 
 LEASE = "paper-market"
-READ_TIMEOUT = 1.0
 
 
 def inject(market: RedFireVnPyEngine, tick: TickRead) -> None:
@@ -105,7 +104,6 @@ class RedisPaperFeed:
         leases: LeaseStore,
         replica: str,
         interval: float,
-        reconnect_max_seconds: float = 5.0,
     ) -> None:
         self.client = client
         self.channel = f"{prefix}paper:ticks"
@@ -116,9 +114,15 @@ class RedisPaperFeed:
         # Another replica takes the lead after three missed steps.
         self.lease_seconds = max(3 * interval, 1.0)
         self.origin = uuid.uuid4().hex
-        self._reconnect_max = reconnect_max_seconds
-        self._tasks: list[asyncio.Task[None]] = []
-        self.listening = asyncio.Event()
+        self._walker: asyncio.Task[None] | None = None
+        self._subscription = ChannelSubscription(
+            client, self.channel, self._receive, name="paper-feed"
+        )
+
+    @property
+    def listening(self) -> asyncio.Event:
+        """Set while Redis has confirmed the subscription."""
+        return self._subscription.listening
 
     async def publish(self, ticks: Sequence[TickRead]) -> None:
         """One message for the other replicas; a failure is logged (they miss these ticks)."""
@@ -134,19 +138,17 @@ class RedisPaperFeed:
 
     async def start(self) -> None:
         """Listen; walk the prices when the generator is on (a tick interval above 0)."""
-        if self._tasks:
-            return
-        self._tasks.append(asyncio.create_task(self._listen_forever(), name="paper-feed"))
-        if self.interval > 0:
-            self._tasks.append(asyncio.create_task(self._walk_forever(), name="paper-walk"))
+        await self._subscription.start()
+        if self.interval > 0 and self._walker is None:
+            self._walker = asyncio.create_task(self._walk_forever(), name="paper-walk")
 
     async def stop(self) -> None:
-        """Cancel both tasks and release the lead, so another replica walks on at once."""
-        tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self.listening.clear()
+        """Stop walking and listening; release the lead, so another replica walks on at once."""
+        walker, self._walker = self._walker, None
+        if walker is not None:
+            walker.cancel()
+            await asyncio.gather(walker, return_exceptions=True)
+        await self._subscription.stop()
         PAPER_MARKET_LEADER.set(0)
         try:
             await self.leases.release(LEASE, self.replica)
@@ -176,32 +178,9 @@ class RedisPaperFeed:
                 PAPER_MARKET_LEADER.set(0)
                 logger.warning("paper_walk_failed", error=repr(exc))
 
-    async def _listen_forever(self) -> None:
-        backoff = Backoff(self._reconnect_max)
-        while True:
-            try:
-                await self._listen(backoff)
-            except (RedisError, OSError) as exc:
-                self.listening.clear()
-                logger.warning("paper_feed_listener_lost", error=repr(exc))
-                await asyncio.sleep(backoff.next())
-
-    async def _listen(self, backoff: Backoff) -> None:
-        async with self.client.pubsub() as pubsub:
-            await pubsub.subscribe(self.channel)
-            while True:
-                message = await pubsub.get_message(timeout=READ_TIMEOUT)
-                if message is None:
-                    continue
-                if message["type"] == "subscribe":
-                    self.listening.set()
-                    backoff.reset()
-                elif message["type"] == "message":
-                    self._receive(message["data"])
-
-    def _receive(self, raw: object) -> None:
+    def _receive(self, text: str) -> None:
         try:
-            message = json.loads(raw.decode() if isinstance(raw, bytes) else str(raw))
+            message = json.loads(text)
             if message["origin"] == self.origin:
                 return  # ours: injected here before it was published
             ticks = [TickRead.model_validate(tick) for tick in message["ticks"]]

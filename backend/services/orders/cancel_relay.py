@@ -21,15 +21,14 @@ import redis.asyncio as redis
 import structlog
 from redis.exceptions import RedisError
 
-from backend.core.cache.backoff import Backoff
 from backend.core.cache.protocol import Cache
 from backend.core.cache.redis_service import RedisCacheService
+from backend.core.cache.subscription import ChannelSubscription
 from backend.core.monitoring.metrics import CANCELS_RELAYED
 
 logger = structlog.get_logger(__name__)
 
 Cancel = Callable[[str], Awaitable[None]]
-READ_TIMEOUT = 1.0
 
 
 class CancelRelay(Protocol):
@@ -64,23 +63,20 @@ class LocalCancelRelay:
 class RedisCancelRelay:
     """Redis pub/sub: one channel per replica under the key prefix."""
 
-    def __init__(
-        self,
-        client: redis.Redis,
-        prefix: str,
-        *,
-        replica: str,
-        cancel: Cancel,
-        reconnect_max_seconds: float = 5.0,
-    ) -> None:
+    def __init__(self, client: redis.Redis, prefix: str, *, replica: str, cancel: Cancel) -> None:
         self.client = client
         self.prefix = prefix
         self.replica = replica
         self.cancel = cancel
-        self._reconnect_max = reconnect_max_seconds
-        self._task: asyncio.Task[None] | None = None
         self._cancels: set[asyncio.Task[None]] = set()
-        self.listening = asyncio.Event()
+        self._subscription = ChannelSubscription(
+            client, self.channel(replica), self._received, name="cancel-relay"
+        )
+
+    @property
+    def listening(self) -> asyncio.Event:
+        """Set while Redis has confirmed the subscription."""
+        return self._subscription.listening
 
     def channel(self, replica: str) -> str:
         """Where `replica` hears the cancels of its orders."""
@@ -102,50 +98,25 @@ class RedisCancelRelay:
 
     async def start(self) -> None:
         """Start listening on this replica's channel."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._listen_forever(), name="cancel-relay")
+        await self._subscription.start()
 
     async def stop(self) -> None:
         """Stop listening; cancels already handed to the gateway finish."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        self.listening.clear()
+        await self._subscription.stop()
         await asyncio.gather(*self._cancels, return_exceptions=True)
 
-    async def _listen_forever(self) -> None:
-        backoff = Backoff(self._reconnect_max)
-        while True:
-            try:
-                await self._listen(backoff)
-            except (RedisError, OSError) as exc:
-                self.listening.clear()
-                logger.warning("cancel_relay_listener_lost", error=repr(exc))
-                await asyncio.sleep(backoff.next())
-
-    async def _listen(self, backoff: Backoff) -> None:
-        async with self.client.pubsub() as pubsub:
-            await pubsub.subscribe(self.channel(self.replica))
-            while True:
-                message = await pubsub.get_message(timeout=READ_TIMEOUT)
-                if message is None:
-                    continue
-                if message["type"] == "subscribe":
-                    self.listening.set()
-                    backoff.reset()
-                elif message["type"] == "message":
-                    task = asyncio.create_task(self._handle(message["data"]))
-                    self._cancels.add(task)
-                    task.add_done_callback(self._cancels.discard)
-
-    async def _handle(self, raw: object) -> None:
+    def _received(self, text: str) -> None:
         try:
-            request = json.loads(raw.decode() if isinstance(raw, bytes) else str(raw))
+            request = json.loads(text)
             order_id, vt_orderid = int(request["order_id"]), str(request["vt_orderid"])
         except (ValueError, KeyError, TypeError) as exc:
             logger.warning("cancel_relay_bad_message", error=repr(exc))
             return
+        task = asyncio.create_task(self._cancel(order_id, vt_orderid))
+        self._cancels.add(task)
+        task.add_done_callback(self._cancels.discard)
+
+    async def _cancel(self, order_id: int, vt_orderid: str) -> None:
         try:
             await self.cancel(vt_orderid)
         except Exception as exc:  # already final and forgotten, or the gateway is down
