@@ -167,8 +167,9 @@ class RandomWalk:
 def session_id() -> str:
     """A short id unique per gateway start: hex tenths of a second plus random bits.
 
-    Replicas each run a paper market and share one orders table (vt_orderid is unique):
-    two started in the same tenth of a second must still never issue the same ids.
+    Replicas each run a PAPER gateway (a book of their own) and share one orders table
+    (vt_orderid is unique): two started in the same tenth of a second must still never issue
+    the same ids.
     """
     return f"{int(time.time() * 10):x}{secrets.token_hex(4)}"
 
