@@ -7,6 +7,8 @@ of them. With Redis, the replica holding the `paper-market` lease steps the rand
 `VNPY__PAPER_TICK_INTERVAL` and publishes the quotes; the others inject them into their books.
 Injected ticks (POST /api/v1/market/ticks) are published as well, so every book sees them. If
 the leader stops or dies, its lease lapses and another replica walks on from the last prices.
+A replica that starts (a new pod in a rolling update) first takes the market's latest ticks
+from the shared cache, so it never fills an order on its start-up prices.
 Without Redis there is one process, and its gateway walks by itself.
 """
 
@@ -29,6 +31,7 @@ from backend.core.cache.subscription import ChannelSubscription
 from backend.core.monitoring.metrics import PAPER_MARKET_LEADER
 from backend.schemas.market import TickRead
 from backend.services.strategy.lease import LeaseStore, RedisLeaseStore
+from backend.services.stream.publisher import tick_cache_key
 from backend.services.vnpy.engine import RedFireVnPyEngine
 from backend.services.vnpy.errors import UnknownGatewayError
 from backend.services.vnpy.paper_market import Quote
@@ -101,11 +104,13 @@ class RedisPaperFeed:
         prefix: str,
         *,
         market: RedFireVnPyEngine,
+        cache: Cache,
         leases: LeaseStore,
         replica: str,
         interval: float,
     ) -> None:
         self.client = client
+        self.cache = cache
         self.channel = f"{prefix}paper:ticks"
         self.market = market
         self.leases = leases
@@ -137,7 +142,9 @@ class RedisPaperFeed:
             logger.warning("paper_feed_publish_failed", ticks=len(ticks), error=repr(exc))
 
     async def start(self) -> None:
-        """Listen; walk the prices when the generator is on (a tick interval above 0)."""
+        """Listen, catch up with the market, and walk it (a tick interval above 0) when leading."""
+        # Before listening, so nothing the feed brings is overwritten by an older saved tick.
+        await self.catch_up()
         await self._subscription.start()
         if self.interval > 0 and self._walker is None:
             self._walker = asyncio.create_task(self._walk_forever(), name="paper-walk")
@@ -154,6 +161,33 @@ class RedisPaperFeed:
             await self.leases.release(LEASE, self.replica)
         except (RedisError, OSError) as exc:
             logger.warning("paper_feed_release_failed", error=repr(exc))
+
+    async def catch_up(self) -> list[TickRead]:
+        """Bring this replica's PAPER book to the market's latest ticks (as the replicas saved
+        them); a contract with none yet (a new deployment) announces its start-up quote.
+
+        Returns the ticks injected or announced.
+        """
+        try:
+            gateway = self.market.paper_gateway()
+        except UnknownGatewayError:
+            return []
+        caught_up = []
+        for contract in self.market.list_contracts():
+            if contract.gateway != gateway.gateway_name:
+                continue
+            saved = await self.cache.get(tick_cache_key(contract.symbol))
+            try:
+                latest = None if saved is None else TickRead.model_validate(saved)
+            except ValidationError:
+                logger.warning("paper_feed_bad_saved_tick", symbol=contract.symbol)
+                latest = None
+            if latest is None:
+                latest = quote_tick(contract.symbol, gateway.announce(contract.symbol))
+            else:
+                inject(self.market, latest)
+            caught_up.append(latest)
+        return caught_up
 
     async def step(self) -> list[TickRead]:
         """Walk the prices once if this replica leads, and publish them; the ticks walked."""
@@ -204,6 +238,7 @@ def create_paper_feed(
             cache.client,
             cache.prefix,
             market=market,
+            cache=cache,
             leases=leases,
             replica=replica,
             interval=interval,

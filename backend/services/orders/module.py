@@ -44,11 +44,9 @@ def build_trading(
     config: AppConfig, database: AsyncDatabaseManager, cache: Cache
 ) -> TradingComponents:
     """Create the trading components (no I/O)."""
-    vnpy = config.vnpy
-    if isinstance(cache, RedisCacheService):
-        # Replicas sharing Redis share one PAPER market: the feed's leader walks it for all.
-        vnpy = vnpy.model_copy(update={"paper_tick_interval": 0})
-    market = vnpy_engine_from_config(vnpy)
+    # Replicas sharing Redis share one PAPER market: the paper feed brings it to each.
+    shared = isinstance(cache, RedisCacheService)
+    market = vnpy_engine_from_config(config.vnpy, shared_paper_market=shared)
     accounts = AccountDefaults(
         currency=config.risk.account_currency, initial_balance=config.risk.paper_initial_balance
     )

@@ -55,8 +55,9 @@ class RedFireVnPyEngine:
     OrderUpdate, TradeFill and ContractInfo.
     """
 
-    def __init__(self, config: VnpyConfig) -> None:
+    def __init__(self, config: VnpyConfig, *, shared_paper_market: bool = False) -> None:
         self.config = config
+        self.shared_paper_market = shared_paper_market
         self.bridge = EventBridge(maxsize=config.event_queue_size)
         self._gateways: dict[str, BaseGateway] = {}
         self._translator = EventTranslator(self._gateways)
@@ -300,6 +301,8 @@ class RedFireVnPyEngine:
         self._gateways[target.gateway_name] = target
         setting = gateway_setting(spec, gateway_class, self.config)
         if isinstance(target, PaperGateway):
+            if self.shared_paper_market:  # the paper feed walks and announces the prices
+                setting = {**setting, "tick_interval": 0, "announce_start": False}
             target.connect(setting)
         else:
             await asyncio.to_thread(target.connect, setting)
@@ -338,6 +341,12 @@ class RedFireVnPyEngine:
         return target, order
 
 
-def vnpy_engine_from_config(config: VnpyConfig) -> RedFireVnPyEngine:
-    """The engine for `config`; the application registers its start/stop as lifecycle hooks."""
-    return RedFireVnPyEngine(config)
+def vnpy_engine_from_config(
+    config: VnpyConfig, *, shared_paper_market: bool = False
+) -> RedFireVnPyEngine:
+    """The engine for `config`; the application registers its start/stop as lifecycle hooks.
+
+    `shared_paper_market`: PAPER neither walks nor announces its own prices; the paper feed
+    (services/data/paper_feed.py) brings one market's to every replica.
+    """
+    return RedFireVnPyEngine(config, shared_paper_market=shared_paper_market)

@@ -83,6 +83,9 @@ class PaperGateway(BaseGateway):
             # Order ids must not repeat across restarts: prefix them with the session.
             self._session = str(setting.get("session") or session_id())
             now = datetime.now(UTC)
+            # With one market for several replicas the feed announces the market's quotes;
+            # this replica's start-up prices would be news to nobody (paper_feed.py).
+            announce = bool(setting.get("announce_start", True))
             for contract in contracts:
                 walk = RandomWalk(contract, seed)
                 self._contracts[contract.vt_symbol] = contract
@@ -90,7 +93,9 @@ class PaperGateway(BaseGateway):
                 self._tick_builders[contract.vt_symbol] = TickBuilder(contract, self.gateway_name)
                 self._open[contract.vt_symbol] = {}
                 self.on_contract(contract_data(contract, self.gateway_name))
-                self._apply_quote(contract, walk.initial(now))
+                self._quotes[contract.vt_symbol] = walk.initial(now)
+                if announce:
+                    self._apply_quote(contract, self._quotes[contract.vt_symbol])
             self._connected = True
         interval = float(setting.get("tick_interval", 0))
         if interval > 0:
@@ -337,6 +342,16 @@ class PaperGateway(BaseGateway):
             datetime=moment or order.created,
             reference=order.reference,
         )
+
+    def announce(self, vt_symbol: str) -> Quote:
+        """Publish the contract's current quote as a tick.
+
+        Connected with `announce_start` off, a start-up quote stays unpublished until this.
+        """
+        with self._lock:
+            quote = self._quotes[vt_symbol]
+            self._apply_quote(self._contracts[vt_symbol], quote)
+            return quote
 
     def step(self, moment: datetime | None = None) -> list[tuple[str, Quote]]:
         """One step of every subscribed contract's random walk, published and matched on.

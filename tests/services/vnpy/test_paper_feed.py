@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-import redis.asyncio as redis
 
+from backend.core.cache.redis_service import RedisCacheService
+from backend.core.config.sections import RedisConfig
 from backend.core.monitoring.metrics import PAPER_MARKET_LEADER
 from backend.models.enums import OrderSide, OrderType
 from backend.schemas.market import TickRead
-from backend.services.data.paper_feed import RedisPaperFeed, inject
-from backend.services.strategy.lease import RedisLeaseStore
+from backend.services.data.paper_feed import RedisPaperFeed, create_paper_feed, inject
+from backend.services.stream.publisher import tick_cache_key
 from backend.services.vnpy.engine import RedFireVnPyEngine, vnpy_engine_from_config
 from backend.services.vnpy.types import BridgeEvent, OrderUpdate
 from tests.reliability.support import wait_until
@@ -29,16 +30,12 @@ class Replica:
 
     def __init__(self, name: str, prefix: str) -> None:
         assert REDIS_URL is not None
-        self.client = redis.from_url(REDIS_URL, decode_responses=True)  # as the app's
-        self.engine: RedFireVnPyEngine = vnpy_engine_from_config(paper_config())
-        self.feed = RedisPaperFeed(
-            self.client,
-            prefix,
-            market=self.engine,
-            leases=RedisLeaseStore(self.client, prefix),
-            replica=name,
-            interval=0,  # stepped by the test
-        )
+        self.cache = RedisCacheService(RedisConfig(url=REDIS_URL, key_prefix=prefix))
+        config = paper_config()
+        self.engine: RedFireVnPyEngine = vnpy_engine_from_config(config, shared_paper_market=True)
+        feed = create_paper_feed(self.cache, market=self.engine, replica=name, interval=0)
+        assert isinstance(feed, RedisPaperFeed)
+        self.feed = feed  # stepped by the test (no walk of its own: interval 0)
         self.orders: list[OrderUpdate] = []
 
     async def start(self) -> None:
@@ -56,7 +53,7 @@ class Replica:
     async def stop(self) -> None:
         await self.feed.stop()
         await self.engine.stop()
-        await self.client.aclose()
+        await self.cache.close()
 
     def last(self, symbol: str) -> Decimal | None:
         tick = self.engine.get_tick(symbol)
@@ -64,8 +61,12 @@ class Replica:
 
 
 @pytest.fixture
-async def replicas(redis_prefix: str) -> AsyncIterator[tuple[Replica, Replica]]:
-    prefix = f"{redis_prefix}paper-feed-{os.urandom(4).hex()}:"
+def prefix(redis_prefix: str) -> str:
+    return f"{redis_prefix}paper-feed-{os.urandom(4).hex()}:"
+
+
+@pytest.fixture
+async def replicas(prefix: str) -> AsyncIterator[tuple[Replica, Replica]]:
     a, b = Replica("replica-a", prefix), Replica("replica-b", prefix)
     await a.start()
     await b.start()
@@ -74,6 +75,14 @@ async def replicas(redis_prefix: str) -> AsyncIterator[tuple[Replica, Replica]]:
     finally:
         await a.stop()
         await b.stop()
+
+
+async def test_a_new_market_opens_at_the_configured_prices(
+    replicas: tuple[Replica, Replica],
+) -> None:
+    for replica in replicas:  # nothing saved yet: each announces its start-up quotes
+        assert replica.last(IF) == Decimal("3500.0")
+        assert replica.last(RB) == Decimal(3300)
 
 
 async def test_the_leader_walks_and_the_others_quote_its_prices(
@@ -124,3 +133,24 @@ async def test_an_injected_tick_fills_resting_orders_on_every_replica(
 
     await wait_until(filled, within=5, what="b's resting order fills on a's injected tick")
     assert b.last(IF) == Decimal("3399.0")
+
+
+async def test_a_replica_that_starts_later_quotes_the_market_not_its_start_up_prices(
+    replicas: tuple[Replica, Replica], prefix: str
+) -> None:
+    """A new pod of a rolling update must not fill orders on the configured initial prices."""
+    a, _ = replicas
+    for _ in range(3):
+        walked = {tick.symbol: tick for tick in await a.feed.step()}
+    for tick in walked.values():  # what every replica's stream publisher saves
+        await a.cache.set(tick_cache_key(tick.symbol), tick.model_dump(mode="json"))
+    late = Replica("replica-c", prefix)
+    await late.start()
+    try:
+        assert late.last(IF) == walked[IF].last_price
+        assert late.last(RB) == walked[RB].last_price
+        snapshot = late.engine.get_tick(IF)
+        assert snapshot is not None
+        assert snapshot.datetime == walked[IF].datetime
+    finally:
+        await late.stop()
