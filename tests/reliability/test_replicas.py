@@ -229,6 +229,41 @@ async def test_a_tick_injected_on_one_replica_moves_the_market_of_every_replica(
         assert engine_tick.json()["last_price"] == "3399", (name, server.log()[-2000:])
 
 
+async def test_a_replica_started_later_trades_at_the_market_not_its_start_up_prices(
+    cluster: Cluster, cluster_services: Services
+) -> None:
+    """A new pod of a rolling update joins the market as it stands."""
+    headers = await trader_headers(cluster.proxied, "late-trader")
+    admin = await login(cluster.proxied, *ADMIN)
+    admin_headers = {"Authorization": f"Bearer {admin.json()['access_token']}"}
+    tick = {"symbol": "IF2412.CFFEX", "last_price": "3377.0"}  # ask: one tick above
+    injected = await cluster.clients["replica-a"].post(
+        "/api/v1/market/ticks", json=tick, headers=admin_headers
+    )
+    assert injected.status_code == 202, injected.text
+    late = cluster_services.server("replica-d", **STRATEGY)
+    late.start()
+    try:
+        await late.wait_ready()
+        async with httpx.AsyncClient(base_url=late.base_url, timeout=10) as http:
+            quoted = await http.get("/api/v1/market/ticks/IF2412.CFFEX", headers=headers)
+            assert quoted.json()["last_price"] == "3377", late.log()[-3000:]
+            market = {"symbol": "IF2412.CFFEX", "side": "BUY", "order_type": "market",
+                      "quantity": 1}  # fmt: skip
+            placed = await http.post("/api/v1/orders", json=market, headers=headers)
+            assert placed.status_code == 201, placed.text
+
+            async def filled() -> bool:
+                order = await http.get(f"/api/v1/orders/{placed.json()['id']}", headers=headers)
+                return bool(order.json()["status"] == "filled")
+
+            await wait_until(filled, within=5, interval=0.05, what="the market order fills")
+            order = await http.get(f"/api/v1/orders/{placed.json()['id']}", headers=headers)
+            assert order.json()["avg_fill_price"] == "3377.20000000"
+    finally:
+        late.stop()
+
+
 async def owners(cluster: Cluster, strategy_id: int, headers: dict[str, str]) -> set[object]:
     """The owner each live replica reports for the strategy."""
     reports = set()
