@@ -264,6 +264,30 @@ async def test_a_replica_started_later_trades_at_the_market_not_its_start_up_pri
         late.stop()
 
 
+async def test_the_open_order_limit_holds_across_replicas(cluster: Cluster) -> None:
+    """Orders booked at the same moment on two replicas count each other's."""
+    headers = await trader_headers(cluster.proxied, "limit-trader")
+    admin = await login(cluster.proxied, *ADMIN)
+    admin_headers = {"Authorization": f"Bearer {admin.json()['access_token']}"}
+    before = (await cluster.proxied.get("/api/v1/admin/risk", headers=admin_headers)).json()
+    limit = {"max_open_orders": 4}
+    assert (
+        await cluster.proxied.put("/api/v1/admin/risk", json=limit, headers=admin_headers)
+    ).is_success
+    try:
+        placed = await asyncio.gather(
+            *(
+                cluster.clients[name].post("/api/v1/orders", json=limit_order(), headers=headers)
+                for name in ("replica-a", "replica-b") * 4
+            )
+        )
+    finally:
+        restore = {"max_open_orders": before["max_open_orders"]}
+        await cluster.proxied.put("/api/v1/admin/risk", json=restore, headers=admin_headers)
+    statuses = sorted(response.json()["status"] for response in placed)
+    assert statuses == ["rejected"] * 4 + ["submitted"] * 4, [r.json() for r in placed]
+
+
 async def owners(cluster: Cluster, strategy_id: int, headers: dict[str, str]) -> set[object]:
     """The owner each live replica reports for the strategy."""
     reports = set()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.cache.memory import MemoryCache
@@ -25,6 +25,12 @@ SETTINGS_ID = 1
 SETTINGS_CACHE_KEY = "risk:settings"
 SETTINGS_CACHE_TTL = 30.0
 OPEN_STATUSES = (OrderStatus.PENDING, OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED)
+# pg_advisory_xact_lock(BOOKING_LOCKS, user_id): one user's order booking, across replicas.
+BOOKING_LOCKS = 0x5246  # "RF"
+LOCK_USERS = text(
+    "SELECT pg_advisory_xact_lock(:namespace, user_id)"
+    " FROM unnest(CAST(:user_ids AS integer[])) AS user_id"
+)
 LIMIT_FIELDS = (
     "max_order_quantity",
     "max_order_notional",
@@ -156,7 +162,16 @@ def reference_price(request: OrderCreate, tick: TickSnapshot | None) -> Decimal 
 
 
 async def open_order_counts(session: AsyncSession, user_ids: set[int]) -> dict[int, int]:
-    """How many orders of each user are still open."""
+    """How many orders of each user are still open, counted under each user's booking lock.
+
+    The lock lasts until the caller's transaction ends, after it has stored the orders it
+    accepted: a replica booking the same user's orders at the same moment waits, then counts
+    them. PostgreSQL takes an advisory lock per user, in id order so that two batches never
+    wait on each other; SQLite has one writer at a time already.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        parameters = {"namespace": BOOKING_LOCKS, "user_ids": sorted(user_ids)}
+        await session.execute(LOCK_USERS, parameters)
     statement = (
         select(Order.user_id, func.count())
         .where(Order.user_id.in_(user_ids), Order.status.in_(OPEN_STATUSES))
