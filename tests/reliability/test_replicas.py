@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -286,6 +287,42 @@ async def test_the_open_order_limit_holds_across_replicas(cluster: Cluster) -> N
         await cluster.proxied.put("/api/v1/admin/risk", json=restore, headers=admin_headers)
     statuses = sorted(response.json()["status"] for response in placed)
     assert statuses == ["rejected"] * 4 + ["submitted"] * 4, [r.json() for r in placed]
+
+
+async def test_fills_booked_by_every_replica_at_once_add_up_in_one_account(
+    cluster: Cluster,
+) -> None:
+    """Each replica books the fills of the orders it routed into the same position and account."""
+    headers = await trader_headers(cluster.proxied, "busy-trader")
+    market = {"symbol": "rb2501.SHFE", "side": "BUY", "order_type": "market", "quantity": 1}
+    placed = await asyncio.gather(
+        *(
+            cluster.clients[name].post("/api/v1/orders", json=market, headers=headers)
+            for name in REPLICAS * 10
+        )
+    )
+    assert {response.status_code for response in placed} == {201}
+    ids = [response.json()["id"] for response in placed]
+
+    async def all_filled() -> bool:
+        listed = await cluster.proxied.get(
+            "/api/v1/orders", params={"status": "filled", "limit": 100}, headers=headers
+        )
+        return bool(listed.json()["total"] == len(ids))
+
+    await wait_until(all_filled, within=10, interval=0.05, what="every order filled")
+    trades = (
+        await cluster.proxied.get("/api/v1/trades", params={"limit": 100}, headers=headers)
+    ).json()["items"]
+    assert sorted(trade["order_id"] for trade in trades) == sorted(ids)
+    cost = sum(Decimal(t["price"]) * Decimal(t["quantity"]) for t in trades)
+    commission = sum(Decimal(t["commission"]) for t in trades)
+    [position] = (await cluster.proxied.get("/api/v1/positions", headers=headers)).json()
+    assert Decimal(position["quantity"]) == len(ids)
+    assert Decimal(position["avg_price"]) * len(ids) == cost
+    account = (await cluster.proxied.get("/api/v1/account", headers=headers)).json()
+    initial = Decimal("10000000")
+    assert Decimal(account["balance"]) == initial - commission
 
 
 async def owners(cluster: Cluster, strategy_id: int, headers: dict[str, str]) -> set[object]:
