@@ -86,6 +86,13 @@ async def cluster(cluster_services: Services) -> AsyncIterator[Cluster]:
             server.stop()
 
 
+async def resting_order(cluster: Cluster, headers: dict[str, str]) -> dict[str, object]:
+    """A limit buy 3 % under the market (tests move it): it rests, inside the price band."""
+    quote = await cluster.proxied.get("/api/v1/market/ticks/IF2412.CFFEX", headers=headers)
+    half = (Decimal(quote.json()["last_price"]) * Decimal("0.97") / 2).quantize(Decimal("0.1"))
+    return limit_order(str(half * 2))  # a multiple of IF's 0.2 tick
+
+
 async def test_the_proxy_spreads_requests_over_every_replica(cluster: Cluster) -> None:
     seen = [(await cluster.proxied.get("/health")).json()["replica"] for _ in REPLICAS]
     assert sorted(seen) == sorted(REPLICAS)
@@ -175,7 +182,7 @@ async def test_an_order_placed_on_one_replica_is_cancelled_from_another(cluster:
     """Behind a load balancer the cancel lands anywhere; the order rests on its own replica."""
     headers = await trader_headers(cluster.proxied, "cancel-trader")
     placed = await cluster.clients["replica-a"].post(
-        "/api/v1/orders", json=limit_order(), headers=headers
+        "/api/v1/orders", json=await resting_order(cluster, headers), headers=headers
     )
     assert placed.status_code == 201, placed.text
     order_id = placed.json()["id"]
@@ -275,10 +282,11 @@ async def test_the_open_order_limit_holds_across_replicas(cluster: Cluster) -> N
     assert (
         await cluster.proxied.put("/api/v1/admin/risk", json=limit, headers=admin_headers)
     ).is_success
+    order = await resting_order(cluster, headers)
     try:
         placed = await asyncio.gather(
             *(
-                cluster.clients[name].post("/api/v1/orders", json=limit_order(), headers=headers)
+                cluster.clients[name].post("/api/v1/orders", json=order, headers=headers)
                 for name in ("replica-a", "replica-b") * 4
             )
         )
