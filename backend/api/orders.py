@@ -64,7 +64,13 @@ async def list_orders(
     user: CurrentPrincipal,
     session: SessionDep,
     page: PageParamsDep,
-    status_filter: Annotated[OrderStatus | None, Query(alias="status")] = None,
+    status_filter: Annotated[
+        list[OrderStatus] | None,
+        Query(
+            alias="status",
+            description="Repeat for any of several: `?status=submitted&status=partially_filled`",
+        ),
+    ] = None,
     symbol: Annotated[str | None, Query(max_length=64, pattern=NO_CONTROL_CHARACTERS)] = None,
     side: OrderSide | None = None,
 ) -> Page[OrderRead]:
@@ -72,7 +78,7 @@ async def list_orders(
     return await queries.list_orders(
         session,
         user.user_id,
-        status=status_filter,
+        statuses=status_filter,
         symbol=symbol,
         side=side,
         limit=page.limit,

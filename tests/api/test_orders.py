@@ -251,6 +251,12 @@ async def test_list_filters_and_pages_newest_first(
     assert (page["total"], page["limit"], page["offset"]) == (3, 2, 0)
     buys = (await client.get("/api/v1/orders?side=BUY", headers=trader.headers)).json()
     assert [o["id"] for o in buys["items"]] == [ids[2], ids[0]]
+    await client.post(f"/api/v1/orders/{ids[0]}/cancel", headers=trader.headers)
+    open_ = "/api/v1/orders?status=pending&status=submitted&status=partially_filled"
+    still_open = (await client.get(open_, headers=trader.headers)).json()
+    assert [o["id"] for o in still_open["items"]] == [ids[2], ids[1]]
+    done = (await client.get("/api/v1/orders?status=cancelled", headers=trader.headers)).json()
+    assert [o["id"] for o in done["items"]] == [ids[0]]
     bad = await client.get("/api/v1/orders?limit=501", headers=trader.headers)
     assert bad.status_code == 422
 

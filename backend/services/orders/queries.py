@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -32,16 +33,16 @@ async def list_orders(
     session: AsyncSession,
     user_id: int,
     *,
-    status: OrderStatus | None,
+    statuses: Sequence[OrderStatus] | None,
     symbol: str | None,
     side: OrderSide | None,
     limit: int,
     offset: int,
 ) -> Page[OrderRead]:
-    """The user's orders, newest first."""
+    """The user's orders (in any of `statuses`), newest first."""
     statement = select(Order).where(Order.user_id == user_id)
-    if status is not None:
-        statement = statement.where(Order.status == status)
+    if statuses:
+        statement = statement.where(Order.status.in_(statuses))
     if symbol is not None:
         statement = statement.where(Order.symbol == symbol)
     if side is not None:
