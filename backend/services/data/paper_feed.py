@@ -163,9 +163,9 @@ class RedisPaperFeed:
             logger.warning("paper_feed_release_failed", error=repr(exc))
 
     async def catch_up(self) -> list[TickRead]:
-        """Bring this replica's PAPER book to the market's latest ticks (as the replicas saved
-        them); a contract with none yet (a new deployment) announces its start-up quote.
+        """Bring this replica's PAPER book to the market's latest ticks, as the replicas saved.
 
+        A contract with none saved yet (a new deployment) announces its start-up quote.
         Returns the ticks injected or announced.
         """
         try:
@@ -208,7 +208,7 @@ class RedisPaperFeed:
             await asyncio.sleep(self.interval)
             try:
                 await self.step()
-            except (RedisError, OSError) as exc:
+            except Exception as exc:  # Redis is away, say: try to lead again next step
                 PAPER_MARKET_LEADER.set(0)
                 logger.warning("paper_walk_failed", error=repr(exc))
 
