@@ -24,11 +24,17 @@ from backend.models.control import IdempotencyKey
 from backend.models.enums import BacktestStatus, OrderSide, OrderStatus, OrderType
 from backend.models.order import Order
 from backend.models.replica import Replica
+from backend.services.replicas.registry import ReplicaRegistry
 from tests.api.conftest import MakeAccount
 from tests.api.trading import quote, settle
 
 IF = "IF2412.CFFEX"
 LONG_AGO = timedelta(minutes=5)
+HOST_CLOCK_READERS = (
+    "backend.core.database.base",
+    "backend.core.database.clock",
+    "backend.services.replicas.registry",
+)
 
 
 def _name(prefix: str) -> str:
@@ -226,3 +232,21 @@ async def test_an_operator_lists_replicas_and_marks_an_unregistered_one_departed
     assert await container.replicas.sweep() == [old]
     rejected = ("rejected", "lost_on_restart", old)
     assert await _orders(container, order_ids) == [rejected, rejected]
+
+
+async def test_a_replica_whose_host_clock_runs_behind_is_not_taken_for_silent(
+    container: AppContainer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Heartbeats go by the database's clock: a host two minutes slow still beats on time."""
+    if container.config.database.is_sqlite:
+        pytest.skip("one SQLite file, one host, one clock: PostgreSQL is where hosts differ")
+    slow = ReplicaRegistry(container.database, container.config.replicas, replica=_name("slow"))
+    late = datetime.now(UTC) - timedelta(minutes=2)
+    for reader in HOST_CLOCK_READERS:  # every place this code reads the host's clock
+        monkeypatch.setattr(f"{reader}.utcnow", lambda: late, raising=False)
+    await slow.register()
+    await slow.beat()
+    monkeypatch.undo()
+
+    assert slow.replica not in await container.replicas.sweep()
+    assert slow.replica in await _replicas(container)

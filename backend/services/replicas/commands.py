@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from backend.core.config.settings import AppConfig
-from backend.core.database.base import utcnow
+from backend.core.database.clock import database_now
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.models.order import Order
 from backend.models.replica import Replica
@@ -41,8 +41,8 @@ async def replica_states(
     database: AsyncDatabaseManager, departed_after: timedelta
 ) -> list[ReplicaState]:
     """Every replica with a row or with open orders, by name."""
-    now = utcnow()
     async with database.session() as session:
+        now = await database_now(session)  # the clock the heartbeats are written on
         # .all(): a Result has keys() (its columns), which dict() would take for a mapping.
         beats = dict((await session.execute(select(Replica.id, Replica.heartbeat_at))).all())
         counted = select(Order.replica, func.count()).where(Order.status.in_(OPEN_STATUSES))

@@ -9,8 +9,8 @@ deletes it at the end, so two replicas never settle the same one, and a replica 
 under the same name (a restart on the same host) waits for the settlement before it registers,
 reconciles its own orders and trades again.
 
-Heartbeats are compared on the replicas' own clocks: Kubernetes nodes keep theirs in sync to
-well under the margin between a missed beat and departure.
+Heartbeats are written and compared on the database's clock (`database_now`), so a replica
+whose host clock runs behind is not taken for silent.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.config.sections import ReplicasConfig
-from backend.core.database.base import utcnow
+from backend.core.database.clock import database_now
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.database.upsert import conflict_insert
 from backend.core.monitoring.metrics import DEPARTED_REPLICAS, HEARTBEAT_LOST
@@ -88,15 +88,16 @@ class ReplicaRegistry:
 
     async def register(self) -> None:
         """Write this replica's row (a restart under the same name takes over its row)."""
-        now = utcnow()
         async with self.database.session() as session:
+            now = await database_now(session)
             await write_replica(session, self.replica, heartbeat_at=now, started_at=now)
 
     async def beat(self) -> None:
         """Renew the heartbeat; re-register if another replica settled this one meanwhile."""
         async with self.database.session() as session:
+            now = await database_now(session)
             result = await session.execute(
-                update(Replica).where(Replica.id == self.replica).values(heartbeat_at=utcnow())
+                update(Replica).where(Replica.id == self.replica).values(heartbeat_at=now)
             )
         if getattr(result, "rowcount", 1) == 0:
             # Silent past departed_after_seconds (the database unreachable, the process
@@ -107,8 +108,10 @@ class ReplicaRegistry:
 
     async def sweep(self) -> list[str]:
         """Settle every departed replica no other replica is settling; return their names."""
-        cutoff = utcnow() - timedelta(seconds=self.config.departed_after_seconds)
         async with self.database.session() as session:
+            cutoff = await database_now(session) - timedelta(
+                seconds=self.config.departed_after_seconds
+            )
             candidates = (
                 await session.scalars(
                     select(Replica.id).where(
