@@ -16,7 +16,7 @@ from backend.schemas.orders import OrderRead
 from backend.services.orders.service import OWNED_ORDER
 from backend.services.stream.bus import StreamEvent
 from tests.api.conftest import MakeAccount
-from tests.api.trading import quote, settle
+from tests.api.trading import quote, resting_buy, settle
 
 IF = "IF2412.CFFEX"
 BTC = "BTCUSDT.GLOBAL"
@@ -98,10 +98,7 @@ async def test_resting_limit_freezes_cash_then_fills_when_crossed(
     client: httpx.AsyncClient, container: AppContainer, make_account: MakeAccount
 ) -> None:
     trader = await make_account()
-    await quote(container, IF, last="3500.0", bid="3500.0", ask="3500.2")
-    limit = {"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "3499.0"}
-    placed = (await client.post("/api/v1/orders", json=limit, headers=trader.headers)).json()
-    await settle(container)
+    placed = await resting_buy(client, container, trader.headers, price="3499.0")
     assert (await client.get(f"/api/v1/orders/{placed['id']}", headers=trader.headers)).json()[
         "status"
     ] == "submitted"
@@ -165,10 +162,7 @@ async def test_cancel_a_resting_order_then_it_is_final(
     client: httpx.AsyncClient, container: AppContainer, make_account: MakeAccount
 ) -> None:
     trader = await make_account()
-    await quote(container, IF, last="3500.0", bid="3500.0", ask="3500.2")
-    limit = {"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "3400"}
-    placed = (await client.post("/api/v1/orders", json=limit, headers=trader.headers)).json()
-    await settle(container)
+    placed = await resting_buy(client, container, trader.headers)
     cancelled = await client.post(f"/api/v1/orders/{placed['id']}/cancel", headers=trader.headers)
     assert cancelled.status_code == 200
     assert cancelled.json()["status"] == "cancelled"
@@ -185,10 +179,7 @@ async def test_cancel_of_an_order_whose_replica_does_not_answer_leaves_it_open(
 ) -> None:
     """Only the replica that routed an order can cancel it; here it is not listening."""
     trader = await make_account()
-    await quote(container, IF, last="3500.0", bid="3500.0", ask="3500.2")
-    limit = {"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "3400"}
-    placed = (await client.post("/api/v1/orders", json=limit, headers=trader.headers)).json()
-    await settle(container)
+    placed = await resting_buy(client, container, trader.headers)
     async with container.database.session() as session:
         await session.execute(
             update(Order).where(Order.id == placed["id"]).values(replica="replica-gone")

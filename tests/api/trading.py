@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from typing import Any
+
+import httpx
 
 from backend.core.container import AppContainer
 
@@ -32,3 +35,21 @@ async def quote(
         ask_price=Decimal(ask) if ask is not None else None,
     )
     await settle(container)
+
+
+async def resting_buy(
+    client: httpx.AsyncClient,
+    container: AppContainer,
+    headers: dict[str, str],
+    *,
+    price: str = "3400",
+    symbol: str = "IF2412.CFFEX",
+) -> dict[str, Any]:
+    """A one-lot limit buy under a 3500.0 / 3500.2 market, placed and settled: it rests."""
+    await quote(container, symbol, last="3500.0", bid="3500.0", ask="3500.2")
+    body = {"symbol": symbol, "side": "BUY", "order_type": "limit", "quantity": 1, "price": price}
+    placed = await client.post("/api/v1/orders", json=body, headers=headers)
+    assert placed.status_code == 201, placed.text
+    await settle(container)
+    order: dict[str, Any] = placed.json()
+    return order
