@@ -44,9 +44,13 @@ async def get_strategy_engine(container: ContainerDep) -> StrategyEngine:
 EngineDep = Annotated[StrategyEngine, Depends(get_strategy_engine)]
 
 
-async def get_strategy_service(engine: EngineDep) -> StrategyService:
+async def get_strategy_service(engine: EngineDep, container: ContainerDep) -> StrategyService:
     """Validation against the engine's registry and the listed contracts."""
-    return StrategyService(registry=engine.registry, symbol_exists=engine.symbol_exists)
+    return StrategyService(
+        registry=engine.registry,
+        symbol_exists=engine.symbol_exists,
+        contracts=container.trading.market.get_contract,
+    )
 
 
 ServiceDep = Annotated[StrategyService, Depends(get_strategy_service)]

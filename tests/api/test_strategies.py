@@ -116,6 +116,8 @@ async def test_create_answers_a_stopped_strategy(
         ({"class_name": "vnpy_ctastrategy.strategies.DoubleMaStrategy"}, "unknown_strategy_class"),
         ({"parameters": {"fast_window": 30, "slow_window": 20}}, "invalid_strategy_parameters"),
         ({"parameters": {"fixed_size": "-1"}}, "invalid_strategy_parameters"),
+        # IF2412 trades whole lots: the first signal's order would be refused.
+        ({"parameters": {"fixed_size": "0.5"}}, "invalid_strategy_parameters"),
         ({"symbol": "XX9999.SHFE"}, "unknown_symbol"),
         ({"name": ""}, "validation_error"),
     ],
@@ -128,6 +130,29 @@ async def test_create_refuses_what_cannot_run(
     assert response.json()["error"] == code
     listed = await client.get(URL, headers=trader.headers)
     assert listed.json()["total"] == 0
+
+
+async def test_sizes_are_checked_against_the_contract_on_create_and_update(
+    client: httpx.AsyncClient, trader: Account
+) -> None:
+    refused = await create(client, trader, parameters={"fixed_size": "0.5"})
+    assert refused.json()["detail"] == [
+        {
+            "type": "volume_step",
+            "loc": ["parameters", "fixed_size"],
+            "msg": "must be a multiple of 1, IF2412.CFFEX's volume step",
+        }
+    ]
+    created = await create(client, trader, parameters={"fixed_size": "2"})
+    assert created.status_code == 201, created.text
+    url = f"{URL}/{created.json()['id']}"
+    patched = await client.patch(
+        url, json={"parameters": {"fixed_size": "1.5"}}, headers=trader.headers
+    )
+    assert patched.status_code == 422
+    assert patched.json()["detail"][0]["loc"] == ["parameters", "fixed_size"]
+    stored = await client.get(url, headers=trader.headers)
+    assert stored.json()["parameters"]["fixed_size"] == "2"
 
 
 async def test_names_are_unique_per_user(

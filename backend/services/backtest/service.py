@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -23,9 +23,7 @@ from backend.services.backtest.results import StoredResult, stored_result
 from backend.services.backtest.statistics import RatioSettings
 from backend.services.strategy.base import BaseStrategy
 from backend.services.strategy.registry import StrategyRegistry
-from backend.services.vnpy.types import ContractInfo
-
-ContractLookup = Callable[[str], ContractInfo | None]
+from backend.services.vnpy.types import ContractInfo, ContractLookup
 
 
 class BacktestNotFoundError(NotFoundError):

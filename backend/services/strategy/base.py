@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from backend.core.monitoring.metrics import STRATEGY_ORDERS
 from backend.models.enums import OrderSide, OrderStatus, OrderType
 from backend.services.strategy.ports import PlacedOrder, StrategyOrderGateway
-from backend.services.vnpy.types import OrderUpdate, TickSnapshot, TradeFill
+from backend.services.vnpy.types import ContractInfo, OrderUpdate, TickSnapshot, TradeFill
 
 ZERO = Decimal(0)
 
@@ -50,6 +50,15 @@ class BaseStrategy(ABC):
         self.last_update: datetime | None = None
         self._orders_counter = STRATEGY_ORDERS.labels(strategy_id=str(strategy_id))
         self.logger = logging.getLogger(f"strategy.{strategy_id}")
+
+    @classmethod
+    def contract_problems(cls, config: BaseModel, contract: ContractInfo) -> list[dict[str, Any]]:
+        """What in `config` cannot trade `contract`, as field errors under `parameters`.
+
+        Checked when a strategy is created or re-parameterized, so that a size the contract
+        cannot take is a 422 then, not an error at the first signal. None by default.
+        """
+        return []
 
     async def initialize(self) -> None:
         """Restore the position from the strategy's persisted fills."""

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from backend.models.enums import OrderType
 from backend.services.strategy.base import ZERO, BaseStrategy
 from backend.services.strategy.indicators import DEATH_CROSS, GOLDEN_CROSS, SmaCrossover
-from backend.services.vnpy.types import TickSnapshot
+from backend.services.vnpy.types import ContractInfo, TickSnapshot
 
 # vnpy's ArrayManager holds 100 bars and DoubleMaStrategy signals only once it is full.
 VNPY_ARRAY_SIZE = 100
@@ -73,6 +73,16 @@ class MovingAverageStrategy(BaseStrategy):
         self.slow_window = config.slow_window
         self.averages = SmaCrossover(config.fast_window, config.slow_window, config.warmup_ticks)
         self._update_averages = self.averages.update
+
+    @classmethod
+    def contract_problems(cls, config: BaseModel, contract: ContractInfo) -> list[dict[str, Any]]:
+        """`fixed_size` must be a multiple of the contract's volume step."""
+        assert isinstance(config, MovingAverageParameters)
+        step = contract.min_volume
+        if step > 0 and config.fixed_size % step != 0:
+            message = f"must be a multiple of {step}, {contract.symbol}'s volume step"
+            return [{"type": "volume_step", "loc": ["parameters", "fixed_size"], "msg": message}]
+        return []
 
     def calculate_ma(self, window: int) -> Decimal | None:
         """The exact SMA of the last `window` (fast or slow) prices; None before enough ticks."""

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 from backend.core.errors import DomainValidationError
 from backend.services.strategy.base import BaseStrategy
 from backend.services.strategy.moving_average import MovingAverageStrategy
+from backend.services.vnpy.types import ContractInfo
 
 
 class UnknownStrategyClassError(DomainValidationError):
@@ -76,9 +77,23 @@ class StrategyRegistry:
             ]
             raise InvalidStrategyParametersError(detail) from None
 
-    def normalize(self, class_name: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
-        """Validated parameters as stored: defaults filled in, decimals as strings."""
-        return self.validate(class_name, parameters).model_dump(mode="json")
+    def normalize(
+        self,
+        class_name: str,
+        parameters: Mapping[str, Any],
+        contract: ContractInfo | None = None,
+    ) -> dict[str, Any]:
+        """Validated parameters as stored: defaults filled in, decimals as strings.
+
+        With the strategy's `contract`, also 422 for what it cannot trade (see
+        `BaseStrategy.contract_problems`).
+        """
+        validated = self.validate(class_name, parameters)
+        if contract is not None:
+            problems = self.get(class_name).contract_problems(validated, contract)
+            if problems:
+                raise InvalidStrategyParametersError(problems)
+        return validated.model_dump(mode="json")
 
 
 def default_registry() -> StrategyRegistry:

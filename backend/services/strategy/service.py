@@ -13,6 +13,7 @@ from backend.models.strategy import Strategy
 from backend.services.strategy.ports import SymbolCheck
 from backend.services.strategy.registry import StrategyRegistry
 from backend.services.strategy.repository import StrategyRepository
+from backend.services.vnpy.types import ContractLookup
 
 
 class StrategyNotFoundError(NotFoundError):
@@ -54,9 +55,16 @@ async def stop_strategies_of(session: AsyncSession, user_id: int) -> list[int]:
 class StrategyService:
     """Validation and state changes of stored strategies; the engine acts on the status."""
 
-    def __init__(self, *, registry: StrategyRegistry, symbol_exists: SymbolCheck) -> None:
+    def __init__(
+        self,
+        *,
+        registry: StrategyRegistry,
+        symbol_exists: SymbolCheck,
+        contracts: ContractLookup,
+    ) -> None:
         self.registry = registry
         self.symbol_exists = symbol_exists
+        self.contracts = contracts
 
     async def create(
         self,
@@ -69,9 +77,10 @@ class StrategyService:
         parameters: dict[str, Any],
     ) -> Strategy:
         """A new stopped strategy; 422 for an unknown class, bad parameters or unknown symbol."""
-        stored = self.registry.normalize(class_name, parameters)
+        self.registry.validate(class_name, parameters)
         if not self.symbol_exists(symbol):
             raise UnknownSymbolError(f"{symbol} is not a listed contract")
+        stored = self.registry.normalize(class_name, parameters, self.contracts(symbol))
         repository = StrategyRepository(session)
         if await repository.name_taken(user_id, name):
             raise StrategyNameTakenError(f"a strategy named {name!r} exists")
@@ -113,7 +122,10 @@ class StrategyService:
         repository = StrategyRepository(session)
         values: dict[str, Any] = {}
         if parameters is not None:
-            values["parameters"] = self.registry.normalize(strategy.class_name, parameters)
+            contract = self.contracts(strategy.symbol)
+            values["parameters"] = self.registry.normalize(
+                strategy.class_name, parameters, contract
+            )
         if name is not None and name != strategy.name:
             if await repository.name_taken(user_id, name, excluding=strategy.id):
                 raise StrategyNameTakenError(f"a strategy named {name!r} exists")

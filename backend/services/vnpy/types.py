@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -31,6 +32,10 @@ class ContractInfo:
     price_tick: Decimal
     size: Decimal
     min_volume: Decimal
+
+
+# A contract by vt_symbol, or None when not listed (RedFireVnPyEngine.get_contract).
+ContractLookup = Callable[[str], ContractInfo | None]
 
 
 @dataclass(frozen=True, slots=True)
