@@ -46,11 +46,8 @@ EngineDep = Annotated[StrategyEngine, Depends(get_strategy_engine)]
 
 async def get_strategy_service(engine: EngineDep, container: ContainerDep) -> StrategyService:
     """Validation against the engine's registry and the listed contracts."""
-    return StrategyService(
-        registry=engine.registry,
-        symbol_exists=engine.symbol_exists,
-        contracts=container.trading.market.get_contract,
-    )
+    contracts = container.trading.market.get_contract
+    return StrategyService(registry=engine.registry, contracts=contracts)
 
 
 ServiceDep = Annotated[StrategyService, Depends(get_strategy_service)]

@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.core.errors import ConflictError, DomainValidationError, NotFoundError
 from backend.models.enums import StrategyStatus
 from backend.models.strategy import Strategy
-from backend.services.strategy.ports import SymbolCheck
 from backend.services.strategy.registry import StrategyRegistry
 from backend.services.strategy.repository import StrategyRepository
 from backend.services.vnpy.types import ContractLookup
@@ -55,15 +54,8 @@ async def stop_strategies_of(session: AsyncSession, user_id: int) -> list[int]:
 class StrategyService:
     """Validation and state changes of stored strategies; the engine acts on the status."""
 
-    def __init__(
-        self,
-        *,
-        registry: StrategyRegistry,
-        symbol_exists: SymbolCheck,
-        contracts: ContractLookup,
-    ) -> None:
+    def __init__(self, *, registry: StrategyRegistry, contracts: ContractLookup) -> None:
         self.registry = registry
-        self.symbol_exists = symbol_exists
         self.contracts = contracts
 
     async def create(
@@ -78,9 +70,10 @@ class StrategyService:
     ) -> Strategy:
         """A new stopped strategy; 422 for an unknown class, bad parameters or unknown symbol."""
         self.registry.validate(class_name, parameters)
-        if not self.symbol_exists(symbol):
+        contract = self.contracts(symbol)
+        if contract is None:
             raise UnknownSymbolError(f"{symbol} is not a listed contract")
-        stored = self.registry.normalize(class_name, parameters, self.contracts(symbol))
+        stored = self.registry.normalize(class_name, parameters, contract)
         repository = StrategyRepository(session)
         if await repository.name_taken(user_id, name):
             raise StrategyNameTakenError(f"a strategy named {name!r} exists")
