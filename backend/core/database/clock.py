@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.database.base import utcnow
+from backend.core.database.dialect import on_postgresql
 
 
 async def database_now(session: AsyncSession) -> datetime:
@@ -16,7 +17,7 @@ async def database_now(session: AsyncSession) -> datetime:
     For times compared across replicas, such as heartbeats: a host whose clock runs behind
     must not look silent to the others.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgresql(session):
         now = await session.scalar(select(func.statement_timestamp()))
         assert isinstance(now, datetime)
         return now

@@ -80,8 +80,7 @@ class MarketDataService:
             return None
 
     async def inject(self, ticks: list[TickInject], *, single: bool) -> list[TickRead]:
-        """Check every tick (422 with field errors), then publish them all in order (here, and
-        through the paper feed on every other replica)."""
+        """Check every tick (422 with field errors), then publish them in order to every replica."""
         checked: list[_Checked] = []
         errors: list[dict[str, Any]] = []
         volumes: dict[str, Decimal] = {}

@@ -30,6 +30,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeEngine
 
+from backend.core.database.dialect import on_postgresql
 from backend.models.control import IdempotencyKey
 from backend.models.enums import OrderStatus
 from backend.models.order import Order
@@ -41,7 +42,7 @@ KEYS = cast(Table, IdempotencyKey.__table__)
 
 def takes_arrays(session: AsyncSession) -> bool:
     """True when `session` is on PostgreSQL, where the statements below apply."""
-    return session.get_bind().dialect.name == "postgresql"
+    return on_postgresql(session)
 
 
 def unnest(name: str, **columns: TypeEngine[Any]) -> TableValuedAlias:

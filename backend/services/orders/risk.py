@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.core.cache.memory import MemoryCache
 from backend.core.cache.protocol import Cache
 from backend.core.config.settings import RiskConfig
+from backend.core.database.dialect import on_postgresql
 from backend.core.database.upsert import conflict_insert
 from backend.core.monitoring.metrics import TRADING_HALTED
 from backend.models.control import RiskSettings
@@ -169,7 +170,7 @@ async def open_order_counts(session: AsyncSession, user_ids: set[int]) -> dict[i
     them. PostgreSQL takes an advisory lock per user, in id order so that two batches never
     wait on each other; SQLite has one writer at a time already.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgresql(session):
         parameters = {"namespace": BOOKING_LOCKS, "user_ids": sorted(user_ids)}
         await session.execute(LOCK_USERS, parameters)
     statement = (
