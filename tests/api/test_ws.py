@@ -120,6 +120,8 @@ async def test_unknown_topics_and_bad_messages_get_error_messages(
         assert (await client.expect("error"))["data"]["error"] == "invalid_message"
         answer = await client.subscribe(f"tick:{IF}")  # still connected and numbering
         assert answer["seq"] == 6
+        await client.send({"op": "ping"})
+        assert await client.expect("pong") == {"seq": 7, "topic": "pong", "data": {}}
 
 
 async def test_orders_and_trades_reach_only_their_owner(

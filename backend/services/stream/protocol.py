@@ -1,4 +1,4 @@
-"""What WebSocket clients may send: auth, subscribe and unsubscribe, checked before use."""
+"""What WebSocket clients may send: auth, subscribe, unsubscribe and ping, checked before use."""
 
 from __future__ import annotations
 
@@ -81,6 +81,10 @@ class ClientRequests:
             return None
         if value.get("op") == "auth":
             connection.send_error("already_authenticated", "this connection is authenticated")
+            return None
+        if value.get("op") == "ping":
+            # Browsers cannot send protocol pings: an application-level liveness check.
+            connection.enqueue("pong", encode({}))
             return None
         try:
             request = TopicsRequest.model_validate(value)
