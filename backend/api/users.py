@@ -92,16 +92,17 @@ async def administer_user(
     container: ContainerDep,
 ) -> UserRead:
     """Deactivation ends every session of that user at once; deactivation and the viewer
-    role stop the user's running strategies."""
+    role stop the user's running strategies and cancel their open orders."""
     user = await users.administer(
         session, actor=admin, user_id=user_id, is_active=payload.is_active, role=payload.role
     )
     answer = UserRead.model_validate(user)
-    stopped: list[int] = []
-    if not answer.is_active or answer.role is UserRole.VIEWER:
-        stopped = await stop_strategies_of(session, answer.id)
+    may_trade = answer.is_active and answer.role is not UserRole.VIEWER
+    stopped = [] if may_trade else await stop_strategies_of(session, answer.id)
     await session.commit()
     await container.access.forget(answer.id)  # every replica sees the change on its next check
     for strategy_id in stopped:
         await container.strategies.stop_strategy(strategy_id)
+    if not may_trade:
+        await container.trading.orders.cancel_open_orders_of(session, answer.id)
     return answer

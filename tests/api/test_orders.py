@@ -6,6 +6,7 @@ import re
 from decimal import Decimal
 
 import httpx
+import pytest
 from sqlalchemy import func, select, update
 
 from backend.core.container import AppContainer
@@ -205,6 +206,29 @@ async def test_a_final_order_event_from_any_replica_wakes_a_waiting_cancel(
     assert not waiter.done()
     bus.publish(StreamEvent("order", 1, IF, {"id": 4242, "status": "cancelled"}))
     assert waiter.done()
+
+
+@pytest.mark.parametrize("change", [{"is_active": False}, {"role": "viewer"}])
+async def test_a_user_who_may_no_longer_trade_has_their_open_orders_cancelled(
+    client: httpx.AsyncClient,
+    container: AppContainer,
+    make_account: MakeAccount,
+    change: dict[str, object],
+) -> None:
+    """Neither a deactivated user (no token works) nor a viewer could cancel them any more."""
+    trader, admin = await make_account(), await make_account(role=UserRole.ADMIN)
+    resting = [await resting_buy(client, container, trader.headers) for _ in range(2)]
+    answer = await client.patch(f"/api/v1/users/{trader.id}", json=change, headers=admin.headers)
+    assert answer.status_code == 200, answer.text
+    await settle(container)
+    async with container.database.session() as session:
+        statuses = await session.scalars(
+            select(Order.status).where(Order.id.in_([order["id"] for order in resting]))
+        )
+        assert [status.value for status in statuses] == ["cancelled", "cancelled"]
+    # Nothing left to fill: a crossing tick books no trade.
+    await quote(container, IF, last="3399.0", bid="3398.8", ask="3399.0")
+    assert await _rows(container, Trade) == 0
 
 
 async def test_filled_order_is_not_cancellable(

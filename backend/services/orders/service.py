@@ -14,6 +14,7 @@ from backend.services.orders.bulk import ORDERS
 from backend.services.orders.cancel_relay import CancelRelay
 from backend.services.orders.events import OrderEventProcessor
 from backend.services.orders.intake import OrderIntake, OrderResult
+from backend.services.orders.risk import OPEN_STATUSES
 from backend.services.orders.validation import validate_order
 
 __all__ = ["OrderResult", "OrderService"]
@@ -69,12 +70,8 @@ class OrderService:
         await session.commit()
         waiter = self.events.wait_for_final(order_id)
         try:
-            # Only the replica that routed an order can cancel it (see cancel_relay.py); its
-            # events reach this one as well (stream/module.py). Unheard: answered still open.
-            if owner == self.replica:
-                await self.market.request_cancel(vt_orderid)
-                await self.events.settle(waiter, CANCEL_CONFIRM_TIMEOUT)
-            elif await self.relay.forward(owner, order_id, vt_orderid):
+            # The owner's events reach this replica as well (stream/module.py).
+            if await self._request_cancel(order_id, vt_orderid, owner):
                 await self.events.settle(waiter, CANCEL_CONFIRM_TIMEOUT)
         except Exception as exc:  # the gateway lost the order or is down: answer what we know
             logger.warning("cancel_request_failed", order_id=order_id, error=str(exc))
@@ -82,6 +79,34 @@ class OrderService:
             self.events.forget_waiter(order_id, waiter)
         await session.refresh(order)
         return OrderRead.model_validate(order)
+
+    async def cancel_open_orders_of(self, session: AsyncSession, user_id: int) -> int:
+        """Ask for the cancel of every open order of a user who may no longer trade.
+
+        A deactivated user's tokens stop working and a viewer may change nothing: neither
+        could cancel them. Confirmations are not awaited (the gateways' events settle the
+        orders). Returns how many cancels were asked for.
+        """
+        statement = select(Order.id, Order.vt_orderid, Order.replica).where(
+            Order.user_id == user_id,
+            Order.status.in_(OPEN_STATUSES),
+            Order.vt_orderid.is_not(None),
+        )
+        orders = (await session.execute(statement)).all()
+        for order_id, vt_orderid, owner in orders:
+            assert vt_orderid is not None  # selected so
+            try:
+                await self._request_cancel(order_id, vt_orderid, owner)
+            except Exception as exc:  # already final at the gateway, or the gateway is down
+                logger.warning("cancel_request_failed", order_id=order_id, error=str(exc))
+        return len(orders)
+
+    async def _request_cancel(self, order_id: int, vt_orderid: str, owner: str) -> bool:
+        """Ask the order's gateway through its replica (cancel_relay.py); False if none heard."""
+        if owner == self.replica:
+            await self.market.request_cancel(vt_orderid)
+            return True
+        return await self.relay.forward(owner, order_id, vt_orderid)
 
     async def get_order(self, *, user_id: int, order_id: int) -> OrderRead:
         """One of the user's orders (404 for anyone else's), in one SELECT."""
