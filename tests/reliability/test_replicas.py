@@ -211,12 +211,13 @@ async def test_a_tick_injected_on_one_replica_moves_the_market_of_every_replica(
     headers = await trader_headers(cluster.proxied, "paper-trader")
     admin = await login(cluster.proxied, *ADMIN)
     admin_headers = {"Authorization": f"Bearer {admin.json()['access_token']}"}
-    placed = await cluster.clients["replica-b"].post(
-        "/api/v1/orders", json=limit_order("3400.0"), headers=headers
-    )
+    order = await resting_order(cluster, headers)
+    placed = await cluster.clients["replica-b"].post("/api/v1/orders", json=order, headers=headers)
     assert placed.status_code == 201, placed.text
-    tick = {"symbol": "IF2412.CFFEX", "last_price": "3399.0", "bid_price_1": "3398.8",
-            "ask_price_1": "3399.0"}  # fmt: skip
+    crossing = Decimal(str(order["price"])) - 1  # a tick whose ask is under the limit
+    bid = crossing - Decimal("0.2")
+    tick = {"symbol": "IF2412.CFFEX", "last_price": str(crossing), "bid_price_1": str(bid),
+            "ask_price_1": str(crossing)}  # fmt: skip
     injected = await cluster.clients["replica-a"].post(
         "/api/v1/market/ticks", json=tick, headers=admin_headers
     )
@@ -234,7 +235,8 @@ async def test_a_tick_injected_on_one_replica_moves_the_market_of_every_replica(
         engine_tick = await cluster.clients[name].get(
             "/api/v1/market/ticks/IF2412.CFFEX", headers=headers
         )
-        assert engine_tick.json()["last_price"] == "3399", (name, server.log()[-2000:])
+        quoted = Decimal(engine_tick.json()["last_price"])
+        assert quoted == crossing, (name, server.log()[-2000:])
 
 
 async def test_a_replica_started_later_trades_at_the_market_not_its_start_up_prices(
