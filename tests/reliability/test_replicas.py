@@ -1,7 +1,8 @@
 """Three server processes behind a round-robin proxy, sharing PostgreSQL and Redis.
 
-Rate limits, idempotency, token revocation, WebSocket fan-out and strategy ownership must
-hold across replicas exactly as they do within one.
+Rate limits, the open-order limit, idempotency, token revocation, cancels, the paper market,
+fills, WebSocket fan-out and strategy ownership must hold across replicas exactly as they do
+within one.
 """
 
 from __future__ import annotations
