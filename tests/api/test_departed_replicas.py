@@ -26,7 +26,7 @@ from backend.models.order import Order
 from backend.models.replica import Replica
 from backend.services.replicas.registry import ReplicaRegistry
 from tests.api.conftest import MakeAccount
-from tests.api.trading import quote, settle
+from tests.api.trading import quote, resting_buy, settle
 
 IF = "IF2412.CFFEX"
 LONG_AGO = timedelta(minutes=5)
@@ -167,10 +167,7 @@ async def test_an_order_the_gateway_still_knows_is_taken_over_and_keeps_moving(
     client: httpx.AsyncClient, container: AppContainer, make_account: MakeAccount
 ) -> None:
     trader = await make_account()
-    await quote(container, IF, last="3500.0", bid="3500.0", ask="3500.2")
-    body = {"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "3499.0"}
-    placed = (await client.post("/api/v1/orders", json=body, headers=trader.headers)).json()
-    await settle(container)
+    placed = await resting_buy(client, container, trader.headers, price="3499.0")
     # As if another replica on the same broker session had sent it, then been replaced.
     departed = _name("replaced-pod")
     long_ago = datetime.now(UTC) - LONG_AGO

@@ -21,7 +21,7 @@ from backend.schemas.orders import OrderCreate
 from backend.services.orders.idempotency import request_fingerprint
 from backend.services.vnpy.types import TradeFill
 from tests.api.conftest import MakeAccount
-from tests.api.trading import quote, settle
+from tests.api.trading import quote, resting_buy, settle
 
 IF = "IF2412.CFFEX"
 
@@ -35,10 +35,7 @@ async def test_a_fill_racing_a_cancel_wins(
     client: httpx.AsyncClient, container: AppContainer, make_account: MakeAccount
 ) -> None:
     trader = await make_account()
-    await quote(container, IF, last="3500.0", bid="3500.0", ask="3500.2")
-    body = {"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "3499.0"}
-    placed = (await client.post("/api/v1/orders", json=body, headers=trader.headers)).json()
-    await settle(container)
+    placed = await resting_buy(client, container, trader.headers, price="3499.0")
     # The crossing tick fills the order at the gateway; the cancel arrives right behind it.
     container.trading.market.paper_gateway(IF).inject_tick(
         IF, last_price=Decimal("3498.0"), bid_price=Decimal("3497.8"), ask_price=Decimal("3498.0")
