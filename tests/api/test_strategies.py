@@ -21,7 +21,6 @@ from backend.services.strategy.service import OWNER_CANNOT_TRADE
 from tests.api.conftest import Account, MakeAccount
 from tests.services.strategy.conftest import test_registry
 from tests.services.strategy.support import (
-    OTHER_SYMBOL,
     SYMBOL,
     RecordingOrderGateway,
     app_engine_paused,
@@ -52,7 +51,6 @@ async def engine(
             leases=MemoryLeaseStore(),
             orders=orders,
             registry=test_registry(),
-            symbol_exists={SYMBOL, OTHER_SYMBOL}.__contains__,
         )
         await engine.start()
         container.strategies = engine  # type: ignore[attr-defined]

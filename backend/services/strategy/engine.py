@@ -15,7 +15,7 @@ from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.monitoring.metrics import ACTIVE_STRATEGIES, STRATEGIES_IN_ERROR
 from backend.schemas.common import jsonable
 from backend.services.strategy.lease import LeaseStore, lease_name
-from backend.services.strategy.ports import StrategyOrderGateway, SymbolCheck
+from backend.services.strategy.ports import StrategyOrderGateway
 from backend.services.strategy.registry import StrategyRegistry, default_registry
 from backend.services.strategy.repository import StrategyRepository
 from backend.services.strategy.runner import StrategyRecord, StrategyRunner, error_message
@@ -56,7 +56,6 @@ class StrategyEngine:
         leases: LeaseStore,
         orders: StrategyOrderGateway,
         registry: StrategyRegistry | None = None,
-        symbol_exists: SymbolCheck | None = None,
         notices: Invalidations | None = None,
     ) -> None:
         self.config = config
@@ -67,7 +66,6 @@ class StrategyEngine:
         self.leases = leases
         self.orders = orders
         self.registry = registry or default_registry()
-        self.symbol_exists: SymbolCheck = symbol_exists or (lambda _symbol: True)
         self.runners: dict[int, StrategyRunner] = {}
         self.reconcile_task: asyncio.Task[None] | None = None
         self._by_symbol: dict[str, tuple[StrategyRunner, ...]] = {}

@@ -36,7 +36,6 @@ def build_strategies(
         cache=cache,
         leases=leases,
         orders=StrategyOrders(database, trading.orders),
-        symbol_exists=lambda symbol: market.get_contract(symbol) is not None,
         notices=notices,
     )
     market.bridge.subscribe(BridgeEvent.TICK, engine.on_tick)

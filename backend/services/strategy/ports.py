@@ -1,16 +1,12 @@
-"""What the strategy engine needs from the rest of RedFire: the order path and the contract list."""
+"""What the strategy engine needs from the rest of RedFire: the order path."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
 from backend.models.enums import OrderSide, OrderStatus, OrderType
-
-SymbolCheck = Callable[[str], bool]
-"""True when a vt_symbol is a listed contract (wired to the vnpy engine's contract list)."""
 
 
 @dataclass(frozen=True, slots=True)
