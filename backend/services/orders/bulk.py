@@ -94,6 +94,22 @@ INSERT_NEW_ORDERS = (
     .returning(*ORDERS.c)
 )
 
+LINKED = unnest("linked", client_order_id=String(), key=String())
+_INSERTED = INSERT_NEW_ORDERS.cte("inserted")
+# The batch's orders, and each keyed one's Idempotency-Key pointed at it, in one statement:
+# the UPDATE joins the keys to the rows the INSERT returns (it sees the keys this
+# transaction claimed earlier). Answers every inserted row.
+INSERT_AND_LINK_ORDERS = select(_INSERTED).add_cte(
+    update(KEYS)
+    .where(
+        KEYS.c.user_id == _INSERTED.c.user_id,
+        KEYS.c.key == LINKED.c.key,
+        _INSERTED.c.client_order_id == LINKED.c.client_order_id,
+    )
+    .values(order_id=_INSERTED.c.id)
+    .cte("linked_keys")
+)
+
 ROUTED = unnest("routed", id=BigInteger(), vt_orderid=String())
 # pending -> submitted with each order's gateway id, guarded by the state machine.
 SUBMIT_ROUTED = (
@@ -116,13 +132,6 @@ CLAIM_KEYS = (
     )
     .on_conflict_do_nothing(index_elements=["user_id", "key"])
     .returning(KEYS.c.user_id, KEYS.c.key)
-)
-
-LINKED = unnest("linked", user_id=Integer(), key=String(), order_id=BigInteger())
-LINK_ORDERS = (
-    update(KEYS)
-    .where(KEYS.c.user_id == LINKED.c.user_id, KEYS.c.key == LINKED.c.key)
-    .values(order_id=LINKED.c.order_id)
 )
 
 # Bodies travel as JSON text: PostgreSQL parses them into the json column.

@@ -182,16 +182,11 @@ def _key_match() -> ColumnElement[bool]:
 
 
 async def link_orders(session: AsyncSession, links: list[tuple[KeyClaim, int]]) -> None:
-    """Record which order each claimed key created (committed with the order)."""
-    if bulk.takes_arrays(session):
-        linked = bulk.arrays(
-            "linked",
-            user_id=[claim.user_id for claim, _ in links],
-            key=[claim.key for claim, _ in links],
-            order_id=[order_id for _, order_id in links],
-        )
-        await session.execute(bulk.LINK_ORDERS, linked)
-        return
+    """Record which order each claimed key created (committed with the order).
+
+    SQLite's way; on PostgreSQL the INSERT of the orders links their keys itself
+    (bulk.INSERT_AND_LINK_ORDERS).
+    """
     statement = update(KEYS).where(_key_match()).values(order_id=bindparam("k_order"))
     params = [
         {"k_user_id": claim.user_id, "k_key": claim.key, "k_order": order_id}

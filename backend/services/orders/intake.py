@@ -38,7 +38,7 @@ from backend.models.strategy import Strategy
 from backend.schemas.orders import OrderCreate, OrderRead
 from backend.services.orders import idempotency, state_machine
 from backend.services.orders.bulk import (
-    INSERT_NEW_ORDERS,
+    INSERT_AND_LINK_ORDERS,
     ORDERS,
     SUBMIT_ROUTED,
     arrays,
@@ -49,6 +49,7 @@ from backend.services.orders.idempotency import KeyClaim, StoredResponse
 from backend.services.orders.ports import MarketAccess
 from backend.services.orders.risk import (
     OrderRateLimiter,
+    RiskLimits,
     RiskSettingsStore,
     open_order_counts,
     static_rejection,
@@ -195,16 +196,19 @@ class OrderIntake:
         if not batch:
             return []
         ORDER_BATCH_SIZE.observe(len(batch))
-        async with self.database.session() as session:
-            batch = await self._check_strategies(session, batch)
-            batch = await self._claim_keys(session, batch)
-            if not batch:
-                return []
-            await self._assess_risk(session, batch)
-            await self._insert(session, batch)
-            links = [(s.claim, s.order_id) for s in batch if s.claim is not None]
-            if links:
-                await idempotency.link_orders(session, links)
+        # The shared limits are read from the cache while the keys are claimed.
+        cached_limits = asyncio.ensure_future(self.risk.cached())
+        try:
+            async with self.database.session() as session:
+                batch = await self._check_strategies(session, batch)
+                batch = await self._claim_keys(session, batch)
+                if not batch:
+                    return []
+                limits = await cached_limits or await self.risk.load(session)
+                await self._assess_risk(session, batch, limits)
+                await self._insert(session, batch)
+        finally:
+            cached_limits.cancel()
         for submission in batch:
             state_machine.record(OrderStatus.PENDING, submission.request.side)
             if submission.rejection is not None:
@@ -252,9 +256,10 @@ class OrderIntake:
                 submission.fail(outcome)
         return [s for s in batch if id(s) not in stopped]
 
-    async def _assess_risk(self, session: AsyncSession, batch: list[Submission]) -> None:
+    async def _assess_risk(
+        self, session: AsyncSession, batch: list[Submission], limits: RiskLimits
+    ) -> None:
         """Pre-trade checks, in arrival order; a breach is stored as a rejected order."""
-        limits = await self.risk.get(session)
         for submission in batch:
             request = submission.request
             contract = self.market.get_contract(request.symbol)
@@ -265,12 +270,11 @@ class OrderIntake:
         if not checked:
             return
         per_user = Counter(s.user_id for s in checked)
-        # Counts before this batch; each order below counts itself, as one request would.
-        rates = {
-            user_id: await self.rate_limiter.hit(user_id, orders) - orders
-            for user_id, orders in per_user.items()
-        }
-        open_orders = await open_order_counts(session, set(per_user))
+        # The shared rate counts are taken while the database counts open orders. Both are
+        # counts before this batch; each order below counts itself, as one request would.
+        open_orders, rates = await asyncio.gather(
+            open_order_counts(session, set(per_user)), self._rates_before(per_user)
+        )
         for submission in checked:
             user_id = submission.user_id
             rates[user_id] += 1
@@ -282,7 +286,17 @@ class OrderIntake:
                 open_orders[user_id] -= 1
                 submission.rejection = "max_open_orders"
 
+    async def _rates_before(self, per_user: Counter[int]) -> dict[int, int]:
+        """Count each user's orders of this batch; how many each had this second before."""
+        hits = [self.rate_limiter.hit(user_id, orders) for user_id, orders in per_user.items()]
+        counts = await asyncio.gather(*hits)
+        return {
+            user_id: count - orders
+            for (user_id, orders), count in zip(per_user.items(), counts, strict=True)
+        }
+
     async def _insert(self, session: AsyncSession, batch: list[Submission]) -> None:
+        """Store the batch's orders and point their Idempotency-Keys at them."""
         now = utcnow()
         for submission in batch:
             submission.client_order_id = uuid.uuid4().hex
@@ -293,6 +307,10 @@ class OrderIntake:
         for submission, row in zip(batch, stored, strict=True):
             submission.order_id = row.id
             submission.row = row
+        if not takes_arrays(session):
+            links = [(s.claim, s.order_id) for s in batch if s.claim is not None]
+            if links:
+                await idempotency.link_orders(session, links)
 
     def _rows(self, batch: list[Submission], now: datetime) -> list[dict[str, Any]]:
         return [
@@ -319,8 +337,12 @@ class OrderIntake:
     async def _insert_arrays(
         self, session: AsyncSession, batch: list[Submission], now: datetime
     ) -> list[Row[Any]]:
-        """PostgreSQL: the batch as one array per column; rows back in the batch's order."""
+        """PostgreSQL: the batch as one array per column, keys linked by the same statement.
+
+        Rows come back in the batch's order.
+        """
         requests = [submission.request for submission in batch]
+        keyed = [submission for submission in batch if submission.claim is not None]
         parameters = {
             **arrays(
                 "new_orders",
@@ -335,13 +357,19 @@ class OrderIntake:
                 client_order_id=[submission.client_order_id for submission in batch],
                 strategy_id=[request.strategy_id for request in requests],
             ),
+            **arrays(
+                "linked",
+                client_order_id=[submission.client_order_id for submission in keyed],
+                key=[cast(KeyClaim, submission.claim).key for submission in keyed],
+            ),
             "filled_quantity": Decimal(0),
             "gateway": self.default_gateway,
             "replica": self.replica,
             "now": now,
         }
         stored = {
-            row.client_order_id: row for row in await session.execute(INSERT_NEW_ORDERS, parameters)
+            row.client_order_id: row
+            for row in await session.execute(INSERT_AND_LINK_ORDERS, parameters)
         }
         return [stored[submission.client_order_id] for submission in batch]
 

@@ -111,11 +111,17 @@ class RiskSettingsStore:
             assert row is not None
         return row
 
+    async def cached(self) -> RiskLimits | None:
+        """The limits as the shared cache holds them, or None when it holds none."""
+        cached = await self.cache.get(SETTINGS_CACHE_KEY)
+        return None if cached is None else RiskLimits.from_json(cached)
+
     async def get(self, session: AsyncSession) -> RiskLimits:
         """The current limits (cached, shared by every replica)."""
-        cached = await self.cache.get(SETTINGS_CACHE_KEY)
-        if cached is not None:
-            return RiskLimits.from_json(cached)
+        return await self.cached() or await self.load(session)
+
+    async def load(self, session: AsyncSession) -> RiskLimits:
+        """The limits as stored (the row is created on first use); refills the cache."""
         row = await session.get(RiskSettings, SETTINGS_ID)
         if row is None:
             row = await self._row(session)
