@@ -9,8 +9,8 @@ import functools
 import json
 import logging
 import re
+import secrets
 import time
-import uuid
 from typing import Any
 
 import structlog
@@ -162,7 +162,7 @@ def _request_id(scope: Scope) -> str:
             if _VALID_REQUEST_ID.match(candidate):
                 return candidate
             break
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)
 
 
 def _content_length(scope: Scope) -> int | None:

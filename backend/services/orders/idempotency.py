@@ -195,17 +195,15 @@ async def link_orders(session: AsyncSession, links: list[tuple[KeyClaim, int]]) 
     await session.execute(statement, params)
 
 
-async def store_responses(
-    session: AsyncSession, answers: list[tuple[KeyClaim, int, dict[str, Any]]]
-) -> None:
-    """Record each key's answer so retries replay it."""
+async def store_responses(session: AsyncSession, answers: list[tuple[KeyClaim, int, str]]) -> None:
+    """Record each key's answer (status, JSON text of the body) so retries replay it."""
     if bulk.takes_arrays(session):
         answered = bulk.arrays(
             "answered",
             user_id=[claim.user_id for claim, _, _ in answers],
             key=[claim.key for claim, _, _ in answers],
             status=[status for _, status, _ in answers],
-            body=[json.dumps(body) for _, _, body in answers],
+            body=[body for _, _, body in answers],
         )
         await session.execute(bulk.STORE_RESPONSES, answered)
         return
@@ -215,7 +213,12 @@ async def store_responses(
         .values(response_status=bindparam("k_status"), response_body=bindparam("k_body"))
     )
     params = [
-        {"k_user_id": claim.user_id, "k_key": claim.key, "k_status": status, "k_body": body}
+        {
+            "k_user_id": claim.user_id,
+            "k_key": claim.key,
+            "k_status": status,
+            "k_body": json.loads(body),
+        }
         for claim, status, body in answers
     ]
     await session.execute(statement, params)

@@ -13,7 +13,7 @@ transactions instead of sixty.
 from __future__ import annotations
 
 import asyncio
-import uuid
+import secrets
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -73,6 +73,7 @@ class OrderResult:
     status_code: int
     order: OrderRead | None = None
     replayed_body: dict[str, object] | None = None
+    body: bytes = b""  # `order` as JSON, rendered once for the answer and the stored replay
 
 
 @dataclass(slots=True, eq=False)
@@ -299,7 +300,7 @@ class OrderIntake:
         """Store the batch's orders and point their Idempotency-Keys at them."""
         now = utcnow()
         for submission in batch:
-            submission.client_order_id = uuid.uuid4().hex
+            submission.client_order_id = secrets.token_hex(16)
         if takes_arrays(session):
             stored = await self._insert_arrays(session, batch, now)
         else:
@@ -426,10 +427,9 @@ class OrderIntake:
                     orders = {
                         order_id: OrderRead.model_validate(row) for order_id, row in rows.items()
                     }
+                    bodies = {order_id: read.model_dump_json() for order_id, read in orders.items()}
                     answers = [
-                        (s.claim, 201, orders[s.order_id].model_dump(mode="json"))
-                        for s in booked
-                        if s.claim is not None
+                        (s.claim, 201, bodies[s.order_id]) for s in booked if s.claim is not None
                     ]
                     if answers:
                         await idempotency.store_responses(session, answers)
@@ -448,7 +448,8 @@ class OrderIntake:
             state_machine.record(OrderStatus.REJECTED, orders[order_id].side)
             ORDER_REJECTIONS.labels(reason="gateway_error").inc()
         for submission in booked:
-            submission.answer(OrderResult(201, order=orders[submission.order_id]))
+            order_id = submission.order_id
+            submission.answer(OrderResult(201, orders[order_id], body=bodies[order_id].encode()))
 
     @staticmethod
     def _fail_all(booked: list[Submission], error: Exception) -> None:
