@@ -3,6 +3,12 @@
 Events are applied in arrival order by one worker, in batches of one transaction each, so a
 burst of fills costs one commit, not one per event. A batch that fails on the database is
 retried, never dropped.
+
+The intake records the submission of the orders it routes itself (pending -> submitted, with
+the gateway's order id, in the transaction that stores their answers). The gateway's
+acknowledgement of such an order (status submitted) is held until the intake has committed,
+then dropped: it would change nothing, and applying it would cost a transaction per batch of
+orders. Should the intake fail to commit, the held acknowledgements are applied as usual.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.monitoring.metrics import ORDER_EVENTS_QUEUED
+from backend.models.enums import OrderStatus
 from backend.schemas.orders import OrderRead, TradeRead
 from backend.services.orders.fills import AccountDefaults, BatchApplier
 from backend.services.orders.ports import MarketAccess
@@ -39,6 +46,8 @@ class OrderEventProcessor:
         self._applier = BatchApplier(market, accounts)
         self._queue: asyncio.Queue[GatewayEvent] = asyncio.Queue()
         self._references: dict[str, str] = {}
+        # Acknowledgements held while the intake records those orders' submission itself.
+        self._held: dict[str, list[OrderUpdate]] = {}
         self._waiters: dict[int, list[asyncio.Future[None]]] = {}
         self._order_listeners: list[OrderListener] = []
         self._trade_listeners: list[TradeListener] = []
@@ -47,6 +56,29 @@ class OrderEventProcessor:
     def remember(self, vt_orderid: str, client_order_id: str) -> None:
         """Link a gateway order id to our order before any of its events is applied."""
         self._references[vt_orderid] = client_order_id
+
+    def hold_acknowledgement(self, vt_orderid: str) -> None:
+        """The caller records this order's submission: hold the gateway's acknowledgements.
+
+        Settle with `acknowledged` once the caller committed (or failed to).
+        """
+        self._held.setdefault(vt_orderid, [])
+
+    async def acknowledged(
+        self, vt_orderids: list[str], *, committed: bool, submitted: list[OrderRead]
+    ) -> None:
+        """The caller's commit of these orders' submission is over: settle what was held.
+
+        Committed, the held acknowledgements are dropped and listeners hear of the orders it
+        moved to `submitted`; call this right after the commit, before a later change of
+        theirs can be announced. Not committed, they are applied after all.
+        """
+        for vt_orderid in vt_orderids:
+            for update in self._held.pop(vt_orderid, []):
+                if not committed:
+                    self._queue.put_nowait(update)
+        if committed:
+            await self._notify(submitted, [])
 
     def add_order_listener(self, listener: OrderListener) -> None:
         """Call `listener` with each order after its change commits."""
@@ -123,10 +155,22 @@ class OrderEventProcessor:
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
-                await self._apply_with_retry(batch)
+                unheld = [event for event in batch if not self._holds(event)]
+                if unheld:
+                    await self._apply_with_retry(unheld)
             finally:
                 for _ in batch:
                     self._queue.task_done()
+
+    def _holds(self, event: GatewayEvent) -> bool:
+        """Hold `event` if it acknowledges an order whose submission the intake records."""
+        held = self._held.get(event.vt_orderid)
+        if held is None or not isinstance(event, OrderUpdate):
+            return False
+        if event.status is not OrderStatus.SUBMITTED:
+            return False
+        held.append(event)
+        return True
 
     async def _apply_with_retry(self, batch: list[GatewayEvent]) -> None:
         for attempt, delay in enumerate((*RETRY_DELAYS, None)):

@@ -379,8 +379,9 @@ class OrderIntake:
     async def _route_and_acknowledge(
         self, booked: list[Submission], batch: list[Submission]
     ) -> None:
+        routed: dict[int, str] = {}
+        submitted: list[OrderRead] | None = None  # once committed: the orders it moved
         try:
-            routed: dict[int, str] = {}
             failed: dict[int, str] = {}
             for submission in booked:
                 if submission.rejection is not None:
@@ -391,9 +392,12 @@ class OrderIntake:
                 else:
                     routed[submission.order_id] = vt_orderid
             if booked:
-                await self._acknowledge(booked, routed, failed)
+                submitted = await self._acknowledge(booked, routed, failed)
         finally:
             self._done(batch)
+            await self.events.acknowledged(
+                list(routed.values()), committed=submitted is not None, submitted=submitted or []
+            )
 
     async def _route(self, submission: Submission) -> tuple[str | None, str]:
         request = submission.request
@@ -411,12 +415,16 @@ class OrderIntake:
             logger.warning("order_routing_failed", order_id=submission.order_id, error=str(exc))
             return None, f"gateway_error: {exc}"[:255]
         self.events.remember(vt_orderid, submission.client_order_id)
+        self.events.hold_acknowledgement(vt_orderid)  # _acknowledge records the submission
         return vt_orderid, ""
 
     async def _acknowledge(
         self, booked: list[Submission], routed: dict[int, str], failed: dict[int, str]
-    ) -> None:
-        """Record submissions and routing failures, store keyed answers, answer everyone."""
+    ) -> list[OrderRead] | None:
+        """Record submissions and routing failures, store keyed answers, answer everyone.
+
+        Returns the orders it moved to `submitted`, or None when nothing was committed.
+        """
         for attempt in range(1, ACK_ATTEMPTS + 1):
             try:
                 async with self.database.session() as session:
@@ -450,6 +458,8 @@ class OrderIntake:
         for submission in booked:
             order_id = submission.order_id
             submission.answer(OrderResult(201, orders[order_id], body=bodies[order_id].encode()))
+
+        return [orders[order_id] for order_id in moved]
 
     @staticmethod
     def _fail_all(booked: list[Submission], error: Exception) -> None:
