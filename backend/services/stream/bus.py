@@ -2,7 +2,9 @@
 
 A publisher's own replica gets each event at once, in-process; Redis carries it to the
 others, which skip what they sent themselves (`origin`). So a Redis outage only cuts the
-other replicas off, and publishing never waits for, or raises because of, Redis.
+other replicas off, and publishing never waits for, or raises because of, Redis. Events
+published one after another on one topic travel as one message (a JSON array), so a burst
+of order events costs every replica one message to read, not one per order.
 """
 
 from __future__ import annotations
@@ -57,7 +59,13 @@ class StreamEvent:
     @classmethod
     def from_json(cls, raw: str) -> tuple[StreamEvent, str | None]:
         """Parse the wire form; raises ValueError when it is not one of ours."""
-        message = json.loads(raw)
+        return cls.from_message(json.loads(raw))
+
+    @classmethod
+    def from_message(cls, message: Any) -> tuple[StreamEvent, str | None]:
+        """The event in a decoded wire form; raises ValueError when it is not one of ours."""
+        if not isinstance(message, dict):
+            raise ValueError("an event is a JSON object")
         topic, user_id, symbol = message["topic"], message["user_id"], message["symbol"]
         data, origin = message["data"], message.get("origin")
         if topic not in TOPICS or not isinstance(data, dict):
@@ -138,6 +146,7 @@ class RedisEventBus(_Listeners):
         self.client = client
         self.origin = uuid.uuid4().hex
         self._own_suffix = f'"origin":"{self.origin}"}}'
+        self._own_packed_suffix = f"{self._own_suffix}]"
         self.channels = {topic: f"{prefix}stream:{topic}" for topic in TOPICS}
         self._outbox: asyncio.Queue[tuple[str, str]] = asyncio.Queue(outbox_size)
         self._reconnect_max = reconnect_max_seconds
@@ -193,15 +202,20 @@ class RedisEventBus(_Listeners):
                     self._receive(message["data"])
 
     def _receive(self, raw: Any) -> None:
-        if isinstance(raw, str) and raw.endswith(self._own_suffix):
-            return  # our own event (to_json writes `origin` last): delivered when published
+        if isinstance(raw, str) and (
+            raw.endswith(self._own_suffix) or raw.endswith(self._own_packed_suffix)
+        ):
+            return  # our own events (to_json writes `origin` last): delivered when published
         try:
-            event, origin = StreamEvent.from_json(raw)
+            decoded = json.loads(raw)
+            messages = decoded if isinstance(decoded, list) else [decoded]
+            events = [StreamEvent.from_message(message) for message in messages]
         except (ValueError, KeyError, TypeError) as exc:
             _failed("decode", exc)
             return
-        if origin != self.origin:
-            self._deliver(event)
+        for event, origin in events:
+            if origin != self.origin:
+                self._deliver(event)
 
     async def _write_forever(self) -> None:
         backoff = Backoff(self._reconnect_max)
@@ -211,7 +225,7 @@ class RedisEventBus(_Listeners):
                 batch.append(self._outbox.get_nowait())
             try:
                 async with self.client.pipeline(transaction=False) as pipe:
-                    for channel, raw in batch:
+                    for channel, raw in _packed(batch):
                         pipe.publish(channel, raw)
                     await pipe.execute()
                 backoff.reset()
@@ -219,6 +233,19 @@ class RedisEventBus(_Listeners):
                 STREAM_BUS_ERRORS.labels("publish").inc(len(batch) - 1)
                 _failed("publish", exc)
                 await asyncio.sleep(backoff.next())
+
+
+def _packed(batch: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Consecutive events of one channel as one message (a JSON array); order is kept."""
+    runs: list[tuple[str, list[str]]] = []
+    for channel, raw in batch:
+        if runs and runs[-1][0] == channel:
+            runs[-1][1].append(raw)
+        else:
+            runs.append((channel, [raw]))
+    return [
+        (channel, raws[0] if len(raws) == 1 else f"[{','.join(raws)}]") for channel, raws in runs
+    ]
 
 
 _last_logged: dict[str, float] = {}

@@ -160,3 +160,33 @@ async def test_the_subscriber_reconnects_after_its_connection_is_killed(
             except TimeoutError:
                 continue
     assert _errors("receive") > 0
+
+
+@needs_redis
+async def test_a_burst_travels_packed_in_order_and_is_not_echoed(
+    buses: tuple[RedisEventBus, RedisEventBus, redis.Redis],
+) -> None:
+    first, second, client = buses
+    here, there = Inbox(), Inbox()
+    first.add_listener(here)
+    second.add_listener(there)
+    orders = [StreamEvent("order", 7, None, {"id": n}) for n in range(5)]
+    burst = [*orders, StreamEvent("trade", 7, None, {"id": 1}), ORDER]
+    async with client.pubsub(ignore_subscribe_messages=True) as wire:
+        await wire.subscribe(first.channels["order"])
+        for event in burst:  # one loop iteration: the writer takes them as one batch
+            first.publish(event)
+        assert [await there.next() for _ in burst] == burst  # in order, across topics
+        messages = []
+        async with asyncio.timeout(WAIT):
+            while len(messages) < 2:
+                message = await wire.get_message(timeout=WAIT)
+                if message is not None:
+                    messages.append(message["data"])
+    # Five consecutive order events as one message, then the one after the trade.
+    assert [message.count('"topic":"order"') for message in messages] == [5, 1]
+    assert [await here.next() for _ in burst] == burst
+    reply = StreamEvent("order", 7, None, {"id": 9})
+    second.publish(reply)
+    assert await here.next() == reply  # no echo of the burst came before it
+    assert here.events.empty()
