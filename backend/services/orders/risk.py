@@ -28,9 +28,10 @@ SETTINGS_CACHE_TTL = 30.0
 OPEN_STATUSES = (OrderStatus.PENDING, OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED)
 # pg_advisory_xact_lock(BOOKING_LOCKS, user_id): one user's order booking, across replicas.
 BOOKING_LOCKS = 0x5246  # "RF"
-LOCK_USERS = text(
-    "SELECT pg_advisory_xact_lock(:namespace, user_id)"
-    " FROM unnest(CAST(:user_ids AS integer[])) AS user_id"
+# Takes those locks, then counts (migration 0006): one round trip for both.
+LOCK_AND_COUNT_OPEN_ORDERS = text(
+    "SELECT owner_id, open_orders FROM redfire_open_orders_locked("
+    ":namespace, CAST(:user_ids AS integer[]), CAST(:statuses AS text[]))"
 )
 LIMIT_FIELDS = (
     "max_order_quantity",
@@ -174,17 +175,23 @@ async def open_order_counts(session: AsyncSession, user_ids: set[int]) -> dict[i
     The lock lasts until the caller's transaction ends, after it has stored the orders it
     accepted: a replica booking the same user's orders at the same moment waits, then counts
     them. PostgreSQL takes an advisory lock per user, in id order so that two batches never
-    wait on each other; SQLite has one writer at a time already.
+    wait on each other, and counts in the same call; SQLite has one writer at a time already.
     """
+    counts = dict.fromkeys(user_ids, 0)
     if on_postgresql(session):
-        parameters = {"namespace": BOOKING_LOCKS, "user_ids": sorted(user_ids)}
-        await session.execute(LOCK_USERS, parameters)
+        parameters = {
+            "namespace": BOOKING_LOCKS,
+            "user_ids": sorted(user_ids),
+            "statuses": [status.value for status in OPEN_STATUSES],
+        }
+        found = await session.execute(LOCK_AND_COUNT_OPEN_ORDERS, parameters)
+        counts.update({user_id: int(count) for user_id, count in found})
+        return counts
     statement = (
         select(Order.user_id, func.count())
         .where(Order.user_id.in_(user_ids), Order.status.in_(OPEN_STATUSES))
         .group_by(Order.user_id)
     )
-    counts = dict.fromkeys(user_ids, 0)
     counts.update({user_id: int(count) for user_id, count in await session.execute(statement)})
     return counts
 
