@@ -16,13 +16,13 @@ import httpx
 from bench.support import (
     REDIS_URL,
     WrkResult,
-    analyze,
     drop_redis_prefix,
     free_port,
     print_table,
     run_wrk,
     scratch_database,
     server,
+    vacuum_analyze,
 )
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
@@ -97,7 +97,7 @@ def bench_redfire(database_url: str, run: str) -> list[tuple[str, WrkResult]]:
         common = {"BENCH_TOKEN": token, "BENCH_BODY": json.dumps(ORDER)}
         run_wrk(base, "post_order.lua", {**common, "BENCH_RUN": f"{run}-warm"}, seconds=3)
         settle(base)
-        analyze(database_url)
+        vacuum_analyze(database_url)
         post = run_wrk(base, "post_order.lua", {**common, "BENCH_RUN": run}, seconds=SECONDS)
         settle(base)
         get_path = {"BENCH_PATH": f"/api/v1/orders/{order_id}", "BENCH_TOKEN": token}

@@ -63,15 +63,15 @@ def scratch_database(name: str) -> Iterator[str]:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def analyze(database_url: str) -> None:
-    """What autovacuum would have done by now: statistics for every table.
+def vacuum_analyze(database_url: str) -> None:
+    """What autovacuum would have done by now: statistics and a visibility map for each table.
 
-    PostgreSQL's default runs autovacuum, which analyzes a table as it grows; the server on
-    the development machines runs without it. Never analyzed, the planner keeps plans made
-    for empty tables (sequential scans of `orders` on every gateway event), which measures
-    a misconfigured server rather than RedFire. Run once after a scenario's warm-up.
+    PostgreSQL's default runs autovacuum, which analyzes and vacuums a table as it grows; the
+    server on the development machines runs without it. Never analyzed, the planner keeps
+    plans made for empty tables (sequential scans of `orders` on every gateway event), which
+    measures a misconfigured server rather than RedFire. Run once after a scenario's warm-up.
     """
-    asyncio.run(_admin("ANALYZE", url=database_url))
+    asyncio.run(_admin("VACUUM ANALYZE", url=database_url))
 
 
 def drop_redis_prefix(prefix: str) -> None:
