@@ -7,14 +7,15 @@ from decimal import Decimal
 
 import asyncpg
 import pytest
-from sqlalchemy import String, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import String, bindparam, insert, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from backend.core.config import AppConfig
 from backend.core.database import AsyncDatabaseManager, AsyncRepository
 from backend.core.database.base import MONEY
+from backend.core.database.driver import DriverStatement
 from backend.services.data.database import AsyncDatabaseService
 
 
@@ -169,3 +170,34 @@ async def test_a_driver_connection_that_died_is_not_pooled_again(
             await driver.execute("SELECT pg_terminate_backend(pg_backend_pid())")
     second = await _backend_pid(database)
     assert second != first  # a fresh connection, not the dead one
+
+
+async def test_driver_statements_run_in_the_session_transaction(
+    database: AsyncDatabaseManager,
+) -> None:
+    if not database.uses_asyncpg:
+        pytest.skip("driver statements run on asyncpg: needs TEST_DATABASE_URL")
+    table = Instrument.__table__
+    # price_tick is bound when the statement is built; symbol is passed on each run.
+    add = DriverStatement(
+        insert(table)
+        .values(symbol=bindparam("symbol"), price_tick=Decimal("0.2"))
+        .returning(table.c.symbol, table.c.price_tick)
+    )
+    with pytest.raises(RuntimeError):
+        async with database.session() as session:
+            assert await add.fetch(session, {"symbol": "rb2501.SHFE"}) == [
+                {"symbol": "rb2501.SHFE", "price_tick": Decimal("0.20000000")}
+            ]
+            raise RuntimeError("abandon the transaction")
+    async with database.session() as session:
+        await add.fetch(session, {"symbol": "IF2412.CFFEX"})
+    async with database.session() as session:
+        stored = (await session.scalars(select(Instrument.symbol))).all()
+    assert stored == ["IF2412.CFFEX"]  # the first insert went with its transaction
+    # The server refusing a statement raises what SQLAlchemy would: a DBAPIError.
+    with pytest.raises(DBAPIError):
+        async with database.session() as session:
+            await add.fetch(session, {"symbol": "IF2412.CFFEX"})
+    async with database.session() as session:  # the pooled connection is fine afterwards
+        await add.fetch(session, {"symbol": "ag2502.SHFE"})

@@ -1,4 +1,4 @@
-"""DriverQuery: a Core SELECT compiled once, run with asyncpg itself on PostgreSQL.
+"""DriverQuery and DriverStatement: statements compiled once, run with asyncpg itself.
 
 On the hottest reads (GET /orders/{id}) SQLAlchemy's execution layer (a Connection, an
 execution context, result processing) costs more CPU than the query's round trip. On
@@ -12,10 +12,15 @@ so callers validate them into a schema, which coerces what SQLAlchemy's column t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
+import asyncpg
 from sqlalchemy import Select
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement
 
 from backend.core.database.manager import AsyncDatabaseManager
 
@@ -41,3 +46,56 @@ class DriverQuery:
         async with database.read_connection() as connection:
             found = (await connection.execute(self.statement, parameters)).mappings().first()
         return None if found is None else dict(found)
+
+
+class DriverStatement:
+    """A statement compiled for asyncpg once, run inside a session's transaction (PostgreSQL).
+
+    For the statements that book and acknowledge batches of orders: they run on the asyncpg
+    connection under the session, in the transaction SQLAlchemy began, without building an
+    execution context or processing each returned value in Python. Rows come back as dicts
+    of what asyncpg decoded (see DriverQuery). Constant parameters bound when the statement
+    was built travel with it; the others are passed by name.
+    """
+
+    def __init__(self, statement: ClauseElement) -> None:
+        dialect = asyncpg_dialect()  # type: ignore[no-untyped-call]
+        compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
+        self.sql = str(compiled)
+        self.parameters = tuple(compiled.positiontup or ())
+        # Values fixed when the statement was built (an IN list of statuses, say).
+        self.constants = {
+            name: value for name, value in compiled.params.items() if value is not None
+        }
+
+    async def fetch(
+        self, session: AsyncSession, parameters: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Every row the statement returns, as dicts."""
+        connection = await session.connection()
+        pooled = await connection.get_raw_connection()
+        await _begin(pooled.dbapi_connection)
+        values = [
+            parameters[name] if name in parameters else self.constants[name]
+            for name in self.parameters
+        ]
+        driver = pooled.driver_connection
+        assert driver is not None  # a live connection: the session's transaction is open
+        try:
+            rows = await driver.fetch(self.sql, *values)
+        except asyncpg.PostgresError as exc:
+            # What SQLAlchemy would raise for the same refusal (a deadlock, a constraint):
+            # callers retry or give up on DBAPIError alike, whichever way the statement ran.
+            raise DBAPIError(self.sql, None, exc) from exc
+        return [dict(row) for row in rows]
+
+
+async def _begin(adapted: Any) -> None:
+    """BEGIN the session's transaction on the connection, if SQLAlchemy has not yet.
+
+    SQLAlchemy's asyncpg adapter sends BEGIN before the first statement it executes itself;
+    a statement run on asyncpg directly would otherwise run (and commit) on its own. Started
+    through the adapter, the session's commit or rollback ends it as usual.
+    """
+    if adapted._transaction is None and adapted.isolation_level != "autocommit":
+        await adapted._start_transaction()

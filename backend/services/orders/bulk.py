@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     TableValuedAlias,
+    any_,
     bindparam,
     func,
     insert,
@@ -31,10 +32,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeEngine
 
 from backend.core.database.dialect import on_postgresql
+from backend.core.database.driver import DriverStatement
 from backend.models.control import IdempotencyKey
 from backend.models.enums import OrderStatus
 from backend.models.order import Order
-from backend.services.orders import state_machine
 
 ORDERS = cast(Table, Order.__table__)
 KEYS = cast(Table, IdempotencyKey.__table__)
@@ -99,24 +100,26 @@ _INSERTED = INSERT_NEW_ORDERS.cte("inserted")
 # The batch's orders, and each keyed one's Idempotency-Key pointed at it, in one statement:
 # the UPDATE joins the keys to the rows the INSERT returns (it sees the keys this
 # transaction claimed earlier). Answers every inserted row.
-INSERT_AND_LINK_ORDERS = select(_INSERTED).add_cte(
-    update(KEYS)
-    .where(
-        KEYS.c.user_id == _INSERTED.c.user_id,
-        KEYS.c.key == LINKED.c.key,
-        _INSERTED.c.client_order_id == LINKED.c.client_order_id,
+INSERT_AND_LINK_ORDERS = DriverStatement(
+    select(_INSERTED).add_cte(
+        update(KEYS)
+        .where(
+            KEYS.c.user_id == _INSERTED.c.user_id,
+            KEYS.c.key == LINKED.c.key,
+            _INSERTED.c.client_order_id == LINKED.c.client_order_id,
+        )
+        .values(order_id=_INSERTED.c.id)
+        .cte("linked_keys")
     )
-    .values(order_id=_INSERTED.c.id)
-    .cte("linked_keys")
 )
 
 ROUTED = unnest("routed", id=BigInteger(), vt_orderid=String())
 # pending -> submitted with each order's gateway id, guarded by the state machine.
-SUBMIT_ROUTED = (
+SUBMIT_ROUTED = DriverStatement(
     update(ORDERS)
     .where(
         ORDERS.c.id == ROUTED.c.id,
-        ORDERS.c.status.in_(state_machine.sources_of(OrderStatus.SUBMITTED)),
+        ORDERS.c.status == any_(bindparam("sources", type_=postgresql.ARRAY(String()))),
     )
     .values(status=OrderStatus.SUBMITTED, vt_orderid=ROUTED.c.vt_orderid, updated_at=_NOW)
     .returning(*ORDERS.c)
@@ -124,7 +127,7 @@ SUBMIT_ROUTED = (
 
 CLAIMED = unnest("claimed", user_id=Integer(), key=String(), request_hash=String())
 # First writer wins each key; a concurrent uncommitted claim of one makes this wait for it.
-CLAIM_KEYS = (
+CLAIM_KEYS = DriverStatement(
     postgresql.insert(KEYS)
     .from_select(
         ["user_id", "key", "request_hash", "created_at", "expires_at"],
@@ -136,7 +139,7 @@ CLAIM_KEYS = (
 
 # Bodies travel as JSON text: PostgreSQL parses them into the json column.
 ANSWERED = unnest("answered", user_id=Integer(), key=String(), status=Integer(), body=String())
-STORE_RESPONSES = (
+STORE_RESPONSES = DriverStatement(
     update(KEYS)
     .where(KEYS.c.user_id == ANSWERED.c.user_id, KEYS.c.key == ANSWERED.c.key)
     .values(response_status=ANSWERED.c.status, response_body=ANSWERED.c.body.cast(JSON))

@@ -86,8 +86,8 @@ async def claim_keys(session: AsyncSession, claims: list[KeyClaim]) -> list[Clai
         first.setdefault(claim.ident, claim)
     ordered = [claim for _, claim in sorted(first.items())]
     if bulk.takes_arrays(session):
-        claimed = await session.execute(
-            bulk.CLAIM_KEYS,
+        claimed = await bulk.CLAIM_KEYS.fetch(
+            session,
             {
                 **bulk.arrays(
                     "claimed",
@@ -110,8 +110,8 @@ async def claim_keys(session: AsyncSession, claims: list[KeyClaim]) -> list[Clai
             }
             for claim in ordered
         ]
-        claimed = await session.execute(SQLITE_CLAIM_KEYS, rows)
-    won = {(row.user_id, row.key) for row in claimed}
+        claimed = [row._asdict() for row in await session.execute(SQLITE_CLAIM_KEYS, rows)]
+    won = {(row["user_id"], row["key"]) for row in claimed}
     lost = [ident for ident in first if ident not in won]
     existing: dict[tuple[int, str], IdempotencyKey] = {}
     # A key whose stored answer expired is claimed afresh (one level deep: the renewal is new).
@@ -205,7 +205,7 @@ async def store_responses(session: AsyncSession, answers: list[tuple[KeyClaim, i
             status=[status for _, status, _ in answers],
             body=[body for _, _, body in answers],
         )
-        await session.execute(bulk.STORE_RESPONSES, answered)
+        await bulk.STORE_RESPONSES.fetch(session, answered)
         return
     statement = (
         update(KEYS)

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 import structlog
-from sqlalchemy import Row, case, insert, select, update
+from sqlalchemy import case, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,6 +59,9 @@ logger = structlog.get_logger(__name__)
 
 # Every column back, so the answer is the row as stored (decimals at the column's scale).
 INSERT_ORDERS = insert(ORDERS).returning(*ORDERS.c, sort_by_parameter_order=True)
+SUBMITTED_FROM = state_machine.sources_of(OrderStatus.SUBMITTED)
+# An order row as a statement returned it, column name -> value.
+StoredOrder = dict[str, Any]
 MAX_BATCH = 256
 # Batches routed and acknowledged at once while the worker books the next one.
 MAX_ROUTING = 4
@@ -87,7 +90,7 @@ class Submission:
     order_id: int = 0
     client_order_id: str = ""
     rejection: str | None = None
-    row: Row[Any] | None = None  # the order as last written
+    row: StoredOrder | None = None  # the order as last written
 
     def answer(self, result: OrderResult) -> None:
         """Hand the caller its answer (unless it stopped waiting)."""
@@ -304,9 +307,10 @@ class OrderIntake:
         if takes_arrays(session):
             stored = await self._insert_arrays(session, batch, now)
         else:
-            stored = list(await session.execute(INSERT_ORDERS, self._rows(batch, now)))
+            inserted = await session.execute(INSERT_ORDERS, self._rows(batch, now))
+            stored = [row._asdict() for row in inserted]
         for submission, row in zip(batch, stored, strict=True):
-            submission.order_id = row.id
+            submission.order_id = row["id"]
             submission.row = row
         if not takes_arrays(session):
             links = [(s.claim, s.order_id) for s in batch if s.claim is not None]
@@ -337,7 +341,7 @@ class OrderIntake:
 
     async def _insert_arrays(
         self, session: AsyncSession, batch: list[Submission], now: datetime
-    ) -> list[Row[Any]]:
+    ) -> list[StoredOrder]:
         """PostgreSQL: the batch as one array per column, keys linked by the same statement.
 
         Rows come back in the batch's order.
@@ -368,10 +372,8 @@ class OrderIntake:
             "replica": self.replica,
             "now": now,
         }
-        stored = {
-            row.client_order_id: row
-            for row in await session.execute(INSERT_AND_LINK_ORDERS, parameters)
-        }
+        inserted = await INSERT_AND_LINK_ORDERS.fetch(session, parameters)
+        stored = {row["client_order_id"]: row for row in inserted}
         return [stored[submission.client_order_id] for submission in batch]
 
     # routing and acknowledgement: after the commit
@@ -467,10 +469,10 @@ class OrderIntake:
             submission.fail(error)
 
 
-def _order_read(row: Row[Any] | None) -> OrderRead:
-    """The order a statement returned (from a dict: pydantic reads one 3x faster than a Row)."""
+def _order_read(row: StoredOrder | None) -> OrderRead:
+    """The order a statement returned."""
     assert row is not None  # every booked order was inserted
-    return OrderRead.model_validate(row._asdict())
+    return OrderRead.model_validate(row)
 
 
 def _initial_status(submission: Submission) -> OrderStatus:
@@ -480,7 +482,7 @@ def _initial_status(submission: Submission) -> OrderStatus:
 
 async def _mark_submitted(
     session: AsyncSession, routed: dict[int, str]
-) -> tuple[set[int], dict[int, Row[Any]]]:
+) -> tuple[set[int], dict[int, StoredOrder]]:
     """pending -> submitted with each vt_orderid, in one guarded UPDATE.
 
     Returns the ids it moved, and every routed order as it now stands.
@@ -492,25 +494,25 @@ async def _mark_submitted(
         parameters = {
             **arrays("routed", id=list(routed), vt_orderid=list(routed.values())),
             "now": now,
+            "sources": [status.value for status in SUBMITTED_FROM],
         }
-        moved_rows = (await session.execute(SUBMIT_ROUTED, parameters)).all()
+        moved_rows = await SUBMIT_ROUTED.fetch(session, parameters)
     else:
-        moved_rows = (
-            await session.execute(
-                update(ORDERS)
-                .where(
-                    ORDERS.c.id.in_(routed),
-                    ORDERS.c.status.in_(state_machine.sources_of(OrderStatus.SUBMITTED)),
-                )
-                .values(
-                    status=OrderStatus.SUBMITTED,
-                    vt_orderid=case(routed, value=ORDERS.c.id),
-                    updated_at=now,
-                )
-                .returning(*ORDERS.c)
+        statement = (
+            update(ORDERS)
+            .where(
+                ORDERS.c.id.in_(routed),
+                ORDERS.c.status.in_(state_machine.sources_of(OrderStatus.SUBMITTED)),
             )
-        ).all()
-    rows = {row.id: row for row in moved_rows}
+            .values(
+                status=OrderStatus.SUBMITTED,
+                vt_orderid=case(routed, value=ORDERS.c.id),
+                updated_at=now,
+            )
+            .returning(*ORDERS.c)
+        )
+        moved_rows = [row._asdict() for row in await session.execute(statement)]
+    rows = {row["id"]: row for row in moved_rows}
     overtaken = {order_id: vt for order_id, vt in routed.items() if order_id not in rows}
     moved = set(rows)
     if overtaken:
@@ -526,12 +528,12 @@ async def _mark_submitted(
 
 async def _mark_rejected(
     session: AsyncSession, failed: dict[int, str]
-) -> tuple[set[int], dict[int, Row[Any]]]:
+) -> tuple[set[int], dict[int, StoredOrder]]:
     """Orders the gateway refused to take: rejected with the reason.
 
     Returns the ids it moved, and every such order as it now stands.
     """
-    rows: dict[int, Row[Any]] = {}
+    rows: dict[int, StoredOrder] = {}
     sources = state_machine.sources_of(OrderStatus.REJECTED)
     for order_id, reason in failed.items():
         statement = (
@@ -540,15 +542,15 @@ async def _mark_rejected(
             .values(status=OrderStatus.REJECTED, reject_reason=reason, updated_at=utcnow())
             .returning(*ORDERS.c)
         )
-        rows.update((row.id, row) for row in await session.execute(statement))
+        rows.update((row.id, row._asdict()) for row in await session.execute(statement))
     refused = set(rows)
     rows.update(await _current(session, [order_id for order_id in failed if order_id not in rows]))
     return refused, rows
 
 
-async def _current(session: AsyncSession, order_ids: list[int]) -> dict[int, Row[Any]]:
+async def _current(session: AsyncSession, order_ids: list[int]) -> dict[int, StoredOrder]:
     """Orders something else moved on meanwhile, as they stand now."""
     if not order_ids:
         return {}
     current = await session.execute(select(ORDERS).where(ORDERS.c.id.in_(order_ids)))
-    return {row.id: row for row in current}
+    return {row.id: row._asdict() for row in current}

@@ -14,6 +14,7 @@ from backend.core.cache.memory import MemoryCache
 from backend.core.cache.protocol import Cache
 from backend.core.config.settings import RiskConfig
 from backend.core.database.dialect import on_postgresql
+from backend.core.database.driver import DriverStatement
 from backend.core.database.upsert import conflict_insert
 from backend.core.monitoring.metrics import TRADING_HALTED
 from backend.models.control import RiskSettings
@@ -29,9 +30,11 @@ OPEN_STATUSES = (OrderStatus.PENDING, OrderStatus.SUBMITTED, OrderStatus.PARTIAL
 # pg_advisory_xact_lock(BOOKING_LOCKS, user_id): one user's order booking, across replicas.
 BOOKING_LOCKS = 0x5246  # "RF"
 # Takes those locks, then counts (migration 0006): one round trip for both.
-LOCK_AND_COUNT_OPEN_ORDERS = text(
-    "SELECT owner_id, open_orders FROM redfire_open_orders_locked("
-    ":namespace, CAST(:user_ids AS integer[]), CAST(:statuses AS text[]))"
+LOCK_AND_COUNT_OPEN_ORDERS = DriverStatement(
+    text(
+        "SELECT owner_id, open_orders FROM redfire_open_orders_locked("
+        ":namespace, CAST(:user_ids AS integer[]), CAST(:statuses AS text[]))"
+    )
 )
 LIMIT_FIELDS = (
     "max_order_quantity",
@@ -184,8 +187,8 @@ async def open_order_counts(session: AsyncSession, user_ids: set[int]) -> dict[i
             "user_ids": sorted(user_ids),
             "statuses": [status.value for status in OPEN_STATUSES],
         }
-        found = await session.execute(LOCK_AND_COUNT_OPEN_ORDERS, parameters)
-        counts.update({user_id: int(count) for user_id, count in found})
+        found = await LOCK_AND_COUNT_OPEN_ORDERS.fetch(session, parameters)
+        counts.update({row["owner_id"]: int(row["open_orders"]) for row in found})
         return counts
     statement = (
         select(Order.user_id, func.count())

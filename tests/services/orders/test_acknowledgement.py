@@ -52,11 +52,11 @@ async def test_pending_orders_move_to_submitted_with_their_gateway_ids(
     async with container.database.session() as session:
         moved, rows = await _mark_submitted(session, {first: "PAPER.1", second: "PAPER.2"})
     assert moved == {first, second}
-    assert {order_id: (row.status, row.vt_orderid) for order_id, row in rows.items()} == {
+    assert {order_id: (row["status"], row["vt_orderid"]) for order_id, row in rows.items()} == {
         first: (OrderStatus.SUBMITTED, "PAPER.1"),
         second: (OrderStatus.SUBMITTED, "PAPER.2"),
     }
-    assert rows[first].price == Decimal("3400.2")
+    assert rows[first]["price"] == Decimal("3400.2")
 
 
 async def test_an_order_the_gateway_events_moved_on_keeps_its_status(
@@ -67,8 +67,8 @@ async def test_an_order_the_gateway_events_moved_on_keeps_its_status(
     async with container.database.session() as session:
         moved, rows = await _mark_submitted(session, {pending: "PAPER.3", filled: "PAPER.4"})
     assert moved == {pending}
-    assert (rows[filled].status, rows[filled].vt_orderid) == (OrderStatus.FILLED, "PAPER.4")
-    assert rows[pending].status is OrderStatus.SUBMITTED
+    assert (rows[filled]["status"], rows[filled]["vt_orderid"]) == (OrderStatus.FILLED, "PAPER.4")
+    assert rows[pending]["status"] == OrderStatus.SUBMITTED
 
 
 async def test_orders_the_gateway_refused_are_rejected_unless_already_final(
@@ -79,11 +79,11 @@ async def test_orders_the_gateway_refused_are_rejected_unless_already_final(
     async with container.database.session() as session:
         refused, rows = await _mark_rejected(session, failed)
     assert refused == {pending}
-    assert (rows[pending].status, rows[pending].reject_reason) == (
+    assert (rows[pending]["status"], rows[pending]["reject_reason"]) == (
         OrderStatus.REJECTED,
         "gateway_error: down",
     )
-    assert rows[cancelled].status is OrderStatus.CANCELLED
+    assert rows[cancelled]["status"] == OrderStatus.CANCELLED
 
 
 def _acknowledgement(vt_orderid: str, reference: str) -> OrderUpdate:
