@@ -53,6 +53,22 @@ class Order(TimestampMixin, Base):
         return self.quantity - self.filled_quantity
 
 
+class OpenOrderCount(Base):
+    """How many of a user's orders are open (pending, submitted, partially filled).
+
+    Kept by database triggers on `orders` (migration 0006), whatever statement changes an
+    order, so the booking of new orders reads one row instead of counting them; its row lock
+    is also what makes one user's bookings take turns across replicas.
+    """
+
+    __tablename__ = "open_order_counts"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    open_orders: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class Trade(Base):
     """One fill, recorded once per gateway trade id."""
 

@@ -16,6 +16,7 @@ from backend.schemas.orders import OrderRead, TradeRead
 from backend.services.orders import state_machine
 from backend.services.orders.ports import MarketAccess
 from backend.services.orders.positions import PositionState, apply_fill, average_fill_price
+from backend.services.orders.risk import lock_open_order_counts
 from backend.services.vnpy.types import OrderUpdate, TradeFill
 from backend.shared.utils.currency import to_money_scale
 
@@ -62,6 +63,10 @@ class BatchApplier:
     ) -> BatchOutcome:
         """Apply `batch` in order within `session` (the caller commits)."""
         orders = await self._load_orders(session, batch, references)
+        # The triggers on `orders` update each owner's open-order count as statuses change,
+        # in whatever order this batch flushes them; locked here first, in the same (user id)
+        # order as a booking takes them, the counts cannot deadlock against one.
+        await lock_open_order_counts(session, {order.user_id for order in orders.values()})
         known_trades = await self._known_trade_ids(session, batch)
         changed: dict[int, Order] = {}
         new_trades: list[tuple[Trade, Order]] = []

@@ -66,6 +66,8 @@ MAX_BATCH = 256
 # Batches routed and acknowledged at once while the worker books the next one.
 MAX_ROUTING = 4
 ACK_ATTEMPTS = 3
+BOOK_ATTEMPTS = 3
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
 STOP_TIMEOUT = 10.0
 
 
@@ -177,7 +179,7 @@ class OrderIntake:
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
-                booked = await self._book([s for s in batch if not s.future.done()])
+                booked = await self._book_retrying(batch)
             except Exception as exc:  # the database refused the batch: each order fails alike
                 logger.warning("order_batch_not_booked", orders=len(batch), error=repr(exc))
                 for submission in batch:
@@ -194,6 +196,22 @@ class OrderIntake:
             self._queue.task_done()
 
     # booking: one transaction for the batch
+
+    async def _book_retrying(self, batch: list[Submission]) -> list[Submission]:
+        """Book; again when PostgreSQL aborted the transaction to break a lock cycle.
+
+        Such a cycle is rare (a retried key whose first answer is being stored while that
+        order is rejected, say) and the booking is repeatable: everything it wrote went
+        with the aborted transaction.
+        """
+        for attempt in range(1, BOOK_ATTEMPTS + 1):
+            try:
+                return await self._book([s for s in batch if not s.future.done()])
+            except DBAPIError as exc:
+                if attempt == BOOK_ATTEMPTS or not _aborted_by_conflict(exc):
+                    raise
+                logger.warning("order_batch_retry", attempt=attempt, error=repr(exc))
+        raise AssertionError("unreachable")
 
     async def _book(self, batch: list[Submission]) -> list[Submission]:
         """Store the batch's orders, pending or risk-rejected; answer those that stop here."""
@@ -467,6 +485,11 @@ class OrderIntake:
         logger.warning("order_ack_failed", orders=len(booked), error=repr(error))
         for submission in booked:
             submission.fail(error)
+
+
+def _aborted_by_conflict(error: DBAPIError) -> bool:
+    """A deadlock or serialization failure: the transaction can simply run again."""
+    return getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
 def _order_read(row: StoredOrder | None) -> OrderRead:

@@ -1,0 +1,96 @@
+"""The per-user open-order count that booking reads: kept by triggers on every write to orders."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import case, delete, func, insert, select, update
+
+from backend.core.container import AppContainer
+from backend.core.database.base import utcnow
+from backend.models.enums import OrderStatus
+from backend.models.order import OpenOrderCount, Order
+from backend.models.user import User
+from backend.services.orders.bulk import ORDERS
+from backend.services.orders.risk import OPEN_STATUSES, open_order_counts
+
+S = OrderStatus
+
+
+async def _user_with_orders(
+    container: AppContainer, *statuses: OrderStatus
+) -> tuple[int, list[int]]:
+    now = utcnow()
+    async with container.database.session() as session:
+        user = User(username="counted", email="counted@example.com", hashed_password="x")
+        session.add(user)
+        await session.flush()
+        rows = [
+            {
+                "user_id": user.id,
+                "symbol": "IF2412.CFFEX",
+                "side": "BUY",
+                "order_type": "limit",
+                "quantity": Decimal(2),
+                "price": Decimal("3400.2"),
+                "status": status,
+                "filled_quantity": Decimal(0),
+                "client_order_id": f"counted-{index}",
+                "gateway": "PAPER",
+                "replica": "test",
+                "created_at": now,
+                "updated_at": now,
+            }
+            for index, status in enumerate(statuses)
+        ]
+        if not rows:
+            return user.id, []
+        result = await session.execute(insert(ORDERS).returning(ORDERS.c.id), rows)
+        return user.id, list(result.scalars())
+
+
+async def _kept_and_counted(container: AppContainer, user_id: int) -> tuple[int, int]:
+    """The count the triggers kept, and the orders actually open."""
+    async with container.database.session() as session:
+        kept = await open_order_counts(session, {user_id})
+        counted = await session.scalar(
+            select(func.count())
+            .select_from(Order)
+            .where(Order.user_id == user_id, Order.status.in_(OPEN_STATUSES))
+        )
+    return kept[user_id], int(counted or 0)
+
+
+async def test_the_count_follows_inserts_updates_and_deletes(container: AppContainer) -> None:
+    user_id, ids = await _user_with_orders(container, S.PENDING, S.PENDING, S.SUBMITTED, S.REJECTED)
+    assert await _kept_and_counted(container, user_id) == (3, 3)
+
+    # One statement over several rows: open -> open, open -> closed, open -> open.
+    moves = {ids[0]: S.SUBMITTED, ids[1]: S.CANCELLED, ids[2]: S.PARTIALLY_FILLED}
+    async with container.database.session() as session:
+        await session.execute(
+            update(ORDERS)
+            .where(ORDERS.c.id.in_(moves))
+            .values(status=case(moves, value=ORDERS.c.id))
+        )
+    assert await _kept_and_counted(container, user_id) == (2, 2)
+
+    # An ORM flush, as the gateway events book a fill.
+    async with container.database.session() as session:
+        order = await session.get(Order, ids[0])
+        assert order is not None
+        order.status = S.FILLED
+    assert await _kept_and_counted(container, user_id) == (1, 1)
+
+    async with container.database.session() as session:
+        await session.execute(delete(ORDERS).where(ORDERS.c.id.in_([ids[2], ids[3]])))
+    assert await _kept_and_counted(container, user_id) == (0, 0)
+
+
+async def test_a_user_without_orders_counts_zero(container: AppContainer) -> None:
+    user_id, _ = await _user_with_orders(container)
+    assert await _kept_and_counted(container, user_id) == (0, 0)
+    async with container.database.session() as session:
+        stored = await session.get(OpenOrderCount, user_id)
+    # PostgreSQL creates the row that booking locks; SQLite reads no row as zero.
+    assert stored is None or stored.open_orders == 0
