@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import case, delete, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
 
 from backend.core.container import AppContainer
 from backend.core.database.base import utcnow
@@ -12,7 +15,8 @@ from backend.models.enums import OrderStatus
 from backend.models.order import OpenOrderCount, Order
 from backend.models.user import User
 from backend.services.orders.bulk import ORDERS
-from backend.services.orders.risk import OPEN_STATUSES, open_order_counts
+from backend.services.orders.intake import _aborted_by_conflict
+from backend.services.orders.risk import OPEN_STATUSES, lock_open_order_counts, open_order_counts
 
 S = OrderStatus
 
@@ -94,3 +98,36 @@ async def test_a_user_without_orders_counts_zero(container: AppContainer) -> Non
         stored = await session.get(OpenOrderCount, user_id)
     # PostgreSQL creates the row that booking locks; SQLite reads no row as zero.
     assert stored is None or stored.open_orders == 0
+
+
+async def test_a_lock_cycle_aborts_one_side_as_a_conflict_booking_retries(
+    container: AppContainer,
+) -> None:
+    """Two transactions taking two users' counts in opposite orders: PostgreSQL breaks the
+    cycle, and what the loser raises is what the booking retries on."""
+    if not container.database.uses_asyncpg:
+        pytest.skip("row locks and deadlock detection are PostgreSQL's: needs TEST_DATABASE_URL")
+    first, _ = await _user_with_orders(container)
+    async with container.database.session() as session:
+        user = User(username="counted-2", email="counted-2@example.com", hashed_password="x")
+        session.add(user)
+        await session.flush()
+        second = user.id
+    holding = [asyncio.Event(), asyncio.Event()]
+
+    async def take(order: tuple[int, int], mine: asyncio.Event, theirs: asyncio.Event) -> None:
+        async with container.database.session() as session:
+            await lock_open_order_counts(session, {order[0]})
+            mine.set()
+            await theirs.wait()
+            await lock_open_order_counts(session, {order[1]})
+
+    outcomes = await asyncio.gather(
+        take((first, second), holding[0], holding[1]),
+        take((second, first), holding[1], holding[0]),
+        return_exceptions=True,
+    )
+    errors = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+    assert len(errors) == 1, outcomes  # one side lost, the other went on
+    assert isinstance(errors[0], DBAPIError)
+    assert _aborted_by_conflict(errors[0])
