@@ -5,44 +5,20 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from backend.core.container import AppContainer
-from backend.core.database.base import utcnow
 from backend.models.enums import OrderSide, OrderStatus, OrderType
-from backend.models.user import User
 from backend.schemas.orders import OrderRead
 from backend.services.orders.bulk import ORDERS
 from backend.services.orders.intake import _mark_rejected, _mark_submitted
 from backend.services.vnpy.types import OrderUpdate
+from tests.services.orders.rows import user_with_orders
 
 
 async def _orders(container: AppContainer, *statuses: OrderStatus) -> list[int]:
-    now = utcnow()
-    async with container.database.session() as session:
-        user = User(username="ack", email="ack@example.com", hashed_password="x")
-        session.add(user)
-        await session.flush()
-        rows = [
-            {
-                "user_id": user.id,
-                "symbol": "IF2412.CFFEX",
-                "side": "BUY",
-                "order_type": "limit",
-                "quantity": Decimal(1),
-                "price": Decimal("3400.2"),
-                "status": status,
-                "filled_quantity": Decimal(1) if status is OrderStatus.FILLED else Decimal(0),
-                "client_order_id": f"ack-{index}",
-                "gateway": "PAPER",
-                "replica": "test",
-                "created_at": now,
-                "updated_at": now,
-            }
-            for index, status in enumerate(statuses)
-        ]
-        result = await session.execute(insert(ORDERS).returning(ORDERS.c.id), rows)
-        return list(result.scalars())
+    _, ids = await user_with_orders(container, "ack", *statuses)
+    return ids
 
 
 async def test_pending_orders_move_to_submitted_with_their_gateway_ids(

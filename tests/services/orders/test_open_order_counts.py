@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from decimal import Decimal
 
 import pytest
-from sqlalchemy import case, delete, func, insert, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import DBAPIError
 
 from backend.core.container import AppContainer
-from backend.core.database.base import utcnow
 from backend.models.enums import OrderStatus
 from backend.models.order import OpenOrderCount, Order
 from backend.models.user import User
 from backend.services.orders.bulk import ORDERS
 from backend.services.orders.intake import _aborted_by_conflict
 from backend.services.orders.risk import OPEN_STATUSES, lock_open_order_counts, open_order_counts
+from tests.services.orders.rows import user_with_orders
 
 S = OrderStatus
 
@@ -24,33 +23,7 @@ S = OrderStatus
 async def _user_with_orders(
     container: AppContainer, *statuses: OrderStatus
 ) -> tuple[int, list[int]]:
-    now = utcnow()
-    async with container.database.session() as session:
-        user = User(username="counted", email="counted@example.com", hashed_password="x")
-        session.add(user)
-        await session.flush()
-        rows = [
-            {
-                "user_id": user.id,
-                "symbol": "IF2412.CFFEX",
-                "side": "BUY",
-                "order_type": "limit",
-                "quantity": Decimal(2),
-                "price": Decimal("3400.2"),
-                "status": status,
-                "filled_quantity": Decimal(0),
-                "client_order_id": f"counted-{index}",
-                "gateway": "PAPER",
-                "replica": "test",
-                "created_at": now,
-                "updated_at": now,
-            }
-            for index, status in enumerate(statuses)
-        ]
-        if not rows:
-            return user.id, []
-        result = await session.execute(insert(ORDERS).returning(ORDERS.c.id), rows)
-        return user.id, list(result.scalars())
+    return await user_with_orders(container, "counted", *statuses)
 
 
 async def _kept_and_counted(container: AppContainer, user_id: int) -> tuple[int, int]:
