@@ -7,7 +7,9 @@ acknowledgements and idempotent answers recorded in a second transaction, while 
 books the next batch. A 201 still means the order was committed before the gateway heard of
 it, so a crash leaves a row that start-up reconciliation settles, never a gateway order
 RedFire forgot; only the commits are shared, so sixty concurrent orders cost two
-transactions instead of sixty.
+transactions instead of sixty. The second transaction records the submissions itself, so the
+gateway's acknowledgements of these orders are held and then dropped (events.py), and it
+announces the orders it moved to `submitted`.
 """
 
 from __future__ import annotations
