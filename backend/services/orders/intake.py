@@ -203,8 +203,9 @@ class OrderIntake:
         """Book; again when PostgreSQL aborted the transaction to break a lock cycle.
 
         Such a cycle is rare (a retried key whose first answer is being stored while that
-        order is rejected, say) and the booking is repeatable: everything it wrote went
-        with the aborted transaction.
+        order is rejected, say) and the booking is repeatable: everything it wrote to the
+        database went with the aborted transaction. Only the per-second rate counts in the
+        cache are taken again, so the batch counts twice towards this second's limit.
         """
         for attempt in range(1, BOOK_ATTEMPTS + 1):
             try:
@@ -327,15 +328,25 @@ class OrderIntake:
         if takes_arrays(session):
             stored = await self._insert_arrays(session, batch, now)
         else:
-            inserted = await session.execute(INSERT_ORDERS, self._rows(batch, now))
-            stored = [row._asdict() for row in inserted]
+            stored = await self._insert_rows(session, batch, now)
         for submission, row in zip(batch, stored, strict=True):
             submission.order_id = row["id"]
             submission.row = row
-        if not takes_arrays(session):
-            links = [(s.claim, s.order_id) for s in batch if s.claim is not None]
-            if links:
-                await idempotency.link_orders(session, links)
+
+    async def _insert_rows(
+        self, session: AsyncSession, batch: list[Submission], now: datetime
+    ) -> list[StoredOrder]:
+        """SQLite: a row per order, then each keyed order's Idempotency-Key pointed at it."""
+        inserted = await session.execute(INSERT_ORDERS, self._rows(batch, now))
+        stored = [row._asdict() for row in inserted]
+        links = [
+            (submission.claim, row["id"])
+            for submission, row in zip(batch, stored, strict=True)
+            if submission.claim is not None
+        ]
+        if links:
+            await idempotency.link_orders(session, links)
+        return stored
 
     def _rows(self, batch: list[Submission], now: datetime) -> list[dict[str, Any]]:
         return [
@@ -527,7 +538,7 @@ async def _mark_submitted(
             update(ORDERS)
             .where(
                 ORDERS.c.id.in_(routed),
-                ORDERS.c.status.in_(state_machine.sources_of(OrderStatus.SUBMITTED)),
+                ORDERS.c.status.in_(SUBMITTED_FROM),
             )
             .values(
                 status=OrderStatus.SUBMITTED,
