@@ -95,16 +95,17 @@ INSERT_NEW_ORDERS = (
     .returning(*ORDERS.c)
 )
 
-LINKED = unnest("linked", client_order_id=String(), key=String())
+LINKED = unnest("linked", client_order_id=String(), user_id=Integer(), key=String())
 _INSERTED = INSERT_NEW_ORDERS.cte("inserted")
 # The batch's orders, and each keyed one's Idempotency-Key pointed at it, in one statement:
-# the UPDATE joins the keys to the rows the INSERT returns (it sees the keys this
-# transaction claimed earlier). Answers every inserted row.
+# the UPDATE finds each key by its own (user, key), as the unique index does, and its order
+# among the rows the INSERT returns (it sees the keys this transaction claimed earlier).
+# Answers every inserted row.
 INSERT_AND_LINK_ORDERS = DriverStatement(
     select(_INSERTED).add_cte(
         update(KEYS)
         .where(
-            KEYS.c.user_id == _INSERTED.c.user_id,
+            KEYS.c.user_id == LINKED.c.user_id,
             KEYS.c.key == LINKED.c.key,
             _INSERTED.c.client_order_id == LINKED.c.client_order_id,
         )

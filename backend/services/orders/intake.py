@@ -396,6 +396,7 @@ class OrderIntake:
             **arrays(
                 "linked",
                 client_order_id=[submission.client_order_id for submission in keyed],
+                user_id=[submission.user_id for submission in keyed],
                 key=[cast(KeyClaim, submission.claim).key for submission in keyed],
             ),
             "filled_quantity": Decimal(0),
