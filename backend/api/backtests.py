@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from typing import Annotated, Any
 
@@ -34,11 +35,11 @@ from backend.schemas.backtests import (
 )
 from backend.schemas.common import Page
 from backend.services.backtest.bars import parse_csv_bars
-from backend.services.backtest.chart import equity_png
 from backend.services.backtest.service import (
     BacktestNotFinishedError,
     BacktestService,
     NoStoredTicksError,
+    stored_chart,
 )
 
 router = APIRouter(prefix=f"{API_PREFIX}/backtests", tags=["backtests"])
@@ -76,6 +77,8 @@ async def get_backtest_service(container: ContainerDep) -> BacktestService:
         contracts=container.trading.market.get_contract,
         replica=config.replica_id,
         max_stored_trades=config.backtest.max_stored_trades,
+        max_queued_per_user=config.backtest.max_queued_per_user,
+        paper_commission_rate=config.vnpy.paper_commission_rate,
     )
 
 
@@ -131,7 +134,7 @@ async def _ticks_request(request: Request) -> None:
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=BacktestAccepted,
-    responses=error_responses(400, 401, 403, 413, 422),
+    responses=error_responses(400, 401, 403, 413, 422, 429),
     openapi_extra=_CREATE_BODY,
 )
 async def create_backtest(
@@ -141,12 +144,18 @@ async def create_backtest(
     backtests: ServiceDep,
     container: ContainerDep,
 ) -> BacktestAccepted:
-    """202 and the id to poll; 422 for a bad CSV (naming the line), class or parameters."""
+    """202 and the id to poll; 422 for a bad CSV (naming the line), class or parameters;
+    429 `too_many_queued_backtests` when the caller has BACKTEST__MAX_QUEUED_PER_USER."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("application/json"):
         await _ticks_request(request)
     if not content_type.startswith("multipart/form-data"):
         raise DomainValidationError("send multipart/form-data with a CSV file, or JSON ticks")
+    # Refused before the upload is read; checked again, holding the user's row, at the insert.
+    await backtests.ensure_capacity(session, user_id=user.id)
+    # No transaction held while the CSV is read and parsed (on SQLite it would hold the
+    # database's write lock): the session begins a new one for the insert.
+    await session.commit()
     create, content = await _csv_request(request)
     backtests.registry.validate(create.class_name, create.parameters)
     max_bars = container.config.backtest.max_bars
@@ -182,21 +191,51 @@ async def get_backtest(
     return await backtests.get(session, user_id=user.id, backtest_id=backtest_id)
 
 
+# A finished backtest's chart never changes; private: it is the owner's alone.
+CHART_CACHE_CONTROL = "private, max-age=86400"
+
+
+def _etag(png: bytes) -> str:
+    return f'"{hashlib.sha256(png).hexdigest()[:32]}"'
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if if_none_match is None:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return etag in tags or "*" in tags
+
+
 @router.get(
     "/{backtest_id}/equity.png",
     response_class=Response,
     responses={
-        200: {"content": {"image/png": {}}, "description": "Balance and drawdown chart"},
+        200: {
+            "content": {"image/png": {}},
+            "description": "Balance and drawdown chart",
+            "headers": {
+                "ETag": {"schema": {"type": "string"}},
+                "Cache-Control": {"schema": {"type": "string"}},
+            },
+        },
+        304: {"description": "Not modified: the client's copy (If-None-Match) is current"},
         **error_responses(401, 404, 409, 422),
     },
 )
 async def get_equity_chart(
-    backtest_id: IntegerId, user: CurrentUser, session: SessionDep, backtests: ServiceDep
+    request: Request,
+    backtest_id: IntegerId,
+    user: CurrentUser,
+    session: SessionDep,
+    backtests: ServiceDep,
 ) -> Response:
-    """The balance and drawdown chart; 409 `backtest_not_finished` until it has finished."""
+    """The balance and drawdown chart, drawn once when the backtest finished and kept; 304 for
+    a matching If-None-Match; 409 `backtest_not_finished` until it has finished."""
     backtest = await backtests.get(session, user_id=user.id, backtest_id=backtest_id)
     if backtest.status is not BacktestStatus.FINISHED or backtest.daily is None:
         raise BacktestNotFinishedError(f"backtest {backtest_id} is {backtest.status.value}")
-    title = f"{backtest.class_name} on {backtest.symbol} (backtest {backtest.id})"
-    png = await asyncio.to_thread(equity_png, backtest.daily, title=title)
-    return Response(content=png, media_type="image/png")
+    png = await stored_chart(session, backtest)
+    headers = {"ETag": _etag(png), "Cache-Control": CHART_CACHE_CONTROL}
+    if _matches(request.headers.get("if-none-match"), headers["ETag"]):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    return Response(content=png, media_type="image/png", headers=headers)

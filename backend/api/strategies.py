@@ -184,11 +184,25 @@ async def get_strategy_status(
     strategies: ServiceDep,
     engine: EngineDep,
 ) -> StrategyStatusRead:
-    """Live status from the replica that runs it; counters are null-free zeros when stopped."""
+    """Live status from the replica that runs it; otherwise what it last reported (counters,
+    position, last event), kept with the strategy when it stopped."""
     strategy = await strategies.get(session, user_id=user.id, strategy_id=strategy_id)
     live: dict[str, Any] = {}
     if strategy.status is StrategyStatus.RUNNING:
         live = await engine.get_strategy_status(strategy.id) or {}
+    if not live:
+        return StrategyStatusRead(
+            strategy_id=strategy.id,
+            status=strategy.status,
+            running=False,
+            config=strategy.parameters,
+            position=strategy.position,
+            ticks_processed=strategy.ticks_processed,
+            orders_placed=strategy.orders_placed,
+            last_error=strategy.last_error,
+            last_update=strategy.last_update,
+            owner=await engine.owner_of(strategy.id),
+        )
     return StrategyStatusRead(
         strategy_id=strategy.id,
         status=strategy.status,

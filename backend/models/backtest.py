@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Enum, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.database.base import Base, TimestampMixin
@@ -16,8 +16,9 @@ class Backtest(TimestampMixin, Base):
     """The bars themselves are not stored (only their count): they live in memory for the run.
 
     `settings` holds the cost model (capital, rate, slippage, size, pricetick, ...) as decimal
-    strings; `statistics`, `trades` and `daily` are filled in when the run finishes.
-    `replica` names the process running it, so a restart fails only its own interrupted runs.
+    strings; `statistics`, `trades`, `daily` and the equity chart (`equity_png`, loaded only
+    when asked for) are filled in when the run finishes. `replica` names the process running
+    it, so a restart fails only its own interrupted runs.
     """
 
     __tablename__ = "backtests"
@@ -47,6 +48,7 @@ class Backtest(TimestampMixin, Base):
     statistics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     trades: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     daily: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    equity_png: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     error: Mapped[str | None] = mapped_column(Text)
     replica: Mapped[str] = mapped_column(String(64))
     started_at: Mapped[datetime | None]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.database.base import Base, TimestampMixin
@@ -13,7 +15,12 @@ from backend.models.enums import StrategyStatus
 
 
 class Strategy(TimestampMixin, Base):
-    """`status` is the desired state: the engine of the replica holding its lease runs it."""
+    """`status` is the desired state: the engine of the replica holding its lease runs it.
+
+    `ticks_processed`, `orders_placed`, `position` and `last_update` are what its runner last
+    reported (every reconcile pass and when it stops): the status of a stopped strategy, on
+    any replica, and where the counters resume from when it runs again.
+    """
 
     __tablename__ = "strategies"
     __table_args__ = (UniqueConstraint("user_id", "name"),)
@@ -30,6 +37,10 @@ class Strategy(TimestampMixin, Base):
         index=True,
     )
     last_error: Mapped[str | None] = mapped_column(Text)
+    ticks_processed: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    orders_placed: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    position: Mapped[Decimal | None]
+    last_update: Mapped[datetime | None]
 
     def __repr__(self) -> str:
         return f"Strategy(id={self.id!r}, name={self.name!r}, status={self.status.value!r})"

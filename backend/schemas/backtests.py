@@ -6,12 +6,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from backend.models.enums import BacktestStatus
+from backend.schemas.common import scaled_decimal
 from backend.schemas.strategies import ClassName, Symbol
 
-Amount = Annotated[Decimal, Field(max_digits=24, decimal_places=8, allow_inf_nan=False)]
+# 16 digits before the point, 8 after, as an order's; stored and shown at 8 places.
+Amount = Annotated[
+    Decimal,
+    Field(max_digits=24, decimal_places=8, allow_inf_nan=False),
+    PlainSerializer(scaled_decimal, return_type=str, when_used="json"),
+]
 
 
 class BacktestSettings(BaseModel):
@@ -20,8 +26,16 @@ class BacktestSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     capital: Amount = Field(default=Decimal(1_000_000), gt=0, description="Starting balance")
-    rate: Amount = Field(default=Decimal(0), ge=0, lt=1, description="Commission / turnover")
-    slippage: Amount = Field(default=Decimal(0), ge=0, description="Cost per unit of volume")
+    rate: Amount | None = Field(
+        default=None,
+        ge=0,
+        lt=1,
+        description="Commission / turnover; default: VNPY__PAPER_COMMISSION_RATE when the "
+        "symbol's contract trades on PAPER, else 0",
+    )
+    slippage: Amount = Field(
+        default=Decimal(0), ge=0, description="Cost per unit of volume; default 0"
+    )
     size: Amount | None = Field(
         default=None,
         gt=0,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field, PlainSerializer, StringConstraints
 from pydantic_core import to_jsonable_python
+
+from backend.shared.utils.currency import to_money_scale
 
 ItemT = TypeVar("ItemT")
 
@@ -32,22 +35,38 @@ def plain_decimal(value: Decimal) -> str:
     return format(value, "f")
 
 
+def scaled_decimal(value: Decimal) -> str:
+    """A computed decimal at the 8 places every stored amount has: "1.00000000", never "1".
+
+    For amounts that never went through a NUMERIC(24, 8) column (a strategy's position, a
+    backtest's results), so they read like the ones that did.
+    """
+    return plain_decimal(to_money_scale(value))
+
+
 # Money, quantities and prices in answers: decimal strings in plain notation.
 DecimalText = Annotated[Decimal, PlainSerializer(plain_decimal, return_type=str, when_used="json")]
+# The same, computed rather than stored: rounded (half up) to 8 places.
+ScaledDecimalText = Annotated[
+    Decimal, PlainSerializer(scaled_decimal, return_type=str, when_used="json")
+]
 
 
-def jsonable(data: Any) -> Any:
-    """Untyped data (a strategy's status or event) made JSON-ready as the answers write it."""
-    return to_jsonable_python(_plain_decimals(data))
+def jsonable(data: Any, *, scaled: bool = False) -> Any:
+    """Untyped data (a strategy's status or event) made JSON-ready as the answers write it.
+
+    `scaled`: decimals at 8 places (`scaled_decimal`), else as they are (`plain_decimal`).
+    """
+    return to_jsonable_python(_plain_decimals(data, scaled_decimal if scaled else plain_decimal))
 
 
-def _plain_decimals(data: Any) -> Any:
+def _plain_decimals(data: Any, render: Callable[[Decimal], str]) -> Any:
     if isinstance(data, Decimal):
-        return plain_decimal(data)
+        return render(data)
     if isinstance(data, dict):
-        return {key: _plain_decimals(value) for key, value in data.items()}
+        return {key: _plain_decimals(value, render) for key, value in data.items()}
     if isinstance(data, list | tuple):
-        return [_plain_decimals(value) for value in data]
+        return [_plain_decimals(value, render) for value in data]
     return data
 
 

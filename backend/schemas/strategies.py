@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from backend.models.enums import StrategyStatus
-from backend.schemas.common import DecimalText, PlainText
+from backend.schemas.common import PlainText, ScaledDecimalText
 
 StrategyName = Annotated[
     PlainText, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
@@ -63,13 +63,17 @@ class StrategyClassRead(BaseModel):
 
 
 class StrategyStatusRead(BaseModel):
-    """Live status; counters and position come from the replica that runs it."""
+    """Live status from the replica that runs it; once stopped, what it last reported.
+
+    `ticks_processed` and `orders_placed` count since the strategy was created (they go on
+    across stops, restarts and replicas); `position` is at 8 places, null before it first ran.
+    """
 
     strategy_id: int
     status: StrategyStatus
     running: bool
     config: dict[str, Any]
-    position: DecimalText | None
+    position: ScaledDecimalText | None
     ticks_processed: int
     orders_placed: int
     last_error: str | None

@@ -4,17 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest
+from sqlalchemy import func, select, text, update
 
 from backend.core.container import AppContainer
 from backend.models.backtest import Backtest
 from backend.models.enums import BacktestStatus, UserRole
-from backend.services.backtest.bars import BarSeries
+from backend.schemas.backtests import BacktestCreate
+from backend.services.backtest.bars import BarSeries, parse_csv_bars
+from backend.services.backtest.daily import CostModel
+from backend.services.backtest.service import (
+    BacktestJob,
+    BacktestService,
+    TooManyQueuedBacktestsError,
+)
+from backend.services.backtest.statistics import RatioSettings
 from backend.services.backtest.synthetic import random_walk_bars
 from tests.api.conftest import Account, MakeAccount
+from tests.services.strategy.support import DecimalTroubleStrategy, NoParameters, wait_for
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PARAMETERS = {"fast_window": 5, "slow_window": 12, "warmup_ticks": 20, "order_type": "limit"}
@@ -183,8 +197,240 @@ async def test_size_and_price_tick_default_to_the_listed_contracts(
     done = {name: await wait_finished(client, trader, runs[name].json()["id"]) for name in runs}
     assert {name: body["status"] for name, body in done.items()} == dict.fromkeys(runs, "finished")
     defaulted, explicit, unlisted = done["defaulted"], done["explicit"], done["unlisted"]
-    assert (defaulted["settings"]["size"], defaulted["settings"]["pricetick"]) == ("10", "1")
+    assert (defaulted["settings"]["size"], defaulted["settings"]["pricetick"]) == (
+        "10.00000000", "1.00000000",
+    )  # fmt: skip
     assert defaulted["statistics"] == explicit["statistics"]
     assert defaulted["trades"] == explicit["trades"]
-    assert (unlisted["settings"]["size"], unlisted["settings"]["pricetick"]) == ("1", "0")
+    assert (unlisted["settings"]["size"], unlisted["settings"]["pricetick"]) == (
+        "1.00000000", "0.00000000",
+    )  # fmt: skip
     assert unlisted["statistics"]["total_net_pnl"] != defaulted["statistics"]["total_net_pnl"]
+
+
+EIGHT_PLACES = re.compile(r"^-?\d+\.\d{8}$")
+INTEGER_STATISTICS = {"total_days", "profit_days", "loss_days", "max_drawdown_duration",
+                      "total_trade_count"}  # fmt: skip
+
+
+async def test_every_number_is_a_decimal_string_at_8_places_and_counts_are_integers(
+    client: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    """Trades showed "3475.8" and the ratios were floats beside decimal strings."""
+    trader = await make_account()
+    body = await wait_finished(client, trader, (await post_backtest(client, trader)).json()["id"])
+    assert body["status"] == "finished", body["error"]
+    for trade in body["trades"]:
+        for key in ("price", "quantity", "commission", "slippage"):
+            assert EIGHT_PLACES.match(trade[key]), (key, trade[key])
+    for key, value in body["statistics"].items():
+        if key in INTEGER_STATISTICS:
+            assert type(value) is int, key
+        elif key not in ("start_date", "end_date"):
+            assert EIGHT_PLACES.match(str(value)), (key, value)  # a string: str(0.5) is "0.5"
+    for row in body["daily"]:
+        assert type(row["trade_count"]) is int
+        for key, value in row.items():
+            if key not in ("date", "trade_count"):
+                assert EIGHT_PLACES.match(str(value)), (key, value)
+    for key in ("capital", "rate", "slippage", "size", "pricetick"):
+        assert EIGHT_PLACES.match(body["settings"][key]), key
+
+
+async def test_rate_defaults_to_the_paper_commission_rate_on_paper_contracts(
+    client: httpx.AsyncClient, make_account: MakeAccount, container: AppContainer
+) -> None:
+    trader = await make_account()
+    paper_rate = container.config.vnpy.paper_commission_rate
+    costs = json.dumps({"capital": "100000"})
+    listed = await post_backtest(client, trader, settings=costs)
+    unlisted = await post_backtest(client, trader, symbol="XYZ.LOCAL", settings=costs)
+    listed_body = await wait_finished(client, trader, listed.json()["id"])
+    unlisted_body = await wait_finished(client, trader, unlisted.json()["id"])
+    # rb2501.SHFE trades on PAPER, whose fills are charged VNPY__PAPER_COMMISSION_RATE.
+    assert Decimal(listed_body["settings"]["rate"]) == paper_rate > 0
+    assert listed_body["statistics"]["total_commission"] != "0.00000000"
+    assert listed_body["settings"]["slippage"] == "0.00000000"
+    assert unlisted_body["settings"]["rate"] == "0.00000000"
+    assert unlisted_body["statistics"]["total_commission"] == "0.00000000"
+
+
+async def test_the_chart_is_drawn_once_kept_and_served_with_a_validator(
+    client: httpx.AsyncClient, make_account: MakeAccount, container: AppContainer
+) -> None:
+    trader = await make_account()
+    backtest_id = (await post_backtest(client, trader)).json()["id"]
+    assert (await wait_finished(client, trader, backtest_id))["status"] == "finished"
+    async with container.database.session() as session:
+        stored = await session.scalar(select(Backtest.equity_png).where(Backtest.id == backtest_id))
+    assert stored is not None  # drawn as it finished
+    assert stored.startswith(PNG_SIGNATURE)
+
+    url = f"/api/v1/backtests/{backtest_id}/equity.png"
+    first = await client.get(url, headers=trader.headers)
+    assert first.status_code == 200
+    assert first.content == stored
+    etag = first.headers["etag"]
+    assert "max-age" in first.headers["cache-control"]
+    assert "private" in first.headers["cache-control"]
+    again = await client.get(url, headers={**trader.headers, "If-None-Match": etag})
+    assert (again.status_code, again.content, again.headers["etag"]) == (304, b"", etag)
+    other = await client.get(url, headers={**trader.headers, "If-None-Match": '"stale"'})
+    assert (other.status_code, other.content) == (200, stored)
+
+
+async def test_bars_at_the_ends_of_the_calendar_chart(
+    client: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    """Bars dated near 9999-12-31 made GET .../equity.png a 500 (matplotlib's date range)."""
+    trader = await make_account()
+    last_two_days = random_walk_bars(2 * 1440, seed=11, start=datetime(9999, 12, 30, tzinfo=UTC))
+    assert last_two_days.datetimes[-1] == datetime(9999, 12, 31, 23, 59, tzinfo=UTC)
+    first_days = random_walk_bars(3000, seed=11, start=datetime(1, 1, 1, tzinfo=UTC))
+    for bars in (last_two_days, first_days):
+        response = await post_backtest(client, trader, to_csv(bars))
+        assert response.status_code == 202, response.text
+        body = await wait_finished(client, trader, response.json()["id"])
+        assert body["status"] == "finished", body["error"]
+        chart = await client.get(f"/api/v1/backtests/{body['id']}/equity.png",
+                                 headers=trader.headers)  # fmt: skip
+        assert chart.status_code == 200
+        assert chart.content.startswith(PNG_SIGNATURE)
+
+
+async def test_a_backtest_finished_before_charts_were_kept_is_drawn_once_on_request(
+    client: httpx.AsyncClient, make_account: MakeAccount, container: AppContainer
+) -> None:
+    trader = await make_account()
+    daily = [{"date": "9999-12-30", "balance": "994.00000000"},
+             {"date": "9999-12-31", "balance": "1014.00000000"}]  # fmt: skip
+    async with container.database.session() as session:
+        backtest = Backtest(
+            user_id=trader.id, status=BacktestStatus.FINISHED, class_name="MovingAverageStrategy",
+            symbol="rb2501.SHFE", source="csv", parameters={}, settings={"capital": "1000"},
+            bar_count=2, trade_count=0, replica="elsewhere", statistics={}, trades=[],
+            daily=daily,
+        )  # fmt: skip
+        session.add(backtest)
+        await session.flush()
+        backtest_id = backtest.id
+    chart = await client.get(f"/api/v1/backtests/{backtest_id}/equity.png", headers=trader.headers)
+    assert chart.status_code == 200
+    async with container.database.session() as session:
+        stored = await session.scalar(select(Backtest.equity_png).where(Backtest.id == backtest_id))
+    assert stored == chart.content
+
+
+async def test_a_user_may_have_only_so_many_backtests_queued_or_running(
+    client: httpx.AsyncClient, make_account: MakeAccount, container: AppContainer
+) -> None:
+    trader, other = await make_account(), await make_account()
+    limit = container.config.backtest.max_queued_per_user
+    async with container.database.session() as session:
+        waiting = [
+            Backtest(
+                user_id=trader.id, status=status, class_name="MovingAverageStrategy",
+                symbol="rb2501.SHFE", source="csv", parameters={}, settings={}, bar_count=1,
+                trade_count=0, replica="elsewhere",
+            )
+            for status in [BacktestStatus.RUNNING] + [BacktestStatus.QUEUED] * (limit - 1)
+        ]  # fmt: skip
+        session.add_all(waiting)
+    refused = await post_backtest(client, trader)
+    assert refused.status_code == 429
+    assert refused.json()["error"] == "too_many_queued_backtests"
+    assert "BACKTEST__MAX_QUEUED_PER_USER" in refused.json()["detail"]
+    assert int(refused.headers["retry-after"]) > 0
+    listing = await client.get("/api/v1/backtests", headers=trader.headers)
+    assert listing.json()["total"] == limit  # nothing stored
+    # Another user is not held up; one finished run frees a place.
+    assert (await post_backtest(client, other)).status_code == 202
+    async with container.database.session() as session:
+        await session.execute(
+            update(Backtest)
+            .where(Backtest.id == waiting[0].id)
+            .values(status=BacktestStatus.FINISHED)
+        )
+    assert (await post_backtest(client, trader)).status_code == 202
+
+
+async def test_a_failed_backtest_says_what_failed_and_where(
+    client: httpx.AsyncClient, make_account: MakeAccount, container: AppContainer
+) -> None:
+    """It stored `InvalidOperation: [<class 'decimal.InvalidOperation'>]`."""
+    trader = await make_account()
+    bars = parse_csv_bars(CSV, symbol="rb2501.SHFE", max_bars=10_000)
+    async with container.database.session() as session:
+        backtest = Backtest(
+            user_id=trader.id, status=BacktestStatus.QUEUED, class_name="DecimalTroubleStrategy",
+            symbol="rb2501.SHFE", source="csv", parameters={}, settings={}, bar_count=3000,
+            trade_count=0, replica=container.config.replica_id,
+        )  # fmt: skip
+        session.add(backtest)
+        await session.flush()
+        backtest_id = backtest.id
+    job = BacktestJob(backtest_id, DecimalTroubleStrategy, NoParameters(), bars, CostModel(),
+                      RatioSettings(), max_stored_trades=10)  # fmt: skip
+    container.backtests.submit(job)
+    body = await wait_finished(client, trader, backtest_id)
+    assert body["status"] == "failed"
+    third = bars.datetimes[2].isoformat()
+    assert body["error"] == (
+        f"line 4, bar 3 ({third}): DecimalTroubleStrategy failed: "
+        "a decimal division with no defined result (0/0)"
+    )
+
+
+async def test_amounts_too_large_for_twenty_digits_finish(
+    client: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    """Within every input bound, yet it failed with the decimal module's repr as its error."""
+    trader = await make_account()
+    settings = {"capital": "1000000000000000", "rate": "0.5", "size": "9999999999999999",
+                "pricetick": "0.5"}  # fmt: skip
+    bars = random_walk_bars(3000, seed=11, start_price=Decimal("1000000000000000"))
+    response = await post_backtest(client, trader, to_csv(bars), settings=json.dumps(settings))
+    body = await wait_finished(client, trader, response.json()["id"])
+    assert body["status"] == "finished", body["error"]
+    assert EIGHT_PLACES.match(body["trades"][0]["commission"])
+
+
+async def test_two_submissions_at_once_cannot_both_take_the_last_place(
+    make_account: MakeAccount, container: AppContainer
+) -> None:
+    """The count is read holding the user's row (PostgreSQL; SQLite's writers take turns)."""
+    trader = await make_account()
+    limit = container.config.backtest.max_queued_per_user
+    service = BacktestService(
+        registry=container.strategies.registry, contracts=container.trading.market.get_contract,
+        replica="here", max_stored_trades=10, max_queued_per_user=limit,
+        paper_commission_rate=Decimal(0),
+    )  # fmt: skip
+    request = BacktestCreate(class_name="MovingAverageStrategy", symbol="rb2501.SHFE")
+    bars = random_walk_bars(10)
+    for _ in range(limit - 1):
+        async with container.database.session() as session:
+            await service.create(session, user_id=trader.id, request=request, bars=bars)
+
+    async def submit() -> None:
+        async with container.database.session() as session:
+            await service.create(session, user_id=trader.id, request=request, bars=bars)
+
+    async def waiting_on_a_lock() -> bool:
+        async with container.database.read_connection() as connection:
+            waiting = await connection.scalar(
+                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                     "AND datname = current_database()")
+            )  # fmt: skip
+        return bool(waiting)
+
+    async with container.database.session() as first:
+        await service.create(first, user_id=trader.id, request=request, bars=bars)
+        second = asyncio.create_task(submit())
+        if not container.config.database.is_sqlite:
+            await wait_for(waiting_on_a_lock)
+    with pytest.raises(TooManyQueuedBacktestsError):
+        await second
+    async with container.database.session() as session:
+        mine = select(func.count()).select_from(Backtest).where(Backtest.user_id == trader.id)
+        assert await session.scalar(mine) == limit

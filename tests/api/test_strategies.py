@@ -220,15 +220,29 @@ async def test_start_runs_it_and_status_reports_it(
         "running", True, "api-replica",
     )  # fmt: skip
     assert (status["ticks_processed"], status["orders_placed"]) == (6, 1)
-    assert status["position"] == "0"
+    # At 8 places, as every amount the API writes (it was "0" beside "1.00000000").
+    assert status["position"] == "0.00000000"
     assert status["config"]["fast_window"] == 2
     assert status["last_update"] is not None
 
     stopped = await client.post(f"{URL}/{strategy['id']}/stop", headers=trader.headers)
     assert (stopped.status_code, stopped.json()["status"]) == (200, "stopped")
     assert engine.runners == {}
+    after = (await client.get(f"{URL}/{strategy['id']}/status", headers=trader.headers)).json()
+    assert (after["status"], after["running"], after["owner"]) == ("stopped", False, None)
+    # What it last reported stays: it was lost at the stop.
+    assert (after["ticks_processed"], after["orders_placed"], after["position"]) == (
+        6, 1, "0.00000000",
+    )  # fmt: skip
+    assert after["last_update"] == status["last_update"]
+
+
+async def test_a_strategy_that_never_ran_has_no_position(
+    client: httpx.AsyncClient, trader: Account
+) -> None:
+    strategy = (await create(client, trader)).json()
     status = (await client.get(f"{URL}/{strategy['id']}/status", headers=trader.headers)).json()
-    assert (status["running"], status["owner"], status["position"]) == (False, None, None)
+    assert (status["ticks_processed"], status["orders_placed"], status["position"]) == (0, 0, None)
 
 
 async def test_a_running_strategy_cannot_be_changed(

@@ -212,6 +212,8 @@ class BacktestConfig(BaseModel):
     max_concurrent: int = Field(default=2, ge=1, le=64)
     max_bars: int = Field(default=2_000_000, ge=1)
     max_stored_trades: int = Field(default=50_000, ge=0)
+    # Queued or running backtests one user may have (each queued job holds its bars in memory).
+    max_queued_per_user: int = Field(default=3, ge=1, le=1000)
 
 
 class RiskConfig(BaseModel):

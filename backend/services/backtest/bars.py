@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 
 import numpy as np
 
@@ -16,6 +17,12 @@ from backend.core.errors import DomainValidationError
 BACKTEST_GATEWAY = "BACKTEST"
 CSV_COLUMNS = ("datetime", "open", "high", "low", "close", "volume")
 ZERO = Decimal(0)
+# Bars carry what an order may: 16 digits before the point and 8 after (NUMERIC(24, 8)).
+MAX_INTEGER_DIGITS = 16
+MAX_PLACES = 8
+_LIMIT = Decimal(10) ** MAX_INTEGER_DIGITS
+_QUANTUM = Decimal(1).scaleb(-MAX_PLACES)
+_WIDE = Context(prec=80)
 
 
 class InvalidBarDataError(DomainValidationError):
@@ -29,7 +36,9 @@ class BarSeries:
     """One symbol's bars, oldest first, in parallel lists (prices exact, as Decimals).
 
     `days` holds each bar's trading day (the calendar date of its datetime, in the offset it
-    was given in) as a proleptic ordinal: the daily result table groups bars by it.
+    was given in) as a proleptic ordinal: the daily result table groups bars by it. `lines`
+    holds each bar's line in the uploaded CSV (None for generated bars), so that a failure
+    can name it.
     """
 
     symbol: str
@@ -40,11 +49,19 @@ class BarSeries:
     close: list[Decimal]
     volume: list[Decimal]
     days: np.ndarray
+    lines: np.ndarray | None = None
 
     @property
     def bar_count(self) -> int:
         """The number of bars."""
         return len(self.close)
+
+    def describe_bar(self, index: int) -> str:
+        """Where bar `index` came from, for a person: its CSV line, number and datetime."""
+        where = f"bar {index + 1} ({self.datetimes[index].isoformat()})"
+        if self.lines is None:
+            return where
+        return f"line {int(self.lines[index])}, {where}"
 
     @classmethod
     def build(
@@ -53,12 +70,13 @@ class BarSeries:
         datetimes: list[datetime],
         prices: tuple[list[Decimal], list[Decimal], list[Decimal], list[Decimal]],
         volume: list[Decimal],
+        lines: np.ndarray | None = None,
     ) -> BarSeries:
         """A series from validated parallel lists; `prices` is (open, high, low, close)."""
         opens, highs, lows, closes = prices
         ordinals = (moment.toordinal() for moment in datetimes)
         days = np.fromiter(ordinals, dtype=np.int64, count=len(datetimes))
-        return cls(symbol, datetimes, opens, highs, lows, closes, volume, days)
+        return cls(symbol, datetimes, opens, highs, lows, closes, volume, days, lines)
 
 
 class ReplayTick:
@@ -104,6 +122,7 @@ class _CsvBars:
     def __init__(self, max_bars: int) -> None:
         self.max_bars = max_bars
         self.datetimes: list[datetime] = []
+        self.lines = array("q")
         self.columns: tuple[list[Decimal], ...] = ([], [], [], [], [])
         self._decimals: dict[str, Decimal] = {}
 
@@ -119,6 +138,7 @@ class _CsvBars:
         values = [self._decimal(line, name, text) for name, text in named]
         _check_bar(line, *values)
         self.datetimes.append(moment)
+        self.lines.append(line)
         for column, value in zip(self.columns, values, strict=True):
             column.append(value)
 
@@ -132,6 +152,15 @@ class _CsvBars:
                 raise InvalidBarDataError(f"line {line}: {name} {text!r} is not a number") from None
             if not value.is_finite():
                 raise InvalidBarDataError(f"line {line}: {name} {text!r} is not finite")
+            if abs(value) >= _LIMIT:
+                raise InvalidBarDataError(
+                    f"line {line}: {name} {text!r} has more than {MAX_INTEGER_DIGITS} digits "
+                    "before the point"
+                )
+            if value.quantize(_QUANTUM, context=_WIDE) != value:
+                raise InvalidBarDataError(
+                    f"line {line}: {name} {text!r} has more than {MAX_PLACES} decimal places"
+                )
             self._decimals[text] = value
         return value
 
@@ -177,7 +206,8 @@ def parse_csv_bars(content: bytes, *, symbol: str, max_bars: int) -> BarSeries:
     """Bars from CSV text with a header naming datetime, open, high, low, close, volume.
 
     Datetimes are ISO 8601 (naive ones are UTC) and strictly increasing; prices are positive
-    and finite with low <= open, close <= high; volume >= 0. Any problem: 422 naming the line.
+    and finite with low <= open, close <= high; volume >= 0; numbers have at most 16 digits
+    before the point and 8 after, as an order's. Any problem: 422 naming the line.
     """
     try:
         text = content.decode("utf-8-sig")
@@ -199,4 +229,5 @@ def parse_csv_bars(content: bytes, *, symbol: str, max_bars: int) -> BarSeries:
     if not bars.datetimes:
         raise InvalidBarDataError(f"line {first[0] + 1}: no bars after the header")
     opens, highs, lows, closes, volumes = bars.columns
-    return BarSeries.build(symbol, bars.datetimes, (opens, highs, lows, closes), volumes)
+    lines = np.frombuffer(bars.lines, dtype=np.int64)
+    return BarSeries.build(symbol, bars.datetimes, (opens, highs, lows, closes), volumes, lines)

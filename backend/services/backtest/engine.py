@@ -31,6 +31,7 @@ from backend.services.backtest.statistics import (
     equity_curve,
 )
 from backend.services.strategy.base import BaseStrategy
+from backend.services.strategy.errors import error_message
 from backend.services.vnpy.types import OrderUpdate, TradeFill
 
 T = TypeVar("T")
@@ -50,6 +51,16 @@ _UNCOUNTED = cast(Counter, _Uncounted())
 
 class StrategySuspendedError(RuntimeError):
     """The strategy awaited something other than the backtest's gateway."""
+
+
+class BacktestFailedError(RuntimeError):
+    """A run that could not finish; the message says where (the bar and its CSV line) and why,
+    in words for the person who ran it: it is what a failed backtest's `error` shows."""
+
+    @classmethod
+    def during(cls, where: str, exc: BaseException) -> BacktestFailedError:
+        """`where: what went wrong` (raise it `from exc`)."""
+        return cls(f"{where}: {error_message(exc)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,26 +140,44 @@ class BacktestEngine:
     def run(
         self, strategy_class: type[BaseStrategy], parameters: BaseModel, bars: BarSeries
     ) -> BacktestResult:
-        """Replay `bars` through a fresh instance and compute vnpy's results."""
+        """Replay `bars` through a fresh instance and compute vnpy's results.
+
+        Any failure is a BacktestFailedError naming the bar (and CSV line) it happened at.
+        """
         costs = self.costs
+        name = strategy_class.__name__
         orders = SimulatedOrders(bars, size=costs.size, rate=costs.rate, pricetick=costs.pricetick)
-        strategy = self._instantiate(strategy_class, parameters, bars.symbol, orders)
-        drive(strategy.initialize())
-        drive(strategy.start())
-        replay(strategy, orders, bars)
-        if bars.bar_count:
-            strategy.last_update = bars.datetimes[-1]
-        drive(strategy.stop())
-        deliver(strategy, orders.events)
-        daily = daily_results(bars, orders.fills, costs)
-        curve = equity_curve(daily, costs.capital)
+        try:
+            strategy = self._instantiate(strategy_class, parameters, bars.symbol, orders)
+            drive(strategy.initialize())
+            drive(strategy.start())
+        except Exception as exc:
+            raise BacktestFailedError.during(f"{name} could not start", exc) from exc
+        try:
+            replay(strategy, orders, bars)
+        except Exception as exc:
+            where = f"{bars.describe_bar(orders.bar_index)}: {name} failed"
+            raise BacktestFailedError.during(where, exc) from exc
+        try:
+            if bars.bar_count:
+                strategy.last_update = bars.datetimes[-1]
+            drive(strategy.stop())
+            deliver(strategy, orders.events)
+        except Exception as exc:
+            raise BacktestFailedError.during(f"after the last bar, {name} failed", exc) from exc
+        try:
+            daily = daily_results(bars, orders.fills, costs)
+            curve = equity_curve(daily, costs.capital)
+            statistics = calculate_statistics(daily, curve, costs.capital, self.ratios)
+        except Exception as exc:
+            raise BacktestFailedError.during("computing the statistics failed", exc) from exc
         return BacktestResult(
             bar_count=bars.bar_count,
             orders_placed=orders.orders_placed,
             fills=orders.fills,
             daily=daily,
             curve=curve,
-            statistics=calculate_statistics(daily, curve, costs.capital, self.ratios),
+            statistics=statistics,
             final_position=strategy.position,
         )
 

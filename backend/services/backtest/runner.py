@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from backend.core.config.settings import BacktestConfig
 from backend.core.database.manager import AsyncDatabaseManager
+from backend.services.backtest.engine import BacktestFailedError
 from backend.services.backtest.service import (
     BacktestJob,
     fail_unfinished,
@@ -15,7 +16,7 @@ from backend.services.backtest.service import (
     mark_finished,
     mark_running,
 )
-from backend.services.strategy.runner import error_message
+from backend.services.strategy.errors import error_message
 
 logger = logging.getLogger(__name__)
 
@@ -84,8 +85,13 @@ class BacktestRunner:
                 raise
             except Exception as exc:
                 logger.warning("backtest %s failed", job.backtest_id, exc_info=True)
+                message = (
+                    str(exc)
+                    if isinstance(exc, BacktestFailedError)
+                    else f"the backtest failed: {error_message(exc)}"
+                )
                 async with self.database.session() as session:
-                    await mark_failed(session, job.backtest_id, error_message(exc))
+                    await mark_failed(session, job.backtest_id, message)
                 return
             async with self.database.session() as session:
                 await mark_finished(session, job.backtest_id, result)

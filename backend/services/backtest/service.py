@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -12,18 +14,32 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.database.base import utcnow
-from backend.core.errors import ConflictError, DomainValidationError, NotFoundError
+from backend.core.errors import (
+    ConflictError,
+    DomainValidationError,
+    NotFoundError,
+    RateLimitedError,
+)
 from backend.models.backtest import Backtest
 from backend.models.enums import BacktestStatus
+from backend.models.user import User
 from backend.schemas.backtests import BacktestCreate, BacktestSettings
 from backend.services.backtest.bars import BarSeries
+from backend.services.backtest.chart import equity_png
 from backend.services.backtest.daily import CostModel
-from backend.services.backtest.engine import BacktestEngine
+from backend.services.backtest.engine import BacktestEngine, BacktestFailedError
 from backend.services.backtest.results import StoredResult, stored_result
 from backend.services.backtest.statistics import RatioSettings
 from backend.services.strategy.base import BaseStrategy
 from backend.services.strategy.registry import StrategyRegistry
+from backend.services.vnpy.paper_gateway import PaperGateway
 from backend.services.vnpy.types import ContractInfo, ContractLookup
+
+logger = logging.getLogger(__name__)
+
+UNFINISHED = (BacktestStatus.QUEUED, BacktestStatus.RUNNING)
+# What a client over the per-user limit is told to wait: a queued backtest runs for seconds.
+QUEUED_RETRY_AFTER_SECONDS = 10
 
 
 class BacktestNotFoundError(NotFoundError):
@@ -44,6 +60,17 @@ class NoStoredTicksError(DomainValidationError):
     code = "no_stored_ticks"
 
 
+class TooManyQueuedBacktestsError(RateLimitedError):
+    """The user already has BACKTEST__MAX_QUEUED_PER_USER backtests queued or running."""
+
+    code = "too_many_queued_backtests"
+
+
+def chart_title(backtest_id: int, class_name: str, symbol: str) -> str:
+    """The equity chart's title."""
+    return f"{class_name} on {symbol} (backtest {backtest_id})"
+
+
 @dataclass(frozen=True, slots=True)
 class BacktestJob:
     """One run's inputs, held in memory (the bars are never stored) until a worker runs it."""
@@ -57,10 +84,24 @@ class BacktestJob:
     max_stored_trades: int
 
     def execute(self) -> StoredResult:
-        """Run the backtest (blocking: on a worker thread) and shape what is stored."""
+        """Run the backtest (blocking: on a worker thread), shape what is stored, draw the chart.
+
+        Raises BacktestFailedError, whose message is what the failed row shows.
+        """
         engine = BacktestEngine(self.costs, self.ratios)
         result = engine.run(self.strategy_class, self.parameters, self.bars)
-        return stored_result(self.bars, result, self.costs, self.max_stored_trades)
+        try:
+            stored = stored_result(self.bars, result, self.costs, self.max_stored_trades)
+        except Exception as exc:
+            raise BacktestFailedError.during("storing the results failed", exc) from exc
+        title = chart_title(self.backtest_id, self.strategy_class.__name__, self.bars.symbol)
+        try:
+            png = equity_png(stored.daily, capital=self.costs.capital, title=title)
+        except Exception:
+            # The results stand without it: GET .../equity.png draws it again when asked.
+            logger.warning("backtest %s: equity chart not drawn", self.backtest_id, exc_info=True)
+            return stored
+        return replace(stored, equity_png=png)
 
 
 class BacktestService:
@@ -73,19 +114,52 @@ class BacktestService:
         contracts: ContractLookup,
         replica: str,
         max_stored_trades: int,
+        max_queued_per_user: int,
+        paper_commission_rate: Decimal,
     ) -> None:
         self.registry = registry
         self.contracts = contracts
         self.replica = replica
         self.max_stored_trades = max_stored_trades
+        self.max_queued_per_user = max_queued_per_user
+        self.paper_commission_rate = paper_commission_rate
+
+    async def ensure_capacity(
+        self, session: AsyncSession, *, user_id: int, lock: bool = False
+    ) -> None:
+        """429 `too_many_queued_backtests` when the user has the most queued or running.
+
+        Each queued job holds its bars in memory. `lock`: hold the user's row until the
+        transaction ends (PostgreSQL; SQLite's transactions are serial already), so that two
+        submissions at once cannot both take the last place.
+        """
+        if lock:
+            await session.execute(
+                select(User.id).where(User.id == user_id).with_for_update(key_share=True)
+            )
+        unfinished = await session.scalar(
+            select(func.count())
+            .select_from(Backtest)
+            .where(Backtest.user_id == user_id, Backtest.status.in_(UNFINISHED))
+        )
+        limit = self.max_queued_per_user
+        if int(unfinished or 0) >= limit:
+            raise TooManyQueuedBacktestsError(
+                f"you have {limit} backtest(s) queued or running, the most one user may have "
+                "(BACKTEST__MAX_QUEUED_PER_USER); submit again once one has finished",
+                retry_after=QUEUED_RETRY_AFTER_SECONDS,
+            )
 
     async def create(
         self, session: AsyncSession, *, user_id: int, request: BacktestCreate, bars: BarSeries
     ) -> tuple[Backtest, BacktestJob]:
-        """A queued backtest and the job that runs it; 422 for an unknown class or parameters."""
+        """A queued backtest and the job that runs it; 422 for an unknown class or parameters,
+        429 when the user has the most backtests queued or running."""
         strategy_class = self.registry.get(request.class_name)
         parameters = self.registry.validate(request.class_name, request.parameters)
-        settings = _with_contract_terms(request.settings, self.contracts(request.symbol))
+        await self.ensure_capacity(session, user_id=user_id, lock=True)
+        contract = self.contracts(request.symbol)
+        settings = _with_contract_terms(request.settings, contract, self.paper_commission_rate)
         backtest = Backtest(
             user_id=user_id,
             status=BacktestStatus.QUEUED,
@@ -102,7 +176,7 @@ class BacktestService:
         await session.flush()
         costs = CostModel(
             capital=settings.capital,
-            rate=settings.rate,
+            rate=settings.rate or Decimal(0),
             slippage=settings.slippage,
             size=settings.size or Decimal(1),
             pricetick=settings.pricetick or Decimal(0),
@@ -133,11 +207,13 @@ class BacktestService:
 
 
 def _with_contract_terms(
-    settings: BacktestSettings, contract: ContractInfo | None
+    settings: BacktestSettings, contract: ContractInfo | None, paper_rate: Decimal
 ) -> BacktestSettings:
-    """Size and price tick left out: the listed contract's (as trading it would), else 1 and 0.
+    """What was left out, as trading the listed contract would book it.
 
-    Stored as resolved, so a backtest's settings say what it ran with.
+    Size and price tick: the contract's, else 1 and 0. Rate: VNPY__PAPER_COMMISSION_RATE when
+    the contract trades on PAPER (what its fills are charged), else 0. Stored as resolved, so
+    a backtest's settings say what it ran with.
     """
     size = settings.size
     if size is None:
@@ -145,7 +221,11 @@ def _with_contract_terms(
     pricetick = settings.pricetick
     if pricetick is None:
         pricetick = contract.price_tick if contract is not None else Decimal(0)
-    return settings.model_copy(update={"size": size, "pricetick": pricetick})
+    rate = settings.rate
+    if rate is None:
+        on_paper = contract is not None and contract.gateway == PaperGateway.default_name
+        rate = paper_rate if on_paper else Decimal(0)
+    return settings.model_copy(update={"size": size, "pricetick": pricetick, "rate": rate})
 
 
 async def mark_running(session: AsyncSession, backtest_id: int) -> None:
@@ -155,7 +235,7 @@ async def mark_running(session: AsyncSession, backtest_id: int) -> None:
 
 
 async def mark_finished(session: AsyncSession, backtest_id: int, result: StoredResult) -> None:
-    """running -> finished, with the results."""
+    """running -> finished, with the results and the chart."""
     await _set(
         session,
         backtest_id,
@@ -165,9 +245,28 @@ async def mark_finished(session: AsyncSession, backtest_id: int, result: StoredR
             "trade_count": result.trade_count,
             "trades": result.trades,
             "daily": result.daily,
+            "equity_png": result.equity_png,
             "finished_at": utcnow(),
         },
     )
+
+
+async def stored_chart(session: AsyncSession, backtest: Backtest) -> bytes:
+    """The finished backtest's equity chart: as stored, or drawn now (off the event loop) and
+    stored, for a backtest that finished before charts were kept."""
+    png = await session.scalar(select(Backtest.equity_png).where(Backtest.id == backtest.id))
+    if png is not None:
+        return png
+    title = chart_title(backtest.id, backtest.class_name, backtest.symbol)
+    capital = Decimal(str(backtest.settings.get("capital", BacktestSettings().capital)))
+    png = await asyncio.to_thread(equity_png, backtest.daily or [], capital=capital, title=title)
+    # Kept, not a change of the backtest: its updated_at stays.
+    await session.execute(
+        update(Backtest)
+        .where(Backtest.id == backtest.id)
+        .values(equity_png=png, updated_at=Backtest.updated_at)
+    )
+    return png
 
 
 async def mark_failed(session: AsyncSession, backtest_id: int, error: str) -> None:

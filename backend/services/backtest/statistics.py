@@ -3,23 +3,24 @@
 Money (balance, drawdown, pnl, commission, slippage, turnover) stays exact: Decimal, reported
 as decimal strings rounded to 8 places. Returns and the ratios built on them (log returns,
 ddpercent, sharpe, EWM sharpe, skew, kurtosis, RGR) are floats computed with numpy, as vnpy
-computes them with pandas; they agree with vnpy's to floating-point rounding.
+computes them with pandas; they agree with vnpy's to floating-point rounding (results.py
+stores them as decimal strings too).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from backend.schemas.common import scaled_decimal
 from backend.services.backtest.daily import DailyTable
 
 ZERO = Decimal(0)
-_QUANTUM = Decimal("0.00000001")
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -44,8 +45,8 @@ class Curve:
 
 
 def money(value: Decimal) -> str:
-    """A money amount as the API writes it."""
-    return format(value.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN), "f")
+    """A money amount as the API writes it: 8 places, however large (never a decimal error)."""
+    return scaled_decimal(value)
 
 
 def equity_curve(table: DailyTable, capital: Decimal) -> Curve:

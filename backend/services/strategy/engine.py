@@ -14,11 +14,16 @@ from backend.core.config.settings import StrategyConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.monitoring.metrics import ACTIVE_STRATEGIES, STRATEGIES_IN_ERROR
 from backend.schemas.common import jsonable
+from backend.services.strategy.errors import error_message
 from backend.services.strategy.lease import LeaseStore, lease_name
 from backend.services.strategy.ports import StrategyOrderGateway
 from backend.services.strategy.registry import StrategyRegistry, default_registry
 from backend.services.strategy.repository import StrategyRepository
-from backend.services.strategy.runner import StrategyRecord, StrategyRunner, error_message
+from backend.services.strategy.runner import (
+    StrategyProgress,
+    StrategyRecord,
+    StrategyRunner,
+)
 from backend.services.vnpy.types import OrderUpdate, TickSnapshot, TradeFill
 
 logger = logging.getLogger(__name__)
@@ -70,6 +75,8 @@ class StrategyEngine:
         self.reconcile_task: asyncio.Task[None] | None = None
         self._by_symbol: dict[str, tuple[StrategyRunner, ...]] = {}
         self._failed: dict[int, str] = {}
+        # What was last written of each local strategy's progress (unchanged ones are skipped).
+        self._reported: dict[int, StrategyProgress] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
         if notices is not None:
@@ -183,6 +190,7 @@ class StrategyEngine:
                 elif (lease_until := await self._acquire(strategy_id)) is not None:
                     await self._launch(record, lease_until)
             await self._publish_snapshots()
+            await self._record_progress(list(self.runners.values()))
 
     async def _reconcile_forever(self) -> None:
         while True:
@@ -232,6 +240,7 @@ class StrategyEngine:
                 symbol=record.symbol,
                 orders=self.orders,
             )
+            strategy.orders_placed = record.orders_placed  # counted on from the last report
             await strategy.initialize()
             await strategy.start()
         except Exception as exc:
@@ -256,6 +265,7 @@ class StrategyEngine:
             await runner.stop()
         except Exception:
             logger.warning("strategy %s did not stop cleanly", strategy_id, exc_info=True)
+        await self._record_final_progress(runner)
         if release:
             await self.leases.release(lease_name(strategy_id), self.replica_id)
 
@@ -274,6 +284,7 @@ class StrategyEngine:
             await runner.stop()
         except Exception:
             logger.warning("failed strategy %s did not stop", runner.record.id, exc_info=True)
+        await self._record_final_progress(runner)
         await self.leases.release(lease_name(runner.record.id), self.replica_id)
         async with self._lock:
             await self._persist_failures()
@@ -299,6 +310,25 @@ class StrategyEngine:
             orphans = [r.id for r in running if await self.owner_of(r.id) is None]
             await repository.mark_stopped(orphans)
 
+    async def _record_progress(self, runners: list[StrategyRunner]) -> None:
+        """Keep the runners' counters and positions with their strategies (what changed)."""
+        reports = [runner.progress() for runner in runners]
+        changed = [report for report in reports if self._reported.get(report.strategy_id) != report]
+        if not changed:
+            return
+        async with self.database.session() as session:
+            await StrategyRepository(session).record_progress(changed)
+        for report in changed:
+            self._reported[report.strategy_id] = report
+
+    async def _record_final_progress(self, runner: StrategyRunner) -> None:
+        """The stopped strategy's last counters and position: what its status shows from now."""
+        try:
+            await self._record_progress([runner])
+        except Exception:
+            logger.warning("strategy %s: progress not recorded", runner.record.id, exc_info=True)
+        self._reported.pop(runner.record.id, None)
+
     async def _publish_snapshots(self) -> None:
         ttl = self.config.lease_seconds
         for runner in list(self.runners.values()):
@@ -307,7 +337,7 @@ class StrategyEngine:
     async def _snapshot(self, runner: StrategyRunner) -> dict[str, Any]:
         status = await runner.status()
         status["owner"] = self.replica_id
-        return dict(jsonable(status))
+        return dict(jsonable(status, scaled=True))
 
     def _index(self) -> None:
         by_symbol: dict[str, list[StrategyRunner]] = {}

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from backend.core.database.repository import AsyncRepository
 from backend.models.enums import StrategyStatus, UserRole
 from backend.models.strategy import Strategy
 from backend.models.user import User
-from backend.services.strategy.runner import StrategyRecord
+from backend.services.strategy.runner import StrategyProgress, StrategyRecord
 
 LAST_ERROR_MAX = 2000
 
@@ -24,6 +24,8 @@ def to_record(strategy: Strategy) -> StrategyRecord:
         class_name=strategy.class_name,
         symbol=strategy.symbol,
         parameters=dict(strategy.parameters),
+        ticks_processed=strategy.ticks_processed,
+        orders_placed=strategy.orders_placed,
     )
 
 
@@ -118,3 +120,32 @@ class StrategyRepository(AsyncRepository[Strategy]):
                 .values(status=StrategyStatus.STOPPED)
                 .execution_options(synchronize_session=False)
             )
+
+    async def record_progress(self, reports: Sequence[StrategyProgress]) -> None:
+        """Keep what the runners reported; not a change of the strategy (updated_at stays)."""
+        if not reports:
+            return
+        # Bind names differ from the columns': SQLAlchemy reserves those for the SET clause.
+        statement = (
+            update(Strategy)
+            .where(Strategy.id == bindparam("report_id"))
+            .values(
+                ticks_processed=bindparam("report_ticks"),
+                orders_placed=bindparam("report_orders"),
+                position=bindparam("report_position", type_=Strategy.position.type),
+                last_update=bindparam("report_time", type_=Strategy.last_update.type),
+                updated_at=Strategy.updated_at,
+            )
+        )
+        rows = [
+            {
+                "report_id": report.strategy_id,
+                "report_ticks": report.ticks_processed,
+                "report_orders": report.orders_placed,
+                "report_position": report.position,
+                "report_time": report.last_update,
+            }
+            for report in reports
+        ]
+        connection = await self.session.connection()
+        await connection.execute(statement, rows)

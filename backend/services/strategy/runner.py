@@ -7,6 +7,8 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from backend.core.monitoring.metrics import STRATEGY_TICKS
@@ -29,12 +31,20 @@ class StrategyRecord:
     class_name: str
     symbol: str
     parameters: dict[str, Any]
+    # Where the counters resume from: what the last runner reported.
+    ticks_processed: int = 0
+    orders_placed: int = 0
 
 
-def error_message(exc: BaseException) -> str:
-    """What `last_error` says about an exception."""
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+@dataclass(frozen=True, slots=True)
+class StrategyProgress:
+    """What a runner reports of its strategy, kept with the strategy's row."""
+
+    strategy_id: int
+    ticks_processed: int
+    orders_placed: int
+    position: Decimal
+    last_update: datetime | None
 
 
 class StrategyBacklogError(RuntimeError):
@@ -77,15 +87,15 @@ class StrategyRunner:
         self.strategy = strategy
         self.inbox: deque[Event] = deque()
         self.max_backlog = max_backlog
-        self.ticks_processed = 0
         self.closing = False
         self.lease_until = 0.0
         self.task: asyncio.Task[None] | None = None
         self._on_failure = on_failure
         self._waiter: asyncio.Future[None] | None = None
         self._idle_waiters: list[asyncio.Future[None]] = []
-        self._published = 0
         self._tick_counter = STRATEGY_TICKS.labels(strategy_id=str(record.id))
+        # The count goes on from the last report; the metric counts this process's ticks.
+        self.ticks_processed = self._published = record.ticks_processed
 
     @property
     def idle(self) -> bool:
@@ -137,6 +147,17 @@ class StrategyRunner:
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    def progress(self) -> StrategyProgress:
+        """The counters, position and last event time, to keep with the strategy."""
+        strategy = self.strategy
+        return StrategyProgress(
+            self.record.id,
+            self.ticks_processed,
+            strategy.orders_placed,
+            strategy.position,
+            strategy.last_update,
+        )
 
     async def status(self) -> dict[str, Any]:
         """The strategy's status with the runner's counters."""

@@ -22,6 +22,7 @@ def parse(text: str, max_bars: int = 100):  # type: ignore[no-untyped-def]
 def test_parses_prices_exactly_and_naive_times_as_utc() -> None:
     bars = parse("\ufeff" + HEADER + GOOD)
     assert bars.bar_count == 2
+    assert bars.describe_bar(1) == "line 3, bar 2 (2024-01-02T09:01:00+00:00)"
     assert bars.close == [Decimal("3500.5"), Decimal(3501)]
     assert bars.datetimes[0] == datetime(2024, 1, 2, 9, tzinfo=UTC)
 
@@ -50,6 +51,13 @@ def test_columns_in_any_order_and_offsets_kept_for_the_trading_day() -> None:
         (HEADER + GOOD + "2024-01-02 09:00:30,1,1,1,1,1\n", "line 4: datetime 2024-01-02 09:00:30"),
         (HEADER + "2024-01-02 09:02,1,1,1\n", "line 2: expected 6 fields"),
         (HEADER + GOOD + "\n" + GOOD, "line 5: datetime 2024-01-02 09:00:00 is not after"),
+        # An order's bounds: 16 digits before the point, 8 after (1e1000 was accepted).
+        (HEADER + "2024-01-02 09:02,1,1e1000,1,1,1\n",
+         "line 2: high '1e1000' has more than 16 digits before the point"),
+        (HEADER + "2024-01-02 09:02,1,1,1,1,10000000000000000\n",
+         "line 2: volume '10000000000000000' has more than 16 digits before the point"),
+        (HEADER + "2024-01-02 09:02,1,1,1,1.000000001,1\n",
+         "line 2: close '1.000000001' has more than 8 decimal places"),
     ],
 )  # fmt: skip
 def test_bad_files_name_the_line(text: str, message: str) -> None:

@@ -21,6 +21,7 @@ from tests.conftest import TEST_REDIS_URL
 from tests.services.strategy.support import (
     SYMBOL,
     BrokenInitStrategy,
+    DecimalTroubleStrategy,
     ExplodingStrategy,
     RecordingOrderGateway,
     TickCounter,
@@ -35,7 +36,9 @@ MakeStrategy = Callable[..., Awaitable[int]]
 def test_registry() -> StrategyRegistry:
     """The built-in classes plus the test doubles."""
     registry = default_registry()
-    for strategy_class in (TickCounter, ExplodingStrategy, BrokenInitStrategy):
+    for strategy_class in (
+        TickCounter, ExplodingStrategy, DecimalTroubleStrategy, BrokenInitStrategy
+    ):  # fmt: skip
         registry.register(strategy_class)
     return registry
 

@@ -150,6 +150,16 @@ class ExplodingStrategy(BaseStrategy):
             raise ZeroDivisionError("boom on tick 3")
 
 
+class DecimalTroubleStrategy(ExplodingStrategy):
+    """Divides zero by zero on its third tick (the decimal module's InvalidOperation)."""
+
+    async def on_tick(self, tick: TickSnapshot) -> None:
+        """0/0 on the third tick."""
+        self.seen += 1
+        if self.seen == 3:
+            self.position = tick.last_price * 0 / (tick.last_price * 0)
+
+
 class BrokenInitStrategy(TickCounter):
     """Cannot initialize."""
 

@@ -118,6 +118,24 @@ async def test_a_failing_strategy_is_isolated(
     assert exploding not in engine.runners
 
 
+async def test_a_decimal_error_is_told_in_words_not_as_a_repr(
+    container: AppContainer, make_engine: MakeEngine, make_strategy: MakeStrategy
+) -> None:
+    troubled = await make_strategy("DecimalTroubleStrategy")
+    engine = make_engine()
+    await engine.start()
+    for price in range(1, 4):
+        await engine.on_tick(tick(price))
+
+    async def errored() -> bool:
+        return (await stored(container, troubled)).status is StrategyStatus.ERROR
+
+    await wait_for(errored)
+    # It was "InvalidOperation: [<class 'decimal.DivisionUndefined'>]".
+    row = await stored(container, troubled)
+    assert row.last_error == "a decimal division with no defined result (0/0)"
+
+
 async def test_a_strategy_that_cannot_start_is_marked_error(
     container: AppContainer, make_engine: MakeEngine, make_strategy: MakeStrategy
 ) -> None:
@@ -155,7 +173,7 @@ async def test_moving_average_trades_through_the_engine(
     await engine.flush()
     status = await engine.get_strategy_status(strategy_id)
     assert status is not None
-    assert status["position"] == "1"
+    assert status["position"] == "1.00000000"
     assert status["orders_placed"] == 1
     assert status["ticks_processed"] == 6
     assert status["owner"] == "replica-a"
@@ -180,6 +198,39 @@ async def test_restart_resumes_running_strategies(
     await second.start()
     assert list(second.runners) == [running]
     assert second.runners[running].strategy.position == Decimal(1)
+
+
+async def test_counters_and_position_are_kept_and_go_on_on_another_replica(
+    container: AppContainer,
+    make_engine: MakeEngine,
+    make_strategy: MakeStrategy,
+    orders: RecordingOrderGateway,
+) -> None:
+    strategy_id = await make_strategy(parameters=MA)
+    leases = MemoryLeaseStore()
+    first = make_engine(leases=leases)
+    await first.start()
+    for price in ["10", "10", "10", "10", "9", "12"]:
+        await first.on_tick(tick(price))
+    await first.on_trade(fill(OrderSide.BUY, "1"), strategy_id=strategy_id)
+    await first.flush()
+
+    await first.reconcile()  # each pass keeps what changed with the strategy
+    row = await stored(container, strategy_id)
+    assert (row.ticks_processed, row.orders_placed, row.position) == (6, 1, Decimal(1))
+    assert row.last_update is not None
+    await first.stop()  # a shutdown: another replica takes over
+
+    orders.positions[strategy_id] = Decimal(1)
+    second = make_engine("replica-b", leases=leases)
+    await second.start()
+    await second.on_tick(tick("12"))
+    await second.flush()
+    status = await second.get_strategy_status(strategy_id)
+    assert status is not None
+    assert (status["ticks_processed"], status["orders_placed"], status["position"]) == (
+        7, 1, "1.00000000",
+    )  # fmt: skip
 
 
 async def test_without_resume_orphans_are_stopped(
