@@ -5,7 +5,7 @@ replica running a strategy (every reconcile pass and at stop), so its status sur
 a restart and a read on another replica. `backtests.equity_png` is the chart drawn when the
 backtest finished (or at its first request, for backtests that finished before this).
 
-Revision ID: 0007_progress_and_charts
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-02
 """
@@ -17,7 +17,7 @@ from alembic import op
 
 import backend.core.database.types
 
-revision: str = "0007_progress_and_charts"
+revision: str = "0007"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
