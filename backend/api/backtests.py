@@ -186,7 +186,10 @@ async def get_backtest(
     "/{backtest_id}/equity.png",
     response_class=Response,
     responses={
-        200: {"content": {"image/png": {}}, "description": "Balance and drawdown chart"},
+        200: {
+            "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "Balance and drawdown chart",
+        },
         **error_responses(401, 404, 409, 422),
     },
 )

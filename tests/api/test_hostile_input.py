@@ -7,6 +7,7 @@ malformed shape are in test_hostile_tokens.py.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,7 @@ import httpx
 import pytest
 
 from backend.core.container import AppContainer
+from backend.main import app as module_app
 from backend.models.enums import UserRole
 from tests.api.conftest import DEFAULT_PASSWORD, MakeAccount
 from tests.api.contract import assert_error_response, row_counts
@@ -112,10 +114,12 @@ BODIES: dict[str, Hostile] = {
     "SQL in side": order(side="BUY'; DROP TABLE orders; --"),
     "strategy id over INTEGER": order(strategy_id=2**31),
     "owner smuggled into an order": order(user_id=1),
+    "malformed JSON": raw_order("{bad json", (400,)),
+    "truncated JSON": raw_order(json.dumps(ORDER)[:-1], (400,)),
     "duplicate keys": raw_order(
         '{"symbol": "IF2412.CFFEX", "side": "BUY", "side": "SELL", '
         '"order_type": "market", "quantity": 1}',
-        (422,),
+        (400,),
     ),
     "nested duplicate keys": Hostile(
         "POST",
@@ -125,6 +129,7 @@ BODIES: dict[str, Hostile] = {
             '"IF2412.CFFEX", "parameters": {"fast_window": 2, "fast_window": 3}}',
             "headers": JSON_TYPE,
         },
+        (400,),
     ),
     "not UTF-8": raw_order(b'{"symbol": "\xff\xfe"}', (400,)),
     "empty body": raw_order(b"", (422,)),
@@ -255,4 +260,35 @@ async def test_hostile_input_is_refused_and_stores_nothing(
     before = await row_counts(container)
     response = await client.request(case.method, case.path, **request)
     assert_error_response(response, *case.statuses)
+    assert await row_counts(container) == before
+
+
+JSON_OPERATIONS = [
+    (method.upper(), path)
+    for path, operations in module_app.openapi()["paths"].items()
+    for method, operation in operations.items()
+    if "application/json" in operation.get("requestBody", {}).get("content", {})
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), JSON_OPERATIONS, ids=[" ".join(o) for o in JSON_OPERATIONS]
+)
+async def test_malformed_json_is_400_malformed_json_on_every_json_endpoint(
+    client: httpx.AsyncClient,
+    container: AppContainer,
+    headers: dict[str, dict[str, str]],
+    method: str,
+    path: str,
+) -> None:
+    before = await row_counts(container)
+    response = await client.request(
+        method,
+        re.sub(r"\{[^}]+\}", "1", path),
+        content="{bad json",
+        headers={**headers["admin"], **JSON_TYPE},
+    )
+    body = assert_error_response(response, 400)
+    assert body["error"] == "malformed_json"
+    assert body["detail"].startswith("the body is not valid JSON: "), body
     assert await row_counts(container) == before
