@@ -1,11 +1,13 @@
 """Hostile input: each request is refused with a 4xx in the contract's shape, and stores nothing.
 
 Row counts of every table are compared before and after each request. Tokens in every
-malformed shape are in test_hostile_tokens.py.
+malformed shape are in test_hostile_tokens.py. WebSocket frames are refused by a real uvicorn
+server, served as `redfire serve` serves the app.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
@@ -14,12 +16,14 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from backend.core.container import AppContainer
 from backend.main import app as module_app
 from backend.models.enums import UserRole
 from tests.api.conftest import DEFAULT_PASSWORD, MakeAccount
 from tests.api.contract import assert_error_response, row_counts
+from tests.api.stream import WAIT, StalledClient, serve
 
 IF = "IF2412.CFFEX"
 LIMIT = 1_048_576  # the default max_body_bytes
@@ -292,3 +296,18 @@ async def test_malformed_json_is_400_malformed_json_on_every_json_endpoint(
     assert body["error"] == "malformed_json"
     assert body["detail"].startswith("the body is not valid JSON: "), body
     assert await row_counts(container) == before
+
+
+MESSAGE_TOO_BIG = 1009
+
+
+async def test_an_oversized_websocket_frame_is_refused_from_its_header(app: FastAPI) -> None:
+    """15 MB announced in the first frame, before any authentication: uvicorn closes 1009 as
+    soon as it has read the frame's header; it never waits for (or holds) the payload."""
+    async with serve(app) as url:
+        client = await StalledClient.connect(url)
+        try:
+            await client.send_frame_start(15 * 1024 * 1024, b" " * 1024)
+            assert await asyncio.wait_for(client.close_code(), WAIT) == MESSAGE_TOO_BIG
+        finally:
+            client.close()

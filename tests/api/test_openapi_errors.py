@@ -156,6 +156,21 @@ async def test_method_not_allowed_names_every_method_of_the_path(
     assert response.headers["allow"].split(", ") == sorted(served)
 
 
+def test_the_websocket_is_documented_as_an_operation() -> None:
+    operation = SPEC["paths"]["/api/v1/ws"]["get"]
+    assert operation["responses"]["101"]["description"].startswith("Switching Protocols")
+    for words in ('"op": "auth"', '"op": "subscribe"', "1008", "1009", "seq"):
+        assert words in operation["description"], words
+    assert "Upgrade" in operation["responses"]["426"]["headers"]
+
+
+async def test_the_websocket_over_plain_http_is_426(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/ws")
+    assert response.status_code == 426
+    assert response.headers["upgrade"] == "websocket"
+    assert response.json()["error"] == "upgrade_required"
+
+
 def test_the_equity_chart_declares_its_png() -> None:
     chart = SPEC["paths"]["/api/v1/backtests/{backtest_id}/equity.png"]["get"]
     content = chart["responses"]["200"]["content"]
