@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# RedFire backend image: `uvicorn backend.main:app` as uid 1000 on a read-only-friendly layout.
+# RedFire backend image: `redfire serve` (uvicorn) as uid 1000 on a read-only-friendly layout.
 #
 #   docker build -t redfire/backend:0.1.0 .
 #   docker run --rm -e SECRET_KEY=... -e DATABASE_URL=... redfire/backend:0.1.0 redfire migrate
@@ -49,8 +49,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     ENVIRONMENT=production \
-    PORT=8000 \
-    FORWARDED_ALLOW_IPS=127.0.0.1
+    HOST=0.0.0.0 \
+    PORT=8000
 
 RUN groupadd --gid 1000 redfire \
     && useradd --uid 1000 --gid 1000 --no-create-home --home-dir /var/lib/redfire \
@@ -70,8 +70,8 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/health/live', timeout=2).status != 200)"]
 
-# Proxy headers (X-Forwarded-For/-Proto) are trusted only from FORWARDED_ALLOW_IPS
-# (a comma-separated list of addresses or CIDRs; k8s/configmap.yaml sets the cluster range).
+# `redfire serve` runs uvicorn with what the settings decide: the WebSocket frame limit
+# (STREAM__WS_MAX_MESSAGE_BYTES), proxy headers believed only from SECURITY__TRUSTED_PROXIES
+# (k8s/configmap.yaml sets the cluster range), and JSON logs with secrets redacted.
 # The app's shutdown hooks run after uvicorn's graceful drain; k8s allows 60 s for both.
-CMD ["uvicorn", "backend.main:app", "--host", "0.0.0.0", "--port", "8000", \
-     "--proxy-headers", "--timeout-graceful-shutdown", "15", "--no-access-log"]
+CMD ["redfire", "serve", "--timeout-graceful-shutdown", "15"]

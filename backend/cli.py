@@ -27,10 +27,11 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from backend.core.monitoring.logging import configure_logging
+    from backend.server import uvicorn_options
 
     config = _load()
     configure_logging(config.log_level, json_logs=config.log_json)
-    trusted = ",".join(config.security.trusted_proxies) or "127.0.0.1"
+    drain = args.timeout_graceful_shutdown
     # uvicorn drains on SIGTERM, then re-raises it under the handler it found: this one
     # makes a completed graceful shutdown exit 0 instead of "killed by SIGTERM".
     signal.signal(signal.SIGTERM, _exit_cleanly)
@@ -38,11 +39,8 @@ def _serve(args: argparse.Namespace) -> int:
         "backend.main:app",
         host=args.host or config.host,
         port=args.port or config.port,
-        proxy_headers=bool(config.security.trusted_proxies),
-        forwarded_allow_ips=trusted,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=int(config.hook_timeout_seconds),
+        timeout_graceful_shutdown=int(config.hook_timeout_seconds if drain is None else drain),
+        **uvicorn_options(config),
     )
     return 0
 
@@ -74,8 +72,13 @@ def _replicas(args: argparse.Namespace) -> int:
 
 
 def _check_config(_: argparse.Namespace) -> int:
+    from sqlalchemy import make_url
+
     config = _load()
-    print(f"configuration ok: environment={config.environment} database={config.database.url}")
+    database = make_url(config.database.url).render_as_string(hide_password=True)
+    print(f"configuration ok: environment={config.environment} database={database}")
+    for concern in config.production_concerns():
+        print(f"warning: {concern}")
     return 0
 
 
@@ -86,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the API with uvicorn")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
+    serve.add_argument(
+        "--timeout-graceful-shutdown",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help="time open requests get to finish on SIGTERM (default: HOOK_TIMEOUT_SECONDS)",
+    )
     serve.set_defaults(handler=_serve)
     migrate = commands.add_parser("migrate", help="apply database migrations (alembic)")
     migrate.add_argument("--revision", default=None)

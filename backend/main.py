@@ -40,6 +40,11 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
                 message="no SECRET_KEY set: generated one for this process; "
                 "tokens will not survive a restart or work across replicas",
             )
+        if concerns := config.production_concerns():
+            logger.warning(
+                "production_settings",
+                message="settings that do not belong in production: " + "; ".join(concerns),
+            )
         await container.lifecycle.startup()
         try:
             with serving_collector():
@@ -53,6 +58,8 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
         description="Async trading backend: orders, strategies and market data over vnpy.",
         docs_url=None,
         redoc_url=None,
+        # Off in production unless DOCS__ENABLED: the document maps every route for a visitor.
+        openapi_url="/openapi.json" if config.docs_enabled else None,
         lifespan=lifespan,
         # Observability is Prometheus (/metrics) and structlog; FastAPI's OpenTelemetry hooks
         # would look for a provider on every request.
@@ -73,7 +80,8 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
     app.add_middleware(NoStoreMiddleware, prefixes=NO_STORE_PREFIXES)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=config.max_body_bytes)
     include_routers(app)
-    install_docs(app)
+    if config.docs_enabled:
+        install_docs(app)
     install_openapi(app)
     return app
 

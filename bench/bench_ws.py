@@ -41,6 +41,7 @@ from backend.core.database.migrations import upgrade
 from backend.core.monitoring.logging import configure_logging
 from backend.main import create_app
 from backend.models.enums import UserRole
+from backend.server import uvicorn_options
 from backend.services.users import UserService
 
 SYMBOL = "IF2412.CFFEX"
@@ -107,7 +108,8 @@ def bench_config(database_url: str, redis_url: str | None) -> AppConfig:
         redis={"url": redis_url, "key_prefix": f"redfire-bench-{uuid.uuid4().hex[:8]}:"},
         security={"secret_key": "bench-secret-key-that-is-long-enough-0123456789"},
         vnpy={"paper_tick_interval": 0, "event_queue_size": 1_000_000},
-        stream={"ws_queue_size": 100_000},
+        # Every client connects from loopback at once: none may be refused while authenticating.
+        stream={"ws_queue_size": 100_000, "ws_max_pending_per_client": 10_000},
     )
 
 
@@ -163,10 +165,12 @@ async def run_phases(
 
 @asynccontextmanager
 async def served(app: FastAPI) -> AsyncIterator[int]:
-    """uvicorn serving the started `app` in this loop on a free loopback port."""
+    """uvicorn serving the started `app` in this loop on a free loopback port, as `redfire
+    serve` would configure it."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, lifespan="off", log_config=None, log_level="warning", loop="none")
+    options = uvicorn_options(app.state.container.config)
+    config = uvicorn.Config(app, lifespan="off", log_level="warning", loop="none", **options)
     config.load()
     server = uvicorn.Server(config)
     server.lifespan = config.lifespan_class(config)

@@ -7,8 +7,9 @@ Steps, all outside the project's own .venv: create a venv in a temporary directo
 with docker/install_runtime.py exactly as the Dockerfile does (pyproject dependencies minus
 vnpy, vnpy --no-deps, vnpy's core runtime list, then RedFire); check vnpy's core modules import
 and the Qt desktop stack is absent; run `redfire migrate` on a SQLite file; start
-`uvicorn backend.main:app` on a free loopback port in production mode; expect 200 from
-/health/live, /health/ready and /metrics; stop it; print the size. Exit 0 only if all passed.
+`redfire serve` (the image's command) on a free loopback port in production mode; expect 200
+from /health/live, /health/ready and /metrics (with its METRICS__TOKEN); stop it; print the
+size. Exit 0 only if all passed.
 """
 
 from __future__ import annotations
@@ -53,9 +54,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def get(url: str) -> int:
+def get(url: str, token: str | None = None) -> int:
+    request = urllib.request.Request(url)  # noqa: S310 (loopback)
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback)
+        with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310 (loopback)
             return int(response.status)
     except urllib.error.HTTPError as exc:
         return exc.code
@@ -65,7 +69,7 @@ def wait_live(url: str, process: subprocess.Popen[bytes], deadline_s: float) -> 
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"uvicorn exited {process.returncode} before answering")
+            raise SystemExit(f"redfire serve exited {process.returncode} before answering")
         try:
             if get(url) == 200:
                 return
@@ -78,14 +82,15 @@ def wait_live(url: str, process: subprocess.Popen[bytes], deadline_s: float) -> 
 def boot(venv: Path, workdir: Path) -> None:
     home = workdir / "home"
     home.mkdir(parents=True)
+    metrics_token = secrets.token_urlsafe(24)
     env = {
         "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
         "HOME": str(home),  # vnpy's .vntrader goes here, as in the image
         "ENVIRONMENT": "production",
         "SECRET_KEY": secrets.token_urlsafe(48),
+        "METRICS__TOKEN": metrics_token,
         "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'redfire.db'}",
         "LOG_LEVEL": "WARNING",
-        "FORWARDED_ALLOW_IPS": "127.0.0.1",
     }
     for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LANG", "TMPDIR"):
         if key in os.environ:
@@ -94,16 +99,17 @@ def boot(venv: Path, workdir: Path) -> None:
     sh(venv / "bin" / "redfire", "migrate", env=env, cwd=workdir)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    step(f"uvicorn backend.main:app on {base}")
+    step(f"redfire serve on {base}")
     process = subprocess.Popen(  # noqa: S603 (fixed argv)
-        [str(venv / "bin" / "uvicorn"), "backend.main:app", "--host", "127.0.0.1",
-         "--port", str(port), "--proxy-headers", "--no-access-log"],
+        [str(venv / "bin" / "redfire"), "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--timeout-graceful-shutdown", "15"],
         env=env,
         cwd=workdir,
     )  # fmt: skip
     try:
         wait_live(f"{base}/health/live", process, deadline_s=90)
-        answers = {path: get(base + path) for path in ("/health/live", "/health/ready", "/metrics")}
+        answers = {path: get(base + path) for path in ("/health/live", "/health/ready")}
+        answers["/metrics"] = get(f"{base}/metrics", metrics_token)
         print(f"answers: {answers}", flush=True)
         if set(answers.values()) != {200}:
             raise SystemExit(f"expected 200 everywhere, got {answers}")

@@ -211,7 +211,7 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     response_class=Response,
     responses={
         200: {
-            "content": {"image/png": {}},
+            "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
             "description": "Balance and drawdown chart",
             "headers": {
                 "ETag": {"schema": {"type": "string"}},

@@ -82,7 +82,32 @@ def _allowed_methods(request: Request) -> list[str]:
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return error_response(422, "validation_error", [_field_error(error) for error in exc.errors()])
+    errors = exc.errors()
+    malformed = next((error for error in errors if _is_malformed_body(error)), None)
+    if malformed is not None:
+        return error_response(400, "malformed_json", _malformed_detail(malformed))
+    return error_response(422, "validation_error", [_field_error(error) for error in errors])
+
+
+def _is_malformed_body(error: Mapping[str, Any]) -> bool:
+    """The JSON body itself does not parse: FastAPI puts the character offset after "body".
+
+    A form field that should hold JSON (a backtest's `parameters`) is a field error, 422.
+    """
+    location = tuple(error.get("loc") or ())
+    return (
+        error.get("type") == "json_invalid"
+        and location[:1] == ("body",)
+        and all(isinstance(part, int) for part in location[1:])
+    )
+
+
+def _malformed_detail(error: Mapping[str, Any]) -> str:
+    reason = (error.get("ctx") or {}).get("error") or "JSON decode error"
+    location = tuple(error.get("loc") or ())
+    # A repeated key is reported at offset 0 (routing.py): no offset is better than a wrong one.
+    where = f" (character {location[1]})" if len(location) > 1 and location[1] else ""
+    return f"the body is not valid JSON: {reason}{where}"
 
 
 def _field_error(error: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,25 +1,53 @@
-"""Operations endpoints: /health, /health/live, /health/ready, /metrics."""
+"""Operations endpoints: /health, /health/live, /health/ready, /metrics.
+
+In production `/health` shows its status only, unless an admin asks or `HEALTH__DETAILS`
+says so, and `/metrics` wants `METRICS__TOKEN` as a bearer token (core/config/exposure.py).
+"""
 
 from __future__ import annotations
 
+import hmac
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from backend.api.deps import ContainerDep
+from backend.api.deps import ContainerDep, container_of, oauth2_scheme
+from backend.api.responses import error_responses
+from backend.core.container import AppContainer
+from backend.core.errors import AuthenticationError
 from backend.core.lifecycle.manager import LifecycleState
 from backend.core.monitoring.metrics import APP_READY
+from backend.models.enums import UserRole
 
 router = APIRouter(tags=["operations"])
 
+BearerToken = Annotated[str | None, Depends(oauth2_scheme)]
+
+
+async def _is_admin(container: AppContainer, token: str | None) -> bool:
+    if token is None:
+        return False
+    try:
+        principal = await container.access.principal(token)
+    except Exception:  # a bad token, or Redis or the database down: the status still answers
+        return False
+    return principal.role is UserRole.ADMIN
+
 
 @router.get("/health", summary="Aggregate health of the service and its dependencies")
-async def health(container: ContainerDep) -> JSONResponse:
-    """healthy, degraded (a non-critical dependency is down) or unhealthy (503)."""
+async def health(container: ContainerDep, token: BearerToken) -> JSONResponse:
+    """healthy, degraded (a non-critical dependency is down) or unhealthy (503).
+
+    Each dependency's latency, the replica and the lifecycle are shown outside production, to
+    admins, or with HEALTH__DETAILS=true; otherwise only the status.
+    """
     status, services = await container.health.check_all()
+    code = 503 if status == "unhealthy" else 200
+    if not container.config.health_details and not await _is_admin(container, token):
+        return JSONResponse({"status": status}, status_code=code)
     body: dict[str, Any] = {
         "status": status,
         "timestamp": datetime.now(UTC).isoformat(),
@@ -28,7 +56,7 @@ async def health(container: ContainerDep) -> JSONResponse:
         "replica": container.config.replica_id,
         "services": services,
     }
-    return JSONResponse(body, status_code=503 if status == "unhealthy" else 200)
+    return JSONResponse(body, status_code=code)
 
 
 @router.get("/health/live", summary="The process is alive (no dependency checked)")
@@ -44,15 +72,37 @@ async def ready(container: ContainerDep) -> JSONResponse:
     database = await container.health.check_one("database")
     is_ready = state is LifecycleState.RUNNING and database["status"] == "healthy"
     APP_READY.set(1 if is_ready else 0)
-    body = {
+    body: dict[str, Any] = {
         "status": "ready" if is_ready else "not_ready",
         "lifecycle": state.value,
-        "database": database,
     }
+    if container.config.health_details:
+        body["database"] = database
     return JSONResponse(body, status_code=200 if is_ready else 503)
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def require_metrics_token(request: Request) -> None:
+    """Open outside production without a token; otherwise `Authorization: Bearer <token>`."""
+    config = container_of(request).config
+    if config.metrics_open:
+        return
+    expected = config.metrics.token
+    scheme, _, supplied = request.headers.get("authorization", "").partition(" ")
+    if (
+        expected is None
+        or scheme.lower() != "bearer"
+        or not hmac.compare_digest(supplied.encode(), expected.get_secret_value().encode())
+    ):
+        raise AuthenticationError("a metrics token is required", code="not_authenticated")
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (METRICS__TOKEN as a bearer token, when set)",
+    response_class=Response,
+    dependencies=[Depends(require_metrics_token)],
+    responses=error_responses(401),
+)
 async def metrics(container: ContainerDep) -> Response:
     """Prometheus text exposition."""
     container.database.record_pool_metrics()

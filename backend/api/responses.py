@@ -14,6 +14,7 @@ _DESCRIPTIONS = {
     409: "Conflict with the current state",
     413: "Request body too large",
     422: "Validation error",
+    426: "Upgrade Required: a WebSocket endpoint, reached over plain HTTP",
     429: "Rate limited (see Retry-After)",
     500: "Internal error (a bug: never expected)",
     503: "A dependency is down",
@@ -24,6 +25,13 @@ _HEADERS: dict[int, dict[str, Any]] = {
             "description": "The authentication scheme: `Bearer`",
             "required": True,
             "schema": {"type": "string", "enum": ["Bearer"]},
+        }
+    },
+    426: {
+        "Upgrade": {
+            "description": "The protocol to switch to: `websocket`",
+            "required": True,
+            "schema": {"type": "string", "enum": ["websocket"]},
         }
     },
     429: {

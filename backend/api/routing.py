@@ -2,7 +2,7 @@
 
 `{"side": "BUY", "side": "SELL"}` is valid JSON to Python (the last key wins), but a proxy,
 WAF or audit log in front of us may read the first one: two readers, two different orders.
-The contract calls it malformed: 422 `validation_error`, `json_invalid` at the duplicate.
+The contract calls it malformed: 400 `malformed_json`, naming the duplicate.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class StrictJSONRequest(Request):
     """A request whose JSON body may not repeat a key in any object."""
 
     async def json(self) -> Any:
-        """The decoded body; JSONDecodeError on a repeated key (FastAPI answers 422)."""
+        """The decoded body; JSONDecodeError on a repeated key (400 `malformed_json`)."""
         if not hasattr(self, "_json"):
             # bytes, as Starlette passes them: json.loads detects UTF-8/16/32 the same way.
             self._json = json.loads(await self.body(), object_pairs_hook=_unique_keys)

@@ -4,14 +4,56 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, WebSocket
+from fastapi import APIRouter, Query, Response, WebSocket
 
 from backend.api.prefix import API_PREFIX
+from backend.api.responses import error_responses
 from backend.core.container import AppContainer
+from backend.core.errors import RedFireError
 from backend.services.auth import AuthService
 from backend.services.stream.hub import Authenticator, Identity
+from backend.services.stream.protocol import MAX_MESSAGE_CHARS
 
 router = APIRouter(prefix=API_PREFIX, tags=["stream"])
+
+TokenQuery = Annotated[
+    str | None, Query(max_length=4096, description="An access token (or send an `auth` message)")
+]
+
+PROTOCOL = f"""A WebSocket, not an HTTP resource: connect with the WebSocket handshake
+(`ws://` or `wss://`). A plain HTTP GET is answered 426 `upgrade_required`.
+
+**Authentication**: `?token=<access token>`, or a first message
+`{{"op": "auth", "token": "<access token>"}}` within `STREAM__WS_AUTH_TIMEOUT_SECONDS` (5 s).
+A bad, expired or revoked token, or none in time, closes the connection with 1008; so does
+the token's expiry or revocation while streaming. One client address may have
+`STREAM__WS_MAX_PENDING_PER_CLIENT` (8) connections awaiting authentication at once; more are
+closed with 1008.
+
+**Client messages** (one JSON object per text frame, at most {MAX_MESSAGE_CHARS} characters;
+a frame over `STREAM__WS_MAX_MESSAGE_BYTES` (32 KiB) is refused with 1009 before it is read):
+- `{{"op": "subscribe", "topics": ["tick:IF2412.CFFEX"]}}` and `{{"op": "unsubscribe", ...}}`,
+  answered `subscribed` / `unsubscribed` with the topics changed;
+- `{{"op": "ping"}}`, answered `pong`.
+
+**Server messages**: `{{"seq": n, "topic": ..., "data": {{...}}}}`, `seq` rising by one per
+connection from 1. Topics: `order`, `trade` and `strategy` (the user's own, no subscription
+needed), `tick` (subscribed symbols, conflated under bursts), `subscribed`, `unsubscribed`,
+`pong`, and `error` (`{{"error": "unknown_topic" | "invalid_json" | "invalid_message", ...}}`).
+
+**Close codes**: 1001 the server is stopping, 1008 authentication, 1009 frame too large,
+1011 the server could not check the token, 1013 the client reads too slowly."""
+
+
+class UpgradeRequiredError(RedFireError):
+    """An HTTP request to the WebSocket endpoint."""
+
+    status_code = 426
+    code = "upgrade_required"
+
+    @property
+    def headers(self) -> dict[str, str] | None:
+        return {"Upgrade": "websocket", "Connection": "Upgrade"}
 
 
 def _authenticator(container: AppContainer) -> Authenticator:
@@ -24,13 +66,28 @@ def _authenticator(container: AppContainer) -> Authenticator:
 
 
 @router.websocket("/ws")
-async def stream(
-    websocket: WebSocket,
-    token: Annotated[str | None, Query(max_length=4096)] = None,
-) -> None:
+async def stream(websocket: WebSocket, token: TokenQuery = None) -> None:
     """Authenticate (`?token=` or a first `auth` message), then stream until either side closes."""
     container: AppContainer = websocket.app.state.container
+    peer = websocket.client.host if websocket.client else None
+    client = container.security.client_ip.resolve(peer, websocket.headers.get("x-forwarded-for"))
     await websocket.accept()
     await container.stream.hub.serve(
-        websocket, token=token or None, authenticate=_authenticator(container)
+        websocket, token=token or None, authenticate=_authenticator(container), client=client
     )
+
+
+@router.get(
+    "/ws",
+    summary="Live orders, trades, strategy events and ticks (WebSocket)",
+    description=PROTOCOL,
+    status_code=101,
+    response_class=Response,
+    responses={
+        101: {"description": "Switching Protocols: the WebSocket stream"},
+        **error_responses(422, 426),
+    },
+)
+async def stream_over_http(token: TokenQuery = None) -> Response:
+    """Documents the WebSocket in the OpenAPI document; over HTTP it is always 426."""
+    raise UpgradeRequiredError("connect with the WebSocket handshake (ws:// or wss://)")

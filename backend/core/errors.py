@@ -49,7 +49,7 @@ class PermissionDeniedError(RedFireError):
 
 
 class NotFoundError(RedFireError):
-    """Not found, or not yours."""
+    """Not found, or not yours: raised with `<object>_not_found`; bare `not_found` is a route."""
 
     status_code = 404
     code = "not_found"

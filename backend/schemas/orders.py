@@ -19,7 +19,22 @@ Symbol = Annotated[str, StringConstraints(min_length=3, max_length=64, pattern=r
 class OrderCreate(BaseModel):
     """A new order."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The documentation's samples: orders the default PAPER market accepts as they are.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "symbol": "IF2412.CFFEX",
+                    "side": "BUY",
+                    "order_type": "limit",
+                    "quantity": "1",
+                    "price": "3500.2",
+                },
+                {"symbol": "rb2501.SHFE", "side": "SELL", "order_type": "market", "quantity": "2"},
+            ]
+        },
+    )
 
     symbol: Symbol
     side: OrderSide

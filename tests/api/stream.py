@@ -20,18 +20,21 @@ from websockets.exceptions import ConnectionClosed
 from backend.core.config import AppConfig
 from backend.core.container import AppContainer
 from backend.main import create_app
+from backend.server import uvicorn_options
 
 WAIT = 5.0
 
 
 @asynccontextmanager
 async def serve(app: FastAPI) -> AsyncIterator[str]:
-    """Serve an already started `app` on a free loopback port; yields its WebSocket URL."""
+    """Serve an already started `app` on a free loopback port, with the uvicorn settings
+    `redfire serve` gives it; yields its WebSocket URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, lifespan="off", log_config=None, log_level="warning")
+    options = uvicorn_options(container_of(app).config)
+    config = uvicorn.Config(app, lifespan="off", log_level="warning", **options)
     config.load()
     server = uvicorn.Server(config)
     server.lifespan = config.lifespan_class(config)
@@ -116,8 +119,8 @@ class StalledClient:
         self.writer = writer
 
     @classmethod
-    async def connect(cls, url: str, token: str) -> StalledClient:
-        """Open the connection (authenticated by `?token=`) and complete the handshake."""
+    async def connect(cls, url: str, token: str | None = None) -> StalledClient:
+        """Open the connection (with `?token=` when given) and complete the handshake."""
         host_port, _, path = url.removeprefix("ws://").partition("/")
         host, port = host_port.split(":")
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -126,14 +129,21 @@ class StalledClient:
         await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
         reader, writer = await asyncio.open_connection(sock=sock, limit=1024)
         key = base64.b64encode(os.urandom(16)).decode()
+        query = "" if token is None else f"?token={token}"
         writer.write(
-            f"GET /{path}?token={token} HTTP/1.1\r\nHost: {host_port}\r\n"
+            f"GET /{path}{query} HTTP/1.1\r\nHost: {host_port}\r\n"
             f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
             "Sec-WebSocket-Version: 13\r\n\r\n".encode()
         )
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT)
         assert head.startswith(b"HTTP/1.1 101"), head
         return cls(reader, writer)
+
+    async def send_frame_start(self, length: int, payload: bytes) -> None:
+        """Announce a masked text frame of `length` bytes, and send only its first `payload`."""
+        self.writer.write(b"\x81\xff" + struct.pack("!Q", length) + b"\x00\x00\x00\x00")
+        self.writer.write(payload)  # masked with 0000: as written
+        await self.writer.drain()
 
     async def close_code(self) -> int:
         """Read every frame the server sent until its close frame; the close code."""

@@ -184,6 +184,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/market/ticks"): Row(
         admin_only(202), json_body({"symbol": IF, "last_price": "3500"})
     ),
+    # The WebSocket's entry in the OpenAPI document: plain HTTP is told to upgrade.
+    ("GET", "/api/v1/ws"): Row(public(426)),
 }
 WEBSOCKET = "/api/v1/ws"
 

@@ -1,23 +1,29 @@
 """Hostile input: each request is refused with a 4xx in the contract's shape, and stores nothing.
 
 Row counts of every table are compared before and after each request. Tokens in every
-malformed shape are in test_hostile_tokens.py.
+malformed shape are in test_hostile_tokens.py. WebSocket frames are refused by a real uvicorn
+server, served as `redfire serve` serves the app.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from backend.core.container import AppContainer
+from backend.main import app as module_app
 from backend.models.enums import UserRole
 from tests.api.conftest import DEFAULT_PASSWORD, MakeAccount
 from tests.api.contract import assert_error_response, row_counts
+from tests.api.stream import WAIT, StalledClient, serve
 
 IF = "IF2412.CFFEX"
 LIMIT = 1_048_576  # the default max_body_bytes
@@ -112,10 +118,12 @@ BODIES: dict[str, Hostile] = {
     "SQL in side": order(side="BUY'; DROP TABLE orders; --"),
     "strategy id over INTEGER": order(strategy_id=2**31),
     "owner smuggled into an order": order(user_id=1),
+    "malformed JSON": raw_order("{bad json", (400,)),
+    "truncated JSON": raw_order(json.dumps(ORDER)[:-1], (400,)),
     "duplicate keys": raw_order(
         '{"symbol": "IF2412.CFFEX", "side": "BUY", "side": "SELL", '
         '"order_type": "market", "quantity": 1}',
-        (422,),
+        (400,),
     ),
     "nested duplicate keys": Hostile(
         "POST",
@@ -125,6 +133,7 @@ BODIES: dict[str, Hostile] = {
             '"IF2412.CFFEX", "parameters": {"fast_window": 2, "fast_window": 3}}',
             "headers": JSON_TYPE,
         },
+        (400,),
     ),
     "not UTF-8": raw_order(b'{"symbol": "\xff\xfe"}', (400,)),
     "empty body": raw_order(b"", (422,)),
@@ -256,3 +265,49 @@ async def test_hostile_input_is_refused_and_stores_nothing(
     response = await client.request(case.method, case.path, **request)
     assert_error_response(response, *case.statuses)
     assert await row_counts(container) == before
+
+
+JSON_OPERATIONS = [
+    (method.upper(), path)
+    for path, operations in module_app.openapi()["paths"].items()
+    for method, operation in operations.items()
+    if "application/json" in operation.get("requestBody", {}).get("content", {})
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), JSON_OPERATIONS, ids=[" ".join(o) for o in JSON_OPERATIONS]
+)
+async def test_malformed_json_is_400_malformed_json_on_every_json_endpoint(
+    client: httpx.AsyncClient,
+    container: AppContainer,
+    headers: dict[str, dict[str, str]],
+    method: str,
+    path: str,
+) -> None:
+    before = await row_counts(container)
+    response = await client.request(
+        method,
+        re.sub(r"\{[^}]+\}", "1", path),
+        content="{bad json",
+        headers={**headers["admin"], **JSON_TYPE},
+    )
+    body = assert_error_response(response, 400)
+    assert body["error"] == "malformed_json"
+    assert body["detail"].startswith("the body is not valid JSON: "), body
+    assert await row_counts(container) == before
+
+
+MESSAGE_TOO_BIG = 1009
+
+
+async def test_an_oversized_websocket_frame_is_refused_from_its_header(app: FastAPI) -> None:
+    """15 MB announced in the first frame, before any authentication: uvicorn closes 1009 as
+    soon as it has read the frame's header; it never waits for (or holds) the payload."""
+    async with serve(app) as url:
+        client = await StalledClient.connect(url)
+        try:
+            await client.send_frame_start(15 * 1024 * 1024, b" " * 1024)
+            assert await asyncio.wait_for(client.close_code(), WAIT) == MESSAGE_TOO_BIG
+        finally:
+            client.close()

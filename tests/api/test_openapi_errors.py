@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from backend.api.deps import get_authentication, require_admin, require_trader
 from backend.main import app as module_app
+from tests.api.conftest import MakeAccount
 
 SPEC = module_app.openapi()
 ERROR_REF = "#/components/schemas/ErrorBody"
@@ -152,3 +154,39 @@ async def test_method_not_allowed_names_every_method_of_the_path(
     assert response.status_code == 405
     assert response.json()["error"] == "method_not_allowed"
     assert response.headers["allow"].split(", ") == sorted(served)
+
+
+def test_the_websocket_is_documented_as_an_operation() -> None:
+    operation = SPEC["paths"]["/api/v1/ws"]["get"]
+    assert operation["responses"]["101"]["description"].startswith("Switching Protocols")
+    for words in ('"op": "auth"', '"op": "subscribe"', "1008", "1009", "seq"):
+        assert words in operation["description"], words
+    assert "Upgrade" in operation["responses"]["426"]["headers"]
+
+
+async def test_the_websocket_over_plain_http_is_426(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/ws")
+    assert response.status_code == 426
+    assert response.headers["upgrade"] == "websocket"
+    assert response.json()["error"] == "upgrade_required"
+
+
+def test_the_equity_chart_declares_its_png() -> None:
+    chart = SPEC["paths"]["/api/v1/backtests/{backtest_id}/equity.png"]["get"]
+    content = chart["responses"]["200"]["content"]
+    assert content == {"image/png": {"schema": {"type": "string", "format": "binary"}}}
+
+
+async def test_the_order_request_samples_are_orders_the_market_takes(
+    client: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    """ReDoc and Swagger show these samples: they must not be quantity 0 at price 0."""
+    examples = SPEC["components"]["schemas"]["OrderCreate"]["examples"]
+    assert {example["order_type"] for example in examples} >= {"limit", "market"}
+    trader = await make_account()
+    for example in examples:
+        assert Decimal(example["quantity"]) > 0
+        assert Decimal(example.get("price", "1")) > 0
+        response = await client.post("/api/v1/orders", json=example, headers=trader.headers)
+        assert response.status_code == 201, response.text
+        assert response.json()["status"] != "rejected", response.json()

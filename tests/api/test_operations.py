@@ -232,3 +232,15 @@ async def test_the_order_pipeline_queues_are_exported_when_scraped(
             text = (await http.get("/metrics")).text
     assert "redfire_order_events_queued 3.0" in text
     assert "redfire_order_intake_queued 0.0" in text
+
+
+async def test_the_one_process_without_redis_leads_its_paper_market(
+    make_config: Callable[..., AppConfig],
+) -> None:
+    """No Redis: nobody else walks the PAPER market, so this process says it leads."""
+    app = create_app(make_config(redis={"url": None}))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            text = (await http.get("/metrics")).text
+    assert "\nredfire_paper_market_leader 1.0\n" in text

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -10,10 +11,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from backend.core.config import AppConfig
 from backend.core.container import AppContainer
 from backend.core.security.tokens import TokenCodec
 from tests.api.conftest import MakeAccount
-from tests.api.stream import WsClient, serve, ws_client
+from tests.api.stream import WsClient, container_of, serve, started_app, ws_client
+from tests.reliability.support import wait_until
 
 IF = "IF2412.CFFEX"
 RB = "rb2501.SHFE"
@@ -185,3 +188,28 @@ async def test_a_new_password_closes_the_users_streams(
         )
         assert changed.status_code == 200
         assert await ws.close_code() == POLICY_VIOLATION
+
+
+async def test_connections_awaiting_authentication_are_bounded_per_address(
+    make_config: Callable[..., AppConfig], make_account: MakeAccount
+) -> None:
+    """Two may wait for their `auth` message at once (a 30 s timeout here); a third from the
+    same address is closed 1008 at once, and there is room again once one authenticates."""
+    trader = await make_account()
+    stream = {"ws_max_pending_per_client": 2, "ws_auth_timeout_seconds": 30}
+    async with started_app(make_config, stream=stream) as app, serve(app) as url:
+        pending = container_of(app).stream.hub.pending
+
+        async def both_waiting() -> bool:
+            return pending.count("127.0.0.1") == 2
+
+        async with AsyncExitStack() as stack:
+            first, _ = [await stack.enter_async_context(ws_client(url)) for _ in range(2)]
+            await wait_until(both_waiting, within=5, what="two connections await auth")
+            async with ws_client(url) as refused:
+                assert await refused.close_code(wait=5) == POLICY_VIOLATION
+            await first.send({"op": "auth", "token": trader.access_token})
+            await first.subscribe("order")
+            async with ws_client(url) as admitted:
+                await admitted.send({"op": "auth", "token": trader.access_token})
+                assert (await admitted.subscribe("order"))["seq"] == 1

@@ -13,6 +13,11 @@ from pydantic import BaseModel, ValidationError
 from backend.core.config import AppConfig, ConfigError, ConfigManager
 
 CLEAN_ENV_NAMES = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ENVIRONMENT", "LOG_LEVEL", "PORT")
+# Nested settings' prefixes (DATABASE__POOL_SIZE...).
+SECTIONS = frozenset(
+    {"DATABASE", "REDIS", "SECURITY", "VNPY", "STRATEGY", "RISK", "ADMIN"}
+    | {"STREAM", "BACKTEST", "REPLICAS", "METRICS", "DOCS", "HEALTH"}
+)
 
 
 @pytest.fixture
@@ -20,10 +25,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No RedFire variables from the outside, and a working directory without .env."""
     for name in list(os.environ):
         prefix = name.split("__", 1)[0]
-        if name in CLEAN_ENV_NAMES or (
-            "__" in name
-            and prefix in {"DATABASE", "REDIS", "SECURITY", "VNPY", "STRATEGY", "RISK", "ADMIN"}
-        ):
+        if name in CLEAN_ENV_NAMES or ("__" in name and prefix in SECTIONS):
             monkeypatch.delenv(name)
     monkeypatch.delenv("REDFIRE_CONFIG_FILE", raising=False)
     monkeypatch.chdir(tmp_path)
@@ -132,6 +134,57 @@ def test_production_accepts_a_strong_secret(clean_env: Path) -> None:
     assert config.generated_secret is False
 
 
+STRONG = {"secret_key": "s" * 48}
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"debug": True}, "DEBUG=true cannot run in production"),
+        ({"security": {**STRONG, "cors_origins": ["*"]}}, "'*' cannot run in production"),
+        (
+            {"security": {**STRONG, "cors_origins": ["https://app.example.com", "*"]}},
+            "security.cors_origins",
+        ),
+    ],
+)
+def test_production_refuses_development_settings(
+    clean_env: Path, settings: dict[str, object], named: str
+) -> None:
+    with pytest.raises(ValidationError, match=named.replace("*", r"\*")):
+        AppConfig(environment="production", **{"security": STRONG, **settings})
+    AppConfig(environment="development", **{"security": STRONG, **settings})  # fine there
+
+
+def test_production_accepts_listed_cors_origins(clean_env: Path) -> None:
+    origins = ["https://app.example.com"]
+    config = AppConfig(environment="production", security={**STRONG, "cors_origins": origins})
+    assert config.security.cors_origins == origins
+
+
+@pytest.mark.parametrize(
+    ("environment", "open_"), [("development", True), ("test", True), ("production", False)]
+)
+def test_docs_health_details_and_metrics_are_open_except_in_production(
+    clean_env: Path, environment: str, open_: bool
+) -> None:
+    config = AppConfig(environment=environment, security=STRONG)
+    assert (config.docs_enabled, config.health_details, config.metrics_open) == (open_,) * 3
+    opened = AppConfig(
+        environment=environment,
+        security=STRONG,
+        docs={"enabled": True},
+        health={"details": True},
+        metrics={"token": "t" * 16},
+    )
+    assert (opened.docs_enabled, opened.health_details, opened.metrics_open) == (True, True, False)
+
+
+def test_a_short_metrics_token_is_refused(clean_env: Path) -> None:
+    with pytest.raises(ValidationError, match="at least 16 characters"):
+        AppConfig(metrics={"token": "short"})
+
+
 def test_config_manager_loads_gets_and_reloads(
     clean_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -225,3 +278,26 @@ def test_env_example_lists_every_setting_and_loads(clean_env: Path, project_root
     assert config.redis.url is None
     assert config.vnpy.gateways == ["PAPER"]
     assert config.security.cors_origins == []
+
+
+def test_check_config_names_production_concerns_and_hides_the_password(clean_env: Path) -> None:
+    environment = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV_NAMES} | {
+        "ENVIRONMENT": "production",
+        "SECRET_KEY": "k" * 48,
+        "DATABASE_URL": "postgresql://redfire:db-password-42@db:5432/redfire",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "backend.cli", "check-config"],
+        env=environment,
+        cwd=clean_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "db-password-42" not in result.stdout
+    assert "configuration ok: environment=production" in result.stdout
+    assert "warning: in-memory cache" in result.stdout
+    assert "warning: no METRICS__TOKEN" in result.stdout
+    assert "SQLite" not in result.stdout

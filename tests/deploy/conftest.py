@@ -30,6 +30,9 @@ DASHBOARD = REPO / "grafana" / "dashboards" / "redfire.json"
 # names such as job:redfire_http_requests:rate5m are not mistaken for app metrics.
 APP_METRIC = re.compile(r"(?<![\w:])(redfire_[A-Za-z0-9_]+)(?![\w:])")
 RECORDED = re.compile(r"(?<![\w:])([a-z_]+:[A-Za-z0-9_:]+)")
+# The served app's METRICS__TOKEN: scrapes send it as a bearer token, as Prometheus does.
+METRICS_TOKEN = "deploy-test-metrics-token-0123456789"
+METRICS_HEADERS = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 def tool(name: str) -> str:
@@ -174,7 +177,9 @@ def app_env(workdir: Path) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("TEST_", "REDFIRE_", "DATABASE", "REDIS", "SECURITY__", "VNPY__"))
+        if not key.startswith(
+            ("TEST_", "REDFIRE_", "DATABASE", "REDIS", "SECURITY__", "VNPY__", "METRICS__")
+        )
         and key not in {"SECRET_KEY", "ENVIRONMENT", "PORT", "HOST"}
     }
     home = workdir / "home"
@@ -184,6 +189,7 @@ def app_env(workdir: Path) -> dict[str, str]:
             "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'redfire.db'}",
             "ENVIRONMENT": "test",
             "SECRET_KEY": "deploy-test-secret-key-0123456789abcdefghijkl",
+            "METRICS__TOKEN": METRICS_TOKEN,
             "LOG_LEVEL": "WARNING",
             "HOME": str(home),  # vnpy's .vntrader goes here
             "VNPY__PAPER_TICK_INTERVAL": "0.2",
@@ -203,9 +209,9 @@ def traffic(base_url: str, rounds: int = 3) -> None:
                 "/api/v1/market/symbols",
                 "/api/v1/orders",  # 401 without a token
                 "/api/v1/no-such-route",  # 404
-                "/metrics",
             ):
                 client.get(path)
+            client.get("/metrics", headers=METRICS_HEADERS)
 
 
 class RedFireServer:
@@ -217,7 +223,7 @@ class RedFireServer:
 
 @pytest.fixture(scope="session")
 def redfire_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedFireServer]:
-    """`uvicorn backend.main:app` on a free loopback port, migrated SQLite, some traffic done."""
+    """`redfire serve` on a free loopback port, migrated SQLite, some traffic done."""
     workdir = tmp_path_factory.mktemp("redfire-app")
     env = app_env(workdir)
     migrate = subprocess.run(
@@ -231,11 +237,11 @@ def redfire_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedFire
     )
     assert migrate.returncode == 0, f"redfire migrate failed:\n{migrate.stdout}{migrate.stderr}"
     port = free_port()
-    log = workdir / "uvicorn.log"
+    log = workdir / "redfire.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "backend.main:app",
-             "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "backend.cli", "serve", "--host", "127.0.0.1",
+             "--port", str(port)],
             cwd=workdir,
             env=env,
             stdout=sink,

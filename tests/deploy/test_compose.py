@@ -48,6 +48,9 @@ def test_services_start_in_order_with_healthchecks() -> None:
     assert backend_env["DATABASE_URL"].startswith("postgresql+asyncpg://")
     assert backend_env["REDIS_URL"].startswith("redis://redis:")
     assert services["backend"]["environment"] == services["migrate"]["environment"]
+    scrape = load_yaml(REPO / "prometheus" / "prometheus.compose.yml")["scrape_configs"]
+    (job,) = [job for job in scrape if job["job_name"] == "redfire-backend"]
+    assert job["authorization"]["credentials"] == backend_env["METRICS__TOKEN"]
 
 
 def test_bind_mounts_point_at_files_in_the_repository() -> None:

@@ -52,10 +52,13 @@ def test_multi_stage_runtime_runs_as_uid_1000_with_healthcheck() -> None:
     (healthcheck,) = [args for keyword, args in runtime if keyword == "HEALTHCHECK"]
     assert "/health/live" in healthcheck
     (cmd,) = [args for keyword, args in runtime if keyword == "CMD"]
-    assert '"uvicorn", "backend.main:app"' in cmd
-    assert '"--proxy-headers"' in cmd
+    # `redfire serve`: uvicorn gets the WebSocket frame limit and trusted proxies from settings.
+    assert cmd.startswith('["redfire", "serve"'), cmd
+    assert "uvicorn" not in cmd
     env = " ".join(args for keyword, args in runtime if keyword == "ENV")
-    assert "FORWARDED_ALLOW_IPS=" in env  # proxy headers trusted only from a configured range
+    assert "FORWARDED_ALLOW_IPS" not in env  # proxies are SECURITY__TRUSTED_PROXIES, one setting
+    assert "ENVIRONMENT=production" in env
+    assert "HOST=0.0.0.0" in env
     assert "HOME=/var/lib/redfire" in env  # vnpy's .vntrader lives under HOME
     run_steps = " ".join(args for keyword, args in runtime if keyword == "RUN")
     assert "/var/lib/redfire/.vntrader" in run_steps

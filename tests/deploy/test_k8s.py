@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import Any
 
@@ -73,9 +74,10 @@ def test_kustomization_ties_every_manifest_but_the_secret_template() -> None:
 def test_secret_template_holds_no_real_secret() -> None:
     secret = resources()[("Secret", "redfire-secrets")]
     values = secret["stringData"]
-    assert set(values) == {"database-url", "redis-url", "secret-key"}
+    assert set(values) == {"database-url", "redis-url", "secret-key", "metrics-token"}
     assert "data" not in secret
     assert values["secret-key"] in EXAMPLE_SECRETS  # the app refuses it in production
+    assert values["metrics-token"] in EXAMPLE_SECRETS
     assert "CHANGE_ME" in values["database-url"]
 
 
@@ -92,6 +94,7 @@ def test_deployment_reads_secrets_and_probes_the_split_health_endpoints() -> Non
         "DATABASE_URL": "redfire-secrets",
         "REDIS_URL": "redfire-secrets",
         "SECRET_KEY": "redfire-secrets",
+        "METRICS__TOKEN": "redfire-secrets",
     }
     secret_keys = set(resources()[("Secret", "redfire-secrets")]["stringData"])
     assert {ref["key"] for ref in from_secret.values()} <= secret_keys
@@ -102,11 +105,35 @@ def test_deployment_reads_secrets_and_probes_the_split_health_endpoints() -> Non
         "requests": {"cpu": "250m", "memory": "512Mi"},
         "limits": {"cpu": "500m", "memory": "1Gi"},
     }
-    assert app["command"][:2] == ["uvicorn", "backend.main:app"]
-    assert "--proxy-headers" in app["command"]
+    assert app["command"][:2] == ["redfire", "serve"]
     config = resources()[("ConfigMap", "redfire-config")]["data"]
     assert config["ENVIRONMENT"] == "production"
-    assert config["FORWARDED_ALLOW_IPS"]
+    assert "FORWARDED_ALLOW_IPS" not in config  # `redfire serve` reads the trusted proxies
+
+
+def test_the_configmap_with_its_secrets_is_production_without_a_concern(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The manifests' settings load, keep docs and /health's details closed, and draw no
+    production warning (PostgreSQL, Redis and a metrics token)."""
+    for name in list(os.environ):
+        if "__" in name or name in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG"}:
+            monkeypatch.delenv(name)
+    monkeypatch.delenv("REDFIRE_CONFIG_FILE", raising=False)
+    for name, value in resources()[("ConfigMap", "redfire-config")]["data"].items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://redfire:pw@postgres:5432/redfire")
+    monkeypatch.setenv("REDIS_URL", "redis://redis:6379/0")
+    monkeypatch.setenv("SECRET_KEY", "k" * 48)
+    monkeypatch.setenv("METRICS__TOKEN", "m" * 32)
+    config = AppConfig(_env_file=None)  # type: ignore[call-arg]
+    assert config.is_production
+    assert not config.docs_enabled
+    assert not config.health_details
+    assert not config.metrics_open
+    assert config.production_concerns() == []
+    assert config.security.trusted_proxies == ["10.0.0.0/8"]
+    assert config.stream.ws_max_message_bytes <= 64 * 1024
 
 
 def test_pod_is_locked_down_and_writes_only_to_its_volumes() -> None:
@@ -172,3 +199,5 @@ def test_prometheus_scrapes_each_pod_through_the_headless_service() -> None:
     assert sd["names"] == [name]
     assert sd["port"] == container(deployment())["ports"][0]["containerPort"]
     assert job["metrics_path"] == "/metrics"
+    assert job["authorization"]["type"] == "Bearer"  # the pods' METRICS__TOKEN
+    assert job["authorization"]["credentials_file"].startswith("/etc/prometheus/secrets/")

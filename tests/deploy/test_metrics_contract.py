@@ -8,6 +8,7 @@ import httpx
 
 from tests.deploy.conftest import (
     APP_METRIC,
+    METRICS_HEADERS,
     RedFireServer,
     all_promql,
     dashboard_variable_queries,
@@ -50,7 +51,9 @@ def test_dashboard_and_rules_only_use_metrics_the_app_exports(
     redfire_server: RedFireServer,
 ) -> None:
     traffic(redfire_server.base_url, rounds=1)
-    response = httpx.get(f"{redfire_server.base_url}/metrics", timeout=5)
+    url = f"{redfire_server.base_url}/metrics"
+    assert httpx.get(url, timeout=5).status_code == 401  # METRICS__TOKEN is set
+    response = httpx.get(url, headers=METRICS_HEADERS, timeout=5)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     families, names = exposed_names(response.text)
@@ -64,7 +67,8 @@ def test_dashboard_and_rules_only_use_metrics_the_app_exports(
 def test_request_metrics_carry_route_templates_and_status_classes(
     redfire_server: RedFireServer,
 ) -> None:
-    text = httpx.get(f"{redfire_server.base_url}/metrics", timeout=5).text
+    url = f"{redfire_server.base_url}/metrics"
+    text = httpx.get(url, headers=METRICS_HEADERS, timeout=5).text
     samples = [
         line for line in text.splitlines() if line.startswith("redfire_http_requests_total{")
     ]

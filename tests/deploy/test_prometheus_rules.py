@@ -29,9 +29,24 @@ def promtool() -> str:
     return debian_tool("promtool")
 
 
+def with_local_secrets(config: str, tmp_path: Path) -> Path:
+    """`config` as promtool can check it here: credential files (mounted from a Secret in the
+    cluster) point at a file of this test, rule files at the repository's."""
+    spec = load_yaml(PROMETHEUS / config)
+    secret = tmp_path / "token"
+    secret.write_text("a-metrics-token-for-promtool", encoding="utf-8")
+    for job in spec["scrape_configs"]:
+        if "credentials_file" in job.get("authorization", {}):
+            job["authorization"]["credentials_file"] = str(secret)
+    spec["rule_files"] = [str(PROMETHEUS / pattern) for pattern in spec["rule_files"]]
+    checked = tmp_path / config
+    checked.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    return checked
+
+
 @pytest.mark.parametrize("config", ["prometheus.yml", "prometheus.compose.yml"])
-def test_promtool_check_config(promtool: str, config: str) -> None:
-    result = run(promtool, "check", "config", str(PROMETHEUS / config))
+def test_promtool_check_config(promtool: str, config: str, tmp_path: Path) -> None:
+    result = run(promtool, "check", "config", str(with_local_secrets(config, tmp_path)))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout + result.stderr
 

@@ -15,12 +15,15 @@ import pytest
 import yaml
 
 from tests.deploy.conftest import (
+    METRICS_TOKEN,
+    REPO,
     RULES_DIR,
     RedFireServer,
     dashboard_targets,
     debian_tool,
     free_port,
     grafana_to_promql,
+    load_yaml,
     stop,
     traffic,
     wait_for,
@@ -29,18 +32,32 @@ from tests.deploy.conftest import (
 RATE_WINDOW = "15s"  # $__rate_interval at a 1 s scrape interval
 
 
+def redfire_job(target: str, token_file: Path) -> dict[str, Any]:
+    """prometheus.yml's redfire-backend job, pointed at `target` with the token in `token_file`."""
+    config = load_yaml(REPO / "prometheus" / "prometheus.yml")
+    (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "redfire-backend"]
+    job = {key: value for key, value in job.items() if key != "dns_sd_configs"}
+    job["authorization"] = {**job["authorization"], "credentials_file": str(token_file)}
+    return {**job, "scrape_interval": "1s", "static_configs": [{"targets": [target]}]}
+
+
 @pytest.fixture
 def prometheus(redfire_server: RedFireServer, tmp_path: Path) -> Iterator[str]:
     binary = debian_tool("prometheus")
+    token_file = tmp_path / "redfire-metrics-token"
+    token_file.write_text(METRICS_TOKEN, encoding="utf-8")
+    target = f"127.0.0.1:{redfire_server.port}"
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(path) for path in sorted(RULES_DIR.glob("*.yml"))],
         "scrape_configs": [
+            redfire_job(target, token_file),
+            # The same target without the token: refused, so the token is what lets it in.
             {
-                "job_name": "redfire-backend",
+                "job_name": "without-token",
                 "metrics_path": "/metrics",
-                "static_configs": [{"targets": [f"127.0.0.1:{redfire_server.port}"]}],
-            }
+                "static_configs": [{"targets": [target]}],
+            },
         ],
     }
     config_file = tmp_path / "prometheus.yml"
@@ -113,9 +130,16 @@ def test_prometheus_scrapes_redfire_and_answers_the_dashboard(
     assert "/health/live" in routes
     assert all(r["metric"].get("route") for expr in latency for r in answers[expr])
 
-    targets = httpx.get(f"{prometheus}/api/v1/targets", timeout=5).json()["data"]
-    (target,) = targets["activeTargets"]
-    assert target["health"] == "up", target
+    deadline = time.monotonic() + 30
+    while True:
+        targets = httpx.get(f"{prometheus}/api/v1/targets", timeout=5).json()["data"]
+        health = {t["labels"]["job"]: t for t in targets["activeTargets"]}
+        if health["without-token"]["health"] != "unknown" or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert health["redfire-backend"]["health"] == "up", health
+    assert health["without-token"]["health"] == "down", health
+    assert "401" in health["without-token"]["lastError"], health
 
     groups = httpx.get(f"{prometheus}/api/v1/rules", timeout=5).json()["data"]["groups"]
     loaded = [rule for group in groups for rule in group["rules"]]

@@ -192,6 +192,11 @@ class StreamConfig(BaseModel):
 
     ws_queue_size: int = Field(default=1024, ge=1, le=1_000_000)
     ws_auth_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # uvicorn's ws_max_size: a larger frame is refused (1009) from its header, before it is
+    # read. Client messages are at most 16,384 characters (stream/protocol.py).
+    ws_max_message_bytes: int = Field(default=32_768, ge=1024, le=16 * 1024 * 1024)
+    # Connections of one client address not yet authenticated, at once; more are closed 1008.
+    ws_max_pending_per_client: int = Field(default=8, ge=1, le=10_000)
     # 0: publish every tick, conflating per symbol only while the publisher is behind.
     tick_publish_interval_seconds: float = Field(default=0.0, ge=0, le=60)
     bus_outbox_size: int = Field(default=10_000, ge=1)

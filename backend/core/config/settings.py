@@ -17,6 +17,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from backend.core.config.exposure import DocsConfig, HealthConfig, MetricsConfig
 from backend.core.config.sections import (
     DEFAULT_DATABASE_URL,
     MIN_SECRET_LENGTH,
@@ -38,6 +39,7 @@ CONFIG_FILE_ENV = "REDFIRE_CONFIG_FILE"
 EXAMPLE_SECRETS = frozenset(
     {
         "change-me-to-a-random-string-of-at-least-32-characters",
+        "change-me-to-a-random-metrics-token",
         "changeme",
         "secret",
     }
@@ -53,6 +55,9 @@ __all__ = [
     "BacktestConfig",
     "ContractConfig",
     "DatabaseConfig",
+    "DocsConfig",
+    "HealthConfig",
+    "MetricsConfig",
     "RedisConfig",
     "ReplicasConfig",
     "RiskConfig",
@@ -129,6 +134,9 @@ class AppConfig(BaseSettings):
     risk: RiskConfig = Field(default_factory=RiskConfig)
     admin: AdminConfig = Field(default_factory=AdminConfig)
     replicas: ReplicasConfig = Field(default_factory=ReplicasConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    docs: DocsConfig = Field(default_factory=DocsConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
 
     generated_secret: bool = Field(default=False, exclude=True)
 
@@ -149,6 +157,58 @@ class AppConfig(BaseSettings):
             self.security.secret_key = SecretStr(secrets.token_urlsafe(48))
             self.generated_secret = True
         return self
+
+    @model_validator(mode="after")
+    def _refuse_development_settings_in_production(self) -> AppConfig:
+        if self.environment != "production":
+            return self
+        if self.debug:
+            raise ValueError("debug: DEBUG=true cannot run in production")
+        token = self.metrics.token
+        if token is not None and token.get_secret_value() in EXAMPLE_SECRETS:
+            raise ValueError("metrics.token: the example token cannot run in production")
+        if "*" in self.security.cors_origins:
+            raise ValueError(
+                "security.cors_origins: '*' cannot run in production; list the origins "
+                "of the front ends that may call the API"
+            )
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        """True in production: what is not set is closed."""
+        return self.environment == "production"
+
+    @property
+    def docs_enabled(self) -> bool:
+        """Serve /docs, /redoc and /openapi.json (by default everywhere but production)."""
+        return self.docs.enabled if self.docs.enabled is not None else not self.is_production
+
+    @property
+    def health_details(self) -> bool:
+        """Show /health's details to anyone (by default everywhere but production)."""
+        return self.health.details if self.health.details is not None else not self.is_production
+
+    @property
+    def metrics_open(self) -> bool:
+        """/metrics answers without a token: no token set, outside production."""
+        return self.metrics.token is None and not self.is_production
+
+    def production_concerns(self) -> list[str]:
+        """Settings that work but do not belong in production (empty outside production)."""
+        if not self.is_production:
+            return []
+        concerns = []
+        if self.database.is_sqlite:
+            concerns.append("SQLite database: one process, no replicas (set DATABASE_URL)")
+        if self.redis.url is None:
+            concerns.append(
+                "in-memory cache: rate limits, revocations and live events stay in this "
+                "process (set REDIS_URL)"
+            )
+        if self.metrics.token is None:
+            concerns.append("no METRICS__TOKEN: /metrics refuses every scrape")
+        return concerns
 
     @property
     def secret(self) -> str:

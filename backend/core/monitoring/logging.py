@@ -9,6 +9,8 @@ from typing import Any
 
 import structlog
 
+from backend.core.monitoring.redaction import SecretRedactingFilter, redact_text
+
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 # Keys whose values never reach a log line, whoever logs them.
@@ -39,6 +41,14 @@ def _redact(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+class RedactingFormatter(structlog.stdlib.ProcessorFormatter):
+    """structlog's formatter, with every rendered line's secrets redacted (redaction.py)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The rendered line, secrets replaced by `[redacted]`."""
+        return redact_text(super().format(record))
+
+
 def configure_logging(level: str = "INFO", *, json_logs: bool = True) -> None:
     """Route stdlib and structlog records through one JSON (or console) renderer."""
     shared: list[Any] = [
@@ -62,7 +72,7 @@ def configure_logging(level: str = "INFO", *, json_logs: bool = True) -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    formatter = structlog.stdlib.ProcessorFormatter(
+    formatter = RedactingFormatter(
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
@@ -78,5 +88,10 @@ def configure_logging(level: str = "INFO", *, json_logs: bool = True) -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # uvicorn logs each WebSocket handshake's query string (?token=...) on uvicorn.error.
+    for name in ("uvicorn.error", "uvicorn.access"):
+        uvicorn_logger = logging.getLogger(name)
+        if not any(isinstance(f, SecretRedactingFilter) for f in uvicorn_logger.filters):
+            uvicorn_logger.addFilter(SecretRedactingFilter())
     # Our middleware writes one access line per request; uvicorn's would duplicate it.
     logging.getLogger("uvicorn.access").disabled = True

@@ -70,6 +70,10 @@ WS_CONNECTIONS = Gauge("redfire_ws_connections", "Open WebSocket connections")
 WS_DROPPED_CLIENTS = Counter(
     "redfire_ws_dropped_clients_total", "WebSocket clients dropped for being too slow"
 )
+WS_REFUSED_PENDING = Counter(
+    "redfire_ws_refused_pending_total",
+    "WebSocket connections closed 1008: their address had too many awaiting authentication",
+)
 STREAM_BUS_ERRORS = Counter(
     "redfire_stream_bus_errors_total",
     "Event bus failures (publish, outbox_full, receive, decode); publishers never see them",
@@ -94,7 +98,7 @@ IDEMPOTENCY_KEYS_PURGED = Counter(
 )
 PAPER_MARKET_LEADER = Gauge(
     "redfire_paper_market_leader",
-    "1 while this replica walks the PAPER market's prices for every replica (Redis deployments)",
+    "1 while this process walks the PAPER market's prices (for every replica, with Redis)",
 )
 CANCELS_RELAYED = Counter(
     "redfire_cancels_relayed_total",

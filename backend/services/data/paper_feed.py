@@ -9,7 +9,7 @@ Injected ticks (POST /api/v1/market/ticks) are published as well, so every book 
 the leader stops or dies, its lease lapses and another replica walks on from the last prices.
 A replica that starts (a new pod in a rolling update) first takes the market's latest ticks
 from the shared cache, so it never fills an order on its start-up prices.
-Without Redis there is one process, and its gateway walks by itself.
+Without Redis there is one process, and its gateway walks by itself: that process leads.
 """
 
 from __future__ import annotations
@@ -85,14 +85,23 @@ class PaperFeed(Protocol):
 class LocalPaperFeed:
     """One process: its gateway walks by itself and there is nobody to share with."""
 
+    def __init__(self, market: RedFireVnPyEngine) -> None:
+        self.market = market
+
     async def publish(self, ticks: Sequence[TickRead]) -> None:
         """Nobody else."""
 
     async def start(self) -> None:
-        """Nothing to start."""
+        """The one process leads its PAPER market, if it has one."""
+        try:
+            self.market.paper_gateway()
+        except UnknownGatewayError:
+            return
+        PAPER_MARKET_LEADER.set(1)
 
     async def stop(self) -> None:
-        """Nothing to stop."""
+        """The market stops with the process."""
+        PAPER_MARKET_LEADER.set(0)
 
 
 class RedisPaperFeed:
@@ -243,4 +252,4 @@ def create_paper_feed(
             replica=replica,
             interval=interval,
         )
-    return LocalPaperFeed()
+    return LocalPaperFeed(market)

@@ -41,6 +41,8 @@ class ClientConnection:
     def __init__(self, socket: Socket, queue_size: int) -> None:
         self.socket = socket
         self.user_id: int | None = None
+        # The client address counted among the pending connections until authenticated.
+        self.pending_client: str | None = None
         self.symbols: set[str] = set()
         self.seq = 0
         self.queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue(queue_size)

@@ -5,7 +5,8 @@ from 1 on each connection, including the `subscribed` and `error` answers):
 
 - auth: `?token=<access token>`, or a first message `{"op": "auth", "token": ...}` within
   `ws_auth_timeout_seconds`; a bad, expired or revoked token, or none in time, closes 1008.
-  The connection also closes 1008 when its token expires.
+  The connection also closes 1008 when its token expires. One client address may have
+  `ws_max_pending_per_client` connections awaiting authentication at once; more close 1008.
 - `{"op": "subscribe" | "unsubscribe", "topics": ["tick:IF2412.CFFEX", ...]}` is answered
   `subscribed` / `unsubscribed` with the topics it changed. Unknown symbols or topics get an
   `error` message (`unknown_topic`) and the rest of the request still applies; so do
@@ -31,8 +32,9 @@ from typing import Any, TypeVar
 import structlog
 
 from backend.core.errors import RedFireError
-from backend.core.monitoring.metrics import WS_CONNECTIONS
+from backend.core.monitoring.metrics import WS_CONNECTIONS, WS_REFUSED_PENDING
 from backend.core.security.revocation import invalidated_user
+from backend.services.stream.admission import PendingConnections
 from backend.services.stream.bus import StreamEvent
 from backend.services.stream.connection import (
     GOING_AWAY,
@@ -66,10 +68,16 @@ class StreamHub:
     """Live connections by user and by subscribed symbol; `dispatch` is the bus listener."""
 
     def __init__(
-        self, *, is_listed: SymbolCheck, queue_size: int = 1024, auth_timeout: float = 5.0
+        self,
+        *,
+        is_listed: SymbolCheck,
+        queue_size: int = 1024,
+        auth_timeout: float = 5.0,
+        max_pending_per_client: int = 8,
     ) -> None:
         self.queue_size = queue_size
         self.auth_timeout = auth_timeout
+        self.pending = PendingConnections(max_pending_per_client)
         self._requests = ClientRequests(is_listed)
         self._connections: set[ClientConnection] = set()
         self._by_user: dict[int, set[ClientConnection]] = {}
@@ -99,9 +107,14 @@ class StreamHub:
             connection.enqueue(event.topic, payload)
 
     async def serve(
-        self, socket: Socket, *, token: str | None, authenticate: Authenticator
+        self,
+        socket: Socket,
+        *,
+        token: str | None,
+        authenticate: Authenticator,
+        client: str = "unknown",
     ) -> None:
-        """Run one accepted WebSocket until it closes."""
+        """Run one accepted WebSocket of address `client` until it closes."""
         connection = ClientConnection(socket, self.queue_size)
         self._connections.add(connection)
         self._idle.clear()
@@ -109,11 +122,16 @@ class StreamHub:
         try:
             if self._stopping:
                 connection.request_close(GOING_AWAY)
+            elif not self.pending.claim(client):
+                WS_REFUSED_PENDING.inc()
+                connection.request_close(POLICY_VIOLATION)
             else:
+                connection.pending_client = client
                 await self._run(connection, token, authenticate)
             code = await connection.closed
         finally:
             await connection.stop_tasks()
+            self._no_longer_pending(connection)
             self._forget(connection)
             WS_CONNECTIONS.dec()
         if code is not None:
@@ -144,6 +162,7 @@ class StreamHub:
             return
         identity = auth.result()
         assert identity is not None
+        self._no_longer_pending(connection)
         self._admit(connection, identity)
         for run in (connection.write_forever(), self._read_forever(connection)):
             task = asyncio.create_task(run)
@@ -196,6 +215,12 @@ class StreamHub:
             connection.request_close(POLICY_VIOLATION)
         except Exception:  # cannot check now (the database is down): keep streaming
             logger.exception("ws_recheck_error")
+
+    def _no_longer_pending(self, connection: ClientConnection) -> None:
+        """No longer pending: authenticated, or closed before it was."""
+        if connection.pending_client is not None:
+            self.pending.release(connection.pending_client)
+            connection.pending_client = None
 
     def _admit(self, connection: ClientConnection, identity: Identity) -> None:
         connection.user_id = identity.user_id

@@ -80,6 +80,7 @@ def build_stream(
         is_listed=lambda symbol: _listed(market, symbol),
         queue_size=config.ws_queue_size,
         auth_timeout=config.ws_auth_timeout_seconds,
+        max_pending_per_client=config.ws_max_pending_per_client,
     )
     bus.add_listener(hub.dispatch)
     bus.add_listener(_release_cancel_waiters(trading.events))

@@ -101,7 +101,7 @@ class UserService:
         """An admin activates, deactivates or changes the role of a user."""
         user = await UserRepository(session).get_by_id(user_id)
         if user is None:
-            raise NotFoundError(f"user {user_id} not found")
+            raise NotFoundError(f"user {user_id} not found", code="user_not_found")
         if user.id == actor.id and (is_active is False or role not in (None, UserRole.ADMIN)):
             raise ConflictError(
                 "administrators cannot deactivate or demote themselves", code="cannot_modify_self"
