@@ -25,7 +25,7 @@ from backend.models.enums import OrderSide
 from backend.services.backtest.bars import BarSeries
 from backend.services.backtest.daily import CostModel
 from backend.services.backtest.engine import BacktestResult
-from backend.services.cta.history import split_at
+from backend.services.backtest.window import split_at
 from bench.vnpy_reference import vnpy_bars
 
 # (bar datetime, direction, offset, price, volume) of one fill, comparable across engines.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,12 +17,14 @@ from backend.core.errors import ConflictError, DomainValidationError, NotFoundEr
 from backend.models.backtest import Backtest
 from backend.models.enums import BacktestStatus
 from backend.schemas.backtests import BacktestCreate, BacktestSettings
-from backend.services.backtest.bars import BarSeries
+from backend.services.backtest.bars import BarSeries, InvalidBarDataError
 from backend.services.backtest.daily import CostModel
-from backend.services.backtest.engine import BacktestEngine
 from backend.services.backtest.results import StoredResult, stored_result
 from backend.services.backtest.statistics import RatioSettings
-from backend.services.strategy.base import BaseStrategy
+from backend.services.backtest.strategies import run_strategy_backtest
+from backend.services.backtest.window import split_at
+from backend.services.cta.history import exchange_problem
+from backend.services.strategy.classes import StrategyClassEntry, StrategyKind
 from backend.services.strategy.registry import StrategyRegistry
 from backend.services.vnpy.types import ContractInfo, ContractLookup
 
@@ -49,18 +52,24 @@ class BacktestJob:
     """One run's inputs, held in memory (the bars are never stored) until a worker runs it."""
 
     backtest_id: int
-    strategy_class: type[BaseStrategy]
+    strategy: StrategyClassEntry
     parameters: BaseModel
     bars: BarSeries
     costs: CostModel
     ratios: RatioSettings
     max_stored_trades: int
+    start: datetime | None = None
 
     def execute(self) -> StoredResult:
         """Run the backtest (blocking: on a worker thread) and shape what is stored."""
-        engine = BacktestEngine(self.costs, self.ratios)
-        result = engine.run(self.strategy_class, self.parameters, self.bars)
-        return stored_result(self.bars, result, self.costs, self.max_stored_trades)
+        run = run_strategy_backtest(
+            self.strategy, self.parameters, self.bars, self.costs, self.ratios, self.start
+        )
+        stored = stored_result(run.bars, run.result, self.costs, self.max_stored_trades)
+        if run.offsets is not None:
+            for trade, offset in zip(stored.trades, run.offsets, strict=False):
+                trade["offset"] = offset
+        return stored
 
 
 class BacktestService:
@@ -83,9 +92,13 @@ class BacktestService:
         self, session: AsyncSession, *, user_id: int, request: BacktestCreate, bars: BarSeries
     ) -> tuple[Backtest, BacktestJob]:
         """A queued backtest and the job that runs it; 422 for an unknown class or parameters."""
-        strategy_class = self.registry.get(request.class_name)
+        strategy = self.registry.entry(request.class_name)
         parameters = self.registry.validate(request.class_name, request.parameters)
         settings = _with_contract_terms(request.settings, self.contracts(request.symbol))
+        if strategy.kind is StrategyKind.CTA and (problem := exchange_problem(request.symbol)):
+            raise DomainValidationError(problem, code="unknown_exchange")
+        if not split_at(bars, settings.start)[1].bar_count:
+            raise InvalidBarDataError(f"no bar at or after settings.start {settings.start}")
         backtest = Backtest(
             user_id=user_id,
             status=BacktestStatus.QUEUED,
@@ -109,8 +122,9 @@ class BacktestService:
         )
         ratios = RatioSettings(settings.risk_free, settings.annual_days, settings.half_life)
         job = BacktestJob(
-            backtest.id, strategy_class, parameters, bars, costs, ratios, self.max_stored_trades
-        )
+            backtest.id, strategy, parameters, bars, costs, ratios, self.max_stored_trades,
+            settings.start,
+        )  # fmt: skip
         return backtest, job
 
     async def get(self, session: AsyncSession, *, user_id: int, backtest_id: int) -> Backtest:

@@ -49,8 +49,9 @@ from backend.services.backtest.daily import CostModel, daily_results
 from backend.services.backtest.engine import BacktestResult
 from backend.services.backtest.orders import Fills
 from backend.services.backtest.statistics import RatioSettings, calculate_statistics, equity_curve
+from backend.services.backtest.window import split_at
 from backend.services.cta.arrays import adopt_array_managers
-from backend.services.cta.history import bar_data, split_at
+from backend.services.cta.history import bar_data
 from backend.services.cta.port import CtaEngineBase
 
 GATEWAY = "BACKTESTING"

@@ -12,6 +12,7 @@ from backend.services.orders.module import TradingComponents
 from backend.services.orders.strategy_link import StrategyOrders, link_strategy_events
 from backend.services.strategy.engine import StrategyEngine
 from backend.services.strategy.lease import LeaseStore, MemoryLeaseStore, RedisLeaseStore
+from backend.services.strategy.registry import load_registry
 from backend.services.vnpy.types import BridgeEvent
 
 
@@ -36,6 +37,7 @@ def build_strategies(
         cache=cache,
         leases=leases,
         orders=StrategyOrders(database, trading.orders),
+        registry=load_registry(config.strategy.paths, entry_points=config.strategy.entry_points),
         notices=notices,
     )
     market.bridge.subscribe(BridgeEvent.TICK, engine.on_tick)
