@@ -3,9 +3,10 @@
 A CTA strategy spends most of a backtest in its ArrayManager: `update_bar` shifts seven numpy
 arrays one by one (fourteen numpy calls per bar), and every indicator goes through talib's
 Python wrapper, which checks each argument for a pandas or polars Series. This subclass keeps
-the seven series as the rows of one 7 x size matrix (two numpy calls per bar, each row still a
-contiguous array updated in place, as vnpy's are) and runs vnpy's own indicator methods with
-talib's C functions unwrapped. The values are bit for bit the same (tests/services/cta).
+the seven series as consecutive slices of one buffer (one shift per bar instead of seven, each
+series still a contiguous array updated in place, as vnpy's are) and runs vnpy's own indicator
+methods with talib's C functions unwrapped. The values are bit for bit the same
+(tests/services/cta).
 
 `adopt_array_managers` switches the plain ArrayManager instances a strategy holds (directly or
 one object down, as CtaSignal members) to this class, keeping their contents.
@@ -45,37 +46,42 @@ def _unwrapped_talib() -> types.SimpleNamespace:
 
 
 class FastArrayManager(ArrayManager):
-    """ArrayManager whose seven series are rows of one matrix, shifted together."""
+    """ArrayManager whose seven series are consecutive slices of one buffer, shifted together."""
 
-    _matrix: np.ndarray
+    _buffer: np.ndarray
+    _shift_to: np.ndarray
+    _shift_from: np.ndarray
 
     def __init__(self, size: int = 100) -> None:
         super().__init__(size)
         self.adopt()
 
     def adopt(self) -> None:
-        """Move the current series into one matrix; the attributes become its rows."""
-        matrix = np.vstack([getattr(self, name) for name in _SERIES])
-        self._matrix = matrix
-        for name, row in zip(_SERIES, matrix, strict=True):
-            setattr(self, name, row)
+        """Move the current series into one buffer; the attributes become slices of it."""
+        size = self.size
+        buffer = np.concatenate([getattr(self, name) for name in _SERIES]).astype(np.float64)
+        self._buffer = buffer
+        self._shift_to, self._shift_from = buffer[:-1], buffer[1:]
+        for index, name in enumerate(_SERIES):
+            setattr(self, name, buffer[index * size : (index + 1) * size])
 
     def update_bar(self, bar: BarData) -> None:
-        """vnpy's update_bar: count, inited, shift left by one, the bar's values last."""
+        """vnpy's update_bar: count, inited, shift left by one, the bar's values last.
+
+        Shifting the whole buffer moves each series' oldest value into the end of the series
+        before it, which the bar's value then overwrites: the seven shifts of vnpy in one.
+        """
         self.count += 1
         if not self.inited and self.count >= self.size:
             self.inited = True
-        matrix = self._matrix
-        matrix[:, :-1] = matrix[:, 1:]
-        matrix[:, -1] = (
-            bar.open_price,
-            bar.high_price,
-            bar.low_price,
-            bar.close_price,
-            bar.volume,
-            bar.turnover,
-            bar.open_interest,
-        )
+        self._shift_to[...] = self._shift_from
+        self.open_array[-1] = bar.open_price
+        self.high_array[-1] = bar.high_price
+        self.low_array[-1] = bar.low_price
+        self.close_array[-1] = bar.close_price
+        self.volume_array[-1] = bar.volume
+        self.turnover_array[-1] = bar.turnover
+        self.open_interest_array[-1] = bar.open_interest
 
 
 def _install_unwrapped_indicators() -> None:

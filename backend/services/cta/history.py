@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from decimal import Decimal
+
 from vnpy.trader.constant import Exchange, Interval
 from vnpy.trader.object import BarData
 
@@ -23,26 +26,25 @@ def exchange_problem(symbol: str) -> str | None:
     return None
 
 
-def bar_data(bars: BarSeries, interval: Interval = Interval.MINUTE) -> list[BarData]:
-    """Each bar as vnpy BarData (float prices, as vnpy's database returns them).
+def bar_stream(bars: BarSeries, interval: Interval = Interval.MINUTE) -> Iterator[BarData]:
+    """Each bar as vnpy BarData (float prices, as vnpy's database returns them), one at a time.
 
-    Built by filling each instance's attribute dict directly: the same attributes the
-    dataclass constructor sets (a test compares them), at a third of its cost per bar.
+    Made as the replay reaches it, so a long replay never holds every bar's object at once.
+    Each instance's attribute dict is filled directly: the attributes the dataclass
+    constructor sets (a test compares them), at a third of its cost.
     """
     code, exchange_text = bars.symbol.rsplit(".", 1)
     exchange = Exchange(exchange_text)
     vt_symbol = f"{code}.{exchange.value}"
     columns = zip(
         bars.datetimes,
-        map(float, bars.open),
-        map(float, bars.high),
-        map(float, bars.low),
-        map(float, bars.close),
-        map(float, bars.volume),
+        _floats(bars.open),
+        _floats(bars.high),
+        _floats(bars.low),
+        _floats(bars.close),
+        _floats(bars.volume),
         strict=True,
     )
-    result: list[BarData] = []
-    append = result.append
     new = _NEW_BAR
     for moment, open_, high, low, close, volume in columns:
         bar = new(BarData)
@@ -52,5 +54,22 @@ def bar_data(bars: BarSeries, interval: Interval = Interval.MINUTE) -> list[BarD
             "open_interest": 0, "open_price": open_, "high_price": high, "low_price": low,
             "close_price": close, "vt_symbol": vt_symbol,
         }  # fmt: skip
-        append(bar)
+        yield bar
+
+
+def bar_data(bars: BarSeries, interval: Interval = Interval.MINUTE) -> list[BarData]:
+    """Every bar as vnpy BarData, in a list."""
+    return list(bar_stream(bars, interval))
+
+
+def _floats(column: list[Decimal]) -> list[float]:
+    # Prices repeat on the tick grid (and the CSV parser shares one Decimal per value).
+    floats: dict[Decimal, float] = {}
+    result = []
+    append = result.append
+    for value in column:
+        converted = floats.get(value)
+        if converted is None:
+            converted = floats[value] = float(value)
+        append(converted)
     return result

@@ -21,7 +21,7 @@ from vnpy_ctastrategy.template import CtaTemplate
 from backend.services.backtest.daily import CostModel
 from backend.services.backtest.synthetic import random_walk_bars
 from backend.services.backtest.window import split_at
-from backend.services.cta.backtest import CtaBacktestEngine, CtaRun
+from backend.services.cta.backtest import CtaBacktestEngine, CtaRun, stop_order
 from backend.services.cta.history import bar_data
 from bench.cta_reference import prepare_cta, redfire_cta_trades, run_cta, vnpy_cta_trades
 from bench.vnpy_reference import vnpy_bars
@@ -94,6 +94,18 @@ def test_same_callbacks_positions_and_trades_as_vnpy() -> None:
     assert ours == theirs
     replay = split_at(BARS, START)[1]
     assert redfire_cta_trades(replay, result, engine.offsets) == vnpy_cta_trades(vnpy_engine)
+
+
+def test_stop_orders_are_the_objects_vnpy_builds() -> None:
+    moment = BARS.datetimes[0]
+    ours = stop_order("rb2501.SHFE", Direction.LONG, Offset.OPEN, 3500.5, 2, "STOP.3", "S", moment)
+    theirs = StopOrder(
+        vt_symbol="rb2501.SHFE", direction=Direction.LONG, offset=Offset.OPEN, price=3500.5,
+        volume=2, stop_orderid="STOP.3", strategy_name="S", datetime=moment,
+    )  # fmt: skip
+    assert vars(ours) == vars(theirs)
+    assert ours == theirs
+    assert ours.vt_orderids is not theirs.vt_orderids
 
 
 def test_bars_are_the_objects_vnpys_database_would_return() -> None:
