@@ -10,8 +10,8 @@ statistics) against vnpy's `run_backtesting` + `calculate_result` + `calculate_s
 on a prebuilt BarData list (not timed). Each side's inputs are frozen out of the garbage
 collector's view while it runs. Times are the process's CPU seconds (both runs are
 single-threaded and CPU-bound; CPU time keeps other work on a shared machine out of the
-ratio), best of `--repeat` runs taken in turn. The trades (datetime, direction, offset, price, volume) must
-be identical and the net PnL, commission, slippage, drawdown and end balance equal to the cent.
+ratio), best of `--repeat` runs taken in turn. The trades (datetime, direction, offset,
+price, volume) must be identical and the statistics equal (money to the cent).
 Results: a table on stdout, JSON in bench/results/cta.json.
 """
 

@@ -65,7 +65,7 @@ def bar_data(bars: BarSeries, interval: Interval = Interval.MINUTE) -> list[BarD
 def _floats(column: list[Decimal]) -> list[float]:
     # Prices repeat on the tick grid (and the CSV parser shares one Decimal per value).
     floats: dict[Decimal, float] = {}
-    result = []
+    result: list[float] = []
     append = result.append
     for value in column:
         converted = floats.get(value)
