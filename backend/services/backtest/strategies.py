@@ -16,7 +16,6 @@ from backend.services.backtest.daily import CostModel
 from backend.services.backtest.engine import BacktestEngine, BacktestResult
 from backend.services.backtest.statistics import RatioSettings
 from backend.services.backtest.window import split_at
-from backend.services.cta.backtest import CtaBacktestEngine, CtaRun
 from backend.services.strategy.base import BaseStrategy
 from backend.services.strategy.classes import StrategyClassEntry, StrategyKind
 
@@ -42,6 +41,8 @@ def run_strategy_backtest(
     strategy_class = entry.strategy_class
     assert strategy_class is not None
     if entry.kind is StrategyKind.CTA:
+        from backend.services.cta.backtest import CtaBacktestEngine, CtaRun
+
         engine = CtaBacktestEngine(costs, ratios)
         run = CtaRun(parameters.model_dump(), start)
         result = engine.run(strategy_class, run, bars)

@@ -9,7 +9,8 @@ author meant.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +31,6 @@ from backend.services.strategy.sources import (
     log_unavailable,
 )
 from backend.services.vnpy.types import ContractInfo
-
-# The v1 name of an entry, kept for callers that describe classes.
-StrategyClassInfo = StrategyClassEntry
 
 
 class UnknownStrategyClassError(DomainValidationError):
@@ -81,28 +79,50 @@ def resolve_clashes(entries: Iterable[StrategyClassEntry]) -> dict[str, Strategy
 
 
 class StrategyRegistry:
-    """The offered classes, each with the pydantic model of its parameters."""
+    """The offered classes, each with the pydantic model of its parameters.
+
+    With a `loader`, the entries are read on first use (or by `preload`), once: importing
+    vnpy_ctastrategy and strategy files then stays off the start-up path of a replica.
+    """
 
     def __init__(
         self,
         classes: Iterable[type[BaseStrategy]] = (),
         *,
         entries: Iterable[StrategyClassEntry] = (),
+        loader: Callable[[], list[StrategyClassEntry]] | None = None,
     ) -> None:
         self._entries = resolve_clashes(entries)
+        self._loader = loader
+        self._loaded = loader is None
+        self._lock = threading.Lock()
+        self._registered: dict[str, StrategyClassEntry] = {}
         for strategy_class in classes:
             self.register(strategy_class)
 
+    def preload(self) -> None:
+        """Read the entries now if they are not read yet (blocking: the loader imports)."""
+        if self._loaded:
+            return
+        with self._lock:
+            if not self._loaded and self._loader is not None:
+                self._entries = {**resolve_clashes(self._loader()), **self._registered}
+            self._loaded = True
+
     def register(self, strategy_class: type[BaseStrategy]) -> None:
         """Offer a BaseStrategy subclass under its own name (replacing one of that name)."""
-        self._entries[strategy_class.__name__] = redfire_entry(strategy_class, BUILTIN_SOURCE)
+        entry = redfire_entry(strategy_class, BUILTIN_SOURCE)
+        self._registered[entry.class_name] = entry
+        self._entries[entry.class_name] = entry
 
     def describe(self) -> list[StrategyClassEntry]:
         """Every entry, available or not, sorted by name."""
+        self.preload()
         return [self._entries[name] for name in sorted(self._entries)]
 
     def entry(self, class_name: str) -> StrategyClassEntry:
         """The usable entry of `class_name`; 422 when unknown or unavailable (with why)."""
+        self.preload()
         entry = self._entries.get(class_name)
         if entry is None:
             raise UnknownStrategyClassError(f"unknown strategy class {class_name!r}")
@@ -160,15 +180,19 @@ class StrategyRegistry:
 
 def default_registry() -> StrategyRegistry:
     """The built-in strategies: RedFire's own and every one shipped in vnpy_ctastrategy."""
-    return StrategyRegistry(entries=builtin_entries())
+    return StrategyRegistry(loader=builtin_entries)
 
 
 def load_registry(paths: Sequence[Path] = (), *, entry_points: bool = True) -> StrategyRegistry:
-    """Built-ins, entry points and strategy files; logs every class that is unavailable."""
-    entries = builtin_entries()
-    if entry_points:
-        entries += entry_point_entries()
-    entries += directory_entries(paths)
-    registry = StrategyRegistry(entries=entries)
-    log_unavailable(registry.describe())
-    return registry
+    """Built-ins, entry points and strategy files, read on first use (or `preload`); every
+    class that is unavailable is logged then."""
+
+    def load() -> list[StrategyClassEntry]:
+        entries = builtin_entries()
+        if entry_points:
+            entries += entry_point_entries()
+        entries += directory_entries(paths)
+        log_unavailable(resolve_clashes(entries).values())
+        return entries
+
+    return StrategyRegistry(loader=load)

@@ -24,7 +24,6 @@ from types import ModuleType
 
 import structlog
 
-from backend.services.cta.classes import cta_entry, is_cta_strategy
 from backend.services.strategy.base import BaseStrategy
 from backend.services.strategy.classes import (
     BUILTIN_SOURCE,
@@ -74,6 +73,14 @@ def failure_reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def is_cta_strategy(candidate: object) -> bool:
+    """A vnpy CtaTemplate subclass (vnpy_ctastrategy is imported on first use: with talib, and
+    pandas where installed, it costs start-up a second)."""
+    from backend.services.cta.classes import is_cta_strategy as is_cta
+
+    return is_cta(candidate)
+
+
 def _kind_of(candidate: type) -> StrategyKind:
     return StrategyKind.CTA if is_cta_strategy(candidate) else StrategyKind.REDFIRE
 
@@ -87,6 +94,8 @@ def is_strategy_class(candidate: object) -> bool:
 
 def class_entry(candidate: type, source: str) -> StrategyClassEntry:
     """The entry of one class, unavailable with the broken rule as its reason."""
+    from backend.services.cta.classes import cta_entry
+
     try:
         if is_cta_strategy(candidate):
             return cta_entry(candidate, source)
