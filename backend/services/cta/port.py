@@ -1,9 +1,13 @@
 """CtaEnginePort: what a CtaTemplate calls on its `cta_engine`, shared by every RedFire adapter.
 
 vnpy's CtaTemplate talks to exactly one object, its engine, through the methods below. RedFire
-implements them twice over the same interface: `CtaBacktestEngine` (services/cta/backtest.py)
-fills orders on bars as vnpy's BacktestingEngine does, and a live adapter will route them
-through the order service (see `CtaEngineBase` for what both share).
+implements them over the same interface twice: `CtaBacktestEngine` (services/cta/backtest.py)
+fills orders on bars as vnpy's BacktestingEngine does; the live adapter (to come) is a
+`CtaEngineBase` with `engine_type` LIVE whose `send_order` / `cancel_order` queue intents that
+a BaseStrategy host (run by the StrategyEngine like any strategy) places through the order
+service after each callback, whose stop orders trigger locally on ticks, whose `load_bar` reads
+stored bars, and whose `put_strategy_event` / `sync_strategy_data` publish and persist the
+strategy's variables.
 """
 
 from __future__ import annotations
