@@ -26,7 +26,8 @@ COPY pyproject.toml README.md ./
 COPY docker/ docker/
 RUN /opt/venv/bin/python docker/install_runtime.py deps --project /app
 
-# Then RedFire itself, and a check that vnpy's core imports and Qt is absent.
+# Then RedFire itself, and a check that vnpy's core imports, Qt is absent and a CTA strategy
+# backtests.
 COPY alembic.ini ./
 COPY migrations/ migrations/
 COPY backend/ backend/

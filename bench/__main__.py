@@ -10,6 +10,7 @@ BENCHMARKS = [
     "bench.bench_bridge",
     "bench.bench_strategy",
     "bench.bench_backtest",
+    "bench.bench_cta",
     "bench.bench_login",
     "bench.bench_orders",
     "bench.bench_ws",

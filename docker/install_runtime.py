@@ -6,8 +6,10 @@ Run it with the target virtualenv's python (stdlib only, Python >= 3.11):
     /opt/venv/bin/python docker/install_runtime.py app   --project .   # RedFire itself
     /opt/venv/bin/python docker/install_runtime.py check               # verify the result
 
-`deps` installs the dependencies declared in pyproject.toml except vnpy, then vnpy with
---no-deps, then vnpy's core runtime needs (docker/requirements-vnpy-core.txt). The Dockerfile
+`deps` installs the dependencies declared in pyproject.toml except vnpy and vnpy_ctastrategy,
+then those two with --no-deps, then vnpy's core runtime needs (docker/requirements-vnpy-core.txt).
+vnpy_ctastrategy's metadata pulls in pandas and plotly for its BacktestingEngine and charts;
+RedFire uses its CtaTemplate and strategies only, which need neither. The Dockerfile
 and scripts/slim_install_check.py both use this script, so the image and the CI check install
 the same set.
 """
@@ -41,7 +43,15 @@ VNPY_CORE_MODULES = (
     "vnpy.trader.app",
     "vnpy.trader.database",
     "vnpy.trader.datafeed",
+    # CTA strategies: the template, its constants and every strategy vnpy_ctastrategy ships.
+    "vnpy_ctastrategy",
+    "vnpy_ctastrategy.template",
+    "vnpy_ctastrategy.base",
+    "vnpy_ctastrategy.strategies.double_ma_strategy",
+    "vnpy_ctastrategy.strategies.atr_rsi_strategy",
 )
+# Installed with --no-deps: their declared dependencies are the desktop and charting stacks.
+NO_DEPS = ("vnpy", "vnpy-ctastrategy")
 # Must be absent from the runtime environment.
 FORBIDDEN = ("PySide6", "shiboken6", "pyqtgraph", "qdarkstyle", "plotly", "nbformat")
 
@@ -53,19 +63,20 @@ def _name(requirement: str) -> str:
     return re.sub(r"[-_.]+", "-", match.group(1)).lower()
 
 
-def split_requirements(pyproject: Path) -> tuple[list[str], str]:
-    """(dependencies other than vnpy, the vnpy requirement) from pyproject.toml."""
+def split_requirements(pyproject: Path) -> tuple[list[str], list[str]]:
+    """(dependencies to install with theirs, the NO_DEPS requirements) from pyproject.toml."""
     project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
     others: list[str] = []
-    vnpy: str | None = None
+    bare: dict[str, str] = {}
     for requirement in project["dependencies"]:
-        if _name(requirement) == "vnpy":
-            vnpy = requirement
+        if _name(requirement) in NO_DEPS:
+            bare[_name(requirement)] = requirement
         else:
             others.append(requirement)
-    if vnpy is None:
-        raise SystemExit("pyproject.toml declares no vnpy dependency")
-    return others, vnpy
+    missing = [name for name in NO_DEPS if name not in bare]
+    if missing:
+        raise SystemExit(f"pyproject.toml declares no {', '.join(missing)} dependency")
+    return others, [bare[name] for name in NO_DEPS]
 
 
 def _pip(*args: str) -> None:
@@ -75,12 +86,12 @@ def _pip(*args: str) -> None:
 
 
 def install_deps(project: Path) -> None:
-    others, vnpy = split_requirements(project / "pyproject.toml")
+    others, bare = split_requirements(project / "pyproject.toml")
     with tempfile.TemporaryDirectory() as tmp:
         requirements = Path(tmp) / "requirements.txt"
         requirements.write_text("\n".join(others) + "\n", encoding="utf-8")
         _pip("-r", str(requirements), "-r", str(VNPY_CORE_REQUIREMENTS))
-    _pip("--no-deps", vnpy)
+    _pip("--no-deps", *bare)
 
 
 def install_app(project: Path, *, editable: bool) -> None:
@@ -96,6 +107,28 @@ def check() -> None:
     if present:
         raise SystemExit(f"the runtime must not contain the desktop stack, found: {present}")
     print(f"runtime ok: {len(VNPY_CORE_MODULES)} vnpy core modules import; no {FORBIDDEN}")
+    if importlib.util.find_spec("backend") is not None:
+        check_cta_backtest()
+
+
+def check_cta_backtest() -> None:
+    """Every shipped CTA strategy is offered, and DoubleMaStrategy backtests, in this set."""
+    registry = importlib.import_module("backend.services.strategy.registry").default_registry()
+    cta = [entry for entry in registry.describe() if entry.kind == "cta"]
+    broken = {entry.class_name: entry.reason for entry in cta if not entry.available}
+    if len(cta) < 8 or broken:
+        raise SystemExit(f"CTA strategies missing or unavailable: {len(cta)} listed, {broken}")
+    backtest = importlib.import_module("backend.services.cta.backtest")
+    synthetic = importlib.import_module("backend.services.backtest.synthetic")
+    daily = importlib.import_module("backend.services.backtest.daily")
+    bars = synthetic.random_walk_bars(3000)
+    engine = backtest.CtaBacktestEngine(daily.CostModel())
+    double_ma = registry.entry("DoubleMaStrategy").strategy_class
+    trades = len(engine.run(double_ma, backtest.CtaRun({}), bars).fills.price)
+    if not trades:
+        raise SystemExit("DoubleMaStrategy made no trade in the slim runtime")
+    offered = f"{len(cta)} vnpy CTA strategies offered"
+    print(f"cta ok: {offered}; DoubleMaStrategy backtest, {trades} trades")
 
 
 def main() -> None:

@@ -55,12 +55,19 @@ ServiceDep = Annotated[StrategyService, Depends(get_strategy_service)]
 
 @router.get("/classes", response_model=list[StrategyClassRead], responses=error_responses(401))
 async def list_strategy_classes(_: CurrentUser, engine: EngineDep) -> list[StrategyClassRead]:
-    """Every registered class with the JSON schema of its parameters."""
+    """Every class, RedFire's and vnpy CTA ones, with its parameter schema or why it is unusable."""
     return [
         StrategyClassRead(
-            class_name=info.class_name, description=info.description, parameters=info.parameters
+            class_name=entry.class_name,
+            kind=entry.kind.value if entry.kind else None,
+            description=entry.description,
+            available=entry.available,
+            reason=entry.reason,
+            parameters=entry.parameters,
+            variables=entry.variables,
+            source=entry.source,
         )
-        for info in engine.registry.describe()
+        for entry in engine.registry.describe()
     ]
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
 from backend.models.enums import BacktestStatus
 from backend.schemas.common import scaled_decimal
@@ -50,6 +50,22 @@ class BacktestSettings(BaseModel):
     risk_free: float = Field(default=0.0, ge=0, le=1, allow_inf_nan=False)
     annual_days: int = Field(default=240, ge=1, le=366)
     half_life: int = Field(default=120, ge=1, le=10_000, description="EWM Sharpe half-life")
+    start: AwareDatetime | None = Field(
+        default=None,
+        description="First bar replayed (naive: UTC); the bars before it are the history a "
+        "CTA strategy's load_bar warms up on. Default: the first bar",
+    )
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _naive_is_utc(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError:
+                return value
+            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+        return value
 
 
 class BacktestCreate(BaseModel):

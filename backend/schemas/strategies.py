@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -55,11 +55,21 @@ class StrategyRead(BaseModel):
 
 
 class StrategyClassRead(BaseModel):
-    """A registered strategy class and the JSON schema of its parameters."""
+    """A listed strategy class: what it is, where it came from, its parameters, or why not."""
 
     class_name: str
+    kind: Literal["redfire", "cta"] | None = Field(
+        description="redfire (BaseStrategy) or cta (vnpy CtaTemplate); null for a source that "
+        "failed before any class could be read"
+    )
     description: str
-    parameters: dict[str, Any]
+    available: bool
+    reason: str | None = Field(description="Why the class cannot be used (null when available)")
+    parameters: dict[str, Any] = Field(description="JSON schema of the parameters")
+    variables: list[str] = Field(description="vnpy's `variables` of a CTA class")
+    source: str = Field(
+        description="builtin, vnpy_ctastrategy, `entry point NAME`, or the file's path"
+    )
 
 
 class StrategyStatusRead(BaseModel):

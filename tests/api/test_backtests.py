@@ -27,6 +27,7 @@ from backend.services.backtest.service import (
 )
 from backend.services.backtest.statistics import RatioSettings
 from backend.services.backtest.synthetic import random_walk_bars
+from backend.services.strategy.classes import BUILTIN_SOURCE, redfire_entry
 from tests.api.conftest import Account, MakeAccount
 from tests.services.strategy.support import DecimalTroubleStrategy, NoParameters, wait_for
 
@@ -369,8 +370,9 @@ async def test_a_failed_backtest_says_what_failed_and_where(
         session.add(backtest)
         await session.flush()
         backtest_id = backtest.id
-    job = BacktestJob(backtest_id, DecimalTroubleStrategy, NoParameters(), bars, CostModel(),
-                      RatioSettings(), max_stored_trades=10)  # fmt: skip
+    entry = redfire_entry(DecimalTroubleStrategy, BUILTIN_SOURCE)
+    job = BacktestJob(backtest_id, entry, NoParameters(), bars, CostModel(), RatioSettings(),
+                      max_stored_trades=10)  # fmt: skip
     container.backtests.submit(job)
     body = await wait_finished(client, trader, backtest_id)
     assert body["status"] == "failed"

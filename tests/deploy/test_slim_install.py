@@ -26,6 +26,7 @@ def test_slim_runtime_installs_without_qt_and_serves() -> None:
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
     assert "runtime ok:" in output
+    assert "cta ok: 9 vnpy CTA strategies offered; DoubleMaStrategy backtest" in output
     assert "answers: {'/health/live': 200, '/health/ready': 200, '/metrics': 200}" in output
     size = re.search(r"slim venv size: (\d+) MiB", output)
     assert size is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
@@ -204,11 +205,24 @@ class StreamConfig(BaseModel):
 
 
 class StrategyConfig(BaseModel):
-    """Strategy engine: ownership leases across replicas."""
+    """Strategy engine: ownership leases across replicas, and where strategy classes come from."""
 
     lease_seconds: float = Field(default=10.0, gt=0)
     renew_interval_seconds: float = Field(default=3.0, gt=0)
     resume_on_start: bool = True
+    # Directories whose .py files define strategy classes (RedFire BaseStrategy or vnpy
+    # CtaTemplate subclasses), imported at start-up: `STRATEGY__PATHS='["/srv/strategies"]'`.
+    paths: list[Path] = Field(default_factory=list)
+    # Load the classes that installed distributions name in the `redfire.strategies` group.
+    entry_points: bool = True
+
+    @field_validator("paths")
+    @classmethod
+    def _check_paths(cls, value: list[Path]) -> list[Path]:
+        for path in value:
+            if not path.is_dir():
+                raise ValueError(f"{str(path)!r} is not a directory")
+        return value
 
 
 class BacktestConfig(BaseModel):

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -24,13 +25,16 @@ from backend.models.backtest import Backtest
 from backend.models.enums import BacktestStatus
 from backend.models.user import User
 from backend.schemas.backtests import BacktestCreate, BacktestSettings
-from backend.services.backtest.bars import BarSeries
+from backend.services.backtest.bars import BarSeries, InvalidBarDataError
 from backend.services.backtest.chart import equity_png
 from backend.services.backtest.daily import CostModel
-from backend.services.backtest.engine import BacktestEngine, BacktestFailedError
+from backend.services.backtest.engine import BacktestFailedError
 from backend.services.backtest.results import StoredResult, stored_result
 from backend.services.backtest.statistics import RatioSettings
-from backend.services.strategy.base import BaseStrategy
+from backend.services.backtest.strategies import run_strategy_backtest
+from backend.services.backtest.window import split_at
+from backend.services.cta.history import exchange_problem
+from backend.services.strategy.classes import StrategyClassEntry, StrategyKind
 from backend.services.strategy.registry import StrategyRegistry
 from backend.services.vnpy.paper_gateway import PaperGateway
 from backend.services.vnpy.types import ContractInfo, ContractLookup
@@ -76,25 +80,30 @@ class BacktestJob:
     """One run's inputs, held in memory (the bars are never stored) until a worker runs it."""
 
     backtest_id: int
-    strategy_class: type[BaseStrategy]
+    strategy: StrategyClassEntry
     parameters: BaseModel
     bars: BarSeries
     costs: CostModel
     ratios: RatioSettings
     max_stored_trades: int
+    start: datetime | None = None
 
     def execute(self) -> StoredResult:
         """Run the backtest (blocking: on a worker thread), shape what is stored, draw the chart.
 
         Raises BacktestFailedError, whose message is what the failed row shows.
         """
-        engine = BacktestEngine(self.costs, self.ratios)
-        result = engine.run(self.strategy_class, self.parameters, self.bars)
+        run = run_strategy_backtest(
+            self.strategy, self.parameters, self.bars, self.costs, self.ratios, self.start
+        )
         try:
-            stored = stored_result(self.bars, result, self.costs, self.max_stored_trades)
+            stored = stored_result(run.bars, run.result, self.costs, self.max_stored_trades)
         except Exception as exc:
             raise BacktestFailedError.during("storing the results failed", exc) from exc
-        title = chart_title(self.backtest_id, self.strategy_class.__name__, self.bars.symbol)
+        if run.offsets is not None:
+            for trade, offset in zip(stored.trades, run.offsets, strict=False):
+                trade["offset"] = offset
+        title = chart_title(self.backtest_id, self.strategy.class_name, run.bars.symbol)
         try:
             png = equity_png(stored.daily, capital=self.costs.capital, title=title)
         except Exception:
@@ -155,11 +164,15 @@ class BacktestService:
     ) -> tuple[Backtest, BacktestJob]:
         """A queued backtest and the job that runs it; 422 for an unknown class or parameters,
         429 when the user has the most backtests queued or running."""
-        strategy_class = self.registry.get(request.class_name)
+        strategy = self.registry.entry(request.class_name)
         parameters = self.registry.validate(request.class_name, request.parameters)
         await self.ensure_capacity(session, user_id=user_id, lock=True)
         contract = self.contracts(request.symbol)
         settings = _with_contract_terms(request.settings, contract, self.paper_commission_rate)
+        if strategy.kind is StrategyKind.CTA and (problem := exchange_problem(request.symbol)):
+            raise DomainValidationError(problem, code="unknown_exchange")
+        if not split_at(bars, settings.start)[1].bar_count:
+            raise InvalidBarDataError(f"no bar at or after settings.start {settings.start}")
         backtest = Backtest(
             user_id=user_id,
             status=BacktestStatus.QUEUED,
@@ -183,8 +196,9 @@ class BacktestService:
         )
         ratios = RatioSettings(settings.risk_free, settings.annual_days, settings.half_life)
         job = BacktestJob(
-            backtest.id, strategy_class, parameters, bars, costs, ratios, self.max_stored_trades
-        )
+            backtest.id, strategy, parameters, bars, costs, ratios, self.max_stored_trades,
+            settings.start,
+        )  # fmt: skip
         return backtest, job
 
     async def get(self, session: AsyncSession, *, user_id: int, backtest_id: int) -> Backtest:

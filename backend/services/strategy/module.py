@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from backend.core.cache.invalidation import Invalidations
 from backend.core.cache.protocol import Cache
 from backend.core.cache.redis_service import RedisCacheService
@@ -12,6 +14,7 @@ from backend.services.orders.module import TradingComponents
 from backend.services.orders.strategy_link import StrategyOrders, link_strategy_events
 from backend.services.strategy.engine import StrategyEngine
 from backend.services.strategy.lease import LeaseStore, MemoryLeaseStore, RedisLeaseStore
+from backend.services.strategy.registry import load_registry
 from backend.services.vnpy.types import BridgeEvent
 
 
@@ -36,6 +39,7 @@ def build_strategies(
         cache=cache,
         leases=leases,
         orders=StrategyOrders(database, trading.orders),
+        registry=load_registry(config.strategy.paths, entry_points=config.strategy.entry_points),
         notices=notices,
     )
     market.bridge.subscribe(BridgeEvent.TICK, engine.on_tick)
@@ -44,5 +48,20 @@ def build_strategies(
 
 
 def register_strategies(lifecycle: ApplicationLifecycleManager, engine: StrategyEngine) -> None:
-    """Start after vnpy (strategies need ticks and the order path); stop before it."""
-    lifecycle.register("strategies", start=engine.start, stop=engine.stop)
+    """Start after vnpy (strategies need ticks and the order path); stop before it.
+
+    The strategy classes are read on a worker thread as the engine starts, so their imports
+    (vnpy_ctastrategy, talib, strategy files) do not hold readiness up; a strategy resumed
+    meanwhile waits for them.
+    """
+    loading: list[asyncio.Future[None]] = []
+
+    async def start() -> None:
+        loading.append(asyncio.ensure_future(asyncio.to_thread(engine.registry.preload)))
+        await engine.start()
+
+    async def stop() -> None:
+        await engine.stop()
+        await asyncio.gather(*loading, return_exceptions=True)
+
+    lifecycle.register("strategies", start=start, stop=stop)

@@ -133,10 +133,14 @@ class StrategyService:
     async def request_start(
         self, session: AsyncSession, *, user_id: int, strategy_id: int
     ) -> Strategy:
-        """Desired state running (a no-op when already running); clears the last error."""
+        """Desired state running (a no-op when already running); clears the last error.
+
+        422 when its class cannot run live (unknown, unavailable, or a vnpy CTA class).
+        """
         strategy = await self.get(session, user_id=user_id, strategy_id=strategy_id)
         if strategy.status is StrategyStatus.RUNNING:
             return strategy
+        self.registry.get(strategy.class_name)
         return await StrategyRepository(session).update(
             strategy, status=StrategyStatus.RUNNING, last_error=None
         )

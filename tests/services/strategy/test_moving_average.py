@@ -153,7 +153,7 @@ def test_bad_parameters_are_refused(parameters: dict[str, Any]) -> None:
 
 def test_registry_lists_schema_and_refuses_unknown_classes() -> None:
     registry = default_registry()
-    [info] = registry.describe()
+    [info] = [entry for entry in registry.describe() if entry.kind == "redfire"]
     assert info.class_name == "MovingAverageStrategy"
     assert set(info.parameters["properties"]) >= {"fast_window", "slow_window", "fixed_size"}
     stored = registry.normalize("MovingAverageStrategy", {"fixed_size": 3})

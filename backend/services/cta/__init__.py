@@ -1,0 +1,1 @@
+"""vnpy CTA strategies (CtaTemplate subclasses) in RedFire: engine adapters and parameters."""
