@@ -192,6 +192,8 @@ def server_env(
             "SECURITY__ARGON2_TIME_COST": "1",
             "SECURITY__ARGON2_MEMORY_COST": "1024",
             "SECURITY__ARGON2_PARALLELISM": "1",
+            # Every test client logs in from 127.0.0.1: the per-address limit is not under test.
+            "SECURITY__LOGIN_IP_RATE_LIMIT": "1000",
             "HOOK_TIMEOUT_SECONDS": "10",
             "PYTHONUNBUFFERED": "1",
         }

@@ -122,7 +122,7 @@ class TokenCodec:
         if replacing is None:
             jti = uuid.uuid4().hex
         else:
-            message = f"{replacing.jti}:{kind.value}".encode()
+            message = f"redfire-jti:{replacing.jti}:{kind.value}".encode()
             jti = hmac.new(self._secret.encode(), message, hashlib.sha256).hexdigest()[:32]
         return TokenClaims(
             user_id=user_id,
