@@ -60,7 +60,7 @@ async def register(
 
 @router.post(
     "/login",
-    responses=error_responses(400, 401, 422, 429),
+    responses=error_responses(400, 401, 422, 429, 503),
     summary="Log in with the OAuth2 password form",
 )
 async def login(
@@ -69,7 +69,8 @@ async def login(
     auth: AuthServiceDep,
     client_ip: ClientIPDep,
 ) -> TokenResponse:
-    """Tokens for a username and password; 401 `invalid_credentials`, 429 when repeated."""
+    """Tokens for a username and password; 401 `invalid_credentials`, 429 when repeated (per
+    username and address, and per address), 503 `busy` when too many logins are hashing."""
     tokens = await auth.login(
         session, username=form.username, password=form.password, client_ip=client_ip
     )
@@ -82,10 +83,11 @@ async def login(
     summary="Exchange a refresh token for a new pair",
 )
 async def refresh(
-    payload: RefreshRequest, session: SessionDep, auth: AuthServiceDep
+    payload: RefreshRequest, session: SessionDep, auth: AuthServiceDep, client_ip: ClientIPDep
 ) -> TokenResponse:
-    """A new access and refresh token; the refresh token given stops working."""
-    tokens = await auth.refresh(session, refresh_token=payload.refresh_token)
+    """A new access and refresh token; the refresh token given stops working (a retry from
+    the same address within a few seconds gets the same pair again)."""
+    tokens = await auth.refresh(session, refresh_token=payload.refresh_token, client_ip=client_ip)
     return _token_response(tokens)
 
 
@@ -95,7 +97,9 @@ async def refresh(
     responses=error_responses(401),
     summary="Revoke this session",
 )
-async def logout(authentication: AuthenticationDep, auth: AuthServiceDep) -> Response:
+async def logout(
+    authentication: AuthenticationDep, auth: AuthServiceDep, session: SessionDep
+) -> Response:
     """This access token and its refresh token stop working at once."""
-    await auth.logout(claims=authentication.claims)
+    await auth.logout(session, claims=authentication.claims)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

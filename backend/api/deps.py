@@ -88,9 +88,10 @@ async def get_security(request: Request) -> SecurityComponents:
 SecurityDep = Annotated[SecurityComponents, Depends(get_security)]
 
 
-async def get_auth_service(security: SecurityDep) -> AuthService:
+async def get_auth_service(request: Request) -> AuthService:
     """Login, refresh, logout and token checks."""
-    return AuthService(security)
+    container = container_of(request)
+    return AuthService(container.security, container.revocations)
 
 
 async def get_user_service(security: SecurityDep) -> UserService:

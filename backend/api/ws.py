@@ -59,7 +59,8 @@ class UpgradeRequiredError(RedFireError):
 def _authenticator(container: AppContainer) -> Authenticator:
     async def authenticate(token: str) -> Identity:
         async with container.database.session() as session:
-            user, claims = await AuthService(container.security).authenticate(session, token=token)
+            auth = AuthService(container.security, container.revocations)
+            user, claims = await auth.authenticate(session, token=token)
             return Identity(user_id=user.id, expires_at=claims.expires_at)
 
     return authenticate

@@ -14,6 +14,7 @@ from backend.core.security import SecurityComponents
 
 if TYPE_CHECKING:
     from backend.services.auth.access import AccessGuard
+    from backend.services.auth.revocations import RevocationStore
     from backend.services.backtest.runner import BacktestRunner
     from backend.services.orders.module import TradingComponents
     from backend.services.replicas.registry import ReplicaRegistry
@@ -30,6 +31,7 @@ class AppContainer:
     database: AsyncDatabaseManager
     cache: Cache
     security: SecurityComponents
+    revocations: RevocationStore
     access: AccessGuard
     trading: TradingComponents
     stream: StreamComponents

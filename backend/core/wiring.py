@@ -11,6 +11,7 @@ from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
 from backend.core.security import build_security
 from backend.services.auth.access import AccessGuard
+from backend.services.auth.revocations import RevocationStore
 from backend.services.backtest.module import build_backtests, register_backtests
 from backend.services.orders.module import build_trading, register_trading
 from backend.services.replicas.registry import ReplicaRegistry
@@ -30,13 +31,20 @@ def build_container(config: AppConfig) -> AppContainer:
     strategies = build_strategies(config, database, cache, trading, security.invalidations)
     backtests = build_backtests(config, database)
     replicas = ReplicaRegistry(database, config.replicas, replica=config.replica_id)
+    revocations = RevocationStore(
+        database,
+        cache,
+        security.invalidations,
+        session_lifetime=security.tokens.refresh_lifetime,
+    )
     container = AppContainer(
         config=config,
         lifecycle=lifecycle,
         database=database,
         cache=cache,
         security=security,
-        access=AccessGuard(security, cache, database, security.invalidations),
+        revocations=revocations,
+        access=AccessGuard(security, cache, database, security.invalidations, revocations),
         trading=trading,
         stream=stream,
         strategies=strategies,
@@ -61,6 +69,7 @@ def build_container(config: AppConfig) -> AppContainer:
     lifecycle.register("cache", stop=cache.close)
     invalidations = security.invalidations
     lifecycle.register("invalidations", start=invalidations.start, stop=invalidations.stop)
+    lifecycle.register("revocations", start=revocations.start, stop=revocations.stop)
     lifecycle.register("passwords", stop=security.passwords.close)
 
     async def create_first_admin() -> None:

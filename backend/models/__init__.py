@@ -5,6 +5,7 @@ from backend.models.backtest import Backtest
 from backend.models.control import IdempotencyKey, RiskSettings
 from backend.models.order import OpenOrderCount, Order, Trade
 from backend.models.replica import Replica
+from backend.models.revocation import RevokedSession, UsedRefreshToken
 from backend.models.strategy import Strategy
 from backend.models.user import User
 
@@ -16,8 +17,10 @@ __all__ = [
     "Order",
     "Position",
     "Replica",
+    "RevokedSession",
     "RiskSettings",
     "Strategy",
     "Trade",
+    "UsedRefreshToken",
     "User",
 ]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from backend.core.config import AppConfig
 from backend.core.container import AppContainer
@@ -16,6 +17,8 @@ from backend.services.users import UserService
 from tests.conftest import TEST_SECRET
 
 DEFAULT_PASSWORD = "correct-horse-battery"
+# Where `stranger` connects from: not the address the `client` fixture uses.
+STRANGER_ADDRESS = ("203.0.113.66", 40_000)
 _numbers = itertools.count(1)
 
 
@@ -49,6 +52,14 @@ async def login(
 
 
 MakeAccount = Callable[..., Awaitable[Account]]
+
+
+@pytest.fixture
+async def stranger(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the same app from another address: someone holding a leaked token."""
+    transport = httpx.ASGITransport(app=app, client=STRANGER_ADDRESS)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
 import httpx
@@ -14,6 +15,7 @@ from backend.core.config import AppConfig
 from backend.core.container import AppContainer
 from backend.main import create_app
 from backend.models.user import User
+from backend.services.users import UserService
 from tests.api.conftest import login
 
 
@@ -44,6 +46,32 @@ async def test_configured_admin_is_created_once_at_startup(
     changed = make_config(admin={**admin, "password": "another-password-here"})
     again = await _start_and_login(changed, "root", "first-admin-password")
     assert again.status_code == 200
+    assert await _user_count(container) == 1
+
+
+async def test_a_configured_admin_whose_email_is_taken_is_skipped_with_one_warning(
+    make_config: Callable[..., AppConfig],
+    container: AppContainer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with container.database.session() as session:
+        await UserService(container.security.passwords).create(
+            session, username="admin", email="admin@example.com", password="first-admin-pw"
+        )
+    # ADMIN__EMAIL left at its default, the address the first admin already has.
+    config = make_config(admin={"username": "boss", "password": "boss-password-123"})
+    app = create_app(config)
+    caplog.set_level(logging.WARNING)
+    async with app.router.lifespan_context(app):  # starts: no startup_hook_failed
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            assert (await http.get("/health/ready")).status_code == 200
+            assert (await login(http, "boss", "boss-password-123")).status_code == 401
+    warnings = [r.getMessage() for r in caplog.records if "admin_not_created" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "admin@example.com" in warnings[0]
+    assert "boss-password-123" not in caplog.text
+    assert "startup_hook_failed" not in caplog.text
     assert await _user_count(container) == 1
 
 

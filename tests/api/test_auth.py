@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from backend.core.config.settings import SecurityConfig
 from backend.core.container import AppContainer
 from backend.core.security.passwords import PasswordHasher
+from backend.models.revocation import UsedRefreshToken
 from backend.models.user import User
 from backend.services.users import UserService
 from tests.api.conftest import Account, MakeAccount, login
 
 REGISTER = "/api/v1/auth/register"
+REFRESH = "/api/v1/auth/refresh"
 ME = "/api/v1/users/me"
 
 
@@ -78,27 +82,82 @@ async def test_register_login_refresh_logout_cycle(client: httpx.AsyncClient) ->
     assert again.json()["error"] == "token_revoked"
 
 
-async def test_old_refresh_token_stops_working_after_rotation(
-    client: httpx.AsyncClient, make_account: MakeAccount
+async def test_a_refresh_token_replayed_from_elsewhere_revokes_its_session(
+    client: httpx.AsyncClient, stranger: httpx.AsyncClient, make_account: MakeAccount
 ) -> None:
     account = await make_account()
-    rotated = await client.post(
-        "/api/v1/auth/refresh", json={"refresh_token": account.refresh_token}
-    )
+    rotated = await client.post(REFRESH, json={"refresh_token": account.refresh_token})
     assert rotated.status_code == 200
-    replayed = await client.post(
-        "/api/v1/auth/refresh", json={"refresh_token": account.refresh_token}
-    )
+    replayed = await stranger.post(REFRESH, json={"refresh_token": account.refresh_token})
     assert replayed.status_code == 401
     assert replayed.json()["error"] == "token_revoked"
     assert replayed.headers["www-authenticate"] == "Bearer"
     # A replay means the token leaked: the whole session, including the rotated pair, ends.
     new_pair = rotated.json()
     assert (await client.get(ME, headers=bearer(new_pair["access_token"]))).status_code == 401
-    reuse = await client.post(
-        "/api/v1/auth/refresh", json={"refresh_token": new_pair["refresh_token"]}
-    )
+    reuse = await client.post(REFRESH, json={"refresh_token": new_pair["refresh_token"]})
     assert reuse.status_code == 401
+
+
+async def test_a_retried_refresh_gets_the_same_pair_and_keeps_the_session(
+    client: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    account = await make_account()
+    first = await client.post(REFRESH, json={"refresh_token": account.refresh_token})
+    retry = await client.post(REFRESH, json={"refresh_token": account.refresh_token})
+    assert (first.status_code, retry.status_code) == (200, 200)
+    assert retry.json() == first.json()
+    pair = first.json()
+    assert (await client.get(ME, headers=bearer(pair["access_token"]))).status_code == 200
+    # The pair's refresh token is single-use as any other.
+    assert (
+        await client.post(REFRESH, json={"refresh_token": pair["refresh_token"]})
+    ).status_code == 200
+
+
+async def test_concurrent_refreshes_of_one_token_all_get_the_winners_pair(
+    client: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    account = await make_account()
+    body = {"refresh_token": account.refresh_token}
+    answers = await asyncio.gather(*(client.post(REFRESH, json=body) for _ in range(3)))
+    assert [answer.status_code for answer in answers] == [200, 200, 200], answers[0].text
+    pairs = {(a.json()["access_token"], a.json()["refresh_token"]) for a in answers}
+    assert len(pairs) == 1
+    access, refresh = pairs.pop()
+    assert (await client.get(ME, headers=bearer(access))).status_code == 200
+    assert (await client.post(REFRESH, json={"refresh_token": refresh})).status_code == 200
+
+
+async def test_a_replay_after_the_grace_window_revokes_the_session(
+    client: httpx.AsyncClient, container: AppContainer, make_account: MakeAccount
+) -> None:
+    account = await make_account()
+    rotated = await client.post(REFRESH, json={"refresh_token": account.refresh_token})
+    assert rotated.status_code == 200
+    # The exchange happened longer ago than the grace window.
+    grace = container.config.security.refresh_retry_grace_seconds
+    async with container.database.session() as session:
+        spent = (await session.scalars(select(UsedRefreshToken))).one()
+        spent.used_at -= timedelta(seconds=grace + 1)
+    replayed = await client.post(REFRESH, json={"refresh_token": account.refresh_token})
+    assert replayed.status_code == 401
+    assert replayed.json()["error"] == "token_revoked"
+    new_pair = rotated.json()
+    assert (await client.get(ME, headers=bearer(new_pair["access_token"]))).status_code == 401
+
+
+async def test_a_retry_after_logout_is_refused(
+    client: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    account = await make_account()
+    rotated = await client.post(REFRESH, json={"refresh_token": account.refresh_token})
+    assert rotated.status_code == 200
+    headers = bearer(rotated.json()["access_token"])
+    assert (await client.post("/api/v1/auth/logout", headers=headers)).status_code == 204
+    retry = await client.post(REFRESH, json={"refresh_token": account.refresh_token})
+    assert retry.status_code == 401
+    assert retry.json()["error"] == "token_revoked"
 
 
 async def test_logout_leaves_other_sessions_alone(
@@ -202,6 +261,9 @@ async def test_refresh_refuses_an_access_token(
     )
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_token"
+    assert response.json()["detail"] == "a refresh token is required"
+    me = await client.get(ME, headers=bearer(account.refresh_token))
+    assert me.json()["detail"] == "an access token is required"
 
 
 async def test_openapi_declares_the_oauth2_password_flow(client: httpx.AsyncClient) -> None:

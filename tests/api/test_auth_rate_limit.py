@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,11 +18,13 @@ REGISTER = "/api/v1/auth/register"
 
 
 @asynccontextmanager
-async def serve(config: AppConfig) -> AsyncIterator[httpx.AsyncClient]:
-    """A second app, started, with its own security settings."""
+async def serve(
+    config: AppConfig, client: tuple[str, int] = ("127.0.0.1", 123)
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A second app, started, with its own security settings; requests come from `client`."""
     app = create_app(config)
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=app, client=client)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             yield http
 
@@ -100,3 +103,45 @@ async def test_trusted_proxy_forwarded_address_is_the_client(
         forged = {"X-Forwarded-For": "192.0.2.99, 203.0.113.5"}
         assert (await http.post(REGISTER, json=person(3), headers=forged)).status_code == 429
         assert (await http.post(REGISTER, json=person(4), headers=second)).status_code == 201
+
+
+async def test_logins_are_limited_per_address_whatever_the_username(
+    make_config: Callable[..., AppConfig], make_account: MakeAccount
+) -> None:
+    account = await make_account()
+    config = make_config(security={"login_ip_rate_limit": 5})
+    async with serve(config, client=("198.51.100.20", 5000)) as sprayer:
+        names = [f"random-{uuid.uuid4().hex[:12]}" for _ in range(6)]
+        statuses = [(await login(sprayer, name, "pa55word!")).status_code for name in names]
+        assert statuses == [401] * 5 + [429]
+        # A real account from that address waits too; from any other address it does not.
+        blocked = await login(sprayer, account.username, account.password)
+        assert blocked.status_code == 429
+        assert blocked.json()["error"] == "rate_limited"
+        assert 1 <= int(blocked.headers["retry-after"]) <= 60
+    async with serve(config, client=("198.51.100.21", 5000)) as neighbour:
+        assert (await login(neighbour, account.username, account.password)).status_code == 200
+
+
+async def test_logins_beyond_the_hashing_queue_are_answered_503_at_once(
+    make_config: Callable[..., AppConfig],
+) -> None:
+    # One hashing thread, no queue, and hashes slow enough for the logins to overlap.
+    config = make_config(
+        security={
+            "password_hash_workers": 1,
+            "password_hash_queue": 0,
+            "argon2_time_cost": 3,
+            "argon2_memory_cost": 65536,
+        }
+    )
+    async with serve(config, client=("198.51.100.30", 5000)) as http:
+        names = [f"unknown-{n}" for n in range(8)]
+        answers = await asyncio.gather(*(login(http, name, "pa55word!") for name in names))
+        statuses = [answer.status_code for answer in answers]
+        assert set(statuses) == {401, 503}, statuses
+        busy = answers[statuses.index(503)]
+        assert busy.json()["error"] == "busy"
+        assert busy.headers["retry-after"] == "1"
+        # Nothing stays queued: once the hash is done the next login is hashed as usual.
+        assert (await login(http, "unknown-again", "pa55word!")).status_code == 401

@@ -90,3 +90,37 @@ async def test_losing_the_connection_ends_the_epoch_until_a_new_subscription(
         await invalidations.stop()
         await client.aclose()
         await proxy.close()
+
+
+@needs_redis
+async def test_a_redis_that_stops_answering_ends_the_epoch_until_it_answers_again(
+    redis_prefix: str,
+) -> None:
+    assert REDIS_URL is not None
+    proxy = await TcpProxy.to(REDIS_URL)
+    client = redis.from_url(proxy.url_for(REDIS_URL), decode_responses=True)
+    invalidations = RedisInvalidations(client, f"{redis_prefix}inv:", reconnect_max_seconds=0.2)
+    try:
+        await invalidations.start()
+        await asyncio.wait_for(invalidations.listening.wait(), 5)
+        first = invalidations.epoch
+        assert first is not None
+
+        proxy.pause()  # the connection stays open; Redis answers nothing (SIGSTOP)
+
+        async def ended() -> bool:
+            return invalidations.epoch is None
+
+        await wait_until(ended, within=5, what="the epoch ends while Redis is silent")
+        proxy.resume()
+
+        async def resumed() -> bool:
+            return invalidations.epoch is not None
+
+        await wait_until(resumed, within=10, what="a new epoch once Redis answers")
+        assert invalidations.epoch is not None
+        assert invalidations.epoch > first
+    finally:
+        await invalidations.stop()
+        await client.aclose()
+        await proxy.close()

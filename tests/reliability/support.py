@@ -68,7 +68,9 @@ class TcpProxy:
     """Forwards loopback connections to upstreams, round-robin per connection.
 
     `cut()` closes every open connection and refuses new ones (the listener is closed, so
-    connecting gets ECONNREFUSED); `restore()` listens on the same port again.
+    connecting gets ECONNREFUSED); `restore()` listens on the same port again. `pause()`
+    keeps connections open but forwards nothing, as a server stopped with SIGSTOP would
+    (connections are accepted, requests wait unanswered); `resume()` delivers what waited.
     """
 
     def __init__(self, upstreams: Sequence[tuple[str, int]]) -> None:
@@ -79,6 +81,8 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._open: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
 
     @classmethod
     async def to(cls, url: str) -> TcpProxy:
@@ -115,8 +119,17 @@ class TcpProxy:
         if self._server is None:
             await self.start()
 
+    def pause(self) -> None:
+        """Forward nothing (in either direction) until `resume()`."""
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        """Forward again, what waited first."""
+        self._flowing.set()
+
     async def close(self) -> None:
         """Stop for good."""
+        self.resume()
         await self.cut()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -131,7 +144,9 @@ class TcpProxy:
             sides.append(up_writer)
             self._open.add(up_writer)
             self.connections += 1
-            await asyncio.gather(_pump(reader, up_writer), _pump(up_reader, writer))
+            await asyncio.gather(
+                _pump(reader, up_writer, self._flowing), _pump(up_reader, writer, self._flowing)
+            )
         except (OSError, asyncio.CancelledError):
             pass
         finally:
@@ -141,9 +156,12 @@ class TcpProxy:
             self._tasks.discard(task)
 
 
-async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _pump(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, flowing: asyncio.Event
+) -> None:
     try:
         while data := await reader.read(_UPSTREAM_CHUNK):
+            await flowing.wait()
             writer.write(data)
             await writer.drain()
     except (ConnectionError, OSError):
@@ -174,6 +192,8 @@ def server_env(
             "SECURITY__ARGON2_TIME_COST": "1",
             "SECURITY__ARGON2_MEMORY_COST": "1024",
             "SECURITY__ARGON2_PARALLELISM": "1",
+            # Every test client logs in from 127.0.0.1: the per-address limit is not under test.
+            "SECURITY__LOGIN_IP_RATE_LIMIT": "1000",
             "HOOK_TIMEOUT_SECONDS": "10",
             "PYTHONUNBUFFERED": "1",
         }

@@ -7,21 +7,12 @@ owns: `cut()` drops every connection and refuses new ones, `restore()` lets them
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import httpx
-import pytest
 
-from backend.core.config import AppConfig
-from backend.core.container import AppContainer
-from backend.main import create_app
-from backend.services.users import UserService
-from tests.conftest import TEST_REDIS_URL
+from tests.reliability.conftest import FaultRig
 from tests.reliability.support import (
-    PASSWORD,
-    TcpProxy,
     limit_order,
     login,
     requires_services,
@@ -32,50 +23,6 @@ pytestmark = requires_services
 # A request may take this long while a dependency is down, never more.
 FAIL_FAST_SECONDS = 3.0
 RECOVERY_SECONDS = 15.0
-
-
-@dataclass
-class FaultRig:
-    """An app on proxied PostgreSQL and Redis, a trader's headers, and the proxies."""
-
-    http: httpx.AsyncClient
-    container: AppContainer
-    database: TcpProxy
-    redis: TcpProxy
-    headers: dict[str, str]
-    username: str
-
-
-@pytest.fixture
-async def rig(make_config: Callable[..., AppConfig], database_url: str) -> AsyncIterator[FaultRig]:
-    assert TEST_REDIS_URL is not None
-    database = await TcpProxy.to(database_url)
-    redis = await TcpProxy.to(TEST_REDIS_URL)
-    run = uuid.uuid4().hex[:8]
-    config = make_config(
-        replica_id=f"faults-{run}",
-        database={"url": database.url_for(database_url), "pool_timeout": 2.0},
-        redis={"url": redis.url_for(TEST_REDIS_URL), "key_prefix": f"redfire-faults-{run}:"},
-    )
-    app = create_app(config)
-    container: AppContainer = app.state.container
-    try:
-        async with app.router.lifespan_context(app):
-            username = f"fault-trader-{run}"
-            async with container.database.session() as session:
-                await UserService(container.security.passwords).create(
-                    session, username=username, email=f"{username}@example.com", password=PASSWORD
-                )
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-                token = (await login(http, username, PASSWORD)).json()["access_token"]
-                headers = {"Authorization": f"Bearer {token}"}
-                yield FaultRig(http, container, database, redis, headers, username)
-                await redis.restore()
-                await container.cache.clear()
-    finally:
-        await database.close()
-        await redis.close()
 
 
 async def timed(request: Callable[[], object]) -> tuple[httpx.Response, float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any
 
 from backend.core.monitoring.metrics import CACHE_REQUESTS
@@ -46,6 +47,12 @@ class MemoryCache:
     async def set(self, key: str, value: Any, ttl: float | None = None) -> bool:
         """Store a JSON value."""
         self._store(key, json.dumps(value), ttl)
+        return True
+
+    async def set_many(self, entries: Mapping[str, tuple[Any, float | None]]) -> bool:
+        """Store every entry."""
+        for key, (value, ttl) in entries.items():
+            self._store(key, json.dumps(value), ttl)
         return True
 
     async def set_if_absent(self, key: str, value: Any, ttl: float) -> bool | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 
@@ -19,6 +20,9 @@ class Cache(Protocol):
 
     async def set_if_absent(self, key: str, value: Any, ttl: float) -> bool | None:
         """Store only if the key is missing; None when the backend is unreachable."""
+
+    async def set_many(self, entries: Mapping[str, tuple[Any, float | None]]) -> bool:
+        """Store each `key: (value, ttl)` at once (all or none); False if not stored."""
 
     async def delete(self, key: str) -> bool:
         """Remove the key; True if it existed."""

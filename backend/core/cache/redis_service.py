@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import redis.asyncio as redis
@@ -61,6 +62,19 @@ class RedisCacheService:
             await self.client.set(self.key(key), json.dumps(value), px=px)
         except (RedisError, OSError) as exc:
             self._failed("set", exc)
+            return False
+        return True
+
+    async def set_many(self, entries: Mapping[str, tuple[Any, float | None]]) -> bool:
+        """Every SET in one MULTI/EXEC: Redis applies all of them or, gone meanwhile, none."""
+        try:
+            async with self.client.pipeline(transaction=True) as pipe:
+                for key, (value, ttl) in entries.items():
+                    px = int(ttl * 1000) if ttl is not None else None
+                    pipe.set(self.key(key), json.dumps(value), px=px)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            self._failed("set_many", exc)
             return False
         return True
 

@@ -2,12 +2,16 @@
 
 Shared by the listeners that each follow one channel (invalidations, relayed cancels, the
 paper market's ticks): a lost connection is logged, waited out with back-off and subscribed
-again; `listening` is set only while Redis has confirmed the subscription.
+again; `listening` is set only while Redis has confirmed the subscription. A connection that
+stays open while Redis answers nothing (Redis paused, a network path that drops packets)
+counts as lost too: an idle subscription pings Redis, and one that hears nothing for
+STALL_SECONDS drops the connection and subscribes again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 
 import redis.asyncio as redis
@@ -18,7 +22,12 @@ from backend.core.cache.backoff import Backoff
 
 logger = structlog.get_logger(__name__)
 
-READ_TIMEOUT = 1.0  # also how often an idle subscription checks its connection's health
+READ_TIMEOUT = 1.0  # also how often an idle subscription pings Redis
+STALL_SECONDS = 2.0  # silence (not even a pong) after which the connection counts as lost
+
+
+class SubscriptionStalledError(ConnectionError):
+    """Redis answered nothing, not even a ping, for STALL_SECONDS."""
 
 
 def _nothing() -> None:
@@ -79,10 +88,16 @@ class ChannelSubscription:
     async def _listen(self, backoff: Backoff) -> None:
         async with self.client.pubsub() as pubsub:
             await pubsub.subscribe(self.channel)
+            heard = time.monotonic()
             while True:
                 message = await pubsub.get_message(timeout=READ_TIMEOUT)
                 if message is None:
+                    silent = time.monotonic() - heard
+                    if silent >= STALL_SECONDS:
+                        raise SubscriptionStalledError(f"no answer from Redis for {silent:.1f} s")
+                    await pubsub.ping()  # answered by a pong message, unless Redis is stuck
                     continue
+                heard = time.monotonic()
                 if message["type"] == "subscribe":
                     # Confirmed: from here on, no message on the channel can be missed.
                     self.listening.set()

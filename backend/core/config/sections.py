@@ -73,10 +73,16 @@ class SecurityConfig(BaseModel):
     algorithm: Literal["HS256"] = "HS256"
     access_token_expire_minutes: int = Field(default=30, ge=1, le=24 * 60)
     refresh_token_expire_days: int = Field(default=7, ge=1, le=90)
+    # A refresh token presented again this soon, from the same address, is a retry of the
+    # same exchange (a lost answer, a double submit) and gets the same new pair back.
+    refresh_retry_grace_seconds: float = Field(default=10.0, ge=0, le=60)
     cors_origins: list[str] = Field(default_factory=list)
     trusted_proxies: list[str] = Field(default_factory=list)
     login_rate_limit: int = Field(default=5, ge=1)
     login_rate_window_seconds: int = Field(default=60, ge=1)
+    # Every login attempt from one address, whatever the username (a spray of names).
+    login_ip_rate_limit: int = Field(default=30, ge=1)
+    login_ip_rate_window_seconds: int = Field(default=60, ge=1)
     register_rate_limit: int = Field(default=10, ge=1)
     register_rate_window_seconds: int = Field(default=3600, ge=1)
     # RFC 9106's "uniformly safe" Argon2id choice: t=3, p=4 lanes, m=64 MiB. The lanes run on
@@ -84,6 +90,10 @@ class SecurityConfig(BaseModel):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_cost: int = Field(default=65536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1, le=16)
+    # Hashes run at once (default: the CPU count, at least 2) and hashes allowed to wait for
+    # one; beyond that a login, registration or password change is answered 503 `busy`.
+    password_hash_workers: int | None = Field(default=None, ge=1, le=64)
+    password_hash_queue: int = Field(default=32, ge=0, le=10_000)
 
     @field_validator("trusted_proxies")
     @classmethod

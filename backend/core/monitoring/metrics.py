@@ -47,6 +47,12 @@ DB_POOL_CONNECTIONS = Gauge(
 )
 DEPENDENCY_UP = Gauge("redfire_dependency_up", "1 when a dependency is healthy", ["dependency"])
 
+# Authentication
+PASSWORD_HASHES_REFUSED = Counter(
+    "redfire_password_hashes_refused_total",
+    "Logins, registrations and password changes answered 503 busy: every hashing slot taken",
+)
+
 # Market data and the vnpy bridge
 TICKS = Counter("redfire_ticks_total", "Ticks received from gateways", ["symbol"])
 BRIDGE_EVENTS = Counter(

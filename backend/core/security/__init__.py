@@ -1,4 +1,4 @@
-"""Security: password hashing, tokens, revocation, rate limits and client addresses."""
+"""Security: password hashing, tokens, invalidations, rate limits and client addresses."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from backend.core.config.settings import AppConfig
 from backend.core.security.client_ip import ClientIPResolver
 from backend.core.security.passwords import PasswordHasher
 from backend.core.security.rate_limit import RateLimiter
-from backend.core.security.revocation import RevocationList
 from backend.core.security.tokens import TokenCodec
 
 
@@ -21,8 +20,8 @@ class SecurityComponents:
     passwords: PasswordHasher
     tokens: TokenCodec
     invalidations: Invalidations
-    revocation: RevocationList
     login_limiter: RateLimiter
+    login_ip_limiter: RateLimiter
     register_limiter: RateLimiter
     client_ip: ClientIPResolver
 
@@ -36,12 +35,17 @@ def build_security(config: AppConfig, cache: Cache) -> SecurityComponents:
         passwords=PasswordHasher(security),
         tokens=tokens,
         invalidations=invalidations,
-        revocation=RevocationList(cache, invalidations, session_lifetime=tokens.refresh_lifetime),
         login_limiter=RateLimiter(
             cache,
             name="login",
             limit=security.login_rate_limit,
             window=security.login_rate_window_seconds,
+        ),
+        login_ip_limiter=RateLimiter(
+            cache,
+            name="login-ip",
+            limit=security.login_ip_rate_limit,
+            window=security.login_ip_rate_window_seconds,
         ),
         register_limiter=RateLimiter(
             cache,

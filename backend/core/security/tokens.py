@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -74,13 +76,31 @@ class TokenCodec:
         self._verified: OrderedDict[str, TokenClaims] = OrderedDict()
         self.access_lifetime = timedelta(minutes=config.access_token_expire_minutes)
         self.refresh_lifetime = timedelta(days=config.refresh_token_expire_days)
+        self.refresh_retry_grace = timedelta(seconds=config.refresh_retry_grace_seconds)
 
-    def issue(self, *, user_id: int, version: int, session_id: str | None = None) -> IssuedTokens:
-        """A new access/refresh pair; both carry the same session id (`sid`)."""
+    def now(self) -> datetime:
+        """The issue time of a pair made now (tokens count whole seconds)."""
+        return self._clock().replace(microsecond=0)
+
+    def issue(
+        self,
+        *,
+        user_id: int,
+        version: int,
+        session_id: str | None = None,
+        replacing: TokenClaims | None = None,
+        issued_at: datetime | None = None,
+    ) -> IssuedTokens:
+        """A new access/refresh pair; both carry the same session id (`sid`).
+
+        The pair that replaces a refresh token (`replacing`, at `issued_at`) takes token ids
+        derived from that token's: issued again for a retry of the same exchange, it comes
+        out the same, so a retry neither forks the session nor needs the pair stored.
+        """
         session_id = session_id or uuid.uuid4().hex
-        now = self._clock().replace(microsecond=0)
-        access = self._claims(TokenType.ACCESS, user_id, version, session_id, now)
-        refresh = self._claims(TokenType.REFRESH, user_id, version, session_id, now)
+        now = issued_at or self.now()
+        access = self._claims(TokenType.ACCESS, user_id, version, session_id, now, replacing)
+        refresh = self._claims(TokenType.REFRESH, user_id, version, session_id, now, replacing)
         return IssuedTokens(
             access_token=self._encode(access),
             refresh_token=self._encode(refresh),
@@ -90,13 +110,24 @@ class TokenCodec:
         )
 
     def _claims(
-        self, kind: TokenType, user_id: int, version: int, session_id: str, now: datetime
+        self,
+        kind: TokenType,
+        user_id: int,
+        version: int,
+        session_id: str,
+        now: datetime,
+        replacing: TokenClaims | None,
     ) -> TokenClaims:
         lifetime = self.access_lifetime if kind is TokenType.ACCESS else self.refresh_lifetime
+        if replacing is None:
+            jti = uuid.uuid4().hex
+        else:
+            message = f"redfire-jti:{replacing.jti}:{kind.value}".encode()
+            jti = hmac.new(self._secret.encode(), message, hashlib.sha256).hexdigest()[:32]
         return TokenClaims(
             user_id=user_id,
             token_type=kind,
-            jti=uuid.uuid4().hex,
+            jti=jti,
             session_id=session_id,
             version=version,
             issued_at=now,
@@ -127,8 +158,9 @@ class TokenCodec:
             del self._verified[token]
             raise AuthenticationError("the token has expired", code="token_expired")
         if claims.token_type is not expected:
+            article = "an" if expected is TokenType.ACCESS else "a"
             raise AuthenticationError(
-                f"an {expected.value} token is required", code="invalid_token"
+                f"{article} {expected.value} token is required", code="invalid_token"
             )
         return claims
 

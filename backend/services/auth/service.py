@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import structlog
@@ -12,6 +13,7 @@ from backend.core.security import SecurityComponents
 from backend.core.security.passwords import PASSWORD_MAX_LENGTH
 from backend.core.security.tokens import IssuedTokens, TokenClaims, TokenType
 from backend.models.user import User
+from backend.services.auth.revocations import RevocationStore, session_revoked
 from backend.services.users.repository import UserRepository, release_connection
 
 logger = structlog.get_logger(__name__)
@@ -37,16 +39,24 @@ class _Credentials:
         return cls(user.id, user.hashed_password, user.is_active, user.token_version)
 
 
+def client_digest(client_ip: str) -> str:
+    """What is stored of a client's address: enough to recognise a retry, not the address."""
+    return hashlib.sha256(client_ip.encode()).hexdigest()[:32]
+
+
 class AuthService:
     """Login, refresh, logout and the per-request token check."""
 
-    def __init__(self, security: SecurityComponents) -> None:
+    def __init__(self, security: SecurityComponents, revocations: RevocationStore) -> None:
         self.security = security
+        self.revocations = revocations
 
     async def login(
         self, session: AsyncSession, *, username: str, password: str, client_ip: str
     ) -> IssuedTokens:
-        """Check the password (rate limited per username and address) and open a session."""
+        """Check the password (rate limited per address, and per username and address) and
+        open a session."""
+        await self.security.login_ip_limiter.hit(client_ip)
         limiter = self.security.login_limiter
         await limiter.hit(username.lower(), client_ip)
         user = await self._check_password(session, username=username, password=password)
@@ -107,7 +117,7 @@ class AuthService:
         if not token:
             raise AuthenticationError("not authenticated", code="not_authenticated")
         claims = self.security.tokens.decode(token, TokenType.ACCESS)
-        if await self.security.revocation.is_revoked(claims):
+        if await self.revocations.is_revoked(session, claims):
             raise _revoked()
         return await self._user_of(session, claims), claims
 
@@ -117,28 +127,42 @@ class AuthService:
             raise _revoked("the token is no longer valid")
         return user
 
-    async def refresh(self, session: AsyncSession, *, refresh_token: str) -> IssuedTokens:
+    async def refresh(
+        self, session: AsyncSession, *, refresh_token: str, client_ip: str
+    ) -> IssuedTokens:
         """Exchange a refresh token, once, for a new pair of the same session.
 
-        A refresh token presented twice means it leaked: the whole session is revoked.
+        The same token presented again from the same address within the grace window is a
+        retry of that exchange and gets the same pair back; presented again otherwise, it
+        leaked, and the whole session is revoked. Both are decided by the database.
         """
-        claims = self.security.tokens.decode(refresh_token, TokenType.REFRESH)
-        revocation = self.security.revocation
-        if await revocation.is_revoked(claims):
-            await revocation.revoke_session(claims)
-            logger.warning("refresh_token_reused", user_id=claims.user_id)
-            raise _revoked()
+        tokens = self.security.tokens
+        claims = tokens.decode(refresh_token, TokenType.REFRESH)
         user = await self._user_of(session, claims)
-        if not await revocation.consume(claims):
-            await revocation.revoke_session(claims)
-            logger.warning("refresh_token_reused", user_id=claims.user_id)
+        if await session_revoked(session, claims.session_id):
             raise _revoked()
-        return self.security.tokens.issue(
-            user_id=user.id, version=user.token_version, session_id=claims.session_id
+        client, now = client_digest(client_ip), tokens.now()
+        spent = await self.revocations.spend_refresh_token(
+            session, claims, client=client, used_at=now
+        )
+        issued_at = now
+        if spent is not None:
+            retry = spent.client == client and now - spent.used_at <= tokens.refresh_retry_grace
+            if not retry:
+                await self.revocations.revoke_session(session, claims)
+                logger.warning("refresh_token_reused", user_id=claims.user_id)
+                raise _revoked()
+            logger.info("refresh_retried", user_id=claims.user_id)
+            issued_at = spent.used_at
+        return tokens.issue(
+            user_id=user.id,
+            version=user.token_version,
+            session_id=claims.session_id,
+            replacing=claims,
+            issued_at=issued_at,
         )
 
-    async def logout(self, *, claims: TokenClaims) -> None:
-        """Revoke this access token and every token of its session."""
-        await self.security.revocation.revoke_token(claims)
-        await self.security.revocation.revoke_session(claims)
+    async def logout(self, session: AsyncSession, *, claims: TokenClaims) -> None:
+        """Revoke every token of this session (committed before it returns)."""
+        await self.revocations.revoke_session(session, claims)
         logger.info("logged_out", user_id=claims.user_id)

@@ -1,15 +1,15 @@
 """OrderIntake: orders placed at the same moment share their transactions (group commit).
 
 Callers validate an order against its contract, then hand it here and wait. One worker books
-whatever has queued up in one transaction (strategy ownership, idempotency claims, pre-trade
-risk, the rows) and commits; the accepted orders are then routed to the gateway and their
-acknowledgements and idempotent answers recorded in a second transaction, while the worker
-books the next batch. A 201 still means the order was committed before the gateway heard of
-it, so a crash leaves a row that start-up reconciliation settles, never a gateway order
-RedFire forgot; only the commits are shared, so sixty concurrent orders cost two
-transactions instead of sixty. The second transaction records the submissions itself, so the
-gateway's acknowledgements of these orders are held and then dropped (events.py), and it
-announces the orders it moved to `submitted`.
+whatever has queued up in one transaction (owners who may still trade, strategy ownership,
+idempotency claims, pre-trade risk, the rows) and commits; the accepted orders are then
+routed to the gateway and their acknowledgements and idempotent answers recorded in a second
+transaction, while the worker books the next batch. A 201 still means the order was
+committed before the gateway heard of it, so a crash leaves a row that start-up
+reconciliation settles, never a gateway order RedFire forgot; only the commits are shared,
+so sixty concurrent orders cost two transactions instead of sixty. The second transaction
+records the submissions itself, so the gateway's acknowledgements of these orders are held
+and then dropped (events.py), and it announces the orders it moved to `submitted`.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from backend.services.orders.bulk import (
 )
 from backend.services.orders.events import OrderEventProcessor
 from backend.services.orders.idempotency import KeyClaim, StoredResponse
+from backend.services.orders.owners import owner_refusals
 from backend.services.orders.ports import MarketAccess
 from backend.services.orders.risk import (
     OrderRateLimiter,
@@ -225,6 +226,7 @@ class OrderIntake:
         cached_limits = asyncio.ensure_future(self.risk.cached())
         try:
             async with self.database.session() as session:
+                batch = await self._check_owners(session, batch)
                 batch = await self._check_strategies(session, batch)
                 batch = await self._claim_keys(session, batch)
                 if not batch:
@@ -240,6 +242,17 @@ class OrderIntake:
                 state_machine.record(OrderStatus.REJECTED, submission.request.side)
                 ORDER_REJECTIONS.labels(reason=submission.rejection).inc()
         return batch
+
+    @staticmethod
+    async def _check_owners(session: AsyncSession, batch: list[Submission]) -> list[Submission]:
+        """Only active traders' orders are booked, whatever a cached token check said."""
+        refusals = await owner_refusals(session, {s.user_id for s in batch})
+        if not refusals:
+            return batch
+        for submission in batch:
+            if (refusal := refusals.get(submission.user_id)) is not None:
+                submission.fail(refusal)
+        return [s for s in batch if s.user_id not in refusals]
 
     @staticmethod
     async def _check_strategies(session: AsyncSession, batch: list[Submission]) -> list[Submission]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import structlog
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +30,8 @@ OWNED_ORDER = DriverQuery(
     )
 )
 CANCEL_CONFIRM_TIMEOUT = 1.0
+UNROUTED_WAIT_SECONDS = 5.0
+UNROUTED_POLL_SECONDS = 0.05
 
 
 class OrderService:
@@ -84,22 +89,32 @@ class OrderService:
         """Ask for the cancel of every open order of a user who may no longer trade.
 
         A deactivated user's tokens stop working and a viewer may change nothing: neither
-        could cancel them. Confirmations are not awaited (the gateways' events settle the
-        orders). Returns how many cancels were asked for.
+        could cancel them. An order booked just before the change may still be on its way
+        to its gateway (pending, no vt_orderid yet): it is waited for, up to
+        UNROUTED_WAIT_SECONDS, and cancelled as well. Confirmations are not awaited (the
+        gateways' events settle the orders). Returns how many cancels were asked for.
         """
         statement = select(Order.id, Order.vt_orderid, Order.replica).where(
-            Order.user_id == user_id,
-            Order.status.in_(OPEN_STATUSES),
-            Order.vt_orderid.is_not(None),
+            Order.user_id == user_id, Order.status.in_(OPEN_STATUSES)
         )
-        orders = (await session.execute(statement)).all()
-        for order_id, vt_orderid, owner in orders:
-            assert vt_orderid is not None  # selected so
-            try:
-                await self._request_cancel(order_id, vt_orderid, owner)
-            except Exception as exc:  # already final at the gateway, or the gateway is down
-                logger.warning("cancel_request_failed", order_id=order_id, error=str(exc))
-        return len(orders)
+        asked: set[int] = set()
+        deadline = time.monotonic() + UNROUTED_WAIT_SECONDS
+        while True:
+            orders = (await session.execute(statement)).all()
+            # End the read: the acknowledgement being waited for needs SQLite's write lock.
+            await session.rollback()
+            for order_id, vt_orderid, owner in orders:
+                if vt_orderid is None or order_id in asked:
+                    continue
+                asked.add(order_id)
+                try:
+                    await self._request_cancel(order_id, vt_orderid, owner)
+                except Exception as exc:  # already final at the gateway, or the gateway is down
+                    logger.warning("cancel_request_failed", order_id=order_id, error=str(exc))
+            unrouted = any(vt_orderid is None for _, vt_orderid, _ in orders)
+            if not unrouted or time.monotonic() >= deadline:
+                return len(asked)
+            await asyncio.sleep(UNROUTED_POLL_SECONDS)
 
     async def _request_cancel(self, order_id: int, vt_orderid: str, owner: str) -> bool:
         """Ask the order's gateway through its replica (cancel_relay.py); False if none heard."""

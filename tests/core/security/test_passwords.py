@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from backend.core.config.settings import SecurityConfig
-from backend.core.security.passwords import PasswordHasher
+from backend.core.security.passwords import HashingBusyError, PasswordHasher
 
 CHEAP = SecurityConfig(argon2_time_cost=1, argon2_memory_cost=1024, argon2_parallelism=1)
 
@@ -68,3 +68,24 @@ async def test_production_hashing_does_not_block_the_event_loop() -> None:
     # third of `elapsed`; relative, so a busy machine slowing both does not fail it.
     assert max(gaps) < elapsed / 6, (max(gaps), elapsed)
     assert len(gaps) > 10
+
+
+async def test_hashes_beyond_the_workers_and_the_queue_are_refused_at_once() -> None:
+    hasher = PasswordHasher(CHEAP, max_workers=1, max_waiting=1)
+    try:
+        # One hashes, one waits for the thread, the third is turned away without waiting.
+        outcomes = await asyncio.gather(
+            *(hasher.hash(f"password-{n}") for n in range(3)), return_exceptions=True
+        )
+        assert [type(outcome) for outcome in outcomes] == [str, str, HashingBusyError]
+        refused = outcomes[2]
+        assert isinstance(refused, HashingBusyError)
+        assert (refused.status_code, refused.code, refused.headers) == (
+            503,
+            "busy",
+            {"Retry-After": "1"},
+        )
+        assert hasher.admitted == 0
+        assert await hasher.verify("password-0", str(outcomes[0]))  # free again
+    finally:
+        hasher.close()
