@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.models.enums import BacktestStatus
+from backend.schemas.common import Amount
 from backend.schemas.strategies import ClassName, Symbol
-
-Amount = Annotated[Decimal, Field(max_digits=24, decimal_places=8, allow_inf_nan=False)]
 
 
 class BacktestSettings(BaseModel):
