@@ -75,11 +75,12 @@ class PositionRead(BaseModel):
 
 
 class AccountRead(BaseModel):
-    """The paper account."""
+    """The paper account: available = balance + unrealized_pnl - margin - frozen."""
 
     currency: str
     balance: DecimalText
     available: DecimalText
-    frozen: DecimalText
+    frozen: DecimalText  # held by open orders (their part that opens or adds to a position)
+    margin: DecimalText  # held by the positions, at the last price
     realized_pnl: DecimalText
     unrealized_pnl: DecimalText

@@ -300,6 +300,44 @@ async def test_the_open_order_limit_holds_across_replicas(cluster: Cluster) -> N
     assert statuses == ["rejected"] * 4 + ["submitted"] * 4, [r.json() for r in placed]
 
 
+async def test_a_halt_on_one_replica_holds_on_every_replica_at_once(cluster: Cluster) -> None:
+    headers = await trader_headers(cluster.proxied, "halted-trader")
+    admin = await login(cluster.clients["replica-a"], *ADMIN)
+    admin_headers = {"Authorization": f"Bearer {admin.json()['access_token']}"}
+    order = await resting_order(cluster, headers)
+    halted = await cluster.clients["replica-a"].post("/api/v1/admin/halt", headers=admin_headers)
+    assert halted.json()["trading_halted"] is True
+    try:
+        for name in REPLICAS:
+            placed = await cluster.clients[name].post("/api/v1/orders", json=order, headers=headers)
+            assert placed.json()["reject_reason"] == "trading_halted", (name, placed.text)
+            risk = await cluster.clients[name].get("/api/v1/admin/risk", headers=admin_headers)
+            assert risk.json()["trading_halted"] is True, name
+    finally:
+        await cluster.clients["replica-a"].post("/api/v1/admin/resume", headers=admin_headers)
+
+
+async def test_buying_power_holds_across_replicas(cluster: Cluster) -> None:
+    """Orders of one account booked at the same moment on two replicas: each booking sees the
+    other's orders, so together they never take the account below zero."""
+    headers = await trader_headers(cluster.proxied, "funded-trader")
+    order = {**(await resting_order(cluster, headers)), "quantity": 3}
+    notional = 3 * Decimal(str(order["price"])) * 300
+    fits = int(Decimal(10_000_000) // notional)
+    assert 0 < fits < 8, notional
+    placed = await asyncio.gather(
+        *(
+            cluster.clients[name].post("/api/v1/orders", json=order, headers=headers)
+            for name in ("replica-a", "replica-b") * 4
+        )
+    )
+    reasons = sorted(response.json()["reject_reason"] or "" for response in placed)
+    assert reasons == [""] * fits + ["insufficient_buying_power"] * (8 - fits), reasons
+    account = (await cluster.proxied.get("/api/v1/account", headers=headers)).json()
+    assert Decimal(account["frozen"]) == fits * notional
+    assert Decimal(account["available"]) >= 0
+
+
 async def test_fills_booked_by_every_replica_at_once_add_up_in_one_account(
     cluster: Cluster,
 ) -> None:

@@ -102,7 +102,7 @@ class RiskLimits:
 
 
 class RiskSettingsStore:
-    """Reads limits through the shared cache; writes go to the database, then the cache."""
+    """The limits and kill switch: the database row, and a copy in the shared cache."""
 
     def __init__(self, cache: Cache, defaults: RiskConfig) -> None:
         self.cache = cache
@@ -125,21 +125,30 @@ class RiskSettingsStore:
         return row
 
     async def cached(self) -> RiskLimits | None:
-        """The limits as the shared cache holds them, or None when it holds none."""
+        """The limits as the shared cache holds them, or None when it holds none.
+
+        A guess only (booking counts order rates with it while it reads the committed limits):
+        a change committed while Redis was unreachable is missing from it until it is
+        refilled.
+        """
         cached = await self.cache.get(SETTINGS_CACHE_KEY)
         return None if cached is None else RiskLimits.from_json(cached)
 
-    async def get(self, session: AsyncSession) -> RiskLimits:
-        """The current limits (cached, shared by every replica)."""
-        return await self.cached() or await self.load(session)
+    async def remember(self, limits: RiskLimits) -> None:
+        """Put the limits as committed in the shared cache."""
+        await self.cache.set(SETTINGS_CACHE_KEY, limits.to_json(), SETTINGS_CACHE_TTL)
 
     async def load(self, session: AsyncSession) -> RiskLimits:
-        """The limits as stored (the row is created on first use); refills the cache."""
-        row = await session.get(RiskSettings, SETTINGS_ID)
+        """The limits as stored (the row is created on first use); refills the cache.
+
+        The database is the one source of truth: the cache may miss a write made while
+        Redis was unreachable, so an answer about the limits never comes from it.
+        """
+        row = await session.get(RiskSettings, SETTINGS_ID, populate_existing=True)
         if row is None:
             row = await self._row(session)
         limits = RiskLimits.from_row(row)
-        await self.cache.set(SETTINGS_CACHE_KEY, limits.to_json(), SETTINGS_CACHE_TTL)
+        await self.remember(limits)
         return limits
 
     async def update(self, session: AsyncSession, **values: Any) -> RiskLimits:
