@@ -40,6 +40,8 @@ STRATEGY = {
     "STRATEGY__LEASE_SECONDS": str(LEASE_SECONDS),
     "STRATEGY__RENEW_INTERVAL_SECONDS": "0.5",
 }
+# Every test registers its own trader, all from one address.
+REGISTRATIONS = {"SECURITY__REGISTER_RATE_LIMIT": "100"}
 
 
 @dataclass
@@ -64,7 +66,9 @@ def cluster_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servi
 
 @pytest.fixture(scope="module")
 async def cluster(cluster_services: Services) -> AsyncIterator[Cluster]:
-    servers = {name: cluster_services.server(name, **STRATEGY) for name in REPLICAS}
+    servers = {
+        name: cluster_services.server(name, **STRATEGY, **REGISTRATIONS) for name in REPLICAS
+    }
     clients: dict[str, httpx.AsyncClient] = {}
     proxy = TcpProxy([("127.0.0.1", server.port) for server in servers.values()])
     try:
@@ -252,7 +256,7 @@ async def test_a_replica_started_later_trades_at_the_market_not_its_start_up_pri
         "/api/v1/market/ticks", json=tick, headers=admin_headers
     )
     assert injected.status_code == 202, injected.text
-    late = cluster_services.server("replica-d", **STRATEGY)
+    late = cluster_services.server("replica-d", **STRATEGY, **REGISTRATIONS)
     late.start()
     try:
         await late.wait_ready()
