@@ -22,6 +22,8 @@ from backend.services.orders.ports import MarketAccess
 from backend.services.orders.positions import ZERO, PositionState, unrealized_pnl
 from backend.shared.utils.currency import to_money_scale
 
+SIDES = (OrderSide.BUY, OrderSide.SELL)
+
 
 @dataclass(frozen=True, slots=True)
 class Exposure:
@@ -42,6 +44,9 @@ class Holdings:
     balance: Decimal  # initial + realized - commission
     positions: dict[str, PositionState] = field(default_factory=dict)
     exposure: dict[tuple[str, OrderSide], Exposure] = field(default_factory=dict)
+    # `available` while a batch is booked: computed for its first order, then less what each
+    # accepted order holds (only the exposure changes meanwhile).
+    available: Decimal | None = None
 
     def symbols(self) -> set[str]:
         """Every contract with a position or open orders."""
@@ -87,12 +92,16 @@ class BuyingPower:
     def frozen(self, holdings: Holdings, symbol: str) -> Decimal:
         """What the open orders in `symbol` hold: their part that opens or adds to a position."""
         held = ZERO
-        for side in OrderSide:
+        for side in SIDES:
             exposure = holdings.exposure.get((symbol, side))
             if exposure is None or exposure.quantity <= 0:
                 continue
-            opens = max(ZERO, exposure.quantity - _closes(holdings, symbol, side))
-            held += exposure.notional * opens / exposure.quantity
+            closes = _closes(holdings, symbol, side)
+            if closes <= 0:
+                held += exposure.notional
+            elif exposure.quantity > closes:
+                opens = exposure.quantity - closes
+                held += exposure.notional * opens / exposure.quantity
         return to_money_scale(held * self._size(symbol) * self.margin_ratio)
 
     def figures(self, holdings: Holdings) -> AccountFigures:
@@ -129,13 +138,15 @@ class BuyingPower:
                 return False
             holdings.exposure[key] = before.add(quantity, ZERO)
             return True
-        available = self.figures(holdings).available
+        if holdings.available is None:
+            holdings.available = self.figures(holdings).available
         frozen_before = self.frozen(holdings, symbol)
         holdings.exposure[key] = before.add(quantity, price)
         added = self.frozen(holdings, symbol) - frozen_before
-        if added > 0 and available - added < 0:
+        if added > 0 and holdings.available - added < 0:
             holdings.exposure[key] = before
             return False
+        holdings.available -= added
         return True
 
 
