@@ -51,6 +51,9 @@ def redfire_env(database_url: str, run: str) -> dict[str, str]:
         "ADMIN__PASSWORD": PASSWORD,
         "RISK__MAX_ORDERS_PER_SECOND": "1000000",
         "RISK__MAX_OPEN_ORDERS": "100000000",
+        # Funded for every order the run places (each holds its notional): accepted, not
+        # rejected for buying power.
+        "RISK__PAPER_INITIAL_BALANCE": "1000000000000000",
         "VNPY__PAPER_TICK_INTERVAL": "0",
         # One connection per in-flight request and no overflow: an overflow connection is
         # opened and closed again under sustained load, and asyncpg's connect is expensive.

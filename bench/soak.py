@@ -78,6 +78,9 @@ def start_server(
         "ADMIN__PASSWORD": PASSWORD,
         "RISK__MAX_ORDERS_PER_SECOND": "1000000",
         "RISK__MAX_OPEN_ORDERS": "100000000",
+        # Funded for every order the run places (each holds its notional): accepted, not
+        # rejected for buying power.
+        "RISK__PAPER_INITIAL_BALANCE": "1000000000000000",
         "VNPY__PAPER_TICK_INTERVAL": "1",
     }
     command = [sys.executable, "-m", "backend.cli", "serve", "--port", str(port)]

@@ -19,8 +19,8 @@ ADMIN_BODY_ERRORS = error_responses(400, 401, 403, 422)
 
 @router.get("/risk", response_model=RiskLimitsRead, responses=ADMIN_ERRORS)
 async def get_risk(_: AdminUser, session: SessionDep, container: ContainerDep) -> Any:
-    """The pre-trade limits and whether trading is halted."""
-    return (await container.trading.risk.get(session)).to_json()
+    """The pre-trade limits and whether trading is halted, as committed."""
+    return (await container.trading.risk.load(session)).to_json()
 
 
 @router.put("/risk", response_model=RiskLimitsRead, responses=ADMIN_BODY_ERRORS)

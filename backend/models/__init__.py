@@ -3,7 +3,7 @@
 from backend.models.account import Account, Position
 from backend.models.backtest import Backtest
 from backend.models.control import IdempotencyKey, RiskSettings
-from backend.models.order import OpenOrderCount, Order, Trade
+from backend.models.order import OpenOrderCount, OpenOrderExposure, Order, Trade
 from backend.models.replica import Replica
 from backend.models.revocation import RevokedSession, UsedRefreshToken
 from backend.models.strategy import Strategy
@@ -14,6 +14,7 @@ __all__ = [
     "Backtest",
     "IdempotencyKey",
     "OpenOrderCount",
+    "OpenOrderExposure",
     "Order",
     "Position",
     "Replica",

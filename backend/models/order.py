@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, Numeric, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.database.base import Base, TimestampMixin, utcnow
@@ -46,6 +46,10 @@ class Order(TimestampMixin, Base):
     strategy_id: Mapped[int | None] = mapped_column(
         ForeignKey("strategies.id", ondelete="SET NULL"), index=True
     )
+    # The price its remaining quantity holds buying power at while open, fixed when it was
+    # booked: the limit price, the last price for a market order, the worse of stop and last
+    # price for a stop (services/orders/risk.py valuation_price).
+    hold_price: Mapped[Decimal | None]
 
     @property
     def remaining_quantity(self) -> Decimal:
@@ -67,6 +71,30 @@ class OpenOrderCount(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
     )
     open_orders: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Raised by every booking that locks the row: a booking that reads its user's books in the
+    # statement that locks it knows whether another booking committed before it got the lock.
+    bookings: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+
+
+class OpenOrderExposure(Base):
+    """A user's open orders on one side of one contract: remaining quantity and its value.
+
+    `notional` is the sum of remaining quantity x hold price (the contract size is applied
+    when it is read). Kept by PostgreSQL triggers on `orders` (migration 0009), so booking
+    reads a row per contract and side instead of the open orders; exact, unbounded NUMERIC.
+    On SQLite (one process, decimals stored as text) the orders are summed in Python instead,
+    and this table stays empty.
+    """
+
+    __tablename__ = "open_order_exposure"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    symbol: Mapped[str] = mapped_column(String(64), primary_key=True)
+    side: Mapped[OrderSide] = mapped_column(string_enum(OrderSide, "order_side"), primary_key=True)
+    quantity: Mapped[Decimal] = mapped_column(Numeric(asdecimal=True))
+    notional: Mapped[Decimal] = mapped_column(Numeric(asdecimal=True))
 
 
 class Trade(Base):

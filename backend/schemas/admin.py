@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.schemas.common import DecimalText, PlainText
+from backend.schemas.common import DecimalInput, DecimalText, PlainText
 
-Limit = Annotated[Decimal, Field(gt=0, max_digits=24, decimal_places=8, allow_inf_nan=False)]
+Limit = Annotated[DecimalInput, Field(gt=0, max_digits=24, decimal_places=8, allow_inf_nan=False)]
 # Stored with 8 places like every decimal: 1e-9 would be stored as a band of 0.
 BandPercent = Annotated[
-    Decimal, Field(gt=0, le=1000, max_digits=12, decimal_places=8, allow_inf_nan=False)
+    DecimalInput, Field(gt=0, le=1000, max_digits=12, decimal_places=8, allow_inf_nan=False)
 ]
 # strict: `true` is not a count (lax mode would read it as 1).
 Count = Annotated[int, Field(ge=1, le=1_000_000, strict=True)]

@@ -9,15 +9,12 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
 from backend.models.enums import BacktestStatus
+from backend.schemas.common import Amount as AmountInput
 from backend.schemas.common import scaled_decimal
 from backend.schemas.strategies import ClassName, Symbol
 
-# 16 digits before the point, 8 after, as an order's; stored and shown at 8 places.
-Amount = Annotated[
-    Decimal,
-    Field(max_digits=24, decimal_places=8, allow_inf_nan=False),
-    PlainSerializer(scaled_decimal, return_type=str, when_used="json"),
-]
+# A request's amount (plain notation, 16 digits before the point, 8 after), shown at 8 places.
+Amount = Annotated[AmountInput, PlainSerializer(scaled_decimal, return_type=str, when_used="json")]
 
 
 class BacktestSettings(BaseModel):

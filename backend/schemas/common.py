@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, Field, PlainSerializer, StringConstraints
-from pydantic_core import to_jsonable_python
+from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, StringConstraints
+from pydantic_core import PydanticCustomError, to_jsonable_python
 
 from backend.shared.utils.currency import to_money_scale
 
@@ -43,6 +44,28 @@ def scaled_decimal(value: Decimal) -> str:
     """
     return plain_decimal(to_money_scale(value))
 
+
+# What a decimal in a request may look like as a string. `Decimal()` reads far more: other
+# scripts' digits ("١"), underscores ("1_000"), surrounding blanks, a "+" sign, exponents;
+# two readers of such a body (a proxy, an audit log, a frontend) may each read another number.
+PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+
+
+def _plain_decimal_text(value: Any) -> Any:
+    """Refuse a decimal string in anything but plain ASCII notation; numbers pass as they are."""
+    if isinstance(value, str) and PLAIN_DECIMAL.fullmatch(value) is None:
+        raise PydanticCustomError(
+            "decimal_parsing",
+            "Input should be a JSON number or a decimal string of ASCII digits with an optional"
+            " leading '-' and an optional '.' followed by digits",
+        )
+    return value
+
+
+# A decimal read from a request: a JSON number, or a string in plain notation ("-12.5").
+DecimalInput = Annotated[Decimal, BeforeValidator(_plain_decimal_text)]
+# Amounts, quantities and prices in requests: 16 digits before the point, 8 after; finite.
+Amount = Annotated[DecimalInput, Field(max_digits=24, decimal_places=8, allow_inf_nan=False)]
 
 # Money, quantities and prices in answers: decimal strings in plain notation.
 DecimalText = Annotated[Decimal, PlainSerializer(plain_decimal, return_type=str, when_used="json")]

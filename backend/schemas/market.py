@@ -8,8 +8,8 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from backend.schemas.common import DecimalText
-from backend.schemas.orders import Amount, Symbol
+from backend.schemas.common import Amount, DecimalText
+from backend.schemas.orders import Symbol
 
 MAX_INJECTED_TICKS = 1000
 

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from backend.models.enums import OrderSide, OrderStatus, OrderType
-from backend.schemas.common import INTEGER_MAX, DecimalText
+from backend.schemas.common import INTEGER_MAX, Amount, DecimalText
 
-# 16 digits before the point, 8 after; finite; numbers or decimal strings accepted.
-Amount = Annotated[Decimal, Field(max_digits=24, decimal_places=8, allow_inf_nan=False)]
 Symbol = Annotated[str, StringConstraints(min_length=3, max_length=64, pattern=r"^[\w-]+\.[A-Z]+$")]
 
 
@@ -93,11 +90,12 @@ class PositionRead(BaseModel):
 
 
 class AccountRead(BaseModel):
-    """The paper account."""
+    """The paper account: available = balance + unrealized_pnl - margin - frozen."""
 
     currency: str
     balance: DecimalText
     available: DecimalText
-    frozen: DecimalText
+    frozen: DecimalText  # held by open orders (their part that opens or adds to a position)
+    margin: DecimalText  # held by the positions, at the last price
     realized_pnl: DecimalText
     unrealized_pnl: DecimalText

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from backend.core.config import AppConfig
@@ -42,6 +43,8 @@ async def test_a_fill_racing_a_cancel_wins(
     )
     cancel = await client.post(f"/api/v1/orders/{placed['id']}/cancel", headers=trader.headers)
     assert cancel.status_code in (200, 409)
+    if cancel.status_code == 200:  # answered while still open; never "filled" with a 200
+        assert cancel.json()["status"] in ("submitted", "partially_filled"), cancel.text
     await settle(container)
     order = (await client.get(f"/api/v1/orders/{placed['id']}", headers=trader.headers)).json()
     assert order["status"] == "filled"
@@ -50,6 +53,42 @@ async def test_a_fill_racing_a_cancel_wins(
     assert [(t.order_id, t.price) for t in trades] == [(placed["id"], Decimal("3498.0"))]
     [position] = (await client.get("/api/v1/positions", headers=trader.headers)).json()
     assert Decimal(position["quantity"]) == 1
+
+
+async def test_a_cancel_that_a_fill_overtook_is_409_not_a_filled_200(
+    client: httpx.AsyncClient,
+    container: AppContainer,
+    make_account: MakeAccount,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fill lands after the cancel found the order open and before the gateway hears the
+    cancel: the order is filled, and the cancel says it could not cancel it."""
+    trader = await make_account()
+    placed = await resting_buy(client, container, trader.headers, price="3499.0")
+    market = container.trading.market
+    ask_gateway = market.request_cancel
+
+    async def filled_first(vt_orderid: str) -> None:
+        await quote(container, IF, last="3498.0", bid="3497.8", ask="3498.0")
+        await ask_gateway(vt_orderid)
+
+    monkeypatch.setattr(market, "request_cancel", filled_first)
+    cancel = await client.post(f"/api/v1/orders/{placed['id']}/cancel", headers=trader.headers)
+    assert cancel.status_code == 409, cancel.text
+    assert cancel.json()["error"] == "order_not_cancellable"
+    assert cancel.json()["detail"] == f"order {placed['id']} is filled"
+    order = (await client.get(f"/api/v1/orders/{placed['id']}", headers=trader.headers)).json()
+    assert (order["status"], order["filled_quantity"]) == ("filled", "1.00000000")
+
+
+async def test_a_cancel_that_wins_is_200_cancelled(
+    client: httpx.AsyncClient, container: AppContainer, make_account: MakeAccount
+) -> None:
+    trader = await make_account()
+    placed = await resting_buy(client, container, trader.headers, price="3499.0")
+    cancel = await client.post(f"/api/v1/orders/{placed['id']}/cancel", headers=trader.headers)
+    assert cancel.status_code == 200, cancel.text
+    assert cancel.json()["status"] == "cancelled"
 
 
 async def test_a_replayed_fill_is_counted_once(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -11,7 +12,7 @@ from prometheus_client import REGISTRY
 from backend.core.container import AppContainer
 from backend.models.enums import UserRole
 from tests.api.conftest import Account, MakeAccount
-from tests.api.trading import quote
+from tests.api.trading import quote, settle
 
 IF = "IF2412.CFFEX"
 
@@ -57,6 +58,32 @@ async def _set_risk(client: httpx.AsyncClient, admin: Account, **limits: Any) ->
             {"order_type": "limit", "quantity": 1, "price": "3149.8"},
             "price_band",
         ),
+        # A buy stop under the market triggers at once: valued at the market, not at 0.2.
+        # 1000 * 3500.0 * 300 = 1,050,000,000 > the default 100,000,000.
+        ({}, {"order_type": "stop", "quantity": "1000", "price": "0.2"}, "max_order_notional"),
+        (
+            {"max_order_notional": 3_000_000},
+            {"order_type": "stop", "quantity": 3, "price": "0.2"},
+            "max_order_notional",
+        ),
+        # Above the market it rests, and trades at its stop or higher: valued at the stop.
+        # 2 * 5000.0 * 300 = 3,000,000 > 2,500,000 (at the last price it would be 2,100,000).
+        (
+            {"max_order_notional": 2_500_000, "price_band_pct": 50},
+            {"order_type": "stop", "quantity": 2, "price": "5000.0"},
+            "max_order_notional",
+        ),
+        # A stop that rests far from the market is held to the band like a limit.
+        (
+            {"price_band_pct": 10},
+            {"order_type": "stop", "quantity": 1, "price": "3851.0"},
+            "price_band",
+        ),
+        (
+            {"price_band_pct": 10},
+            {"order_type": "stop", "side": "SELL", "quantity": 1, "price": "3149.8"},
+            "price_band",
+        ),
     ],
 )
 async def test_limit_breaches_are_stored_as_rejected(
@@ -78,6 +105,32 @@ async def test_limit_breaches_are_stored_as_rejected(
     stored = await client.get(f"/api/v1/orders/{response.json()['id']}", headers=trader.headers)
     assert stored.json()["status"] == "rejected"
     assert _rejections(reason) == before + 1
+
+
+@pytest.mark.parametrize(
+    ("side", "price"),
+    # Through the market (a buy stop at or under the ask, a sell stop at or over the bid):
+    # a market order, however far from the last price.
+    [("BUY", "0.2"), ("BUY", "3500.2"), ("SELL", "9000.0"), ("SELL", "3500.0")],
+)
+async def test_a_stop_through_the_market_trades_at_once_outside_the_band(
+    client: httpx.AsyncClient,
+    container: AppContainer,
+    make_account: MakeAccount,
+    side: str,
+    price: str,
+) -> None:
+    trader, admin = await make_account(), await _admin(make_account)
+    await quote(container, IF, last="3500.0", bid="3500.0", ask="3500.2")
+    await _set_risk(client, admin, price_band_pct=10)
+    body = {"symbol": IF, "side": side, "order_type": "stop", "quantity": 1, "price": price}
+    response = await client.post("/api/v1/orders", json=body, headers=trader.headers)
+    assert response.json()["reject_reason"] is None, response.text
+    await settle(container)
+    order = await client.get(f"/api/v1/orders/{response.json()['id']}", headers=trader.headers)
+    assert order.json()["status"] == "filled"
+    expected = "3500.2" if side == "BUY" else "3500.0"  # at the touch, as a market order
+    assert Decimal(order.json()["avg_fill_price"]) == Decimal(expected)
 
 
 async def test_within_the_band_passes(

@@ -92,7 +92,9 @@ async def test_fills_positions_and_account_add_up(
     assert Decimal(account["balance"]) == expected_balance
     assert Decimal(account["realized_pnl"]) == Decimal(5880)
     assert Decimal(account["frozen"]) == 0
-    assert Decimal(account["available"]) == expected_balance
+    # The short lot holds its notional at the last price: 1 * 3510.0 * 300
+    assert Decimal(account["margin"]) == Decimal(1_053_000)
+    assert Decimal(account["available"]) == expected_balance - Decimal(1_053_000)
 
 
 async def test_resting_limit_freezes_cash_then_fills_when_crossed(
@@ -325,7 +327,11 @@ async def test_account_and_positions_show_every_amount_at_eight_places(
     """Computed amounts read like stored ones, and the account adds up exactly as shown."""
     trader = await make_account()
     fresh = (await client.get("/api/v1/account", headers=trader.headers)).json()
-    assert (fresh["balance"], fresh["frozen"]) == ("10000000.00000000", "0.00000000")
+    assert (fresh["balance"], fresh["frozen"], fresh["margin"]) == (
+        "10000000.00000000",
+        "0.00000000",
+        "0.00000000",
+    )
     await quote(container, IF, last="3500.0", bid="3500.0", ask="3500.2")
     buy = {"symbol": IF, "side": "BUY", "order_type": "market", "quantity": "1"}
     assert (await client.post("/api/v1/orders", json=buy, headers=trader.headers)).is_success
@@ -344,7 +350,8 @@ async def test_account_and_positions_show_every_amount_at_eight_places(
     # (3499.6 - 3500.2) * 1 * 300 and 3499.0 * 1 * 300 held for the resting order
     assert position["unrealized_pnl"] == account["unrealized_pnl"] == "-180.00000000"
     assert account["frozen"] == "1049700.00000000"
-    balance, unrealized, frozen = (
-        Decimal(account[name]) for name in ("balance", "unrealized_pnl", "frozen")
+    assert account["margin"] == "1049880.00000000"  # 1 * 3499.6 * 300, the long lot
+    balance, unrealized, margin, frozen = (
+        Decimal(account[name]) for name in ("balance", "unrealized_pnl", "margin", "frozen")
     )
-    assert Decimal(account["available"]) == balance + unrealized - frozen
+    assert Decimal(account["available"]) == balance + unrealized - margin - frozen

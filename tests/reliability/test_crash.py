@@ -24,7 +24,12 @@ from tests.reliability.support import (
 pytestmark = requires_services
 WORKERS = 20
 ACCEPTED_BEFORE_KILL = 150
-LIMITS = {"RISK__MAX_ORDERS_PER_SECOND": "100000", "RISK__MAX_OPEN_ORDERS": "100000"}
+# Limits out of the stream's way; the account funded for every order it places.
+LIMITS = {
+    "RISK__MAX_ORDERS_PER_SECOND": "100000",
+    "RISK__MAX_OPEN_ORDERS": "100000",
+    "RISK__PAPER_INITIAL_BALANCE": "1000000000000",
+}
 
 
 @dataclass

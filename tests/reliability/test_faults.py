@@ -7,12 +7,16 @@ owns: `cut()` drops every connection and refuses new ones, `restore()` lets them
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 
 import httpx
 
+from backend.models.enums import UserRole
+from backend.services.users import UserService
 from tests.reliability.conftest import FaultRig
 from tests.reliability.support import (
+    PASSWORD,
     limit_order,
     login,
     requires_services,
@@ -80,6 +84,62 @@ async def test_redis_down_degrades_and_recovers_without_restart(rig: FaultRig) -
     await wait_until(risk_settings_cached, within=RECOVERY_SECONDS, what="risk settings cached")
     assert recovered < RECOVERY_SECONDS
     assert rig.redis.connections > 0  # the app really went through the proxy
+
+
+async def _admin_headers(rig: FaultRig) -> dict[str, str]:
+    username = f"fault-admin-{uuid.uuid4().hex[:8]}"
+    async with rig.container.database.session() as session:
+        await UserService(rig.container.security.passwords).create(
+            session,
+            username=username,
+            email=f"{username}@example.com",
+            password=PASSWORD,
+            role=UserRole.ADMIN,
+        )
+    token = (await login(rig.http, username, PASSWORD)).json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_a_halt_acknowledged_while_redis_is_down_holds_when_it_returns(
+    rig: FaultRig,
+) -> None:
+    """The cache still holds the limits from before the halt (it could not be told): they
+    must not bring trading back, on this replica or any other, nor show in /admin/risk."""
+    http, cache = rig.http, rig.container.cache
+    admin = await _admin_headers(rig)
+    placed = await http.post("/api/v1/orders", json=limit_order(), headers=rig.headers)
+    assert placed.json()["status"] == "submitted", placed.text
+
+    async def cached_trading() -> bool:
+        cached = await cache.get("risk:settings")
+        return cached is not None and cached["trading_halted"] is False
+
+    await wait_until(cached_trading, within=RECOVERY_SECONDS, what="limits cached")
+    await rig.redis.cut()
+    try:
+        halted = await http.post("/api/v1/admin/halt", json={"reason": "blip"}, headers=admin)
+        assert halted.status_code == 200, halted.text
+        assert halted.json()["trading_halted"] is True
+        during = await http.post("/api/v1/orders", json=limit_order(), headers=rig.headers)
+        assert during.json()["reject_reason"] == "trading_halted", during.text
+
+        await rig.redis.restore()
+        # Redis is back with the limits of before the halt, unexpired.
+        await wait_until(cached_trading, within=RECOVERY_SECONDS, what="Redis answers again")
+        for _ in range(3):
+            after = await http.post("/api/v1/orders", json=limit_order(), headers=rig.headers)
+            assert (after.json()["status"], after.json()["reject_reason"]) == (
+                "rejected",
+                "trading_halted",
+            ), after.text
+        risk = (await http.get("/api/v1/admin/risk", headers=admin)).json()
+        assert (risk["trading_halted"], risk["halted_reason"]) == (True, "blip")
+        # The booking put the committed limits back in the cache.
+        assert (await cache.get("risk:settings"))["trading_halted"] is True
+    finally:
+        await rig.redis.restore()
+        resumed = await http.post("/api/v1/admin/resume", headers=admin)
+        assert resumed.json()["trading_halted"] is False
 
 
 async def test_database_down_answers_503_and_recovers_without_restart(rig: FaultRig) -> None:

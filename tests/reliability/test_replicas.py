@@ -40,6 +40,8 @@ STRATEGY = {
     "STRATEGY__LEASE_SECONDS": str(LEASE_SECONDS),
     "STRATEGY__RENEW_INTERVAL_SECONDS": "0.5",
 }
+# Every test registers its own trader, all from one address.
+REGISTRATIONS = {"SECURITY__REGISTER_RATE_LIMIT": "100"}
 
 
 @dataclass
@@ -64,7 +66,9 @@ def cluster_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servi
 
 @pytest.fixture(scope="module")
 async def cluster(cluster_services: Services) -> AsyncIterator[Cluster]:
-    servers = {name: cluster_services.server(name, **STRATEGY) for name in REPLICAS}
+    servers = {
+        name: cluster_services.server(name, **STRATEGY, **REGISTRATIONS) for name in REPLICAS
+    }
     clients: dict[str, httpx.AsyncClient] = {}
     proxy = TcpProxy([("127.0.0.1", server.port) for server in servers.values()])
     try:
@@ -252,7 +256,7 @@ async def test_a_replica_started_later_trades_at_the_market_not_its_start_up_pri
         "/api/v1/market/ticks", json=tick, headers=admin_headers
     )
     assert injected.status_code == 202, injected.text
-    late = cluster_services.server("replica-d", **STRATEGY)
+    late = cluster_services.server("replica-d", **STRATEGY, **REGISTRATIONS)
     late.start()
     try:
         await late.wait_ready()
@@ -298,6 +302,44 @@ async def test_the_open_order_limit_holds_across_replicas(cluster: Cluster) -> N
         await cluster.proxied.put("/api/v1/admin/risk", json=restore, headers=admin_headers)
     statuses = sorted(response.json()["status"] for response in placed)
     assert statuses == ["rejected"] * 4 + ["submitted"] * 4, [r.json() for r in placed]
+
+
+async def test_a_halt_on_one_replica_holds_on_every_replica_at_once(cluster: Cluster) -> None:
+    headers = await trader_headers(cluster.proxied, "halted-trader")
+    admin = await login(cluster.clients["replica-a"], *ADMIN)
+    admin_headers = {"Authorization": f"Bearer {admin.json()['access_token']}"}
+    order = await resting_order(cluster, headers)
+    halted = await cluster.clients["replica-a"].post("/api/v1/admin/halt", headers=admin_headers)
+    assert halted.json()["trading_halted"] is True
+    try:
+        for name in REPLICAS:
+            placed = await cluster.clients[name].post("/api/v1/orders", json=order, headers=headers)
+            assert placed.json()["reject_reason"] == "trading_halted", (name, placed.text)
+            risk = await cluster.clients[name].get("/api/v1/admin/risk", headers=admin_headers)
+            assert risk.json()["trading_halted"] is True, name
+    finally:
+        await cluster.clients["replica-a"].post("/api/v1/admin/resume", headers=admin_headers)
+
+
+async def test_buying_power_holds_across_replicas(cluster: Cluster) -> None:
+    """Orders of one account booked at the same moment on two replicas: each booking sees the
+    other's orders, so together they never take the account below zero."""
+    headers = await trader_headers(cluster.proxied, "funded-trader")
+    order = {**(await resting_order(cluster, headers)), "quantity": 3}
+    notional = 3 * Decimal(str(order["price"])) * 300
+    fits = int(Decimal(10_000_000) // notional)
+    assert 0 < fits < 8, notional
+    placed = await asyncio.gather(
+        *(
+            cluster.clients[name].post("/api/v1/orders", json=order, headers=headers)
+            for name in ("replica-a", "replica-b") * 4
+        )
+    )
+    reasons = sorted(response.json()["reject_reason"] or "" for response in placed)
+    assert reasons == [""] * fits + ["insufficient_buying_power"] * (8 - fits), reasons
+    account = (await cluster.proxied.get("/api/v1/account", headers=headers)).json()
+    assert Decimal(account["frozen"]) == fits * notional
+    assert Decimal(account["available"]) >= 0
 
 
 async def test_fills_booked_by_every_replica_at_once_add_up_in_one_account(

@@ -255,6 +255,9 @@ class RiskConfig(BaseModel):
     price_band_pct: Decimal = Field(default=Decimal(10), gt=0)
     paper_initial_balance: Decimal = Field(default=Decimal(10_000_000), ge=0)
     account_currency: str = "CNY"
+    # The share of a position's (or an opening order's) notional the paper account must hold:
+    # 1 is fully funded, 0.1 trades ten times the account. Every replica needs the same one.
+    margin_ratio: Decimal = Field(default=Decimal(1), gt=0, le=1, max_digits=10, decimal_places=8)
 
 
 class AdminConfig(BaseModel):

@@ -75,6 +75,7 @@ NEW_ORDERS = unnest(
     reject_reason=String(),
     client_order_id=String(),
     strategy_id=Integer(),
+    hold_price=Numeric(),
 )
 _NOW = bindparam("now", type_=DateTime(timezone=True))
 # The same for every order of a batch: bound once, not per row.

@@ -29,6 +29,7 @@ class AccountDefaults:
 
     currency: str
     initial_balance: Decimal
+    margin_ratio: Decimal = Decimal(1)  # buying_power.py
 
 
 @dataclass(slots=True)

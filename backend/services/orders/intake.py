@@ -34,6 +34,7 @@ from backend.core.monitoring.metrics import (
     ORDER_BATCH_SIZE,
     ORDER_INTAKE_QUEUED,
     ORDER_REJECTIONS,
+    TRADING_HALTED,
 )
 from backend.models.enums import OrderStatus
 from backend.models.strategy import Strategy
@@ -46,7 +47,9 @@ from backend.services.orders.bulk import (
     arrays,
     takes_arrays,
 )
+from backend.services.orders.buying_power import BuyingPower
 from backend.services.orders.events import OrderEventProcessor
+from backend.services.orders.holdings import read_for_booking
 from backend.services.orders.idempotency import KeyClaim, StoredResponse
 from backend.services.orders.owners import owner_refusals
 from backend.services.orders.ports import MarketAccess
@@ -54,8 +57,8 @@ from backend.services.orders.risk import (
     OrderRateLimiter,
     RiskLimits,
     RiskSettingsStore,
-    open_order_counts,
     static_rejection,
+    valuation_price,
 )
 
 logger = structlog.get_logger(__name__)
@@ -95,6 +98,7 @@ class Submission:
     order_id: int = 0
     client_order_id: str = ""
     rejection: str | None = None
+    hold_price: Decimal | None = None  # what it holds buying power at (risk.valuation_price)
     row: StoredOrder | None = None  # the order as last written
 
     def answer(self, result: OrderResult) -> None:
@@ -118,6 +122,7 @@ class OrderIntake:
         market: MarketAccess,
         risk: RiskSettingsStore,
         rate_limiter: OrderRateLimiter,
+        buying_power: BuyingPower,
         events: OrderEventProcessor,
         replica: str,
         default_gateway: str,
@@ -126,6 +131,7 @@ class OrderIntake:
         self.market = market
         self.risk = risk
         self.rate_limiter = rate_limiter
+        self.buying_power = buying_power
         self.events = events
         self.replica = replica
         self.default_gateway = default_gateway
@@ -222,7 +228,8 @@ class OrderIntake:
         if not batch:
             return []
         ORDER_BATCH_SIZE.observe(len(batch))
-        # The shared limits are read from the cache while the keys are claimed.
+        # The limits the shared cache holds are read while the keys are claimed: a guess of
+        # the committed ones, which the booking reads with its books (holdings.py).
         cached_limits = asyncio.ensure_future(self.risk.cached())
         try:
             async with self.database.session() as session:
@@ -231,8 +238,7 @@ class OrderIntake:
                 batch = await self._claim_keys(session, batch)
                 if not batch:
                     return []
-                limits = await cached_limits or await self.risk.load(session)
-                await self._assess_risk(session, batch, limits)
+                await self._assess_risk(session, batch, await cached_limits)
                 await self._insert(session, batch)
         finally:
             cached_limits.cancel()
@@ -295,26 +301,39 @@ class OrderIntake:
         return [s for s in batch if id(s) not in stopped]
 
     async def _assess_risk(
-        self, session: AsyncSession, batch: list[Submission], limits: RiskLimits
+        self, session: AsyncSession, batch: list[Submission], cached: RiskLimits | None
     ) -> None:
-        """Pre-trade checks, in arrival order; a breach is stored as a rejected order."""
-        for submission in batch:
-            request = submission.request
-            contract = self.market.get_contract(request.symbol)
-            assert contract is not None  # validated before it was queued
-            tick = self.market.get_tick(request.symbol)
-            submission.rejection = static_rejection(limits, request, contract, tick)
-        checked = [s for s in batch if s.rejection is None]
-        if not checked:
-            return
-        per_user = Counter(s.user_id for s in checked)
-        # The shared rate counts are taken while the database counts open orders. Both are
-        # counts before this batch; each order below counts itself, as one request would.
-        open_orders, rates = await asyncio.gather(
-            open_order_counts(session, set(per_user)), self._rates_before(per_user)
+        """Pre-trade checks, in arrival order; a breach is stored as a rejected order.
+
+        Checked against the limits, kill switch and books as committed, read (on PostgreSQL
+        in one statement, under each user's lock) with the open-order counts. The per-second
+        rates are counted in the cache meanwhile, for the orders the cached limits pass.
+        """
+        counted = [s for s in batch if cached is None or self._static(cached, s) is None]
+        reads, rates = await asyncio.gather(
+            read_for_booking(
+                session, {s.user_id for s in batch}, self.buying_power.initial_balance
+            ),
+            self._rates_before(Counter(s.user_id for s in counted)),
         )
-        for submission in checked:
-            user_id = submission.user_id
+        limits = reads.limits
+        if limits is None:  # the first order ever: the row is created (and cached)
+            limits = await self.risk.load(session)
+        elif limits != cached:
+            await self.risk.remember(limits)  # the next booking's guess
+        TRADING_HALTED.set(1 if limits.trading_halted else 0)
+        for submission in batch:
+            submission.rejection = self._static(limits, submission)
+        counted_ids = {id(s) for s in counted}
+        uncounted = [s for s in batch if s.rejection is None and id(s) not in counted_ids]
+        if uncounted:  # the cache held other limits than the database: count these as well
+            late = await self._rates_before(Counter(s.user_id for s in uncounted))
+            rates = late | rates
+        open_orders = reads.open_orders
+        for submission in batch:
+            if submission.rejection is not None:
+                continue
+            user_id, request = submission.user_id, submission.request
             rates[user_id] += 1
             if rates[user_id] > limits.max_orders_per_second:
                 submission.rejection = "max_orders_per_second"
@@ -323,6 +342,23 @@ class OrderIntake:
             if open_orders[user_id] > limits.max_open_orders:
                 open_orders[user_id] -= 1
                 submission.rejection = "max_open_orders"
+                continue
+            holdings = reads.holdings[user_id]
+            fits = self.buying_power.take(
+                holdings, request.symbol, request.side, request.quantity, submission.hold_price
+            )
+            if not fits:
+                open_orders[user_id] -= 1
+                submission.rejection = "insufficient_buying_power"
+
+    def _static(self, limits: RiskLimits, submission: Submission) -> str | None:
+        """The rules that need no database; notes the order's hold price on the way."""
+        request = submission.request
+        contract = self.market.get_contract(request.symbol)
+        assert contract is not None  # validated before it was queued
+        tick = self.market.get_tick(request.symbol)
+        submission.hold_price = valuation_price(request, tick)
+        return static_rejection(limits, request, contract, tick)
 
     async def _rates_before(self, per_user: Counter[int]) -> dict[int, int]:
         """Count each user's orders of this batch; how many each had this second before."""
@@ -377,6 +413,7 @@ class OrderIntake:
                 "gateway": self.default_gateway,
                 "replica": self.replica,
                 "strategy_id": submission.request.strategy_id,
+                "hold_price": submission.hold_price,
                 "created_at": now,
                 "updated_at": now,
             }
@@ -405,6 +442,7 @@ class OrderIntake:
                 reject_reason=[submission.rejection for submission in batch],
                 client_order_id=[submission.client_order_id for submission in batch],
                 strategy_id=[request.strategy_id for request in requests],
+                hold_price=[submission.hold_price for submission in batch],
             ),
             **arrays(
                 "linked",

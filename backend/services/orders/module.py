@@ -14,6 +14,7 @@ from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
 from backend.core.monitoring.health import HealthRegistry
 from backend.services.data.paper_feed import PaperFeed, create_paper_feed
+from backend.services.orders.buying_power import BuyingPower
 from backend.services.orders.cancel_relay import create_cancel_relay
 from backend.services.orders.events import OrderEventProcessor
 from backend.services.orders.fills import AccountDefaults
@@ -48,7 +49,9 @@ def build_trading(
     shared = isinstance(cache, RedisCacheService)
     market = vnpy_engine_from_config(config.vnpy, shared_paper_market=shared)
     accounts = AccountDefaults(
-        currency=config.risk.account_currency, initial_balance=config.risk.paper_initial_balance
+        currency=config.risk.account_currency,
+        initial_balance=config.risk.paper_initial_balance,
+        margin_ratio=config.risk.margin_ratio,
     )
     events = OrderEventProcessor(database, market, accounts)
     risk = RiskSettingsStore(cache, config.risk)
@@ -57,6 +60,7 @@ def build_trading(
         market=market,
         risk=risk,
         rate_limiter=OrderRateLimiter(cache),
+        buying_power=BuyingPower(market, accounts),
         events=events,
         replica=config.replica_id,
         default_gateway=config.vnpy.default_gateway,

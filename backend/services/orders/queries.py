@@ -14,10 +14,11 @@ from backend.models.enums import OrderSide, OrderStatus
 from backend.models.order import Order, Trade
 from backend.schemas.common import Page
 from backend.schemas.orders import AccountRead, OrderRead, PositionRead, TradeRead
+from backend.services.orders.buying_power import BuyingPower
 from backend.services.orders.fills import AccountDefaults
+from backend.services.orders.holdings import load_holdings
 from backend.services.orders.ports import MarketAccess
 from backend.services.orders.positions import PositionState, unrealized_pnl
-from backend.services.orders.risk import OPEN_STATUSES
 from backend.shared.utils.currency import to_money_scale
 
 
@@ -98,39 +99,24 @@ async def list_positions(
     ]
 
 
-async def frozen_amount(session: AsyncSession, user_id: int, market: MarketAccess) -> Decimal:
-    """Cash held for open orders: remaining quantity x price (or last price) x contract size."""
-    statement = select(Order).where(Order.user_id == user_id, Order.status.in_(OPEN_STATUSES))
-    frozen = Decimal(0)
-    for order in (await session.scalars(statement)).all():
-        contract = market.get_contract(order.symbol)
-        tick = market.get_tick(order.symbol)
-        price = order.price if order.price is not None else (tick.last_price if tick else None)
-        if contract is not None and price is not None:
-            frozen += order.remaining_quantity * price * contract.size
-    return to_money_scale(frozen)
-
-
 async def account_summary(
     session: AsyncSession, user_id: int, market: MarketAccess, defaults: AccountDefaults
 ) -> AccountRead:
-    """Balance = initial + realized - commission; available = balance + unrealized - frozen.
+    """Balance = initial + realized - commission; available = balance + unrealized - margin -
+    frozen (buying_power.py), the amounts the next order's buying power is checked against.
 
     Every term has the 8 places of a stored amount, so the sums are exact as shown.
     """
     account = await session.scalar(select(Account).where(Account.user_id == user_id))
-    initial = account.initial_balance if account else defaults.initial_balance
     realized = account.realized_pnl if account else Decimal(0)
-    commission = account.commission if account else Decimal(0)
-    positions = (await session.scalars(select(Position).where(Position.user_id == user_id))).all()
-    unrealized = sum((_mark(position, market) for position in positions), Decimal(0))
-    frozen = await frozen_amount(session, user_id, market)
-    balance = initial + realized - commission
+    [holdings] = (await load_holdings(session, [user_id], defaults.initial_balance)).values()
+    figures = BuyingPower(market, defaults).figures(holdings)
     return AccountRead(
         currency=account.currency if account else defaults.currency,
-        balance=to_money_scale(balance),
-        available=to_money_scale(balance + unrealized - frozen),
-        frozen=frozen,
+        balance=to_money_scale(holdings.balance),
+        available=figures.available,
+        frozen=figures.frozen,
+        margin=figures.margin,
         realized_pnl=to_money_scale(realized),
-        unrealized_pnl=to_money_scale(unrealized),
+        unrealized_pnl=figures.unrealized_pnl,
     )

@@ -19,7 +19,7 @@ from backend.core.database.driver import DriverStatement
 from backend.core.database.upsert import conflict_insert
 from backend.core.monitoring.metrics import TRADING_HALTED
 from backend.models.control import RiskSettings
-from backend.models.enums import OrderStatus, OrderType
+from backend.models.enums import OrderSide, OrderStatus, OrderType
 from backend.models.order import OpenOrderCount
 from backend.schemas.orders import OrderCreate
 from backend.services.orders.bulk import arrays, unnest
@@ -102,7 +102,7 @@ class RiskLimits:
 
 
 class RiskSettingsStore:
-    """Reads limits through the shared cache; writes go to the database, then the cache."""
+    """The limits and kill switch: the database row, and a copy in the shared cache."""
 
     def __init__(self, cache: Cache, defaults: RiskConfig) -> None:
         self.cache = cache
@@ -125,21 +125,30 @@ class RiskSettingsStore:
         return row
 
     async def cached(self) -> RiskLimits | None:
-        """The limits as the shared cache holds them, or None when it holds none."""
+        """The limits as the shared cache holds them, or None when it holds none.
+
+        A guess only (booking counts order rates with it while it reads the committed limits):
+        a change committed while Redis was unreachable is missing from it until it is
+        refilled.
+        """
         cached = await self.cache.get(SETTINGS_CACHE_KEY)
         return None if cached is None else RiskLimits.from_json(cached)
 
-    async def get(self, session: AsyncSession) -> RiskLimits:
-        """The current limits (cached, shared by every replica)."""
-        return await self.cached() or await self.load(session)
+    async def remember(self, limits: RiskLimits) -> None:
+        """Put the limits as committed in the shared cache."""
+        await self.cache.set(SETTINGS_CACHE_KEY, limits.to_json(), SETTINGS_CACHE_TTL)
 
     async def load(self, session: AsyncSession) -> RiskLimits:
-        """The limits as stored (the row is created on first use); refills the cache."""
-        row = await session.get(RiskSettings, SETTINGS_ID)
+        """The limits as stored (the row is created on first use); refills the cache.
+
+        The database is the one source of truth: the cache may miss a write made while
+        Redis was unreachable, so an answer about the limits never comes from it.
+        """
+        row = await session.get(RiskSettings, SETTINGS_ID, populate_existing=True)
         if row is None:
             row = await self._row(session)
         limits = RiskLimits.from_row(row)
-        await self.cache.set(SETTINGS_CACHE_KEY, limits.to_json(), SETTINGS_CACHE_TTL)
+        await self.remember(limits)
         return limits
 
     async def update(self, session: AsyncSession, **values: Any) -> RiskLimits:
@@ -174,11 +183,41 @@ class OrderRateLimiter:
         return count or orders
 
 
-def reference_price(request: OrderCreate, tick: TickSnapshot | None) -> Decimal | None:
-    """The price risk is measured at: the limit/stop price, else the last traded price."""
-    if request.price is not None:
-        return request.price
-    return tick.last_price if tick is not None else None
+def last_price(tick: TickSnapshot | None) -> Decimal | None:
+    """The market's last traded price, or None before the first trade."""
+    return tick.last_price if tick is not None and tick.last_price > 0 else None
+
+
+def valuation_price(request: OrderCreate, tick: TickSnapshot | None) -> Decimal | None:
+    """The price an order's notional is measured at (None: unknown, no trade yet).
+
+    A limit at its price, a market order at the last price, a stop at the worse of its stop
+    and the last price: a stop already through the market trades at once at the market (a buy
+    stop at 0.2 is a market buy), one further away trades at its stop or beyond.
+    """
+    last = last_price(tick)
+    if request.order_type is OrderType.MARKET:
+        return last
+    assert request.price is not None  # validated: limit and stop orders carry one
+    if request.order_type is OrderType.STOP and last is not None:
+        return max(request.price, last)
+    return request.price
+
+
+def triggers_at_once(request: OrderCreate, tick: TickSnapshot | None) -> bool:
+    """A stop the market is already through: the gateway trades it as a market order at once.
+
+    The PAPER market's rule (vnpy's): a buy stop triggers when the ask reaches it, a sell stop
+    when the bid does; the last price stands in for a side not quoted.
+    """
+    if request.order_type is not OrderType.STOP or tick is None:
+        return False
+    assert request.price is not None
+    if request.side is OrderSide.BUY:
+        touch = tick.ask_price_1 if tick.ask_price_1 > 0 else tick.last_price
+        return touch > 0 and touch >= request.price
+    touch = tick.bid_price_1 if tick.bid_price_1 > 0 else tick.last_price
+    return touch > 0 and touch <= request.price
 
 
 async def open_order_counts(session: AsyncSession, user_ids: set[int]) -> dict[int, int]:
@@ -214,17 +253,25 @@ async def lock_open_order_counts(session: AsyncSession, user_ids: set[int]) -> d
 def static_rejection(
     limits: RiskLimits, request: OrderCreate, contract: ContractInfo, tick: TickSnapshot | None
 ) -> str | None:
-    """The first rule the order breaks that needs no database, or None."""
+    """The first rule the order breaks that needs no database, or None.
+
+    Limit orders and stops that rest (not yet triggered) must lie within the price band around
+    the last price; a stop that triggers at once is a market order, which has no band.
+    """
     if limits.trading_halted:
         return "trading_halted"
     if request.quantity > limits.max_order_quantity:
         return "max_order_quantity"
-    price = reference_price(request, tick)
+    price = valuation_price(request, tick)
     if price is not None and request.quantity * price * contract.size > limits.max_order_notional:
         return "max_order_notional"
-    if request.order_type is OrderType.LIMIT and tick is not None and tick.last_price > 0:
+    last = last_price(tick)
+    banded = request.order_type is OrderType.LIMIT or (
+        request.order_type is OrderType.STOP and not triggers_at_once(request, tick)
+    )
+    if banded and last is not None:
         assert request.price is not None
-        deviation = abs(request.price - tick.last_price) * 100 / tick.last_price
+        deviation = abs(request.price - last) * 100 / last
         if deviation > limits.price_band_pct:
             return "price_band"
     return None

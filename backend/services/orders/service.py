@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.database.driver import DriverQuery
 from backend.core.errors import ConflictError, NotFoundError
+from backend.models.enums import OrderStatus
 from backend.models.order import Order
 from backend.schemas.orders import OrderCreate, OrderRead
 from backend.services.orders.bulk import ORDERS
@@ -60,7 +61,11 @@ class OrderService:
     async def cancel_order(
         self, session: AsyncSession, *, user_id: int, order_id: int
     ) -> OrderRead:
-        """Ask for a cancel; answer once the gateway confirms, or with the order still open."""
+        """Ask for a cancel; answer once the gateway confirms, or with the order still open.
+
+        409 `order_not_cancellable` when the order is final before the cancel is asked for,
+        or turned out filled or rejected by the time it is answered.
+        """
         order = await self._owned(session, user_id, order_id)
         if order.status.is_final:
             raise ConflictError(
@@ -83,6 +88,11 @@ class OrderService:
         finally:
             self.events.forget_waiter(order_id, waiter)
         await session.refresh(order)
+        if order.status.is_final and order.status is not OrderStatus.CANCELLED:
+            # A fill (or the gateway's rejection) won the race: the order was not cancelled.
+            raise ConflictError(
+                f"order {order.id} is {order.status.value}", code="order_not_cancellable"
+            )
         return OrderRead.model_validate(order)
 
     async def cancel_open_orders_of(self, session: AsyncSession, user_id: int) -> int:

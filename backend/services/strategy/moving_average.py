@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from backend.models.enums import OrderType
+from backend.schemas.common import DecimalInput
 from backend.services.strategy.base import ZERO, BaseStrategy
 from backend.services.strategy.indicators import DEATH_CROSS, GOLDEN_CROSS, SmaCrossover
 from backend.services.vnpy.types import ContractInfo, TickSnapshot
@@ -23,7 +24,7 @@ class MovingAverageParameters(BaseModel):
 
     fast_window: int = Field(default=10, ge=1, le=10_000, description="Fast SMA length (ticks)")
     slow_window: int = Field(default=20, ge=2, le=10_000, description="Slow SMA length (ticks)")
-    fixed_size: Decimal = Field(
+    fixed_size: DecimalInput = Field(
         default=Decimal(1),
         gt=0,
         max_digits=24,

@@ -1,0 +1,85 @@
+"""Buying power arithmetic on the PAPER market's IF2412 (size 300, last price 3500)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from backend.core.container import AppContainer
+from backend.models.enums import OrderSide
+from backend.services.orders.buying_power import BuyingPower, Exposure, Holdings
+from backend.services.orders.fills import AccountDefaults
+from backend.services.orders.positions import PositionState
+from tests.api.trading import quote
+
+IF = "IF2412.CFFEX"
+BUY, SELL = OrderSide.BUY, OrderSide.SELL
+LOT = Decimal(3500 * 300)  # one lot's notional at the last price
+
+
+@pytest.fixture
+async def power(container: AppContainer) -> BuyingPower:
+    await quote(container, IF, last="3500.0", bid="3500.0", ask="3500.2")
+    return BuyingPower(container.trading.market, AccountDefaults("CNY", Decimal(10_000_000)))
+
+
+def _long(quantity: int, balance: Decimal = Decimal(10_000_000)) -> Holdings:
+    return Holdings(balance, positions={IF: PositionState(Decimal(quantity), Decimal(3500))})
+
+
+def test_a_position_holds_its_notional_and_orders_what_they_add(power: BuyingPower) -> None:
+    holdings = _long(2)
+    holdings.exposure[(IF, BUY)] = Exposure().add(Decimal(3), Decimal(3400))
+    figures = power.figures(holdings)
+    assert figures.margin == 2 * LOT
+    assert figures.frozen == 3 * 3400 * 300
+    assert figures.available == Decimal(10_000_000) - 2 * LOT - 3 * 3400 * 300
+
+
+def test_an_order_that_only_closes_needs_nothing_even_from_an_account_in_the_red(
+    power: BuyingPower,
+) -> None:
+    holdings = _long(9, balance=Decimal(-1))
+    assert power.figures(holdings).available < 0
+    assert power.take(holdings, IF, SELL, Decimal(9), Decimal(3500))
+    assert power.figures(holdings).frozen == 0
+    # The long is spoken for: a further sell opens a short, which must be paid for.
+    assert not power.take(holdings, IF, SELL, Decimal(1), Decimal(3500))
+    assert holdings.exposure[(IF, SELL)] == Exposure(Decimal(9), Decimal(9 * 3500))
+
+
+def test_the_part_beyond_the_position_holds_at_the_sides_average_price(
+    power: BuyingPower,
+) -> None:
+    holdings = _long(2)
+    assert power.take(holdings, IF, SELL, Decimal(2), Decimal(3600))
+    assert power.take(holdings, IF, SELL, Decimal(2), Decimal(3800))
+    # 4 lots to sell, 2 close the long: 2 open a short, at the average 3700.
+    assert power.frozen(holdings, IF) == 2 * 3700 * 300
+
+
+def test_an_order_is_refused_when_it_does_not_fit_and_holds_nothing(power: BuyingPower) -> None:
+    holdings = Holdings(Decimal(10_000_000))
+    accepted = [power.take(holdings, IF, BUY, Decimal(3), Decimal(3316)) for _ in range(5)]
+    assert accepted == [True, True, True, False, False]
+    assert power.figures(holdings).frozen == 9 * 3316 * 300
+    # What still fits goes through.
+    assert power.take(holdings, IF, BUY, Decimal(1), Decimal(3316))
+
+
+def test_a_margin_ratio_holds_that_share_of_the_notional(container: AppContainer) -> None:
+    defaults = AccountDefaults("CNY", Decimal(10_000_000), margin_ratio=Decimal("0.1"))
+    power = BuyingPower(container.trading.market, defaults)
+    holdings = Holdings(Decimal(10_000_000))
+    accepted = [power.take(holdings, IF, BUY, Decimal(30), Decimal(3316)) for _ in range(4)]
+    assert accepted == [True, True, True, False]
+    assert power.figures(holdings).frozen == Decimal("0.1") * 90 * 3316 * 300
+
+
+def test_an_order_without_a_price_may_only_close(power: BuyingPower) -> None:
+    """A market order before the first trade cannot be valued."""
+    holdings = _long(2)
+    assert power.take(holdings, IF, SELL, Decimal(2), None)
+    assert not power.take(holdings, IF, SELL, Decimal(1), None)
+    assert not power.take(holdings, IF, BUY, Decimal(1), None)
