@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 
@@ -201,3 +202,19 @@ async def test_driver_statements_run_in_the_session_transaction(
             await add.fetch(session, {"symbol": "IF2412.CFFEX"})
     async with database.session() as session:  # the pooled connection is fine afterwards
         await add.fetch(session, {"symbol": "ag2502.SHFE"})
+
+
+async def test_sustained_load_beyond_the_pool_reuses_the_same_connections(
+    database: AsyncDatabaseManager,
+) -> None:
+    """The default pool opens its connections once; it never churns through overflow ones."""
+    if not database.uses_asyncpg:
+        pytest.skip("counts PostgreSQL server processes: needs TEST_DATABASE_URL")
+    size = database.config.pool_size
+    waves: list[set[int]] = []
+    for _ in range(3):  # three times as many concurrent reads as connections, three times
+        pids = await asyncio.gather(*(_backend_pid(database) for _ in range(3 * size)))
+        waves.append(set(pids))
+    assert len(waves[0]) <= size
+    assert waves[1] <= waves[0]
+    assert waves[2] <= waves[0]  # no connection opened after the first wave
