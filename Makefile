@@ -20,12 +20,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(RUNTIME_STAMP): $(RUNTIME_INPUTS) | $(BIN)/python
-	$(BIN)/python $(INSTALLER) deps --project . --no-compile
-	$(BIN)/python $(INSTALLER) app --project . --no-compile
+	$(BIN)/python $(INSTALLER) deps --project .
+	$(BIN)/python $(INSTALLER) app --project .
 	@touch $@
 
 $(DEV_STAMP): $(RUNTIME_STAMP)
-	$(BIN)/python $(INSTALLER) dev --project . --no-compile
+	$(BIN)/python $(INSTALLER) dev --project .
 	@touch $@
 
 install-runtime: $(RUNTIME_STAMP)

@@ -72,13 +72,8 @@ def _project(pyproject: Path) -> dict[str, Any]:
     return project
 
 
-# Set by --no-compile: a developer's venv skips writing bytecode for every installed module
-# (a third of the install's time and size); Python compiles what it imports, once.
-_COMPILE: list[str] = []
-
-
 def _pip(*args: str) -> None:
-    command = [sys.executable, "-m", "pip", "install", "--no-cache-dir", *_COMPILE, *args]
+    command = [sys.executable, "-m", "pip", "install", "--no-cache-dir", *args]
     print("+", " ".join(command), flush=True)
     subprocess.run(command, check=True)  # noqa: S603 (our own pip command)
 
@@ -125,10 +120,7 @@ def main() -> None:
     parser.add_argument("step", choices=["deps", "app", "check", "dev"])
     parser.add_argument("--project", type=Path, default=HERE.parent)
     parser.add_argument("--no-editable", action="store_true", help="install RedFire as a wheel")
-    parser.add_argument("--no-compile", action="store_true", help="write no bytecode")
     args = parser.parse_args()
-    if args.no_compile:
-        _COMPILE.append("--no-compile")
     if args.step == "deps":
         install_deps(args.project)
     elif args.step == "app":
