@@ -226,6 +226,11 @@ async def test_one_access_line_per_request_at_info_level(
         assert written[0]["request_id"] == "access-line-1"
         assert (written[0]["level"], written[0]["logger"]) == ("info", "redfire.access")
         assert written[0]["timestamp"].endswith("Z")
+        # The keys in the order structlog's JSON lines have them (the app's other lines).
+        assert list(written[0]) == [
+            *("method", "path", "route", "status", "duration_ms", "client", "event"),
+            *("request_id", "level", "logger", "timestamp"),
+        ]
 
 
 class CountingStream(io.StringIO):
