@@ -2,25 +2,37 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: install run migrate test test-embedded test-services lint format bench slim-check soak fuzz clean
+# Two stamps, each remade only when its inputs change: the runtime (what `make run` needs:
+# vnpy without its Qt desktop, as the Docker image installs it) and the dev tools on top
+# (what `make test` and `make lint` add). Switching between them reinstalls nothing.
+RUNTIME_STAMP := $(VENV)/.runtime-stamp
+DEV_STAMP     := $(VENV)/.dev-stamp
+INSTALLER     := docker/install_runtime.py
+RUNTIME_INPUTS := pyproject.toml $(INSTALLER) docker/requirements-vnpy-core.txt
+
+.PHONY: install install-runtime run migrate test test-embedded test-services lint format bench slim-check soak fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Reinstall only when pyproject.toml changed.
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@touch $(STAMP)
+$(RUNTIME_STAMP): $(RUNTIME_INPUTS) | $(BIN)/python
+	$(BIN)/python $(INSTALLER) deps --project .
+	$(BIN)/python $(INSTALLER) app --project .
+	@touch $@
 
-install: $(STAMP)
+$(DEV_STAMP): $(RUNTIME_STAMP)
+	$(BIN)/python $(INSTALLER) dev --project .
+	@touch $@
 
-migrate: install
+install-runtime: $(RUNTIME_STAMP)
+
+install: $(DEV_STAMP)
+
+migrate: install-runtime
 	@$(BIN)/redfire check-config >/dev/null
 	$(BIN)/redfire migrate
 
@@ -63,9 +75,9 @@ format: install
 bench: install
 	$(BIN)/python -m bench
 
-# The runtime image's dependency set (vnpy without Qt) in a fresh venv, booted once.
-slim-check: install
-	$(BIN)/python scripts/slim_install_check.py
+# A cold `make run` in a fresh copy of the project: time to /health/ready, the venv's size.
+slim-check:
+	$(PYTHON) scripts/slim_install_check.py
 
 # 10-minute soak on PostgreSQL + Redis, not in CI (SOAK_SECONDS / SOAK_RATE override).
 soak: install

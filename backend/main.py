@@ -15,6 +15,7 @@ from backend.api.openapi import install_openapi
 from backend.api.router import include_routers
 from backend.core.config import AppConfig, config_manager
 from backend.core.lifecycle.collector import serving_collector
+from backend.core.monitoring.access_log import flush_access_log
 from backend.core.monitoring.logging import configure_logging
 from backend.core.monitoring.metrics import APP_INFO
 from backend.core.monitoring.middleware import RequestContextMiddleware
@@ -51,6 +52,7 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
                 yield
         finally:
             await container.lifecycle.shutdown()
+            flush_access_log()
 
     app = FastAPI(
         title="RedFire",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 BENCHMARKS = [
     "bench.bench_bridge",
+    "bench.bench_paper",
     "bench.bench_strategy",
     "bench.bench_backtest",
     "bench.bench_cta",

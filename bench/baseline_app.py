@@ -1,7 +1,8 @@
 """Baseline for the order benchmark: FastAPI + SQLAlchemy ORM the way most tutorials write it.
 
 One session per request from a dependency, one ORM insert of the same order row, commit,
-refresh, answer. No auth, no validation against contracts, no risk, no gateway.
+refresh, answer; a read is `session.get` of the row. No auth, no validation against contracts,
+no risk, no gateway.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, HTTPException
 from pydantic import ConfigDict
 from sqlalchemy import DateTime, Numeric, String
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
@@ -74,4 +75,14 @@ async def create_order(
     session.add(row)
     await session.commit()
     await session.refresh(row)
+    return row
+
+
+@app.get("/api/v1/orders/{order_id}", response_model=OrderOut)
+async def read_order(
+    order_id: int, session: Annotated[AsyncSession, Depends(get_session)]
+) -> BaselineOrder:
+    row = await session.get(BaselineOrder, order_id)
+    if row is None:
+        raise HTTPException(404)
     return row

@@ -1,20 +1,36 @@
-"""Order API benchmark: RedFire on PostgreSQL (one uvicorn worker) against a tutorial baseline.
+"""Order API benchmark: RedFire as shipped, in a live market, against a tutorial baseline.
 
-Run with `make bench` or `.venv/bin/python -m bench.bench_orders`. wrk drives 64 connections
-for BENCH_SECONDS (default 10) per scenario; the table compares both in the same run.
+Run with `make bench` or `.venv/bin/python -m bench.bench_orders`. RedFire runs as one uvicorn
+worker on PostgreSQL + Redis with its defaults: the connection pool, the log level and the
+PAPER market ticking every listed contract once a second are what a deployment gets. Only
+what a deployment must set is set (database, Redis, secret key, production, a first admin),
+and the admin raises the per-user risk limits through the API, as an operator would for a
+busy desk. Before anything is measured BENCH_RESTING_ORDERS (default 20,000) limit orders rest
+in the book, spread over every contract and both sides. wrk then drives 64 connections for
+BENCH_SECONDS (default 10) per scenario. The tutorial FastAPI + SQLAlchemy ORM app serves beside
+RedFire on the same database, and each scenario runs on one right after the other, so both
+see the same load from whatever else shares the machine; the targets are judged on these
+ratios. The floor and ceiling rows follow. `cpu us/req` is the server's CPU time per answered
+request, which competing processes move far less than req/s.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
 import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.support import (
     REDIS_URL,
+    Served,
     WrkResult,
     drop_redis_prefix,
     free_port,
@@ -26,6 +42,7 @@ from bench.support import (
 )
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+RESTING_ORDERS = int(os.environ.get("BENCH_RESTING_ORDERS", "20000"))
 ORDER = {
     "symbol": "IF2412.CFFEX",
     "side": "BUY",
@@ -35,30 +52,29 @@ ORDER = {
 }
 MARKET_ORDER = {"symbol": "IF2412.CFFEX", "side": "BUY", "order_type": "market", "quantity": "1"}
 PASSWORD = "bench-password-123"
+# A busy desk's limits, set by the admin at run time (PUT /api/v1/admin/risk).
+DESK_LIMITS = {"max_open_orders": 1_000_000, "max_orders_per_second": 1_000_000}
 
 
 def redfire_env(database_url: str, run: str) -> dict[str, str]:
-    """Production settings with limits out of the benchmark's way."""
+    """What a production deployment must set; everything else keeps its default."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DATABASE", "REDIS", "VNPY", "RISK", "LOG_", "STREAM"))
+    }
     return {
-        **os.environ,
+        **env,
         "DATABASE_URL": database_url,
         "REDIS_URL": REDIS_URL,
-        "REDIS__KEY_PREFIX": f"redfire-bench-{run}:",
+        "REDIS__KEY_PREFIX": f"redfire-bench-{run}:",  # the Redis server is shared
         "SECRET_KEY": uuid.uuid4().hex * 2,
         "ENVIRONMENT": "production",
-        "LOG_LEVEL": "WARNING",
         "ADMIN__USERNAME": "bench",
         "ADMIN__PASSWORD": PASSWORD,
-        "RISK__MAX_ORDERS_PER_SECOND": "1000000",
-        "RISK__MAX_OPEN_ORDERS": "100000000",
-        # Funded for every order the run places (each holds its notional): accepted, not
-        # rejected for buying power.
+        # The desk's paper account, funded for every order the run places (each holds its
+        # notional): accepted, not rejected for buying power. Funding, not tuning.
         "RISK__PAPER_INITIAL_BALANCE": "1000000000000000",
-        "VNPY__PAPER_TICK_INTERVAL": "0",
-        # One connection per in-flight request and no overflow: an overflow connection is
-        # opened and closed again under sustained load, and asyncpg's connect is expensive.
-        "DATABASE__POOL_SIZE": "32",
-        "DATABASE__MAX_OVERFLOW": "0",
     }
 
 
@@ -69,14 +85,14 @@ QUEUES = (
 )
 
 
-def settle(base: str, timeout: float = 120.0) -> None:
+def settle(target: Served, timeout: float = 120.0) -> None:
     """Wait until the previous scenario's orders and gateway events are all booked.
 
     Each scenario then measures its own work, not the tail of the one before.
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        text = httpx.get(f"{base}/metrics", timeout=5).text
+        text = httpx.get(f"{target.base}/metrics", timeout=5).text
         values = [float(line.split()[-1]) for line in text.splitlines() if line.startswith(QUEUES)]
         if values and not any(values):
             return
@@ -84,95 +100,168 @@ def settle(base: str, timeout: float = 120.0) -> None:
     raise RuntimeError(f"RedFire still busy after {timeout:.0f} s")
 
 
-def bench_redfire(database_url: str, run: str) -> list[tuple[str, WrkResult]]:
-    """POST and GET scenarios against RedFire."""
-    env = redfire_env(database_url, run)
+def ticks_seen(target: Served) -> float:
+    """Ticks the server has received from the PAPER market so far (every contract)."""
+    text = httpx.get(f"{target.base}/metrics", timeout=5).text
+    return sum(
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith("redfire_ticks_total{")
+    )
+
+
+OPEN = "SELECT count(*) FROM orders WHERE status IN ('submitted', 'partially_filled')"
+
+
+async def _resting(database_url: str) -> int:
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            count = await connection.scalar(text(OPEN))
+    finally:
+        await engine.dispose()
+    return int(count or 0)
+
+
+def resting_orders(database_url: str) -> int:
+    """Orders open in the book (submitted or partially filled)."""
+    return asyncio.run(_resting(database_url))
+
+
+def fill_book(redfire: Served, database_url: str, token: str, run: str) -> int:
+    """Rest RESTING_ORDERS limit orders in the book, in wrk runs of a few seconds."""
+    rounds = 0
+    while (resting := resting_orders(database_url)) < RESTING_ORDERS:
+        rounds += 1
+        if rounds > 60:
+            raise RuntimeError(f"only {resting} orders rest after {rounds - 1} rounds")
+        env = {"BENCH_TOKEN": token, "BENCH_RUN": f"{run}-{rounds}"}
+        run_wrk(redfire, "rest_book.lua", env, seconds=5)
+        settle(redfire)
+    return resting
+
+
+Rows = list[tuple[str, WrkResult]]
+
+
+def prepare_redfire(redfire: Served, run: str) -> tuple[str, int]:
+    """Log in as the admin, set the desk's limits, place the order the GETs read."""
+    login = httpx.post(
+        f"{redfire.base}/api/v1/auth/login", data={"username": "bench", "password": PASSWORD}
+    )
+    token: str = login.json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    url = f"{redfire.base}/api/v1/admin/risk"
+    httpx.put(url, json=DESK_LIMITS, headers=headers).raise_for_status()
+    placed = httpx.post(f"{redfire.base}/api/v1/orders", json=ORDER, headers=headers)
+    common = {"BENCH_TOKEN": token, "BENCH_BODY": json.dumps(ORDER)}
+    run_wrk(redfire, "post_order.lua", {**common, "BENCH_RUN": f"{run}-warm"}, seconds=3)
+    settle(redfire)
+    return token, int(placed.json()["id"])
+
+
+def bench_pairs(database_url: str, run: str, log: Path) -> tuple[Rows, str]:
+    """RedFire and the tutorial app side by side, each scenario measured on both in turn."""
     from backend.core.database.migrations import upgrade
 
     upgrade(database_url)
-    with server("backend.main:app", env, free_port()) as base:
-        login = httpx.post(
-            f"{base}/api/v1/auth/login", data={"username": "bench", "password": PASSWORD}
-        )
-        token = login.json()["access_token"]
-        headers = {"Authorization": f"Bearer {token}"}
-        order_id = httpx.post(f"{base}/api/v1/orders", json=ORDER, headers=headers).json()["id"]
-        common = {"BENCH_TOKEN": token, "BENCH_BODY": json.dumps(ORDER)}
-        run_wrk(base, "post_order.lua", {**common, "BENCH_RUN": f"{run}-warm"}, seconds=3)
-        settle(base)
+    baseline_env = {**os.environ, "DATABASE_URL": database_url}
+    with (
+        server("backend.main:app", redfire_env(database_url, run), free_port(), log=log) as rf,
+        server("bench.baseline_app:app", baseline_env, free_port()) as tb,
+    ):
+        token, order_id = prepare_redfire(rf, run)
+        resting = fill_book(rf, database_url, token, run)
+        body = {"BENCH_BODY": json.dumps(ORDER), "BENCH_RUN": "baseline"}
+        run_wrk(tb, "post_order.lua", body, seconds=3)
         vacuum_analyze(database_url)
-        post = run_wrk(base, "post_order.lua", {**common, "BENCH_RUN": run}, seconds=SECONDS)
-        settle(base)
+        ticks_before, started = ticks_seen(rf), time.monotonic()
+        common = {"BENCH_TOKEN": token, "BENCH_BODY": json.dumps(ORDER)}
+        post = run_wrk(rf, "post_order.lua", {**common, "BENCH_RUN": run}, seconds=SECONDS)
+        settle(rf)
+        baseline_post = run_wrk(tb, "post_order.lua", body, seconds=SECONDS)
         get_path = {"BENCH_PATH": f"/api/v1/orders/{order_id}", "BENCH_TOKEN": token}
-        get = run_wrk(base, "get.lua", get_path, seconds=SECONDS)
+        get = run_wrk(rf, "get.lua", get_path, seconds=SECONDS)
+        baseline_get = run_wrk(tb, "get.lua", {"BENCH_PATH": "/api/v1/orders/1"}, seconds=SECONDS)
         # Market orders fill at once: trades, positions and the account are booked as well.
         market = {**common, "BENCH_BODY": json.dumps(MARKET_ORDER), "BENCH_RUN": f"{run}-m"}
-        settle(base)
-        filled = run_wrk(base, "post_order.lua", market, seconds=SECONDS)
-    return [
+        filled = run_wrk(rf, "post_order.lua", market, seconds=SECONDS)
+        tick_rate = (ticks_seen(rf) - ticks_before) / (time.monotonic() - started)
+        settle(rf)
+        after = resting_orders(database_url)
+    market_note = (
+        f"{resting:,} orders resting before the measured runs ({after:,} after); "
+        f"the market ticked {tick_rate:.1f} ticks/s across its contracts while measured"
+    )
+    rows = [
         ("RedFire POST /api/v1/orders (limit, rests)", post),
+        ("baseline POST (FastAPI + ORM, session/request)", baseline_post),
         ("RedFire GET /api/v1/orders/{id}", get),
+        ("baseline GET (FastAPI + ORM, session.get)", baseline_get),
         ("RedFire POST /api/v1/orders (market, fills)", filled),
     ]
-
-
-def bench_baseline(database_url: str) -> WrkResult:
-    """The tutorial-style FastAPI + SQLAlchemy ORM insert."""
-    env = {**os.environ, "DATABASE_URL": database_url}
-    with server("bench.baseline_app:app", env, free_port()) as base:
-        body = {"BENCH_BODY": json.dumps(ORDER), "BENCH_RUN": "baseline"}
-        run_wrk(base, "post_order.lua", body, seconds=3)
-        return run_wrk(base, "post_order.lua", body, seconds=SECONDS)
+    return rows, market_note
 
 
 def bench_floor(database_url: str) -> tuple[WrkResult, WrkResult]:
     """FastAPI + one asyncpg statement per request: the floor under any order endpoint."""
     env = {**os.environ, "DATABASE_URL": database_url}
-    with server("bench.floor_app:app", env, free_port()) as base:
+    with server("bench.floor_app:app", env, free_port()) as floor:
         body = {"BENCH_BODY": json.dumps(ORDER), "BENCH_RUN": "floor"}
-        run_wrk(base, "post_order.lua", body, seconds=3)
-        post = run_wrk(base, "post_order.lua", body, seconds=SECONDS)
-        get = run_wrk(base, "get.lua", {"BENCH_PATH": "/api/v1/orders/1"}, seconds=SECONDS)
+        run_wrk(floor, "post_order.lua", body, seconds=3)
+        post = run_wrk(floor, "post_order.lua", body, seconds=SECONDS)
+        get = run_wrk(floor, "get.lua", {"BENCH_PATH": "/api/v1/orders/1"}, seconds=SECONDS)
     return post, get
 
 
 def bench_ceiling() -> WrkResult:
     """The framework alone: the same body validated and echoed, nothing stored."""
-    with server("bench.ceiling_app:app", dict(os.environ), free_port()) as base:
+    with server("bench.ceiling_app:app", dict(os.environ), free_port()) as ceiling:
         body = {"BENCH_BODY": json.dumps(ORDER), "BENCH_RUN": "ceiling"}
-        run_wrk(base, "post_order.lua", body, seconds=3)
-        return run_wrk(base, "post_order.lua", body, seconds=SECONDS)
+        run_wrk(ceiling, "post_order.lua", body, seconds=3)
+        return run_wrk(ceiling, "post_order.lua", body, seconds=SECONDS)
 
 
 def main() -> int:
-    """Run both, print the table and whether the targets hold."""
+    """Run all of them, print the table and whether the targets hold."""
     run = uuid.uuid4().hex[:8]
+    log = Path(tempfile.gettempdir()) / f"redfire-bench-{run}.log"
     with scratch_database(f"redfire_bench_{run}") as database_url:
         try:
-            rows = bench_redfire(database_url, run)
+            rows, market_note = bench_pairs(database_url, run, log)
         finally:
             drop_redis_prefix(f"redfire-bench-{run}:")
-        baseline = bench_baseline(database_url)
         floor_post, floor_get = bench_floor(database_url)
-    rows.append(("baseline POST (FastAPI + ORM, session/request)", baseline))
     rows.append(("reference: FastAPI + 1 asyncpg INSERT (floor)", floor_post))
     rows.append(("reference: FastAPI + 1 asyncpg SELECT (floor)", floor_get))
     rows.append(("reference: FastAPI echo, no I/O (ceiling)", bench_ceiling()))
-    print_table(f"Order API, PostgreSQL, 1 worker, 64 connections, {SECONDS}s each", rows)
-    post, get = rows[0][1], rows[1][1]
-    ratio = post.requests_per_second / baseline.requests_per_second
+    title = f"Order API, PostgreSQL, 1 worker, defaults, 64 connections, {SECONDS}s each"
+    print_table(title, rows)
+    print(f"  {market_note}; RedFire's log: {log}")
+    results = dict(rows)
+    post, baseline_post = rows[0][1], rows[1][1]
+    get, baseline_get = rows[2][1], rows[3][1]
+    post_ratio = post.requests_per_second / baseline_post.requests_per_second
+    get_ratio = get.requests_per_second / baseline_get.requests_per_second
     checks = [
-        (f"POST >= 3x baseline ({ratio:.2f}x)", ratio >= 3),
-        (f"POST >= 1000 req/s ({post.requests_per_second:,.0f})", post.requests_per_second >= 1000),
+        (f"POST >= 3x baseline POST ({post_ratio:.2f}x)", post_ratio >= 3),
         (f"POST p99 < 100 ms ({post.p99_ms:.1f})", post.p99_ms < 100),
         (f"POST zero errors ({post.errors})", post.errors == 0),
-        (f"GET >= 2500 req/s ({get.requests_per_second:,.0f})", get.requests_per_second >= 2500),
+        (f"GET >= 3x baseline GET ({get_ratio:.2f}x)", get_ratio >= 3),
+        (f"GET p99 < 50 ms ({get.p99_ms:.1f})", get.p99_ms < 50),
+        (f"GET zero errors ({get.errors})", get.errors == 0),
     ]
     for label, ok in checks:
         print(f"  [{'ok' if ok else 'MISS'}] {label}")
+    # CPU per request: what the ratios would be with a core each, whatever else ran meanwhile.
+    post_cpu = baseline_post.cpu_us / post.cpu_us
+    get_cpu = baseline_get.cpu_us / get.cpu_us
+    print(f"  CPU per request, baseline / RedFire: POST {post_cpu:.2f}x, GET {get_cpu:.2f}x")
     # Against the rows with none of RedFire's code in them: comparable across machines.
-    post_share = post.requests_per_second / floor_post.requests_per_second
-    get_share = get.requests_per_second / floor_get.requests_per_second
+    floor = results["reference: FastAPI + 1 asyncpg INSERT (floor)"]
+    floor_select = results["reference: FastAPI + 1 asyncpg SELECT (floor)"]
+    post_share = post.requests_per_second / floor.requests_per_second
+    get_share = get.requests_per_second / floor_select.requests_per_second
     shares = f"POST {post_share:.2f} of 1 INSERT, GET {get_share:.2f} of 1 SELECT"
     print(f"  share of the floor rows: {shares}")
     return 0

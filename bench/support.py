@@ -86,9 +86,28 @@ def drop_redis_prefix(prefix: str) -> None:
         client.close()
 
 
+@dataclass(frozen=True)
+class Served:
+    """A server under test: its base URL and its process (for the CPU it spends)."""
+
+    base: str
+    pid: int
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def server(app: str, env: dict[str, str], port: int) -> Iterator[str]:
-    """`uvicorn app` with one worker on loopback; yields its base URL once it answers."""
+def server(
+    app: str, env: dict[str, str], port: int, *, log: Path | None = None
+) -> Iterator[Served]:
+    """`uvicorn app` with one worker on loopback, once it answers.
+
+    The app's log lines (stderr) go to `log` when given, as a deployment would collect them.
+    """
     command = [
         str(BIN / "uvicorn"),
         app,
@@ -106,7 +125,8 @@ def server(app: str, env: dict[str, str], port: int) -> Iterator[str]:
         "--log-level",
         "warning",
     ]
-    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+    stderr = log.open("ab") if log is not None else None
+    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -121,10 +141,12 @@ def server(app: str, env: dict[str, str], port: int) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{app} did not start")
             time.sleep(0.1)
-        yield base
+        yield Served(base, process.pid)
     finally:
         process.terminate()
         process.wait(timeout=60)
+        if stderr is not None:
+            stderr.close()
 
 
 @dataclass(frozen=True)
@@ -138,12 +160,15 @@ class WrkResult:
     requests: int
     non_2xx: int = 0
     timeouts: int = 0
+    # The server's CPU time per answered request: unlike req/s, barely moved by other
+    # processes competing for the same cores.
+    cpu_us: float = 0.0
 
 
 def run_wrk(
-    url: str, script: str, env: dict[str, str], *, seconds: int, connections: int = 64
+    target: Served, script: str, env: dict[str, str], *, seconds: int, connections: int = 64
 ) -> WrkResult:
-    """Run wrk with a Lua script; errors include non-2xx answers."""
+    """Run wrk with a Lua script against `target`; errors include non-2xx answers."""
     command = [
         ensure_wrk(),
         "-t2",
@@ -152,25 +177,36 @@ def run_wrk(
         "--latency",
         "-s",
         str(ROOT / "bench" / "lua" / script),
-        url,
+        target.base,
     ]
+    cpu_before = cpu_seconds(target.pid)
     output = subprocess.run(
         command, env={**os.environ, **env}, capture_output=True, text=True, check=True
     ).stdout
+    cpu = cpu_seconds(target.pid) - cpu_before
     line = next(line for line in output.splitlines() if line.startswith("RESULT"))
     rps, p50, p99, errors, requests, non_2xx, timeouts = line.split()[1:]
+    cpu_us = cpu / max(int(requests), 1) * 1e6
     return WrkResult(
-        float(rps), float(p50), float(p99), int(errors), int(requests), int(non_2xx), int(timeouts)
+        float(rps),
+        float(p50),
+        float(p99),
+        int(errors),
+        int(requests),
+        int(non_2xx),
+        int(timeouts),
+        cpu_us,
     )
 
 
 def print_table(title: str, rows: list[tuple[str, WrkResult]]) -> None:
-    """One table: scenario, req/s, p50, p99, errors."""
+    """One table: scenario, req/s, p50, p99, errors, the server's CPU per request."""
     print(f"\n{title}")
-    header = f"{'scenario':<48} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
-    print(f"{header} {'non-2xx':>8} {'timeouts':>9}")
+    header = f"{'scenario':<52} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
+    print(f"{header} {'non-2xx':>8} {'timeouts':>9} {'cpu us/req':>11}")
     for name, result in rows:
         print(
-            f"{name:<48} {result.requests_per_second:>10,.0f} {result.p50_ms:>8.2f} "
-            f"{result.p99_ms:>8.2f} {result.errors:>7} {result.non_2xx:>8} {result.timeouts:>9}"
+            f"{name:<52} {result.requests_per_second:>8,.0f} {result.p50_ms:>8.2f} "
+            f"{result.p99_ms:>8.2f} {result.errors:>7} {result.non_2xx:>8} {result.timeouts:>9} "
+            f"{result.cpu_us:>11,.0f}"
         )

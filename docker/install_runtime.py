@@ -5,13 +5,13 @@ Run it with the target virtualenv's python (stdlib only, Python >= 3.11):
     /opt/venv/bin/python docker/install_runtime.py deps  --project .   # third-party packages
     /opt/venv/bin/python docker/install_runtime.py app   --project .   # RedFire itself
     /opt/venv/bin/python docker/install_runtime.py check               # verify the result
+    .venv/bin/python docker/install_runtime.py dev --project .         # + test and lint tools
 
-`deps` installs the dependencies declared in pyproject.toml except vnpy and vnpy_ctastrategy,
-then those two with --no-deps, then vnpy's core runtime needs (docker/requirements-vnpy-core.txt).
-vnpy_ctastrategy's metadata pulls in pandas and plotly for its BacktestingEngine and charts;
-RedFire uses its CtaTemplate and strategies only, which need neither. The Dockerfile
-and scripts/slim_install_check.py both use this script, so the image and the CI check install
-the same set.
+`deps` installs the dependencies declared in pyproject.toml except vnpy's own packages
+(`vnpy`, `vnpy_*`), then those with --no-deps, then vnpy's core runtime needs
+(docker/requirements-vnpy-core.txt). `dev` does the same for the `dev` extras. The Dockerfile,
+the Makefile (`make run`, `make test`) and scripts/slim_install_check.py all use this script, so
+the image, a developer's venv and the CI check install the same set.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import sys
 import tempfile
 import tomllib
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 VNPY_CORE_REQUIREMENTS = HERE / "requirements-vnpy-core.txt"
@@ -50,8 +51,6 @@ VNPY_CORE_MODULES = (
     "vnpy_ctastrategy.strategies.double_ma_strategy",
     "vnpy_ctastrategy.strategies.atr_rsi_strategy",
 )
-# Installed with --no-deps: their declared dependencies are the desktop and charting stacks.
-NO_DEPS = ("vnpy", "vnpy-ctastrategy")
 # Must be absent from the runtime environment.
 FORBIDDEN = ("PySide6", "shiboken6", "pyqtgraph", "qdarkstyle", "plotly", "nbformat")
 
@@ -63,20 +62,20 @@ def _name(requirement: str) -> str:
     return re.sub(r"[-_.]+", "-", match.group(1)).lower()
 
 
-def split_requirements(pyproject: Path) -> tuple[list[str], list[str]]:
-    """(dependencies to install with theirs, the NO_DEPS requirements) from pyproject.toml."""
-    project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
-    others: list[str] = []
-    bare: dict[str, str] = {}
-    for requirement in project["dependencies"]:
-        if _name(requirement) in NO_DEPS:
-            bare[_name(requirement)] = requirement
-        else:
-            others.append(requirement)
-    missing = [name for name in NO_DEPS if name not in bare]
-    if missing:
-        raise SystemExit(f"pyproject.toml declares no {', '.join(missing)} dependency")
-    return others, [bare[name] for name in NO_DEPS]
+def _is_vnpy_package(requirement: str) -> bool:
+    name = _name(requirement)
+    return name == "vnpy" or name.startswith("vnpy-")
+
+
+def split_requirements(requirements: list[str]) -> tuple[list[str], list[str]]:
+    """(requirements installed with their dependencies, vnpy packages installed without)."""
+    others = [r for r in requirements if not _is_vnpy_package(r)]
+    return others, [r for r in requirements if _is_vnpy_package(r)]
+
+
+def _project(pyproject: Path) -> dict[str, Any]:
+    project: dict[str, Any] = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+    return project
 
 
 def _pip(*args: str) -> None:
@@ -85,13 +84,26 @@ def _pip(*args: str) -> None:
     subprocess.run(command, check=True)  # noqa: S603 (our own pip command)
 
 
-def install_deps(project: Path) -> None:
-    others, bare = split_requirements(project / "pyproject.toml")
+def _install(requirements: list[str], *extra_files: Path) -> None:
+    others, vnpy_packages = split_requirements(requirements)
     with tempfile.TemporaryDirectory() as tmp:
-        requirements = Path(tmp) / "requirements.txt"
-        requirements.write_text("\n".join(others) + "\n", encoding="utf-8")
-        _pip("-r", str(requirements), "-r", str(VNPY_CORE_REQUIREMENTS))
-    _pip("--no-deps", *bare)
+        listed = Path(tmp) / "requirements.txt"
+        listed.write_text("\n".join(others) + "\n", encoding="utf-8")
+        _pip("-r", str(listed), *(arg for path in extra_files for arg in ("-r", str(path))))
+    if vnpy_packages:
+        _pip("--no-deps", *vnpy_packages)
+
+
+def install_deps(project: Path) -> None:
+    requirements = _project(project / "pyproject.toml")["dependencies"]
+    if not any(_name(r) == "vnpy" for r in requirements):
+        raise SystemExit("pyproject.toml declares no vnpy dependency")
+    _install(requirements, VNPY_CORE_REQUIREMENTS)
+
+
+def install_dev(project: Path) -> None:
+    """The `dev` extras (tests, lint), vnpy's packages among them without their dependencies."""
+    _install(_project(project / "pyproject.toml")["optional-dependencies"]["dev"])
 
 
 def install_app(project: Path, *, editable: bool) -> None:
@@ -133,7 +145,7 @@ def check_cta_backtest() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=["deps", "app", "check"])
+    parser.add_argument("step", choices=["deps", "app", "check", "dev"])
     parser.add_argument("--project", type=Path, default=HERE.parent)
     parser.add_argument("--no-editable", action="store_true", help="install RedFire as a wheel")
     args = parser.parse_args()
@@ -141,6 +153,8 @@ def main() -> None:
         install_deps(args.project)
     elif args.step == "app":
         install_app(args.project, editable=not args.no_editable)
+    elif args.step == "dev":
+        install_dev(args.project)
     else:
         check()
 

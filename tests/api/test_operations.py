@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import io
+import json
 import logging
 import re
+import sys
 from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
-import structlog.testing
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -17,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from backend.core.config import AppConfig
 from backend.core.lifecycle.collector import YOUNG_THRESHOLD
+from backend.core.monitoring.access_log import flush_access_log, log_request
 from backend.core.monitoring.middleware import RequestContextMiddleware
 from backend.main import create_app
 
@@ -200,22 +204,60 @@ async def test_the_collector_is_tuned_while_serving_and_restored_after(
 
 @pytest.mark.parametrize(("level", "lines"), [(logging.INFO, 1), (logging.WARNING, 0)])
 async def test_one_access_line_per_request_at_info_level(
-    client: httpx.AsyncClient, level: int, lines: int
+    client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str], level: int, lines: int
 ) -> None:
     access = logging.getLogger("redfire.access")
     previous = access.level
     access.setLevel(level)
     try:
-        with structlog.testing.capture_logs() as logs:
-            await client.get("/api/v1/orders/7", headers={"X-Request-ID": "access-line-1"})
+        flush_access_log()
+        capsys.readouterr()
+        await client.get("/api/v1/orders/7", headers={"X-Request-ID": "access-line-1"})
+        flush_access_log()
     finally:
         access.setLevel(previous)
+    logs = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
     written = [entry for entry in logs if entry["event"] == "request"]
     assert len(written) == lines
     if written:
         assert written[0]["route"] == "/api/v1/orders/{order_id}"
         assert written[0]["status"] == 401
         assert written[0]["duration_ms"] >= 0
+        assert written[0]["request_id"] == "access-line-1"
+        assert (written[0]["level"], written[0]["logger"]) == ("info", "redfire.access")
+        assert written[0]["timestamp"].endswith("Z")
+        # The keys in the order structlog's JSON lines have them (the app's other lines).
+        assert list(written[0]) == [
+            *("method", "path", "route", "status", "duration_ms", "client", "event"),
+            *("request_id", "level", "logger", "timestamp"),
+        ]
+
+
+class CountingStream(io.StringIO):
+    """A stderr that counts its writes."""
+
+    writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+async def test_access_lines_of_one_loop_iteration_reach_stderr_in_one_write(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    flush_access_log()
+    stream = CountingStream()
+    monkeypatch.setattr(sys, "stderr", stream)
+    for n in range(3):
+        log_request(method="GET", path=f"/api/v1/orders/{n}", status=200)
+    assert stream.getvalue() == ""  # queued until the loop finishes this iteration
+    after_flush = asyncio.get_running_loop().create_future()
+    asyncio.get_running_loop().call_soon(after_flush.set_result, None)  # runs after the flush
+    await after_flush
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["path"] for line in lines] == [f"/api/v1/orders/{n}" for n in range(3)]
+    assert stream.writes == 1
 
 
 async def test_the_order_pipeline_queues_are_exported_when_scraped(

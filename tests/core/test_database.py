@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 
 import asyncpg
 import pytest
-from sqlalchemy import String, bindparam, insert, select
+from sqlalchemy import String, bindparam, func, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -15,7 +16,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from backend.core.config import AppConfig
 from backend.core.database import AsyncDatabaseManager, AsyncRepository
 from backend.core.database.base import MONEY
-from backend.core.database.driver import DriverStatement
+from backend.core.database.driver import DriverQuery, DriverStatement
 from backend.services.data.database import AsyncDatabaseService
 
 
@@ -201,3 +202,74 @@ async def test_driver_statements_run_in_the_session_transaction(
             await add.fetch(session, {"symbol": "IF2412.CFFEX"})
     async with database.session() as session:  # the pooled connection is fine afterwards
         await add.fetch(session, {"symbol": "ag2502.SHFE"})
+
+
+async def test_sustained_load_beyond_the_pool_reuses_the_same_connections(
+    database: AsyncDatabaseManager,
+) -> None:
+    """The default pool opens its connections once; it never churns through overflow ones."""
+    if not database.uses_asyncpg:
+        pytest.skip("counts PostgreSQL server processes: needs TEST_DATABASE_URL")
+    size = database.config.pool_size
+    waves: list[set[int]] = []
+    for _ in range(3):  # three times as many concurrent reads as connections, three times
+        pids = await asyncio.gather(*(_backend_pid(database) for _ in range(3 * size)))
+        waves.append(set(pids))
+    assert len(waves[0]) <= size
+    assert waves[1] <= waves[0]
+    assert waves[2] <= waves[0]  # no connection opened after the first wave
+
+
+BACKEND_PID = DriverQuery(select(func.pg_backend_pid().label("pid")))
+
+
+async def test_reads_reuse_a_few_connections_held_out_of_the_pool(
+    database: AsyncDatabaseManager,
+) -> None:
+    """DriverQuery reads check nothing out per read: a few connections serve them all."""
+    if not database.uses_asyncpg:
+        pytest.skip("held connections are asyncpg's: needs TEST_DATABASE_URL")
+    pool = database.engine.sync_engine.pool
+    limit = max(1, database.config.pool_size // 4)
+    pids: set[int] = set()
+    for _ in range(3):
+        rows = await asyncio.gather(*(BACKEND_PID.first(database, {}) for _ in range(40)))
+        pids |= {row["pid"] for row in rows if row is not None}
+    assert 1 <= len(pids) <= limit
+    assert database.held.held == len(pids)
+    assert pool.checkedout() == database.held.held  # type: ignore[attr-defined]
+    await database.held.close()
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_a_held_connection_that_died_is_replaced(database: AsyncDatabaseManager) -> None:
+    if not database.uses_asyncpg:
+        pytest.skip("held connections are asyncpg's: needs TEST_DATABASE_URL")
+    first = await BACKEND_PID.first(database, {})
+    assert first is not None
+    async with database.driver_connection() as driver:
+        assert await driver.fetchval("SELECT pg_terminate_backend($1)", first["pid"])
+    # The read that meets the dead connection is repeated on a fresh one: no caller sees it.
+    row = await BACKEND_PID.first(database, {})
+    assert row is not None
+    assert row["pid"] != first["pid"]
+    assert database.held.held == 1
+
+
+async def test_reads_cancelled_while_waiting_or_running_leak_no_connection(
+    database: AsyncDatabaseManager,
+) -> None:
+    if not database.uses_asyncpg:
+        pytest.skip("held connections are asyncpg's: needs TEST_DATABASE_URL")
+    pool = database.engine.sync_engine.pool
+    limit = max(1, database.config.pool_size // 4)
+    reads = [asyncio.create_task(BACKEND_PID.first(database, {})) for _ in range(30)]
+    done, pending = await asyncio.wait(reads, return_when=asyncio.FIRST_COMPLETED)
+    for task in list(pending)[::2]:  # some wait for a connection, some have one
+        task.cancel()
+    await asyncio.gather(*reads, return_exceptions=True)
+    assert done
+    rows = await asyncio.gather(*(BACKEND_PID.first(database, {}) for _ in range(20)))
+    assert all(row is not None for row in rows)
+    assert database.held.held <= limit
+    assert pool.checkedout() == database.held.held  # type: ignore[attr-defined]

@@ -18,8 +18,12 @@ class DatabaseConfig(BaseModel):
     """Relational database: PostgreSQL (asyncpg) in production, SQLite (aiosqlite) embedded."""
 
     url: str = DEFAULT_DATABASE_URL
-    pool_size: int = Field(default=10, ge=1, le=200)
-    max_overflow: int = Field(default=20, ge=0, le=500)
+    # A fixed pool per process. Overflow connections are opened for a burst and closed as
+    # soon as they are checked in again, so under sustained load each costs a connect (TLS
+    # negotiation, authentication, a new server process) per request that borrows it.
+    # Size it per worker and replica: max_connections / (replicas x workers), less headroom.
+    pool_size: int = Field(default=20, ge=1, le=200)
+    max_overflow: int = Field(default=0, ge=0, le=500)
     pool_timeout: float = Field(default=5.0, gt=0)
     # Off: asyncpg's ping is BEGIN, SELECT, ROLLBACK - three round trips per checkout. A dead
     # connection fails one statement instead, and SQLAlchemy then recycles the whole pool.

@@ -2,8 +2,9 @@
 
 On the hottest reads (GET /orders/{id}) SQLAlchemy's execution layer (a Connection, an
 execution context, result processing) costs more CPU than the query's round trip. On
-PostgreSQL this runs the SQL that SQLAlchemy compiled on an asyncpg connection taken
-straight from SQLAlchemy's pool; on SQLite it executes the statement through Core as usual.
+PostgreSQL this runs the SQL that SQLAlchemy compiled on an asyncpg connection held out of
+SQLAlchemy's pool for such reads (held.py); on SQLite it executes the statement through Core
+as usual.
 
 Rows come back as the driver decodes them (Decimal, aware UTC datetimes, enum values as str),
 so callers validate them into a schema, which coerces what SQLAlchemy's column types would.
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
+from backend.core.database.held import HeldConnectionLostError
 from backend.core.database.manager import AsyncDatabaseManager
 
 
@@ -40,8 +42,12 @@ class DriverQuery:
         """The first row as a dict of column names to values, or None."""
         if database.uses_asyncpg:
             values = [parameters[name] for name in self.parameters]
-            async with database.driver_connection() as driver:
-                row = await driver.fetchrow(self.sql, *values)
+            try:
+                row = await database.held.fetchrow(self.sql, values)
+            except HeldConnectionLostError:
+                # The server ended the connection while it was held (a restart, an idle
+                # timeout): the read is repeated once, on a fresh one.
+                row = await database.held.fetchrow(self.sql, values)
             return None if row is None else dict(row)
         async with database.read_connection() as connection:
             found = (await connection.execute(self.statement, parameters)).mappings().first()

@@ -15,6 +15,7 @@ from sqlalchemy.util import greenlet_spawn
 
 from backend.core.config.settings import DatabaseConfig
 from backend.core.database.engine import create_engine
+from backend.core.database.held import HeldConnections
 from backend.core.monitoring.metrics import DB_POOL_CONNECTIONS
 
 
@@ -27,6 +28,11 @@ class AsyncDatabaseManager:
         self.uses_asyncpg = self.engine.dialect.driver == "asyncpg"
         self.session_factory = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False, autoflush=False
+        )
+        # A quarter of the pool at most serves DriverQuery reads, kept checked out (held.py).
+        recycle = config.pool_recycle if config.pool_recycle > 0 else float("inf")
+        self.held = HeldConnections(
+            self.engine, limit=max(1, config.pool_size // 4), recycle=recycle
         )
 
     @asynccontextmanager
@@ -85,4 +91,5 @@ class AsyncDatabaseManager:
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
+        await self.held.close()
         await self.engine.dispose()

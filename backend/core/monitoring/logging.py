@@ -28,14 +28,16 @@ SECRET_KEYS = frozenset(
 )
 
 
-def _add_request_id(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def add_request_id(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor: the current request's id, when there is one."""
     request_id = request_id_var.get()
     if request_id is not None:
         event.setdefault("request_id", request_id)
     return event
 
 
-def _redact(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def redact(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor: secret values never reach a line."""
     for key in event.keys() & SECRET_KEYS:
         event[key] = "[redacted]"
     return event
@@ -53,11 +55,11 @@ def configure_logging(level: str = "INFO", *, json_logs: bool = True) -> None:
     """Route stdlib and structlog records through one JSON (or console) renderer."""
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
-        _add_request_id,
+        add_request_id,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        _redact,
+        redact,
     ]
     renderer: Any = (
         structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer()
@@ -93,5 +95,8 @@ def configure_logging(level: str = "INFO", *, json_logs: bool = True) -> None:
         uvicorn_logger = logging.getLogger(name)
         if not any(isinstance(f, SecretRedactingFilter) for f in uvicorn_logger.filters):
             uvicorn_logger.addFilter(SecretRedactingFilter())
+    from backend.core.monitoring.access_log import configure_access_log
+
+    configure_access_log(renderer)
     # Our middleware writes one access line per request; uvicorn's would duplicate it.
     logging.getLogger("uvicorn.access").disabled = True

@@ -23,6 +23,7 @@ from vnpy.trader.object import (
 )
 
 from backend.services.vnpy.event_engine import RedFireEventEngine
+from backend.services.vnpy.paper_book import PaperBook
 from backend.services.vnpy.paper_market import (
     ZERO,
     PaperContract,
@@ -44,7 +45,8 @@ class PaperGateway(BaseGateway):
 
     Thread-safe: one lock guards the book, and events are emitted under it so that vnpy
     sees every order's updates in the order they happened. Deterministic under a seed:
-    the same seed and the same injected ticks give the same fills.
+    the same seed and the same injected ticks give the same fills. Resting orders are kept
+    sorted by price (PaperBook), so a tick costs what it fills, not what rests.
     """
 
     default_name = "PAPER"
@@ -58,7 +60,7 @@ class PaperGateway(BaseGateway):
         self._tick_builders: dict[str, TickBuilder] = {}
         self._subscribed: dict[str, None] = {}  # insertion-ordered set
         self._orders: dict[str, PaperOrder] = {}
-        self._open: dict[str, dict[str, PaperOrder]] = {}
+        self._books: dict[str, PaperBook] = {}
         self._commissions: dict[str, Decimal] = {}
         self._reject_reasons: dict[str, str] = {}
         self._order_seq = itertools.count(1)
@@ -91,7 +93,7 @@ class PaperGateway(BaseGateway):
                 self._contracts[contract.vt_symbol] = contract
                 self._walks[contract.vt_symbol] = walk
                 self._tick_builders[contract.vt_symbol] = TickBuilder(contract, self.gateway_name)
-                self._open[contract.vt_symbol] = {}
+                self._books[contract.vt_symbol] = PaperBook()
                 self.on_contract(contract_data(contract, self.gateway_name))
                 self._quotes[contract.vt_symbol] = walk.initial(now)
                 if announce:
@@ -144,9 +146,9 @@ class PaperGateway(BaseGateway):
                 created=now,
             )
             self._orders[orderid] = order
-            self._open[contract.vt_symbol][orderid] = order
             self.on_order(self._order_data(order, now))
-            self._match(order, self._quotes[contract.vt_symbol], now)
+            if not self._match(order, self._quotes[contract.vt_symbol], now):
+                self._books[contract.vt_symbol].add(order)
             return f"{self.gateway_name}.{orderid}"
 
     def cancel_order(self, req: CancelRequest) -> None:
@@ -157,7 +159,7 @@ class PaperGateway(BaseGateway):
                 self.write_log(f"PAPER cancel: order {req.orderid} is not open")
                 return
             order.status = Status.CANCELLED
-            self._open[order.contract.vt_symbol].pop(order.orderid, None)
+            self._books[order.contract.vt_symbol].remove(order.orderid)
             self.on_order(self._order_data(order, datetime.now(UTC)))
 
     def on_tick(self, tick: TickData) -> None:
@@ -238,9 +240,7 @@ class PaperGateway(BaseGateway):
         """Every open order, oldest first."""
         with self._lock:
             return [
-                self._order_data(order, None)
-                for book in self._open.values()
-                for order in book.values()
+                self._order_data(order, None) for book in self._books.values() for order in book
             ]
 
     def forget(self, vt_orderids: Iterable[str], vt_tradeids: Iterable[str]) -> set[str]:
@@ -293,15 +293,16 @@ class PaperGateway(BaseGateway):
     def _apply_quote(self, contract: PaperContract, quote: Quote) -> None:
         self._quotes[contract.vt_symbol] = quote
         self.on_tick(self._tick_builders[contract.vt_symbol](quote))
-        book = self._open[contract.vt_symbol]
+        book = self._books[contract.vt_symbol]
         if book:
-            for order in list(book.values()):
+            for order in book.take_crossing(quote):
                 self._match(order, quote, quote.moment)
 
-    def _match(self, order: PaperOrder, quote: Quote, moment: datetime) -> None:
+    def _match(self, order: PaperOrder, quote: Quote, moment: datetime) -> bool:
+        """Fill `order` whole if `quote` crosses it; False when it does not trade."""
         price = fill_price(order, quote)
         if price is None:
-            return
+            return False
         volume = order.volume - order.traded
         tradeid = f"{self._session}-{next(self._trade_seq)}"
         contract = order.contract
@@ -309,7 +310,6 @@ class PaperGateway(BaseGateway):
         self._commissions[f"{self.gateway_name}.{tradeid}"] = commission
         order.traded = order.volume
         order.status = Status.ALLTRADED
-        self._open[contract.vt_symbol].pop(order.orderid, None)
         # The trade goes first, so whoever sees ALLTRADED already has the fill.
         self.on_trade(
             TradeData(
@@ -325,6 +325,7 @@ class PaperGateway(BaseGateway):
             )
         )
         self.on_order(self._order_data(order, moment))
+        return True
 
     def _order_data(self, order: PaperOrder, moment: datetime | None) -> OrderData:
         # A fresh object each time: vnpy requires data passed to on_order to stay constant.
