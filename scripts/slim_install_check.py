@@ -3,15 +3,15 @@
     python scripts/slim_install_check.py            # `make slim-check`; needs the package index
 
 Steps, all outside the project's own .venv: copy the project's files (tracked and new, not
-ignored) into a temporary directory; run `make run` there on a free loopback port in
-production mode with a SQLite file, which creates .venv, installs the runtime with
+ignored) into a temporary directory; run `make run` there on a free loopback port in production
+mode with a SQLite file, which creates .venv, installs the runtime with
 docker/install_runtime.py as the Dockerfile does (vnpy without its Qt desktop, no test or lint
 tools), migrates and serves; time it until /health/ready answers 200; expect 200 from
-/health/live and /metrics (with its METRICS__TOKEN) as well; stop it; check vnpy's core
-modules import and the Qt stack is absent; report the venv's size. Targets: ready within
-COLD_RUN_TARGET_SECONDS (60) and a venv of at most VENV_TARGET_MIB (400). Exit 0 only if everything answered and the venv is
-within its size; the time depends on the machine's load and package index, so a slow run is
-reported, not failed.
+/health/live and /metrics (with its METRICS__TOKEN) as well; stop it; check vnpy's core modules
+import and the Qt stack is absent; report the venv's size. Targets: ready within
+COLD_RUN_TARGET_SECONDS (60) and a venv of at most VENV_TARGET_MIB (400). Exit 0 only if
+everything answered and the venv is within its size; the time depends on the machine's load and
+package index, so a slow run is reported, not failed.
 """
 
 from __future__ import annotations
