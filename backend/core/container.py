@@ -15,6 +15,7 @@ from backend.core.security import SecurityComponents
 if TYPE_CHECKING:
     from backend.services.auth.access import AccessGuard
     from backend.services.backtest.runner import BacktestRunner
+    from backend.services.market.module import MarketHistory
     from backend.services.orders.module import TradingComponents
     from backend.services.replicas.registry import ReplicaRegistry
     from backend.services.strategy.engine import StrategyEngine
@@ -36,4 +37,5 @@ class AppContainer:
     strategies: StrategyEngine
     backtests: BacktestRunner
     replicas: ReplicaRegistry
+    history: MarketHistory
     health: HealthRegistry = field(default_factory=HealthRegistry)

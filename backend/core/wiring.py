@@ -12,6 +12,7 @@ from backend.core.lifecycle.manager import ApplicationLifecycleManager
 from backend.core.security import build_security
 from backend.services.auth.access import AccessGuard
 from backend.services.backtest.module import build_backtests, register_backtests
+from backend.services.market.module import build_market_history, register_market_history
 from backend.services.orders.module import build_trading, register_trading
 from backend.services.replicas.registry import ReplicaRegistry
 from backend.services.strategy.module import build_strategies, register_strategies
@@ -30,6 +31,7 @@ def build_container(config: AppConfig) -> AppContainer:
     strategies = build_strategies(config, database, cache, trading, security.invalidations)
     backtests = build_backtests(config, database)
     replicas = ReplicaRegistry(database, config.replicas, replica=config.replica_id)
+    history = build_market_history(config, database, trading.market)
     container = AppContainer(
         config=config,
         lifecycle=lifecycle,
@@ -42,6 +44,7 @@ def build_container(config: AppConfig) -> AppContainer:
         strategies=strategies,
         backtests=backtests,
         replicas=replicas,
+        history=history,
     )
 
     async def check_database() -> dict[str, Any]:
@@ -69,6 +72,7 @@ def build_container(config: AppConfig) -> AppContainer:
     lifecycle.register("admin", start=create_first_admin)
     # Before trading: the bus and publisher run before vnpy delivers ticks, and stop after it.
     register_stream(lifecycle, stream)
+    register_market_history(lifecycle, history)
     register_trading(lifecycle, container.health, trading, database=database, replicas=replicas)
     register_strategies(lifecycle, strategies)
     register_backtests(lifecycle, backtests, replicas)

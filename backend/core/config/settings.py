@@ -24,6 +24,7 @@ from backend.core.config.sections import (
     BacktestConfig,
     ContractConfig,
     DatabaseConfig,
+    MarketConfig,
     RedisConfig,
     ReplicasConfig,
     RiskConfig,
@@ -53,6 +54,7 @@ __all__ = [
     "BacktestConfig",
     "ContractConfig",
     "DatabaseConfig",
+    "MarketConfig",
     "RedisConfig",
     "ReplicasConfig",
     "RiskConfig",
@@ -125,6 +127,7 @@ class AppConfig(BaseSettings):
     vnpy: VnpyConfig = Field(default_factory=VnpyConfig)
     strategy: StrategyConfig = Field(default_factory=StrategyConfig)
     backtest: BacktestConfig = Field(default_factory=BacktestConfig)
+    market: MarketConfig = Field(default_factory=MarketConfig)
     stream: StreamConfig = Field(default_factory=StreamConfig)
     risk: RiskConfig = Field(default_factory=RiskConfig)
     admin: AdminConfig = Field(default_factory=AdminConfig)

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import csv
 import io
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
+from decimal import Decimal
+from typing import BinaryIO
 
 import numpy as np
 
 from backend.core.errors import DomainValidationError
+from backend.services.market.csv_bars import CsvBarReader
 
 BACKTEST_GATEWAY = "BACKTEST"
-CSV_COLUMNS = ("datetime", "open", "high", "low", "close", "volume")
 ZERO = Decimal(0)
 
 
@@ -98,105 +97,26 @@ class ReplayTick:
         return ZERO
 
 
-class _CsvBars:
-    """Accumulates parsed rows, checking each against the previous one."""
+def parse_csv_bars(content: bytes | BinaryIO, *, symbol: str, max_bars: int) -> BarSeries:
+    """Bars from CSV with a header naming datetime, open, high, low, close, volume.
 
-    def __init__(self, max_bars: int) -> None:
-        self.max_bars = max_bars
-        self.datetimes: list[datetime] = []
-        self.columns: tuple[list[Decimal], ...] = ([], [], [], [], [])
-        self._decimals: dict[str, Decimal] = {}
-
-    def add(self, line: int, row: list[str]) -> None:
-        if len(self.datetimes) >= self.max_bars:
-            raise InvalidBarDataError(f"line {line}: more than {self.max_bars} bars")
-        moment = _parse_datetime(line, row[0])
-        if self.datetimes and moment <= self.datetimes[-1]:
-            raise InvalidBarDataError(
-                f"line {line}: datetime {row[0]} is not after the previous bar's"
-            )
-        named = zip(CSV_COLUMNS[1:], row[1:], strict=True)
-        values = [self._decimal(line, name, text) for name, text in named]
-        _check_bar(line, *values)
-        self.datetimes.append(moment)
-        for column, value in zip(self.columns, values, strict=True):
-            column.append(value)
-
-    def _decimal(self, line: int, name: str, text: str) -> Decimal:
-        # Prices repeat on the tick grid: share one Decimal per distinct text.
-        value = self._decimals.get(text)
-        if value is None:
-            try:
-                value = Decimal(text.strip())
-            except InvalidOperation:
-                raise InvalidBarDataError(f"line {line}: {name} {text!r} is not a number") from None
-            if not value.is_finite():
-                raise InvalidBarDataError(f"line {line}: {name} {text!r} is not finite")
-            self._decimals[text] = value
-        return value
-
-
-def _parse_datetime(line: int, text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidBarDataError(f"line {line}: datetime {text!r} is not ISO 8601") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
-def _check_bar(
-    line: int, open_: Decimal, high: Decimal, low: Decimal, close: Decimal, volume: Decimal
-) -> None:
-    for name, price in (("open", open_), ("high", high), ("low", low), ("close", close)):
-        if price <= 0:
-            raise InvalidBarDataError(f"line {line}: {name} {price} is not positive")
-    if volume < 0:
-        raise InvalidBarDataError(f"line {line}: volume {volume} is negative")
-    if high < low:
-        raise InvalidBarDataError(f"line {line}: high {high} is below low {low}")
-    if not low <= open_ <= high or not low <= close <= high:
-        raise InvalidBarDataError(f"line {line}: open and close must lie within [low, high]")
-
-
-def _rows(text: str) -> Iterator[tuple[int, list[str]]]:
-    reader = csv.reader(io.StringIO(text))
-    for row in reader:
-        if row and any(cell.strip() for cell in row):
-            yield reader.line_num, row
-
-
-def _column_order(line: int, header: list[str]) -> list[int]:
-    names = [cell.strip().lower() for cell in header]
-    missing = [name for name in CSV_COLUMNS if name not in names]
-    if missing:
-        raise InvalidBarDataError(f"line {line}: missing column(s) {', '.join(missing)}")
-    return [names.index(name) for name in CSV_COLUMNS]
-
-
-def parse_csv_bars(content: bytes, *, symbol: str, max_bars: int) -> BarSeries:
-    """Bars from CSV text with a header naming datetime, open, high, low, close, volume.
-
+    Read line by line from a stream (an upload spooled to disk), never whole into memory.
     Datetimes are ISO 8601 (naive ones are UTC) and strictly increasing; prices are positive
-    and finite with low <= open, close <= high; volume >= 0. Any problem: 422 naming the line.
+    and finite with low <= open, close <= high; volume >= 0 (services/market/csv_bars.py).
+    Any problem: 422 naming the line.
     """
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidBarDataError(f"the file is not UTF-8 text (byte {exc.start})") from None
-    rows = _rows(text)
-    try:
-        first = next(rows, None)
-        if first is None:
-            raise InvalidBarDataError("line 1: the file is empty")
-        order = _column_order(*first)
-        bars = _CsvBars(max_bars)
-        for line, row in rows:
-            if len(row) < len(first[1]):
-                raise InvalidBarDataError(f"line {line}: expected {len(first[1])} fields")
-            bars.add(line, [row[index] for index in order])
-    except csv.Error as exc:
-        raise InvalidBarDataError(f"malformed CSV: {exc}") from None
-    if not bars.datetimes:
-        raise InvalidBarDataError(f"line {first[0] + 1}: no bars after the header")
-    opens, highs, lows, closes, volumes = bars.columns
-    return BarSeries.build(symbol, bars.datetimes, (opens, highs, lows, closes), volumes)
+    stream = io.BytesIO(content) if isinstance(content, bytes) else content
+    reader = CsvBarReader(stream, max_bars=max_bars)
+    datetimes: list[datetime] = []
+    columns: tuple[list[Decimal], ...] = ([], [], [], [], [])
+    opens, highs, lows, closes, volumes = columns
+    for _line, moment, open_, high, low, close, volume, _turnover, _interest in reader:
+        datetimes.append(moment)
+        opens.append(open_)
+        highs.append(high)
+        lows.append(low)
+        closes.append(close)
+        volumes.append(volume)
+    if reader.errors:
+        raise InvalidBarDataError(str(reader.errors[0]))
+    return BarSeries.build(symbol, datetimes, (opens, highs, lows, closes), volumes)

@@ -1,0 +1,217 @@
+"""CsvBarReader: bars from CSV, read line by line from a binary stream, every line checked.
+
+The header names the columns, in any order: `datetime, open, high, low, close, volume` and
+optionally `turnover, open_interest` (others are ignored). Datetimes are ISO 8601 (a naive
+one is UTC) and strictly increasing; prices are positive, finite, with low <= open, close <=
+high; volume, turnover and open interest are >= 0; every number has at most 16 digits before
+the point. Used by the bar import (services/market/importer.py) and by backtest uploads.
+
+Each line is checked on a fast path that only says yes or no; a line that fails is checked
+again step by step to say what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, BinaryIO
+
+REQUIRED_COLUMNS = ("datetime", "open", "high", "low", "close", "volume")
+OPTIONAL_COLUMNS = ("turnover", "open_interest")
+ZERO = Decimal(0)
+LIMIT = Decimal(10) ** 16
+# (line, datetime, open, high, low, close, volume, turnover, open_interest)
+CsvBar = tuple[int, datetime, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal]
+_PRICES = ("open", "high", "low", "close")
+_AMOUNTS = ("volume", "turnover", "open_interest")
+_CACHE_LIMIT = 65_536
+
+
+class BarLineError(ValueError):
+    """A line that is not a bar; str() names the line and the problem."""
+
+    def __init__(self, line: int, problem: str) -> None:
+        super().__init__(f"line {line}: {problem}")
+        self.line = line
+
+
+class CsvBarReader:
+    """Iterating yields the valid bars; bad lines are collected in `errors` and skipped.
+
+    Iteration stops at `max_errors` bad lines, at a structural problem (no header, not UTF-8,
+    broken quoting) and past `max_bars` bars. The stream is read, never closed.
+    """
+
+    def __init__(self, stream: BinaryIO, *, max_bars: int, max_errors: int = 1) -> None:
+        self.stream = stream
+        self.max_bars = max_bars
+        self.max_errors = max_errors
+        self.errors: list[BarLineError] = []
+        self.count = 0
+        # Prices repeat on the tick grid: one Decimal per distinct text.
+        self._prices: dict[str, Decimal] = {}
+
+    def __iter__(self) -> Iterator[CsvBar]:
+        text = io.TextIOWrapper(self.stream, encoding="utf-8-sig", newline="")
+        reader = csv.reader(text)
+        try:
+            yield from self._read(reader)
+        except csv.Error as exc:
+            self._fail(reader.line_num, f"malformed CSV: {exc}")
+        except UnicodeDecodeError:
+            self._fail(reader.line_num + 1, "the file is not UTF-8 text")
+        finally:
+            text.detach()  # the caller's stream stays open
+
+    def _read(self, reader: Any) -> Iterator[CsvBar]:
+        header = next((row for row in reader if _has_cells(row)), None)
+        if header is None:
+            self._fail(1, "the file is empty")
+            return
+        header_line: int = reader.line_num
+        order = self._columns(header_line, header)
+        if order is None:
+            return
+        width = max(index for index in order if index is not None) + 1
+        fields = len(header)
+        moment_at, open_at, high_at, low_at, close_at, volume_at, turnover_at, interest_at = order
+        prices = self._prices
+        fromisoformat = datetime.fromisoformat
+        previous = datetime.min.replace(tzinfo=UTC)
+        count, max_bars = self.count, self.max_bars
+        for row in reader:
+            try:
+                if len(row) < width:
+                    raise IndexError
+                moment = fromisoformat(row[moment_at].strip())
+                if moment.tzinfo is None:
+                    moment = moment.replace(tzinfo=UTC)
+                values = []
+                for index in (open_at, high_at, low_at, close_at):
+                    text = row[index]
+                    value = prices.get(text)
+                    if value is None:
+                        value = Decimal(text)
+                        if not ZERO < value < LIMIT:
+                            raise ValueError
+                        if len(prices) >= _CACHE_LIMIT:
+                            prices.clear()
+                        prices[text] = value
+                    values.append(value)
+                open_, high, low, close = values
+                volume = Decimal(row[volume_at])
+                turnover = ZERO if turnover_at is None else Decimal(row[turnover_at])
+                interest = ZERO if interest_at is None else Decimal(row[interest_at])
+                if not (
+                    low <= open_ <= high
+                    and low <= close <= high
+                    and ZERO <= volume < LIMIT
+                    and ZERO <= turnover < LIMIT
+                    and ZERO <= interest < LIMIT
+                    and moment > previous
+                ):
+                    raise ValueError
+            except (ValueError, IndexError, InvalidOperation, ArithmeticError):
+                if not _has_cells(row):
+                    continue
+                self.errors.append(_explain(reader.line_num, row, order, fields, previous))
+                if len(self.errors) >= self.max_errors:
+                    return
+                continue
+            if count >= max_bars:
+                self._fail(reader.line_num, f"more than {max_bars} bars")
+                return
+            count += 1
+            self.count = count
+            previous = moment
+            yield (reader.line_num, moment, open_, high, low, close, volume, turnover, interest)
+        if count == 0 and not self.errors:
+            self._fail(header_line + 1, "no bars after the header")
+
+    def _columns(self, line: int, header: list[str]) -> list[int | None] | None:
+        names = [cell.strip().lower() for cell in header]
+        missing = [name for name in REQUIRED_COLUMNS if name not in names]
+        if missing:
+            self._fail(line, f"missing column(s) {', '.join(missing)}")
+            return None
+        wanted = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+        return [names.index(name) if name in names else None for name in wanted]
+
+    def _fail(self, line: int, problem: str) -> None:
+        self.errors.append(BarLineError(line, problem))
+
+
+def _has_cells(row: list[str]) -> bool:
+    return any(cell.strip() for cell in row)
+
+
+def _explain(
+    line: int, row: list[str], order: list[int | None], fields: int, previous: datetime
+) -> BarLineError:
+    """What is wrong with a line the fast path refused."""
+    if len(row) <= max(index for index in order if index is not None):
+        return BarLineError(line, f"expected {fields} fields, found {len(row)}")
+    cells = [None if index is None else row[index] for index in order]
+    try:
+        text = cells[0] or ""
+        try:
+            moment = datetime.fromisoformat(text.strip())
+        except ValueError:
+            raise BarLineError(line, f"datetime {text!r} is not ISO 8601") from None
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+        named = zip(_PRICES, cells[1:5], strict=True)
+        prices = [_number(line, name, cell or "") for name, cell in named]
+        amounts = [
+            ZERO if cell is None else _number(line, name, cell)
+            for name, cell in zip(_AMOUNTS, cells[5:], strict=True)
+        ]
+        problem = bar_problem(*prices, *amounts)
+        if problem is not None:
+            raise BarLineError(line, problem)
+        if moment <= previous:
+            raise BarLineError(line, f"datetime {text.strip()} is not after the previous bar's")
+    except BarLineError as error:
+        return error
+    return BarLineError(line, "not a bar")
+
+
+def bar_problem(
+    open_: Decimal,
+    high: Decimal,
+    low: Decimal,
+    close: Decimal,
+    volume: Decimal,
+    turnover: Decimal,
+    interest: Decimal,
+) -> str | None:
+    """What makes these (finite) values no bar, or None."""
+    values = (open_, high, low, close, volume, turnover, interest)
+    for name, price in zip(_PRICES, values, strict=False):
+        if price <= 0:
+            return f"{name} {price} is not positive"
+    if high < low:
+        return f"high {high} is below low {low}"
+    if not low <= open_ <= high or not low <= close <= high:
+        return "open and close must lie within [low, high]"
+    for name, amount in zip(_AMOUNTS, values[4:], strict=True):
+        if amount < 0:
+            return f"{name} {amount} is negative"
+    for name, value in zip(_PRICES + _AMOUNTS, values, strict=True):
+        if abs(value) >= LIMIT:
+            return f"{name} {value} has more than 16 digits before the point"
+    return None
+
+
+def _number(line: int, name: str, text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise BarLineError(line, f"{name} {text!r} is not a number") from None
+    if not value.is_finite():
+        raise BarLineError(line, f"{name} {text!r} is not finite")
+    if abs(value) >= LIMIT:
+        raise BarLineError(line, f"{name} {text.strip()} has more than 16 digits before the point")
+    return value
