@@ -87,7 +87,7 @@ def _range(start: datetime | None, end: datetime | None) -> tuple[datetime | Non
     return low, high
 
 
-SymbolQuery = Annotated[str, Query(description="vt_symbol, e.g. rb2501.SHFE"), BarSymbol]
+SymbolQuery = Annotated[BarSymbol, Query(description="vt_symbol, e.g. rb2501.SHFE")]
 StartQuery = Annotated[datetime | None, Query(description="ISO 8601; naive is UTC")]
 EndQuery = Annotated[datetime | None, Query(description="exclusive; ISO 8601, naive is UTC")]
 
@@ -128,9 +128,7 @@ async def list_bars(
 async def bar_coverage(
     _: CurrentPrincipal,
     container: ContainerDep,
-    symbol: Annotated[
-        str | None, Query(description="one symbol; default every one"), BarSymbol
-    ] = None,
+    symbol: Annotated[BarSymbol | None, Query(description="one symbol; default every one")] = None,
     interval: BarInterval = BarInterval.MINUTE,
     start: StartQuery = None,
     end: EndQuery = None,

@@ -6,12 +6,15 @@ import io
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
 from backend.core.errors import DomainValidationError
 from backend.services.market.csv_bars import CsvBarReader
+
+if TYPE_CHECKING:
+    from backend.services.backtest.history_feed import BarChunk
 
 BACKTEST_GATEWAY = "BACKTEST"
 ZERO = Decimal(0)
@@ -58,6 +61,21 @@ class BarSeries:
         ordinals = (moment.toordinal() for moment in datetimes)
         days = np.fromiter(ordinals, dtype=np.int64, count=len(datetimes))
         return cls(symbol, datetimes, opens, highs, lows, closes, volume, days)
+
+    def extend(self, chunk: BarChunk) -> None:
+        """Append the chunk's bars (a series read while it replays); `days` is left behind
+        until `with_days`."""
+        self.datetimes.extend(chunk.datetimes)
+        self.open.extend(chunk.open)
+        self.high.extend(chunk.high)
+        self.low.extend(chunk.low)
+        self.close.extend(chunk.close)
+        self.volume.extend(chunk.volume)
+
+    def with_days(self) -> BarSeries:
+        """The same bars (the same lists) with `days` computed for all of them."""
+        prices = (self.open, self.high, self.low, self.close)
+        return BarSeries.build(self.symbol, self.datetimes, prices, self.volume)
 
 
 class ReplayTick:

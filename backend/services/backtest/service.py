@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -19,6 +19,7 @@ from backend.schemas.backtests import BacktestCreate, BacktestSettings
 from backend.services.backtest.bars import BarSeries
 from backend.services.backtest.daily import CostModel
 from backend.services.backtest.engine import BacktestEngine
+from backend.services.backtest.history_feed import BarChunk, HistoryFeed
 from backend.services.backtest.results import StoredResult, stored_result
 from backend.services.backtest.statistics import RatioSettings
 from backend.services.strategy.base import BaseStrategy
@@ -55,11 +56,13 @@ class BacktestJob:
     costs: CostModel
     ratios: RatioSettings
     max_stored_trades: int
+    # Stored bars read while the backtest runs (`bars` starts empty then).
+    feed: Iterable[BarChunk] | None = None
 
     def execute(self) -> StoredResult:
         """Run the backtest (blocking: on a worker thread) and shape what is stored."""
         engine = BacktestEngine(self.costs, self.ratios)
-        result = engine.run(self.strategy_class, self.parameters, self.bars)
+        result = engine.run(self.strategy_class, self.parameters, self.bars, self.feed)
         return stored_result(self.bars, result, self.costs, self.max_stored_trades)
 
 
@@ -80,9 +83,19 @@ class BacktestService:
         self.max_stored_trades = max_stored_trades
 
     async def create(
-        self, session: AsyncSession, *, user_id: int, request: BacktestCreate, bars: BarSeries
+        self,
+        session: AsyncSession,
+        *,
+        user_id: int,
+        request: BacktestCreate,
+        bars: BarSeries,
+        feed: HistoryFeed | None = None,
+        bar_count: int | None = None,
     ) -> tuple[Backtest, BacktestJob]:
-        """A queued backtest and the job that runs it; 422 for an unknown class or parameters."""
+        """A queued backtest and the job that runs it; 422 for an unknown class or parameters.
+
+        `bars` are uploaded bars, or (with a `feed` of `bar_count` stored bars) empty.
+        """
         strategy_class = self.registry.get(request.class_name)
         parameters = self.registry.validate(request.class_name, request.parameters)
         settings = _with_contract_terms(request.settings, self.contracts(request.symbol))
@@ -91,10 +104,10 @@ class BacktestService:
             status=BacktestStatus.QUEUED,
             class_name=request.class_name,
             symbol=request.symbol,
-            source="csv",
+            source="csv" if feed is None else "history",
             parameters=parameters.model_dump(mode="json"),
             settings=settings.model_dump(mode="json"),
-            bar_count=bars.bar_count,
+            bar_count=bars.bar_count if bar_count is None else bar_count,
             trade_count=0,
             replica=self.replica,
         )
@@ -109,8 +122,9 @@ class BacktestService:
         )
         ratios = RatioSettings(settings.risk_free, settings.annual_days, settings.half_life)
         job = BacktestJob(
-            backtest.id, strategy_class, parameters, bars, costs, ratios, self.max_stored_trades
-        )
+            backtest.id, strategy_class, parameters, bars, costs, ratios, self.max_stored_trades,
+            feed,
+        )  # fmt: skip
         return backtest, job
 
     async def get(self, session: AsyncSession, *, user_id: int, backtest_id: int) -> Backtest:

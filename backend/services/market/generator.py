@@ -6,9 +6,11 @@ interest from the tick); otherwise high and low extend to the last price, close 
 interest follow it. Volume and turnover grow by each tick's rise in the gateway's cumulative
 volume and turnover over the previous tick of the symbol (a fall, as at a new trading day,
 adds nothing), also across bars and from the first tick on, as vnpy's do.
-Two departures: minutes are compared whole (vnpy compares hour and minute only, so a tick 24
-hours later would extend a stale bar), and the tick day's high/low fields are not read
-(RedFire's TickSnapshot carries the last price, volumes, turnover and open interest).
+Departures: minutes are compared whole (vnpy compares hour and minute only, so a tick 24
+hours later would extend a stale bar); a tick older than the symbol's previous one (a replay
+of old ticks after live ones) adds no volume or turnover, it only sets the counters the next
+tick is measured from; and the tick day's high/low fields are not read (RedFire's
+TickSnapshot carries the last price, volumes, turnover and open interest).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from backend.services.market.bar import ZERO, Bar
@@ -30,6 +33,7 @@ class _Symbol:
     bar: Bar | None = None
     volume: Decimal | None = None  # the previous tick's cumulative volume; None at first
     turnover: Decimal = ZERO
+    moment: datetime | None = None  # the previous tick's time
     touched: float = 0.0
 
 
@@ -71,7 +75,7 @@ class MinuteBars:
             elif first is None or moment < first:
                 bar.first_tick_at = moment
         previous = state.volume
-        if previous is not None:
+        if previous is not None and state.moment is not None and moment >= state.moment:
             rise = tick.volume - previous
             if rise > 0:
                 bar.volume += rise
@@ -80,6 +84,7 @@ class MinuteBars:
                 bar.turnover += rise
         state.volume = tick.volume
         state.turnover = tick.turnover
+        state.moment = moment
         state.touched = self._clock()
         return finished
 

@@ -197,17 +197,25 @@ class BarReader:
                 following = await _next_pg(driver, plan, request)
         return page_json(request, bars, following)
 
-    async def chunks(
+    async def row_chunks(
         self, symbol: str, interval: BarInterval, start: datetime, end: datetime, size: int
-    ) -> AsyncIterator[list[Bar]]:
-        """Every bar in [start, end), oldest first, `size` at a time (one query per chunk)."""
-        texts = DecimalTexts()
+    ) -> AsyncIterator[list[Row]]:
+        """Every bar in [start, end) as text rows, oldest first, `size` at a time (one query
+        per chunk, each continuing where the last stopped: no cursor held open)."""
         cursor: datetime | None = start
         while cursor is not None:
             page = await self.page(BarRequest(symbol, interval, cursor, end, size))
             if page.rows:
-                yield [_bar(symbol, interval, row, texts) for row in page.rows]
+                yield page.rows
             cursor = page.next_start
+
+    async def chunks(
+        self, symbol: str, interval: BarInterval, start: datetime, end: datetime, size: int
+    ) -> AsyncIterator[list[Bar]]:
+        """Every bar in [start, end) as Bars (exact Decimals), oldest first, `size` at a time."""
+        texts = DecimalTexts()
+        async for rows in self.row_chunks(symbol, interval, start, end, size):
+            yield [_bar(symbol, interval, row, texts) for row in rows]
 
     async def count(
         self, symbol: str, interval: BarInterval, start: datetime, end: datetime
