@@ -50,6 +50,12 @@ def sqlite_path(url: str) -> Path:
     return Path(url.removeprefix("sqlite:///"))
 
 
+def _decimal(value: Any) -> Decimal:
+    # A float's shortest repr is the decimal vnpy meant ("3500.2"); a whole one loses ".0".
+    text = repr(value) if isinstance(value, float) else str(value)
+    return Decimal(text[:-2] if text.endswith(".0") else text)
+
+
 class _BadRowError(ValueError):
     """A row of dbbardata that is no bar; str() says which and why."""
 
@@ -175,8 +181,7 @@ class VnpyBarSource:
         if not SYMBOL.match(symbol):
             raise _BadRowError(f"{where}: symbol {symbol!r} is not a vt_symbol RedFire accepts")
         try:
-            values = [Decimal(repr(value) if isinstance(value, float) else str(value))
-                      for value in row[5:]]  # fmt: skip
+            values = [_decimal(value) for value in row[5:]]
         except InvalidOperation:
             raise _BadRowError(f"{where}: a price or volume is not a number") from None
         if not all(value.is_finite() for value in values):
