@@ -16,10 +16,15 @@ from tests.api.stream import started_app
 from tests.api.test_backtests import CSV, PARAMETERS, SETTINGS, post_backtest, to_csv, wait_finished
 
 HISTORY = {
-    "source": "history", "symbol": "rb2501.SHFE", "interval": "1m",
-    "start": "2024-01-02T00:00:00Z", "end": "2024-02-01T00:00:00Z",
-    "class_name": "MovingAverageStrategy", "parameters": PARAMETERS, "settings": SETTINGS,
-}  # fmt: skip
+    "source": "history",
+    "symbol": "rb2501.SHFE",
+    "interval": "1m",
+    "start": "2024-01-02T00:00:00Z",
+    "end": "2024-02-01T00:00:00Z",
+    "class_name": "MovingAverageStrategy",
+    "parameters": PARAMETERS,
+    "settings": SETTINGS,
+}
 
 
 async def import_csv(client: httpx.AsyncClient, headers: dict[str, str], content: bytes) -> None:
@@ -33,8 +38,16 @@ async def import_csv(client: httpx.AsyncClient, headers: dict[str, str], content
 
 
 def numeric_trades(body: dict[str, Any]) -> list[tuple[Any, ...]]:
-    return [(trade["trade_time"], trade["side"], Decimal(trade["price"]), Decimal(trade["quantity"]),
-             trade["commission"]) for trade in body["trades"]]  # fmt: skip
+    return [
+        (
+            trade["trade_time"],
+            trade["side"],
+            Decimal(trade["price"]),
+            Decimal(trade["quantity"]),
+            trade["commission"],
+        )
+        for trade in body["trades"]
+    ]
 
 
 async def test_stored_bars_backtest_as_the_same_bars_uploaded(

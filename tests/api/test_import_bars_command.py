@@ -41,19 +41,75 @@ POSTGRESQL_DDL = [
 ]
 # (symbol, exchange, datetime in Asia/Shanghai, interval, volume, turnover, oi, o, h, l, c)
 ROWS = [
-    ("rb2501", "SHFE", "2024-01-02 09:00:00", "1m", 12.0, 396024.0, 1500.0,
-     3300.0, 3301.0, 3299.0, 3300.5),
-    ("rb2501", "SHFE", "2024-01-02 09:01:00", "1m", 3.0, 99030.0, 1502.0,
-     3300.5, 3302.0, 3300.0, 3301.0),
-    ("IF2412", "CFFEX", "2024-01-02 09:30:00", "1m", 5.0, 5250300.0, 80.0,
-     3500.2, 3500.4, 3500.0, 3500.2),
-    ("rb2501", "SHFE", "2024-01-02 00:00:00", "d", 900.0, 29700000.0, 1510.0,
-     3290.0, 3310.0, 3280.0, 3305.0),
-    ("rb2501", "SHFE", "2024-01-01 00:00:00", "w", 4000.0, 1.0, 1.0, 3200.0, 3300.0, 3100.0, 3290.0),
-]  # fmt: skip
+    (
+        "rb2501",
+        "SHFE",
+        "2024-01-02 09:00:00",
+        "1m",
+        12.0,
+        396024.0,
+        1500.0,
+        3300.0,
+        3301.0,
+        3299.0,
+        3300.5,
+    ),
+    (
+        "rb2501",
+        "SHFE",
+        "2024-01-02 09:01:00",
+        "1m",
+        3.0,
+        99030.0,
+        1502.0,
+        3300.5,
+        3302.0,
+        3300.0,
+        3301.0,
+    ),
+    (
+        "IF2412",
+        "CFFEX",
+        "2024-01-02 09:30:00",
+        "1m",
+        5.0,
+        5250300.0,
+        80.0,
+        3500.2,
+        3500.4,
+        3500.0,
+        3500.2,
+    ),
+    (
+        "rb2501",
+        "SHFE",
+        "2024-01-02 00:00:00",
+        "d",
+        900.0,
+        29700000.0,
+        1510.0,
+        3290.0,
+        3310.0,
+        3280.0,
+        3305.0,
+    ),
+    (
+        "rb2501",
+        "SHFE",
+        "2024-01-01 00:00:00",
+        "w",
+        4000.0,
+        1.0,
+        1.0,
+        3200.0,
+        3300.0,
+        3100.0,
+        3290.0,
+    ),
+]
 INSERT = (
     'INSERT INTO "dbbardata" (symbol, exchange, datetime, interval, volume, turnover,'
-    " open_interest, open_price, high_price, low_price, close_price)"
+    " open_interest, open_price, high_price, low_price, close_price) VALUES ({})"
 )
 
 
@@ -61,7 +117,7 @@ def vnpy_sqlite(path: Path, rows: list[tuple[object, ...]]) -> str:
     with sqlite3.connect(path) as connection:
         for statement in SQLITE_DDL:
             connection.execute(statement)
-        connection.executemany(INSERT + " VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+        connection.executemany(INSERT.format(", ".join("?" * 11)), rows)
     return f"sqlite:///{path}"
 
 
@@ -79,7 +135,7 @@ def vnpy_postgresql() -> Iterator[str]:
                 await connection.execute(statement)
             rows = [(*row[:2], datetime.fromisoformat(str(row[2])), *row[3:]) for row in ROWS]
             marks = ", ".join(f"${n}" for n in range(1, 12))
-            await connection.executemany(f"{INSERT} VALUES ({marks})", rows)
+            await connection.executemany(INSERT.format(marks), rows)
         finally:
             await connection.close()
 
@@ -127,14 +183,32 @@ async def test_refusals_are_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture
 
 async def check_imported(client: httpx.AsyncClient, viewer: Account) -> None:
     # 09:00 in Shanghai is 01:00 UTC; the prices are the decimals vnpy meant.
-    [first, second] = await bars(client, viewer, symbol="rb2501.SHFE",
-                                 start="2024-01-02T00:00:00Z", end="2024-01-02T02:00:00Z")  # fmt: skip
-    assert first == {"datetime": "2024-01-02T01:00:00Z", "open": "3300", "high": "3301",
-                     "low": "3299", "close": "3300.5", "volume": "12", "turnover": "396024",
-                     "open_interest": "1500"}  # fmt: skip
+    [first, second] = await bars(
+        client,
+        viewer,
+        symbol="rb2501.SHFE",
+        start="2024-01-02T00:00:00Z",
+        end="2024-01-02T02:00:00Z",
+    )
+    assert first == {
+        "datetime": "2024-01-02T01:00:00Z",
+        "open": "3300",
+        "high": "3301",
+        "low": "3299",
+        "close": "3300.5",
+        "volume": "12",
+        "turnover": "396024",
+        "open_interest": "1500",
+    }
     assert second["datetime"] == "2024-01-02T01:01:00Z"
-    [daily] = await bars(client, viewer, symbol="rb2501.SHFE", interval="1d",
-                         start="2024-01-01T00:00:00Z", end="2024-01-03T00:00:00Z")  # fmt: skip
+    [daily] = await bars(
+        client,
+        viewer,
+        symbol="rb2501.SHFE",
+        interval="1d",
+        start="2024-01-01T00:00:00Z",
+        end="2024-01-03T00:00:00Z",
+    )
     assert (daily["datetime"], daily["volume"]) == ("2024-01-02T00:00:00Z", "900")
 
 
