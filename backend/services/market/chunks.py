@@ -89,6 +89,9 @@ class ThreadedChunks:
             ahead, self._ahead = self._ahead, None
             if ahead is not None:
                 await asyncio.gather(ahead, return_exceptions=True)
+            close = getattr(self.produce, "close", None)
+            if close is not None:  # a generator stopped early releases what it holds
+                await asyncio.to_thread(close)
 
 
 def error_summary(errors: list[str]) -> str:

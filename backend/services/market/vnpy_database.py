@@ -100,7 +100,8 @@ class VnpyBarSource:
         if not path.is_file():
             self.errors.append(f"no vnpy SQLite database at {path}")
             return
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # Chunks are read on whichever worker thread is free, one at a time.
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
         try:
             sql, values = self._query(postgresql=False)
             cursor = connection.execute(sql, values)
