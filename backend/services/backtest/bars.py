@@ -128,7 +128,7 @@ def parse_csv_bars(content: bytes | BinaryIO, *, symbol: str, max_bars: int) -> 
     datetimes: list[datetime] = []
     columns: tuple[list[Decimal], ...] = ([], [], [], [], [])
     opens, highs, lows, closes, volumes = columns
-    for _line, moment, open_, high, low, close, volume, _turnover, _interest in reader:
+    for _line, moment, open_, high, low, close, volume, *_ in reader:
         datetimes.append(moment)
         opens.append(open_)
         highs.append(high)

@@ -29,12 +29,20 @@ MAX_REPORTED_ERRORS = 10
 
 @dataclass(slots=True)
 class Chunk:
-    """Bars of one symbol and interval, oldest first, and their form for the writer."""
+    """Bars of one symbol and interval, oldest first, and their form for the writer.
+
+    A chunk read from text keeps each bar's `source` line number and `cells` (the texts its
+    values were read from, at `columns`: datetime, open ... open_interest), so that the
+    COPY text can reuse them instead of writing every value out again.
+    """
 
     symbol: str
     interval: BarInterval
     rows: list[BarRow]
     payload: Any = None
+    lines: list[int] | None = None
+    cells: list[list[str]] | None = None
+    columns: tuple[int | None, ...] = ()
 
     @property
     def first(self) -> datetime:

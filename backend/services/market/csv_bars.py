@@ -23,8 +23,10 @@ REQUIRED_COLUMNS = ("datetime", "open", "high", "low", "close", "volume")
 OPTIONAL_COLUMNS = ("turnover", "open_interest")
 ZERO = Decimal(0)
 LIMIT = Decimal(10) ** 16
-# (line, datetime, open, high, low, close, volume, turnover, open_interest)
-CsvBar = tuple[int, datetime, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal]
+# (line, datetime, open, high, low, close, volume, turnover, open_interest, the line's cells)
+CsvBar = tuple[
+    int, datetime, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal, list[str]
+]
 _PRICES = ("open", "high", "low", "close")
 _AMOUNTS = ("volume", "turnover", "open_interest")
 _CACHE_LIMIT = 65_536
@@ -51,8 +53,13 @@ class CsvBarReader:
         self.max_errors = max_errors
         self.errors: list[BarLineError] = []
         self.count = 0
-        # Prices repeat on the tick grid: one Decimal per distinct text.
+        # Where each of REQUIRED_COLUMNS + OPTIONAL_COLUMNS is among a line's cells (None:
+        # absent), once the header is read.
+        self.columns: list[int | None] = []
+        # Prices repeat on the tick grid, volumes and open interest often: one Decimal per
+        # distinct text.
         self._prices: dict[str, Decimal] = {}
+        self._amounts: dict[str, Decimal] = {}
 
     def __iter__(self) -> Iterator[CsvBar]:
         text = io.TextIOWrapper(self.stream, encoding="utf-8-sig", newline="")
@@ -75,10 +82,12 @@ class CsvBarReader:
         order = self._columns(header_line, header)
         if order is None:
             return
+        self.columns = order
         width = max(index for index in order if index is not None) + 1
         fields = len(header)
         moment_at, open_at, high_at, low_at, close_at, volume_at, turnover_at, interest_at = order
-        prices = self._prices
+        prices, amounts = self._prices, self._amounts
+        price_of, amount_of = prices.get, amounts.get
         fromisoformat = datetime.fromisoformat
         previous = datetime.min.replace(tzinfo=UTC)
         count, max_bars = self.count, self.max_bars
@@ -89,28 +98,27 @@ class CsvBarReader:
                 moment = fromisoformat(row[moment_at].strip())
                 if moment.tzinfo is None:
                     moment = moment.replace(tzinfo=UTC)
-                values = []
-                for index in (open_at, high_at, low_at, close_at):
-                    text = row[index]
-                    value = prices.get(text)
-                    if value is None:
-                        value = Decimal(text)
-                        if not ZERO < value < LIMIT:
-                            raise ValueError
-                        if len(prices) >= _CACHE_LIMIT:
-                            prices.clear()
-                        prices[text] = value
-                    values.append(value)
-                open_, high, low, close = values
-                volume = Decimal(row[volume_at])
+                # Each distinct text is parsed and range-checked once (prices > 0, amounts
+                # >= 0, both below 10**16); turnovers rarely repeat and are checked each time.
+                text = row[open_at]
+                open_ = price_of(text) or _cached(prices, text, ZERO)
+                text = row[high_at]
+                high = price_of(text) or _cached(prices, text, ZERO)
+                text = row[low_at]
+                low = price_of(text) or _cached(prices, text, ZERO)
+                text = row[close_at]
+                close = price_of(text) or _cached(prices, text, ZERO)
+                text = row[volume_at]
+                volume = amount_of(text) or _cached(amounts, text, None)
+                interest = ZERO
+                if interest_at is not None:
+                    text = row[interest_at]
+                    interest = amount_of(text) or _cached(amounts, text, None)
                 turnover = ZERO if turnover_at is None else Decimal(row[turnover_at])
-                interest = ZERO if interest_at is None else Decimal(row[interest_at])
                 if not (
                     low <= open_ <= high
                     and low <= close <= high
-                    and ZERO <= volume < LIMIT
                     and ZERO <= turnover < LIMIT
-                    and ZERO <= interest < LIMIT
                     and moment > previous
                 ):
                     raise ValueError
@@ -127,7 +135,18 @@ class CsvBarReader:
             count += 1
             self.count = count
             previous = moment
-            yield (reader.line_num, moment, open_, high, low, close, volume, turnover, interest)
+            yield (
+                reader.line_num,
+                moment,
+                open_,
+                high,
+                low,
+                close,
+                volume,
+                turnover,
+                interest,
+                row,
+            )
         if count == 0 and not self.errors:
             self._fail(header_line + 1, "no bars after the header")
 
@@ -142,6 +161,17 @@ class CsvBarReader:
 
     def _fail(self, line: int, problem: str) -> None:
         self.errors.append(BarLineError(line, problem))
+
+
+def _cached(cache: dict[str, Decimal], text: str, above: Decimal | None) -> Decimal:
+    """Parse `text`, check it (> `above`, or >= 0 when None; below 10**16) and keep it."""
+    value = Decimal(text)
+    if not (value > above if above is not None else value >= ZERO) or not value < LIMIT:
+        raise ValueError(text)
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[text] = value
+    return value
 
 
 def _has_cells(row: list[str]) -> bool:

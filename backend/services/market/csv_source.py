@@ -16,7 +16,6 @@ from typing import BinaryIO
 from backend.services.market.chunks import (
     CHUNK_ROWS,
     MAX_REPORTED_ERRORS,
-    BarRow,
     Chunk,
     Formatter,
     ThreadedChunks,
@@ -49,10 +48,10 @@ class CsvSource:
     def _produce(self) -> Iterator[Chunk]:
         reader = CsvBarReader(self.stream, max_bars=sys.maxsize, max_errors=MAX_REPORTED_ERRORS)
         bad: list[BarLineError] = []
-        rows: list[BarRow] = []
+        chunk = self._chunk()
         daily = self.interval is BarInterval.DAY
         previous: datetime | None = None
-        for line, moment, *values in reader:
+        for line, moment, *values, cells in reader:
             moment = moment.astimezone(UTC) if not daily else _day(moment)
             problem = None
             if daily and previous is not None and moment <= previous:
@@ -67,14 +66,21 @@ class CsvSource:
             previous = moment
             if bad or reader.errors:
                 continue  # nothing is written once a line is bad: only look for more
-            rows.append((moment, *values))  # type: ignore[arg-type]
-            if len(rows) >= self.chunk_rows:
-                yield Chunk(self.symbol, self.interval, rows)
-                rows = []
+            chunk.rows.append((moment, *values))  # type: ignore[arg-type]
+            chunk.lines.append(line)  # type: ignore[union-attr]
+            chunk.cells.append(cells)  # type: ignore[union-attr]
+            if len(chunk.rows) >= self.chunk_rows:
+                chunk.columns = tuple(reader.columns)
+                yield chunk
+                chunk = self._chunk()
         found = sorted([*reader.errors, *bad], key=lambda error: error.line)
         self.errors = [str(error) for error in found]
-        if rows and not self.errors:
-            yield Chunk(self.symbol, self.interval, rows)
+        if chunk.rows and not self.errors:
+            chunk.columns = tuple(reader.columns)
+            yield chunk
+
+    def _chunk(self) -> Chunk:
+        return Chunk(self.symbol, self.interval, [], lines=[], cells=[])
 
 
 def _day(moment: datetime) -> datetime:

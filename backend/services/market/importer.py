@@ -16,9 +16,11 @@ SQLite: batched upserts.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from operator import itemgetter
 from typing import Any, cast
 
 import asyncpg
@@ -30,7 +32,8 @@ from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.errors import DomainValidationError
 from backend.core.monitoring.metrics import BARS_IMPORTED
 from backend.models.market import MarketBar
-from backend.services.market.chunks import Chunk, ChunkSource, error_summary
+from backend.services.market.chunks import BarRow, Chunk, ChunkSource, error_summary
+from backend.services.market.intervals import BarInterval
 from backend.services.market.partitions import Partitions, month_of, next_month
 
 logger = structlog.get_logger(__name__)
@@ -53,6 +56,11 @@ _OVERLAPS = (
     " WHERE symbol = $1 AND interval = $2 AND datetime >= $3)"
 )
 SQLITE_BATCH = 500
+# ISO 8601 dates and times as PostgreSQL reads them too: 2024-01-02T09:30:00+08:00, ...
+_ISO_SHAPE = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+    r"(Z|[+-][0-9]{2}:?[0-9]{2})?$"
+).match
 
 
 class InvalidBarImportError(DomainValidationError):
@@ -93,13 +101,46 @@ class _Tally:
 
 
 def copy_text(chunk: Chunk) -> bytes:
-    """A chunk as COPY's CSV: symbol, interval, datetime, open ... open_interest per line."""
+    """A chunk as COPY's CSV: symbol, interval, datetime, open ... open_interest per line.
+
+    Values read from text are passed on as they were written when PostgreSQL reads them
+    the same way: ASCII, no `_` (Python's Decimal accepts 1_000, PostgreSQL does not), and a
+    datetime of the usual ISO 8601 shape (naive ones are UTC: the import sets its session's
+    time zone); anything else is written out from the parsed values.
+    """
     prefix = f"{chunk.symbol},{chunk.interval.value},"
-    lines = [
-        prefix + ",".join([moment.isoformat(), *map(str, values)]) for moment, *values in chunk.rows
-    ]
+    cells, columns = chunk.cells, chunk.columns
+    if cells is None or chunk.interval is BarInterval.DAY or not _copyable(columns):
+        lines = [_written(prefix, row) for row in chunk.rows]
+    else:
+        at, *value_columns = columns
+        present = [index for index in value_columns if index is not None]
+        numbers_of = itemgetter(*present)
+        zeros = ",0" * (len(value_columns) - len(present))
+        assert at is not None
+        lines = []
+        for row, line in zip(chunk.rows, cells, strict=True):
+            numbers = ",".join(numbers_of(line)) + zeros
+            stamp = line[at].strip()
+            if numbers.isascii() and "_" not in numbers and _ISO_SHAPE(stamp):
+                lines.append(f"{prefix}{stamp},{numbers}")
+            else:
+                lines.append(_written(prefix, row))
     lines.append("")
     return "\n".join(lines).encode()
+
+
+def _written(prefix: str, row: BarRow) -> str:
+    moment, *values = row
+    return prefix + ",".join([moment.isoformat(), *map(str, values)])
+
+
+def _copyable(columns: tuple[int | None, ...]) -> bool:
+    # Absent optional columns (written as 0) must come last to be appended as ",0".
+    values = list(columns[1:])
+    while values and values[-1] is None:
+        values.pop()
+    return bool(columns) and columns[0] is not None and None not in values
 
 
 class BarImporter:
@@ -127,6 +168,7 @@ class BarImporter:
         direct: dict[tuple[str, str], bool] = {}
         staging = False
         async with self.database.driver_connection() as driver, driver.transaction():
+            await driver.execute("SET LOCAL TIME ZONE 'UTC'")  # naive datetimes are UTC
             chunks = source.chunks(copy_text)
             async with contextlib.aclosing(chunks):  # type: ignore[type-var]
                 async for chunk in chunks:
@@ -145,9 +187,7 @@ class BarImporter:
                             )
                             staging = True
                         target = _STAGING
-                    await driver.copy_to_table(
-                        target, source=_once(chunk.payload), columns=COPY_COLUMNS, format="csv"
-                    )
+                    await _copy(driver, target, chunk)
                     tally.add(chunk)
             if source.errors:
                 raise InvalidBarImportError(error_summary(source.errors))
@@ -180,8 +220,20 @@ class BarImporter:
         return tally.result()
 
 
-async def _once(payload: bytes) -> AsyncIterator[bytes]:
-    yield payload
+async def _copy(driver: Any, table: str, chunk: Chunk) -> None:
+    """COPY one chunk; a value PostgreSQL refuses is a bad line of the input (422)."""
+
+    async def once() -> AsyncIterator[bytes]:
+        yield chunk.payload
+
+    try:
+        await driver.copy_to_table(table, source=once(), columns=COPY_COLUMNS, format="csv")
+    except asyncpg.DataError as exc:
+        where = re.search(r"line (\d+)", getattr(exc, "context", None) or "")
+        row = int(where.group(1)) if where else 0
+        line = chunk.lines[row - 1] if chunk.lines and 0 < row <= len(chunk.lines) else None
+        place = f"line {line}" if line is not None else f"{chunk.symbol} near {chunk.first}"
+        raise InvalidBarImportError(f"{place}: {exc.args[0] if exc.args else exc}") from None
 
 
 def _sqlite_rows(chunk: Chunk) -> list[dict[str, Any]]:
