@@ -44,7 +44,10 @@ async def get_session() -> AsyncIterator[AsyncSession]:
 
 @app.get("/bars", response_model=list[BarOut])
 async def bars(
-    symbol: str, start: datetime, end: datetime, session: Annotated[AsyncSession, Depends(get_session)]
+    symbol: str,
+    start: datetime,
+    end: datetime,
+    session: Annotated[AsyncSession, Depends(get_session)],
 ) -> list[MarketBar]:
     rows = await session.scalars(
         select(MarketBar)

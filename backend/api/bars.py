@@ -114,7 +114,7 @@ async def list_bars(
     """
     low, high = _range(start, end)
     request = BarRequest(symbol, interval, low, high, limit)
-    body = await container.history.reader.page_json(request)
+    body = await container.history.pages.page_json(request)
     return Response(body, media_type="application/json")
 
 

@@ -31,7 +31,7 @@ def build_container(config: AppConfig) -> AppContainer:
     strategies = build_strategies(config, database, cache, trading, security.invalidations)
     backtests = build_backtests(config, database)
     replicas = ReplicaRegistry(database, config.replicas, replica=config.replica_id)
-    history = build_market_history(config, database, trading.market)
+    history = build_market_history(config, database, cache, trading.market)
     container = AppContainer(
         config=config,
         lifecycle=lifecycle,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import queue
 from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -43,6 +44,10 @@ class BarChunk:
     low: list[Decimal]
     close: list[Decimal]
     volume: list[Decimal]
+
+
+class HistoryFeedStoppedError(RuntimeError):
+    """The reader of the stored bars stopped before the last of them (the app is stopping)."""
 
 
 class _End:
@@ -78,7 +83,7 @@ class HistoryFeed:
         texts = DecimalTexts()
         try:
             while True:
-                item = self._queue.get()
+                item = self._next(producer)
                 if isinstance(item, _End):
                     return
                 if isinstance(item, BaseException):
@@ -87,6 +92,19 @@ class HistoryFeed:
         finally:
             self._closed = True  # a producer blocked on a full queue gives up
             producer.cancel()
+
+    def _next(self, producer: Future[None]) -> Any:
+        # Never wait forever: the loop may stop (shutdown) and its reader with it.
+        while True:
+            try:
+                return self._queue.get(timeout=_POLL_SECONDS)
+            except queue.Empty:
+                if not producer.done():
+                    continue
+            try:  # the reader finished: what it put last is there, or it was stopped
+                return self._queue.get_nowait()
+            except queue.Empty:
+                raise HistoryFeedStoppedError("reading the stored bars stopped") from None
 
     async def _produce(self) -> None:
         try:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from backend.core.cache.factory import create_cache
 from backend.core.config.settings import AppConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.errors import RedFireError
@@ -24,7 +25,9 @@ from backend.services.market.chunks import SYMBOL, ChunkSource
 from backend.services.market.csv_source import CsvSource
 from backend.services.market.importer import BarImporter, ImportedSeries
 from backend.services.market.intervals import BarInterval
+from backend.services.market.pages import BarPages
 from backend.services.market.partitions import Partitions
+from backend.services.market.reading import BarReader
 from backend.services.market.vnpy_database import VnpyBarSource
 
 
@@ -128,8 +131,12 @@ async def _import(
     config: AppConfig, open_source: Callable[[], ChunkSource]
 ) -> list[ImportedSeries]:
     database = AsyncDatabaseManager(config.database)
+    # With Redis, servers keeping pages of these symbols see the import at once.
+    cache = create_cache(config.redis)
     try:
-        importer = BarImporter(database, Partitions(database))
+        pages = BarPages(BarReader(database), cache)
+        importer = BarImporter(database, Partitions(database), pages)
         return await importer.run(open_source)
     finally:
+        await cache.close()
         await database.dispose()

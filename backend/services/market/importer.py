@@ -34,6 +34,7 @@ from backend.core.monitoring.metrics import BARS_IMPORTED
 from backend.models.market import MarketBar
 from backend.services.market.chunks import BarRow, Chunk, ChunkSource, error_summary
 from backend.services.market.intervals import BarInterval
+from backend.services.market.pages import BarPages
 from backend.services.market.partitions import Partitions, month_of, next_month
 
 logger = structlog.get_logger(__name__)
@@ -146,9 +147,12 @@ def _copyable(columns: tuple[int | None, ...]) -> bool:
 class BarImporter:
     """Imports a source's bars in one transaction; 422 (and nothing stored) on bad input."""
 
-    def __init__(self, database: AsyncDatabaseManager, partitions: Partitions) -> None:
+    def __init__(
+        self, database: AsyncDatabaseManager, partitions: Partitions, pages: BarPages | None
+    ) -> None:
         self.database = database
         self.partitions = partitions
+        self.pages = pages
 
     async def run(self, open_source: Callable[[], ChunkSource]) -> list[ImportedSeries]:
         """Import what `open_source()` reads (called again should the import run again)."""
@@ -161,6 +165,8 @@ class BarImporter:
                 logger.info("bar_import_retried_staged")
                 imported = await self._postgresql(open_source(), staged=True)
         BARS_IMPORTED.inc(sum(series.bars for series in imported))
+        if self.pages is not None:
+            await self.pages.changed({series.symbol for series in imported})
         return imported
 
     async def _postgresql(self, source: ChunkSource, *, staged: bool) -> list[ImportedSeries]:

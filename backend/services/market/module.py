@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backend.core.cache.protocol import Cache
 from backend.core.config.settings import AppConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
 from backend.services.market.coverage import CoverageReader
 from backend.services.market.history import BarHistory
 from backend.services.market.importer import BarImporter
+from backend.services.market.pages import BarPages
 from backend.services.market.partitions import Partitions
 from backend.services.market.reading import BarReader
 from backend.services.market.recorder import BarRecorder
@@ -27,6 +29,7 @@ class MarketHistory:
     store: BarStore
     recorder: BarRecorder | None
     reader: BarReader
+    pages: BarPages
     coverage: CoverageReader
     history: BarHistory
     importer: BarImporter
@@ -34,24 +37,26 @@ class MarketHistory:
 
 
 def build_market_history(
-    config: AppConfig, database: AsyncDatabaseManager, market: RedFireVnPyEngine
+    config: AppConfig, database: AsyncDatabaseManager, cache: Cache, market: RedFireVnPyEngine
 ) -> MarketHistory:
     """Create the components; the recorder listens to every tick of the bridge (no I/O)."""
     partitions = Partitions(database)
     store = BarStore(database, partitions)
+    reader = BarReader(database)
+    pages = BarPages(reader, cache)
     recorder = None
     if config.market.record_bars:
-        recorder = BarRecorder(store, config.market)
+        recorder = BarRecorder(store, config.market, pages=pages)
         market.bridge.subscribe(BridgeEvent.TICK, recorder.on_tick)
-    reader = BarReader(database)
     return MarketHistory(
         partitions=partitions,
         store=store,
         recorder=recorder,
         reader=reader,
+        pages=pages,
         coverage=CoverageReader(database),
         history=BarHistory(reader),
-        importer=BarImporter(database, partitions),
+        importer=BarImporter(database, partitions, pages),
         retention=Retention(database, partitions, config.market),
     )
 

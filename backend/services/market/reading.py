@@ -46,13 +46,15 @@ _PLAIN_SQL = (
     " WHERE symbol = $1 AND interval = $2 AND datetime >= $3 AND datetime < $4"
     " ORDER BY datetime LIMIT $5"
 )
+# One ordered array per bucket: open is its first row's, close and open interest its last's.
 _AGGREGATED_SQL = (
-    f"SELECT bucket, {_TEXT} FROM ("  # noqa: S608
+    "SELECT bucket, trim_scale(firsts[1][1])::text, trim_scale(high)::text,"  # noqa: S608
+    " trim_scale(low)::text, trim_scale(firsts[n][2])::text, trim_scale(volume)::text,"
+    " trim_scale(turnover)::text, trim_scale(firsts[n][3])::text FROM ("
     f" SELECT date_bin($6, datetime, {_ORIGIN}) AS bucket,"
-    " (array_agg(open ORDER BY datetime))[1] AS open, max(high) AS high, min(low) AS low,"
-    " (array_agg(close ORDER BY datetime DESC))[1] AS close,"
-    " sum(volume) AS volume, sum(turnover) AS turnover,"
-    " (array_agg(open_interest ORDER BY datetime DESC))[1] AS open_interest"
+    " array_agg(ARRAY[open, close, open_interest] ORDER BY datetime) AS firsts,"
+    " count(*) AS n, max(high) AS high, min(low) AS low,"
+    " sum(volume) AS volume, sum(turnover) AS turnover"
     " FROM market_bars"
     " WHERE symbol = $1 AND interval = $2 AND datetime >= $3 AND datetime < $4"
     " GROUP BY bucket) AS buckets ORDER BY bucket LIMIT $5"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import structlog
 
@@ -29,6 +30,7 @@ from backend.core.monitoring.metrics import (
 )
 from backend.services.market.bar import Bar
 from backend.services.market.generator import MinuteBars
+from backend.services.market.pages import RECENT, BarPages
 from backend.services.market.store import BarStore
 from backend.services.vnpy.types import TickSnapshot
 
@@ -39,10 +41,16 @@ class BarRecorder:
     """Bridge tick subscriber (`on_tick`) and the task that writes what it aggregated."""
 
     def __init__(
-        self, store: BarStore, config: MarketConfig, *, clock: Callable[[], float] = time.monotonic
+        self,
+        store: BarStore,
+        config: MarketConfig,
+        *,
+        pages: BarPages | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.config = config
+        self.pages = pages
         self.bars = MinuteBars(clock)
         self._pending: list[Bar] = []
         self._ticks: list[TickSnapshot] = []
@@ -100,6 +108,10 @@ class BarRecorder:
             finally:
                 BARS_PENDING.set(self.pending)
             BARS_WRITTEN.inc(written)
+            if self.pages is not None:
+                # Old minutes (a replay of old ticks): pages already served may show them.
+                settled = datetime.now(UTC) - RECENT
+                await self.pages.changed({bar.symbol for bar in bars if bar.datetime < settled})
 
     async def _write_forever(self) -> None:
         while True:
