@@ -299,10 +299,10 @@ async def storage_rows(url: str, workdir: Path) -> list[Row]:
     try:
         fresh = await import_file(database, one, SYMBOL)
         double = await import_file(database, two, SECOND_SYMBOL)
-        again = await import_file(database, one, SYMBOL)
+        overlapping = await import_file(database, one, SYMBOL)
         copy_seconds, insert_seconds = await references(url, parsed_rows(one, SYMBOL))
         await asyncio.to_thread(vacuum_analyze, url)  # what autovacuum would have done
-        in_sql, again, in_python, buckets = await aggregation(database)
+        in_sql, kept, in_python, buckets = await aggregation(database)
         first, total, bars = await backtest(database, stream=True)
         first_all, total_all, _ = await backtest(database, stream=False)
     finally:
@@ -314,11 +314,11 @@ async def storage_rows(url: str, workdir: Path) -> list[Row]:
         Row("import 2,000,000 bars (CSV, fresh)", 2_000_000 / double, "bars/s",
             "executemany INSERT", 1_000_000 / insert_seconds, ">= 200,000",
             2_000_000 / double >= 200_000),
-        Row("import 1,000,000 bars over stored ones", 1_000_000 / again, "bars/s",
+        Row("import 1,000,000 bars over stored ones", 1_000_000 / overlapping, "bars/s",
             "", None, "", None),
         Row(f"1 year of minutes as 1h ({buckets} bars)", in_sql * 1000, "ms",
             "read + aggregate in Python", in_python * 1000, "< 500", in_sql < 0.5),
-        Row("  the same page again (kept)", again * 1000, "ms", "", None, "", None),
+        Row("  the same page again (kept)", kept * 1000, "ms", "", None, "", None),
         Row(f"backtest over {bars:,} stored bars: first bar", first, "s",
             "read every bar first", first_all, "< 2", first < 2),
         Row("  the same backtest in all", total, "s", "read every bar first", total_all, "",
@@ -351,7 +351,7 @@ def main() -> int:
                 file.unlink()
             work.rmdir()
         print_rows(rows)  # the storage rows, in case the HTTP ones fail
-        rows[4:4] = http_rows(url, dict(os.environ))
+        rows[5:5] = http_rows(url, dict(os.environ))
     print("\nall rows:")
     print_rows(rows)
     RESULTS.parent.mkdir(exist_ok=True)
