@@ -99,7 +99,7 @@ class HistoryFeed:
             try:
                 return self._queue.get(timeout=_POLL_SECONDS)
             except queue.Empty:
-                if not producer.done():
+                if not producer.done() and self.loop.is_running():
                     continue
             try:  # the reader finished: what it put last is there, or it was stopped
                 return self._queue.get_nowait()
