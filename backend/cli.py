@@ -74,11 +74,9 @@ def _replicas(args: argparse.Namespace) -> int:
 
 
 def _import_bars(args: argparse.Namespace) -> int:
-    from backend.core.monitoring.logging import configure_logging
     from backend.services.market.commands import import_bars_command
 
     config = _load()
-    configure_logging("WARNING", json_logs=config.log_json)
     return import_bars_command(
         config,
         path=args.file,

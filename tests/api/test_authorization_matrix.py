@@ -184,6 +184,15 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/market/ticks"): Row(
         admin_only(202), json_body({"symbol": IF, "last_price": "3500"})
     ),
+    ("GET", "/api/v1/market/bars"): Row(user(200), lambda world, role: {"params": {"symbol": IF}}),
+    ("GET", "/api/v1/market/bars/coverage"): Row(user(200)),
+    ("POST", "/api/v1/market/bars/import"): Row(
+        admin_only(200),
+        lambda world, role: {
+            "params": {"symbol": IF, "interval": "1m"},
+            "files": {"file": ("bars.csv", CSV, "text/csv")},
+        },
+    ),
 }
 WEBSOCKET = "/api/v1/ws"
 

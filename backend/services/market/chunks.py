@@ -13,14 +13,17 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
 from backend.services.market.intervals import BarInterval
 
-# (datetime in UTC, open, high, low, close, volume, turnover, open_interest)
-BarRow = tuple[datetime, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal]
+# (the line, or row id, it came from; datetime (any offset); open, high, low, close, volume,
+# turnover, open_interest; the texts it was read from, or None)
+BarRow = tuple[
+    int, datetime, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal, list[str] | None
+]
 # Symbols travel into COPY's CSV text unquoted: letters, digits and . _ - only.
 SYMBOL = re.compile(r"^[A-Za-z0-9_-]+\.[A-Z]+$")
 CHUNK_ROWS = 20_000
@@ -31,28 +34,26 @@ MAX_REPORTED_ERRORS = 10
 class Chunk:
     """Bars of one symbol and interval, oldest first, and their form for the writer.
 
-    A chunk read from text keeps each bar's `source` line number and `cells` (the texts its
-    values were read from, at `columns`: datetime, open ... open_interest), so that the
-    COPY text can reuse them instead of writing every value out again.
+    Bars read from text keep the texts (`columns` says where datetime, open ... open_interest
+    are among them), so that the COPY text can reuse them instead of writing every value out
+    again.
     """
 
     symbol: str
     interval: BarInterval
     rows: list[BarRow]
     payload: Any = None
-    lines: list[int] | None = None
-    cells: list[list[str]] | None = None
     columns: tuple[int | None, ...] = ()
 
     @property
     def first(self) -> datetime:
-        """The oldest bar's datetime."""
-        return self.rows[0][0]
+        """The oldest bar's datetime, in UTC."""
+        return self.rows[0][1].astimezone(UTC)
 
     @property
     def last(self) -> datetime:
-        """The newest bar's datetime."""
-        return self.rows[-1][0]
+        """The newest bar's datetime, in UTC."""
+        return self.rows[-1][1].astimezone(UTC)
 
 
 Formatter = Callable[[Chunk], Any]

@@ -16,6 +16,7 @@ from typing import BinaryIO
 from backend.services.market.chunks import (
     CHUNK_ROWS,
     MAX_REPORTED_ERRORS,
+    BarRow,
     Chunk,
     Formatter,
     ThreadedChunks,
@@ -48,39 +49,34 @@ class CsvSource:
     def _produce(self) -> Iterator[Chunk]:
         reader = CsvBarReader(self.stream, max_bars=sys.maxsize, max_errors=MAX_REPORTED_ERRORS)
         bad: list[BarLineError] = []
-        chunk = self._chunk()
+        rows: list[BarRow] = []
         daily = self.interval is BarInterval.DAY
         previous: datetime | None = None
-        for line, moment, *values, cells in reader:
-            moment = moment.astimezone(UTC) if not daily else _day(moment)
+        for bar in reader:
+            moment = bar[1]
             problem = None
-            if daily and previous is not None and moment <= previous:
-                problem = f"a second 1d bar for {moment.date().isoformat()}"
-            elif not daily and (moment.second or moment.microsecond):
+            if daily:
+                moment = _day(moment)
+                if previous is not None and moment <= previous:
+                    problem = f"a second 1d bar for {moment.date().isoformat()}"
+                previous = moment
+            elif moment.second or moment.microsecond:
                 problem = f"a {self.interval.value} bar must start on a whole minute"
             if problem is not None:
-                bad.append(BarLineError(line, problem))
+                bad.append(BarLineError(bar[0], problem))
                 if len(bad) + len(reader.errors) >= MAX_REPORTED_ERRORS:
                     break
                 continue
-            previous = moment
             if bad or reader.errors:
                 continue  # nothing is written once a line is bad: only look for more
-            chunk.rows.append((moment, *values))  # type: ignore[arg-type]
-            chunk.lines.append(line)  # type: ignore[union-attr]
-            chunk.cells.append(cells)  # type: ignore[union-attr]
-            if len(chunk.rows) >= self.chunk_rows:
-                chunk.columns = tuple(reader.columns)
-                yield chunk
-                chunk = self._chunk()
+            rows.append(bar if not daily else (bar[0], moment, *bar[2:9], None))
+            if len(rows) >= self.chunk_rows:
+                yield Chunk(self.symbol, self.interval, rows, columns=tuple(reader.columns))
+                rows = []
         found = sorted([*reader.errors, *bad], key=lambda error: error.line)
         self.errors = [str(error) for error in found]
-        if chunk.rows and not self.errors:
-            chunk.columns = tuple(reader.columns)
-            yield chunk
-
-    def _chunk(self) -> Chunk:
-        return Chunk(self.symbol, self.interval, [], lines=[], cells=[])
+        if rows and not self.errors:
+            yield Chunk(self.symbol, self.interval, rows, columns=tuple(reader.columns))
 
 
 def _day(moment: datetime) -> datetime:

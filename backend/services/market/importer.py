@@ -33,7 +33,6 @@ from backend.core.errors import DomainValidationError
 from backend.core.monitoring.metrics import BARS_IMPORTED
 from backend.models.market import MarketBar
 from backend.services.market.chunks import BarRow, Chunk, ChunkSource, error_summary
-from backend.services.market.intervals import BarInterval
 from backend.services.market.pages import BarPages
 from backend.services.market.partitions import Partitions, month_of, next_month
 
@@ -110,8 +109,8 @@ def copy_text(chunk: Chunk) -> bytes:
     time zone); anything else is written out from the parsed values.
     """
     prefix = f"{chunk.symbol},{chunk.interval.value},"
-    cells, columns = chunk.cells, chunk.columns
-    if cells is None or chunk.interval is BarInterval.DAY or not _copyable(columns):
+    columns = chunk.columns
+    if not _copyable(columns):
         lines = [_written(prefix, row) for row in chunk.rows]
     else:
         at, *value_columns = columns
@@ -120,9 +119,13 @@ def copy_text(chunk: Chunk) -> bytes:
         zeros = ",0" * (len(value_columns) - len(present))
         assert at is not None
         lines = []
-        for row, line in zip(chunk.rows, cells, strict=True):
-            numbers = ",".join(numbers_of(line)) + zeros
-            stamp = line[at].strip()
+        for row in chunk.rows:
+            cells = row[9]
+            if cells is None:
+                lines.append(_written(prefix, row))
+                continue
+            numbers = ",".join(numbers_of(cells)) + zeros
+            stamp = cells[at].strip()
             if numbers.isascii() and "_" not in numbers and _ISO_SHAPE(stamp):
                 lines.append(f"{prefix}{stamp},{numbers}")
             else:
@@ -132,8 +135,7 @@ def copy_text(chunk: Chunk) -> bytes:
 
 
 def _written(prefix: str, row: BarRow) -> str:
-    moment, *values = row
-    return prefix + ",".join([moment.isoformat(), *map(str, values)])
+    return prefix + ",".join([row[1].isoformat(), *map(str, row[2:9])])
 
 
 def _copyable(columns: tuple[int | None, ...]) -> bool:
@@ -237,7 +239,7 @@ async def _copy(driver: Any, table: str, chunk: Chunk) -> None:
     except asyncpg.DataError as exc:
         where = re.search(r"line (\d+)", getattr(exc, "context", None) or "")
         row = int(where.group(1)) if where else 0
-        line = chunk.lines[row - 1] if chunk.lines and 0 < row <= len(chunk.lines) else None
+        line = chunk.rows[row - 1][0] if 0 < row <= len(chunk.rows) else None
         place = f"line {line}" if line is not None else f"{chunk.symbol} near {chunk.first}"
         raise InvalidBarImportError(f"{place}: {exc.args[0] if exc.args else exc}") from None
 
@@ -245,9 +247,9 @@ async def _copy(driver: Any, table: str, chunk: Chunk) -> None:
 def _sqlite_rows(chunk: Chunk) -> list[dict[str, Any]]:
     symbol, interval = chunk.symbol, chunk.interval.value
     return [
-        {"symbol": symbol, "interval": interval, "datetime": moment,
-         **dict(zip(_VALUES, values, strict=True))}
-        for moment, *values in chunk.rows
+        {"symbol": symbol, "interval": interval, "datetime": row[1],
+         **dict(zip(_VALUES, row[2:9], strict=True))}
+        for row in chunk.rows
     ]  # fmt: skip
 
 

@@ -194,7 +194,11 @@ class VnpyBarSource:
         when = self._moment(moment, interval)
         if when is None:
             raise _BadRowError(f"{where}: datetime {moment!r} is not a bar's start")
-        return symbol, interval, (when, open_, high, low, close, volume, turnover, interest)
+        return (
+            symbol,
+            interval,
+            (row_id, when, open_, high, low, close, volume, turnover, interest, None),
+        )
 
     def _moment(self, value: Any, interval: BarInterval) -> datetime | None:
         try:

@@ -28,7 +28,7 @@ def test_texts_postgresql_reads_differently_are_written_from_the_values() -> Non
     [chunk] = list(source._produce())
     lines = copy_text(chunk).decode().splitlines()
     assert lines == [
-        "rb2501.SHFE,1m,2024-01-02T01:30:00+00:00,3500,3501,3499,3500.5,1000,0,0",
+        "rb2501.SHFE,1m,2024-01-02T09:30:00+08:00,3500,3501,3499,3500.5,1000,0,0",
         "rb2501.SHFE,1m,2024-01-02T01:31:00,3500,3501,3499,3500.5,7,0,0",
     ]
 
@@ -39,8 +39,9 @@ class OneChunk:
     def __init__(self, cells: list[str]) -> None:
         self.errors: list[str] = []
         values = (Decimal(1),) * 7
-        self.chunk = Chunk("rb2501.SHFE", BarInterval.MINUTE, [(MOMENT, *values)], lines=[7],
-                           cells=[cells], columns=(0, 1, 2, 3, 4, 5, None, None))  # fmt: skip
+        row = (7, MOMENT, *values, cells)
+        self.chunk = Chunk("rb2501.SHFE", BarInterval.MINUTE, [row],  # type: ignore[list-item]
+                           columns=(0, 1, 2, 3, 4, 5, None, None))  # fmt: skip
 
     async def chunks(self, formatter: Formatter) -> AsyncIterator[Chunk]:
         self.chunk.payload = formatter(self.chunk)
