@@ -52,8 +52,10 @@ from backend.services.market.csv_source import CsvSource
 from backend.services.market.importer import BarImporter
 from backend.services.market.intervals import BarInterval
 from backend.services.market.pages import BarPages
+from backend.services.market.paging import BarRequest
 from backend.services.market.partitions import Partitions
-from backend.services.market.reading import BarReader, BarRequest, _aggregate
+from backend.services.market.reading import BarReader
+from backend.services.market.sqlite_reading import aggregate_rows
 from backend.services.strategy.moving_average import (
     MovingAverageParameters,
     MovingAverageStrategy,
@@ -176,7 +178,7 @@ async def aggregation(database: AsyncDatabaseManager) -> tuple[float, float, flo
                 " AND interval = '1m' AND datetime >= $2 AND datetime < $3 ORDER BY datetime",
                 SYMBOL, START, end,
             )  # fmt: skip
-        _aggregate(BarInterval.HOUR, (tuple(row) for row in rows))
+        aggregate_rows(BarInterval.HOUR, (tuple(row) for row in rows))
 
     python = [await timed(in_python) for _ in range(2)]
     return statistics.median(times), again, statistics.median(python), buckets

@@ -27,7 +27,7 @@ from backend.schemas.bars import (
 )
 from backend.services.market.csv_source import CsvSource
 from backend.services.market.intervals import BarInterval
-from backend.services.market.reading import BarRequest
+from backend.services.market.paging import BarRequest
 
 router = APIRouter(prefix=f"{API_PREFIX}/market/bars", tags=["market"])
 

@@ -21,7 +21,8 @@ from typing import Any
 from backend.core.errors import DomainValidationError
 from backend.services.market.intervals import BarInterval
 from backend.services.market.numbers import DecimalTexts
-from backend.services.market.reading import BarReader, Row
+from backend.services.market.paging import Row
+from backend.services.market.reading import BarReader
 
 CHUNK_BARS = 20_000
 _WAITING_CHUNKS = 4

@@ -17,7 +17,7 @@ from sqlalchemy import Table, func, select
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.models.market import MarketBar
 from backend.services.market.intervals import BarInterval
-from backend.services.market.reading import FAR_FUTURE, FAR_PAST
+from backend.services.market.paging import FAR_FUTURE, FAR_PAST
 
 BARS = cast(Table, MarketBar.__table__)
 _GAPS_SQL = (

@@ -16,7 +16,8 @@ from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 
 from backend.core.cache.protocol import Cache
-from backend.services.market.reading import BarReader, BarRequest
+from backend.services.market.paging import BarRequest
+from backend.services.market.reading import BarReader
 
 RECENT = timedelta(minutes=10)
 TTL_SECONDS = 300.0

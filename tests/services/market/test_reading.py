@@ -8,7 +8,7 @@ from decimal import Decimal
 from backend.core.container import AppContainer
 from backend.services.market.bar import Bar
 from backend.services.market.intervals import BarInterval
-from backend.services.market.reading import BarRequest
+from backend.services.market.paging import BarRequest
 from tests.services.market.support import SYMBOL
 
 DAY = datetime(2024, 3, 4, tzinfo=UTC)
