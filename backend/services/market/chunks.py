@@ -22,7 +22,16 @@ from backend.services.market.intervals import BarInterval
 # (the line, or row id, it came from; datetime (any offset); open, high, low, close, volume,
 # turnover, open_interest; the texts it was read from, or None)
 BarRow = tuple[
-    int, datetime, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal, list[str] | None
+    int,
+    datetime,
+    Decimal,
+    Decimal,
+    Decimal,
+    Decimal,
+    Decimal,
+    Decimal,
+    Decimal,
+    tuple[str, ...] | None,
 ]
 # Symbols travel into COPY's CSV text unquoted: letters, digits and . _ - only.
 SYMBOL = re.compile(r"^[A-Za-z0-9_-]+\.[A-Z]+$")

@@ -25,7 +25,7 @@ ZERO = Decimal(0)
 LIMIT = Decimal(10) ** 16
 # (line, datetime, open, high, low, close, volume, turnover, open_interest, the line's cells)
 CsvBar = tuple[
-    int, datetime, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal, list[str]
+    int, datetime, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal, tuple[str, ...]
 ]
 _PRICES = ("open", "high", "low", "close")
 _AMOUNTS = ("volume", "turnover", "open_interest")
@@ -47,10 +47,14 @@ class CsvBarReader:
     broken quoting) and past `max_bars` bars. The stream is read, never closed.
     """
 
-    def __init__(self, stream: BinaryIO, *, max_bars: int, max_errors: int = 1) -> None:
+    def __init__(
+        self, stream: BinaryIO, *, max_bars: int, max_errors: int = 1, whole_minutes: bool = False
+    ) -> None:
         self.stream = stream
         self.max_bars = max_bars
         self.max_errors = max_errors
+        # Bars of 1m and 1h imports start on a whole minute.
+        self.whole_minutes = whole_minutes
         self.errors: list[BarLineError] = []
         self.count = 0
         # Where each of REQUIRED_COLUMNS + OPTIONAL_COLUMNS is among a line's cells (None:
@@ -90,7 +94,7 @@ class CsvBarReader:
         price_of, amount_of = prices.get, amounts.get
         fromisoformat = datetime.fromisoformat
         previous = datetime.min.replace(tzinfo=UTC)
-        count, max_bars = self.count, self.max_bars
+        count, max_bars, whole_minutes = self.count, self.max_bars, self.whole_minutes
         for row in reader:
             try:
                 if len(row) < width:
@@ -98,6 +102,8 @@ class CsvBarReader:
                 moment = fromisoformat(row[moment_at].strip())
                 if moment.tzinfo is None:
                     moment = moment.replace(tzinfo=UTC)
+                if whole_minutes and (moment.second or moment.microsecond):
+                    raise ValueError(moment)
                 # Each distinct text is parsed and range-checked once (prices > 0, amounts
                 # >= 0, both below 10**16); turnovers rarely repeat and are checked each time.
                 text = row[open_at]
@@ -125,7 +131,9 @@ class CsvBarReader:
             except (ValueError, IndexError, InvalidOperation, ArithmeticError):
                 if not _has_cells(row):
                     continue
-                self.errors.append(_explain(reader.line_num, row, order, fields, previous))
+                self.errors.append(
+                    _explain(reader.line_num, row, order, fields, previous, whole_minutes)
+                )
                 if len(self.errors) >= self.max_errors:
                     return
                 continue
@@ -145,7 +153,7 @@ class CsvBarReader:
                 volume,
                 turnover,
                 interest,
-                row,
+                tuple(row),  # texts only: the garbage collector soon stops tracking it
             )
         if count == 0 and not self.errors:
             self._fail(header_line + 1, "no bars after the header")
@@ -179,7 +187,12 @@ def _has_cells(row: list[str]) -> bool:
 
 
 def _explain(
-    line: int, row: list[str], order: list[int | None], fields: int, previous: datetime
+    line: int,
+    row: list[str],
+    order: list[int | None],
+    fields: int,
+    previous: datetime,
+    whole_minutes: bool,
 ) -> BarLineError:
     """What is wrong with a line the fast path refused."""
     if len(row) <= max(index for index in order if index is not None):
@@ -192,6 +205,8 @@ def _explain(
         except ValueError:
             raise BarLineError(line, f"datetime {text!r} is not ISO 8601") from None
         moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+        if whole_minutes and (moment.second or moment.microsecond):
+            raise BarLineError(line, f"datetime {text.strip()} does not start a whole minute")
         named = zip(_PRICES, cells[1:5], strict=True)
         prices = [_number(line, name, cell or "") for name, cell in named]
         amounts = [

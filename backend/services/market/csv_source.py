@@ -1,7 +1,7 @@
 """CsvSource: a CSV file of one symbol's bars of one interval, as chunks for the importer.
 
 On top of the CSV checks (csv_bars.py) a bar must start where its interval starts: a 1m or
-1h bar on a whole minute (UTC); a 1d bar is stored at 00:00 UTC of its date, the date as
+1h bar on a whole minute; a 1d bar is stored at 00:00 UTC of its date, the date as
 written (a vnpy daily bar of 2024-01-02 00:00+08:00 is the bar of 2024-01-02), and a date
 may not come twice.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
+from itertools import islice
 from typing import BinaryIO
 
 from backend.services.market.chunks import (
@@ -47,36 +48,46 @@ class CsvSource:
         return aiter(ThreadedChunks(self._produce(), formatter))
 
     def _produce(self) -> Iterator[Chunk]:
-        reader = CsvBarReader(self.stream, max_bars=sys.maxsize, max_errors=MAX_REPORTED_ERRORS)
+        daily = self.interval is BarInterval.DAY
+        reader = CsvBarReader(
+            self.stream, max_bars=sys.maxsize, max_errors=MAX_REPORTED_ERRORS,
+            whole_minutes=not daily,
+        )  # fmt: skip
+        chunks = self._days(reader) if daily else self._minutes(reader)
+        for rows in chunks:
+            yield Chunk(self.symbol, self.interval, rows, columns=tuple(reader.columns))
+
+    def _minutes(self, reader: CsvBarReader) -> Iterator[list[BarRow]]:
+        # The reader checks every line: the bars go into chunks as they come.
+        bars = iter(reader)
+        while rows := list(islice(bars, self.chunk_rows)):
+            if reader.errors:
+                for _ in bars:  # nothing is written once a line is bad: only look for more
+                    pass
+                break
+            yield rows  # type: ignore[misc]
+        self.errors = [str(error) for error in reader.errors]
+
+    def _days(self, reader: CsvBarReader) -> Iterator[list[BarRow]]:
         bad: list[BarLineError] = []
         rows: list[BarRow] = []
-        daily = self.interval is BarInterval.DAY
         previous: datetime | None = None
         for bar in reader:
-            moment = bar[1]
-            problem = None
-            if daily:
-                moment = _day(moment)
-                if previous is not None and moment <= previous:
-                    problem = f"a second 1d bar for {moment.date().isoformat()}"
-                previous = moment
-            elif moment.second or moment.microsecond:
-                problem = f"a {self.interval.value} bar must start on a whole minute"
-            if problem is not None:
-                bad.append(BarLineError(bar[0], problem))
+            day = _day(bar[1])
+            if previous is not None and day <= previous:
+                bad.append(BarLineError(bar[0], f"a second 1d bar for {day.date().isoformat()}"))
                 if len(bad) + len(reader.errors) >= MAX_REPORTED_ERRORS:
                     break
-                continue
-            if bad or reader.errors:
-                continue  # nothing is written once a line is bad: only look for more
-            rows.append(bar if not daily else (bar[0], moment, *bar[2:9], None))
+            previous = day
+            if not (bad or reader.errors):
+                rows.append((bar[0], day, *bar[2:9], None))
             if len(rows) >= self.chunk_rows:
-                yield Chunk(self.symbol, self.interval, rows, columns=tuple(reader.columns))
+                yield rows
                 rows = []
         found = sorted([*reader.errors, *bad], key=lambda error: error.line)
         self.errors = [str(error) for error in found]
         if rows and not self.errors:
-            yield Chunk(self.symbol, self.interval, rows, columns=tuple(reader.columns))
+            yield rows
 
 
 def _day(moment: datetime) -> datetime:
