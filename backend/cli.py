@@ -1,4 +1,4 @@
-"""The `redfire` command: serve, migrate, create-admin, check-config, replicas."""
+"""The `redfire` command: serve, migrate, create-admin, check-config, replicas, import-bars."""
 
 from __future__ import annotations
 
@@ -71,6 +71,20 @@ def _replicas(args: argparse.Namespace) -> int:
     return replicas_command(_load(), departed=args.mark_departed)
 
 
+def _import_bars(args: argparse.Namespace) -> int:
+    from backend.services.market.commands import import_bars_command
+
+    config = _load()
+    return import_bars_command(
+        config,
+        path=args.file,
+        symbols=args.symbol or [],
+        interval=args.interval,
+        vnpy_url=args.from_vnpy,
+        timezone=args.timezone,
+    )
+
+
 def _check_config(_: argparse.Namespace) -> int:
     from sqlalchemy import make_url
 
@@ -120,6 +134,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="a replica gone for good: the next sweep of a live replica settles its orders",
     )
     replicas.set_defaults(handler=_replicas)
+    bars = commands.add_parser(
+        "import-bars",
+        help="import bars into market history from a CSV file or a vnpy database (all or nothing)",
+    )
+    bars.add_argument("file", nargs="?", help="CSV with datetime, open, high, low, close, volume")
+    bars.add_argument("--symbol", action="append", help="vt_symbol (repeat with --from-vnpy)")
+    bars.add_argument("--interval", default="1m", help="1m, 1h or 1d (CSV only)")
+    bars.add_argument(
+        "--from-vnpy",
+        metavar="URL",
+        default=None,
+        help="vnpy_sqlite file (sqlite:///path or a path) or vnpy_postgresql URL: its dbbardata",
+    )
+    bars.add_argument(
+        "--timezone",
+        default=None,
+        help="the zone vnpy wrote datetimes in (default: vnpy's database.timezone)",
+    )
+    bars.set_defaults(handler=_import_bars)
     return parser
 
 

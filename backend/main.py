@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from backend.api.docs import install_docs
 from backend.api.errors import install_error_handlers
 from backend.api.openapi import install_openapi
+from backend.api.prefix import API_PREFIX
 from backend.api.router import include_routers
 from backend.core.config import AppConfig, config_manager
 from backend.core.lifecycle.collector import serving_collector
@@ -80,7 +81,14 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
             expose_headers=["X-Request-ID", "Retry-After"],
         )
     app.add_middleware(NoStoreMiddleware, prefixes=NO_STORE_PREFIXES)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=config.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=config.max_body_bytes,
+        upload_limits={
+            f"{API_PREFIX}/market/bars/import": config.market.import_max_bytes,
+            f"{API_PREFIX}/backtests": config.backtest.max_upload_bytes,
+        },
+    )
     include_routers(app)
     if config.docs_enabled:
         install_docs(app)

@@ -12,6 +12,7 @@ from backend.core.config import config_manager
 from backend.core.config.settings import DatabaseConfig
 from backend.core.database.base import Base
 from backend.core.database.engine import create_engine
+from backend.models.market import include_name
 
 config = context.config
 target_metadata = Base.metadata
@@ -26,6 +27,7 @@ def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_name=include_name,
         compare_type=True,
         compare_server_default=False,
         render_as_batch=connection.dialect.name == "sqlite",

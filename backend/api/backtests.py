@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from starlette.datastructures import UploadFile
 
 from backend.api.deps import (
@@ -24,25 +24,31 @@ from backend.api.openapi import component_ref
 from backend.api.prefix import API_PREFIX
 from backend.api.responses import error_responses
 from backend.core.errors import DomainValidationError
+from backend.core.monitoring.middleware import BodyTooLargeError
 from backend.models.backtest import Backtest
 from backend.models.enums import BacktestStatus
 from backend.schemas.backtests import (
     BacktestAccepted,
     BacktestCreate,
+    BacktestFromHistory,
     BacktestFromTicks,
+    BacktestJSON,
     BacktestRead,
     BacktestSummary,
 )
 from backend.schemas.common import Page
-from backend.services.backtest.bars import parse_csv_bars
+from backend.services.backtest.bars import BarSeries, InvalidBarDataError, parse_csv_bars
+from backend.services.backtest.history_feed import HistoryFeed, NoStoredBarsError
 from backend.services.backtest.service import (
     BacktestNotFinishedError,
     BacktestService,
     NoStoredTicksError,
     stored_chart,
 )
+from backend.services.market.intervals import BarInterval
 
 router = APIRouter(prefix=f"{API_PREFIX}/backtests", tags=["backtests"])
+_JSON_BODY: TypeAdapter[BacktestFromHistory | BacktestFromTicks] = TypeAdapter(BacktestJSON)
 
 _FIELDS = BacktestCreate.model_json_schema()["properties"]
 _CREATE_BODY: dict[str, Any] = {
@@ -63,7 +69,12 @@ _CREATE_BODY: dict[str, Any] = {
                     },
                 }
             },
-            "application/json": {"schema": component_ref(BacktestFromTicks)},
+            "application/json": {
+                "schema": {
+                    "oneOf": [component_ref(BacktestFromHistory), component_ref(BacktestFromTicks)],
+                    "discriminator": {"propertyName": "source"},
+                }
+            },
         },
     }
 }  # fmt: skip
@@ -101,12 +112,58 @@ def _json_field(value: Any, name: str) -> Any:
         ) from None
 
 
-async def _csv_request(request: Request) -> tuple[BacktestCreate, bytes]:
-    form = await request.form()
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile):
-        error = {"type": "missing", "loc": ("body", "file"), "msg": "a CSV file is required"}
-        raise RequestValidationError([error])
+async def _json_body(request: Request, limit: int) -> bytes:
+    # This route's upload cap is far above MAX_BODY_BYTES; a JSON body keeps the general one.
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLargeError(limit)
+    return bytes(body)
+
+
+async def _create_from_json(
+    request: Request, user_id: int, session: SessionDep, backtests: BacktestService,
+    container: ContainerDep,
+) -> BacktestAccepted:  # fmt: skip
+    body = await _json_body(request, container.config.max_body_bytes)
+    try:
+        create = _JSON_BODY.validate_json(body)
+    except ValidationError as exc:
+        raise _validation_error(exc, ("body",)) from None
+    if isinstance(create, BacktestFromTicks):
+        raise NoStoredTicksError(
+            'the platform replays bars, not ticks: send {"source": "history", ...}'
+        )
+    backtests.registry.validate(create.class_name, create.parameters)
+    await backtests.ensure_capacity(session, user_id=user_id)
+    # SQLite serializes transactions: the one that authenticated ends before bars are counted.
+    await session.commit()
+    reader = container.history.reader
+    interval = BarInterval(create.interval)
+    count = await reader.count(create.symbol, interval, create.start, create.end)
+    if count == 0:
+        raise NoStoredBarsError(
+            f"no stored {interval.value} bars of {create.symbol} in [{create.start.isoformat()}, "
+            f"{create.end.isoformat()})"
+        )
+    max_bars = container.config.backtest.max_bars
+    if count > max_bars:
+        raise InvalidBarDataError(f"{count} bars in the range: more than {max_bars}")
+    feed = HistoryFeed(
+        reader, asyncio.get_running_loop(), symbol=create.symbol, interval=interval,
+        start=create.start, end=create.end,
+    )  # fmt: skip
+    bars = BarSeries.build(create.symbol, [], ([], [], [], []), [])
+    backtest, job = await backtests.create(
+        session, user_id=user_id, request=create, bars=bars, feed=feed, bar_count=count
+    )
+    await session.commit()
+    container.backtests.submit(job)
+    return BacktestAccepted(id=backtest.id, status=backtest.status)
+
+
+def _create_request(form: Any) -> BacktestCreate:
     fields = {
         "class_name": form.get("class_name"),
         "symbol": form.get("symbol"),
@@ -114,20 +171,9 @@ async def _csv_request(request: Request) -> tuple[BacktestCreate, bytes]:
         "settings": _json_field(form.get("settings"), "settings"),
     }
     try:
-        create = BacktestCreate.model_validate({k: v for k, v in fields.items() if v is not None})
+        return BacktestCreate.model_validate({k: v for k, v in fields.items() if v is not None})
     except ValidationError as exc:
         raise _validation_error(exc, ("body",)) from None
-    return create, await upload.read()
-
-
-async def _ticks_request(request: Request) -> None:
-    try:
-        BacktestFromTicks.model_validate_json(await request.body())
-    except ValidationError as exc:
-        raise _validation_error(exc, ("body",)) from None
-    raise NoStoredTicksError(
-        "the platform keeps only the latest tick per symbol; upload the history as CSV"
-    )
 
 
 @router.post(
@@ -148,18 +194,26 @@ async def create_backtest(
     429 `too_many_queued_backtests` when the caller has BACKTEST__MAX_QUEUED_PER_USER."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("application/json"):
-        await _ticks_request(request)
+        return await _create_from_json(request, user.id, session, backtests, container)
     if not content_type.startswith("multipart/form-data"):
-        raise DomainValidationError("send multipart/form-data with a CSV file, or JSON ticks")
+        raise DomainValidationError("send multipart/form-data with a CSV file, or JSON")
     # Refused before the upload is read; checked again, holding the user's row, at the insert.
     await backtests.ensure_capacity(session, user_id=user.id)
     # No transaction held while the CSV is read and parsed (on SQLite it would hold the
     # database's write lock): the session begins a new one for the insert.
     await session.commit()
-    create, content = await _csv_request(request)
-    backtests.registry.validate(create.class_name, create.parameters)
-    max_bars = container.config.backtest.max_bars
-    bars = await asyncio.to_thread(parse_csv_bars, content, symbol=create.symbol, max_bars=max_bars)
+    # The upload is spooled to a temporary file (on disk past 1 MiB) and parsed from there.
+    async with request.form(max_files=1, max_fields=10) as form:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            error = {"type": "missing", "loc": ("body", "file"), "msg": "a CSV file is required"}
+            raise RequestValidationError([error])
+        create = _create_request(form)
+        backtests.registry.validate(create.class_name, create.parameters)
+        max_bars = container.config.backtest.max_bars
+        bars = await asyncio.to_thread(
+            parse_csv_bars, upload.file, symbol=create.symbol, max_bars=max_bars
+        )
     backtest, job = await backtests.create(session, user_id=user.id, request=create, bars=bars)
     # The runner records progress in its own sessions: the row must exist for them first.
     await session.commit()

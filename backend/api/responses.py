@@ -13,6 +13,7 @@ _DESCRIPTIONS = {
     404: "Not found, or not yours",
     409: "Conflict with the current state",
     413: "Request body too large",
+    415: "Unsupported media type",
     422: "Validation error",
     426: "Upgrade Required: a WebSocket endpoint, reached over plain HTTP",
     429: "Rate limited (see Retry-After)",

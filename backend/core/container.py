@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from backend.services.auth.access import AccessGuard
     from backend.services.auth.revocations import RevocationStore
     from backend.services.backtest.runner import BacktestRunner
+    from backend.services.market.module import MarketHistory
     from backend.services.orders.module import TradingComponents
     from backend.services.replicas.registry import ReplicaRegistry
     from backend.services.strategy.engine import StrategyEngine
@@ -38,4 +39,5 @@ class AppContainer:
     strategies: StrategyEngine
     backtests: BacktestRunner
     replicas: ReplicaRegistry
+    history: MarketHistory
     health: HealthRegistry = field(default_factory=HealthRegistry)

@@ -13,6 +13,7 @@ from backend.core.security import build_security
 from backend.services.auth.access import AccessGuard
 from backend.services.auth.revocations import RevocationStore
 from backend.services.backtest.module import build_backtests, register_backtests
+from backend.services.market.module import build_market_history, register_market_history
 from backend.services.orders.module import build_trading, register_trading
 from backend.services.replicas.registry import ReplicaRegistry
 from backend.services.strategy.module import build_strategies, register_strategies
@@ -37,6 +38,7 @@ def build_container(config: AppConfig) -> AppContainer:
         security.invalidations,
         session_lifetime=security.tokens.refresh_lifetime,
     )
+    history = build_market_history(config, database, cache, trading.market)
     container = AppContainer(
         config=config,
         lifecycle=lifecycle,
@@ -50,6 +52,7 @@ def build_container(config: AppConfig) -> AppContainer:
         strategies=strategies,
         backtests=backtests,
         replicas=replicas,
+        history=history,
     )
 
     async def check_database() -> dict[str, Any]:
@@ -78,6 +81,7 @@ def build_container(config: AppConfig) -> AppContainer:
     lifecycle.register("admin", start=create_first_admin)
     # Before trading: the bus and publisher run before vnpy delivers ticks, and stop after it.
     register_stream(lifecycle, stream)
+    register_market_history(lifecycle, history)
     register_trading(lifecycle, container.health, trading, database=database, replicas=replicas)
     register_strategies(lifecycle, strategies)
     register_backtests(lifecycle, backtests, replicas)

@@ -3,6 +3,7 @@
 from backend.models.account import Account, Position
 from backend.models.backtest import Backtest
 from backend.models.control import IdempotencyKey, RiskSettings
+from backend.models.market import MarketBar, MarketTick
 from backend.models.order import OpenOrderCount, OpenOrderExposure, Order, Trade
 from backend.models.replica import Replica
 from backend.models.revocation import RevokedSession, UsedRefreshToken
@@ -13,6 +14,8 @@ __all__ = [
     "Account",
     "Backtest",
     "IdempotencyKey",
+    "MarketBar",
+    "MarketTick",
     "OpenOrderCount",
     "OpenOrderExposure",
     "Order",

@@ -1,4 +1,4 @@
-"""Backtest shapes: the request (CSV upload or stored ticks), the cost model, the result."""
+"""Backtest shapes: the request (CSV upload or stored bars), the cost model, the result."""
 
 from __future__ import annotations
 
@@ -6,7 +6,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
 
 from backend.models.enums import BacktestStatus
 from backend.schemas.common import Amount as AmountInput
@@ -82,6 +90,37 @@ class BacktestFromTicks(BacktestCreate):
     source: Literal["ticks"]
     start: datetime
     end: datetime
+
+
+# Datetimes a stored bar may carry (beyond them a range means nothing).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+class BacktestFromHistory(BacktestCreate):
+    """JSON body: replay the bars market history stored of `symbol` in [start, end)."""
+
+    source: Literal["history"]
+    interval: Literal["1m", "5m", "15m", "1h", "1d"] = "1m"
+    start: datetime = Field(description="ISO 8601; naive is UTC")
+    end: datetime = Field(description="exclusive; ISO 8601, naive is UTC")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        if not EARLIEST <= moment < LATEST:
+            raise ValueError("must be from 1970-01-01 to before 2200-01-01")
+        return moment
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BacktestFromHistory:
+        if self.start >= self.end:
+            raise ValueError("start must be before end")
+        return self
+
+
+BacktestJSON = Annotated[BacktestFromHistory | BacktestFromTicks, Field(discriminator="source")]
 
 
 class BacktestAccepted(BaseModel):

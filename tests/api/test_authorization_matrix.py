@@ -186,6 +186,15 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     # The WebSocket's entry in the OpenAPI document: plain HTTP is told to upgrade.
     ("GET", "/api/v1/ws"): Row(public(426)),
+    ("GET", "/api/v1/market/bars"): Row(user(200), lambda world, role: {"params": {"symbol": IF}}),
+    ("GET", "/api/v1/market/bars/coverage"): Row(user(200)),
+    ("POST", "/api/v1/market/bars/import"): Row(
+        admin_only(200),
+        lambda world, role: {
+            "params": {"symbol": IF, "interval": "1m"},
+            "files": {"file": ("bars.csv", CSV, "text/csv")},
+        },
+    ),
 }
 WEBSOCKET = "/api/v1/ws"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,10 @@ import backend.models  # noqa: F401  (registers every model)
 from backend.core.config.settings import DatabaseConfig
 from backend.core.database.base import Base
 from backend.core.database.engine import create_engine
+from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.database.migrations import downgrade, upgrade
+from backend.models.market import include_name
+from backend.services.market.partitions import Partitions
 from tests.conftest import TEST_DATABASE_URL, create_database, drop_database
 
 
@@ -37,9 +41,8 @@ def empty_database(tmp_path: Path) -> Iterator[str]:
 
 
 def _differences(connection: Connection) -> list[Any]:
-    context = MigrationContext.configure(
-        connection, opts={"compare_type": True, "target_metadata": Base.metadata}
-    )
+    opts = {"compare_type": True, "target_metadata": Base.metadata, "include_name": include_name}
+    context = MigrationContext.configure(connection, opts=opts)
     return list(compare_metadata(context, Base.metadata))
 
 
@@ -58,8 +61,18 @@ async def _inspect(url: str) -> tuple[list[Any], set[str]]:
     return differences, tables
 
 
+async def _partition_market_history(url: str) -> None:
+    """Monthly partitions, as recording and imports create them (PostgreSQL)."""
+    database = AsyncDatabaseManager(DatabaseConfig(url=url))
+    try:
+        await Partitions(database).ensure_ahead(datetime(2024, 1, 15, tzinfo=UTC), 1)
+    finally:
+        await database.dispose()
+
+
 def test_upgrade_matches_models_and_downgrade_removes_everything(empty_database: str) -> None:
     upgrade(empty_database)
+    asyncio.run(_partition_market_history(empty_database))
     differences, tables = asyncio.run(_inspect(empty_database))
     assert differences == []
     assert set(Base.metadata.tables) <= tables

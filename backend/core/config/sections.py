@@ -247,6 +247,29 @@ class BacktestConfig(BaseModel):
     max_stored_trades: int = Field(default=50_000, ge=0)
     # Queued or running backtests one user may have (each queued job holds its bars in memory).
     max_queued_per_user: int = Field(default=3, ge=1, le=1000)
+    # A CSV upload's own body cap (MAX_BODY_BYTES does not apply): bars are limited by count.
+    max_upload_bytes: int = Field(default=268_435_456, ge=1024)
+
+
+class MarketConfig(BaseModel):
+    """Market history: one-minute bars recorded from every tick, imported, served, kept."""
+
+    record_bars: bool = True
+    # Raw ticks as well (one row per tick: far more rows than bars).
+    record_ticks: bool = False
+    # Finished bars wait in memory at most this long before one batch writes them.
+    flush_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    # A forming bar whose symbol has had no tick this long is written (a session's last bar).
+    idle_close_seconds: float = Field(default=60.0, gt=0)
+    # Bars kept in memory while the database is unreachable; the oldest are dropped beyond.
+    max_pending_bars: int = Field(default=100_000, ge=100)
+    # Delete bars (whole monthly partitions on PostgreSQL) older than this; 0 keeps them all.
+    retention_days: int = Field(default=0, ge=0)
+    tick_retention_days: int = Field(default=30, ge=0)
+    # Monthly partitions created ahead of time on PostgreSQL (the current month and these).
+    partitions_ahead_months: int = Field(default=2, ge=0, le=24)
+    # POST /api/v1/market/bars/import's own body cap (MAX_BODY_BYTES does not apply to it).
+    import_max_bytes: int = Field(default=1_073_741_824, ge=1024)
 
 
 class RiskConfig(BaseModel):

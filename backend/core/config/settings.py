@@ -25,6 +25,7 @@ from backend.core.config.sections import (
     BacktestConfig,
     ContractConfig,
     DatabaseConfig,
+    MarketConfig,
     RedisConfig,
     ReplicasConfig,
     RiskConfig,
@@ -57,6 +58,7 @@ __all__ = [
     "DatabaseConfig",
     "DocsConfig",
     "HealthConfig",
+    "MarketConfig",
     "MetricsConfig",
     "RedisConfig",
     "ReplicasConfig",
@@ -130,6 +132,7 @@ class AppConfig(BaseSettings):
     vnpy: VnpyConfig = Field(default_factory=VnpyConfig)
     strategy: StrategyConfig = Field(default_factory=StrategyConfig)
     backtest: BacktestConfig = Field(default_factory=BacktestConfig)
+    market: MarketConfig = Field(default_factory=MarketConfig)
     stream: StreamConfig = Field(default_factory=StreamConfig)
     risk: RiskConfig = Field(default_factory=RiskConfig)
     admin: AdminConfig = Field(default_factory=AdminConfig)

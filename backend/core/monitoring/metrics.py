@@ -137,3 +137,16 @@ STRATEGY_TICKS = Counter(
 STRATEGY_ORDERS = Counter(
     "redfire_strategy_orders_total", "Orders placed per strategy", ["strategy_id"]
 )
+
+# Market history (services/market).
+BARS_WRITTEN = Counter(
+    "redfire_bars_written_total", "Recorded bars written (merged) into market_bars"
+)
+BARS_IMPORTED = Counter("redfire_bars_imported_total", "Bars imported (CSV or a vnpy database)")
+BAR_WRITE_ERRORS = Counter(
+    "redfire_bar_write_errors_total", "Batches of recorded bars or ticks that failed to write"
+)
+BARS_DROPPED = Counter(
+    "redfire_bars_dropped_total", "Recorded bars or ticks dropped: too many waiting to be written"
+)
+BARS_PENDING = Gauge("redfire_bars_pending", "Recorded bars and ticks waiting to be written")

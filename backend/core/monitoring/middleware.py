@@ -10,6 +10,7 @@ import json
 import re
 import secrets
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -47,11 +48,18 @@ class BodyTooLargeError(HTTPException):
 
 
 class RequestContextMiddleware:
-    """Everything that must happen once per HTTP request, whatever the route."""
+    """Everything that must happen once per HTTP request, whatever the route.
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    Bodies are capped at `max_body_bytes`, except POSTs to the paths in `upload_limits`
+    (uploads streamed to disk: bar imports, backtest CSVs), which get their own cap.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, upload_limits: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.upload_limits = dict(upload_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,10 +75,13 @@ class RequestContextMiddleware:
         response_started = False
         header_id = request_id.encode()
 
+        limit = self.max_body_bytes
+        if method == "POST" and self.upload_limits:
+            limit = self.upload_limits.get(scope["path"], limit)
         declared = _content_length(scope)
-        if declared is not None and declared > self.max_body_bytes:
+        if declared is not None and declared > limit:
             status = 413
-            await _send_error(send, 413, "payload_too_large", self._too_large(), request_id)
+            await _send_error(send, 413, "payload_too_large", _too_large(limit), request_id)
             self._finish(scope, method, status, started)
             request_id_var.reset(token)
             return
@@ -82,8 +93,8 @@ class RequestContextMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    raise BodyTooLargeError(self.max_body_bytes)
+                if received > limit:
+                    raise BodyTooLargeError(limit)
             return message
 
         async def send_with_headers(message: Message) -> None:
@@ -104,7 +115,7 @@ class RequestContextMiddleware:
         except BodyTooLargeError:
             status = 413
             if not response_started:
-                await _send_error(send, 413, "payload_too_large", self._too_large(), request_id)
+                await _send_error(send, 413, "payload_too_large", _too_large(limit), request_id)
         except Exception:
             status = 500
             logger.exception("unhandled_error", method=method, path=scope["path"])
@@ -114,9 +125,6 @@ class RequestContextMiddleware:
             in_progress.dec()
             self._finish(scope, method, status, started)
             request_id_var.reset(token)
-
-    def _too_large(self) -> str:
-        return f"request body exceeds {self.max_body_bytes} bytes"
 
     @staticmethod
     def _finish(scope: Scope, method: str, status: int, started: float) -> None:
@@ -150,6 +158,10 @@ def _in_progress(method: str) -> Gauge:
 def _request_series(method: str, route: str, status_class: str) -> tuple[Counter, Histogram]:
     labels = {"method": method, "route": route, "status_class": status_class}
     return HTTP_REQUESTS.labels(**labels), HTTP_REQUEST_DURATION.labels(**labels)
+
+
+def _too_large(limit: int) -> str:
+    return f"request body exceeds {limit} bytes"
 
 
 def _request_id(scope: Scope) -> str:

@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from array import array
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import Context, Decimal, InvalidOperation
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
 from backend.core.errors import DomainValidationError
+from backend.services.market.csv_bars import CsvBarReader
+
+if TYPE_CHECKING:
+    from backend.services.backtest.history_feed import BarChunk
 
 BACKTEST_GATEWAY = "BACKTEST"
-CSV_COLUMNS = ("datetime", "open", "high", "low", "close", "volume")
 ZERO = Decimal(0)
-# Bars carry what an order may: 16 digits before the point and 8 after (NUMERIC(24, 8)).
-MAX_INTEGER_DIGITS = 16
-MAX_PLACES = 8
-_LIMIT = Decimal(10) ** MAX_INTEGER_DIGITS
-_QUANTUM = Decimal(1).scaleb(-MAX_PLACES)
-_WIDE = Context(prec=80)
 
 
 class InvalidBarDataError(DomainValidationError):
@@ -78,6 +74,21 @@ class BarSeries:
         days = np.fromiter(ordinals, dtype=np.int64, count=len(datetimes))
         return cls(symbol, datetimes, opens, highs, lows, closes, volume, days, lines)
 
+    def extend(self, chunk: BarChunk) -> None:
+        """Append the chunk's bars (a series read while it replays); `days` is left behind
+        until `with_days`."""
+        self.datetimes.extend(chunk.datetimes)
+        self.open.extend(chunk.open)
+        self.high.extend(chunk.high)
+        self.low.extend(chunk.low)
+        self.close.extend(chunk.close)
+        self.volume.extend(chunk.volume)
+
+    def with_days(self) -> BarSeries:
+        """The same bars (the same lists) with `days` computed for all of them."""
+        prices = (self.open, self.high, self.low, self.close)
+        return BarSeries.build(self.symbol, self.datetimes, prices, self.volume)
+
 
 class ReplayTick:
     """One bar as the TickSnapshot a strategy's `on_tick` reads: last, bid and ask = close.
@@ -116,118 +127,30 @@ class ReplayTick:
         return ZERO
 
 
-class _CsvBars:
-    """Accumulates parsed rows, checking each against the previous one."""
+def parse_csv_bars(content: bytes | BinaryIO, *, symbol: str, max_bars: int) -> BarSeries:
+    """Bars from CSV with a header naming datetime, open, high, low, close, volume.
 
-    def __init__(self, max_bars: int) -> None:
-        self.max_bars = max_bars
-        self.datetimes: list[datetime] = []
-        self.lines = array("q")
-        self.columns: tuple[list[Decimal], ...] = ([], [], [], [], [])
-        self._decimals: dict[str, Decimal] = {}
-
-    def add(self, line: int, row: list[str]) -> None:
-        if len(self.datetimes) >= self.max_bars:
-            raise InvalidBarDataError(f"line {line}: more than {self.max_bars} bars")
-        moment = _parse_datetime(line, row[0])
-        if self.datetimes and moment <= self.datetimes[-1]:
-            raise InvalidBarDataError(
-                f"line {line}: datetime {row[0]} is not after the previous bar's"
-            )
-        named = zip(CSV_COLUMNS[1:], row[1:], strict=True)
-        values = [self._decimal(line, name, text) for name, text in named]
-        _check_bar(line, *values)
-        self.datetimes.append(moment)
-        self.lines.append(line)
-        for column, value in zip(self.columns, values, strict=True):
-            column.append(value)
-
-    def _decimal(self, line: int, name: str, text: str) -> Decimal:
-        # Prices repeat on the tick grid: share one Decimal per distinct text.
-        value = self._decimals.get(text)
-        if value is None:
-            try:
-                value = Decimal(text.strip())
-            except InvalidOperation:
-                raise InvalidBarDataError(f"line {line}: {name} {text!r} is not a number") from None
-            if not value.is_finite():
-                raise InvalidBarDataError(f"line {line}: {name} {text!r} is not finite")
-            if abs(value) >= _LIMIT:
-                raise InvalidBarDataError(
-                    f"line {line}: {name} {text!r} has more than {MAX_INTEGER_DIGITS} digits "
-                    "before the point"
-                )
-            if value.quantize(_QUANTUM, context=_WIDE) != value:
-                raise InvalidBarDataError(
-                    f"line {line}: {name} {text!r} has more than {MAX_PLACES} decimal places"
-                )
-            self._decimals[text] = value
-        return value
-
-
-def _parse_datetime(line: int, text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidBarDataError(f"line {line}: datetime {text!r} is not ISO 8601") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
-def _check_bar(
-    line: int, open_: Decimal, high: Decimal, low: Decimal, close: Decimal, volume: Decimal
-) -> None:
-    for name, price in (("open", open_), ("high", high), ("low", low), ("close", close)):
-        if price <= 0:
-            raise InvalidBarDataError(f"line {line}: {name} {price} is not positive")
-    if volume < 0:
-        raise InvalidBarDataError(f"line {line}: volume {volume} is negative")
-    if high < low:
-        raise InvalidBarDataError(f"line {line}: high {high} is below low {low}")
-    if not low <= open_ <= high or not low <= close <= high:
-        raise InvalidBarDataError(f"line {line}: open and close must lie within [low, high]")
-
-
-def _rows(text: str) -> Iterator[tuple[int, list[str]]]:
-    reader = csv.reader(io.StringIO(text))
-    for row in reader:
-        if row and any(cell.strip() for cell in row):
-            yield reader.line_num, row
-
-
-def _column_order(line: int, header: list[str]) -> list[int]:
-    names = [cell.strip().lower() for cell in header]
-    missing = [name for name in CSV_COLUMNS if name not in names]
-    if missing:
-        raise InvalidBarDataError(f"line {line}: missing column(s) {', '.join(missing)}")
-    return [names.index(name) for name in CSV_COLUMNS]
-
-
-def parse_csv_bars(content: bytes, *, symbol: str, max_bars: int) -> BarSeries:
-    """Bars from CSV text with a header naming datetime, open, high, low, close, volume.
-
+    Read line by line from a stream (an upload spooled to disk), never whole into memory.
     Datetimes are ISO 8601 (naive ones are UTC) and strictly increasing; prices are positive
     and finite with low <= open, close <= high; volume >= 0; numbers have at most 16 digits
-    before the point and 8 after, as an order's. Any problem: 422 naming the line.
+    before the point and 8 after, as an order's (services/market/csv_bars.py). Any problem:
+    422 naming the line. Each bar remembers its line, so a failure can name it too.
     """
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidBarDataError(f"the file is not UTF-8 text (byte {exc.start})") from None
-    rows = _rows(text)
-    try:
-        first = next(rows, None)
-        if first is None:
-            raise InvalidBarDataError("line 1: the file is empty")
-        order = _column_order(*first)
-        bars = _CsvBars(max_bars)
-        for line, row in rows:
-            if len(row) < len(first[1]):
-                raise InvalidBarDataError(f"line {line}: expected {len(first[1])} fields")
-            bars.add(line, [row[index] for index in order])
-    except csv.Error as exc:
-        raise InvalidBarDataError(f"malformed CSV: {exc}") from None
-    if not bars.datetimes:
-        raise InvalidBarDataError(f"line {first[0] + 1}: no bars after the header")
-    opens, highs, lows, closes, volumes = bars.columns
-    lines = np.frombuffer(bars.lines, dtype=np.int64)
-    return BarSeries.build(symbol, bars.datetimes, (opens, highs, lows, closes), volumes, lines)
+    stream = io.BytesIO(content) if isinstance(content, bytes) else content
+    reader = CsvBarReader(stream, max_bars=max_bars)
+    datetimes: list[datetime] = []
+    lines = array("q")
+    columns: tuple[list[Decimal], ...] = ([], [], [], [], [])
+    opens, highs, lows, closes, volumes = columns
+    for line, moment, open_, high, low, close, volume, *_ in reader:
+        lines.append(line)
+        datetimes.append(moment)
+        opens.append(open_)
+        highs.append(high)
+        lows.append(low)
+        closes.append(close)
+        volumes.append(volume)
+    if reader.errors:
+        raise InvalidBarDataError(str(reader.errors[0]))
+    line_numbers = np.frombuffer(lines, dtype=np.int64)
+    return BarSeries.build(symbol, datetimes, (opens, highs, lows, closes), volumes, line_numbers)

@@ -89,9 +89,19 @@ def _trades_by_day(bars: BarSeries, fills: Fills) -> dict[int, _DayTrades]:
 
 
 def day_ends(bars: BarSeries) -> np.ndarray:
-    """Index of the last bar of each trading day."""
+    """Index of the last bar of each trading day, one per date, in the order dates first appear.
+
+    As vnpy's daily results, a dict keyed by date: bars whose timestamps change offset (from
+    +08:00 to UTC, say) can show one date in two separate runs; it is still one day, closing
+    at its last bar, and its trades are counted once.
+    """
     days = bars.days
-    return np.append(np.flatnonzero(days[1:] != days[:-1]), len(days) - 1)
+    if not len(days):
+        return np.empty(0, dtype=np.int64)
+    _, first = np.unique(days, return_index=True)
+    _, from_end = np.unique(days[::-1], return_index=True)
+    last = len(days) - 1 - from_end
+    return last[np.argsort(first, kind="stable")]
 
 
 def daily_results(bars: BarSeries, fills: Fills, costs: CostModel) -> DailyTable:

@@ -11,9 +11,10 @@ single `send(None)`; that keeps a million-bar replay at a few microseconds per b
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import islice
 from typing import Any, TypeVar, cast
 
 from prometheus_client import Counter
@@ -23,6 +24,7 @@ from backend.core.monitoring.metrics import STRATEGY_ORDERS
 from backend.services.backtest.bars import BarSeries, ReplayTick
 from backend.services.backtest.daily import CostModel, DailyTable, daily_results
 from backend.services.backtest.events import BacktestTradeFill
+from backend.services.backtest.history_feed import BarChunk
 from backend.services.backtest.orders import Fills, SimulatedOrders, StrategyEvent
 from backend.services.backtest.statistics import (
     Curve,
@@ -111,13 +113,17 @@ def deliver(strategy: BaseStrategy, events: list[tuple[StrategyEvent, int | None
                 run_callback(strategy.on_order(update))
 
 
-def replay(strategy: BaseStrategy, orders: SimulatedOrders, bars: BarSeries) -> None:
-    """Feed every bar: fill what it crosses, deliver the fills, then show it to the strategy."""
+def replay(
+    strategy: BaseStrategy, orders: SimulatedOrders, bars: BarSeries, first: int = 0
+) -> None:
+    """Feed every bar from `first` on: fill what it crosses, deliver the fills, then show it
+    to the strategy."""
     on_tick = cast(Callable[[ReplayTick], Coroutine[Any, Any, None]], strategy.on_tick)
     symbol, active, events, cross = bars.symbol, orders.active, orders.events, orders.cross
-    for index, (close, volume, moment) in enumerate(
-        zip(bars.close, bars.volume, bars.datetimes, strict=True)
-    ):
+    columns: tuple[Iterable[Any], ...] = (bars.close, bars.volume, bars.datetimes)
+    if first:
+        columns = tuple(islice(column, first, None) for column in columns)
+    for index, (close, volume, moment) in enumerate(zip(*columns, strict=True), start=first):
         orders.bar_index = index
         if active:
             cross(index)
@@ -138,11 +144,17 @@ class BacktestEngine:
         self.ratios = ratios or RatioSettings()
 
     def run(
-        self, strategy_class: type[BaseStrategy], parameters: BaseModel, bars: BarSeries
+        self,
+        strategy_class: type[BaseStrategy],
+        parameters: BaseModel,
+        bars: BarSeries,
+        feed: Iterable[BarChunk] | None = None,
     ) -> BacktestResult:
         """Replay `bars` through a fresh instance and compute vnpy's results.
 
-        Any failure is a BacktestFailedError naming the bar (and CSV line) it happened at.
+        Any failure is a BacktestFailedError naming the bar (and CSV line) it happened at. With a
+        `feed`, `bars` starts empty and each chunk the feed brings is appended to it and replayed
+        at once, so the replay begins before the last bars have been read.
         """
         costs = self.costs
         name = strategy_class.__name__
@@ -155,9 +167,15 @@ class BacktestEngine:
             raise BacktestFailedError.during(f"{name} could not start", exc) from exc
         try:
             replay(strategy, orders, bars)
+            for chunk in feed or ():
+                first = bars.bar_count
+                bars.extend(chunk)
+                replay(strategy, orders, bars, first)
         except Exception as exc:
             where = f"{bars.describe_bar(orders.bar_index)}: {name} failed"
             raise BacktestFailedError.during(where, exc) from exc
+        if feed is not None:
+            bars = bars.with_days()
         try:
             if bars.bar_count:
                 strategy.last_update = bars.datetimes[-1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -29,6 +29,7 @@ from backend.services.backtest.bars import BarSeries, InvalidBarDataError
 from backend.services.backtest.chart import equity_png
 from backend.services.backtest.daily import CostModel
 from backend.services.backtest.engine import BacktestFailedError
+from backend.services.backtest.history_feed import BarChunk, HistoryFeed
 from backend.services.backtest.results import StoredResult, stored_result
 from backend.services.backtest.statistics import RatioSettings
 from backend.services.backtest.strategies import run_strategy_backtest
@@ -87,6 +88,8 @@ class BacktestJob:
     ratios: RatioSettings
     max_stored_trades: int
     start: datetime | None = None
+    # Stored bars read while the backtest runs (`bars` starts empty then).
+    feed: Iterable[BarChunk] | None = None
 
     def execute(self) -> StoredResult:
         """Run the backtest (blocking: on a worker thread), shape what is stored, draw the chart.
@@ -94,8 +97,9 @@ class BacktestJob:
         Raises BacktestFailedError, whose message is what the failed row shows.
         """
         run = run_strategy_backtest(
-            self.strategy, self.parameters, self.bars, self.costs, self.ratios, self.start
-        )
+            self.strategy, self.parameters, self.bars, self.costs, self.ratios, self.start,
+            self.feed,
+        )  # fmt: skip
         try:
             stored = stored_result(run.bars, run.result, self.costs, self.max_stored_trades)
         except Exception as exc:
@@ -160,10 +164,20 @@ class BacktestService:
             )
 
     async def create(
-        self, session: AsyncSession, *, user_id: int, request: BacktestCreate, bars: BarSeries
+        self,
+        session: AsyncSession,
+        *,
+        user_id: int,
+        request: BacktestCreate,
+        bars: BarSeries,
+        feed: HistoryFeed | None = None,
+        bar_count: int | None = None,
     ) -> tuple[Backtest, BacktestJob]:
         """A queued backtest and the job that runs it; 422 for an unknown class or parameters,
-        429 when the user has the most backtests queued or running."""
+        429 when the user has the most backtests queued or running.
+
+        `bars` are uploaded bars, or (with a `feed` of `bar_count` stored bars) empty.
+        """
         strategy = self.registry.entry(request.class_name)
         parameters = self.registry.validate(request.class_name, request.parameters)
         await self.ensure_capacity(session, user_id=user_id, lock=True)
@@ -171,17 +185,17 @@ class BacktestService:
         settings = _with_contract_terms(request.settings, contract, self.paper_commission_rate)
         if strategy.kind is StrategyKind.CTA and (problem := exchange_problem(request.symbol)):
             raise DomainValidationError(problem, code="unknown_exchange")
-        if not split_at(bars, settings.start)[1].bar_count:
+        if feed is None and not split_at(bars, settings.start)[1].bar_count:
             raise InvalidBarDataError(f"no bar at or after settings.start {settings.start}")
         backtest = Backtest(
             user_id=user_id,
             status=BacktestStatus.QUEUED,
             class_name=request.class_name,
             symbol=request.symbol,
-            source="csv",
+            source="csv" if feed is None else "history",
             parameters=parameters.model_dump(mode="json"),
             settings=settings.model_dump(mode="json"),
-            bar_count=bars.bar_count,
+            bar_count=bars.bar_count if bar_count is None else bar_count,
             trade_count=0,
             replica=self.replica,
         )
@@ -197,7 +211,7 @@ class BacktestService:
         ratios = RatioSettings(settings.risk_free, settings.annual_days, settings.half_life)
         job = BacktestJob(
             backtest.id, strategy, parameters, bars, costs, ratios, self.max_stored_trades,
-            settings.start,
+            settings.start, feed,
         )  # fmt: skip
         return backtest, job
 

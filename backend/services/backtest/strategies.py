@@ -6,6 +6,7 @@ BacktestResult; a CTA strategy can also warm up on the bars before the start (`l
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,6 +15,7 @@ from pydantic import BaseModel
 from backend.services.backtest.bars import BarSeries
 from backend.services.backtest.daily import CostModel
 from backend.services.backtest.engine import BacktestEngine, BacktestResult
+from backend.services.backtest.history_feed import BarChunk
 from backend.services.backtest.statistics import RatioSettings
 from backend.services.backtest.window import split_at
 from backend.services.strategy.base import BaseStrategy
@@ -36,10 +38,19 @@ def run_strategy_backtest(
     costs: CostModel,
     ratios: RatioSettings,
     start: datetime | None = None,
+    feed: Iterable[BarChunk] | None = None,
 ) -> StrategyBacktest:
-    """Replay `bars` (from `start` on) through a fresh instance of the entry's class."""
+    """Replay `bars` (from `start` on) through a fresh instance of the entry's class.
+
+    With a `feed` of stored bars (`bars` empty), a RedFire strategy replays each chunk as it
+    arrives; a CTA strategy, or a `start` to split at, needs them all first.
+    """
     strategy_class = entry.strategy_class
     assert strategy_class is not None
+    if feed is not None and (entry.kind is StrategyKind.CTA or start is not None):
+        for chunk in feed:
+            bars.extend(chunk)
+        bars, feed = bars.with_days(), None
     if entry.kind is StrategyKind.CTA:
         from backend.services.cta.backtest import CtaBacktestEngine, CtaRun
 
@@ -50,6 +61,5 @@ def run_strategy_backtest(
         return StrategyBacktest(split_at(bars, start)[1], result, offsets)
     assert issubclass(strategy_class, BaseStrategy)
     replay = split_at(bars, start)[1]
-    return StrategyBacktest(
-        replay, BacktestEngine(costs, ratios).run(strategy_class, parameters, replay)
-    )
+    result = BacktestEngine(costs, ratios).run(strategy_class, parameters, replay, feed)
+    return StrategyBacktest(replay if feed is None else replay.with_days(), result)

@@ -133,6 +133,10 @@ def to_tick_snapshot(tick: TickData) -> TickSnapshot:
     value = tick.volume
     _set_volume(snapshot, get(value) or to_decimal(value))
     _set_datetime(snapshot, moment)
+    value = tick.turnover
+    _set_turnover(snapshot, get(value) or to_decimal(value))
+    value = tick.open_interest
+    _set_open_interest(snapshot, get(value) or to_decimal(value))
     return snapshot
 
 
@@ -153,7 +157,9 @@ _set_bid_volume = _slot_setter("bid_volume_1")
 _set_ask_volume = _slot_setter("ask_volume_1")
 _set_volume = _slot_setter("volume")
 _set_datetime = _slot_setter("datetime")
-if len(TickSnapshot.__slots__) != 9:  # a field to_tick_snapshot does not set would be missing
+_set_turnover = _slot_setter("turnover")
+_set_open_interest = _slot_setter("open_interest")
+if len(TickSnapshot.__slots__) != 11:  # a field to_tick_snapshot does not set would be missing
     raise RuntimeError("TickSnapshot's fields changed: update to_tick_snapshot")
 
 

@@ -51,6 +51,9 @@ class TickSnapshot:
     ask_volume_1: Decimal
     volume: Decimal
     datetime: datetime
+    # Cumulative, as the gateway reports them (PAPER: 0); bars are recorded from their deltas.
+    turnover: Decimal = Decimal(0)
+    open_interest: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,6 +80,8 @@ def test_tick_snapshot_fast_path_matches_the_dataclass() -> None:
         ask_price_1=3500.4,
         bid_volume_1=10.0,
         ask_volume_1=300.0,
+        turnover=1234.5,
+        open_interest=88.0,
     )
     snapshot = to_tick_snapshot(tick)
     assert type(snapshot) is TickSnapshot
@@ -93,6 +95,8 @@ def test_tick_snapshot_fast_path_matches_the_dataclass() -> None:
         ask_volume_1=D(300),
         volume=D(0),
         datetime=MOMENT,
+        turnover=D("1234.5"),
+        open_interest=D(88),
     )
     assert all(isinstance(getattr(snapshot, f), Decimal) for f in ("volume", "last_price"))
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -1,0 +1,263 @@
+"""BarImporter: bars in bulk into market_bars, all of them or none.
+
+Every chunk is checked before it is written and everything is written in one transaction:
+a bad line anywhere (or any failure) rolls the whole import back, so nothing is ever half
+imported. An imported bar replaces a stored bar of the same symbol, interval and datetime.
+
+PostgreSQL: each chunk goes in with COPY. A symbol and interval with no stored bar at or
+after the import's first bar cannot overlap it, so its chunks are copied into market_bars
+itself; otherwise into a temporary staging table, merged at the end by one
+INSERT ... SELECT ... ON CONFLICT DO UPDATE. Should a bar appear meanwhile after all (a
+recording replica), the unique violation rolls everything back and the import runs once
+more, staged. The monthly partitions a chunk needs are created before it is copied.
+SQLite: batched upserts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from operator import itemgetter
+from typing import Any, cast
+
+import asyncpg
+import structlog
+from sqlalchemy import Table
+from sqlalchemy.dialects import sqlite
+
+from backend.core.database.manager import AsyncDatabaseManager
+from backend.core.errors import DomainValidationError
+from backend.core.monitoring.metrics import BARS_IMPORTED
+from backend.models.market import MarketBar
+from backend.services.market.chunks import BarRow, Chunk, ChunkSource, error_summary
+from backend.services.market.pages import BarPages
+from backend.services.market.partitions import Partitions, month_of, next_month
+
+logger = structlog.get_logger(__name__)
+
+COPY_COLUMNS = [
+    "symbol", "interval", "datetime", "open", "high", "low", "close",
+    "volume", "turnover", "open_interest",
+]  # fmt: skip
+_VALUES = COPY_COLUMNS[3:]
+_STAGING = "market_bars_import"
+_MERGE_STAGED = (
+    f"INSERT INTO market_bars ({', '.join(COPY_COLUMNS)})"  # noqa: S608  (constants only)
+    f" SELECT {', '.join(COPY_COLUMNS)} FROM {_STAGING}"
+    " ON CONFLICT (symbol, interval, datetime) DO UPDATE SET "
+    + ", ".join(f"{name} = EXCLUDED.{name}" for name in _VALUES)
+    + ", first_tick_at = NULL, last_tick_at = NULL"
+)
+_OVERLAPS = (
+    "SELECT EXISTS (SELECT 1 FROM market_bars"
+    " WHERE symbol = $1 AND interval = $2 AND datetime >= $3)"
+)
+SQLITE_BATCH = 500
+# ISO 8601 dates and times as PostgreSQL reads them too: 2024-01-02T09:30:00+08:00, ...
+_ISO_SHAPE = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+    r"(Z|[+-][0-9]{2}:?[0-9]{2})?$"
+).match
+
+
+class InvalidBarImportError(DomainValidationError):
+    """The import's input has bad lines: `detail` names them; nothing was stored."""
+
+    code = "invalid_bar_data"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedSeries:
+    """What an import stored of one symbol and interval."""
+
+    symbol: str
+    interval: str
+    bars: int
+    first: datetime
+    last: datetime
+
+
+@dataclass
+class _Tally:
+    series: dict[tuple[str, str], list[Any]]
+
+    def add(self, chunk: Chunk) -> None:
+        key = (chunk.symbol, chunk.interval.value)
+        entry = self.series.get(key)
+        if entry is None:
+            self.series[key] = [len(chunk.rows), chunk.first, chunk.last]
+        else:
+            entry[0] += len(chunk.rows)
+            entry[2] = chunk.last
+
+    def result(self) -> list[ImportedSeries]:
+        return [
+            ImportedSeries(symbol, interval, count, first, last)
+            for (symbol, interval), (count, first, last) in self.series.items()
+        ]
+
+
+def copy_text(chunk: Chunk) -> bytes:
+    """A chunk as COPY's CSV: symbol, interval, datetime, open ... open_interest per line.
+
+    Values read from text are passed on as they were written when PostgreSQL reads them
+    the same way: ASCII, no `_` (Python's Decimal accepts 1_000, PostgreSQL does not), and a
+    datetime of the usual ISO 8601 shape (naive ones are UTC: the import sets its session's
+    time zone); anything else is written out from the parsed values.
+    """
+    prefix = f"{chunk.symbol},{chunk.interval.value},"
+    columns = chunk.columns
+    if not _copyable(columns):
+        lines = [_written(prefix, row) for row in chunk.rows]
+    else:
+        at, *value_columns = columns
+        present = [index for index in value_columns if index is not None]
+        numbers_of = itemgetter(*present)
+        zeros = ",0" * (len(value_columns) - len(present))
+        assert at is not None
+        lines = []
+        for row in chunk.rows:
+            cells = row[9]
+            if cells is None:
+                lines.append(_written(prefix, row))
+                continue
+            numbers = ",".join(numbers_of(cells)) + zeros
+            stamp = cells[at].strip()
+            if numbers.isascii() and "_" not in numbers and _ISO_SHAPE(stamp):
+                lines.append(f"{prefix}{stamp},{numbers}")
+            else:
+                lines.append(_written(prefix, row))
+    lines.append("")
+    return "\n".join(lines).encode()
+
+
+def _written(prefix: str, row: BarRow) -> str:
+    return prefix + ",".join([row[1].isoformat(), *map(str, row[2:9])])
+
+
+def _copyable(columns: tuple[int | None, ...]) -> bool:
+    # Absent optional columns (written as 0) must come last to be appended as ",0".
+    values = list(columns[1:])
+    while values and values[-1] is None:
+        values.pop()
+    return bool(columns) and columns[0] is not None and None not in values
+
+
+class BarImporter:
+    """Imports a source's bars in one transaction; 422 (and nothing stored) on bad input."""
+
+    def __init__(
+        self, database: AsyncDatabaseManager, partitions: Partitions, pages: BarPages | None
+    ) -> None:
+        self.database = database
+        self.partitions = partitions
+        self.pages = pages
+
+    async def run(self, open_source: Callable[[], ChunkSource]) -> list[ImportedSeries]:
+        """Import what `open_source()` reads (called again should the import run again)."""
+        if self.database.config.is_sqlite:
+            imported = await self._sqlite(open_source())
+        else:
+            try:
+                imported = await self._postgresql(open_source(), staged=False)
+            except asyncpg.UniqueViolationError:
+                logger.info("bar_import_retried_staged")
+                imported = await self._postgresql(open_source(), staged=True)
+        BARS_IMPORTED.inc(sum(series.bars for series in imported))
+        if self.pages is not None:
+            await self.pages.changed({series.symbol for series in imported})
+        return imported
+
+    async def _postgresql(self, source: ChunkSource, *, staged: bool) -> list[ImportedSeries]:
+        tally = _Tally({})
+        direct: dict[tuple[str, str], bool] = {}
+        staging = False
+        async with self.database.driver_connection() as driver, driver.transaction():
+            await driver.execute("SET LOCAL TIME ZONE 'UTC'")  # naive datetimes are UTC
+            chunks = source.chunks(copy_text)
+            async with contextlib.aclosing(chunks):  # type: ignore[type-var]
+                async for chunk in chunks:
+                    key = (chunk.symbol, chunk.interval.value)
+                    if key not in direct:
+                        overlaps = await driver.fetchval(_OVERLAPS, *key, chunk.first)
+                        direct[key] = not (staged or overlaps)
+                    months = {month_of(chunk.first), month_of(chunk.last)}
+                    await self.partitions.ensure("market_bars", _months_between(months))
+                    target = "market_bars"
+                    if not direct[key]:
+                        if not staging:
+                            await driver.execute(
+                                f"CREATE TEMPORARY TABLE {_STAGING} (LIKE market_bars)"
+                                " ON COMMIT DROP"
+                            )
+                            staging = True
+                        target = _STAGING
+                    await _copy(driver, target, chunk)
+                    tally.add(chunk)
+            if source.errors:
+                raise InvalidBarImportError(error_summary(source.errors))
+            if staging:
+                await driver.execute(_MERGE_STAGED)
+        return tally.result()
+
+    async def _sqlite(self, source: ChunkSource) -> list[ImportedSeries]:
+        table = cast(Table, MarketBar.__table__)
+        insert = sqlite.insert(table)
+        statement = insert.on_conflict_do_update(
+            index_elements=["symbol", "interval", "datetime"],
+            set_={
+                **{name: insert.excluded[name] for name in _VALUES},
+                "first_tick_at": None,
+                "last_tick_at": None,
+            },
+        )
+        tally = _Tally({})
+        async with self.database.session() as session:
+            chunks = source.chunks(_sqlite_rows)
+            async with contextlib.aclosing(chunks):  # type: ignore[type-var]
+                async for chunk in chunks:
+                    rows = chunk.payload
+                    for start in range(0, len(rows), SQLITE_BATCH):
+                        await session.execute(statement, rows[start : start + SQLITE_BATCH])
+                    tally.add(chunk)
+            if source.errors:
+                raise InvalidBarImportError(error_summary(source.errors))
+        return tally.result()
+
+
+async def _copy(driver: Any, table: str, chunk: Chunk) -> None:
+    """COPY one chunk; a value PostgreSQL refuses is a bad line of the input (422)."""
+
+    async def once() -> AsyncIterator[bytes]:
+        yield chunk.payload
+
+    try:
+        await driver.copy_to_table(table, source=once(), columns=COPY_COLUMNS, format="csv")
+    except asyncpg.DataError as exc:
+        where = re.search(r"line (\d+)", getattr(exc, "context", None) or "")
+        row = int(where.group(1)) if where else 0
+        line = chunk.rows[row - 1][0] if 0 < row <= len(chunk.rows) else None
+        place = f"line {line}" if line is not None else f"{chunk.symbol} near {chunk.first}"
+        raise InvalidBarImportError(f"{place}: {exc.args[0] if exc.args else exc}") from None
+
+
+def _sqlite_rows(chunk: Chunk) -> list[dict[str, Any]]:
+    symbol, interval = chunk.symbol, chunk.interval.value
+    return [
+        {"symbol": symbol, "interval": interval, "datetime": row[1],
+         **dict(zip(_VALUES, row[2:9], strict=True))}
+        for row in chunk.rows
+    ]  # fmt: skip
+
+
+def _months_between(months: set[date]) -> set[date]:
+    """Every month from the earliest to the latest of `months` (a chunk may span several)."""
+    first, last = min(months), max(months)
+    every = {first}
+    while first < last:
+        first = next_month(first)
+        every.add(first)
+    return every
