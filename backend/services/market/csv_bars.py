@@ -95,7 +95,8 @@ class CsvBarReader:
         prices, amounts = self._prices, self._amounts
         price_of, amount_of = prices.get, amounts.get
         fromisoformat = datetime.fromisoformat
-        previous = datetime.min.replace(tzinfo=UTC)
+        # Before any bar: one bar may start at datetime.min itself (0001-01-01T00:00Z).
+        previous: datetime | None = None
         count, max_bars, whole_minutes = self.count, self.max_bars, self.whole_minutes
         for row in reader:
             try:
@@ -129,7 +130,7 @@ class CsvBarReader:
                     low <= open_ <= high
                     and low <= close <= high
                     and ZERO <= turnover < LIMIT
-                    and moment > previous
+                    and (previous is None or moment > previous)
                 ):
                     raise ValueError
             except (ValueError, IndexError, InvalidOperation, ArithmeticError):
@@ -197,7 +198,7 @@ def _explain(
     row: list[str],
     order: list[int | None],
     fields: int,
-    previous: datetime,
+    previous: datetime | None,
     whole_minutes: bool,
 ) -> BarLineError:
     """What is wrong with a line the fast path refused."""
@@ -222,7 +223,7 @@ def _explain(
         problem = bar_problem(*prices, *amounts)
         if problem is not None:
             raise BarLineError(line, problem)
-        if moment <= previous:
+        if previous is not None and moment <= previous:
             raise BarLineError(line, f"datetime {text.strip()} is not after the previous bar's")
     except BarLineError as error:
         return error
