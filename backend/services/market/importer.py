@@ -32,6 +32,7 @@ from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.errors import DomainValidationError
 from backend.core.monitoring.metrics import BARS_IMPORTED
 from backend.models.market import MarketBar
+from backend.services.market import rollups
 from backend.services.market.chunks import BarRow, Chunk, ChunkSource, error_summary
 from backend.services.market.pages import BarPages
 from backend.services.market.partitions import Partitions, month_of, next_month
@@ -201,7 +202,10 @@ class BarImporter:
                 raise InvalidBarImportError(error_summary(source.errors))
             if staging:
                 await driver.execute(_MERGE_STAGED)
-        return tally.result()
+            imported = tally.result()
+            minutes = {s.symbol: (s.first, s.last) for s in imported if s.interval == "1m"}
+            await rollups.refresh(driver.execute, minutes)
+        return imported
 
     async def _sqlite(self, source: ChunkSource) -> list[ImportedSeries]:
         table = cast(Table, MarketBar.__table__)
