@@ -134,7 +134,9 @@ def server(
             if process.poll() is not None:
                 raise RuntimeError(f"{app} exited with {process.returncode}")
             try:
-                if httpx.get(f"{base}/openapi.json", timeout=1).status_code == 200:
+                # Any answer: uvicorn listens once start-up is done (production serves no
+                # /openapi.json: a 404 is an answer too).
+                if httpx.get(f"{base}/openapi.json", timeout=1).status_code < 500:
                     break
             except httpx.TransportError:
                 pass

@@ -15,6 +15,7 @@ SQLite: batched upserts.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator, Callable
@@ -34,6 +35,7 @@ from backend.core.monitoring.metrics import BARS_IMPORTED
 from backend.models.market import MarketBar
 from backend.services.market import rollups
 from backend.services.market.chunks import BarRow, Chunk, ChunkSource, error_summary
+from backend.services.market.intervals import BarInterval
 from backend.services.market.pages import BarPages
 from backend.services.market.partitions import Partitions, month_of, next_month
 
@@ -164,7 +166,8 @@ class BarImporter:
         else:
             try:
                 imported = await self._postgresql(open_source(), staged=False)
-            except asyncpg.UniqueViolationError:
+            except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError):
+                # A recording wrote one of these minutes meanwhile.
                 logger.info("bar_import_retried_staged")
                 imported = await self._postgresql(open_source(), staged=True)
         BARS_IMPORTED.inc(sum(series.bars for series in imported))
@@ -175,16 +178,26 @@ class BarImporter:
     async def _postgresql(self, source: ChunkSource, *, staged: bool) -> list[ImportedSeries]:
         tally = _Tally({})
         direct: dict[tuple[str, str], bool] = {}
+        # The hourly rollups of each symbol's minutes, built on the worker thread while
+        # the minutes go straight into market_bars (None: recomputed from the table).
+        hours: dict[str, list[rollups.HourRow] | None] = {}
         staging = False
         async with self.database.driver_connection() as driver, driver.transaction():
             await driver.execute("SET LOCAL TIME ZONE 'UTC'")  # naive datetimes are UTC
-            chunks = source.chunks(copy_text)
+            chunks = source.chunks(_formatted)
             async with contextlib.aclosing(chunks):  # type: ignore[type-var]
                 async for chunk in chunks:
                     key = (chunk.symbol, chunk.interval.value)
+                    minutes = chunk.interval is BarInterval.MINUTE
                     if key not in direct:
+                        if minutes:
+                            # Held to the end: a recording of these hours meanwhile
+                            # recomputes them after this import commits (rollups.py).
+                            await driver.execute(rollups.LOCK_SQL, chunk.symbol)
                         overlaps = await driver.fetchval(_OVERLAPS, *key, chunk.first)
                         direct[key] = not (staged or overlaps)
+                        if minutes:
+                            hours[chunk.symbol] = [] if direct[key] else None
                     months = {month_of(chunk.first), month_of(chunk.last)}
                     await self.partitions.ensure("market_bars", _months_between(months))
                     target = "market_bars"
@@ -198,14 +211,14 @@ class BarImporter:
                         target = _STAGING
                     await _copy(driver, target, chunk)
                     tally.add(chunk)
+                    if minutes:
+                        _add_hours(hours, chunk)
             if source.errors:
                 raise InvalidBarImportError(error_summary(source.errors))
             if staging:
                 await driver.execute(_MERGE_STAGED)
-            imported = tally.result()
-            minutes = {s.symbol: (s.first, s.last) for s in imported if s.interval == "1m"}
-            await rollups.refresh(driver.execute, minutes)
-        return imported
+            await _write_hours(driver, tally.result(), hours)
+        return tally.result()
 
     async def _sqlite(self, source: ChunkSource) -> list[ImportedSeries]:
         table = cast(Table, MarketBar.__table__)
@@ -232,11 +245,67 @@ class BarImporter:
         return tally.result()
 
 
+def _formatted(chunk: Chunk) -> tuple[bytes, list[rollups.HourRow] | None]:
+    """(COPY text, the chunk's hourly rollups): those only of minutes read from a CSV file,
+    exact at 8 places as stored (a vnpy database's floats are rounded by PostgreSQL)."""
+    hours = None
+    if chunk.interval is BarInterval.MINUTE and chunk.columns:
+        hours = rollups.hour_rows(chunk.rows)
+    return copy_text(chunk), hours
+
+
+def _add_hours(hours: dict[str, list[rollups.HourRow] | None], chunk: Chunk) -> None:
+    kept, more = hours.get(chunk.symbol), chunk.payload[1]
+    if kept is None or more is None:
+        hours[chunk.symbol] = None
+    else:
+        rollups.join_hours(kept, more)
+
+
+async def _write_hours(
+    driver: Any, imported: list[ImportedSeries], hours: dict[str, list[rollups.HourRow] | None]
+) -> None:
+    """Bring the hourly rollups of the imported minutes up to date.
+
+    Minutes copied straight into market_bars (nothing stored at or after the first) make
+    their hours alone, but for the first, which may hold minutes stored before: the hours
+    built on the worker thread are written and the first recomputed. Merged minutes share
+    their hours with stored ones: those are recomputed from the table.
+    """
+    recompute: dict[str, tuple[datetime, datetime]] = {}
+    staged = False
+    for series in imported:
+        if series.interval != BarInterval.MINUTE.value:
+            continue
+        built = hours.get(series.symbol)
+        if built is None:
+            recompute[series.symbol] = (series.first, series.last)
+            continue
+        if not staged:
+            await driver.execute(
+                "CREATE TEMPORARY TABLE market_bar_hours_import (LIKE market_bar_hours)"
+                " ON COMMIT DROP"
+            )
+            staged = True
+        text = await asyncio.to_thread(rollups.hours_copy_text, built, series.symbol)
+
+        async def once(text: bytes = text) -> AsyncIterator[bytes]:
+            yield text
+
+        await driver.copy_to_table(
+            "market_bar_hours_import", source=once(), columns=rollups.HOURS_COLUMNS, format="csv"
+        )
+        recompute[series.symbol] = (series.first, series.first)
+    if staged:
+        await driver.execute(rollups.MERGE_STAGED_HOURS)
+    await rollups.refresh(driver.execute, recompute)
+
+
 async def _copy(driver: Any, table: str, chunk: Chunk) -> None:
     """COPY one chunk; a value PostgreSQL refuses is a bad line of the input (422)."""
 
     async def once() -> AsyncIterator[bytes]:
-        yield chunk.payload
+        yield chunk.payload[0]
 
     try:
         await driver.copy_to_table(table, source=once(), columns=COPY_COLUMNS, format="csv")

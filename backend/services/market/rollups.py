@@ -16,17 +16,22 @@ earlier one committed) includes both. SQLite has no rollups: it aggregates minut
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from backend.services.market.intervals import BarInterval
+from backend.services.market.chunks import BarRow
+from backend.services.market.intervals import EPOCH, BarInterval
 
 _VALUES = ("open", "high", "low", "close", "volume", "turnover", "open_interest")
 _ORIGIN = "TIMESTAMPTZ '1970-01-01 00:00:00+00'"
 # pg_advisory_xact_lock(key, hashtext(symbol)): "redfire market hours".
 _LOCK_KEY = 0x52464D48
 HOUR = timedelta(hours=1)
+# A refresh reads at most this much of the minutes per statement: the planner cannot tell how
+# many hours date_bin makes of a range and sizes a whole year's aggregate for a million
+# groups (spilled to disk); a week's stays in memory.
+_WINDOW = timedelta(days=7)
 # Runs one statement with its $n parameters: asyncpg's `execute`, or a SQLAlchemy
 # connection's `exec_driver_sql` (see `sqlalchemy_execute`).
 Execute = Callable[..., Awaitable[Any]]
@@ -85,7 +90,70 @@ async def refresh(execute: Execute, spans: dict[str, tuple[datetime, datetime]])
     for symbol in sorted(spans):
         first, last = spans[symbol]
         await execute(LOCK_SQL, symbol)
-        await execute(REFRESH_SQL, symbol, *hours_of(first, last))
+        low, high = hours_of(first, last)
+        while low < high:
+            await execute(REFRESH_SQL, symbol, low, min(low + _WINDOW, high))
+            low += _WINDOW
+
+
+# A rollup row as written by the import: hour, open, high, low, close, volume, turnover,
+# open interest.
+HourRow = list[Any]
+
+
+def hour_rows(rows: Iterable[BarRow]) -> list[HourRow]:
+    """Minutes (oldest first, exact at 8 places, as a CSV import's are) aggregated by UTC
+    hour in Python, on the import's worker thread, by the same rules as the SQL."""
+    hours: list[HourRow] = []
+    current: HourRow = []
+    current_hour = -1
+    for row in rows:
+        hour = int(row[1].timestamp()) // 3600
+        if hour != current_hour:
+            current_hour = hour
+            current = [EPOCH + HOUR * hour, *row[2:9]]
+            hours.append(current)
+            continue
+        if row[3] > current[2]:
+            current[2] = row[3]
+        if row[4] < current[3]:
+            current[3] = row[4]
+        current[4] = row[5]
+        current[5] += row[6]
+        current[6] += row[7]
+        current[7] = row[8]
+    return hours
+
+
+def join_hours(hours: list[HourRow], more: list[HourRow]) -> None:
+    """Append the next chunk's hours to `hours`; an hour split between the chunks is one."""
+    if hours and more and hours[-1][0] == more[0][0]:
+        last, first = hours[-1], more[0]
+        last[2], last[3] = max(last[2], first[2]), min(last[3], first[3])
+        last[4], last[7] = first[4], first[7]
+        last[5] += first[5]
+        last[6] += first[6]
+        more = more[1:]
+    hours.extend(more)
+
+
+def hours_copy_text(hours: list[HourRow], symbol: str) -> bytes:
+    """Hour rows as COPY's CSV text (symbol, datetime, open ... open interest)."""
+    lines = [
+        f"{symbol},{row[0].isoformat()},{','.join(format(value, 'f') for value in row[1:])}"
+        for row in hours
+    ]
+    lines.append("")
+    return "\n".join(lines).encode()
+
+
+MERGE_STAGED_HOURS = (
+    f"INSERT INTO market_bar_hours (symbol, datetime, {', '.join(_VALUES)})"  # noqa: S608
+    f" SELECT symbol, datetime, {', '.join(_VALUES)} FROM market_bar_hours_import"
+    " ON CONFLICT (symbol, datetime) DO UPDATE SET "
+    + ", ".join(f"{name} = EXCLUDED.{name}" for name in _VALUES)
+)
+HOURS_COLUMNS = ["symbol", "datetime", *_VALUES]
 
 
 async def expire(execute: Execute, cutoff: datetime) -> None:

@@ -38,7 +38,9 @@ def minutes_csv(first: datetime, count: int, *, shift: int = 0, skip: int = 7) -
 
 async def import_csv(container: AppContainer, body: bytes) -> None:
     def source() -> CsvSource:
-        return CsvSource(io.BytesIO(body), symbol=SYMBOL, interval=BarInterval.MINUTE)
+        # Chunks of 500 minutes: hours split between chunks.
+        body_stream = io.BytesIO(body)
+        return CsvSource(body_stream, symbol=SYMBOL, interval=BarInterval.MINUTE, chunk_rows=500)
 
     await container.history.importer.run(source)
 
@@ -69,6 +71,9 @@ async def test_hours_and_days_of_an_import_and_an_overlapping_one(
     container: AppContainer,
 ) -> None:
     await import_csv(container, minutes_csv(START, 3000))
+    await assert_served_as_aggregated(container)
+    # The series continued: new minutes after every stored one, the first hour shared.
+    await import_csv(container, minutes_csv(START + timedelta(minutes=3000), 200, shift=1))
     await assert_served_as_aggregated(container)
     # A corrected stretch starting and ending mid-hour, with its own gaps: minutes of both
     # imports now share hours.
