@@ -9,7 +9,10 @@ after the import's first bar cannot overlap it, so its chunks are copied into ma
 itself; otherwise into a temporary staging table, merged at the end by one
 INSERT ... SELECT ... ON CONFLICT DO UPDATE. Should a bar appear meanwhile after all (a
 recording replica), the unique violation rolls everything back and the import runs once
-more, staged. The monthly partitions a chunk needs are created before it is copied.
+more, staged. The monthly partitions a chunk needs are created before it is copied. The
+hourly rollups of imported minutes (rollups.py) are brought up to date in the same
+transaction: built on the worker thread for minutes copied straight in, recomputed from the
+table for merged ones.
 SQLite: batched upserts.
 """
 
