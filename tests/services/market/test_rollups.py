@@ -6,8 +6,8 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime, timedelta
 
+from backend.app.container import AppContainer
 from backend.core.config.settings import MarketConfig
-from backend.core.container import AppContainer
 from backend.services.market.csv_source import CsvSource
 from backend.services.market.intervals import BarInterval
 from backend.services.market.paging import BarRequest, Row
