@@ -123,19 +123,9 @@ class CsvBarReader:
                 if interest_at is not None:
                     text = row[interest_at]
                     interest = amount_of(text) or _cached(amounts, text, None)
-                turnover = ZERO
-                if turnover_at is not None:
-                    text = row[turnover_at]
-                    turnover = Decimal(text)
-                    # Digits after the point, counted on the text when it has no exponent
-                    # (spaces only count too many: such a text is counted exactly).
-                    dot = text.find(".")
-                    if (
-                        (dot >= 0 and len(text) - dot - 1 > MAX_PLACES)
-                        or "e" in text
-                        or "E" in text
-                    ) and _places(turnover) > MAX_PLACES:
-                        raise ValueError(turnover)
+                turnover = ZERO if turnover_at is None else Decimal(row[turnover_at])
+                if turnover_at is not None and _places(turnover) > MAX_PLACES:
+                    raise ValueError(turnover)
                 if not (
                     low <= open_ <= high
                     and low <= close <= high
