@@ -207,7 +207,11 @@ class BarImporter:
         # the minutes go straight into market_bars (None: recomputed from the table).
         hours: dict[str, list[rollups.HourRow] | None] = {}
         staging = False
-        async with self.database.driver_connection() as driver, driver.transaction():
+        async with (
+            self.database.driver_connection() as driver,
+            driver.transaction(),
+            _PartitionsAhead(self.partitions) as ahead,
+        ):
             await driver.execute("SET LOCAL TIME ZONE 'UTC'")  # naive datetimes are UTC
             chunks = source.chunks(_formatted)
             async with contextlib.aclosing(chunks):  # type: ignore[type-var]
@@ -223,8 +227,8 @@ class BarImporter:
                         direct[key] = not (staged or overlaps)
                         if minutes:
                             hours[chunk.symbol] = [] if direct[key] else None
-                    months = {month_of(chunk.first), month_of(chunk.last)}
-                    await self.partitions.ensure("market_bars", _months_between(months))
+                    months = _months_between({month_of(chunk.first), month_of(chunk.last)})
+                    await ahead.ensure(months)
                     target = "market_bars"
                     if not direct[key]:
                         if not staging:
@@ -268,6 +272,34 @@ class BarImporter:
             if source.errors:
                 raise InvalidBarImportError(error_summary(source.errors))
         return tally.result()
+
+
+class _PartitionsAhead:
+    """Creates the month after the last one a chunk needed while the chunk is copied (a
+    partition takes a transaction of its own, tens of milliseconds the copy need not wait)."""
+
+    def __init__(self, partitions: Partitions) -> None:
+        self.partitions = partitions
+        self._next: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> _PartitionsAhead:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._settled()
+
+    async def ensure(self, months: set[date]) -> None:
+        """Every month of `months` has its partition; the following month's is on its way."""
+        await self._settled()
+        await self.partitions.ensure("market_bars", months)
+        following = {next_month(max(months))}
+        self._next = asyncio.create_task(self.partitions.ensure("market_bars", following))
+
+    async def _settled(self) -> None:
+        # A month created ahead that failed is created (or fails) when it is needed.
+        task, self._next = self._next, None
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
 
 
 def _formatted(chunk: Chunk) -> tuple[bytes, list[rollups.HourRow] | None]:
