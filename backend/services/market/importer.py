@@ -226,7 +226,7 @@ class BarImporter:
                         overlaps = await driver.fetchval(_OVERLAPS, *key, chunk.first)
                         direct[key] = not (staged or overlaps)
                         if minutes:
-                            hours[chunk.symbol] = [] if direct[key] else None
+                            hours[chunk.symbol] = []
                     months = _months_between({month_of(chunk.first), month_of(chunk.last)})
                     await ahead.ensure(months)
                     target = "market_bars"
@@ -246,7 +246,7 @@ class BarImporter:
                 raise InvalidBarImportError(error_summary(source.errors))
             if staging:
                 await driver.execute(_MERGE_STAGED)
-            await _write_hours(driver, tally.result(), hours)
+            await _write_hours(driver, tally.result(), hours, direct)
         return tally.result()
 
     async def _sqlite(self, source: ChunkSource) -> list[ImportedSeries]:
@@ -320,23 +320,35 @@ def _add_hours(hours: dict[str, list[rollups.HourRow] | None], chunk: Chunk) -> 
 
 
 async def _write_hours(
-    driver: Any, imported: list[ImportedSeries], hours: dict[str, list[rollups.HourRow] | None]
+    driver: Any,
+    imported: list[ImportedSeries],
+    hours: dict[str, list[rollups.HourRow] | None],
+    direct: dict[tuple[str, str], bool],
 ) -> None:
     """Bring the hourly rollups of the imported minutes up to date.
 
-    Minutes copied straight into market_bars (nothing stored at or after the first) make
-    their hours alone, but for the first, which may hold minutes stored before: the hours
-    built on the worker thread are written and the first recomputed. Merged minutes share
-    their hours with stored ones: those are recomputed from the table.
+    The hours built on the worker thread are written where the import's minutes are all the
+    hour holds: copied straight into market_bars (nothing stored at or after the first),
+    every hour but the first, which may hold minutes stored before; merged into stored ones,
+    the hours of 60 imported minutes. The others are recomputed from the table (all of them
+    when the minutes came from a vnpy database, whose floats PostgreSQL rounds).
     """
-    recompute: dict[str, tuple[datetime, datetime]] = {}
+    recompute: dict[str, list[tuple[datetime, datetime]]] = {}
     staged = False
     for series in imported:
         if series.interval != BarInterval.MINUTE.value:
             continue
         built = hours.get(series.symbol)
         if built is None:
-            recompute[series.symbol] = (series.first, series.last)
+            recompute[series.symbol] = [(series.first, series.last)]
+            continue
+        if direct[(series.symbol, series.interval)]:
+            whole, partial = built, [(series.first, series.first)]
+        else:
+            whole = [hour for hour in built if hour[8] == rollups.MINUTES_PER_HOUR]
+            partial = rollups.spans(hour[0] for hour in built if hour[8] < rollups.MINUTES_PER_HOUR)
+        recompute[series.symbol] = partial
+        if not whole:
             continue
         if not staged:
             await driver.execute(
@@ -344,7 +356,7 @@ async def _write_hours(
                 " ON COMMIT DROP"
             )
             staged = True
-        text = await asyncio.to_thread(rollups.hours_copy_text, built, series.symbol)
+        text = await asyncio.to_thread(rollups.hours_copy_text, whole, series.symbol)
 
         async def once(text: bytes = text) -> AsyncIterator[bytes]:
             yield text
@@ -352,7 +364,6 @@ async def _write_hours(
         await driver.copy_to_table(
             "market_bar_hours_import", source=once(), columns=rollups.HOURS_COLUMNS, format="csv"
         )
-        recompute[series.symbol] = (series.first, series.first)
     if staged:
         await driver.execute(rollups.MERGE_STAGED_HOURS)
     await rollups.refresh(driver.execute, recompute)

@@ -17,7 +17,7 @@ earlier one committed) includes both. SQLite has no rollups: it aggregates minut
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from operator import itemgetter
@@ -87,20 +87,36 @@ def sqlalchemy_execute(connection: Any) -> Execute:
     return execute
 
 
-async def refresh(execute: Execute, spans: dict[str, tuple[datetime, datetime]]) -> None:
-    """Recompute the rollups of each symbol's minutes in [first, last], inside the
+async def refresh(execute: Execute, spans: dict[str, list[tuple[datetime, datetime]]]) -> None:
+    """Recompute the rollups of each symbol's minutes in each [first, last], inside the
     transaction that wrote them; symbols are locked in order (no deadlock)."""
     for symbol in sorted(spans):
-        first, last = spans[symbol]
         await execute(LOCK_SQL, symbol)
-        low, high = hours_of(first, last)
-        while low < high:
-            await execute(REFRESH_SQL, symbol, low, min(low + _WINDOW, high))
-            low += _WINDOW
+        for first, last in spans[symbol]:
+            low, high = hours_of(first, last)
+            while low < high:
+                await execute(REFRESH_SQL, symbol, low, min(low + _WINDOW, high))
+                low += _WINDOW
 
 
-# A rollup row as written by the import: hour, open, high, low, close, volume, turnover,
-# open interest.
+def spans(hours: Iterable[datetime]) -> list[tuple[datetime, datetime]]:
+    """Hours (in order) as few spans [first hour, last hour]: hours less than a day apart
+    share one (a statement per hour would cost more than the hours between)."""
+    found: list[tuple[datetime, datetime]] = []
+    for hour in hours:
+        if found and hour - found[-1][1] < _JOIN:
+            found[-1] = (found[-1][0], hour)
+        else:
+            found.append((hour, hour))
+    return found
+
+
+_JOIN = timedelta(days=1)
+MINUTES_PER_HOUR = 60
+
+
+# A rollup row as built by the import: hour, open, high, low, close, volume, turnover, open
+# interest, and how many minutes it was built from.
 HourRow = list[Any]
 
 
@@ -119,6 +135,7 @@ def hour_rows(rows: Sequence[BarRow]) -> list[HourRow]:
         hours.append([
             hour, first[2], max(map(_HIGH, minutes)), min(map(_LOW, minutes)), last[5],
             sum(map(_VOLUME, minutes), ZERO), sum(map(_TURNOVER, minutes), ZERO), last[8],
+            len(minutes),
         ])  # fmt: skip
         start = end
     return hours
@@ -136,6 +153,7 @@ def join_hours(hours: list[HourRow], more: list[HourRow]) -> None:
         last[4], last[7] = first[4], first[7]
         last[5] += first[5]
         last[6] += first[6]
+        last[8] += first[8]
         more = more[1:]
     hours.extend(more)
 
@@ -143,7 +161,7 @@ def join_hours(hours: list[HourRow], more: list[HourRow]) -> None:
 def hours_copy_text(hours: list[HourRow], symbol: str) -> bytes:
     """Hour rows as COPY's CSV text (symbol, datetime, open ... open interest)."""
     lines = [
-        f"{symbol},{row[0].isoformat()},{','.join(format(value, 'f') for value in row[1:])}"
+        f"{symbol},{row[0].isoformat()},{','.join(format(value, 'f') for value in row[1:8])}"
         for row in hours
     ]
     lines.append("")

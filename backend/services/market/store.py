@@ -131,7 +131,7 @@ class BarStore:
         return len(rows)
 
 
-def _minute_spans(bars: list[Bar]) -> dict[str, tuple[datetime, datetime]]:
+def _minute_spans(bars: list[Bar]) -> dict[str, list[tuple[datetime, datetime]]]:
     """Each symbol's first and last 1m bar among `bars`."""
     spans: dict[str, tuple[datetime, datetime]] = {}
     for bar in bars:
@@ -139,7 +139,7 @@ def _minute_spans(bars: list[Bar]) -> dict[str, tuple[datetime, datetime]]:
             continue
         first, last = spans.get(bar.symbol, (bar.datetime, bar.datetime))
         spans[bar.symbol] = (min(first, bar.datetime), max(last, bar.datetime))
-    return spans
+    return {symbol: [span] for symbol, span in spans.items()}
 
 
 async def _merge_in_python(session: AsyncSession, bars: list[Bar]) -> None:

@@ -79,6 +79,12 @@ async def test_hours_and_days_of_an_import_and_an_overlapping_one(
     # imports now share hours.
     await import_csv(container, minutes_csv(START + timedelta(minutes=395), 700, shift=3, skip=5))
     await assert_served_as_aggregated(container)
+    # A stretch without gaps over stored minutes: whole hours of imported minutes, partial
+    # ones at its ends (one minute missing).
+    await import_csv(
+        container, minutes_csv(START + timedelta(minutes=1203), 300, shift=5, skip=10**6)
+    )
+    await assert_served_as_aggregated(container)
     # Minutes before everything stored, sharing the first hour.
     await import_csv(container, minutes_csv(START - timedelta(minutes=16), 10, shift=9))
     await assert_served_as_aggregated(container)
