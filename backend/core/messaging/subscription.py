@@ -21,6 +21,7 @@ from backend.core.messaging.backoff import Backoff
 from backend.core.messaging.port import (
     ErrorNotice,
     MessageHandler,
+    MessagingUnavailableError,
     Notice,
     ignore_error,
     nothing,
@@ -91,7 +92,9 @@ class RedisSubscription:
                 await self._listen(backoff)
             except (RedisError, OSError) as exc:
                 self._lost()
-                self._on_error(exc)
+                error = MessagingUnavailableError(repr(exc))
+                error.__cause__ = exc
+                self._on_error(error)
                 logger.warning("subscription_lost", subscription=self.name, error=repr(exc))
                 await asyncio.sleep(backoff.next())
 
