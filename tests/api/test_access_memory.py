@@ -12,7 +12,7 @@ import asyncio
 import httpx
 import pytest
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.core.errors import AuthenticationError
 from backend.core.security.revocation import session_key, user_invalidation
 from tests.api.conftest import MakeAccount

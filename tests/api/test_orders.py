@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.core.messaging import MemoryMessaging, Messaging, RedisMessaging
 from backend.core.monitoring.metrics import CANCELS_RELAYED
 from backend.models.enums import OrderSide, OrderStatus, OrderType, UserRole

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
+from backend.app.container import AppContainer
 from backend.core.config import AppConfig
-from backend.core.container import AppContainer
 from tests.api.conftest import MakeAccount
 from tests.api.stream import (
     WAIT,

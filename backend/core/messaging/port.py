@@ -113,7 +113,8 @@ class Messaging(Protocol):
 
         `on_subscribed` is called each time the subscription is confirmed, `on_lost` each time
         messages could be missed from then on (the connection dropped, or stop), `on_error`
-        with each connection failure (a MessagingUnavailableError). A handler that raises is logged; the subscription goes on.
+        with each connection failure (a MessagingUnavailableError). A handler that raises is
+        logged; the subscription goes on.
         """
 
     async def close(self) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from backend.app.container import AppContainer
 from backend.core.config.settings import StrategyConfig
-from backend.core.container import AppContainer
 from backend.core.messaging import LeaseStore, MemoryLeaseStore, RedisLeaseStore, RedisMessaging
 from backend.models.enums import StrategyStatus
 from backend.models.strategy import Strategy

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+from backend.app.trading import TradingComponents
 from backend.core.cache.invalidation import Invalidations
 from backend.core.config.settings import AppConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
 from backend.core.messaging.port import Messaging
-from backend.services.orders.module import TradingComponents
 from backend.services.orders.strategy_link import StrategyOrders, link_strategy_events
 from backend.services.strategy.engine import StrategyEngine
 from backend.services.strategy.registry import load_registry

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from backend.app.trading import TradingComponents
 from backend.core.cache.invalidation import Invalidations
 from backend.core.config.settings import StreamConfig
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
 from backend.core.messaging.port import Messaging
-from backend.services.orders.module import TradingComponents
 from backend.services.stream.bus import EventBus
 from backend.services.stream.hub import StreamHub
 from backend.services.stream.publisher import StreamPublisher
