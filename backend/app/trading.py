@@ -111,13 +111,14 @@ def register_trading(
         )
 
     health.register("gateway", check_gateway, timeout=0.5)
+    # Before the order events, so it stops after them: the last final orders are announced.
+    finality = trading.finality
+    lifecycle.register("order_finality", start=finality.start, stop=finality.stop)
     lifecycle.register("order_events", start=trading.events.start, stop=trading.events.stop)
     lifecycle.register("vnpy", start=trading.market.start, stop=trading.market.stop)
     # Cancels of this replica's orders that reached another replica (stops before vnpy).
     relay = trading.orders.relay
     lifecycle.register("cancel_relay", start=relay.start, stop=relay.stop)
-    finality = trading.finality
-    lifecycle.register("order_finality", start=finality.start, stop=finality.stop)
     feed = trading.paper_feed
     lifecycle.register("paper_feed", start=feed.start, stop=feed.stop)
     # Registered (and sweeping departed replicas) before orders are taken; a restart under

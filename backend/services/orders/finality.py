@@ -40,8 +40,8 @@ class OrderFinality:
 
     async def on_order(self, order: OrderRead) -> None:
         """An order listener: a final order is announced (its waiters here are released)."""
-        if not order.status.is_final:
-            return
+        if not order.status.is_final or not self.messaging.shared:
+            return  # one process alone: its waiters were released as the order was recorded
         self._pending.append(order.id)
         if self._sending is None or self._sending.done():
             self._sending = asyncio.create_task(self._send(), name="order-finality")
