@@ -17,6 +17,7 @@ from backend.core.monitoring.metrics import CANCELS_RELAYED
 from backend.models.enums import OrderSide, OrderStatus, OrderType, UserRole
 from backend.models.order import Order, Trade
 from backend.schemas.orders import OrderRead
+from backend.services.orders.finality import CHANNEL as FINAL_CHANNEL
 from backend.services.orders.finality import OrderFinality
 from backend.services.orders.service import OWNED_ORDER
 from tests.api.conftest import MakeAccount
@@ -237,9 +238,11 @@ async def test_a_final_order_on_any_replica_wakes_a_waiting_cancel(
     """A relayed cancel's outcome arrives as the owner's announcement on the finality channel."""
     events = container.trading.events
     await asyncio.wait_for(container.trading.finality.listening.wait(), 5)
-    owner = OrderFinality(_another_replica(container.messaging), events)
+    peer = _another_replica(container.messaging)
+    owner = OrderFinality(peer, events)
     waiter, later = events.wait_for_final(4242), events.wait_for_final(4243)
     try:
+        await peer.publish(FINAL_CHANNEL, "not a list of ids")  # logged, dropped
         await owner.on_order(_order(4242, OrderStatus.SUBMITTED))  # not final: not announced
         await owner.on_order(_order(4243, OrderStatus.CANCELLED))
         await asyncio.wait_for(later, 5)  # what 4242 would have sent came before it
