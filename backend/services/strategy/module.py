@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 
 from backend.core.cache.invalidation import Invalidations
 from backend.core.cache.protocol import Cache
@@ -10,6 +12,9 @@ from backend.core.cache.redis_service import RedisCacheService
 from backend.core.config.settings import AppConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
+from backend.services.cta.host import CtaLiveServices
+from backend.services.cta.state import CtaVariableStore
+from backend.services.market.history import BarHistory
 from backend.services.orders.module import TradingComponents
 from backend.services.orders.strategy_link import StrategyOrders, link_strategy_events
 from backend.services.strategy.engine import StrategyEngine
@@ -24,8 +29,15 @@ def build_strategies(
     cache: Cache,
     trading: TradingComponents,
     notices: Invalidations,
+    *,
+    history: BarHistory | None = None,
+    publish: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> StrategyEngine:
-    """A StrategyEngine that trades through the order service and owns strategies by lease."""
+    """A StrategyEngine that trades through the order service and owns strategies by lease.
+
+    vnpy CTA strategies warm up on `history` and publish their logs and variables with
+    `publish` (the owner's WebSocket `strategy` topic).
+    """
     leases: LeaseStore = (
         RedisLeaseStore(cache.client, cache.key(""))
         if isinstance(cache, RedisCacheService)
@@ -41,6 +53,12 @@ def build_strategies(
         orders=StrategyOrders(database, trading.orders),
         registry=load_registry(config.strategy.paths, entry_points=config.strategy.entry_points),
         notices=notices,
+        cta=CtaLiveServices(
+            contracts=market.get_contract,
+            variables=CtaVariableStore(database),
+            history=history,
+            publish=publish,
+        ),
     )
     market.bridge.subscribe(BridgeEvent.TICK, engine.on_tick)
     link_strategy_events(trading.events, engine)

@@ -1,0 +1,134 @@
+"""RedFire's ticks, order updates and fills as the vnpy objects a CtaTemplate receives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from vnpy.trader.constant import Direction, Exchange, Offset, Status
+from vnpy.trader.constant import OrderType as VnpyOrderType
+from vnpy.trader.object import OrderData, TickData, TradeData
+
+from backend.models.enums import OrderSide, OrderStatus
+from backend.services.vnpy.types import TickSnapshot
+
+# The gateway name of the orders a live CTA strategy sees: its vt_orderids are `REDFIRE.<n>`.
+LIVE_GATEWAY = "REDFIRE"
+
+STATUSES: dict[OrderStatus, Status] = {
+    OrderStatus.PENDING: Status.SUBMITTING,
+    OrderStatus.SUBMITTED: Status.NOTTRADED,
+    OrderStatus.PARTIALLY_FILLED: Status.PARTTRADED,
+    OrderStatus.FILLED: Status.ALLTRADED,
+    OrderStatus.CANCELLED: Status.CANCELLED,
+    OrderStatus.REJECTED: Status.REJECTED,
+}
+_NEW_TICK = TickData.__new__
+# Every TickData field a RedFire tick does not carry (one price level, no limits or OHLC).
+_TICK_DEFAULTS: dict[str, object] = {
+    name: 0.0
+    for name in (
+        "last_volume", "limit_up", "limit_down", "open_price", "high_price", "low_price",
+        "pre_close", "bid_price_2", "bid_price_3", "bid_price_4", "bid_price_5", "ask_price_2",
+        "ask_price_3", "ask_price_4", "ask_price_5", "bid_volume_2", "bid_volume_3",
+        "bid_volume_4", "bid_volume_5", "ask_volume_2", "ask_volume_3", "ask_volume_4",
+        "ask_volume_5",
+    )
+}  # fmt: skip
+
+
+def side_of(direction: Direction) -> OrderSide:
+    """LONG buys, SHORT sells (RedFire books net positions; the offset is kept for the strategy)."""
+    return OrderSide.BUY if direction is Direction.LONG else OrderSide.SELL
+
+
+@dataclass(slots=True)
+class LocalOrder:
+    """One limit order of a CTA strategy, as it sent it, and what RedFire made of it."""
+
+    orderid: str
+    direction: Direction
+    offset: Offset
+    price: float
+    volume: float
+    order_id: int | None = None
+    client_order_id: str | None = None
+    traded: float = 0.0
+    status: Status = Status.SUBMITTING
+
+    @property
+    def vt_orderid(self) -> str:
+        """What the strategy was handed by send_order."""
+        return f"{LIVE_GATEWAY}.{self.orderid}"
+
+
+class TickTranslator:
+    """TickSnapshot -> TickData of one symbol (the attribute dict filled directly: per tick)."""
+
+    def __init__(self, vt_symbol: str) -> None:
+        code, _, exchange = vt_symbol.rpartition(".")
+        self.code = code
+        self.exchange = Exchange(exchange)
+        self.vt_symbol = vt_symbol
+
+    def __call__(self, tick: TickSnapshot) -> TickData:
+        """The tick as vnpy's TickData (float prices)."""
+        data = _NEW_TICK(TickData)
+        data.__dict__ = {
+            **_TICK_DEFAULTS,
+            "gateway_name": tick.gateway, "symbol": self.code, "exchange": self.exchange,
+            "datetime": tick.datetime, "name": "", "volume": float(tick.volume),
+            "turnover": float(tick.turnover), "open_interest": float(tick.open_interest),
+            "last_price": float(tick.last_price), "bid_price_1": float(tick.bid_price_1),
+            "ask_price_1": float(tick.ask_price_1), "bid_volume_1": float(tick.bid_volume_1),
+            "ask_volume_1": float(tick.ask_volume_1), "localtime": None,
+            "vt_symbol": self.vt_symbol,
+        }  # fmt: skip
+        return data
+
+
+def order_data(
+    order: LocalOrder, symbol: str, exchange: Exchange, moment: datetime | None
+) -> OrderData:
+    """The strategy's order in its current state."""
+    return OrderData(
+        gateway_name=LIVE_GATEWAY,
+        symbol=symbol,
+        exchange=exchange,
+        orderid=order.orderid,
+        type=VnpyOrderType.LIMIT,
+        direction=order.direction,
+        offset=order.offset,
+        price=order.price,
+        volume=order.volume,
+        traded=order.traded,
+        status=order.status,
+        datetime=moment,
+        reference=order.client_order_id or "",
+    )
+
+
+def trade_data(
+    order: LocalOrder,
+    symbol: str,
+    exchange: Exchange,
+    *,
+    tradeid: str,
+    price: Decimal,
+    quantity: Decimal,
+    moment: datetime,
+) -> TradeData:
+    """One fill of the strategy's order."""
+    return TradeData(
+        gateway_name=LIVE_GATEWAY,
+        symbol=symbol,
+        exchange=exchange,
+        orderid=order.orderid,
+        tradeid=tradeid,
+        direction=order.direction,
+        offset=order.offset,
+        price=float(price),
+        volume=float(quantity),
+        datetime=moment,
+    )
