@@ -256,9 +256,10 @@ class CtaStrategyHost(BaseStrategy):
             events, engine.events = engine.events, []
             publish = self.services.publish
             if publish is not None:
+                about = {"strategy_id": self.strategy_id, "symbol": self.symbol,
+                         "class_name": self.cta_class.__name__}  # fmt: skip
                 for event in events:
-                    publish(self.user_id, {"strategy_id": self.strategy_id, "symbol": self.symbol,
-                                           "class_name": self.cta_class.__name__, **event})  # fmt: skip
+                    publish(self.user_id, {**about, **event})
 
     async def _place(self, order: LocalOrder) -> None:
         try:
@@ -332,7 +333,7 @@ class CtaStrategyHost(BaseStrategy):
 
 
 def _innermost_method(strategy: CtaTemplate | None, exc: BaseException) -> str | None:
-    """The strategy's own method deepest in the traceback (on_bar, called by on_tick's BarGenerator)."""
+    """The strategy's own method deepest in the traceback (on_bar, called by a BarGenerator)."""
     name = None
     traceback = exc.__traceback__
     while traceback is not None:

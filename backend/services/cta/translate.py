@@ -26,16 +26,16 @@ STATUSES: dict[OrderStatus, Status] = {
 }
 _NEW_TICK = TickData.__new__
 # Every TickData field a RedFire tick does not carry (one price level, no limits or OHLC).
-_TICK_DEFAULTS: dict[str, object] = {
-    name: 0.0
-    for name in (
+_TICK_DEFAULTS: dict[str, object] = dict.fromkeys(
+    (
         "last_volume", "limit_up", "limit_down", "open_price", "high_price", "low_price",
         "pre_close", "bid_price_2", "bid_price_3", "bid_price_4", "bid_price_5", "ask_price_2",
         "ask_price_3", "ask_price_4", "ask_price_5", "bid_volume_2", "bid_volume_3",
         "bid_volume_4", "bid_volume_5", "ask_volume_2", "ask_volume_3", "ask_volume_4",
         "ask_volume_5",
-    )
-}  # fmt: skip
+    ),
+    0.0,
+)  # fmt: skip
 
 
 def side_of(direction: Direction) -> OrderSide:

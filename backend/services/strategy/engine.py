@@ -8,13 +8,14 @@ import time
 from collections.abc import Awaitable
 from typing import Any
 
+from vnpy_ctastrategy.template import CtaTemplate
+
 from backend.core.cache.invalidation import Invalidations
 from backend.core.cache.protocol import Cache
 from backend.core.config.settings import StrategyConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.monitoring.metrics import ACTIVE_STRATEGIES, STRATEGIES_IN_ERROR
 from backend.schemas.common import jsonable
-from backend.services.cta.classes import is_cta_strategy
 from backend.services.cta.host import CtaLiveServices, CtaStrategyHost
 from backend.services.strategy.base import BaseStrategy
 from backend.services.strategy.classes import StrategyKind
@@ -261,7 +262,8 @@ class StrategyEngine:
         if entry.kind is StrategyKind.CTA:
             if self.cta is None:
                 raise RuntimeError("this engine runs no vnpy CTA strategies")
-            assert entry.strategy_class is not None and is_cta_strategy(entry.strategy_class)
+            assert entry.strategy_class is not None
+            assert issubclass(entry.strategy_class, CtaTemplate)
             return CtaStrategyHost(
                 record.id,
                 parameters,
