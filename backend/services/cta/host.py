@@ -39,6 +39,7 @@ from backend.services.cta.translate import (
     TickTranslator,
     order_data,
     side_of,
+    tick_translator,
     trade_data,
 )
 from backend.services.market.history import VNPY_INTERVALS, BarHistory, to_bar_data
@@ -117,7 +118,7 @@ class CtaStrategyHost(BaseStrategy):
         if contract is None:
             raise StrategyCallbackError(f"{self.symbol} is not a listed contract")
         await super().initialize()
-        self._translate = TickTranslator(self.symbol)
+        self._translate = tick_translator(self.symbol)
         self._engine = CtaLiveEngine(
             strategy_id=self.strategy_id,
             vt_symbol=self.symbol,

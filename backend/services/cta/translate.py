@@ -25,6 +25,8 @@ STATUSES: dict[OrderStatus, Status] = {
     OrderStatus.REJECTED: Status.REJECTED,
 }
 _NEW_TICK = TickData.__new__
+# How many recent ticks' TickData a symbol's translator keeps (a runner yields every 256 events).
+TICKS_KEPT = 1024
 # Every TickData field a RedFire tick does not carry (one price level, no limits or OHLC).
 _TICK_DEFAULTS: dict[str, object] = dict.fromkeys(
     (
@@ -64,16 +66,26 @@ class LocalOrder:
 
 
 class TickTranslator:
-    """TickSnapshot -> TickData of one symbol (the attribute dict filled directly: per tick)."""
+    """TickSnapshot -> TickData of one symbol, shared by every strategy on it.
+
+    As vnpy's CtaEngine, the strategies on a symbol get the same TickData object for a tick:
+    each tick is translated once (its attribute dict filled directly), and the last
+    TICKS_KEPT translations are kept by the tick's identity for the strategies that get to it
+    later (each runner drains its backlog in turns).
+    """
 
     def __init__(self, vt_symbol: str) -> None:
         code, _, exchange = vt_symbol.rpartition(".")
         self.code = code
         self.exchange = Exchange(exchange)
         self.vt_symbol = vt_symbol
+        self._made: dict[int, tuple[TickSnapshot, TickData]] = {}
 
     def __call__(self, tick: TickSnapshot) -> TickData:
         """The tick as vnpy's TickData (float prices)."""
+        made = self._made.get(id(tick))
+        if made is not None and made[0] is tick:
+            return made[1]
         data = _NEW_TICK(TickData)
         data.__dict__ = {
             **_TICK_DEFAULTS,
@@ -85,7 +97,22 @@ class TickTranslator:
             "ask_volume_1": float(tick.ask_volume_1), "localtime": None,
             "vt_symbol": self.vt_symbol,
         }  # fmt: skip
+        kept = self._made
+        if len(kept) >= TICKS_KEPT:
+            del kept[next(iter(kept))]
+        kept[id(tick)] = (tick, data)
         return data
+
+
+_TRANSLATORS: dict[str, TickTranslator] = {}
+
+
+def tick_translator(vt_symbol: str) -> TickTranslator:
+    """The process's translator of `vt_symbol` (created on first use)."""
+    translator = _TRANSLATORS.get(vt_symbol)
+    if translator is None:
+        translator = _TRANSLATORS[vt_symbol] = TickTranslator(vt_symbol)
+    return translator
 
 
 def order_data(
