@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from backend.core.config import AppConfig
 from backend.core.container import AppContainer
 from backend.models.enums import UserRole
+from backend.services.stream.bus import StreamEvent
 from tests.api.conftest import Account, MakeAccount
 from tests.api.stream import container_of, started_app
 from tests.api.trading import quote, settle
@@ -165,6 +166,10 @@ async def test_a_cta_file_trades_on_paper_and_keeps_pos_over_a_restart(
 ) -> None:
     client, container = live
     trader = await make_account()
+    heard: list[StreamEvent] = []
+    container.stream.bus.add_listener(
+        lambda event: heard.append(event) if event.user_id == trader.id else None
+    )
     listing = await client.get(f"{URL}/strategies/classes", headers=trader.headers)
     entry = {item["class_name"]: item for item in listing.json()}["LiveProbeStrategy"]
     assert (entry["available"], entry["kind"]) == (True, "cta")
@@ -190,6 +195,16 @@ async def test_a_cta_file_trades_on_paper_and_keeps_pos_over_a_restart(
     assert variables["trades_seen"] == 1
     assert variables["last_status"] == "ALLTRADED"
     assert variables["rejected"] == 0
+    # write_log and put_event reach the owner's WebSocket `strategy` topic.
+    await wait_for(lambda: any(e.data.get("event") == "variables" for e in heard))
+    assert {event.topic for event in heard if "event" in event.data} == {"strategy"}
+    logs = [event.data for event in heard if event.data.get("event") == "log"]
+    assert logs[0] == {"event": "log", "message": "probe initialised", "strategy_id": strategy_id,
+                       "symbol": IF, "class_name": "LiveProbeStrategy"}  # fmt: skip
+    last = [event.data for event in heard if event.data.get("event") == "variables"][-1]
+    assert (last["trading"], last["variables"]["pos"], last["variables"]["trades_seen"]) == (
+        True, 1, 1
+    )  # fmt: skip
 
     await stop(client, trader, strategy_id)
     stopped = await status(client, trader, strategy_id)
