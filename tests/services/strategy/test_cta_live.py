@@ -94,7 +94,7 @@ class PosKeeper(CtaTemplate):
 
 def cta_registry() -> StrategyRegistry:
     registry = StrategyRegistry(
-        entries=[cta_entry(cls, "test") for cls in (BarCounter, StopProbe, PosKeeper)]
+        entries=[cta_entry(cls, "test") for cls in (BarCounter, StopProbe, PosKeeper, CancelProbe)]
     )
     registry.register(TickCounter)
     return registry
@@ -229,3 +229,50 @@ async def test_pos_and_variables_move_to_the_replica_that_takes_over(
         2, 2, True, True
     )  # fmt: skip
     assert (await stored(container, strategy_id)).variables == {"pos": 2.0, "trades": 2}
+
+
+class CancelProbe(CtaTemplate):
+    """First tick: a limit buy far below and a sell stop; second tick: cancel_all."""
+
+    stop_status: str = ""
+    parameters: list[str] = []  # noqa: RUF012
+    variables = ["stop_status"]  # noqa: RUF012
+
+    def on_init(self) -> None:
+        self.ticks = 0
+
+    def on_tick(self, tick: TickData) -> None:
+        self.ticks += 1
+        if self.ticks == 1:
+            self.buy(tick.last_price - 100, 2)
+            self.sell(tick.last_price - 50, 1, stop=True)
+        elif self.ticks == 2:
+            self.cancel_all()
+
+    def on_stop_order(self, stop_order: StopOrder) -> None:
+        self.stop_status = stop_order.status.name
+
+
+async def test_cancel_all_cancels_limit_orders_through_the_order_path_and_stops_locally(
+    make_engine: MakeEngine,
+    make_strategy: MakeStrategy,
+    container: AppContainer,
+    orders: RecordingOrderGateway,
+) -> None:
+    engine = cta_engine(make_engine, container)
+    strategy_id = await make_strategy("CancelProbe")
+    await engine.start()
+    await engine.on_tick(tick("3500.0"))
+    await engine.flush()
+    [placed] = orders.placed
+    assert (placed.strategy_id, placed.side, placed.price, placed.quantity) == (
+        strategy_id, OrderSide.BUY, Decimal("3400.0"), Decimal(2)
+    )  # fmt: skip
+    assert host(engine, strategy_id).cta.stop_status == "WAITING"
+    await engine.on_tick(tick("3500.0"))
+    await engine.flush()
+    assert orders.cancelled == [placed.order_id]
+    assert host(engine, strategy_id).cta.stop_status == "CANCELLED"
+    await engine.on_tick(tick("3440.0"))  # below the cancelled stop: nothing happens
+    await engine.flush()
+    assert len(orders.placed) == 1
