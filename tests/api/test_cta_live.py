@@ -16,8 +16,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from backend.app.container import AppContainer
 from backend.core.config import AppConfig
-from backend.core.container import AppContainer
 from backend.models.enums import UserRole
 from backend.services.stream.bus import StreamEvent
 from tests.api.conftest import Account, MakeAccount

@@ -44,8 +44,10 @@ from backend.services.cta.translate import (
 )
 from backend.services.market.history import VNPY_INTERVALS, BarHistory, to_bar_data
 from backend.services.strategy.base import BaseStrategy
+from backend.services.strategy.classes import StrategyClassEntry
 from backend.services.strategy.errors import StrategyCallbackError, error_message
 from backend.services.strategy.ports import StrategyOrderGateway
+from backend.services.strategy.runner import StrategyRecord
 from backend.services.vnpy.types import ContractLookup, OrderUpdate, TickSnapshot, TradeFill
 
 # How long `load_bar` waits for the stored bars.
@@ -62,6 +64,28 @@ class CtaLiveServices:
     history: BarHistory | None = None
     # The owner's WebSocket `strategy` topic: (user_id, data).
     publish: Callable[[int, dict[str, Any]], None] | None = None
+
+    def host(
+        self,
+        entry: StrategyClassEntry,
+        record: StrategyRecord,
+        parameters: BaseModel,
+        orders: StrategyOrderGateway,
+    ) -> CtaStrategyHost:
+        """The StrategyEngine's HostFactory for vnpy CTA classes."""
+        cta_class = entry.strategy_class
+        assert isinstance(cta_class, type)
+        assert issubclass(cta_class, CtaTemplate)
+        return CtaStrategyHost(
+            record.id,
+            parameters,
+            user_id=record.user_id,
+            symbol=record.symbol,
+            orders=orders,
+            cta_class=cta_class,
+            name=record.name,
+            services=self,
+        )
 
 
 class CtaStrategyHost(BaseStrategy):

@@ -6,9 +6,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable
-from typing import Any
+from typing import Any, Protocol
 
-from vnpy_ctastrategy.template import CtaTemplate
+from pydantic import BaseModel
 
 from backend.core.cache.invalidation import Invalidations
 from backend.core.cache.protocol import Cache
@@ -16,9 +16,8 @@ from backend.core.config.settings import StrategyConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.monitoring.metrics import ACTIVE_STRATEGIES, STRATEGIES_IN_ERROR
 from backend.schemas.common import jsonable
-from backend.services.cta.host import CtaLiveServices, CtaStrategyHost
 from backend.services.strategy.base import BaseStrategy
-from backend.services.strategy.classes import StrategyKind
+from backend.services.strategy.classes import StrategyClassEntry, StrategyKind
 from backend.services.strategy.errors import error_message
 from backend.services.strategy.lease import LeaseStore, lease_name
 from backend.services.strategy.ports import StrategyOrderGateway
@@ -35,6 +34,20 @@ logger = logging.getLogger(__name__)
 
 
 STOP_PREFIX = "strategy-stop:"
+
+
+class HostFactory(Protocol):
+    """Builds the BaseStrategy that runs a class of another kind (a vnpy CTA class's host)."""
+
+    def __call__(
+        self,
+        entry: StrategyClassEntry,
+        record: StrategyRecord,
+        parameters: BaseModel,
+        orders: StrategyOrderGateway,
+    ) -> BaseStrategy:
+        """The strategy object for `record`."""
+        ...
 
 
 def status_key(strategy_id: int) -> str:
@@ -67,7 +80,7 @@ class StrategyEngine:
         orders: StrategyOrderGateway,
         registry: StrategyRegistry | None = None,
         notices: Invalidations | None = None,
-        cta: CtaLiveServices | None = None,
+        cta: HostFactory | None = None,
     ) -> None:
         self.config = config
         self.notices = notices
@@ -262,18 +275,7 @@ class StrategyEngine:
         if entry.kind is StrategyKind.CTA:
             if self.cta is None:
                 raise RuntimeError("this engine runs no vnpy CTA strategies")
-            assert entry.strategy_class is not None
-            assert issubclass(entry.strategy_class, CtaTemplate)
-            return CtaStrategyHost(
-                record.id,
-                parameters,
-                user_id=record.user_id,
-                symbol=record.symbol,
-                orders=self.orders,
-                cta_class=entry.strategy_class,
-                name=record.name,
-                services=self.cta,
-            )
+            return self.cta(entry, record, parameters, self.orders)
         strategy_class = self.registry.get(record.class_name)
         return strategy_class(
             record.id,

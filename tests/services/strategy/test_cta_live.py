@@ -11,7 +11,7 @@ from decimal import Decimal
 from vnpy.trader.object import BarData, TickData
 from vnpy_ctastrategy import BarGenerator, CtaTemplate, StopOrder
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.models.enums import OrderSide, OrderType, StrategyStatus
 from backend.services.cta.classes import cta_entry
 from backend.services.cta.host import CtaLiveServices, CtaStrategyHost
@@ -132,7 +132,7 @@ def host(engine: StrategyEngine, strategy_id: int) -> CtaStrategyHost:
 
 def cta_engine(make_engine: MakeEngine, container: AppContainer, *args: object,
                **kwargs: object) -> StrategyEngine:  # fmt: skip
-    return make_engine(*args, registry=cta_registry(), cta=services(container), **kwargs)
+    return make_engine(*args, registry=cta_registry(), cta=services(container).host, **kwargs)
 
 
 async def test_a_local_stop_order_triggers_on_ticks_as_vnpys_engine(

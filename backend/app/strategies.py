@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from backend.app.trading import TradingComponents
 from backend.core.cache.invalidation import Invalidations
 from backend.core.cache.protocol import Cache
 from backend.core.cache.redis_service import RedisCacheService
@@ -15,7 +16,6 @@ from backend.core.lifecycle.manager import ApplicationLifecycleManager
 from backend.services.cta.host import CtaLiveServices
 from backend.services.cta.state import CtaVariableStore
 from backend.services.market.history import BarHistory
-from backend.services.orders.module import TradingComponents
 from backend.services.orders.strategy_link import StrategyOrders, link_strategy_events
 from backend.services.strategy.engine import StrategyEngine
 from backend.services.strategy.lease import LeaseStore, MemoryLeaseStore, RedisLeaseStore
@@ -58,7 +58,7 @@ def build_strategies(
             variables=CtaVariableStore(database),
             history=history,
             publish=publish,
-        ),
+        ).host,
     )
     market.bridge.subscribe(BridgeEvent.TICK, engine.on_tick)
     link_strategy_events(trading.events, engine)
