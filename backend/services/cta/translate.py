@@ -25,8 +25,10 @@ STATUSES: dict[OrderStatus, Status] = {
     OrderStatus.REJECTED: Status.REJECTED,
 }
 _NEW_TICK = TickData.__new__
-# How many recent ticks' TickData a symbol's translator keeps (a runner yields every 256 events).
-TICKS_KEPT = 1024
+# How many recent ticks' TickData a symbol's translator keeps: a runner drains its backlog in
+# turns of 256 events (runner.py), so the next runner on the symbol finds its ticks here.
+# About 2.5 kB each: under a megabyte per symbol that CTA strategies trade.
+TICKS_KEPT = 320
 # Every TickData field a RedFire tick does not carry (one price level, no limits or OHLC).
 _TICK_DEFAULTS: dict[str, object] = dict.fromkeys(
     (
