@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 
 from backend.app.trading import TradingComponents
 from backend.core.cache.invalidation import Invalidations
@@ -10,6 +12,9 @@ from backend.core.config.settings import AppConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
 from backend.core.messaging.port import Messaging
+from backend.services.cta.host import CtaLiveServices
+from backend.services.cta.state import CtaVariableStore
+from backend.services.market.history import BarHistory
 from backend.services.orders.strategy_link import StrategyOrders, link_strategy_events
 from backend.services.strategy.engine import StrategyEngine
 from backend.services.strategy.registry import load_registry
@@ -22,8 +27,15 @@ def build_strategies(
     messaging: Messaging,
     trading: TradingComponents,
     notices: Invalidations,
+    *,
+    history: BarHistory | None = None,
+    publish: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> StrategyEngine:
-    """A StrategyEngine that trades through the order service and owns strategies by lease."""
+    """A StrategyEngine that trades through the order service and owns strategies by lease.
+
+    vnpy CTA strategies warm up on `history` and publish their logs and variables with
+    `publish` (the owner's WebSocket `strategy` topic).
+    """
     market = trading.market
     engine = StrategyEngine(
         config=config.strategy,
@@ -34,6 +46,12 @@ def build_strategies(
         orders=StrategyOrders(database, trading.orders),
         registry=load_registry(config.strategy.paths, entry_points=config.strategy.entry_points),
         notices=notices,
+        cta=CtaLiveServices(
+            contracts=market.get_contract,
+            variables=CtaVariableStore(database),
+            history=history,
+            publish=publish,
+        ).host,
     )
     market.bridge.subscribe(BridgeEvent.TICK, engine.on_tick)
     link_strategy_events(trading.events, engine)

@@ -30,7 +30,11 @@ def build_container(config: AppConfig) -> AppContainer:
     security = build_security(config, messaging)
     trading = build_trading(config, database, messaging)
     stream = build_stream(config.stream, messaging, trading, security.invalidations)
-    strategies = build_strategies(config, database, messaging, trading, security.invalidations)
+    history = build_market_history(config, database, cache, trading.market)
+    strategies = build_strategies(
+        config, database, messaging, trading, security.invalidations,
+        history=history.history, publish=stream.publish_strategy_event,
+    )  # fmt: skip
     backtests = build_backtests(config, database)
     replicas = ReplicaRegistry(database, config.replicas, replica=config.replica_id)
     revocations = RevocationStore(
@@ -39,7 +43,6 @@ def build_container(config: AppConfig) -> AppContainer:
         security.invalidations,
         session_lifetime=security.tokens.refresh_lifetime,
     )
-    history = build_market_history(config, database, cache, trading.market)
     container = AppContainer(
         config=config,
         lifecycle=lifecycle,
