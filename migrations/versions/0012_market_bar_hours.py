@@ -6,8 +6,8 @@ turnover (unbounded NUMERIC: sums of NUMERIC(24, 8) may need more digits). Kept 
 market_bars by every write (services/market/rollups.py); filled here from what is stored.
 SQLite creates the table and leaves it empty (it aggregates minutes in Python).
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-03
 """
 
@@ -18,8 +18,8 @@ from alembic import op
 
 import backend.core.database.types
 
-revision: str = "0011"
-down_revision: str | None = "0010"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
