@@ -13,7 +13,7 @@ from backend.core.config.settings import AppConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
 from backend.core.monitoring.health import HealthRegistry
-from backend.services.data.paper_feed import PaperFeed, create_paper_feed
+from backend.services.market.paper_feed import PaperFeed, create_paper_feed
 from backend.services.orders.buying_power import BuyingPower
 from backend.services.orders.cancel_relay import create_cancel_relay
 from backend.services.orders.events import OrderEventProcessor

@@ -21,7 +21,7 @@ from backend.core.database.migrations import upgrade
 from backend.main import create_app
 from backend.models.enums import UserRole
 from backend.models.market import MarketTick
-from backend.services.data.paper_feed import RedisPaperFeed
+from backend.services.market.paper_feed import RedisPaperFeed
 from backend.services.users import UserService
 from tests.api.conftest import Account, MakeAccount, login
 from tests.api.market_history import IF, bars, inject, settle
