@@ -63,7 +63,7 @@ async def create_backtest(
             error = {"type": "missing", "loc": ("body", "file"), "msg": "a CSV file is required"}
             raise RequestValidationError([error])
         create_csv = create_request(form)
-        submission.backtests.registry.validate(create_csv.class_name, create_csv.parameters)
+        submission.check_class(create_csv)
         bars = await asyncio.to_thread(
             parse_csv_bars, upload.file, symbol=create_csv.symbol, max_bars=submission.max_bars
         )

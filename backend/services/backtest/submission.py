@@ -31,6 +31,10 @@ class BacktestSubmission:
         self.runner = runner
         self.max_bars = max_bars
 
+    def check_class(self, create: BacktestCreate) -> None:
+        """422 for an unknown class or parameters it refuses, before the bars are read."""
+        self.backtests.registry.validate(create.class_name, create.parameters)
+
     async def reserve(self, work: UnitOfWork, *, user_id: int) -> None:
         """429 when the user has too many queued; then end the transaction, so none is held
         (with SQLite's write lock) while bars are counted or an upload is read and parsed.
