@@ -94,6 +94,7 @@ class StrategyControl:
                 last_error=strategy.last_error,
                 last_update=strategy.last_update,
                 owner=await engine.owner_of(strategy.id),
+                variables=strategy.variables,
             )
         return StrategyStatusRead(
             strategy_id=strategy.id,
@@ -107,4 +108,5 @@ class StrategyControl:
             last_update=live.get("last_update"),
             owner=live.get("owner") or await engine.owner_of(strategy.id),
             indicators=live.get("indicators"),
+            variables=live.get("variables"),
         )
