@@ -11,6 +11,7 @@ from backend.api import (
     bars,
     health,
     market,
+    optimizations,
     orders,
     strategies,
     trades,
@@ -31,6 +32,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
     users.router,
     backtests.router,
+    optimizations.router,
     admin.router,
     ws.router,
 )

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from backend.services.market.module import MarketHistory
     from backend.services.orders.module import TradingComponents
     from backend.services.replicas.registry import ReplicaRegistry
+    from backend.services.research.runner import OptimizationRunner
     from backend.services.strategy.engine import StrategyEngine
     from backend.services.stream.module import StreamComponents
 
@@ -40,4 +41,5 @@ class AppContainer:
     backtests: BacktestRunner
     replicas: ReplicaRegistry
     history: MarketHistory
+    research: OptimizationRunner
     health: HealthRegistry = field(default_factory=HealthRegistry)

@@ -16,6 +16,7 @@ from backend.services.backtest.module import build_backtests, register_backtests
 from backend.services.market.module import build_market_history, register_market_history
 from backend.services.orders.module import build_trading, register_trading
 from backend.services.replicas.registry import ReplicaRegistry
+from backend.services.research.module import build_research, register_research
 from backend.services.strategy.module import build_strategies, register_strategies
 from backend.services.stream.module import build_stream, register_stream
 from backend.services.users.bootstrap import ensure_first_admin
@@ -39,6 +40,7 @@ def build_container(config: AppConfig) -> AppContainer:
         session_lifetime=security.tokens.refresh_lifetime,
     )
     history = build_market_history(config, database, cache, trading.market)
+    research = build_research(config, database, strategies, history, stream)
     container = AppContainer(
         config=config,
         lifecycle=lifecycle,
@@ -53,6 +55,7 @@ def build_container(config: AppConfig) -> AppContainer:
         backtests=backtests,
         replicas=replicas,
         history=history,
+        research=research,
     )
 
     async def check_database() -> dict[str, Any]:
@@ -85,4 +88,5 @@ def build_container(config: AppConfig) -> AppContainer:
     register_trading(lifecycle, container.health, trading, database=database, replicas=replicas)
     register_strategies(lifecycle, strategies)
     register_backtests(lifecycle, backtests, replicas)
+    register_research(lifecycle, research)
     return container

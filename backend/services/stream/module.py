@@ -39,6 +39,10 @@ class StreamComponents:
         """Send `data` to the strategy owner's WebSocket clients, on any replica."""
         self.publisher.publish_strategy_event(user_id, data)
 
+    def publish_optimization_event(self, user_id: int, data: dict[str, Any]) -> None:
+        """Send an optimisation's progress to its owner's WebSocket clients, on any replica."""
+        self.publisher.publish_optimization_event(user_id, data)
+
 
 def create_bus(config: StreamConfig, cache: Cache) -> EventBus:
     """Redis pub/sub when the cache is Redis, otherwise in-process."""
