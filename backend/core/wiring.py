@@ -88,5 +88,5 @@ def build_container(config: AppConfig) -> AppContainer:
     register_trading(lifecycle, container.health, trading, database=database, replicas=replicas)
     register_strategies(lifecycle, strategies)
     register_backtests(lifecycle, backtests, replicas)
-    register_research(lifecycle, research)
+    register_research(lifecycle, research, replicas)
     return container

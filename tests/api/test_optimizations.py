@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -14,9 +16,11 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from backend.core.config import AppConfig
 from backend.core.container import AppContainer
 from backend.models.enums import OptimizationStatus, UserRole
 from backend.models.optimization import Optimization
+from backend.models.replica import Replica
 from backend.schemas.backtests import BacktestSettings
 from backend.services.backtest.bars import parse_csv_bars
 from backend.services.backtest.results import statistics_record
@@ -24,7 +28,7 @@ from backend.services.backtest.strategies import run_strategy_backtest
 from backend.services.backtest.synthetic import random_walk_bars
 from backend.services.research.runner import cost_model
 from tests.api.conftest import Account, MakeAccount
-from tests.api.stream import serve, ws_client
+from tests.api.stream import container_of, serve, started_app, ws_client
 from tests.api.test_backtest_history import import_csv
 from tests.api.test_backtests import SETTINGS, to_csv
 
@@ -298,3 +302,34 @@ async def test_progress_reaches_the_owner_on_the_websocket(
     assert seen[0] == ("running", 0, 9)
     assert seen[-1] == ("finished", 9, 9)
     assert [done for _, done, _ in seen] == sorted(done for _, done, _ in seen)
+
+
+async def test_a_departed_replicas_optimization_is_taken_over_and_finished(
+    client: httpx.AsyncClient,
+    make_account: MakeAccount,
+    container: AppContainer,
+    make_config: Callable[..., AppConfig],
+) -> None:
+    """A replica gone for good (its heartbeat long past) left an optimisation running: the
+    replica that settles it runs it again from its stored inputs, to the same runs."""
+    trader = await make_account()
+    response = await post_upload(client, trader)
+    optimization_id = response.json()["id"]
+    first = await wait_ended(client, trader, optimization_id)
+    departed = f"gone-{uuid.uuid4().hex[:6]}"
+    long_ago = datetime.now(UTC) - timedelta(minutes=5)
+    async with container.database.session() as session:
+        session.add(Replica(id=departed, started_at=long_ago, heartbeat_at=long_ago))
+        row = await session.get(Optimization, optimization_id)
+        assert row is not None
+        row.status, row.runs, row.replica = OptimizationStatus.RUNNING, None, departed
+    survivor = f"survivor-{uuid.uuid4().hex[:6]}"
+    async with started_app(make_config, replica_id=survivor) as app:
+        await container_of(app).replicas.first_sweep.wait()
+        body = await wait_ended(client, trader, optimization_id)
+    assert body["status"] == "finished"
+    assert body["runs"] == first["runs"]
+    async with container.database.session() as session:
+        row = await session.get(Optimization, optimization_id, populate_existing=True)
+        assert row is not None
+        assert row.replica != departed  # the survivor's, or the session app's if it swept first

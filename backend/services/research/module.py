@@ -6,6 +6,7 @@ from backend.core.config.settings import AppConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
 from backend.services.market.module import MarketHistory
+from backend.services.replicas.registry import ReplicaRegistry
 from backend.services.research.runner import OptimizationRunner
 from backend.services.strategy.engine import StrategyEngine
 from backend.services.stream.module import StreamComponents
@@ -24,6 +25,10 @@ def build_research(
     )
 
 
-def register_research(lifecycle: ApplicationLifecycleManager, runner: OptimizationRunner) -> None:
-    """Start after the database and the stream (it resumes unfinished work); stop before them."""
+def register_research(
+    lifecycle: ApplicationLifecycleManager, runner: OptimizationRunner, replicas: ReplicaRegistry
+) -> None:
+    """Start after the database and the stream (it resumes unfinished work); stop before them.
+    A departed replica's unfinished optimisations are taken over by the replica settling it."""
+    replicas.on_departure(runner.adopt)
     lifecycle.register("research", start=runner.start, stop=runner.stop)

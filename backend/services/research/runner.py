@@ -133,6 +133,32 @@ class OptimizationRunner:
             shutil.rmtree(self._directory, ignore_errors=True)
             self._directory = None
 
+    async def adopt(self, session: AsyncSession, departed: str) -> None:
+        """A departed replica's unfinished optimisations become this replica's, queued again.
+
+        Called in the transaction that settles the departed replica: each claim waits for its
+        row lock, so it runs once that transaction commits (and finds nothing queued if it
+        rolls back; the next sweep adopts them again).
+        """
+        ids = list(
+            await session.scalars(
+                select(Optimization.id)
+                .where(Optimization.replica == departed, Optimization.status.in_(UNFINISHED))
+                .order_by(Optimization.id)
+            )
+        )
+        if not ids:
+            return
+        await session.execute(
+            update(Optimization)
+            .where(Optimization.id.in_(ids))
+            .values(replica=self.replica, status=OptimizationStatus.QUEUED, done=0,
+                    started_at=None, updated_at=utcnow())
+        )  # fmt: skip
+        logger.warning("optimizations_adopted", departed=departed, count=len(ids))
+        for optimization_id in ids:
+            self.submit(optimization_id)
+
     def submit(self, optimization_id: int) -> None:
         """Run an optimisation whose row is committed (once, however often it is submitted)."""
         if optimization_id in self._tasks:
