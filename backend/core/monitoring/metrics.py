@@ -165,5 +165,5 @@ RESEARCH_JOB_DURATION = Histogram(
     buckets=(0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600),
 )
 RESEARCH_COMBINATIONS = Counter(
-    "redfire_research_combinations_total", "Combinations evaluated (each one backtest)"
+    "redfire_research_combinations_total", "Combinations done (each one backtest, or refused)"
 )

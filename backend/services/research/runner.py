@@ -104,6 +104,7 @@ class OptimizationRunner:
         self._cancels: dict[int, threading.Event] = {}
         self._progress: dict[int, tuple[int, int, int]] = {}
         self._writers: dict[int, asyncio.Task[None]] = {}
+        self._counted: dict[int, int] = {}
 
     async def start(self) -> None:
         """Open the pool; queue again what this replica had not finished."""
@@ -223,6 +224,7 @@ class OptimizationRunner:
             error = f"the optimisation failed: {error_message(exc)}"
         finally:
             self._cancels.pop(optimization_id, None)
+            self._counted.pop(optimization_id, None)
             path.unlink(missing_ok=True)
         writer = self._writers.get(optimization_id)
         if writer is not None:
@@ -298,11 +300,11 @@ class OptimizationRunner:
         else:
             genetic = plan.genetic
             search = lambda: genetic_search(plan.space, self.registry, sweep, target, genetic)  # noqa: E731
-        outcome = await asyncio.to_thread(search)
-        RESEARCH_COMBINATIONS.inc(outcome.evaluated)
-        return outcome
+        return await asyncio.to_thread(search)
 
     def _on_progress(self, optimization: Optimization, done: int, total: int) -> None:
+        RESEARCH_COMBINATIONS.inc(max(0, done - self._counted.get(optimization.id, 0)))
+        self._counted[optimization.id] = done
         self._progress[optimization.id] = (optimization.user_id, done, total)
         writer = self._writers.get(optimization.id)
         if writer is None or writer.done():
