@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -14,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from backend.core.config import AppConfig
@@ -239,19 +242,39 @@ async def test_too_many_queued_optimizations_is_429(
 ) -> None:
     trader = await make_account()
     limit = container.config.research.max_queued_per_user
-    ids = []
-    big = {**SWEEP, "ranges": [{"name": "fast_window", "start": 2, "end": 40, "step": 1}]}
-    for _ in range(limit):
-        response = await post_upload(client, trader, big)
-        assert response.status_code == 202, response.text
-        ids.append(response.json()["id"])
-    refused = await post_upload(client, trader, big)
+    async with container.database.session() as session:
+        waiting = [
+            Optimization(
+                user_id=trader.id,
+                status=OptimizationStatus.QUEUED,
+                class_name="MovingAverageStrategy",
+                symbol="rb2501.SHFE",
+                source="csv",
+                method="grid",
+                target="sharpe_ratio",
+                request={},
+                settings={},
+                bar_count=1,
+                total=1,
+                done=0,
+                evaluated=0,
+                refused=0,
+                replica="elsewhere",
+            )
+            for _ in range(limit)
+        ]
+        session.add_all(waiting)
+        await session.flush()
+        ids = [row.id for row in waiting]
+    refused = await post_upload(client, trader)
     assert refused.status_code == 429
     assert refused.json()["error"] == "too_many_queued_optimizations"
     assert "Retry-After" in refused.headers
-    for optimization_id in ids:
-        await client.post(f"/api/v1/optimizations/{optimization_id}/cancel",
-                          headers=trader.headers)  # fmt: skip
+    cancel = await client.post(f"/api/v1/optimizations/{ids[0]}/cancel", headers=trader.headers)
+    assert cancel.status_code == 200
+    accepted = await post_upload(client, trader)
+    assert accepted.status_code == 202, accepted.text
+    await wait_ended(client, trader, accepted.json()["id"])
 
 
 async def test_an_interrupted_optimization_runs_again_at_start(
@@ -333,3 +356,40 @@ async def test_a_departed_replicas_optimization_is_taken_over_and_finished(
         row = await session.get(Optimization, optimization_id, populate_existing=True)
         assert row is not None
         assert row.replica != departed  # the survivor's, or the session app's if it swept first
+
+
+async def test_a_worker_killed_mid_job_is_replaced_and_the_job_runs_again_to_one_result(
+    client: httpx.AsyncClient, make_account: MakeAccount, container: AppContainer
+) -> None:
+    """SIGKILL one of the pool's worker processes while combinations run: the pool is renewed,
+    the optimisation is queued again from the start and finishes once, with the runs an
+    undisturbed one gives."""
+    trader = await make_account()
+    content = to_csv(random_walk_bars(30_000, seed=8))
+    ranges = [{"name": "fast_window", "start": 3, "end": 9, "step": 2},
+              {"name": "slow_window", "start": 10, "end": 22, "step": 4}]  # fmt: skip
+    sweep = {**SWEEP, "parameters": {"warmup_ticks": 30}, "ranges": ranges}
+    response = await post_upload(client, trader, sweep, content=content)
+    optimization_id = response.json()["id"]
+    runner = container.research
+    path = f"/api/v1/optimizations/{optimization_id}"
+    deadline = time.monotonic() + 60
+    while not (
+        runner.worker_pids
+        and (await client.get(path, headers=trader.headers)).json()["status"] == "running"
+    ):
+        assert time.monotonic() < deadline, "the optimisation never started"
+        await asyncio.sleep(0.02)  # polling interval, bounded by the deadline
+    retried = REGISTRY.get_sample_value("redfire_research_jobs_total", {"outcome": "retried"})
+    os.kill(runner.worker_pids[0], signal.SIGKILL)
+    killed = await wait_ended(client, trader, optimization_id)
+    after = REGISTRY.get_sample_value("redfire_research_jobs_total", {"outcome": "retried"})
+    assert (after or 0) == (retried or 0) + 1
+    assert killed["status"] == "finished", killed["error"]
+    assert killed["done"] == killed["total"] == 16
+    again = await post_upload(client, trader, sweep, content=content)
+    undisturbed = await wait_ended(client, trader, again.json()["id"])
+    assert killed["runs"] == undisturbed["runs"]
+    async with container.database.session() as session:
+        rows = (await session.scalars(select(Optimization))).all()
+    assert sorted(row.status for row in rows) == ["finished", "finished"]

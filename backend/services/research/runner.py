@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -62,6 +63,8 @@ from backend.services.strategy.registry import StrategyRegistry
 logger = structlog.get_logger(__name__)
 
 Publish = Callable[[int, dict[str, Any]], None]
+# Runs again after a worker process died under it, before the optimisation is failed.
+MAX_RETRIES = 2
 
 
 def cost_model(settings: dict[str, Any]) -> tuple[CostModel, RatioSettings, datetime | None]:
@@ -105,11 +108,12 @@ class OptimizationRunner:
         self._progress: dict[int, tuple[int, int, int]] = {}
         self._writers: dict[int, asyncio.Task[None]] = {}
         self._counted: dict[int, int] = {}
+        self._attempts: dict[int, int] = {}
+        self._requeued: set[int] = set()
 
     async def start(self) -> None:
         """Open the pool; queue again what this replica had not finished."""
-        context = multiprocessing.get_context("spawn")
-        self._executor = ProcessPoolExecutor(self.research.workers, mp_context=context)
+        self._executor = self._new_pool()
         self._directory = Path(tempfile.mkdtemp(prefix="redfire-research-"))
         async with self.database.session() as session:
             ids = await requeue_unfinished(session, self.replica)
@@ -169,7 +173,30 @@ class OptimizationRunner:
         )
         self._tasks[optimization_id] = task
         RESEARCH_JOBS_QUEUED.inc()
-        task.add_done_callback(lambda _: self._tasks.pop(optimization_id, None))
+        task.add_done_callback(lambda _: self._ended(optimization_id))
+
+    def _ended(self, optimization_id: int) -> None:
+        self._tasks.pop(optimization_id, None)
+        if optimization_id in self._requeued:
+            self._requeued.discard(optimization_id)
+            self.submit(optimization_id)
+
+    def _renew_pool(self, broken: ProcessPoolExecutor | None) -> None:
+        """A fresh pool in place of a broken one (once, however many jobs saw it break)."""
+        if broken is None or self._executor is not broken:
+            return
+        self._executor = self._new_pool()
+        broken.shutdown(wait=False, cancel_futures=True)
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        context = multiprocessing.get_context("spawn")
+        return ProcessPoolExecutor(self.research.workers, mp_context=context)
+
+    @property
+    def worker_pids(self) -> list[int]:
+        """The pool's worker processes now (started on the first combination)."""
+        processes = getattr(self._executor, "_processes", None) or {}
+        return list(processes)
 
     def cancel(self, optimization_id: int) -> None:
         """Stop a search running here at its next combination (the row is already cancelled)."""
@@ -212,11 +239,22 @@ class OptimizationRunner:
         path = self._bars_path(optimization_id)
         outcome: SweepOutcome | None = None
         error: str | None = None
+        retry = False
+        executor = self._executor
         try:
             await self._write_bars(optimization, bars_csv, path)
-            outcome = await self._search(optimization, path, cancelled)
+            outcome = await self._search(optimization, path, cancelled, executor)
         except SweepCancelledError:
             pass
+        except BrokenProcessPool:
+            # A worker process died (killed, out of memory): not the strategy's doing.
+            self._renew_pool(executor)
+            attempts = self._attempts[optimization_id] = self._attempts.get(optimization_id, 0) + 1
+            retry = attempts <= MAX_RETRIES
+            logger.warning("optimization_worker_lost", optimization_id=optimization_id,
+                           attempt=attempts, retried=retry)  # fmt: skip
+            if not retry:
+                error = f"a worker process died {attempts} times running this optimisation"
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -230,13 +268,23 @@ class OptimizationRunner:
         if writer is not None:
             await asyncio.gather(writer, return_exceptions=True)
         RESEARCH_JOB_DURATION.observe(time.monotonic() - began)
-        async with self.database.session() as session:
-            if outcome is not None:
-                status = await finish(session, optimization, outcome)
-            elif error is not None:
-                status = await fail(session, optimization_id, error)
-            else:
-                status = OptimizationStatus.CANCELLED
+        if retry:
+            async with self.database.session() as session:
+                requeued = await requeue(session, optimization_id)
+            if requeued:  # runs again once this task has ended (see _ended)
+                self._requeued.add(optimization_id)
+                RESEARCH_JOBS.labels(outcome="retried").inc()
+                return
+            status = OptimizationStatus.CANCELLED
+        else:
+            async with self.database.session() as session:
+                if outcome is not None:
+                    status = await finish(session, optimization, outcome)
+                elif error is not None:
+                    status = await fail(session, optimization_id, error)
+                else:
+                    status = OptimizationStatus.CANCELLED
+        self._attempts.pop(optimization_id, None)
         RESEARCH_JOBS.labels(outcome=status.value).inc()
         done = optimization.total if status is OptimizationStatus.FINISHED else None
         self.publish(
@@ -273,7 +321,11 @@ class OptimizationRunner:
         await asyncio.to_thread(collect)
 
     async def _search(
-        self, optimization: Optimization, path: Path, cancelled: threading.Event
+        self,
+        optimization: Optimization,
+        path: Path,
+        cancelled: threading.Event,
+        executor: ProcessPoolExecutor | None,
     ) -> SweepOutcome:
         research = self.research
         plan = plan_sweep(
@@ -292,7 +344,9 @@ class OptimizationRunner:
         def progress(done: int, total: int) -> None:
             loop.call_soon_threadsafe(self._on_progress, optimization, done, total)
 
-        sweep = Sweep(inputs, self._executor, total=plan.total, progress=progress,
+        if executor is None:
+            raise RuntimeError("the optimisation runner is not started")
+        sweep = Sweep(inputs, executor, total=plan.total, progress=progress,
                       cancelled=cancelled)  # fmt: skip
         target = optimization.target
         if plan.genetic is None:
@@ -349,6 +403,18 @@ async def requeue_unfinished(session: AsyncSession, replica: str) -> list[int]:
                     updated_at=utcnow())
         )  # fmt: skip
     return ids
+
+
+async def requeue(session: AsyncSession, optimization_id: int) -> bool:
+    """running -> queued from the start (its worker died); False when it was cancelled."""
+    result = await session.execute(
+        update(Optimization)
+        .where(
+            Optimization.id == optimization_id, Optimization.status == OptimizationStatus.RUNNING
+        )
+        .values(status=OptimizationStatus.QUEUED, done=0, started_at=None, updated_at=utcnow())
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 async def claim(session: AsyncSession, optimization_id: int) -> Optimization | None:
