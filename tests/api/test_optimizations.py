@@ -19,8 +19,8 @@ from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
+from backend.app.container import AppContainer
 from backend.core.config import AppConfig
-from backend.core.container import AppContainer
 from backend.models.enums import OptimizationStatus, UserRole
 from backend.models.optimization import Optimization
 from backend.models.replica import Replica

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from backend.app.market_history import MarketHistory
+from backend.app.stream import StreamComponents
 from backend.core.config.settings import AppConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
-from backend.services.market.module import MarketHistory
 from backend.services.replicas.registry import ReplicaRegistry
 from backend.services.research.runner import OptimizationRunner
 from backend.services.strategy.engine import StrategyEngine
-from backend.services.stream.module import StreamComponents
 
 
 def build_research(
