@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -136,8 +135,3 @@ class OptimizationRead(OptimizationSummary):
     """One optimisation with its best runs (`top` of them, best first) once finished."""
 
     runs: list[dict[str, Any]] | None
-
-
-def range_bounds(item: ParameterRangeIn) -> tuple[Decimal, Decimal, Decimal]:
-    """(start, end, step) as exact decimals."""
-    return Decimal(item.start), Decimal(item.end), Decimal(item.step)

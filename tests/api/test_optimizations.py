@@ -393,3 +393,26 @@ async def test_a_worker_killed_mid_job_is_replaced_and_the_job_runs_again_to_one
     async with container.database.session() as session:
         rows = (await session.scalars(select(Optimization))).all()
     assert sorted(row.status for row in rows) == ["finished", "finished"]
+
+
+async def test_an_optimization_submitted_before_the_runner_starts_runs_once_it_has(
+    client: httpx.AsyncClient, make_account: MakeAccount, container: AppContainer
+) -> None:
+    """What the first sweep adopts at start-up reaches the runner before its own start."""
+    trader = await make_account()
+    response = await post_upload(client, trader)
+    optimization_id = response.json()["id"]
+    first = await wait_ended(client, trader, optimization_id)
+    runner = container.research
+    await runner.stop()
+    async with container.database.session() as session:
+        row = await session.get(Optimization, optimization_id)
+        assert row is not None
+        # Another replica's name: only the submission, not start's own requeue, can find it.
+        row.status, row.runs, row.replica = OptimizationStatus.QUEUED, None, "adopted"
+    runner.submit(optimization_id)
+    assert runner.pending == 0
+    await runner.start()
+    body = await wait_ended(client, trader, optimization_id)
+    assert body["status"] == "finished"
+    assert body["runs"] == first["runs"]

@@ -110,6 +110,7 @@ class OptimizationRunner:
         self._counted: dict[int, int] = {}
         self._attempts: dict[int, int] = {}
         self._requeued: set[int] = set()
+        self._waiting: set[int] = set()
 
     async def start(self) -> None:
         """Open the pool; queue again what this replica had not finished."""
@@ -119,7 +120,8 @@ class OptimizationRunner:
             ids = await requeue_unfinished(session, self.replica)
         if ids:
             logger.warning("optimizations_requeued", count=len(ids))
-        for optimization_id in ids:
+        waiting, self._waiting = self._waiting, set()
+        for optimization_id in sorted(set(ids) | waiting):
             self.submit(optimization_id)
 
     async def stop(self) -> None:
@@ -143,7 +145,8 @@ class OptimizationRunner:
 
         Called in the transaction that settles the departed replica: each claim waits for its
         row lock, so it runs once that transaction commits (and finds nothing queued if it
-        rolls back; the next sweep adopts them again).
+        rolls back; the next sweep adopts them again). Adopted before this runner has started
+        (the first sweep runs at start-up), they run once it has.
         """
         ids = list(
             await session.scalars(
@@ -165,8 +168,12 @@ class OptimizationRunner:
             self.submit(optimization_id)
 
     def submit(self, optimization_id: int) -> None:
-        """Run an optimisation whose row is committed (once, however often it is submitted)."""
+        """Run an optimisation whose row is committed (once, however often it is submitted);
+        before `start` (a departed replica's, adopted by the first sweep), once started."""
         if optimization_id in self._tasks:
+            return
+        if self._executor is None:
+            self._waiting.add(optimization_id)
             return
         task = asyncio.create_task(
             self._run(optimization_id), name=f"optimization-{optimization_id}"

@@ -20,7 +20,7 @@ from backend.core.errors import (
 from backend.models.enums import OptimizationStatus
 from backend.models.optimization import Optimization
 from backend.models.user import User
-from backend.schemas.optimizations import OptimizationSweep, range_bounds
+from backend.schemas.optimizations import OptimizationSweep
 from backend.services.backtest.service import with_contract_terms
 from backend.services.cta.history import exchange_problem
 from backend.services.research.search import GeneticSettings
@@ -133,8 +133,6 @@ class OptimizationService:
         entry = self.registry.entry(sweep.class_name)
         if entry.kind is StrategyKind.CTA and (problem := exchange_problem(sweep.symbol)):
             raise DomainValidationError(problem, code="unknown_exchange")
-        for item in sweep.ranges:
-            range_bounds(item)
         request = sweep.model_dump(mode="json", exclude={"settings"})
         plan = plan_sweep(
             self.registry,
