@@ -106,7 +106,8 @@ def resolve(ref: ClassRef) -> StrategyClassEntry:
 
 
 def load_bars(path: str, symbol: str) -> BarSeries:
-    """The bars file, parsed once per process (the latest few kept)."""
+    """The bars file, parsed once per process (the latest few kept). A file is written once,
+    under a name never used before (the runner's), so its name identifies its content."""
     bars = _bars.get(path)
     if bars is None:
         with open(path, "rb") as stream:

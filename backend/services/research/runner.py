@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -303,7 +304,9 @@ class OptimizationRunner:
     def _bars_path(self, optimization_id: int) -> Path:
         if self._directory is None:
             raise RuntimeError("the optimisation runner is not started")
-        return self._directory / f"optimization-{optimization_id}.csv"
+        # A name never used before: workers keep parsed bars by file name, and ids come back
+        # (a retried run, a table emptied and refilled).
+        return self._directory / f"optimization-{optimization_id}-{uuid.uuid4().hex}.csv"
 
     async def _write_bars(
         self, optimization: Optimization, bars_csv: bytes | None, path: Path
