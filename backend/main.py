@@ -87,6 +87,7 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
         upload_limits={
             f"{API_PREFIX}/market/bars/import": config.market.import_max_bytes,
             f"{API_PREFIX}/backtests": config.backtest.max_upload_bytes,
+            f"{API_PREFIX}/optimizations": config.backtest.max_upload_bytes,
         },
     )
     include_routers(app)

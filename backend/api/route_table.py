@@ -13,6 +13,8 @@ from backend.api import (
     bars,
     health,
     market,
+    optimization_results,
+    optimizations,
     orders,
     strategies,
     strategy_control,
@@ -37,6 +39,8 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     users.router,
     backtests.router,
     backtest_results.router,
+    optimizations.router,
+    optimization_results.router,
     admin.router,
     ws.router,
 )

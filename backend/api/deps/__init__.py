@@ -10,5 +10,6 @@ connection.py: the container, the session / unit of work, configuration, client 
 identity.py: the caller (CurrentUser, TraderUser, AdminUser, CurrentPrincipal, ...);
 services.py: accounts and trading (OrderServiceDep, RiskSettingsDep, ...);
 platform.py: strategies, backtests, market history, the stream, operations;
+research.py: optimisations;
 parameters.py: paging and path ids.
 """

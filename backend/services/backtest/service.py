@@ -182,7 +182,7 @@ class BacktestService:
         parameters = self.registry.validate(request.class_name, request.parameters)
         await self.ensure_capacity(session, user_id=user_id, lock=True)
         contract = self.contracts(request.symbol)
-        settings = _with_contract_terms(request.settings, contract, self.paper_commission_rate)
+        settings = with_contract_terms(request.settings, contract, self.paper_commission_rate)
         if strategy.kind is StrategyKind.CTA and (problem := exchange_problem(request.symbol)):
             raise DomainValidationError(problem, code="unknown_exchange")
         if feed is None and not split_at(bars, settings.start)[1].bar_count:
@@ -234,7 +234,7 @@ class BacktestService:
         return rows.all(), int(total or 0)
 
 
-def _with_contract_terms(
+def with_contract_terms(
     settings: BacktestSettings, contract: ContractInfo | None, paper_rate: Decimal
 ) -> BacktestSettings:
     """What was left out, as trading the listed contract would book it.
