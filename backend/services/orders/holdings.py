@@ -30,7 +30,7 @@ from backend.core.database.dialect import on_postgresql
 from backend.core.database.driver import DriverStatement
 from backend.models.account import Account, Position
 from backend.models.control import RiskSettings
-from backend.models.enums import OrderSide
+from backend.models.enums import OrderSide, OrderStatus
 from backend.models.order import OpenOrderCount, OpenOrderExposure, Order
 from backend.services.orders.bulk import arrays, unnest
 from backend.services.orders.buying_power import Exposure, Holdings
@@ -38,7 +38,6 @@ from backend.services.orders.positions import ZERO, PositionState
 from backend.services.orders.risk import (
     LIMIT_FIELDS,
     OPEN_ORDER_COUNTS,
-    OPEN_STATUSES,
     SETTINGS_ID,
     RiskLimits,
 )
@@ -224,7 +223,7 @@ async def _exposure(
             Order.filled_quantity,
             Order.hold_price,
             Order.price,
-        ).where(Order.user_id.in_(users), Order.status.in_(OPEN_STATUSES))
+        ).where(Order.user_id.in_(users), Order.status.in_(OrderStatus.open_statuses()))
     )
     summed: dict[tuple[int, str, OrderSide], Exposure] = {}
     for user_id, symbol, side, quantity, filled, hold_price, price in orders:

@@ -18,7 +18,6 @@ from backend.services.orders import state_machine
 from backend.services.orders.events import OrderEventProcessor
 from backend.services.orders.idempotency import answer_abandoned_keys
 from backend.services.orders.ports import MarketAccess
-from backend.services.orders.risk import OPEN_STATUSES
 
 logger = structlog.get_logger(__name__)
 LOST_ON_RESTART = "lost_on_restart"
@@ -52,7 +51,7 @@ async def settle_open_orders(
     """
     statement = (
         select(Order)
-        .where(Order.replica == owner, Order.status.in_(OPEN_STATUSES))
+        .where(Order.replica == owner, Order.status.in_(OrderStatus.open_statuses()))
         .with_for_update()
     )
     reconciled = list((await session.scalars(statement)).all())

@@ -19,7 +19,7 @@ from backend.core.database.driver import DriverStatement
 from backend.core.database.upsert import conflict_insert
 from backend.core.monitoring.metrics import TRADING_HALTED
 from backend.models.control import RiskSettings
-from backend.models.enums import OrderSide, OrderStatus, OrderType
+from backend.models.enums import OrderSide, OrderType
 from backend.models.order import OpenOrderCount
 from backend.schemas.orders import OrderCreate
 from backend.services.orders.bulk import arrays, unnest
@@ -28,7 +28,6 @@ from backend.services.vnpy.types import ContractInfo, TickSnapshot
 SETTINGS_ID = 1
 SETTINGS_CACHE_KEY = "risk:settings"
 SETTINGS_CACHE_TTL = 30.0
-OPEN_STATUSES = (OrderStatus.PENDING, OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED)
 OPEN_ORDER_COUNTS = cast(Table, OpenOrderCount.__table__)
 _BOOKED = unnest("booked", user_id=Integer())
 # Each user's count row, created at 0 when missing, locked until the booking commits (a

@@ -18,7 +18,6 @@ from backend.services.orders.bulk import ORDERS
 from backend.services.orders.cancel_relay import CancelRelay
 from backend.services.orders.events import OrderEventProcessor
 from backend.services.orders.intake import OrderIntake, OrderResult
-from backend.services.orders.risk import OPEN_STATUSES
 from backend.services.orders.validation import validate_order
 
 __all__ = ["OrderResult", "OrderService"]
@@ -105,7 +104,7 @@ class OrderService:
         gateways' events settle the orders). Returns how many cancels were asked for.
         """
         statement = select(Order.id, Order.vt_orderid, Order.replica).where(
-            Order.user_id == user_id, Order.status.in_(OPEN_STATUSES)
+            Order.user_id == user_id, Order.status.in_(OrderStatus.open_statuses())
         )
         asked: set[int] = set()
         deadline = time.monotonic() + UNROUTED_WAIT_SECONDS

@@ -14,7 +14,7 @@ from backend.models.order import OpenOrderCount, Order
 from backend.models.user import User
 from backend.services.orders.bulk import ORDERS
 from backend.services.orders.intake import _aborted_by_conflict
-from backend.services.orders.risk import OPEN_STATUSES, lock_open_order_counts, open_order_counts
+from backend.services.orders.risk import lock_open_order_counts, open_order_counts
 from tests.services.orders.rows import user_with_orders
 
 S = OrderStatus
@@ -33,7 +33,7 @@ async def _kept_and_counted(container: AppContainer, user_id: int) -> tuple[int,
         counted = await session.scalar(
             select(func.count())
             .select_from(Order)
-            .where(Order.user_id == user_id, Order.status.in_(OPEN_STATUSES))
+            .where(Order.user_id == user_id, Order.status.in_(OrderStatus.open_statuses()))
         )
     return kept[user_id], int(counted or 0)
 
