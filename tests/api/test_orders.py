@@ -14,7 +14,7 @@ from backend.core.monitoring.metrics import CANCELS_RELAYED
 from backend.models.enums import UserRole
 from backend.models.order import Order, Trade
 from backend.schemas.orders import OrderRead
-from backend.services.orders.service import OWNED_ORDER
+from backend.services.orders.repository import OWNED_ORDER
 from backend.services.stream.bus import StreamEvent
 from tests.api.conftest import MakeAccount
 from tests.api.trading import quote, resting_buy, settle

@@ -18,16 +18,16 @@ import asyncio
 import secrets
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import cast
 
 import structlog
-from sqlalchemy import case, insert, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.database.base import utcnow
+from backend.core.database.conflicts import aborted_by_conflict
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.errors import DomainValidationError, ServiceUnavailableError
 from backend.core.monitoring.metrics import (
@@ -39,20 +39,14 @@ from backend.core.monitoring.metrics import (
 from backend.models.enums import OrderStatus
 from backend.models.strategy import Strategy
 from backend.schemas.orders import OrderCreate, OrderRead
-from backend.services.orders import idempotency, state_machine
-from backend.services.orders.bulk import (
-    INSERT_AND_LINK_ORDERS,
-    ORDERS,
-    SUBMIT_ROUTED,
-    arrays,
-    takes_arrays,
-)
+from backend.services.orders import idempotency, repository, state_machine
 from backend.services.orders.buying_power import BuyingPower
 from backend.services.orders.events import OrderEventProcessor
 from backend.services.orders.holdings import read_for_booking
 from backend.services.orders.idempotency import KeyClaim, StoredResponse
 from backend.services.orders.owners import owner_refusals
 from backend.services.orders.ports import MarketAccess
+from backend.services.orders.repository import NewOrder, StoredOrder
 from backend.services.orders.risk import (
     OrderRateLimiter,
     RiskLimits,
@@ -63,17 +57,11 @@ from backend.services.orders.risk import (
 
 logger = structlog.get_logger(__name__)
 
-# Every column back, so the answer is the row as stored (decimals at the column's scale).
-INSERT_ORDERS = insert(ORDERS).returning(*ORDERS.c, sort_by_parameter_order=True)
-SUBMITTED_FROM = state_machine.sources_of(OrderStatus.SUBMITTED)
-# An order row as a statement returned it, column name -> value.
-StoredOrder = dict[str, Any]
 MAX_BATCH = 256
 # Batches routed and acknowledged at once while the worker books the next one.
 MAX_ROUTING = 4
 ACK_ATTEMPTS = 3
 BOOK_ATTEMPTS = 3
-RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
 STOP_TIMEOUT = 10.0
 
 
@@ -218,7 +206,7 @@ class OrderIntake:
             try:
                 return await self._book([s for s in batch if not s.future.done()])
             except DBAPIError as exc:
-                if attempt == BOOK_ATTEMPTS or not _aborted_by_conflict(exc):
+                if attempt == BOOK_ATTEMPTS or not aborted_by_conflict(exc):
                     raise
                 logger.warning("order_batch_retry", attempt=attempt, error=repr(exc))
         raise AssertionError("unreachable")
@@ -371,93 +359,31 @@ class OrderIntake:
 
     async def _insert(self, session: AsyncSession, batch: list[Submission]) -> None:
         """Store the batch's orders and point their Idempotency-Keys at them."""
-        now = utcnow()
         for submission in batch:
             submission.client_order_id = secrets.token_hex(16)
-        if takes_arrays(session):
-            stored = await self._insert_arrays(session, batch, now)
-        else:
-            stored = await self._insert_rows(session, batch, now)
+        new_orders = [
+            NewOrder(
+                user_id=submission.user_id,
+                symbol=submission.request.symbol,
+                side=submission.request.side,
+                order_type=submission.request.order_type,
+                quantity=submission.request.quantity,
+                price=submission.request.price,
+                status=_initial_status(submission),
+                reject_reason=submission.rejection,
+                client_order_id=submission.client_order_id,
+                strategy_id=submission.request.strategy_id,
+                hold_price=submission.hold_price,
+                key=None if submission.claim is None else submission.claim.key,
+            )
+            for submission in batch
+        ]
+        stored = await repository.insert_orders(
+            session, new_orders, gateway=self.default_gateway, replica=self.replica, now=utcnow()
+        )
         for submission, row in zip(batch, stored, strict=True):
             submission.order_id = row["id"]
             submission.row = row
-
-    async def _insert_rows(
-        self, session: AsyncSession, batch: list[Submission], now: datetime
-    ) -> list[StoredOrder]:
-        """SQLite: a row per order, then each keyed order's Idempotency-Key pointed at it."""
-        inserted = await session.execute(INSERT_ORDERS, self._rows(batch, now))
-        stored = [row._asdict() for row in inserted]
-        links = [
-            (submission.claim, row["id"])
-            for submission, row in zip(batch, stored, strict=True)
-            if submission.claim is not None
-        ]
-        if links:
-            await idempotency.link_orders(session, links)
-        return stored
-
-    def _rows(self, batch: list[Submission], now: datetime) -> list[dict[str, Any]]:
-        return [
-            {
-                "user_id": submission.user_id,
-                "symbol": submission.request.symbol,
-                "side": submission.request.side,
-                "order_type": submission.request.order_type,
-                "quantity": submission.request.quantity,
-                "price": submission.request.price,
-                "status": _initial_status(submission),
-                "filled_quantity": Decimal(0),
-                "reject_reason": submission.rejection,
-                "client_order_id": submission.client_order_id,
-                "gateway": self.default_gateway,
-                "replica": self.replica,
-                "strategy_id": submission.request.strategy_id,
-                "hold_price": submission.hold_price,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for submission in batch
-        ]
-
-    async def _insert_arrays(
-        self, session: AsyncSession, batch: list[Submission], now: datetime
-    ) -> list[StoredOrder]:
-        """PostgreSQL: the batch as one array per column, keys linked by the same statement.
-
-        Rows come back in the batch's order.
-        """
-        requests = [submission.request for submission in batch]
-        keyed = [submission for submission in batch if submission.claim is not None]
-        parameters = {
-            **arrays(
-                "new_orders",
-                user_id=[submission.user_id for submission in batch],
-                symbol=[request.symbol for request in requests],
-                side=[request.side.value for request in requests],
-                order_type=[request.order_type.value for request in requests],
-                quantity=[request.quantity for request in requests],
-                price=[request.price for request in requests],
-                status=[_initial_status(submission).value for submission in batch],
-                reject_reason=[submission.rejection for submission in batch],
-                client_order_id=[submission.client_order_id for submission in batch],
-                strategy_id=[request.strategy_id for request in requests],
-                hold_price=[submission.hold_price for submission in batch],
-            ),
-            **arrays(
-                "linked",
-                client_order_id=[submission.client_order_id for submission in keyed],
-                user_id=[submission.user_id for submission in keyed],
-                key=[cast(KeyClaim, submission.claim).key for submission in keyed],
-            ),
-            "filled_quantity": Decimal(0),
-            "gateway": self.default_gateway,
-            "replica": self.replica,
-            "now": now,
-        }
-        inserted = await INSERT_AND_LINK_ORDERS.fetch(session, parameters)
-        stored = {row["client_order_id"]: row for row in inserted}
-        return [stored[submission.client_order_id] for submission in batch]
 
     # routing and acknowledgement: after the commit
 
@@ -513,17 +439,19 @@ class OrderIntake:
         for attempt in range(1, ACK_ATTEMPTS + 1):
             try:
                 async with self.database.session() as session:
-                    moved, submitted = await _mark_submitted(session, routed)
-                    refused, rejected = await _mark_rejected(session, failed)
+                    moved, submitted = await repository.mark_submitted(session, routed)
+                    refused, rejected = await repository.mark_rejected(session, failed)
                     # Each order as the statement that wrote it last returned it.
                     rows = {s.order_id: s.row for s in booked} | submitted | rejected
                     orders = {order_id: _order_read(row) for order_id, row in rows.items()}
                     bodies = {order_id: read.model_dump_json() for order_id, read in orders.items()}
                     answers = [
-                        (s.claim, 201, bodies[s.order_id]) for s in booked if s.claim is not None
+                        (s.claim.user_id, s.claim.key, 201, bodies[s.order_id])
+                        for s in booked
+                        if s.claim is not None
                     ]
                     if answers:
-                        await idempotency.store_responses(session, answers)
+                        await repository.store_responses(session, answers)
                 break
             except DBAPIError as exc:
                 # The event processor may hold these rows (a fill arrived already): a deadlock
@@ -552,11 +480,6 @@ class OrderIntake:
             submission.fail(error)
 
 
-def _aborted_by_conflict(error: DBAPIError) -> bool:
-    """A deadlock or serialization failure: the transaction can simply run again."""
-    return getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
-
-
 def _order_read(row: StoredOrder | None) -> OrderRead:
     """The order a statement returned."""
     assert row is not None  # every booked order was inserted
@@ -566,79 +489,3 @@ def _order_read(row: StoredOrder | None) -> OrderRead:
 def _initial_status(submission: Submission) -> OrderStatus:
     """A risk breach is answered as pending -> rejected before anyone saw it pending."""
     return OrderStatus.PENDING if submission.rejection is None else OrderStatus.REJECTED
-
-
-async def _mark_submitted(
-    session: AsyncSession, routed: dict[int, str]
-) -> tuple[set[int], dict[int, StoredOrder]]:
-    """pending -> submitted with each vt_orderid, in one guarded UPDATE.
-
-    Returns the ids it moved, and every routed order as it now stands.
-    """
-    if not routed:
-        return set(), {}
-    now = utcnow()
-    if takes_arrays(session):
-        parameters = {
-            **arrays("routed", id=list(routed), vt_orderid=list(routed.values())),
-            "now": now,
-            "sources": [status.value for status in SUBMITTED_FROM],
-        }
-        moved_rows = await SUBMIT_ROUTED.fetch(session, parameters)
-    else:
-        statement = (
-            update(ORDERS)
-            .where(
-                ORDERS.c.id.in_(routed),
-                ORDERS.c.status.in_(SUBMITTED_FROM),
-            )
-            .values(
-                status=OrderStatus.SUBMITTED,
-                vt_orderid=case(routed, value=ORDERS.c.id),
-                updated_at=now,
-            )
-            .returning(*ORDERS.c)
-        )
-        moved_rows = [row._asdict() for row in await session.execute(statement)]
-    rows = {row["id"]: row for row in moved_rows}
-    overtaken = {order_id: vt for order_id, vt in routed.items() if order_id not in rows}
-    moved = set(rows)
-    if overtaken:
-        # The gateway's events got there first and moved them on; keep their status.
-        await session.execute(
-            update(ORDERS)
-            .where(ORDERS.c.id.in_(overtaken), ORDERS.c.vt_orderid.is_(None))
-            .values(vt_orderid=case(overtaken, value=ORDERS.c.id))
-        )
-        rows.update(await _current(session, list(overtaken)))
-    return moved, rows
-
-
-async def _mark_rejected(
-    session: AsyncSession, failed: dict[int, str]
-) -> tuple[set[int], dict[int, StoredOrder]]:
-    """Orders the gateway refused to take: rejected with the reason.
-
-    Returns the ids it moved, and every such order as it now stands.
-    """
-    rows: dict[int, StoredOrder] = {}
-    sources = state_machine.sources_of(OrderStatus.REJECTED)
-    for order_id, reason in failed.items():
-        statement = (
-            update(ORDERS)
-            .where(ORDERS.c.id == order_id, ORDERS.c.status.in_(sources))
-            .values(status=OrderStatus.REJECTED, reject_reason=reason, updated_at=utcnow())
-            .returning(*ORDERS.c)
-        )
-        rows.update((row.id, row._asdict()) for row in await session.execute(statement))
-    refused = set(rows)
-    rows.update(await _current(session, [order_id for order_id in failed if order_id not in rows]))
-    return refused, rows
-
-
-async def _current(session: AsyncSession, order_ids: list[int]) -> dict[int, StoredOrder]:
-    """Orders something else moved on meanwhile, as they stand now."""
-    if not order_ids:
-        return {}
-    current = await session.execute(select(ORDERS).where(ORDERS.c.id.in_(order_ids)))
-    return {row.id: row._asdict() for row in current}

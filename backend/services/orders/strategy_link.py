@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import select
-
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.errors import ConflictError
 from backend.models.enums import OrderSide, OrderType
-from backend.models.order import Order, Trade
 from backend.schemas.orders import OrderCreate, OrderRead, TradeRead
+from backend.services.orders import repository
 from backend.services.orders.events import OrderEventProcessor
 from backend.services.orders.service import OrderService
 from backend.services.strategy.engine import StrategyEngine
@@ -60,15 +58,10 @@ class StrategyOrders:
 
     async def get_position(self, *, user_id: int, strategy_id: int, symbol: str) -> Decimal:
         """Signed sum of the fills of the strategy's orders in `symbol`."""
-        statement = (
-            select(Trade.side, Trade.quantity)
-            .join(Order, Order.id == Trade.order_id)
-            .where(
-                Order.user_id == user_id, Order.strategy_id == strategy_id, Trade.symbol == symbol
-            )
-        )
         async with self.database.session_factory() as session:
-            fills = (await session.execute(statement)).all()
+            fills = await repository.strategy_fills(
+                session, user_id=user_id, strategy_id=strategy_id, symbol=symbol
+            )
         return sum((qty if side is OrderSide.BUY else -qty for side, qty in fills), Decimal(0))
 
 

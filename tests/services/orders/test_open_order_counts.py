@@ -9,12 +9,15 @@ from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import DBAPIError
 
 from backend.core.container import AppContainer
+from backend.core.database.conflicts import aborted_by_conflict
 from backend.models.enums import OrderStatus
 from backend.models.order import OpenOrderCount, Order
 from backend.models.user import User
-from backend.services.orders.bulk import ORDERS
-from backend.services.orders.intake import _aborted_by_conflict
-from backend.services.orders.risk import lock_open_order_counts, open_order_counts
+from backend.services.orders.repository import (
+    ORDERS,
+    lock_open_order_counts,
+    open_order_counts,
+)
 from tests.services.orders.rows import user_with_orders
 
 S = OrderStatus
@@ -103,4 +106,4 @@ async def test_a_lock_cycle_aborts_one_side_as_a_conflict_booking_retries(
     errors = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
     assert len(errors) == 1, outcomes  # one side lost, the other went on
     assert isinstance(errors[0], DBAPIError)
-    assert _aborted_by_conflict(errors[0])
+    assert aborted_by_conflict(errors[0])
