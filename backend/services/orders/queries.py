@@ -17,9 +17,9 @@ from backend.schemas.orders import AccountRead, OrderRead, PositionRead, TradeRe
 from backend.services.orders import repository
 from backend.services.orders.buying_power import BuyingPower
 from backend.services.orders.fills import AccountDefaults
-from backend.services.orders.holdings import load_holdings
 from backend.services.orders.ports import MarketAccess
 from backend.services.orders.positions import PositionState, unrealized_pnl
+from backend.services.orders.repository.books import load_holdings
 from backend.shared.utils.currency import to_money_scale
 
 

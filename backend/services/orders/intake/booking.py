@@ -70,7 +70,7 @@ class OrderBooking:
             return []
         ORDER_BATCH_SIZE.observe(len(batch))
         # The limits the shared cache holds are read while the keys are claimed: a guess of
-        # the committed ones, which the booking reads with its books (holdings.py).
+        # the committed ones, which the booking reads with its books (repository/books.py).
         cached_limits = asyncio.ensure_future(self.pretrade.cached_limits())
         try:
             async with self.database.session() as session:

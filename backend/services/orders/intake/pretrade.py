@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.monitoring.metrics import TRADING_HALTED
 from backend.services.orders.buying_power import BuyingPower
-from backend.services.orders.holdings import read_for_booking
 from backend.services.orders.intake.submission import Submission
 from backend.services.orders.ports import MarketAccess
+from backend.services.orders.repository.books import read_for_booking
 from backend.services.orders.risk import (
     OrderRateLimiter,
     RiskLimits,
