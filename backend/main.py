@@ -14,6 +14,7 @@ from backend.api.errors import install_error_handlers
 from backend.api.openapi import install_openapi
 from backend.api.prefix import API_PREFIX
 from backend.api.router import include_routers
+from backend.app.wiring import build_container
 from backend.core.config import AppConfig, config_manager
 from backend.core.lifecycle.collector import serving_collector
 from backend.core.monitoring.access_log import flush_access_log
@@ -21,7 +22,6 @@ from backend.core.monitoring.logging import configure_logging
 from backend.core.monitoring.metrics import APP_INFO
 from backend.core.monitoring.middleware import RequestContextMiddleware
 from backend.core.security.headers import NoStoreMiddleware
-from backend.core.wiring import build_container
 
 logger = structlog.get_logger(__name__)
 

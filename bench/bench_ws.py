@@ -35,8 +35,8 @@ from fastapi import FastAPI
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from backend.app.container import AppContainer
 from backend.core.config import AppConfig
-from backend.core.container import AppContainer
 from backend.core.database.migrations import upgrade
 from backend.core.monitoring.logging import configure_logging
 from backend.main import create_app

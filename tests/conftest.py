@@ -20,8 +20,8 @@ from sqlalchemy import make_url, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from backend.app.container import AppContainer
 from backend.core.config import AppConfig
-from backend.core.container import AppContainer
 from backend.core.database.base import Base
 from backend.core.database.migrations import upgrade
 from backend.main import create_app

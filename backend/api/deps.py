@@ -16,9 +16,9 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.api.prefix import API_PREFIX
+from backend.app.container import AppContainer
 from backend.core.cache.protocol import Cache
 from backend.core.config.settings import AppConfig
-from backend.core.container import AppContainer
 from backend.core.errors import PermissionDeniedError, ReadOnlyError
 from backend.core.security import SecurityComponents
 from backend.core.security.tokens import TokenClaims

@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from backend.api.deps import ContainerDep, container_of, oauth2_scheme
 from backend.api.responses import error_responses
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.core.errors import AuthenticationError
 from backend.core.lifecycle.manager import LifecycleState
 from backend.core.monitoring.metrics import APP_READY

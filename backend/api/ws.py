@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response, WebSocket
 
 from backend.api.prefix import API_PREFIX
 from backend.api.responses import error_responses
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.core.errors import RedFireError
 from backend.services.auth import AuthService
 from backend.services.stream.hub import Authenticator, Identity

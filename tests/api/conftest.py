@@ -10,8 +10,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from backend.app.container import AppContainer
 from backend.core.config import AppConfig
-from backend.core.container import AppContainer
 from backend.models.enums import UserRole
 from backend.services.users import UserService
 from tests.conftest import TEST_SECRET

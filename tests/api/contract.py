@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from urllib3 import HTTPResponse
 from urllib3._collections import HTTPHeaderDict
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.core.database.base import Base
 
 ERROR_KEYS = {"error", "detail", "request_id"}

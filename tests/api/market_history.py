@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from tests.api.conftest import Account
 
 IF = "IF2412.CFFEX"

@@ -12,8 +12,8 @@ import asyncio
 import httpx
 import pytest
 
+from backend.app.container import AppContainer
 from backend.core.cache.invalidation import RedisInvalidations
-from backend.core.container import AppContainer
 from backend.core.errors import AuthenticationError
 from backend.core.security.revocation import session_key, user_invalidation
 from tests.api.conftest import MakeAccount

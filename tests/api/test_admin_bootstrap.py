@@ -10,9 +10,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from backend.app.container import AppContainer
 from backend.cli import main
 from backend.core.config import AppConfig
-from backend.core.container import AppContainer
 from backend.main import create_app
 from backend.models.user import User
 from backend.services.users import UserService

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from backend.app.container import AppContainer
 from backend.core.config.settings import SecurityConfig
-from backend.core.container import AppContainer
 from backend.core.security.passwords import PasswordHasher
 from backend.models.revocation import UsedRefreshToken
 from backend.models.user import User

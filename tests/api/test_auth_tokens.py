@@ -12,7 +12,7 @@ import httpx
 import jwt
 import pytest
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.core.security.tokens import TokenCodec
 from tests.api.conftest import Account, MakeAccount
 from tests.conftest import TEST_SECRET

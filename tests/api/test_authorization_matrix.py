@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 from starlette.routing import Route
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.main import app as module_app
 from backend.models.backtest import Backtest
 from backend.models.enums import BacktestStatus, UserRole

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, text, update
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.models.backtest import Backtest
 from backend.models.enums import BacktestStatus, UserRole
 from backend.schemas.backtests import BacktestCreate

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from sqlalchemy import delete
 
+from backend.app.container import AppContainer
 from backend.core.config import AppConfig
-from backend.core.container import AppContainer
 from backend.models.enums import UserRole
 from backend.models.market import MarketBar
 from tests.api.conftest import Account, MakeAccount

@@ -15,8 +15,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from backend.app.container import AppContainer
 from backend.core.config import AppConfig
-from backend.core.container import AppContainer
 from backend.core.database.migrations import upgrade
 from backend.main import create_app
 from backend.models.enums import UserRole

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.models.enums import OrderSide
 from backend.models.order import Order
 from backend.schemas.orders import OrderRead, TradeRead

@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 from prometheus_client import REGISTRY
 
+from backend.app.container import AppContainer
 from backend.core.config import AppConfig
-from backend.core.container import AppContainer
 from backend.main import create_app
 from backend.services.users import UserService
 from tests.api.conftest import DEFAULT_PASSWORD, MakeAccount

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.models.enums import UserRole
 from tests.api.conftest import MakeAccount
 from tests.api.contract import assert_error_response, row_counts

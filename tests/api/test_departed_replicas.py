@@ -14,10 +14,10 @@ from prometheus_client import REGISTRY
 from pydantic import ValidationError
 from sqlalchemy import select, update
 
+from backend.app.container import AppContainer
 from backend.cli import main
 from backend.core.config import AppConfig
 from backend.core.config.sections import ReplicasConfig
-from backend.core.container import AppContainer
 from backend.main import create_app
 from backend.models.backtest import Backtest
 from backend.models.control import IdempotencyKey

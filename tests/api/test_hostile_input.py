@@ -18,7 +18,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.main import app as module_app
 from backend.models.enums import UserRole
 from tests.api.conftest import DEFAULT_PASSWORD, MakeAccount

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.models.enums import UserRole
 from backend.services.stream.publisher import tick_cache_key
 from tests.api.conftest import MakeAccount

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.models.enums import UserRole
 from tests.api.conftest import MakeAccount
 from tests.api.market_history import IF, bars, inject, minutes_csv, settle

@@ -9,7 +9,7 @@ import httpx
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select, update
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.models.control import IdempotencyKey
 from backend.models.order import Order
 from backend.services.orders.maintenance import ExpiredKeyPurger

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from backend.app.container import AppContainer
 from backend.core.config import AppConfig
-from backend.core.container import AppContainer
 from backend.main import create_app
 from backend.models.control import IdempotencyKey
 from backend.models.enums import OrderSide, OrderStatus, OrderType

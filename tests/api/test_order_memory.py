@@ -8,7 +8,7 @@ import httpx
 from sqlalchemy import select
 from vnpy.trader.engine import MainEngine
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.models.order import Order, Trade
 from tests.api.conftest import MakeAccount
 from tests.api.trading import quote, settle

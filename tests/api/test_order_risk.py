@@ -9,7 +9,7 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.models.enums import UserRole
 from tests.api.conftest import Account, MakeAccount
 from tests.api.trading import quote, settle

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.models.order import Order
 from tests.api.conftest import MakeAccount
 

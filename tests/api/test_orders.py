@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.core.monitoring.metrics import CANCELS_RELAYED
 from backend.models.enums import UserRole
 from backend.models.order import Order, Trade

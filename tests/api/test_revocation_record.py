@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.core.database.base import utcnow
 from backend.core.security.revocation import MIRRORED_KEY, session_key
 from backend.models.order import Order

@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import update
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.models.enums import StrategyStatus, UserRole
 from backend.models.strategy import Strategy
 from backend.models.user import User

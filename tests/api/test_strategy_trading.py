@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import httpx
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.models.enums import UserRole
 from tests.api.conftest import Account, MakeAccount
 from tests.api.trading import quote, settle

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from backend.app.container import AppContainer
 from backend.core.config import AppConfig
-from backend.core.container import AppContainer
 from backend.core.security.tokens import TokenCodec
 from tests.api.conftest import MakeAccount
 from tests.api.stream import WsClient, container_of, serve, started_app, ws_client

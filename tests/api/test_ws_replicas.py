@@ -10,9 +10,9 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
+from backend.app.container import AppContainer
 from backend.core.cache.invalidation import RedisInvalidations
 from backend.core.config import AppConfig
-from backend.core.container import AppContainer
 from backend.services.stream.bus import RedisEventBus
 from tests.api.conftest import MakeAccount
 from tests.api.stream import (

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 
 
 async def settle(container: AppContainer) -> None:

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from backend.app.container import AppContainer
 from backend.core.config import AppConfig
-from backend.core.container import AppContainer
 from backend.core.database.migrations import upgrade
 from backend.main import create_app
 from backend.services.users import UserService

@@ -71,7 +71,7 @@ class OrderService:
         await session.commit()
         waiter = self.events.wait_for_final(order_id)
         try:
-            # The owner's events reach this replica as well (stream/module.py).
+            # The owner's events reach this replica as well (app/stream.py).
             if await self._request_cancel(order_id, vt_orderid, owner):
                 await self.events.settle(waiter, CANCEL_CONFIRM_TIMEOUT)
         except Exception as exc:  # the gateway lost the order or is down: answer what we know

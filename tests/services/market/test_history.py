@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from vnpy.trader.constant import Exchange, Interval
 from vnpy.trader.object import BarData
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.services.market.intervals import BarInterval
 from tests.services.market.support import imported
 

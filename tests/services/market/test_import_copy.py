@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.services.market.chunks import Chunk, Formatter
 from backend.services.market.csv_source import CsvSource
 from backend.services.market.importer import InvalidBarImportError, copy_text

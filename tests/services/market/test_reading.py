@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.services.market.bar import Bar
 from backend.services.market.intervals import BarInterval
 from backend.services.market.paging import BarRequest

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
+from backend.app.container import AppContainer
 from backend.core.config.settings import MarketConfig
-from backend.core.container import AppContainer
 from backend.services.market.intervals import BarInterval
 from backend.services.market.retention import Retention
 from tests.services.market.support import SYMBOL, imported

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.services.market.bar import Bar
 from backend.services.market.intervals import BarInterval
 from tests.services.market.support import MINUTE, SYMBOL, imported, segment

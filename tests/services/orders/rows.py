@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from sqlalchemy import insert
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.core.database.base import utcnow
 from backend.models.enums import OrderStatus
 from backend.models.user import User

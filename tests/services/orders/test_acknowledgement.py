@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.models.enums import OrderSide, OrderStatus, OrderType
 from backend.schemas.orders import OrderRead
 from backend.services.orders.repository import ORDERS, mark_rejected, mark_submitted

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import delete, insert, text, update
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.core.database.base import utcnow
 from backend.models.enums import OrderSide, OrderStatus
 from backend.services.orders.buying_power import Exposure

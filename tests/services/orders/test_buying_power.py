@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.models.enums import OrderSide
 from backend.services.orders.buying_power import BuyingPower, Exposure, Holdings
 from backend.services.orders.fills import AccountDefaults

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import DBAPIError
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.core.database.conflicts import aborted_by_conflict
 from backend.models.enums import OrderStatus
 from backend.models.order import OpenOrderCount, Order

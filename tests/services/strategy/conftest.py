@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from backend.app.container import AppContainer
 from backend.core.cache.redis_service import RedisCacheService
 from backend.core.config.settings import StrategyConfig
-from backend.core.container import AppContainer
 from backend.models.enums import StrategyStatus
 from backend.models.strategy import Strategy
 from backend.models.user import User

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import update
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.models.enums import OrderSide, OrderStatus, OrderType, StrategyStatus
 from backend.models.strategy import Strategy
 from backend.services.strategy.base import BaseStrategy

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 from prometheus_client import REGISTRY
 
+from backend.app.container import AppContainer
 from backend.core.cache.invalidation import LocalInvalidations
-from backend.core.container import AppContainer
 from backend.models.enums import OrderSide, OrderStatus, StrategyStatus
 from backend.models.strategy import Strategy
 from backend.services.strategy.lease import MemoryLeaseStore

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from backend.core.container import AppContainer
+from backend.app.container import AppContainer
 from backend.models.enums import StrategyStatus
 from backend.models.strategy import Strategy
 from backend.services.strategy.engine import StrategyEngine

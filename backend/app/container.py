@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+from backend.app.market_history import MarketHistory
+from backend.app.stream import StreamComponents
+from backend.app.trading import TradingComponents
 from backend.core.cache.protocol import Cache
 from backend.core.config.settings import AppConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
 from backend.core.monitoring.health import HealthRegistry
 from backend.core.security import SecurityComponents
-
-if TYPE_CHECKING:
-    from backend.services.auth.access import AccessGuard
-    from backend.services.auth.revocations import RevocationStore
-    from backend.services.backtest.runner import BacktestRunner
-    from backend.services.market.module import MarketHistory
-    from backend.services.orders.module import TradingComponents
-    from backend.services.replicas.registry import ReplicaRegistry
-    from backend.services.strategy.engine import StrategyEngine
-    from backend.services.stream.module import StreamComponents
+from backend.services.auth.access import AccessGuard
+from backend.services.auth.revocations import RevocationStore
+from backend.services.backtest.runner import BacktestRunner
+from backend.services.replicas.registry import ReplicaRegistry
+from backend.services.strategy.engine import StrategyEngine
 
 
 @dataclass

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from backend.app.backtests import build_backtests, register_backtests
+from backend.app.container import AppContainer
+from backend.app.market_history import build_market_history, register_market_history
+from backend.app.strategies import build_strategies, register_strategies
+from backend.app.stream import build_stream, register_stream
+from backend.app.trading import build_trading, register_trading
 from backend.core.cache.factory import create_cache
 from backend.core.config.settings import AppConfig
-from backend.core.container import AppContainer
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
 from backend.core.security import build_security
 from backend.services.auth.access import AccessGuard
 from backend.services.auth.revocations import RevocationStore
-from backend.services.backtest.module import build_backtests, register_backtests
-from backend.services.market.module import build_market_history, register_market_history
-from backend.services.orders.module import build_trading, register_trading
 from backend.services.replicas.registry import ReplicaRegistry
-from backend.services.strategy.module import build_strategies, register_strategies
-from backend.services.stream.module import build_stream, register_stream
 from backend.services.users.bootstrap import ensure_first_admin
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from backend.app.trading import TradingComponents
 from backend.core.cache.invalidation import Invalidations
 from backend.core.cache.protocol import Cache
 from backend.core.cache.redis_service import RedisCacheService
@@ -12,7 +13,6 @@ from backend.core.config.settings import StreamConfig
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
 from backend.models.enums import OrderStatus
 from backend.services.orders.events import OrderEventProcessor
-from backend.services.orders.module import TradingComponents
 from backend.services.stream.bus import (
     EventBus,
     Listener,

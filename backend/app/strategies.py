@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+from backend.app.trading import TradingComponents
 from backend.core.cache.invalidation import Invalidations
 from backend.core.cache.protocol import Cache
 from backend.core.cache.redis_service import RedisCacheService
 from backend.core.config.settings import AppConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
-from backend.services.orders.module import TradingComponents
 from backend.services.orders.strategy_link import StrategyOrders, link_strategy_events
 from backend.services.strategy.engine import StrategyEngine
 from backend.services.strategy.lease import LeaseStore, MemoryLeaseStore, RedisLeaseStore
