@@ -21,6 +21,7 @@ from prometheus_client import Counter
 from pydantic import BaseModel
 
 from backend.core.monitoring.metrics import STRATEGY_ORDERS
+from backend.domain.market import OrderUpdate, TradeFill
 from backend.services.backtest.bars import BarSeries, ReplayTick
 from backend.services.backtest.daily import CostModel, DailyTable, daily_results
 from backend.services.backtest.events import BacktestTradeFill
@@ -34,7 +35,6 @@ from backend.services.backtest.statistics import (
 )
 from backend.services.strategy.base import BaseStrategy
 from backend.services.strategy.errors import error_message
-from backend.services.vnpy.types import OrderUpdate, TradeFill
 
 T = TypeVar("T")
 # Strategy ids are database ids (>= 1): 0 marks the backtest's throwaway instance.

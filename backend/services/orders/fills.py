@@ -9,6 +9,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.domain.market import OrderUpdate, TradeFill
 from backend.models.account import Account, Position
 from backend.models.enums import OrderStatus
 from backend.models.order import Order, Trade
@@ -16,7 +17,6 @@ from backend.schemas.orders import OrderRead, TradeRead
 from backend.services.orders import repository, state_machine
 from backend.services.orders.ports import MarketAccess
 from backend.services.orders.positions import PositionState, apply_fill, average_fill_price
-from backend.services.vnpy.types import OrderUpdate, TradeFill
 from backend.shared.utils.currency import to_money_scale
 
 logger = structlog.get_logger(__name__)

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Protocol
 
+from backend.domain.market import ContractInfo, OrderUpdate, TickSnapshot
 from backend.models.enums import OrderSide, OrderType
-from backend.services.vnpy.types import ContractInfo, OrderUpdate, TickSnapshot
 
 
 class MarketAccess(Protocol):

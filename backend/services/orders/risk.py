@@ -14,10 +14,10 @@ from backend.core.cache.protocol import Cache
 from backend.core.config.settings import RiskConfig
 from backend.core.database.upsert import conflict_insert
 from backend.core.monitoring.metrics import TRADING_HALTED
+from backend.domain.market import ContractInfo, TickSnapshot
 from backend.models.control import RiskSettings
 from backend.models.enums import OrderSide, OrderType
 from backend.schemas.orders import OrderCreate
-from backend.services.vnpy.types import ContractInfo, TickSnapshot
 
 SETTINGS_ID = 1
 SETTINGS_CACHE_KEY = "risk:settings"

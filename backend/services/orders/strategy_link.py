@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.errors import ConflictError
+from backend.domain.market import OrderUpdate, TradeFill
 from backend.models.enums import OrderSide, OrderType
 from backend.schemas.orders import OrderCreate, OrderRead, TradeRead
 from backend.services.orders import repository
@@ -13,7 +14,6 @@ from backend.services.orders.events import OrderEventProcessor
 from backend.services.orders.service import OrderService
 from backend.services.strategy.engine import StrategyEngine
 from backend.services.strategy.ports import PlacedOrder
-from backend.services.vnpy.types import OrderUpdate, TradeFill
 
 
 class StrategyOrders:

@@ -6,11 +6,11 @@ from decimal import Decimal
 from typing import Any
 
 from backend.core.errors import DomainValidationError
+from backend.domain.market import ContractInfo
 from backend.models.enums import OrderType
 from backend.schemas.orders import OrderCreate
 from backend.services.vnpy.errors import InvalidOrderError
 from backend.services.vnpy.orders import build_order_request
-from backend.services.vnpy.types import ContractInfo
 
 
 def _error(field: str, message: str, kind: str) -> dict[str, Any]:

@@ -11,9 +11,9 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from backend.core.monitoring.metrics import STRATEGY_ORDERS
+from backend.domain.market import ContractInfo, OrderUpdate, TickSnapshot, TradeFill
 from backend.models.enums import OrderSide, OrderStatus, OrderType
 from backend.services.strategy.ports import PlacedOrder, StrategyOrderGateway
-from backend.services.vnpy.types import ContractInfo, OrderUpdate, TickSnapshot, TradeFill
 
 ZERO = Decimal(0)
 

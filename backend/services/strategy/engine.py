@@ -13,6 +13,7 @@ from backend.core.cache.protocol import Cache
 from backend.core.config.settings import StrategyConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.monitoring.metrics import ACTIVE_STRATEGIES, STRATEGIES_IN_ERROR
+from backend.domain.market import OrderUpdate, TickSnapshot, TradeFill
 from backend.schemas.common import jsonable
 from backend.services.strategy.errors import error_message
 from backend.services.strategy.lease import LeaseStore, lease_name
@@ -24,7 +25,6 @@ from backend.services.strategy.runner import (
     StrategyRecord,
     StrategyRunner,
 )
-from backend.services.vnpy.types import OrderUpdate, TickSnapshot, TradeFill
 
 logger = logging.getLogger(__name__)
 

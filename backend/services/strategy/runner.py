@@ -12,8 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 from backend.core.monitoring.metrics import STRATEGY_TICKS
+from backend.domain.market import OrderUpdate, TickSnapshot, TradeFill
 from backend.services.strategy.base import BaseStrategy
-from backend.services.vnpy.types import OrderUpdate, TickSnapshot, TradeFill
 
 logger = logging.getLogger(__name__)
 

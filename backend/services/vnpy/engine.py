@@ -20,6 +20,7 @@ from vnpy.trader.gateway import BaseGateway
 from vnpy.trader.object import ContractData, OrderData, SubscribeRequest
 
 from backend.core.config.settings import VnpyConfig
+from backend.domain.market import ContractInfo, OrderUpdate, TickSnapshot
 from backend.models.enums import OrderSide, OrderType
 from backend.services.vnpy.bridge import EventBridge
 from backend.services.vnpy.errors import (
@@ -40,7 +41,7 @@ from backend.services.vnpy.translate import (
     to_contract_info,
     to_tick_snapshot,
 )
-from backend.services.vnpy.types import BridgeEvent, ContractInfo, OrderUpdate, TickSnapshot
+from backend.services.vnpy.types import BridgeEvent
 
 logger = logging.getLogger(__name__)
 START_FLUSH_TIMEOUT = 10.0

@@ -6,11 +6,11 @@ from decimal import Decimal
 
 import pytest
 
+from backend.domain.market import OrderUpdate, TradeFill
 from backend.models.enums import OrderSide, OrderStatus, OrderType
 from backend.services.backtest.engine import drive
 from backend.services.backtest.events import BacktestOrderUpdate, BacktestTradeFill
 from backend.services.backtest.orders import SimulatedOrders
-from backend.services.vnpy.types import OrderUpdate, TradeFill
 from tests.services.backtest.conftest import make_bars
 
 # Bar 1 opens at 100, trades 98..103; bar 2 opens at 97, trades 95..99.

@@ -8,10 +8,10 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from backend.app.container import AppContainer
+from backend.domain.market import OrderUpdate
 from backend.models.enums import OrderSide, OrderStatus, OrderType
 from backend.schemas.orders import OrderRead
 from backend.services.orders.repository import ORDERS, mark_rejected, mark_submitted
-from backend.services.vnpy.types import OrderUpdate
 from tests.services.orders.rows import user_with_orders
 
 

@@ -16,12 +16,12 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import update
 
 from backend.app.container import AppContainer
+from backend.domain.market import TickSnapshot, TradeFill
 from backend.models.enums import OrderSide, OrderStatus, OrderType, StrategyStatus
 from backend.models.strategy import Strategy
 from backend.services.strategy.base import BaseStrategy
 from backend.services.strategy.engine import StrategyEngine
 from backend.services.strategy.ports import PlacedOrder
-from backend.services.vnpy.types import TickSnapshot, TradeFill
 
 SYMBOL = "IF2412.CFFEX"
 OTHER_SYMBOL = "rb2501.SHFE"

@@ -8,10 +8,10 @@ from prometheus_client import REGISTRY
 
 from backend.app.container import AppContainer
 from backend.core.cache.invalidation import LocalInvalidations
+from backend.domain.market import OrderUpdate
 from backend.models.enums import OrderSide, OrderStatus, StrategyStatus
 from backend.models.strategy import Strategy
 from backend.services.strategy.lease import MemoryLeaseStore
-from backend.services.vnpy.types import OrderUpdate
 from tests.services.strategy.conftest import MakeEngine, MakeStrategy, stored
 from tests.services.strategy.support import (
     OTHER_SYMBOL,

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from backend.domain.market import ContractInfo, TickSnapshot
 from backend.models.enums import OrderSide, OrderType
 from backend.services.vnpy.engine import RedFireVnPyEngine, vnpy_engine_from_config
 from backend.services.vnpy.errors import EngineNotRunningError
-from backend.services.vnpy.types import BridgeEvent, ContractInfo, TickSnapshot
+from backend.services.vnpy.types import BridgeEvent
 
 from .conftest import BTC, IF, RB, WAIT, paper_config, vnpy_threads
 

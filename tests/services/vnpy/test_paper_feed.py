@@ -12,12 +12,13 @@ import pytest
 from backend.core.cache.redis_service import RedisCacheService
 from backend.core.config.sections import RedisConfig
 from backend.core.monitoring.metrics import PAPER_MARKET_LEADER
+from backend.domain.market import OrderUpdate
 from backend.models.enums import OrderSide, OrderType
 from backend.schemas.market import TickRead
 from backend.services.data.paper_feed import RedisPaperFeed, create_paper_feed, inject
 from backend.services.stream.publisher import tick_cache_key
 from backend.services.vnpy.engine import RedFireVnPyEngine, vnpy_engine_from_config
-from backend.services.vnpy.types import BridgeEvent, OrderUpdate
+from backend.services.vnpy.types import BridgeEvent
 from tests.reliability.support import wait_until
 from tests.services.vnpy.conftest import IF, RB, paper_config
 

@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
+from backend.domain.market import TradeFill
 from backend.models.enums import OrderSide, OrderStatus, OrderType
 from backend.services.vnpy.engine import RedFireVnPyEngine, vnpy_engine_from_config
 from backend.services.vnpy.errors import InvalidOrderError, OrderNotFoundError
-from backend.services.vnpy.types import TradeFill
 
 from .conftest import BTC, IF, Recorder, paper_config
 
