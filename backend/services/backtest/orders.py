@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from backend.domain.market import OrderTicket
 from backend.models.enums import OrderSide, OrderStatus, OrderType
 from backend.services.backtest.bars import BACKTEST_GATEWAY, BarSeries
 from backend.services.backtest.events import BacktestOrderUpdate, BacktestTradeFill
@@ -69,17 +70,14 @@ class SimulatedOrders:
         *,
         user_id: int,
         strategy_id: int,
-        symbol: str,
-        side: OrderSide,
-        order_type: OrderType,
-        quantity: Decimal,
-        price: Decimal | None,
+        ticket: OrderTicket,
     ) -> PlacedOrder:
         """Accept the order (it fills on a later bar), or reject it when it makes no sense."""
         self.orders_placed += 1
         order_id = self.orders_placed
+        side, order_type, quantity = ticket.side, ticket.order_type, ticket.quantity
         try:
-            limit = self._price(order_type, price)
+            limit = self._price(order_type, ticket.price)
             vt_orderid = f"{BACKTEST_GATEWAY}.{order_id}"
             order = SimulatedOrder(order_id, vt_orderid, side, order_type, quantity, limit)
             if not quantity > 0:

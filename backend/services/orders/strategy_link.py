@@ -6,8 +6,8 @@ from decimal import Decimal
 
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.errors import ConflictError
-from backend.domain.market import OrderUpdate, TradeFill
-from backend.models.enums import OrderSide, OrderType
+from backend.domain.market import OrderTicket, OrderUpdate, TradeFill
+from backend.models.enums import OrderSide
 from backend.schemas.orders import OrderCreate, OrderRead, TradeRead
 from backend.services.orders import repository
 from backend.services.orders.events import OrderEventProcessor
@@ -28,19 +28,15 @@ class StrategyOrders:
         *,
         user_id: int,
         strategy_id: int,
-        symbol: str,
-        side: OrderSide,
-        order_type: OrderType,
-        quantity: Decimal,
-        price: Decimal | None,
+        ticket: OrderTicket,
     ) -> PlacedOrder:
         """Submit as the strategy's owner, in a session of its own."""
         request = OrderCreate(
-            symbol=symbol,
-            side=side,
-            order_type=order_type,
-            quantity=quantity,
-            price=price,
+            symbol=ticket.symbol,
+            side=ticket.side,
+            order_type=ticket.order_type,
+            quantity=ticket.quantity,
+            price=ticket.price,
             strategy_id=strategy_id,
         )
         result = await self.orders.submit_order(user_id=user_id, request=request)

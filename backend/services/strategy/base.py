@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from backend.core.monitoring.metrics import STRATEGY_ORDERS
-from backend.domain.market import ContractInfo, OrderUpdate, TickSnapshot, TradeFill
+from backend.domain.market import ContractInfo, OrderTicket, OrderUpdate, TickSnapshot, TradeFill
 from backend.models.enums import OrderSide, OrderStatus, OrderType
 from backend.services.strategy.ports import PlacedOrder, StrategyOrderGateway
 
@@ -132,14 +132,11 @@ class BaseStrategy(ABC):
     ) -> PlacedOrder:
         """Place one order through the order service, as the owner, tagged with this strategy."""
         kind = order_type or (OrderType.MARKET if price is None else OrderType.LIMIT)
+        ticket = OrderTicket(
+            self.symbol, side, kind, quantity, None if kind is OrderType.MARKET else price
+        )
         placed = await self.orders.place_order(
-            user_id=self.user_id,
-            strategy_id=self.strategy_id,
-            symbol=self.symbol,
-            side=side,
-            order_type=kind,
-            quantity=quantity,
-            price=None if kind is OrderType.MARKET else price,
+            user_id=self.user_id, strategy_id=self.strategy_id, ticket=ticket
         )
         self.orders_placed += 1
         self._orders_counter.inc()

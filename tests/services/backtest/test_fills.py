@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from backend.domain.market import OrderUpdate, TradeFill
+from backend.domain.market import OrderTicket, OrderUpdate, TradeFill
 from backend.models.enums import OrderSide, OrderStatus, OrderType
 from backend.services.backtest.engine import drive
 from backend.services.backtest.events import BacktestOrderUpdate, BacktestTradeFill
@@ -24,10 +24,13 @@ def place(
     """Place one order of 2 lots; its id."""
     placed = drive(
         orders.place_order(
-            user_id=1, strategy_id=0, symbol=BARS.symbol, side=side, order_type=kind,
-            quantity=Decimal(2), price=None if price is None else Decimal(price),
+            user_id=1,
+            strategy_id=0,
+            ticket=OrderTicket(
+                BARS.symbol, side, kind, Decimal(2), None if price is None else Decimal(price)
+            ),
         )
-    )  # fmt: skip
+    )
     assert placed.status is OrderStatus.SUBMITTED
     return placed.order_id
 
@@ -99,10 +102,13 @@ def test_limit_prices_round_to_the_tick_and_bad_orders_are_rejected() -> None:
     for price, quantity in (("-1", "1"), ("99", "0")):
         placed = drive(
             orders.place_order(
-                user_id=1, strategy_id=0, symbol=BARS.symbol, side=OrderSide.BUY,
-                order_type=OrderType.LIMIT, quantity=Decimal(quantity), price=Decimal(price),
+                user_id=1,
+                strategy_id=0,
+                ticket=OrderTicket(
+                    BARS.symbol, OrderSide.BUY, OrderType.LIMIT, Decimal(quantity), Decimal(price)
+                ),
             )
-        )  # fmt: skip
+        )
         assert placed.status is OrderStatus.REJECTED
         assert placed.reject_reason
 

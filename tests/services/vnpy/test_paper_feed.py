@@ -12,7 +12,7 @@ import pytest
 from backend.core.cache.redis_service import RedisCacheService
 from backend.core.config.sections import RedisConfig
 from backend.core.monitoring.metrics import PAPER_MARKET_LEADER
-from backend.domain.market import OrderUpdate
+from backend.domain.market import OrderTicket, OrderUpdate
 from backend.models.enums import OrderSide, OrderType
 from backend.schemas.market import TickRead
 from backend.services.data.paper_feed import RedisPaperFeed, create_paper_feed, inject
@@ -115,7 +115,9 @@ async def test_an_injected_tick_fills_resting_orders_on_every_replica(
     replicas: tuple[Replica, Replica],
 ) -> None:
     a, b = replicas
-    resting = b.engine.send_order(IF, OrderSide.BUY, OrderType.LIMIT, Decimal(1), Decimal("3400"))
+    resting = b.engine.send_order(
+        OrderTicket(IF, OrderSide.BUY, OrderType.LIMIT, Decimal(1), Decimal("3400"))
+    )
     crossing = TickRead(
         symbol=IF,
         last_price=Decimal("3399.0"),

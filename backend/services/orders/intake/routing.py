@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from backend.domain.market import OrderTicket
 from backend.services.orders.events import OrderEventProcessor
 from backend.services.orders.intake.submission import Submission
 from backend.services.orders.ports import MarketAccess
@@ -49,15 +50,15 @@ class GatewayRouter:
     async def _route(self, submission: Submission) -> tuple[str | None, str]:
         request = submission.request
         try:
-            vt_orderid = await self.market.submit_order(
+            ticket = OrderTicket(
                 request.symbol,
                 request.side,
                 request.order_type,
                 request.quantity,
                 request.price,
                 reference=submission.client_order_id,
-                gateway=self.default_gateway,
             )
+            vt_orderid = await self.market.submit_order(ticket, gateway=self.default_gateway)
         except Exception as exc:
             logger.warning("order_routing_failed", order_id=submission.order_id, error=str(exc))
             return None, f"gateway_error: {exc}"[:255]
