@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Protocol
 
 from backend.models.enums import OrderSide, OrderStatus, OrderType
 
@@ -64,6 +65,32 @@ class OrderTicket:
     quantity: Decimal
     price: Decimal | None = None
     reference: str = ""
+
+
+class OrderState(Protocol):
+    """An order as a strategy hears of it: RedFire's order as last committed (the API's
+    OrderRead), or a backtest's simulated order. Only the fields both carry."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def side(self) -> OrderSide: ...
+    @property
+    def order_type(self) -> OrderType: ...
+    @property
+    def quantity(self) -> Decimal: ...
+    @property
+    def price(self) -> Decimal | None: ...
+    @property
+    def status(self) -> OrderStatus: ...
+    @property
+    def filled_quantity(self) -> Decimal: ...
+    @property
+    def reject_reason(self) -> str | None: ...
+    @property
+    def updated_at(self) -> datetime: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,11 +8,11 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from backend.domain.market import OrderTicket
 from backend.models.enums import OrderSide, OrderStatus, OrderType
 from backend.services.backtest.bars import BACKTEST_GATEWAY, BarSeries
-from backend.services.backtest.events import BacktestOrderUpdate, BacktestTradeFill
+from backend.services.backtest.events import BacktestOrder, BacktestTradeFill
 from backend.services.strategy.ports import PlacedOrder
 
 ZERO = Decimal(0)
-StrategyEvent = BacktestOrderUpdate | BacktestTradeFill
+StrategyEvent = BacktestOrder | BacktestTradeFill
 
 
 class OrderRefusedError(ValueError):
@@ -138,12 +138,10 @@ class SimulatedOrders:
         self.events.append((update, order.order_id))
         self.events.append((trade, None))
 
-    def _update(
-        self, order: SimulatedOrder, status: OrderStatus, traded: Decimal
-    ) -> BacktestOrderUpdate:
-        return BacktestOrderUpdate(
-            order.vt_orderid, self.bars.symbol, BACKTEST_GATEWAY, order.side, order.order_type,
-            status, order.quantity, traded, order.price, self.bars.datetimes[self.bar_index],
+    def _update(self, order: SimulatedOrder, status: OrderStatus, traded: Decimal) -> BacktestOrder:
+        return BacktestOrder(
+            order.order_id, self.bars.symbol, order.side, order.order_type, status,
+            order.quantity, traded, order.price, self.bars.datetimes[self.bar_index],
         )  # fmt: skip
 
     def _price(self, order_type: OrderType, price: Decimal | None) -> Decimal | None:

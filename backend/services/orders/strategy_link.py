@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.errors import ConflictError
-from backend.domain.market import OrderTicket, OrderUpdate, TradeFill
+from backend.domain.market import OrderTicket, TradeFill
 from backend.models.enums import OrderSide
 from backend.schemas.orders import OrderCreate, OrderRead, TradeRead
 from backend.services.orders import repository
@@ -67,21 +67,7 @@ def link_strategy_events(events: OrderEventProcessor, engine: StrategyEngine) ->
     async def on_order(order: OrderRead) -> None:
         if order.strategy_id is None:
             return
-        update = OrderUpdate(
-            vt_orderid=order.client_order_id,
-            symbol=order.symbol,
-            gateway=order.gateway,
-            side=order.side,
-            order_type=order.order_type,
-            status=order.status,
-            quantity=order.quantity,
-            traded=order.filled_quantity,
-            price=order.price,
-            reference=order.client_order_id,
-            reject_reason=order.reject_reason,
-            update_time=order.updated_at,
-        )
-        await engine.on_order(update, strategy_id=order.strategy_id, order_id=order.id)
+        await engine.on_order(order, strategy_id=order.strategy_id)
 
     async def on_trade(trade: TradeRead, order: OrderRead) -> None:
         if order.strategy_id is None:

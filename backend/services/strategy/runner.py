@@ -9,10 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from backend.core.monitoring.metrics import STRATEGY_TICKS
-from backend.domain.market import OrderUpdate, TickSnapshot, TradeFill
+from backend.domain.market import OrderState, TickSnapshot, TradeFill
 from backend.services.strategy.base import BaseStrategy
 
 logger = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class StrategyBacklogError(RuntimeError):
 
 
 FailureHandler = Callable[["StrategyRunner", BaseException], None]
-Event = TickSnapshot | TradeFill | tuple[OrderUpdate, int | None]
+Event = TickSnapshot | TradeFill | OrderState
 
 
 class StrategyRunner:
@@ -201,9 +201,9 @@ class StrategyRunner:
                 strategy.apply_fill(event)
                 await strategy.on_trade(event)
             else:
-                assert isinstance(event, tuple)
-                strategy.apply_order_update(*event)
-                await strategy.on_order(event[0])
+                order = cast(OrderState, event)
+                strategy.apply_order_update(order)
+                await strategy.on_order(order)
             handled += 1
             if not handled % _YIELD_EVERY:
                 self._publish()

@@ -6,10 +6,11 @@ from decimal import Decimal
 
 import pytest
 
-from backend.domain.market import OrderTicket, OrderUpdate, TradeFill
+from backend.domain.market import OrderState, OrderTicket, TradeFill
 from backend.models.enums import OrderSide, OrderStatus, OrderType
+from backend.schemas.orders import OrderRead
 from backend.services.backtest.engine import drive
-from backend.services.backtest.events import BacktestOrderUpdate, BacktestTradeFill
+from backend.services.backtest.events import BacktestOrder, BacktestTradeFill
 from backend.services.backtest.orders import SimulatedOrders
 from tests.services.backtest.conftest import make_bars
 
@@ -85,8 +86,13 @@ def test_a_fill_queues_the_order_update_then_the_trade_with_its_commission() -> 
     order_id = place(orders, OrderSide.BUY, OrderType.LIMIT, "99")
     fills_after(orders, 1)
     (update, update_id), (trade, trade_id) = orders.events
-    assert isinstance(update, BacktestOrderUpdate)
-    assert (update.status, update.traded, update_id) == (OrderStatus.FILLED, Decimal(2), order_id)
+    assert isinstance(update, BacktestOrder)
+    assert (update.status, update.filled_quantity, update.id) == (
+        OrderStatus.FILLED,
+        Decimal(2),
+        order_id,
+    )
+    assert update_id == order_id
     assert isinstance(trade, BacktestTradeFill)
     assert trade_id is None
     assert trade.trade_time == BARS.datetimes[1]
@@ -123,8 +129,11 @@ def test_cancel_removes_the_order_and_reports_it() -> None:
     assert fills_after(orders, 1, 2) == []
 
 
-@pytest.mark.parametrize(
-    ("look_alike", "live"), [(BacktestOrderUpdate, OrderUpdate), (BacktestTradeFill, TradeFill)]
-)
-def test_event_look_alikes_have_exactly_the_live_fields(look_alike: type, live: type) -> None:
-    assert set(look_alike.__slots__) == set(live.__dataclass_fields__)
+def test_the_order_look_alike_has_exactly_the_fields_a_strategy_reads() -> None:
+    read = {name for name in dir(OrderState) if not name.startswith("_")}
+    assert set(BacktestOrder.__slots__) == read
+    assert read <= set(OrderRead.model_fields)  # the live order carries every one
+
+
+def test_the_fill_look_alike_has_exactly_the_live_fields() -> None:
+    assert set(BacktestTradeFill.__slots__) == set(TradeFill.__dataclass_fields__)
