@@ -16,21 +16,19 @@ from backend.services.orders.repository.keys import (
     store_responses,
     stored_keys,
 )
-from backend.services.orders.repository.orders import (
+from backend.services.orders.repository.order_reads import (
     OWNED_ORDER,
     find_owned,
-    insert_orders,
     list_orders,
     lock_open_orders_of_replica,
     lock_orders_by_reference,
-    mark_rejected,
-    mark_submitted,
     open_order_holds,
     open_orders_of_user,
     open_orders_per_replica,
     owned,
     strategy_fills,
 )
+from backend.services.orders.repository.orders import insert_orders, mark_rejected, mark_submitted
 from backend.services.orders.repository.tables import (
     KEYS,
     OPEN_ORDER_COUNTS,

@@ -39,7 +39,7 @@ from backend.models.order import OpenOrderExposure
 from backend.services.orders.buying_power import Exposure, Holdings
 from backend.services.orders.positions import ZERO, PositionState
 from backend.services.orders.repository.counts import open_order_counts
-from backend.services.orders.repository.orders import open_order_holds
+from backend.services.orders.repository.order_reads import open_order_holds
 from backend.services.orders.repository.tables import OPEN_ORDER_COUNTS
 from backend.services.orders.risk import (
     LIMIT_FIELDS,
