@@ -12,6 +12,7 @@ BENCHMARKS = [
     "bench.bench_strategy",
     "bench.bench_backtest",
     "bench.bench_cta",
+    "bench.bench_cta_live",
     "bench.bench_login",
     "bench.bench_orders",
     "bench.bench_ws",

@@ -209,6 +209,7 @@ async def get_strategy_status(
             last_error=strategy.last_error,
             last_update=strategy.last_update,
             owner=await engine.owner_of(strategy.id),
+            variables=strategy.variables,
         )
     return StrategyStatusRead(
         strategy_id=strategy.id,
@@ -222,4 +223,5 @@ async def get_strategy_status(
         last_update=live.get("last_update"),
         owner=live.get("owner") or await engine.owner_of(strategy.id),
         indicators=live.get("indicators"),
+        variables=live.get("variables"),
     )

@@ -41,6 +41,8 @@ class Strategy(TimestampMixin, Base):
     orders_placed: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     position: Mapped[Decimal | None]
     last_update: Mapped[datetime | None]
+    # A vnpy CTA strategy's synced variables (`pos` and its `variables`), restored at start.
+    variables: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     def __repr__(self) -> str:
         return f"Strategy(id={self.id!r}, name={self.name!r}, status={self.status.value!r})"

@@ -90,3 +90,5 @@ class StrategyStatusRead(BaseModel):
     last_update: datetime | None
     owner: str | None
     indicators: dict[str, Any] | None = None
+    # A vnpy CTA strategy's variables (`pos` and its declared `variables`); null for others.
+    variables: dict[str, Any] | None = None

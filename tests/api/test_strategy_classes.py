@@ -97,11 +97,6 @@ async def test_cta_parameters_are_validated_at_create_and_update(
     assert good.json()["parameters"]["fixed_size"] == 2
     assert good.json()["parameters"]["atr_length"] == 22
 
-    start = await client.post(f"{path}/start", headers=trader.headers)
-    assert start.status_code == 422
-    assert start.json()["error"] == "strategy_class_not_live"
-    assert (await client.get(path, headers=trader.headers)).json()["status"] == "stopped"
-
 
 async def test_a_shipped_vnpy_strategy_backtests_with_offsets(
     client: httpx.AsyncClient, make_account: MakeAccount

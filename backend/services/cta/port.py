@@ -2,12 +2,12 @@
 
 vnpy's CtaTemplate talks to exactly one object, its engine, through the methods below. RedFire
 implements them over the same interface twice: `CtaBacktestEngine` (services/cta/backtest.py)
-fills orders on bars as vnpy's BacktestingEngine does; the live adapter (to come) is a
-`CtaEngineBase` with `engine_type` LIVE whose `send_order` / `cancel_order` queue intents that
-a BaseStrategy host (run by the StrategyEngine like any strategy) places through the order
-service after each callback, whose stop orders trigger locally on ticks, whose `load_bar` reads
-stored bars, and whose `put_strategy_event` / `sync_strategy_data` publish and persist the
-strategy's variables.
+fills orders on bars as vnpy's BacktestingEngine does; `CtaLiveEngine` (services/cta/live.py),
+with `engine_type` LIVE, queues the orders and cancels that its host, `CtaStrategyHost`
+(services/cta/host.py, a BaseStrategy run by the StrategyEngine like any strategy), places
+through the order service after each callback; its stop orders trigger locally on ticks, its
+`load_bar` reads stored bars, and its `put_strategy_event` / `sync_strategy_data` publish and
+persist the strategy's variables.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ class StrategyOrders:
         result = await self.orders.submit_order(user_id=user_id, request=request)
         assert result.order is not None
         order = result.order
-        return PlacedOrder(order.id, order.status, order.reject_reason)
+        return PlacedOrder(order.id, order.status, order.reject_reason, order.client_order_id)
 
     async def cancel_order(self, *, user_id: int, order_id: int) -> None:
         """Cancel as the owner; an order that is already final is left alone."""

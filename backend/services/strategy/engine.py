@@ -6,7 +6,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable
-from typing import Any
+from typing import Any, Protocol
+
+from pydantic import BaseModel
 
 from backend.core.cache.invalidation import Invalidations
 from backend.core.cache.protocol import Cache
@@ -15,6 +17,8 @@ from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.monitoring.metrics import ACTIVE_STRATEGIES, STRATEGIES_IN_ERROR
 from backend.domain.market import OrderState, TickSnapshot, TradeFill
 from backend.schemas.common import jsonable
+from backend.services.strategy.base import BaseStrategy
+from backend.services.strategy.classes import StrategyClassEntry, StrategyKind
 from backend.services.strategy.errors import error_message
 from backend.services.strategy.lease import LeaseStore, lease_name
 from backend.services.strategy.ports import StrategyOrderGateway
@@ -30,6 +34,20 @@ logger = logging.getLogger(__name__)
 
 
 STOP_PREFIX = "strategy-stop:"
+
+
+class HostFactory(Protocol):
+    """Builds the BaseStrategy that runs a class of another kind (a vnpy CTA class's host)."""
+
+    def __call__(
+        self,
+        entry: StrategyClassEntry,
+        record: StrategyRecord,
+        parameters: BaseModel,
+        orders: StrategyOrderGateway,
+    ) -> BaseStrategy:
+        """The strategy object for `record`."""
+        ...
 
 
 def status_key(strategy_id: int) -> str:
@@ -62,6 +80,7 @@ class StrategyEngine:
         orders: StrategyOrderGateway,
         registry: StrategyRegistry | None = None,
         notices: Invalidations | None = None,
+        cta: HostFactory | None = None,
     ) -> None:
         self.config = config
         self.notices = notices
@@ -71,6 +90,7 @@ class StrategyEngine:
         self.leases = leases
         self.orders = orders
         self.registry = registry or default_registry()
+        self.cta = cta
         self.runners: dict[int, StrategyRunner] = {}
         self.reconcile_task: asyncio.Task[None] | None = None
         self._by_symbol: dict[str, tuple[StrategyRunner, ...]] = {}
@@ -229,15 +249,7 @@ class StrategyEngine:
 
     async def _launch(self, record: StrategyRecord, lease_until: float) -> None:
         try:
-            strategy_class = self.registry.get(record.class_name)
-            parameters = self.registry.validate(record.class_name, record.parameters)
-            strategy = strategy_class(
-                record.id,
-                parameters,
-                user_id=record.user_id,
-                symbol=record.symbol,
-                orders=self.orders,
-            )
+            strategy = self._build(record)
             strategy.orders_placed = record.orders_placed  # counted on from the last report
             await strategy.initialize()
             await strategy.start()
@@ -253,6 +265,23 @@ class StrategyEngine:
         self.runners[record.id] = runner
         self._index()
         logger.info("strategy %s running on %s", record.id, self.replica_id)
+
+    def _build(self, record: StrategyRecord) -> BaseStrategy:
+        """The strategy object of the record: its RedFire class, or a vnpy CTA class's host."""
+        entry = self.registry.entry(record.class_name)
+        parameters = self.registry.validate(record.class_name, record.parameters)
+        if entry.kind is StrategyKind.CTA:
+            if self.cta is None:
+                raise RuntimeError("this engine runs no vnpy CTA strategies")
+            return self.cta(entry, record, parameters, self.orders)
+        strategy_class = self.registry.get(record.class_name)
+        return strategy_class(
+            record.id,
+            parameters,
+            user_id=record.user_id,
+            symbol=record.symbol,
+            orders=self.orders,
+        )
 
     async def _stop_local(self, strategy_id: int, *, release: bool) -> None:
         runner = self.runners.pop(strategy_id, None)

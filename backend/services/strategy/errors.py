@@ -33,11 +33,18 @@ def _decimal_problem(exc: decimal.DecimalException) -> str:
     return words if named is not None or not str(exc) else f"{words}: {exc}"
 
 
+class StrategyCallbackError(Exception):
+    """A strategy's own code failed; the message already says where and what (kept as is)."""
+
+
 def error_message(exc: BaseException) -> str:
     """What `last_error` (or a failed backtest's `error`) says about an exception.
 
-    `Type: message`, in words for the decimal module's errors: never a Python repr.
+    `Type: message`, in words for the decimal module's errors: never a Python repr. A
+    StrategyCallbackError's message is complete as it is.
     """
+    if isinstance(exc, StrategyCallbackError):
+        return str(exc)
     if isinstance(exc, decimal.DecimalException):
         return _decimal_problem(exc)
     text = str(exc)

@@ -17,6 +17,8 @@ class PlacedOrder:
     order_id: int
     status: OrderStatus
     reject_reason: str | None = None
+    # The order's client_order_id: what its fills name it by (TradeFill.vt_orderid).
+    client_order_id: str | None = None
 
 
 class StrategyOrderGateway(Protocol):

@@ -45,12 +45,6 @@ class StrategyClassUnavailableError(DomainValidationError):
     code = "strategy_class_unavailable"
 
 
-class StrategyClassNotLiveError(DomainValidationError):
-    """The class runs in backtests only (vnpy CTA classes, until the live adapter exists)."""
-
-    code = "strategy_class_not_live"
-
-
 class InvalidStrategyParametersError(DomainValidationError):
     """The parameters do not fit the strategy class."""
 
@@ -131,13 +125,10 @@ class StrategyRegistry:
         return entry
 
     def get(self, class_name: str) -> type[BaseStrategy]:
-        """The class that runs live under `class_name` (RedFire's kind)."""
+        """The RedFire class of `class_name` (a vnpy CTA class runs in a CtaStrategyHost)."""
         entry = self.entry(class_name)
         if entry.kind is not StrategyKind.REDFIRE:
-            raise StrategyClassNotLiveError(
-                f"{class_name} is a vnpy CTA strategy: it runs in backtests; "
-                "live trading of CTA strategies is not available yet"
-            )
+            raise UnknownStrategyClassError(f"{class_name} is not a RedFire strategy class")
         assert entry.strategy_class is not None
         assert issubclass(entry.strategy_class, BaseStrategy)
         return entry.strategy_class

@@ -135,12 +135,12 @@ class StrategyService:
     ) -> Strategy:
         """Desired state running (a no-op when already running); clears the last error.
 
-        422 when its class cannot run live (unknown, unavailable, or a vnpy CTA class).
+        422 when its class cannot run (unknown or unavailable).
         """
         strategy = await self.get(session, user_id=user_id, strategy_id=strategy_id)
         if strategy.status is StrategyStatus.RUNNING:
             return strategy
-        self.registry.get(strategy.class_name)
+        self.registry.entry(strategy.class_name)
         return await StrategyRepository(session).update(
             strategy, status=StrategyStatus.RUNNING, last_error=None
         )

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from backend.services.strategy.registry import (
-    StrategyClassNotLiveError,
     StrategyClassUnavailableError,
     UnknownStrategyClassError,
     load_registry,
@@ -166,8 +165,7 @@ def test_using_a_class_checks_its_rules(strategy_dir: Path) -> None:
     assert registry.normalize("FileCtaStrategy", {"threshold": 2}) == {
         "window": 10, "threshold": 2.0, "use_stop": False, "label": "x",
     }  # fmt: skip
-    with pytest.raises(StrategyClassNotLiveError):
-        registry.get("FileCtaStrategy")
+    assert registry.entry("FileCtaStrategy").kind == "cta"
     assert registry.normalize("FileRedFireStrategy", {}) == {"size": 1}
     with pytest.raises(Exception, match="Extra inputs") as extra:
         registry.validate("FileRedFireStrategy", {"size": 2, "colour": "red"})
