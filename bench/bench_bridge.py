@@ -42,13 +42,14 @@ from vnpy.trader.event import EVENT_TICK
 from vnpy.trader.object import TickData
 
 from backend.core.config.settings import ContractConfig, VnpyConfig
+from backend.domain.market import TickSnapshot
 from backend.services.vnpy.bridge import EventBridge
 from backend.services.vnpy.conversions import to_tick_snapshot
 from backend.services.vnpy.engine import RedFireVnPyEngine
 from backend.services.vnpy.event_engine import RedFireEventEngine
 from backend.services.vnpy.gateways import paper_setting
 from backend.services.vnpy.paper_gateway import PaperGateway
-from backend.services.vnpy.types import BridgeEvent, TickSnapshot
+from backend.services.vnpy.types import BridgeEvent
 
 VT_SYMBOL = "IF2412.CFFEX"
 PRICES = [Decimal("3500.0") + Decimal("0.2") * i for i in range(50)]

@@ -43,6 +43,7 @@ from backend.core.config.settings import DatabaseConfig, StrategyConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.database.migrations import upgrade
 from backend.core.messaging import MemoryLeaseStore
+from backend.domain.market import ContractInfo, TickSnapshot
 from backend.models.enums import OrderSide, OrderStatus, OrderType, StrategyStatus, UserRole
 from backend.models.strategy import Strategy
 from backend.models.user import User
@@ -54,7 +55,6 @@ from backend.services.strategy.engine import StrategyEngine
 from backend.services.strategy.ports import PlacedOrder
 from backend.services.strategy.registry import StrategyRegistry
 from backend.services.strategy.runner import StrategyRunner
-from backend.services.vnpy.types import ContractInfo, TickSnapshot
 from bench.bench_strategy import SYMBOL, record_ticks
 
 RESULTS = Path(__file__).resolve().parent / "results" / "cta_live.json"

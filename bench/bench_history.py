@@ -44,6 +44,7 @@ from backend.core.cache.memory import MemoryCache
 from backend.core.config.settings import DatabaseConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.database.migrations import upgrade
+from backend.domain.market import TickSnapshot
 from backend.services.backtest.bars import BarSeries
 from backend.services.backtest.daily import CostModel
 from backend.services.backtest.engine import BacktestEngine
@@ -60,7 +61,6 @@ from backend.services.strategy.moving_average import (
     MovingAverageParameters,
     MovingAverageStrategy,
 )
-from backend.services.vnpy.types import TickSnapshot
 from bench.support import (
     free_port,
     run_wrk,

@@ -35,12 +35,12 @@ from backend.core.config.settings import DatabaseConfig, StrategyConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.database.migrations import upgrade
 from backend.core.messaging import MemoryLeaseStore
-from backend.models.enums import OrderSide, OrderStatus, OrderType, StrategyStatus, UserRole
+from backend.domain.market import OrderTicket, TickSnapshot
+from backend.models.enums import OrderSide, OrderStatus, StrategyStatus, UserRole
 from backend.models.strategy import Strategy
 from backend.models.user import User
 from backend.services.strategy.engine import StrategyEngine
 from backend.services.strategy.ports import PlacedOrder
-from backend.services.vnpy.types import TickSnapshot
 
 RESULTS = Path(__file__).resolve().parent / "results" / "strategy.json"
 SYMBOL, CODE, EXCHANGE = "rb2501.SHFE", "rb2501", Exchange.SHFE
@@ -76,12 +76,11 @@ class CapturingOrders:
         self._next_id = 0
 
     async def place_order(
-        self, *, user_id: int, strategy_id: int, symbol: str, side: OrderSide,
-        order_type: OrderType, quantity: Decimal, price: Decimal | None,
-    ) -> PlacedOrder:  # fmt: skip
+        self, *, user_id: int, strategy_id: int, ticket: OrderTicket
+    ) -> PlacedOrder:
         """Record which tick signalled which side; answered final, so nothing stays open."""
         self._next_id += 1
-        self.signals.append((self.tick_index(), side.value))
+        self.signals.append((self.tick_index(), ticket.side.value))
         return PlacedOrder(order_id=self._next_id, status=OrderStatus.FILLED)
 
     async def cancel_order(self, *, user_id: int, order_id: int) -> None:

@@ -48,8 +48,14 @@ class OrderStatus(StrEnum):
         """Pending, submitted and partially filled orders may still trade."""
         return not self.is_final
 
+    @classmethod
+    def open_statuses(cls) -> tuple[OrderStatus, ...]:
+        """The statuses of orders that may still trade, in life-cycle order."""
+        return OPEN_ORDER_STATUSES
+
 
 FINAL_ORDER_STATUSES = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED})
+OPEN_ORDER_STATUSES = tuple(status for status in OrderStatus if status.is_open)
 
 
 class StrategyStatus(StrEnum):

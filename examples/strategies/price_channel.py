@@ -9,8 +9,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.domain.market import TickSnapshot
 from backend.services.strategy.base import ZERO, BaseStrategy
-from backend.services.vnpy.types import TickSnapshot
 
 
 class PriceChannelParameters(BaseModel):

@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import select
 
 from backend.app.container import AppContainer
+from backend.domain.market import TradeFill
 from backend.models.enums import OrderSide
 from backend.models.order import Order
 from backend.schemas.orders import OrderRead, TradeRead
-from backend.services.vnpy.types import TradeFill
 from tests.api.conftest import Account, MakeAccount
 from tests.api.trading import quote, settle
 

@@ -14,13 +14,13 @@ from sqlalchemy import func, select
 
 from backend.app.container import AppContainer
 from backend.core.config import AppConfig
+from backend.domain.market import TradeFill
 from backend.main import create_app
 from backend.models.control import IdempotencyKey
 from backend.models.enums import OrderSide, OrderStatus, OrderType
 from backend.models.order import Order, Trade
 from backend.schemas.orders import OrderCreate
 from backend.services.orders.idempotency import request_fingerprint
-from backend.services.vnpy.types import TradeFill
 from tests.api.conftest import MakeAccount
 from tests.api.trading import quote, resting_buy, settle
 

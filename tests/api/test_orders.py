@@ -19,7 +19,7 @@ from backend.models.order import Order, Trade
 from backend.schemas.orders import OrderRead
 from backend.services.orders.finality import CHANNEL as FINAL_CHANNEL
 from backend.services.orders.finality import OrderFinality
-from backend.services.orders.service import OWNED_ORDER
+from backend.services.orders.repository import OWNED_ORDER
 from tests.api.conftest import MakeAccount
 from tests.api.trading import quote, resting_buy, settle
 

@@ -18,9 +18,8 @@ from sqlalchemy import func, select
 
 from backend.core.security.revocation import MIRRORED_KEY, session_key
 from backend.core.security.tokens import TokenType
-from backend.models.enums import UserRole
+from backend.models.enums import OrderStatus, UserRole
 from backend.models.order import Order
-from backend.services.orders.risk import OPEN_STATUSES
 from backend.services.users import UserService
 from tests.api.stream import serve, ws_client
 from tests.reliability.conftest import FaultRig
@@ -65,7 +64,7 @@ async def count_orders(rig: FaultRig, user_id: int, *, open_only: bool = False) 
     """The user's orders in the database (open ones only, if asked)."""
     statement = select(func.count()).select_from(Order).where(Order.user_id == user_id)
     if open_only:
-        statement = statement.where(Order.status.in_(OPEN_STATUSES))
+        statement = statement.where(Order.status.in_(OrderStatus.open_statuses()))
     async with rig.container.database.session() as session:
         return int(await session.scalar(statement) or 0)
 

@@ -21,9 +21,10 @@ from prometheus_client import Counter
 from pydantic import BaseModel
 
 from backend.core.monitoring.metrics import STRATEGY_ORDERS
+from backend.domain.market import TradeFill
 from backend.services.backtest.bars import BarSeries, ReplayTick
 from backend.services.backtest.daily import CostModel, DailyTable, daily_results
-from backend.services.backtest.events import BacktestTradeFill
+from backend.services.backtest.events import BacktestOrder, BacktestTradeFill
 from backend.services.backtest.history_feed import BarChunk
 from backend.services.backtest.orders import Fills, SimulatedOrders, StrategyEvent
 from backend.services.backtest.statistics import (
@@ -34,7 +35,6 @@ from backend.services.backtest.statistics import (
 )
 from backend.services.strategy.base import BaseStrategy
 from backend.services.strategy.errors import error_message
-from backend.services.vnpy.types import OrderUpdate, TradeFill
 
 T = TypeVar("T")
 # Strategy ids are database ids (>= 1): 0 marks the backtest's throwaway instance.
@@ -101,16 +101,16 @@ def deliver(strategy: BaseStrategy, events: list[tuple[StrategyEvent, int | None
     while events:
         pending = events[:]
         events.clear()
-        for event, order_id in pending:
+        for event, _ in pending:
             # The look-alikes have every field of the live types (see events.py).
             if type(event) is BacktestTradeFill:
                 fill = cast(TradeFill, event)
                 strategy.apply_fill(fill)
                 run_callback(strategy.on_trade(fill))
             else:
-                update = cast(OrderUpdate, event)
-                strategy.apply_order_update(update, order_id)
-                run_callback(strategy.on_order(update))
+                order = cast(BacktestOrder, event)
+                strategy.apply_order_update(order)
+                run_callback(strategy.on_order(order))
 
 
 def replay(

@@ -1,9 +1,10 @@
-"""The order updates and fills a backtest hands its strategy: cheap look-alikes of vnpy's.
+"""The orders and fills a backtest hands its strategy: cheap look-alikes of the live ones.
 
-A million-bar replay can fill a hundred thousand orders; building the frozen OrderUpdate and
-TradeFill dataclasses costs more per fill than everything else the fill does. These plain
-slotted classes carry exactly the same fields (a test keeps them in step) and are never
-changed after construction, so a strategy reads them as it reads the live ones.
+A million-bar replay can fill a hundred thousand orders; building a pydantic OrderRead or the
+frozen TradeFill dataclass costs more per fill than everything else the fill does. These
+plain slotted classes carry exactly the fields a strategy reads (domain.market.OrderState,
+TradeFill; a test keeps them in step) and are never changed after construction, so a
+strategy reads them as it reads the live ones.
 """
 
 from __future__ import annotations
@@ -14,49 +15,44 @@ from decimal import Decimal
 from backend.models.enums import OrderSide, OrderStatus, OrderType
 
 
-class BacktestOrderUpdate:
-    """OrderUpdate's fields: an order's state as the simulated exchange reports it."""
+class BacktestOrder:
+    """OrderState's fields: a simulated order as it now stands."""
 
     __slots__ = (
-        "gateway",
+        "filled_quantity",
+        "id",
         "order_type",
         "price",
         "quantity",
-        "reference",
         "reject_reason",
         "side",
         "status",
         "symbol",
-        "traded",
-        "update_time",
-        "vt_orderid",
+        "updated_at",
     )
 
     def __init__(
         self,
-        vt_orderid: str,
+        id: int,
         symbol: str,
-        gateway: str,
         side: OrderSide,
-        order_type: OrderType | None,
+        order_type: OrderType,
         status: OrderStatus,
         quantity: Decimal,
-        traded: Decimal,
+        filled_quantity: Decimal,
         price: Decimal | None,
-        update_time: datetime | None,
+        updated_at: datetime,
     ) -> None:
-        self.vt_orderid = vt_orderid
+        self.id = id
         self.symbol = symbol
-        self.gateway = gateway
         self.side = side
         self.order_type = order_type
         self.status = status
         self.quantity = quantity
-        self.traded = traded
+        self.filled_quantity = filled_quantity
         self.price = price
-        self.reference = "backtest"
         self.reject_reason: str | None = None
-        self.update_time = update_time
+        self.updated_at = updated_at
 
 
 class BacktestTradeFill:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from backend.domain.market import OrderTicket
 from backend.models.enums import OrderSide, OrderStatus, OrderType
 from backend.services.backtest.bars import BACKTEST_GATEWAY, BarSeries
-from backend.services.backtest.events import BacktestOrderUpdate, BacktestTradeFill
+from backend.services.backtest.events import BacktestOrder, BacktestTradeFill
 from backend.services.strategy.ports import PlacedOrder
 
 ZERO = Decimal(0)
-StrategyEvent = BacktestOrderUpdate | BacktestTradeFill
+StrategyEvent = BacktestOrder | BacktestTradeFill
 
 
 class OrderRefusedError(ValueError):
@@ -69,17 +70,14 @@ class SimulatedOrders:
         *,
         user_id: int,
         strategy_id: int,
-        symbol: str,
-        side: OrderSide,
-        order_type: OrderType,
-        quantity: Decimal,
-        price: Decimal | None,
+        ticket: OrderTicket,
     ) -> PlacedOrder:
         """Accept the order (it fills on a later bar), or reject it when it makes no sense."""
         self.orders_placed += 1
         order_id = self.orders_placed
+        side, order_type, quantity = ticket.side, ticket.order_type, ticket.quantity
         try:
-            limit = self._price(order_type, price)
+            limit = self._price(order_type, ticket.price)
             vt_orderid = f"{BACKTEST_GATEWAY}.{order_id}"
             order = SimulatedOrder(order_id, vt_orderid, side, order_type, quantity, limit)
             if not quantity > 0:
@@ -140,12 +138,10 @@ class SimulatedOrders:
         self.events.append((update, order.order_id))
         self.events.append((trade, None))
 
-    def _update(
-        self, order: SimulatedOrder, status: OrderStatus, traded: Decimal
-    ) -> BacktestOrderUpdate:
-        return BacktestOrderUpdate(
-            order.vt_orderid, self.bars.symbol, BACKTEST_GATEWAY, order.side, order.order_type,
-            status, order.quantity, traded, order.price, self.bars.datetimes[self.bar_index],
+    def _update(self, order: SimulatedOrder, status: OrderStatus, traded: Decimal) -> BacktestOrder:
+        return BacktestOrder(
+            order.order_id, self.bars.symbol, order.side, order.order_type, status,
+            order.quantity, traded, order.price, self.bars.datetimes[self.bar_index],
         )  # fmt: skip
 
     def _price(self, order_type: OrderType, price: Decimal | None) -> Decimal | None:

@@ -21,6 +21,7 @@ from backend.core.errors import (
     NotFoundError,
     RateLimitedError,
 )
+from backend.domain.market import ContractInfo, ContractLookup
 from backend.models.backtest import Backtest
 from backend.models.enums import BacktestStatus
 from backend.models.user import User
@@ -38,7 +39,6 @@ from backend.services.cta.history import exchange_problem
 from backend.services.strategy.classes import StrategyClassEntry, StrategyKind
 from backend.services.strategy.registry import StrategyRegistry
 from backend.services.vnpy.paper_gateway import PaperGateway
-from backend.services.vnpy.types import ContractInfo, ContractLookup
 
 logger = structlog.get_logger(__name__)
 

@@ -29,6 +29,7 @@ from vnpy.trader.object import BarData
 from vnpy_ctastrategy.template import CtaTemplate
 
 from backend.core.errors import DomainValidationError
+from backend.domain.market import ContractLookup, OrderState, TickSnapshot, TradeFill
 from backend.models.enums import OrderSide, OrderStatus, OrderType
 from backend.services.cta.history import exchange_problem
 from backend.services.cta.live import CtaLiveEngine, WarmUpError, synced_variables
@@ -48,7 +49,6 @@ from backend.services.strategy.classes import StrategyClassEntry
 from backend.services.strategy.errors import StrategyCallbackError, error_message
 from backend.services.strategy.ports import StrategyOrderGateway
 from backend.services.strategy.runner import StrategyRecord
-from backend.services.vnpy.types import ContractLookup, OrderUpdate, TickSnapshot, TradeFill
 
 # How long `load_bar` waits for the stored bars.
 WARM_UP_TIMEOUT = 120.0
@@ -117,7 +117,6 @@ class CtaStrategyHost(BaseStrategy):
         self._by_order_id: dict[int, LocalOrder] = {}
         self._by_client_id: dict[str, LocalOrder] = {}
         self._tradeids: set[str] = set()
-        self._update_order_id: int | None = None
 
     @property
     def cta(self) -> CtaTemplate:
@@ -206,22 +205,16 @@ class CtaStrategyHost(BaseStrategy):
         if engine.pending:
             await self._settle()
 
-    def apply_order_update(self, update: OrderUpdate, order_id: int | None) -> None:
-        """Which order the next on_order is about."""
-        super().apply_order_update(update, order_id)
-        self._update_order_id = order_id
-
-    async def on_order(self, update: OrderUpdate) -> None:
+    async def on_order(self, order: OrderState) -> None:
         """vnpy OrderData of the strategy's order, when its status or traded volume moved."""
-        order_id, self._update_order_id = self._update_order_id, None
-        order = self._by_order_id.get(order_id) if order_id is not None else None
-        if order is None:
+        local = self._by_order_id.get(order.id)
+        if local is None:
             return
-        status, traded = STATUSES[update.status], float(update.traded)
-        if status is order.status and traded == order.traded:
+        status, traded = STATUSES[order.status], float(order.filled_quantity)
+        if status is local.status and traded == local.traded:
             return
-        order.status, order.traded = status, traded
-        await self._order_changed(order, update.update_time)
+        local.status, local.traded = status, traded
+        await self._order_changed(local, order.updated_at)
 
     async def on_trade(self, fill: TradeFill) -> None:
         """pos moves, then on_trade, then the variables are synced (vnpy's order)."""

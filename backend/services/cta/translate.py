@@ -10,8 +10,8 @@ from vnpy.trader.constant import Direction, Exchange, Offset, Status
 from vnpy.trader.constant import OrderType as VnpyOrderType
 from vnpy.trader.object import OrderData, TickData, TradeData
 
+from backend.domain.market import TickSnapshot
 from backend.models.enums import OrderSide, OrderStatus
-from backend.services.vnpy.types import TickSnapshot
 
 # The gateway name of the orders a live CTA strategy sees: its vt_orderids are `REDFIRE.<n>`.
 LIVE_GATEWAY = "REDFIRE"

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from backend.domain.market import TickSnapshot
 from backend.services.market.bar import ZERO, Bar
 from backend.services.market.intervals import BarInterval
-from backend.services.vnpy.types import TickSnapshot
 
 MINUTE = BarInterval.MINUTE.value
 

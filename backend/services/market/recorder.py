@@ -28,11 +28,11 @@ from backend.core.monitoring.metrics import (
     BARS_PENDING,
     BARS_WRITTEN,
 )
+from backend.domain.market import TickSnapshot
 from backend.services.market.bar import Bar
 from backend.services.market.generator import MinuteBars
 from backend.services.market.pages import RECENT, BarPages
 from backend.services.market.store import BarStore
-from backend.services.vnpy.types import TickSnapshot
 
 logger = structlog.get_logger(__name__)
 

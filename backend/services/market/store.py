@@ -17,11 +17,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.database.manager import AsyncDatabaseManager
+from backend.domain.market import TickSnapshot
 from backend.models.market import MarketBar, MarketTick
 from backend.services.market import rollups
 from backend.services.market.bar import Bar, coalesce, merge
 from backend.services.market.partitions import Partitions, month_of
-from backend.services.vnpy.types import TickSnapshot
 
 BAR_COLUMNS = (
     "symbol", "interval", "datetime", "open", "high", "low", "close",

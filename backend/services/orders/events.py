@@ -21,11 +21,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.monitoring.metrics import ORDER_EVENTS_QUEUED
+from backend.domain.market import OrderUpdate, TradeFill
 from backend.models.enums import OrderStatus
 from backend.schemas.orders import OrderRead, TradeRead
 from backend.services.orders.fills import AccountDefaults, BatchApplier
 from backend.services.orders.ports import MarketAccess
-from backend.services.vnpy.types import OrderUpdate, TradeFill
 
 logger = structlog.get_logger(__name__)
 GatewayEvent = OrderUpdate | TradeFill

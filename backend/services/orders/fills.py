@@ -6,18 +6,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import structlog
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.domain.market import OrderUpdate, TradeFill
 from backend.models.account import Account, Position
 from backend.models.enums import OrderStatus
 from backend.models.order import Order, Trade
 from backend.schemas.orders import OrderRead, TradeRead
-from backend.services.orders import state_machine
+from backend.services.orders import repository, state_machine
 from backend.services.orders.ports import MarketAccess
 from backend.services.orders.positions import PositionState, apply_fill, average_fill_price
-from backend.services.orders.risk import lock_open_order_counts
-from backend.services.vnpy.types import OrderUpdate, TradeFill
 from backend.shared.utils.currency import to_money_scale
 
 logger = structlog.get_logger(__name__)
@@ -67,7 +66,9 @@ class BatchApplier:
         # The triggers on `orders` update each owner's open-order count as statuses change,
         # in whatever order this batch flushes them; locked here first, in the same (user id)
         # order as a booking takes them, the counts cannot deadlock against one.
-        await lock_open_order_counts(session, {order.user_id for order in orders.values()})
+        await repository.lock_open_order_counts(
+            session, {order.user_id for order in orders.values()}
+        )
         known_trades = await self._known_trade_ids(session, batch)
         changed: dict[int, Order] = {}
         new_trades: list[tuple[Trade, Order]] = []
@@ -94,13 +95,8 @@ class BatchApplier:
         vt_ids = {event.vt_orderid for event in batch}
         references = {e.reference for e in batch if isinstance(e, OrderUpdate) and e.reference}
         references |= {refs[vt] for vt in vt_ids if vt in refs}
-        statement = (
-            select(Order)
-            .where(or_(Order.client_order_id.in_(references), Order.vt_orderid.in_(vt_ids)))
-            .with_for_update()
-        )
         loaded: dict[str, Order] = {}
-        for order in (await session.scalars(statement)).all():
+        for order in await repository.lock_orders_by_reference(session, references, vt_ids):
             loaded[order.client_order_id] = order
             if order.vt_orderid:
                 loaded[order.vt_orderid] = order

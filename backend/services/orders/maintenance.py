@@ -14,7 +14,7 @@ import structlog
 from backend.core.database.base import utcnow
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.monitoring.metrics import IDEMPOTENCY_KEYS_PURGED
-from backend.services.orders.idempotency import purge_expired_keys
+from backend.services.orders import repository
 
 logger = structlog.get_logger(__name__)
 
@@ -55,7 +55,7 @@ class ExpiredKeyPurger:
         purged = 0
         while True:
             async with self.database.session() as session:
-                deleted = await purge_expired_keys(session, now, self.batch)
+                deleted = await repository.purge_expired_keys(session, now, self.batch)
             purged += deleted
             IDEMPOTENCY_KEYS_PURGED.inc(deleted)
             if deleted < self.batch:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Decimal
 from typing import Protocol
 
-from backend.models.enums import OrderSide, OrderType
-from backend.services.vnpy.types import ContractInfo, OrderUpdate, TickSnapshot
+from backend.domain.market import ContractInfo, OrderTicket, OrderUpdate, TickSnapshot
 
 
 class MarketAccess(Protocol):
@@ -19,17 +17,8 @@ class MarketAccess(Protocol):
     def get_tick(self, vt_symbol: str) -> TickSnapshot | None:
         """The latest tick, or None."""
 
-    async def submit_order(
-        self,
-        vt_symbol: str,
-        side: OrderSide,
-        order_type: OrderType,
-        quantity: Decimal,
-        price: Decimal | None = None,
-        reference: str = "",
-        gateway: str | None = None,
-    ) -> str:
-        """Send an order; return its vt_orderid or raise."""
+    async def submit_order(self, ticket: OrderTicket, gateway: str | None = None) -> str:
+        """Send an order (to `gateway`, else its contract's); return its vt_orderid or raise."""
 
     async def request_cancel(self, vt_orderid: str) -> None:
         """Ask the gateway to cancel; the outcome arrives as an event."""

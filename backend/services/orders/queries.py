@@ -11,14 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models.account import Account, Position
 from backend.models.enums import OrderSide, OrderStatus
-from backend.models.order import Order, Trade
+from backend.models.order import Trade
 from backend.schemas.common import Page
 from backend.schemas.orders import AccountRead, OrderRead, PositionRead, TradeRead
+from backend.services.orders import repository
 from backend.services.orders.buying_power import BuyingPower
 from backend.services.orders.fills import AccountDefaults
-from backend.services.orders.holdings import load_holdings
 from backend.services.orders.ports import MarketAccess
 from backend.services.orders.positions import PositionState, unrealized_pnl
+from backend.services.orders.repository.books import load_holdings
 from backend.shared.utils.currency import to_money_scale
 
 
@@ -41,14 +42,9 @@ async def list_orders(
     offset: int,
 ) -> Page[OrderRead]:
     """The user's orders (in any of `statuses`), newest first."""
-    statement = select(Order).where(Order.user_id == user_id)
-    if statuses:
-        statement = statement.where(Order.status.in_(statuses))
-    if symbol is not None:
-        statement = statement.where(Order.symbol == symbol)
-    if side is not None:
-        statement = statement.where(Order.side == side)
-    rows, total = await _page(session, statement.order_by(Order.id.desc()), limit, offset)
+    rows, total = await repository.list_orders(
+        session, user_id, statuses=statuses, symbol=symbol, side=side, limit=limit, offset=offset
+    )
     items = [OrderRead.model_validate(row) for row in rows]
     return Page(items=items, total=total, limit=limit, offset=offset)
 

@@ -7,18 +7,15 @@ At start-up a replica settles the orders it left open itself; when a replica is 
 from __future__ import annotations
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.models.enums import OrderStatus
 from backend.models.order import Order
 from backend.schemas.orders import OrderRead
-from backend.services.orders import state_machine
+from backend.services.orders import repository, state_machine
 from backend.services.orders.events import OrderEventProcessor
-from backend.services.orders.idempotency import answer_abandoned_keys
 from backend.services.orders.ports import MarketAccess
-from backend.services.orders.risk import OPEN_STATUSES
 
 logger = structlog.get_logger(__name__)
 LOST_ON_RESTART = "lost_on_restart"
@@ -50,12 +47,7 @@ async def settle_open_orders(
     is taken over by `replica`, whose events keep it moving. Keys whose request died before
     answering are answered with the order as it now stands.
     """
-    statement = (
-        select(Order)
-        .where(Order.replica == owner, Order.status.in_(OPEN_STATUSES))
-        .with_for_update()
-    )
-    reconciled = list((await session.scalars(statement)).all())
+    reconciled = await repository.lock_open_orders_of_replica(session, owner)
     rejected = 0
     for order in reconciled:
         known = market.get_order(order.vt_orderid) if order.vt_orderid else None
@@ -69,7 +61,9 @@ async def settle_open_orders(
             state_machine.move(order, OrderStatus.CANCELLED)
     Order.stamp_modified(session, reconciled)  # the keys' answers carry the stored time
     await session.flush()
-    await answer_abandoned_keys(session, [OrderRead.model_validate(o) for o in reconciled])
+    await repository.answer_abandoned_keys(
+        session, [OrderRead.model_validate(o) for o in reconciled]
+    )
     if rejected:
         logger.warning("orders_reconciled", owner=owner, rejected=rejected, reason=LOST_ON_RESTART)
     return rejected

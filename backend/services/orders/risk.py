@@ -5,47 +5,24 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Integer, Table, literal, select
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.cache.memory import MemoryCache
 from backend.core.cache.protocol import Cache
 from backend.core.config.settings import RiskConfig
-from backend.core.database.dialect import on_postgresql
-from backend.core.database.driver import DriverStatement
 from backend.core.database.unit_of_work import UnitOfWork
 from backend.core.database.upsert import conflict_insert
 from backend.core.monitoring.metrics import TRADING_HALTED
+from backend.domain.market import ContractInfo, TickSnapshot
 from backend.models.control import RiskSettings
-from backend.models.enums import OrderSide, OrderStatus, OrderType
-from backend.models.order import OpenOrderCount
+from backend.models.enums import OrderSide, OrderType
 from backend.schemas.orders import OrderCreate
-from backend.services.orders.bulk import arrays, unnest
-from backend.services.vnpy.types import ContractInfo, TickSnapshot
 
 SETTINGS_ID = 1
 SETTINGS_CACHE_KEY = "risk:settings"
 SETTINGS_CACHE_TTL = 30.0
-OPEN_STATUSES = (OrderStatus.PENDING, OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED)
-OPEN_ORDER_COUNTS = cast(Table, OpenOrderCount.__table__)
-_BOOKED = unnest("booked", user_id=Integer())
-# Each user's count row, created at 0 when missing, locked until the booking commits (a
-# booking of the same user on another replica waits, then reads what this one stored), and
-# read as the last commit left it: ON CONFLICT DO UPDATE sees the newest version.
-LOCK_OPEN_ORDER_COUNTS = DriverStatement(
-    postgresql.insert(OPEN_ORDER_COUNTS)
-    .from_select(
-        ["user_id", "open_orders"],
-        select(_BOOKED.c.user_id, literal(0)).order_by(_BOOKED.c.user_id),
-    )
-    .on_conflict_do_update(
-        index_elements=["user_id"], set_={"open_orders": OPEN_ORDER_COUNTS.c.open_orders}
-    )
-    .returning(OPEN_ORDER_COUNTS.c.user_id, OPEN_ORDER_COUNTS.c.open_orders)
-)
 LIMIT_FIELDS = (
     "max_order_quantity",
     "max_order_notional",
@@ -224,36 +201,6 @@ def triggers_at_once(request: OrderCreate, tick: TickSnapshot | None) -> bool:
         return touch > 0 and touch >= request.price
     touch = tick.bid_price_1 if tick.bid_price_1 > 0 else tick.last_price
     return touch > 0 and touch <= request.price
-
-
-async def open_order_counts(session: AsyncSession, user_ids: set[int]) -> dict[int, int]:
-    """How many orders of each user are open, held until the caller's transaction ends.
-
-    Triggers on `orders` keep the counts (migration 0006). On PostgreSQL each user's row
-    stays locked until the caller has stored the orders it accepted, in user id order so
-    that two batches never wait on each other; SQLite has one writer at a time already.
-    """
-    counts = dict.fromkeys(user_ids, 0)
-    if on_postgresql(session):
-        counts.update(await lock_open_order_counts(session, user_ids))
-        return counts
-    statement = select(OpenOrderCount.user_id, OpenOrderCount.open_orders).where(
-        OpenOrderCount.user_id.in_(user_ids)
-    )
-    counts.update({user_id: int(count) for user_id, count in await session.execute(statement)})
-    return counts
-
-
-async def lock_open_order_counts(session: AsyncSession, user_ids: set[int]) -> dict[int, int]:
-    """PostgreSQL: lock these users' count rows (created at 0), in user id order; read them.
-
-    Every transaction that takes more than one user's count takes them this way first, so
-    none waits for another in a cycle. A no-op on SQLite (one writer at a time).
-    """
-    if not user_ids or not on_postgresql(session):
-        return {}
-    locked = await LOCK_OPEN_ORDER_COUNTS.fetch(session, arrays("booked", user_id=list(user_ids)))
-    return {row["user_id"]: int(row["open_orders"]) for row in locked}
 
 
 def static_rejection(

@@ -6,30 +6,21 @@ import asyncio
 import time
 
 import structlog
-from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.core.database.driver import DriverQuery
 from backend.core.errors import ConflictError, NotFoundError
 from backend.models.enums import OrderStatus
 from backend.models.order import Order
 from backend.schemas.orders import OrderCreate, OrderRead
-from backend.services.orders.bulk import ORDERS
+from backend.services.orders import repository
 from backend.services.orders.cancel_relay import CancelRelay
 from backend.services.orders.events import OrderEventProcessor
 from backend.services.orders.intake import OrderIntake, OrderResult
-from backend.services.orders.risk import OPEN_STATUSES
 from backend.services.orders.validation import validate_order
 
 __all__ = ["OrderResult", "OrderService"]
 
 logger = structlog.get_logger(__name__)
-# Built and compiled once: the read path of GET /orders/{id}.
-OWNED_ORDER = DriverQuery(
-    select(ORDERS).where(
-        ORDERS.c.id == bindparam("order_id"), ORDERS.c.user_id == bindparam("user_id")
-    )
-)
 CANCEL_CONFIRM_TIMEOUT = 1.0
 UNROUTED_WAIT_SECONDS = 5.0
 UNROUTED_POLL_SECONDS = 0.05
@@ -104,13 +95,10 @@ class OrderService:
         UNROUTED_WAIT_SECONDS, and cancelled as well. Confirmations are not awaited (the
         gateways' events settle the orders). Returns how many cancels were asked for.
         """
-        statement = select(Order.id, Order.vt_orderid, Order.replica).where(
-            Order.user_id == user_id, Order.status.in_(OPEN_STATUSES)
-        )
         asked: set[int] = set()
         deadline = time.monotonic() + UNROUTED_WAIT_SECONDS
         while True:
-            orders = (await session.execute(statement)).all()
+            orders = await repository.open_orders_of_user(session, user_id)
             # End the read: the acknowledgement being waited for needs SQLite's write lock.
             await session.rollback()
             for order_id, vt_orderid, owner in orders:
@@ -135,17 +123,14 @@ class OrderService:
 
     async def get_order(self, *, user_id: int, order_id: int) -> OrderRead:
         """One of the user's orders (404 for anyone else's), in one SELECT."""
-        parameters = {"order_id": order_id, "user_id": user_id}
-        row = await OWNED_ORDER.first(self.intake.database, parameters)
+        row = await repository.find_owned(self.intake.database, user_id=user_id, order_id=order_id)
         if row is None:
             raise NotFoundError(f"order {order_id} not found", code="order_not_found")
         return OrderRead.model_validate(row)
 
     @staticmethod
     async def _owned(session: AsyncSession, user_id: int, order_id: int) -> Order:
-        order = await session.scalar(
-            select(Order).where(Order.id == order_id, Order.user_id == user_id)
-        )
+        order = await repository.owned(session, user_id=user_id, order_id=order_id)
         if order is None:
             raise NotFoundError(f"order {order_id} not found", code="order_not_found")
         return order

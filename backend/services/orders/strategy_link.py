@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import select
-
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.errors import ConflictError
-from backend.models.enums import OrderSide, OrderType
-from backend.models.order import Order, Trade
+from backend.domain.market import OrderTicket, TradeFill
+from backend.models.enums import OrderSide
 from backend.schemas.orders import OrderCreate, OrderRead, TradeRead
+from backend.services.orders import repository
 from backend.services.orders.events import OrderEventProcessor
 from backend.services.orders.service import OrderService
 from backend.services.strategy.engine import StrategyEngine
 from backend.services.strategy.ports import PlacedOrder
-from backend.services.vnpy.types import OrderUpdate, TradeFill
 
 
 class StrategyOrders:
@@ -30,19 +28,15 @@ class StrategyOrders:
         *,
         user_id: int,
         strategy_id: int,
-        symbol: str,
-        side: OrderSide,
-        order_type: OrderType,
-        quantity: Decimal,
-        price: Decimal | None,
+        ticket: OrderTicket,
     ) -> PlacedOrder:
         """Submit as the strategy's owner, in a session of its own."""
         request = OrderCreate(
-            symbol=symbol,
-            side=side,
-            order_type=order_type,
-            quantity=quantity,
-            price=price,
+            symbol=ticket.symbol,
+            side=ticket.side,
+            order_type=ticket.order_type,
+            quantity=ticket.quantity,
+            price=ticket.price,
             strategy_id=strategy_id,
         )
         result = await self.orders.submit_order(user_id=user_id, request=request)
@@ -60,15 +54,10 @@ class StrategyOrders:
 
     async def get_position(self, *, user_id: int, strategy_id: int, symbol: str) -> Decimal:
         """Signed sum of the fills of the strategy's orders in `symbol`."""
-        statement = (
-            select(Trade.side, Trade.quantity)
-            .join(Order, Order.id == Trade.order_id)
-            .where(
-                Order.user_id == user_id, Order.strategy_id == strategy_id, Trade.symbol == symbol
-            )
-        )
         async with self.database.session_factory() as session:
-            fills = (await session.execute(statement)).all()
+            fills = await repository.strategy_fills(
+                session, user_id=user_id, strategy_id=strategy_id, symbol=symbol
+            )
         return sum((qty if side is OrderSide.BUY else -qty for side, qty in fills), Decimal(0))
 
 
@@ -78,21 +67,7 @@ def link_strategy_events(events: OrderEventProcessor, engine: StrategyEngine) ->
     async def on_order(order: OrderRead) -> None:
         if order.strategy_id is None:
             return
-        update = OrderUpdate(
-            vt_orderid=order.client_order_id,
-            symbol=order.symbol,
-            gateway=order.gateway,
-            side=order.side,
-            order_type=order.order_type,
-            status=order.status,
-            quantity=order.quantity,
-            traded=order.filled_quantity,
-            price=order.price,
-            reference=order.client_order_id,
-            reject_reason=order.reject_reason,
-            update_time=order.updated_at,
-        )
-        await engine.on_order(update, strategy_id=order.strategy_id, order_id=order.id)
+        await engine.on_order(order, strategy_id=order.strategy_id)
 
     async def on_trade(trade: TradeRead, order: OrderRead) -> None:
         if order.strategy_id is None:

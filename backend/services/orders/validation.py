@@ -6,11 +6,11 @@ from decimal import Decimal
 from typing import Any
 
 from backend.core.errors import DomainValidationError
+from backend.domain.market import ContractInfo, OrderTicket
 from backend.models.enums import OrderType
 from backend.schemas.orders import OrderCreate
 from backend.services.vnpy.errors import InvalidOrderError
 from backend.services.vnpy.orders import build_order_request
-from backend.services.vnpy.types import ContractInfo
 
 
 def _error(field: str, message: str, kind: str) -> dict[str, Any]:
@@ -47,7 +47,9 @@ def validate_order(request: OrderCreate, contract: ContractInfo | None) -> None:
         raise DomainValidationError(errors)
     try:  # the gateway speaks floats: refuse what one cannot carry exactly
         build_order_request(
-            request.symbol, request.side, request.order_type, request.quantity, request.price, ""
+            OrderTicket(
+                request.symbol, request.side, request.order_type, request.quantity, request.price
+            )
         )
     except InvalidOrderError as exc:
         raise DomainValidationError([_error("quantity", str(exc), "not_representable")]) from None

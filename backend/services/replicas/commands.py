@@ -13,14 +13,13 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from backend.core.config.settings import AppConfig
 from backend.core.database.clock import database_now
 from backend.core.database.manager import AsyncDatabaseManager
-from backend.models.order import Order
 from backend.models.replica import Replica
-from backend.services.orders.risk import OPEN_STATUSES
+from backend.services.orders import repository
 from backend.services.replicas.registry import write_replica
 
 # A heartbeat long before any live one: departed for every configuration.
@@ -45,8 +44,7 @@ async def replica_states(
         now = await database_now(session)  # the clock the heartbeats are written on
         # .all(): a Result has keys() (its columns), which dict() would take for a mapping.
         beats = dict((await session.execute(select(Replica.id, Replica.heartbeat_at))).all())
-        counted = select(Order.replica, func.count()).where(Order.status.in_(OPEN_STATUSES))
-        open_orders = dict((await session.execute(counted.group_by(Order.replica))).all())
+        open_orders = await repository.open_orders_per_replica(session)
     states = []
     for name in sorted(beats.keys() | open_orders.keys()):
         beat = beats.get(name)

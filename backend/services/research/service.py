@@ -17,6 +17,7 @@ from backend.core.errors import (
     NotFoundError,
     RateLimitedError,
 )
+from backend.domain.market import ContractLookup
 from backend.models.enums import OptimizationStatus
 from backend.models.optimization import Optimization
 from backend.models.user import User
@@ -31,7 +32,6 @@ from backend.services.research.space import (
 )
 from backend.services.strategy.classes import StrategyKind
 from backend.services.strategy.registry import StrategyRegistry
-from backend.services.vnpy.types import ContractLookup
 
 UNFINISHED = (OptimizationStatus.QUEUED, OptimizationStatus.RUNNING)
 QUEUED_RETRY_AFTER_SECONDS = 30

@@ -11,9 +11,9 @@ import structlog
 from pydantic import BaseModel
 
 from backend.core.monitoring.metrics import STRATEGY_ORDERS
+from backend.domain.market import ContractInfo, OrderState, OrderTicket, TickSnapshot, TradeFill
 from backend.models.enums import OrderSide, OrderStatus, OrderType
 from backend.services.strategy.ports import PlacedOrder, StrategyOrderGateway
-from backend.services.vnpy.types import ContractInfo, OrderUpdate, TickSnapshot, TradeFill
 
 ZERO = Decimal(0)
 
@@ -82,16 +82,16 @@ class BaseStrategy(ABC):
     async def on_tick(self, tick: TickSnapshot) -> None:
         """React to one tick of `symbol`."""
 
-    async def on_order(self, update: OrderUpdate) -> None:  # noqa: B027 (optional hook)
-        """React to a change of one of this strategy's orders."""
+    async def on_order(self, order: OrderState) -> None:  # noqa: B027 (optional hook)
+        """React to a change of one of this strategy's orders (`order` as now committed)."""
 
     async def on_trade(self, fill: TradeFill) -> None:  # noqa: B027 (optional hook)
         """React to a fill (the position is already updated)."""
 
-    def apply_order_update(self, update: OrderUpdate, order_id: int | None) -> None:
+    def apply_order_update(self, order: OrderState) -> None:
         """Forget orders that reached a final state."""
-        if order_id is not None and update.status.is_final:
-            self.open_orders.discard(order_id)
+        if order.status.is_final:
+            self.open_orders.discard(order.id)
 
     def apply_fill(self, fill: TradeFill) -> None:
         """Update the position from one fill of this strategy's orders."""
@@ -132,14 +132,11 @@ class BaseStrategy(ABC):
     ) -> PlacedOrder:
         """Place one order through the order service, as the owner, tagged with this strategy."""
         kind = order_type or (OrderType.MARKET if price is None else OrderType.LIMIT)
+        ticket = OrderTicket(
+            self.symbol, side, kind, quantity, None if kind is OrderType.MARKET else price
+        )
         placed = await self.orders.place_order(
-            user_id=self.user_id,
-            strategy_id=self.strategy_id,
-            symbol=self.symbol,
-            side=side,
-            order_type=kind,
-            quantity=quantity,
-            price=None if kind is OrderType.MARKET else price,
+            user_id=self.user_id, strategy_id=self.strategy_id, ticket=ticket
         )
         self.orders_placed += 1
         self._orders_counter.inc()

@@ -15,6 +15,7 @@ from backend.core.cache.protocol import Cache
 from backend.core.config.settings import StrategyConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.monitoring.metrics import ACTIVE_STRATEGIES, STRATEGIES_IN_ERROR
+from backend.domain.market import OrderState, TickSnapshot, TradeFill
 from backend.schemas.common import jsonable
 from backend.services.strategy.base import BaseStrategy
 from backend.services.strategy.classes import StrategyClassEntry, StrategyKind
@@ -28,7 +29,6 @@ from backend.services.strategy.runner import (
     StrategyRecord,
     StrategyRunner,
 )
-from backend.services.vnpy.types import OrderUpdate, TickSnapshot, TradeFill
 
 logger = structlog.get_logger(__name__)
 
@@ -128,13 +128,11 @@ class StrategyEngine:
             for runner in runners:
                 runner.offer(tick)
 
-    async def on_order(
-        self, update: OrderUpdate, *, strategy_id: int, order_id: int | None = None
-    ) -> None:
-        """Queue an update of one of the strategy's orders (`order_id`: RedFire's id)."""
+    async def on_order(self, order: OrderState, *, strategy_id: int) -> None:
+        """Queue a change of one of the strategy's orders (`order` as now committed)."""
         runner = self.runners.get(strategy_id)
         if runner is not None:
-            runner.offer((update, order_id))
+            runner.offer(order)
 
     async def on_trade(self, fill: TradeFill, *, strategy_id: int) -> None:
         """Queue a fill of one of the strategy's orders; its position follows."""

@@ -7,11 +7,11 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from backend.domain.market import ContractInfo, TickSnapshot
 from backend.models.enums import OrderType
 from backend.schemas.common import DecimalInput
 from backend.services.strategy.base import ZERO, BaseStrategy
 from backend.services.strategy.indicators import DEATH_CROSS, GOLDEN_CROSS, SmaCrossover
-from backend.services.vnpy.types import ContractInfo, TickSnapshot
 
 # vnpy's ArrayManager holds 100 bars and DoubleMaStrategy signals only once it is full.
 VNPY_ARRAY_SIZE = 100

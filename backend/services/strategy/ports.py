@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from backend.models.enums import OrderSide, OrderStatus, OrderType
+from backend.domain.market import OrderTicket
+from backend.models.enums import OrderStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,13 +29,10 @@ class StrategyOrderGateway(Protocol):
         *,
         user_id: int,
         strategy_id: int,
-        symbol: str,
-        side: OrderSide,
-        order_type: OrderType,
-        quantity: Decimal,
-        price: Decimal | None,
+        ticket: OrderTicket,
     ) -> PlacedOrder:
-        """Validate, risk-check, persist (with `strategy_id`) and send one order."""
+        """Validate, risk-check, persist (with `strategy_id`) and send one order (its
+        `reference` is RedFire's own, so the ticket's is ignored)."""
         ...
 
     async def cancel_order(self, *, user_id: int, order_id: int) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from backend.core.errors import DomainValidationError
+from backend.domain.market import ContractInfo
 from backend.services.strategy.base import BaseStrategy
 from backend.services.strategy.classes import (
     BUILTIN_SOURCE,
@@ -30,7 +31,6 @@ from backend.services.strategy.sources import (
     entry_point_entries,
     log_unavailable,
 )
-from backend.services.vnpy.types import ContractInfo
 
 
 class UnknownStrategyClassError(DomainValidationError):

@@ -8,13 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import structlog
 
 from backend.core.monitoring.metrics import STRATEGY_TICKS
+from backend.domain.market import OrderState, TickSnapshot, TradeFill
 from backend.services.strategy.base import BaseStrategy
-from backend.services.vnpy.types import OrderUpdate, TickSnapshot, TradeFill
 
 logger = structlog.get_logger(__name__)
 
@@ -53,7 +53,7 @@ class StrategyBacklogError(RuntimeError):
 
 
 FailureHandler = Callable[["StrategyRunner", BaseException], None]
-Event = TickSnapshot | TradeFill | tuple[OrderUpdate, int | None]
+Event = TickSnapshot | TradeFill | OrderState
 
 
 class StrategyRunner:
@@ -202,9 +202,9 @@ class StrategyRunner:
                 strategy.apply_fill(event)
                 await strategy.on_trade(event)
             else:
-                assert isinstance(event, tuple)
-                strategy.apply_order_update(*event)
-                await strategy.on_order(event[0])
+                order = cast(OrderState, event)
+                strategy.apply_order_update(order)
+                await strategy.on_order(order)
             handled += 1
             if not handled % _YIELD_EVERY:
                 self._publish()

@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.errors import ConflictError, DomainValidationError, NotFoundError
+from backend.domain.market import ContractLookup
 from backend.models.enums import StrategyStatus
 from backend.models.strategy import Strategy
 from backend.services.strategy.registry import StrategyRegistry
 from backend.services.strategy.repository import StrategyRepository
-from backend.services.vnpy.types import ContractLookup
 
 
 class StrategyNotFoundError(NotFoundError):

@@ -17,10 +17,10 @@ import structlog
 from pydantic_core import to_jsonable_python
 
 from backend.core.cache.protocol import Cache
+from backend.domain.market import TickSnapshot
 from backend.schemas.common import jsonable, plain_decimal
 from backend.schemas.orders import OrderRead, TradeRead
 from backend.services.stream.bus import EventBus, StreamEvent
-from backend.services.vnpy.types import TickSnapshot
 
 logger = structlog.get_logger(__name__)
 

@@ -27,15 +27,10 @@ from backend.core.monitoring.metrics import (
     BRIDGE_LAG,
     BRIDGE_QUEUE_DEPTH,
 )
+from backend.domain.market import ContractInfo, OrderUpdate, TickSnapshot, TradeFill
 from backend.services.vnpy.event_engine import RedFireEventEngine
 from backend.services.vnpy.subscription import Barrier, Subscription
-from backend.services.vnpy.types import (
-    BridgeEvent,
-    ContractInfo,
-    OrderUpdate,
-    TickSnapshot,
-    TradeFill,
-)
+from backend.services.vnpy.types import BridgeEvent
 
 logger = structlog.get_logger(__name__)
 

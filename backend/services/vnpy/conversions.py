@@ -12,9 +12,9 @@ from vnpy.trader.constant import Direction, Exchange
 from vnpy.trader.constant import OrderType as VnpyOrderType
 from vnpy.trader.object import ContractData, OrderData, TickData, TradeData
 
+from backend.domain.market import ContractInfo, OrderUpdate, TickSnapshot, TradeFill
 from backend.models.enums import OrderSide, OrderType
 from backend.services.vnpy.status_map import to_order_status
-from backend.services.vnpy.types import ContractInfo, OrderUpdate, TickSnapshot, TradeFill
 
 ZERO = Decimal(0)
 # Prices sit on a tick grid and repeat: caching their conversion makes a tick ~3x cheaper.

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Iterable
-from decimal import Decimal
 
 import structlog
 from vnpy.trader.engine import MainEngine, OmsEngine
@@ -20,7 +19,7 @@ from vnpy.trader.gateway import BaseGateway
 from vnpy.trader.object import ContractData, OrderData, SubscribeRequest
 
 from backend.core.config.settings import VnpyConfig
-from backend.models.enums import OrderSide, OrderType
+from backend.domain.market import ContractInfo, OrderTicket, OrderUpdate, TickSnapshot
 from backend.services.vnpy.bridge import EventBridge
 from backend.services.vnpy.conversions import (
     split_vt_symbol,
@@ -40,7 +39,7 @@ from backend.services.vnpy.gateways import gateway_setting, resolve_gateway_clas
 from backend.services.vnpy.main_engine import close_main_engine, create_main_engine
 from backend.services.vnpy.orders import build_order_request
 from backend.services.vnpy.paper_gateway import PaperGateway
-from backend.services.vnpy.types import BridgeEvent, ContractInfo, OrderUpdate, TickSnapshot
+from backend.services.vnpy.types import BridgeEvent
 
 logger = structlog.get_logger(__name__)
 START_FLUSH_TIMEOUT = 10.0
@@ -135,19 +134,10 @@ class RedFireVnPyEngine:
 
     # orders
 
-    def send_order(
-        self,
-        vt_symbol: str,
-        side: OrderSide,
-        order_type: OrderType,
-        quantity: Decimal,
-        price: Decimal | None = None,
-        reference: str = "",
-        gateway: str | None = None,
-    ) -> str:
+    def send_order(self, ticket: OrderTicket, gateway: str | None = None) -> str:
         """Send an order and return its vt_orderid (blocking; see submit_order)."""
-        target = self._gateway_for(vt_symbol, gateway)
-        request = build_order_request(vt_symbol, side, order_type, quantity, price, reference)
+        target = self._gateway_for(ticket.symbol, gateway)
+        request = build_order_request(ticket)
         vt_orderid: str = target.send_order(request)
         if not vt_orderid and target.gateway_name in self.disconnected_gateways:
             raise GatewayDisconnectedError(f"gateway {target.gateway_name} is disconnected")
@@ -155,21 +145,11 @@ class RedFireVnPyEngine:
             raise OrderSendError(f"gateway {target.gateway_name} did not accept the order")
         return vt_orderid
 
-    async def submit_order(
-        self,
-        vt_symbol: str,
-        side: OrderSide,
-        order_type: OrderType,
-        quantity: Decimal,
-        price: Decimal | None = None,
-        reference: str = "",
-        gateway: str | None = None,
-    ) -> str:
+    async def submit_order(self, ticket: OrderTicket, gateway: str | None = None) -> str:
         """send_order for async callers: inline for PAPER, in a worker thread otherwise."""
-        args = (vt_symbol, side, order_type, quantity, price, reference, gateway)
-        if isinstance(self._gateway_for(vt_symbol, gateway), PaperGateway):
-            return self.send_order(*args)
-        return await asyncio.to_thread(self.send_order, *args)
+        if isinstance(self._gateway_for(ticket.symbol, gateway), PaperGateway):
+            return self.send_order(ticket, gateway)
+        return await asyncio.to_thread(self.send_order, ticket, gateway)
 
     def cancel_order(self, vt_orderid: str) -> None:
         """Ask the order's gateway to cancel it (the outcome arrives as an OrderUpdate)."""

@@ -10,6 +10,7 @@ from vnpy.trader.gateway import BaseGateway
 from vnpy.trader.object import OrderData, TickData, TradeData
 
 from backend.core.monitoring.metrics import TICKS
+from backend.domain.market import OrderUpdate, TickSnapshot, TradeFill
 from backend.services.vnpy.conversions import (
     ZERO,
     to_order_update,
@@ -17,7 +18,6 @@ from backend.services.vnpy.conversions import (
     to_trade_fill,
 )
 from backend.services.vnpy.paper_gateway import PaperGateway
-from backend.services.vnpy.types import OrderUpdate, TickSnapshot, TradeFill
 
 
 class _TickCount:

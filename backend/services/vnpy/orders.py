@@ -1,13 +1,12 @@
-"""RedFire order parameters -> vnpy OrderRequest."""
+"""RedFire order tickets -> vnpy OrderRequest."""
 
 from __future__ import annotations
-
-from decimal import Decimal
 
 from vnpy.trader.constant import Offset
 from vnpy.trader.object import OrderRequest
 
-from backend.models.enums import OrderSide, OrderType
+from backend.domain.market import OrderTicket
+from backend.models.enums import OrderType
 from backend.services.vnpy.conversions import (
     ORDER_TYPE_TO_VNPY,
     SIDE_TO_DIRECTION,
@@ -17,21 +16,15 @@ from backend.services.vnpy.conversions import (
 from backend.services.vnpy.errors import InvalidOrderError
 
 
-def build_order_request(
-    vt_symbol: str,
-    side: OrderSide,
-    order_type: OrderType,
-    quantity: Decimal,
-    price: Decimal | None,
-    reference: str,
-) -> OrderRequest:
+def build_order_request(ticket: OrderTicket) -> OrderRequest:
     """A vnpy OrderRequest; a RedFire stop becomes vnpy's STOP, a market order has price 0.
 
     RedFire has no open/close offset: orders go as Offset.NONE (net position), which is
     what PAPER and crypto gateways expect; CTP-style gateways would need an offset policy.
     """
+    order_type, quantity, price = ticket.order_type, ticket.quantity, ticket.price
     try:
-        symbol, exchange = split_vt_symbol(vt_symbol)
+        symbol, exchange = split_vt_symbol(ticket.symbol)
         if not (quantity.is_finite() and quantity > 0):
             raise ValueError(f"quantity must be positive, not {quantity}")
         if order_type == OrderType.MARKET:
@@ -46,10 +39,10 @@ def build_order_request(
     return OrderRequest(
         symbol=symbol,
         exchange=exchange,
-        direction=SIDE_TO_DIRECTION[side],
+        direction=SIDE_TO_DIRECTION[ticket.side],
         type=ORDER_TYPE_TO_VNPY[order_type],
         volume=volume,
         price=vnpy_price,
         offset=Offset.NONE,
-        reference=reference,
+        reference=ticket.reference,
     )

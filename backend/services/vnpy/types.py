@@ -1,14 +1,12 @@
-"""RedFire-side views of vnpy data: frozen, Decimal-valued, timezone-aware."""
+"""What the vnpy bridge delivers: the kinds of its events.
+
+The values themselves (contracts, ticks, order updates, fills) are RedFire's market
+vocabulary, backend/domain/market.py; translate.py turns vnpy's objects into them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
 from enum import StrEnum
-
-from backend.models.enums import OrderSide, OrderStatus, OrderType
 
 
 class BridgeEvent(StrEnum):
@@ -18,72 +16,3 @@ class BridgeEvent(StrEnum):
     ORDER = "order"
     TRADE = "trade"
     CONTRACT = "contract"
-
-
-@dataclass(frozen=True, slots=True)
-class ContractInfo:
-    """A tradable contract; `symbol` is the vnpy vt_symbol (`IF2412.CFFEX`)."""
-
-    symbol: str
-    code: str
-    exchange: str
-    name: str
-    gateway: str
-    price_tick: Decimal
-    size: Decimal
-    min_volume: Decimal
-
-
-# A contract by vt_symbol, or None when not listed (RedFireVnPyEngine.get_contract).
-ContractLookup = Callable[[str], ContractInfo | None]
-
-
-@dataclass(frozen=True, slots=True)
-class TickSnapshot:
-    """The latest top of book of a contract; `symbol` is the vt_symbol."""
-
-    symbol: str
-    gateway: str
-    last_price: Decimal
-    bid_price_1: Decimal
-    ask_price_1: Decimal
-    bid_volume_1: Decimal
-    ask_volume_1: Decimal
-    volume: Decimal
-    datetime: datetime
-    # Cumulative, as the gateway reports them (PAPER: 0); bars are recorded from their deltas.
-    turnover: Decimal = Decimal(0)
-    open_interest: Decimal = Decimal(0)
-
-
-@dataclass(frozen=True, slots=True)
-class OrderUpdate:
-    """An order's state as its gateway reports it."""
-
-    vt_orderid: str
-    symbol: str
-    gateway: str
-    side: OrderSide
-    order_type: OrderType | None
-    status: OrderStatus
-    quantity: Decimal
-    traded: Decimal
-    price: Decimal | None
-    reference: str
-    reject_reason: str | None
-    update_time: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class TradeFill:
-    """One execution of an order, with the commission it cost."""
-
-    vt_tradeid: str
-    vt_orderid: str
-    symbol: str
-    gateway: str
-    side: OrderSide
-    price: Decimal
-    quantity: Decimal
-    commission: Decimal
-    trade_time: datetime

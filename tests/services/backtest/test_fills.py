@@ -6,11 +6,12 @@ from decimal import Decimal
 
 import pytest
 
+from backend.domain.market import OrderState, OrderTicket, TradeFill
 from backend.models.enums import OrderSide, OrderStatus, OrderType
+from backend.schemas.orders import OrderRead
 from backend.services.backtest.engine import drive
-from backend.services.backtest.events import BacktestOrderUpdate, BacktestTradeFill
+from backend.services.backtest.events import BacktestOrder, BacktestTradeFill
 from backend.services.backtest.orders import SimulatedOrders
-from backend.services.vnpy.types import OrderUpdate, TradeFill
 from tests.services.backtest.conftest import make_bars
 
 # Bar 1 opens at 100, trades 98..103; bar 2 opens at 97, trades 95..99.
@@ -24,10 +25,13 @@ def place(
     """Place one order of 2 lots; its id."""
     placed = drive(
         orders.place_order(
-            user_id=1, strategy_id=0, symbol=BARS.symbol, side=side, order_type=kind,
-            quantity=Decimal(2), price=None if price is None else Decimal(price),
+            user_id=1,
+            strategy_id=0,
+            ticket=OrderTicket(
+                BARS.symbol, side, kind, Decimal(2), None if price is None else Decimal(price)
+            ),
         )
-    )  # fmt: skip
+    )
     assert placed.status is OrderStatus.SUBMITTED
     return placed.order_id
 
@@ -82,8 +86,13 @@ def test_a_fill_queues_the_order_update_then_the_trade_with_its_commission() -> 
     order_id = place(orders, OrderSide.BUY, OrderType.LIMIT, "99")
     fills_after(orders, 1)
     (update, update_id), (trade, trade_id) = orders.events
-    assert isinstance(update, BacktestOrderUpdate)
-    assert (update.status, update.traded, update_id) == (OrderStatus.FILLED, Decimal(2), order_id)
+    assert isinstance(update, BacktestOrder)
+    assert (update.status, update.filled_quantity, update.id) == (
+        OrderStatus.FILLED,
+        Decimal(2),
+        order_id,
+    )
+    assert update_id == order_id
     assert isinstance(trade, BacktestTradeFill)
     assert trade_id is None
     assert trade.trade_time == BARS.datetimes[1]
@@ -99,10 +108,13 @@ def test_limit_prices_round_to_the_tick_and_bad_orders_are_rejected() -> None:
     for price, quantity in (("-1", "1"), ("99", "0")):
         placed = drive(
             orders.place_order(
-                user_id=1, strategy_id=0, symbol=BARS.symbol, side=OrderSide.BUY,
-                order_type=OrderType.LIMIT, quantity=Decimal(quantity), price=Decimal(price),
+                user_id=1,
+                strategy_id=0,
+                ticket=OrderTicket(
+                    BARS.symbol, OrderSide.BUY, OrderType.LIMIT, Decimal(quantity), Decimal(price)
+                ),
             )
-        )  # fmt: skip
+        )
         assert placed.status is OrderStatus.REJECTED
         assert placed.reject_reason
 
@@ -117,8 +129,11 @@ def test_cancel_removes_the_order_and_reports_it() -> None:
     assert fills_after(orders, 1, 2) == []
 
 
-@pytest.mark.parametrize(
-    ("look_alike", "live"), [(BacktestOrderUpdate, OrderUpdate), (BacktestTradeFill, TradeFill)]
-)
-def test_event_look_alikes_have_exactly_the_live_fields(look_alike: type, live: type) -> None:
-    assert set(look_alike.__slots__) == set(live.__dataclass_fields__)
+def test_the_order_look_alike_has_exactly_the_fields_a_strategy_reads() -> None:
+    read = {name for name in dir(OrderState) if not name.startswith("_")}
+    assert set(BacktestOrder.__slots__) == read
+    assert read <= set(OrderRead.model_fields)  # the live order carries every one
+
+
+def test_the_fill_look_alike_has_exactly_the_live_fields() -> None:
+    assert set(BacktestTradeFill.__slots__) == set(TradeFill.__dataclass_fields__)

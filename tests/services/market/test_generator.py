@@ -10,9 +10,9 @@ from vnpy.trader.constant import Exchange
 from vnpy.trader.object import BarData, TickData
 from vnpy.trader.utility import BarGenerator
 
+from backend.domain.market import TickSnapshot
 from backend.services.market.bar import Bar
 from backend.services.market.generator import MinuteBars
-from backend.services.vnpy.types import TickSnapshot
 
 START = datetime(2024, 3, 4, 1, 0, 3, tzinfo=UTC)
 SYMBOL = "rb2501.SHFE"

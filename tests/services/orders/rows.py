@@ -10,7 +10,7 @@ from backend.app.container import AppContainer
 from backend.core.database.base import utcnow
 from backend.models.enums import OrderStatus
 from backend.models.user import User
-from backend.services.orders.bulk import ORDERS
+from backend.services.orders.repository import ORDERS
 
 
 async def user_with_orders(

@@ -8,11 +8,10 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from backend.app.container import AppContainer
+from backend.domain.market import OrderUpdate
 from backend.models.enums import OrderSide, OrderStatus, OrderType
 from backend.schemas.orders import OrderRead
-from backend.services.orders.bulk import ORDERS
-from backend.services.orders.intake import _mark_rejected, _mark_submitted
-from backend.services.vnpy.types import OrderUpdate
+from backend.services.orders.repository import ORDERS, mark_rejected, mark_submitted
 from tests.services.orders.rows import user_with_orders
 
 
@@ -26,7 +25,7 @@ async def test_pending_orders_move_to_submitted_with_their_gateway_ids(
 ) -> None:
     first, second = await _orders(container, OrderStatus.PENDING, OrderStatus.PENDING)
     async with container.database.session() as session:
-        moved, rows = await _mark_submitted(session, {first: "PAPER.1", second: "PAPER.2"})
+        moved, rows = await mark_submitted(session, {first: "PAPER.1", second: "PAPER.2"})
     assert moved == {first, second}
     assert {order_id: (row["status"], row["vt_orderid"]) for order_id, row in rows.items()} == {
         first: (OrderStatus.SUBMITTED, "PAPER.1"),
@@ -41,7 +40,7 @@ async def test_an_order_the_gateway_events_moved_on_keeps_its_status(
     """A fill booked before the acknowledgement: the order stays filled and gets its id."""
     pending, filled = await _orders(container, OrderStatus.PENDING, OrderStatus.FILLED)
     async with container.database.session() as session:
-        moved, rows = await _mark_submitted(session, {pending: "PAPER.3", filled: "PAPER.4"})
+        moved, rows = await mark_submitted(session, {pending: "PAPER.3", filled: "PAPER.4"})
     assert moved == {pending}
     assert (rows[filled]["status"], rows[filled]["vt_orderid"]) == (OrderStatus.FILLED, "PAPER.4")
     assert rows[pending]["status"] == OrderStatus.SUBMITTED
@@ -53,7 +52,7 @@ async def test_orders_the_gateway_refused_are_rejected_unless_already_final(
     pending, cancelled = await _orders(container, OrderStatus.PENDING, OrderStatus.CANCELLED)
     failed = {pending: "gateway_error: down", cancelled: "gateway_error: down"}
     async with container.database.session() as session:
-        refused, rows = await _mark_rejected(session, failed)
+        refused, rows = await mark_rejected(session, failed)
     assert refused == {pending}
     assert (rows[pending]["status"], rows[pending]["reject_reason"]) == (
         OrderStatus.REJECTED,

@@ -12,9 +12,9 @@ from sqlalchemy import delete, insert, text, update
 from backend.app.container import AppContainer
 from backend.core.database.base import utcnow
 from backend.models.enums import OrderSide, OrderStatus
-from backend.services.orders.bulk import ORDERS
 from backend.services.orders.buying_power import Exposure
-from backend.services.orders.holdings import load_holdings, read_for_booking
+from backend.services.orders.repository import ORDERS
+from backend.services.orders.repository.books import load_holdings, read_for_booking
 from tests.services.orders.rows import user_with_orders
 
 S = OrderStatus

@@ -9,12 +9,15 @@ from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import DBAPIError
 
 from backend.app.container import AppContainer
+from backend.core.database.conflicts import aborted_by_conflict
 from backend.models.enums import OrderStatus
 from backend.models.order import OpenOrderCount, Order
 from backend.models.user import User
-from backend.services.orders.bulk import ORDERS
-from backend.services.orders.intake import _aborted_by_conflict
-from backend.services.orders.risk import OPEN_STATUSES, lock_open_order_counts, open_order_counts
+from backend.services.orders.repository import (
+    ORDERS,
+    lock_open_order_counts,
+    open_order_counts,
+)
 from tests.services.orders.rows import user_with_orders
 
 S = OrderStatus
@@ -33,7 +36,7 @@ async def _kept_and_counted(container: AppContainer, user_id: int) -> tuple[int,
         counted = await session.scalar(
             select(func.count())
             .select_from(Order)
-            .where(Order.user_id == user_id, Order.status.in_(OPEN_STATUSES))
+            .where(Order.user_id == user_id, Order.status.in_(OrderStatus.open_statuses()))
         )
     return kept[user_id], int(counted or 0)
 
@@ -103,4 +106,4 @@ async def test_a_lock_cycle_aborts_one_side_as_a_conflict_booking_retries(
     errors = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
     assert len(errors) == 1, outcomes  # one side lost, the other went on
     assert isinstance(errors[0], DBAPIError)
-    assert _aborted_by_conflict(errors[0])
+    assert aborted_by_conflict(errors[0])

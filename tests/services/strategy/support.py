@@ -16,12 +16,12 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import update
 
 from backend.app.container import AppContainer
+from backend.domain.market import OrderTicket, TickSnapshot, TradeFill
 from backend.models.enums import OrderSide, OrderStatus, OrderType, StrategyStatus
 from backend.models.strategy import Strategy
 from backend.services.strategy.base import BaseStrategy
 from backend.services.strategy.engine import StrategyEngine
 from backend.services.strategy.ports import PlacedOrder
-from backend.services.vnpy.types import TickSnapshot, TradeFill
 
 SYMBOL = "IF2412.CFFEX"
 OTHER_SYMBOL = "rb2501.SHFE"
@@ -58,17 +58,16 @@ class RecordingOrderGateway:
         *,
         user_id: int,
         strategy_id: int,
-        symbol: str,
-        side: OrderSide,
-        order_type: OrderType,
-        quantity: Decimal,
-        price: Decimal | None,
+        ticket: OrderTicket,
     ) -> PlacedOrder:
         """Record and answer with the configured status."""
         if self.delay:
             await asyncio.sleep(self.delay)
         order_id = next(self._ids)
-        call = PlacedCall(user_id, strategy_id, symbol, side, order_type, quantity, price, order_id)
+        t = ticket
+        call = PlacedCall(
+            user_id, strategy_id, t.symbol, t.side, t.order_type, t.quantity, t.price, order_id
+        )
         self.placed.append(call)
         return PlacedOrder(order_id=order_id, status=self.status)
 

@@ -12,6 +12,7 @@ from vnpy.trader.object import BarData, TickData
 from vnpy_ctastrategy import BarGenerator, CtaTemplate, StopOrder
 
 from backend.app.container import AppContainer
+from backend.domain.market import ContractInfo, TickSnapshot
 from backend.models.enums import OrderSide, OrderType, StrategyStatus
 from backend.services.cta.classes import cta_entry
 from backend.services.cta.host import CtaLiveServices, CtaStrategyHost
@@ -20,7 +21,6 @@ from backend.services.market.bar import Bar
 from backend.services.strategy.engine import StrategyEngine
 from backend.services.strategy.lease import LeaseStore
 from backend.services.strategy.registry import StrategyRegistry
-from backend.services.vnpy.types import ContractInfo, TickSnapshot
 from tests.services.strategy.conftest import MakeEngine, MakeStrategy, stored
 from tests.services.strategy.support import (
     SYMBOL,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from prometheus_client import REGISTRY
@@ -9,9 +10,9 @@ from prometheus_client import REGISTRY
 from backend.app.container import AppContainer
 from backend.core.cache.invalidation import Invalidations
 from backend.core.messaging import MemoryLeaseStore, MemoryMessaging
-from backend.models.enums import OrderSide, OrderStatus, StrategyStatus
+from backend.models.enums import OrderSide, OrderStatus, OrderType, StrategyStatus
 from backend.models.strategy import Strategy
-from backend.services.vnpy.types import OrderUpdate
+from backend.schemas.orders import OrderRead
 from tests.services.strategy.conftest import MakeEngine, MakeStrategy, stored
 from tests.services.strategy.support import (
     OTHER_SYMBOL,
@@ -163,13 +164,16 @@ async def test_moving_average_trades_through_the_engine(
     [order] = orders.placed
     assert (order.strategy_id, order.side, order.quantity) == (strategy_id, OrderSide.BUY, 1)
 
-    update = OrderUpdate(
-        vt_orderid="PAPER.1", symbol=SYMBOL, gateway="PAPER", side=OrderSide.BUY,
-        order_type=None, status=OrderStatus.FILLED, quantity=Decimal(1), traded=Decimal(1),
-        price=None, reference="", reject_reason=None, update_time=None,
+    now = datetime.now(UTC)
+    filled = OrderRead(
+        id=order.order_id, user_id=1, symbol=SYMBOL, side=OrderSide.BUY,
+        order_type=OrderType.MARKET, quantity=Decimal(1), price=None, status=OrderStatus.FILLED,
+        filled_quantity=Decimal(1), avg_fill_price=Decimal(12), reject_reason=None,
+        client_order_id="c-1", gateway="PAPER", strategy_id=strategy_id, created_at=now,
+        updated_at=now,
     )  # fmt: skip
     await engine.on_trade(fill(OrderSide.BUY, "1"), strategy_id=strategy_id)
-    await engine.on_order(update, strategy_id=strategy_id, order_id=order.order_id)
+    await engine.on_order(filled, strategy_id=strategy_id)
     await engine.flush()
     status = await engine.get_strategy_status(strategy_id)
     assert status is not None

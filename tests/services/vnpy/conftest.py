@@ -10,9 +10,10 @@ from decimal import Decimal
 import pytest
 
 from backend.core.config.settings import ContractConfig, VnpyConfig
+from backend.domain.market import OrderUpdate, TradeFill
 from backend.services.vnpy.engine import RedFireVnPyEngine, vnpy_engine_from_config
 from backend.services.vnpy.event_engine import RedFireEventEngine
-from backend.services.vnpy.types import BridgeEvent, OrderUpdate, TradeFill
+from backend.services.vnpy.types import BridgeEvent
 
 IF = "IF2412.CFFEX"
 RB = "rb2501.SHFE"

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from backend.domain.market import ContractInfo, OrderTicket, TickSnapshot
 from backend.models.enums import OrderSide, OrderType
 from backend.services.vnpy.engine import RedFireVnPyEngine, vnpy_engine_from_config
 from backend.services.vnpy.errors import EngineNotRunningError
-from backend.services.vnpy.types import BridgeEvent, ContractInfo, TickSnapshot
+from backend.services.vnpy.types import BridgeEvent
 
 from .conftest import BTC, IF, RB, WAIT, paper_config, vnpy_threads
 
@@ -52,7 +53,7 @@ async def test_start_and_stop_are_idempotent_and_restartable() -> None:
 async def test_not_running_is_a_clear_error() -> None:
     engine = vnpy_engine_from_config(paper_config())
     with pytest.raises(EngineNotRunningError):
-        engine.send_order(IF, OrderSide.BUY, OrderType.MARKET, Decimal(1))
+        engine.send_order(OrderTicket(IF, OrderSide.BUY, OrderType.MARKET, Decimal(1)))
     with pytest.raises(EngineNotRunningError):
         engine.list_contracts()
 

@@ -44,7 +44,7 @@ def test_ctp_without_vnpy_ctp() -> None:
     [
         ("CTP", "expected PAPER or 'module:Class'"),
         ("backend.services.vnpy.paper_gateway:Nope", "has no Nope"),
-        ("backend.services.vnpy.types:ContractInfo", "is not a vnpy BaseGateway"),
+        ("backend.services.vnpy.types:BridgeEvent", "is not a vnpy BaseGateway"),
     ],
 )
 def test_bad_specs(spec: str, message: str) -> None:

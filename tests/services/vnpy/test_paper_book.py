@@ -12,6 +12,7 @@ from vnpy.trader.constant import Direction, Exchange
 from vnpy.trader.constant import OrderType as VnpyOrderType
 from vnpy.trader.object import CancelRequest, OrderRequest
 
+from backend.domain.market import OrderTicket
 from backend.models.enums import OrderSide, OrderStatus, OrderType
 from backend.services.vnpy.engine import RedFireVnPyEngine
 from backend.services.vnpy.event_engine import RedFireEventEngine
@@ -112,7 +113,7 @@ async def test_fills_match_a_scan_of_every_resting_order(
             side = rng.choice((OrderSide.BUY, OrderSide.SELL))
             quantity = D(rng.randint(1, 3))
             price = None if kind == OrderType.MARKET else mids[symbol] + tick * rng.randint(-40, 40)
-            vt_orderid = engine.send_order(symbol, side, kind, quantity, price)
+            vt_orderid = engine.send_order(OrderTicket(symbol, side, kind, quantity, price))
             reference.send(
                 vt_orderid,
                 symbol,
@@ -151,7 +152,7 @@ async def test_cancelled_orders_leave_the_book_in_arrival_order(
     # 3,000 buys from 3490.0 down; cancelling 2,500 of them rebuilds the book's heaps.
     sent = [
         engine.send_order(
-            IF, OrderSide.BUY, OrderType.LIMIT, D(1), D("3490.0") - D("0.2") * (i % 40)
+            OrderTicket(IF, OrderSide.BUY, OrderType.LIMIT, D(1), D("3490.0") - D("0.2") * (i % 40))
         )
         for i in range(3000)
     ]

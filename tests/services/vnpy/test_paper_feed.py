@@ -12,12 +12,13 @@ import pytest
 from backend.core.config.sections import RedisConfig
 from backend.core.messaging import create_messaging
 from backend.core.monitoring.metrics import PAPER_MARKET_LEADER
+from backend.domain.market import OrderTicket, OrderUpdate
 from backend.models.enums import OrderSide, OrderType
 from backend.schemas.market import TickRead
 from backend.services.market.paper_feed import PaperFeed, inject
 from backend.services.stream.publisher import tick_cache_key
 from backend.services.vnpy.engine import RedFireVnPyEngine, vnpy_engine_from_config
-from backend.services.vnpy.types import BridgeEvent, OrderUpdate
+from backend.services.vnpy.types import BridgeEvent
 from tests.reliability.support import wait_until
 from tests.services.vnpy.conftest import IF, RB, paper_config
 
@@ -114,7 +115,9 @@ async def test_an_injected_tick_fills_resting_orders_on_every_replica(
     replicas: tuple[Replica, Replica],
 ) -> None:
     a, b = replicas
-    resting = b.engine.send_order(IF, OrderSide.BUY, OrderType.LIMIT, Decimal(1), Decimal("3400"))
+    resting = b.engine.send_order(
+        OrderTicket(IF, OrderSide.BUY, OrderType.LIMIT, Decimal(1), Decimal("3400"))
+    )
     crossing = TickRead(
         symbol=IF,
         last_price=Decimal("3399.0"),

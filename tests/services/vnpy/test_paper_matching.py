@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
+from backend.domain.market import OrderTicket, TradeFill
 from backend.models.enums import OrderSide, OrderStatus, OrderType
 from backend.services.vnpy.engine import RedFireVnPyEngine, vnpy_engine_from_config
 from backend.services.vnpy.errors import InvalidOrderError, OrderNotFoundError
-from backend.services.vnpy.types import TradeFill
 
 from .conftest import BTC, IF, Recorder, paper_config
 
@@ -32,8 +32,8 @@ def only_fill(recorder: Recorder, vt_orderid: str) -> TradeFill:
 async def test_market_orders_fill_at_the_touch(
     engine: RedFireVnPyEngine, recorder: Recorder
 ) -> None:
-    buy = engine.send_order(IF, BUY, OrderType.MARKET, D(2), reference="r-1")
-    sell = await engine.submit_order(IF, SELL, OrderType.MARKET, D(1))
+    buy = engine.send_order(OrderTicket(IF, BUY, OrderType.MARKET, D(2), reference="r-1"))
+    sell = await engine.submit_order(OrderTicket(IF, SELL, OrderType.MARKET, D(1)))
     await recorder.settle()
 
     bought = only_fill(recorder, buy)
@@ -62,7 +62,7 @@ async def test_market_orders_fill_at_the_touch(
 async def test_a_resting_limit_fills_when_a_tick_crosses_it(
     engine: RedFireVnPyEngine, recorder: Recorder
 ) -> None:
-    order = engine.send_order(IF, BUY, OrderType.LIMIT, D(1), D("3499.0"))
+    order = engine.send_order(OrderTicket(IF, BUY, OrderType.LIMIT, D(1), D("3499.0")))
     paper = engine.paper_gateway(IF)
     paper.inject_tick(IF, last_price=D("3499.4"))  # ask 3499.6 > limit: still resting
     await recorder.settle()
@@ -80,7 +80,7 @@ async def test_a_resting_limit_fills_when_a_tick_crosses_it(
 async def test_a_marketable_limit_fills_at_once_at_the_better_price(
     engine: RedFireVnPyEngine, recorder: Recorder
 ) -> None:
-    order = engine.send_order(IF, SELL, OrderType.LIMIT, D(3), D("3499.0"))
+    order = engine.send_order(OrderTicket(IF, SELL, OrderType.LIMIT, D(3), D("3499.0")))
     await recorder.settle()
     fill = only_fill(recorder, order)
     assert (fill.price, fill.quantity) == (D("3500.0"), D(3))  # the bid, better than the limit
@@ -90,8 +90,8 @@ async def test_a_marketable_limit_fills_at_once_at_the_better_price(
 async def test_stop_orders_trigger_into_market_orders(
     engine: RedFireVnPyEngine, recorder: Recorder
 ) -> None:
-    buy_stop = engine.send_order(IF, BUY, OrderType.STOP, D(1), D("3501.0"))
-    sell_stop = engine.send_order(IF, SELL, OrderType.STOP, D(2), D("3497.0"))
+    buy_stop = engine.send_order(OrderTicket(IF, BUY, OrderType.STOP, D(1), D("3501.0")))
+    sell_stop = engine.send_order(OrderTicket(IF, SELL, OrderType.STOP, D(2), D("3497.0")))
     paper = engine.paper_gateway(IF)
     paper.inject_tick(IF, last_price=D("3500.6"))  # ask 3500.8 < 3501.0: not triggered
     await recorder.settle()
@@ -107,7 +107,7 @@ async def test_stop_orders_trigger_into_market_orders(
 
 
 async def test_a_cancelled_order_never_fills(engine: RedFireVnPyEngine, recorder: Recorder) -> None:
-    order = engine.send_order(IF, BUY, OrderType.LIMIT, D(1), D("3400.0"))
+    order = engine.send_order(OrderTicket(IF, BUY, OrderType.LIMIT, D(1), D("3400.0")))
     await engine.request_cancel(order)
     engine.paper_gateway(IF).inject_tick(IF, last_price=D("3300.0"))
     engine.cancel_order(order)  # cancelling a final order is a no-op
@@ -124,7 +124,9 @@ async def test_a_cancelled_order_never_fills(engine: RedFireVnPyEngine, recorder
 async def test_an_unknown_contract_is_rejected_with_a_reason(
     engine: RedFireVnPyEngine, recorder: Recorder
 ) -> None:
-    order = engine.send_order("XX2412.CFFEX", BUY, OrderType.MARKET, D(1), gateway="PAPER")
+    order = engine.send_order(
+        OrderTicket("XX2412.CFFEX", BUY, OrderType.MARKET, D(1)), gateway="PAPER"
+    )
     await recorder.settle()
     [update] = recorder.updates_of(order)
     assert update.status is OrderStatus.REJECTED
@@ -152,13 +154,13 @@ async def test_orders_vnpy_cannot_express_are_refused(
     message: str,
 ) -> None:
     with pytest.raises(InvalidOrderError, match=message):
-        engine.send_order(symbol, BUY, order_type, quantity, price)
+        engine.send_order(OrderTicket(symbol, BUY, order_type, quantity, price))
 
 
 async def test_fractional_quantities_stay_exact(
     engine: RedFireVnPyEngine, recorder: Recorder
 ) -> None:
-    order = engine.send_order(BTC, BUY, OrderType.MARKET, D("0.003"))
+    order = engine.send_order(OrderTicket(BTC, BUY, OrderType.MARKET, D("0.003")))
     await recorder.settle()
     fill = only_fill(recorder, order)
     assert (fill.price, fill.quantity) == (D("60000.01"), D("0.003"))
@@ -166,7 +168,9 @@ async def test_fractional_quantities_stay_exact(
 
 
 async def test_orders_can_be_looked_up_for_reconciliation(engine: RedFireVnPyEngine) -> None:
-    resting = engine.send_order(IF, SELL, OrderType.LIMIT, D(4), D("3600.0"), reference="abc")
+    resting = engine.send_order(
+        OrderTicket(IF, SELL, OrderType.LIMIT, D(4), D("3600.0"), reference="abc")
+    )
     update = engine.get_order(resting)
     assert update is not None
     assert (update.status, update.quantity, update.price, update.reference) == (
@@ -190,12 +194,12 @@ async def _scenario() -> list[tuple[str, OrderSide, Decimal, Decimal, Decimal]]:
     try:
         recorder = Recorder(engine)
         paper = engine.paper_gateway()
-        engine.send_order(IF, BUY, OrderType.LIMIT, D(1), D("3499.0"))
-        engine.send_order(IF, SELL, OrderType.STOP, D(2), D("3498.0"))
-        engine.send_order(BTC, SELL, OrderType.MARKET, D("0.5"))
+        engine.send_order(OrderTicket(IF, BUY, OrderType.LIMIT, D(1), D("3499.0")))
+        engine.send_order(OrderTicket(IF, SELL, OrderType.STOP, D(2), D("3498.0")))
+        engine.send_order(OrderTicket(BTC, SELL, OrderType.MARKET, D("0.5")))
         for price in ("3499.8", "3498.8", "3497.6", "3501.0"):
             paper.inject_tick(IF, last_price=D(price))
-        engine.send_order(IF, BUY, OrderType.MARKET, D(3))
+        engine.send_order(OrderTicket(IF, BUY, OrderType.MARKET, D(3)))
         await recorder.settle()
         return [(f.symbol, f.side, f.price, f.quantity, f.commission) for f in recorder.trades]
     finally:

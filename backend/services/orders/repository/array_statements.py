@@ -1,15 +1,7 @@
-"""PostgreSQL statements that take a whole batch of orders as arrays.
-
-`INSERT ... SELECT FROM unnest(:a, :b, ...)` and `UPDATE ... FROM unnest(...)` are one
-statement whatever the batch size: compiled once, and each column's values go to asyncpg as
-one array it encodes in C, instead of SQLAlchemy processing every value of every row in
-Python. SQLite has no arrays: there the intake and the idempotency keys keep their
-per-row statements.
-"""
+"""PostgreSQL statements that take a whole batch of orders or keys as arrays (see
+core/database/arrays.py). SQLite runs the per-row statements of orders.py and keys.py."""
 
 from __future__ import annotations
-
-from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -18,50 +10,19 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
-    Table,
-    TableValuedAlias,
     any_,
     bindparam,
-    func,
     insert,
+    literal,
     select,
     update,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.types import TypeEngine
 
-from backend.core.database.dialect import on_postgresql
+from backend.core.database.arrays import unnest
 from backend.core.database.driver import DriverStatement
-from backend.models.control import IdempotencyKey
 from backend.models.enums import OrderStatus
-from backend.models.order import Order
-
-ORDERS = cast(Table, Order.__table__)
-KEYS = cast(Table, IdempotencyKey.__table__)
-
-
-def takes_arrays(session: AsyncSession) -> bool:
-    """True when `session` is on PostgreSQL, where the statements below apply."""
-    return on_postgresql(session)
-
-
-def unnest(name: str, **columns: TypeEngine[Any]) -> TableValuedAlias:
-    """`unnest(:name_column, ...) AS name(column, ...)`: one array per column, one row each.
-
-    Bind the arrays with `arrays(name, column=[...], ...)`.
-    """
-    bound = [
-        bindparam(f"{name}_{column}", type_=postgresql.ARRAY(kind))
-        for column, kind in columns.items()
-    ]
-    return func.unnest(*bound).table_valued(*columns).render_derived(name=name)
-
-
-def arrays(name: str, **columns: list[Any]) -> dict[str, list[Any]]:
-    """The parameters of `unnest(name, ...)`: each column's values, one per row."""
-    return {f"{name}_{column}": values for column, values in columns.items()}
-
+from backend.services.orders.repository.tables import KEYS, OPEN_ORDER_COUNTS, ORDERS
 
 NEW_ORDERS = unnest(
     "new_orders",
@@ -125,6 +86,22 @@ SUBMIT_ROUTED = DriverStatement(
     )
     .values(status=OrderStatus.SUBMITTED, vt_orderid=ROUTED.c.vt_orderid, updated_at=_NOW)
     .returning(*ORDERS.c)
+)
+
+_BOOKED = unnest("booked", user_id=Integer())
+# Each user's count row, created at 0 when missing, locked until the caller commits (a
+# booking of the same user on another replica waits, then reads what this one stored), and
+# read as the last commit left it: ON CONFLICT DO UPDATE sees the newest version.
+LOCK_OPEN_ORDER_COUNTS = DriverStatement(
+    postgresql.insert(OPEN_ORDER_COUNTS)
+    .from_select(
+        ["user_id", "open_orders"],
+        select(_BOOKED.c.user_id, literal(0)).order_by(_BOOKED.c.user_id),
+    )
+    .on_conflict_do_update(
+        index_elements=["user_id"], set_={"open_orders": OPEN_ORDER_COUNTS.c.open_orders}
+    )
+    .returning(OPEN_ORDER_COUNTS.c.user_id, OPEN_ORDER_COUNTS.c.open_orders)
 )
 
 CLAIMED = unnest("claimed", user_id=Integer(), key=String(), request_hash=String())

@@ -1,9 +1,12 @@
 """What booking reads of the database: each user's count row, books and the current limits.
 
+The order repository's reads for booking and the account summary (the rows of accounts,
+positions and open-order exposure the books are made of), for both databases.
+
 On PostgreSQL one statement locks the users' count rows (the per-user lock of
-risk.open_order_counts) and reads, with them, each user's account, positions and open-order
-exposure, and the limits and kill switch as committed: the booking's only read. A committed
-halt is therefore seen by the next booking on every replica, whatever the cache holds.
+counts.open_order_counts) and reads, with them, each user's account, positions and
+open-order exposure, and the limits and kill switch as committed: the booking's only read. A
+committed halt is therefore seen by the next booking on every replica, whatever the cache holds.
 
 Everything but the locked row is read at the statement's snapshot, taken before the lock
 was granted. Each booking raises its row's `bookings`; when the value the lock returns is not
@@ -26,19 +29,20 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import ColumnClause
 
+from backend.core.database.arrays import arrays, takes_arrays, unnest
 from backend.core.database.dialect import on_postgresql
 from backend.core.database.driver import DriverStatement
 from backend.models.account import Account, Position
 from backend.models.control import RiskSettings
 from backend.models.enums import OrderSide
-from backend.models.order import OpenOrderCount, OpenOrderExposure, Order
-from backend.services.orders.bulk import arrays, unnest
+from backend.models.order import OpenOrderExposure
 from backend.services.orders.buying_power import Exposure, Holdings
 from backend.services.orders.positions import ZERO, PositionState
+from backend.services.orders.repository.counts import open_order_counts
+from backend.services.orders.repository.order_reads import open_order_holds
+from backend.services.orders.repository.tables import OPEN_ORDER_COUNTS
 from backend.services.orders.risk import (
     LIMIT_FIELDS,
-    OPEN_ORDER_COUNTS,
-    OPEN_STATUSES,
     SETTINGS_ID,
     RiskLimits,
 )
@@ -122,7 +126,7 @@ async def read_for_booking(
     session: AsyncSession, user_ids: set[int], initial_balance: Decimal
 ) -> BookingReads:
     """Lock the users' bookings (PostgreSQL) and read what risk needs, as last committed."""
-    if not on_postgresql(session):
+    if not takes_arrays(session):
         return await _read_for_booking_sqlite(session, user_ids, initial_balance)
     parameters = arrays("booked", user_id=list(user_ids))
     for _ in range(BOOK_ATTEMPTS):
@@ -163,11 +167,7 @@ async def _read_for_booking_sqlite(
     session: AsyncSession, user_ids: set[int], initial_balance: Decimal
 ) -> BookingReads:
     """SQLite: one writer at a time already; read the rows one statement each."""
-    statement = select(OpenOrderCount.user_id, OpenOrderCount.open_orders).where(
-        OpenOrderCount.user_id.in_(user_ids)
-    )
-    open_orders = dict.fromkeys(user_ids, 0)
-    open_orders.update({user_id: int(count) for user_id, count in await session.execute(statement)})
+    open_orders = await open_order_counts(session, user_ids)
     settings = await session.get(RiskSettings, SETTINGS_ID)
     limits = RiskLimits.from_row(settings) if settings is not None else None
     holdings = await load_holdings(session, user_ids, initial_balance)
@@ -215,17 +215,7 @@ async def _exposure(
             ).where(OpenOrderExposure.user_id.in_(users), OpenOrderExposure.quantity != 0)
         )
         return {(user, symbol, side): Exposure(q, n) for user, symbol, side, q, n in rows}
-    orders = await session.execute(
-        select(
-            Order.user_id,
-            Order.symbol,
-            Order.side,
-            Order.quantity,
-            Order.filled_quantity,
-            Order.hold_price,
-            Order.price,
-        ).where(Order.user_id.in_(users), Order.status.in_(OPEN_STATUSES))
-    )
+    orders = await open_order_holds(session, users)
     summed: dict[tuple[int, str, OrderSide], Exposure] = {}
     for user_id, symbol, side, quantity, filled, hold_price, price in orders:
         key = (user_id, symbol, side)

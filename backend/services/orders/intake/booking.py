@@ -1,0 +1,175 @@
+"""Booking: a batch's orders stored in one transaction, pending or risk-rejected."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import cast
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.core.database.base import utcnow
+from backend.core.database.conflicts import aborted_by_conflict
+from backend.core.database.manager import AsyncDatabaseManager
+from backend.core.errors import DomainValidationError
+from backend.core.monitoring.metrics import ORDER_BATCH_SIZE, ORDER_REJECTIONS
+from backend.models.enums import OrderStatus
+from backend.models.strategy import Strategy
+from backend.services.orders import idempotency, repository, state_machine
+from backend.services.orders.idempotency import KeyClaim, StoredResponse
+from backend.services.orders.intake.pretrade import PreTradeRisk
+from backend.services.orders.intake.submission import OrderResult, Submission
+from backend.services.orders.owners import owner_refusals
+from backend.services.orders.repository import NewOrder
+
+logger = structlog.get_logger(__name__)
+
+BOOK_ATTEMPTS = 3
+
+
+class OrderBooking:
+    """Stores a batch's orders and answers those that stop here (refused, replayed, failed)."""
+
+    def __init__(
+        self,
+        *,
+        database: AsyncDatabaseManager,
+        pretrade: PreTradeRisk,
+        replica: str,
+        default_gateway: str,
+    ) -> None:
+        self.database = database
+        self.pretrade = pretrade
+        self.replica = replica
+        self.default_gateway = default_gateway
+
+    async def book(self, batch: list[Submission]) -> list[Submission]:
+        """Book; again when PostgreSQL aborted the transaction to break a lock cycle.
+
+        Such a cycle is rare (a retried key whose first answer is being stored while that
+        order is rejected, say) and the booking is repeatable: everything it wrote to the
+        database went with the aborted transaction. Only the per-second rate counts in the
+        cache are taken again, so the batch counts twice towards this second's limit.
+        Returns the orders stored (committed).
+        """
+        for attempt in range(1, BOOK_ATTEMPTS + 1):
+            try:
+                return await self._book([s for s in batch if not s.future.done()])
+            except DBAPIError as exc:
+                if attempt == BOOK_ATTEMPTS or not aborted_by_conflict(exc):
+                    raise
+                logger.warning("order_batch_retry", attempt=attempt, error=repr(exc))
+        raise AssertionError("unreachable")
+
+    async def _book(self, batch: list[Submission]) -> list[Submission]:
+        """Store the batch's orders, pending or risk-rejected; answer those that stop here."""
+        if not batch:
+            return []
+        ORDER_BATCH_SIZE.observe(len(batch))
+        # The limits the shared cache holds are read while the keys are claimed: a guess of
+        # the committed ones, which the booking reads with its books (repository/books.py).
+        cached_limits = asyncio.ensure_future(self.pretrade.cached_limits())
+        try:
+            async with self.database.session() as session:
+                batch = await _check_owners(session, batch)
+                batch = await _check_strategies(session, batch)
+                batch = await _claim_keys(session, batch)
+                if not batch:
+                    return []
+                await self.pretrade.assess(session, batch, await cached_limits)
+                await self._insert(session, batch)
+        finally:
+            cached_limits.cancel()
+        for submission in batch:
+            state_machine.record(OrderStatus.PENDING, submission.request.side)
+            if submission.rejection is not None:
+                state_machine.record(OrderStatus.REJECTED, submission.request.side)
+                ORDER_REJECTIONS.labels(reason=submission.rejection).inc()
+        return batch
+
+    async def _insert(self, session: AsyncSession, batch: list[Submission]) -> None:
+        """Store the batch's orders and point their Idempotency-Keys at them."""
+        for submission in batch:
+            submission.client_order_id = secrets.token_hex(16)
+        new_orders = [
+            NewOrder(
+                user_id=submission.user_id,
+                symbol=submission.request.symbol,
+                side=submission.request.side,
+                order_type=submission.request.order_type,
+                quantity=submission.request.quantity,
+                price=submission.request.price,
+                status=_initial_status(submission),
+                reject_reason=submission.rejection,
+                client_order_id=submission.client_order_id,
+                strategy_id=submission.request.strategy_id,
+                hold_price=submission.hold_price,
+                key=None if submission.claim is None else submission.claim.key,
+            )
+            for submission in batch
+        ]
+        stored = await repository.insert_orders(
+            session, new_orders, gateway=self.default_gateway, replica=self.replica, now=utcnow()
+        )
+        for submission, row in zip(batch, stored, strict=True):
+            submission.order_id = row["id"]
+            submission.row = row
+
+
+async def _check_owners(session: AsyncSession, batch: list[Submission]) -> list[Submission]:
+    """Only active traders' orders are booked, whatever a cached token check said."""
+    refusals = await owner_refusals(session, {s.user_id for s in batch})
+    if not refusals:
+        return batch
+    for submission in batch:
+        if (refusal := refusals.get(submission.user_id)) is not None:
+            submission.fail(refusal)
+    return [s for s in batch if s.user_id not in refusals]
+
+
+async def _check_strategies(session: AsyncSession, batch: list[Submission]) -> list[Submission]:
+    """An order may only name one of its owner's strategies (its fills feed that strategy)."""
+    named = {s.request.strategy_id for s in batch if s.request.strategy_id is not None}
+    if not named:
+        return batch
+    statement = select(Strategy.id, Strategy.user_id).where(Strategy.id.in_(named))
+    owners: dict[int, int] = {row.id: row.user_id for row in await session.execute(statement)}
+    kept = []
+    for submission in batch:
+        strategy_id = submission.request.strategy_id
+        if strategy_id is None or owners.get(strategy_id) == submission.user_id:
+            kept.append(submission)
+            continue
+        problem = {
+            "type": "unknown_strategy",
+            "loc": ["body", "strategy_id"],
+            "msg": f"no strategy {strategy_id} of yours",
+        }
+        submission.fail(DomainValidationError([problem]))
+    return kept
+
+
+async def _claim_keys(session: AsyncSession, batch: list[Submission]) -> list[Submission]:
+    """Claim the batch's Idempotency-Keys; retries are answered here and go no further."""
+    keyed = [s for s in batch if s.claim is not None]
+    if not keyed:
+        return batch
+    outcomes = await idempotency.claim_keys(session, [cast(KeyClaim, s.claim) for s in keyed])
+    stopped: set[int] = set()
+    for submission, outcome in zip(keyed, outcomes, strict=True):
+        if outcome is None:
+            continue
+        stopped.add(id(submission))
+        if isinstance(outcome, StoredResponse):
+            submission.answer(OrderResult(outcome.status_code, replayed_body=outcome.body))
+        else:
+            submission.fail(outcome)
+    return [s for s in batch if id(s) not in stopped]
+
+
+def _initial_status(submission: Submission) -> OrderStatus:
+    """A risk breach is answered as pending -> rejected before anyone saw it pending."""
+    return OrderStatus.PENDING if submission.rejection is None else OrderStatus.REJECTED
