@@ -145,9 +145,9 @@ class OptimizationRunner:
         """A departed replica's unfinished optimisations become this replica's, queued again.
 
         Called in the transaction that settles the departed replica: each claim waits for its
-        row lock, so it runs once that transaction commits (and finds nothing queued if it
-        rolls back; the next sweep adopts them again). Adopted before this runner has started
-        (the first sweep runs at start-up), they run once it has.
+        row lock (see `claim`), so it runs once that transaction commits (and finds nothing
+        queued if it rolls back; the next sweep adopts them again). Adopted before this
+        runner has started (the first sweep runs at start-up), they run once it has.
         """
         ids = list(
             await session.scalars(
@@ -428,7 +428,17 @@ async def requeue(session: AsyncSession, optimization_id: int) -> bool:
 
 
 async def claim(session: AsyncSession, optimization_id: int) -> Optimization | None:
-    """queued -> running; None when it is not queued (cancelled, or taken)."""
+    """queued -> running; None when it is not queued (cancelled, or taken).
+
+    The row is locked first: a replica adopting a departed one's optimisation submits it
+    inside its own transaction, and on PostgreSQL an UPDATE whose WHERE fails on the last
+    committed version (still `running`, the departed replica's) skips the row without waiting
+    for that transaction. FOR UPDATE waits, then reads the version it committed."""
+    status = await session.scalar(
+        select(Optimization.status).where(Optimization.id == optimization_id).with_for_update()
+    )
+    if status is not OptimizationStatus.QUEUED:
+        return None
     now = utcnow()
     result = await session.execute(
         update(Optimization)
