@@ -13,8 +13,9 @@ and a market order rests only while the other side is unquoted (it trades on the
 that has one). A tick pops what crosses from the heap tops, O(k log n) for k fills among n
 resting orders, and hands the orders out in the order they arrived, as a scan of the whole
 book would. An order handed out that the tick's depth did not fill whole comes back (add) with
-its arrival number, so it keeps its time priority. A cancelled order leaves its heap entry behind (skipped when it surfaces); the
-heaps are rebuilt once such entries outnumber the live orders.
+its arrival number, so it keeps its time priority. A cancelled order leaves its heap entry
+behind (skipped when it surfaces); the heaps are rebuilt once such entries outnumber the live
+orders.
 """
 
 from __future__ import annotations

@@ -296,11 +296,15 @@ class TickBuilder:
         fields["bid_volume_1"] = bv_f
         fields["ask_volume_1"] = av_f
         if bid_depth:
-            for (price, size), (price_field, volume_field) in zip(bid_depth, _BID_FIELDS, strict=False):
+            for (price, size), (price_field, volume_field) in zip(
+                bid_depth, _BID_FIELDS, strict=False
+            ):
                 fields[price_field] = float(price)
                 fields[volume_field] = float(size)
         if ask_depth:
-            for (price, size), (price_field, volume_field) in zip(ask_depth, _ASK_FIELDS, strict=False):
+            for (price, size), (price_field, volume_field) in zip(
+                ask_depth, _ASK_FIELDS, strict=False
+            ):
                 fields[price_field] = float(price)
                 fields[volume_field] = float(size)
         tick: TickData = _new_object(TickData)
