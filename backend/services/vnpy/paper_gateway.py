@@ -212,8 +212,12 @@ class PaperGateway(BaseGateway):
         `bid_depth` and `ask_depth` are the levels behind the first (2 to 5), best first;
         without them the tick shows level 1 only, and that is all an order can take.
         """
-        if len(bid_depth) >= DEPTH_LEVELS or len(ask_depth) >= DEPTH_LEVELS:
-            raise ValueError(f"PAPER quotes at most {DEPTH_LEVELS} levels a side")
+        bids: tuple[Level, ...] = ()
+        asks: tuple[Level, ...] = ()
+        if bid_depth or ask_depth:
+            if len(bid_depth) >= DEPTH_LEVELS or len(ask_depth) >= DEPTH_LEVELS:
+                raise ValueError(f"PAPER quotes at most {DEPTH_LEVELS} levels a side")
+            bids, asks = tuple(bid_depth), tuple(ask_depth)
         with self._lock:
             contract = self._contracts.get(vt_symbol)
             if contract is None:
@@ -228,8 +232,8 @@ class PaperGateway(BaseGateway):
                 ask_volume,
                 previous.volume if volume is None else volume,
                 moment or datetime.now(UTC),
-                tuple(bid_depth),
-                tuple(ask_depth),
+                bids,
+                asks,
             )
             walk = self._walks[vt_symbol]  # a generator here walks on from this tick
             walk.price, walk.volume = last_price, quote.volume
