@@ -42,6 +42,7 @@ from backend.core.cache.memory import MemoryCache
 from backend.core.config.settings import DatabaseConfig, StrategyConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.database.migrations import upgrade
+from backend.core.messaging import MemoryLeaseStore
 from backend.models.enums import OrderSide, OrderStatus, OrderType, StrategyStatus, UserRole
 from backend.models.strategy import Strategy
 from backend.models.user import User
@@ -50,7 +51,6 @@ from backend.services.cta.host import CtaLiveServices
 from backend.services.cta.state import CtaVariableStore
 from backend.services.cta.translate import TickTranslator
 from backend.services.strategy.engine import StrategyEngine
-from backend.services.strategy.lease import MemoryLeaseStore
 from backend.services.strategy.ports import PlacedOrder
 from backend.services.strategy.registry import StrategyRegistry
 from backend.services.strategy.runner import StrategyRunner

@@ -34,11 +34,11 @@ from backend.core.cache.memory import MemoryCache
 from backend.core.config.settings import DatabaseConfig, StrategyConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.database.migrations import upgrade
+from backend.core.messaging import MemoryLeaseStore
 from backend.models.enums import OrderSide, OrderStatus, OrderType, StrategyStatus, UserRole
 from backend.models.strategy import Strategy
 from backend.models.user import User
 from backend.services.strategy.engine import StrategyEngine
-from backend.services.strategy.lease import MemoryLeaseStore
 from backend.services.strategy.ports import PlacedOrder
 from backend.services.vnpy.types import TickSnapshot
 

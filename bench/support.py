@@ -134,7 +134,9 @@ def server(
             if process.poll() is not None:
                 raise RuntimeError(f"{app} exited with {process.returncode}")
             try:
-                if httpx.get(f"{base}/openapi.json", timeout=1).status_code == 200:
+                # Any answer means the app finished its start-up (uvicorn serves only then);
+                # production answers /openapi.json with 404 (docs are off there).
+                if httpx.get(f"{base}/openapi.json", timeout=1).status_code < 500:
                     break
             except httpx.TransportError:
                 pass

@@ -11,6 +11,7 @@ from backend.core.cache.protocol import Cache
 from backend.core.config.settings import AppConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
+from backend.core.messaging.port import Messaging
 from backend.core.monitoring.health import HealthRegistry
 from backend.core.security import SecurityComponents
 from backend.services.auth.access import AccessGuard
@@ -28,6 +29,7 @@ class AppContainer:
     lifecycle: ApplicationLifecycleManager
     database: AsyncDatabaseManager
     cache: Cache
+    messaging: Messaging
     security: SecurityComponents
     revocations: RevocationStore
     access: AccessGuard

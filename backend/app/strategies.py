@@ -8,17 +8,15 @@ from typing import Any
 
 from backend.app.trading import TradingComponents
 from backend.core.cache.invalidation import Invalidations
-from backend.core.cache.protocol import Cache
-from backend.core.cache.redis_service import RedisCacheService
 from backend.core.config.settings import AppConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
+from backend.core.messaging.port import Messaging
 from backend.services.cta.host import CtaLiveServices
 from backend.services.cta.state import CtaVariableStore
 from backend.services.market.history import BarHistory
 from backend.services.orders.strategy_link import StrategyOrders, link_strategy_events
 from backend.services.strategy.engine import StrategyEngine
-from backend.services.strategy.lease import LeaseStore, MemoryLeaseStore, RedisLeaseStore
 from backend.services.strategy.registry import load_registry
 from backend.services.vnpy.types import BridgeEvent
 
@@ -26,7 +24,7 @@ from backend.services.vnpy.types import BridgeEvent
 def build_strategies(
     config: AppConfig,
     database: AsyncDatabaseManager,
-    cache: Cache,
+    messaging: Messaging,
     trading: TradingComponents,
     notices: Invalidations,
     *,
@@ -38,18 +36,13 @@ def build_strategies(
     vnpy CTA strategies warm up on `history` and publish their logs and variables with
     `publish` (the owner's WebSocket `strategy` topic).
     """
-    leases: LeaseStore = (
-        RedisLeaseStore(cache.client, cache.key(""))
-        if isinstance(cache, RedisCacheService)
-        else MemoryLeaseStore()
-    )
     market = trading.market
     engine = StrategyEngine(
         config=config.strategy,
         replica_id=config.replica_id,
         database=database,
-        cache=cache,
-        leases=leases,
+        cache=messaging.cache,
+        leases=messaging.leases,
         orders=StrategyOrders(database, trading.orders),
         registry=load_registry(config.strategy.paths, entry_points=config.strategy.entry_points),
         notices=notices,

@@ -7,19 +7,10 @@ from typing import Any
 
 from backend.app.trading import TradingComponents
 from backend.core.cache.invalidation import Invalidations
-from backend.core.cache.protocol import Cache
-from backend.core.cache.redis_service import RedisCacheService
 from backend.core.config.settings import StreamConfig
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
-from backend.models.enums import OrderStatus
-from backend.services.orders.events import OrderEventProcessor
-from backend.services.stream.bus import (
-    EventBus,
-    Listener,
-    MemoryEventBus,
-    RedisEventBus,
-    StreamEvent,
-)
+from backend.core.messaging.port import Messaging
+from backend.services.stream.bus import EventBus
 from backend.services.stream.hub import StreamHub
 from backend.services.stream.publisher import StreamPublisher
 from backend.services.vnpy.engine import RedFireVnPyEngine
@@ -40,16 +31,13 @@ class StreamComponents:
         self.publisher.publish_strategy_event(user_id, data)
 
 
-def create_bus(config: StreamConfig, cache: Cache) -> EventBus:
-    """Redis pub/sub when the cache is Redis, otherwise in-process."""
-    if isinstance(cache, RedisCacheService):
-        return RedisEventBus(
-            cache.client,
-            cache.prefix,
-            outbox_size=config.bus_outbox_size,
-            reconnect_max_seconds=config.bus_reconnect_max_seconds,
-        )
-    return MemoryEventBus()
+def create_bus(config: StreamConfig, messaging: Messaging) -> EventBus:
+    """The bus on the messaging port chosen at start-up."""
+    return EventBus(
+        messaging,
+        outbox_size=config.bus_outbox_size,
+        reconnect_max_seconds=config.bus_reconnect_max_seconds,
+    )
 
 
 def _listed(market: RedFireVnPyEngine, symbol: str) -> bool:
@@ -59,23 +47,17 @@ def _listed(market: RedFireVnPyEngine, symbol: str) -> bool:
         return False
 
 
-def _release_cancel_waiters(events: OrderEventProcessor) -> Listener:
-    """An order went final on any replica: a cancel relayed to its owner may wait here."""
-
-    def on_event(event: StreamEvent) -> None:
-        if event.topic == "order" and OrderStatus(event.data["status"]).is_final:
-            events.release_waiters(int(event.data["id"]))
-
-    return on_event
-
-
 def build_stream(
-    config: StreamConfig, cache: Cache, trading: TradingComponents, invalidations: Invalidations
+    config: StreamConfig,
+    messaging: Messaging,
+    trading: TradingComponents,
+    invalidations: Invalidations,
 ) -> StreamComponents:
     """Create the components and subscribe them to orders, trades and ticks (no I/O)."""
     market = trading.market
-    bus = create_bus(config, cache)
-    publisher = StreamPublisher(bus, cache, tick_interval=config.tick_publish_interval_seconds)
+    bus = create_bus(config, messaging)
+    tick_interval = config.tick_publish_interval_seconds
+    publisher = StreamPublisher(bus, messaging.cache, tick_interval=tick_interval)
     hub = StreamHub(
         is_listed=lambda symbol: _listed(market, symbol),
         queue_size=config.ws_queue_size,
@@ -83,7 +65,6 @@ def build_stream(
         max_pending_per_client=config.ws_max_pending_per_client,
     )
     bus.add_listener(hub.dispatch)
-    bus.add_listener(_release_cancel_waiters(trading.events))
     invalidations.add_listener(hub.on_invalidated)
     trading.events.add_order_listener(publisher.on_order)
     trading.events.add_trade_listener(publisher.on_trade)

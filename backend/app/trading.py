@@ -7,17 +7,17 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.core.cache.protocol import Cache
-from backend.core.cache.redis_service import RedisCacheService
 from backend.core.config.settings import AppConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
+from backend.core.messaging.port import Messaging
 from backend.core.monitoring.health import HealthRegistry
-from backend.services.data.paper_feed import PaperFeed, create_paper_feed
+from backend.services.data.paper_feed import PaperFeed
 from backend.services.orders.buying_power import BuyingPower
-from backend.services.orders.cancel_relay import create_cancel_relay
+from backend.services.orders.cancel_relay import CancelRelay
 from backend.services.orders.events import OrderEventProcessor
 from backend.services.orders.fills import AccountDefaults
+from backend.services.orders.finality import OrderFinality
 from backend.services.orders.intake import OrderIntake
 from backend.services.orders.maintenance import ExpiredKeyPurger
 from backend.services.orders.reconciliation import reconcile_open_orders, settle_open_orders
@@ -39,15 +39,16 @@ class TradingComponents:
     accounts: AccountDefaults
     key_purger: ExpiredKeyPurger
     paper_feed: PaperFeed
+    finality: OrderFinality
 
 
 def build_trading(
-    config: AppConfig, database: AsyncDatabaseManager, cache: Cache
+    config: AppConfig, database: AsyncDatabaseManager, messaging: Messaging
 ) -> TradingComponents:
     """Create the trading components (no I/O)."""
-    # Replicas sharing Redis share one PAPER market: the paper feed brings it to each.
-    shared = isinstance(cache, RedisCacheService)
-    market = vnpy_engine_from_config(config.vnpy, shared_paper_market=shared)
+    cache = messaging.cache
+    # Replicas sharing a broker share one PAPER market: the paper feed brings it to each.
+    market = vnpy_engine_from_config(config.vnpy, shared_paper_market=messaging.shared)
     accounts = AccountDefaults(
         currency=config.risk.account_currency,
         initial_balance=config.risk.paper_initial_balance,
@@ -65,15 +66,19 @@ def build_trading(
         replica=config.replica_id,
         default_gateway=config.vnpy.default_gateway,
     )
-    relay = create_cancel_relay(cache, replica=config.replica_id, cancel=market.request_cancel)
+    relay = CancelRelay(messaging, replica=config.replica_id, cancel=market.request_cancel)
     orders = OrderService(intake=intake, events=events, relay=relay)
     market.bridge.subscribe(BridgeEvent.ORDER, events.on_event)
     market.bridge.subscribe(BridgeEvent.TRADE, events.on_event)
-    paper_feed = create_paper_feed(
-        cache, market=market, replica=config.replica_id, interval=config.vnpy.paper_tick_interval
+    tick_interval = config.vnpy.paper_tick_interval
+    paper_feed = PaperFeed(
+        messaging, market=market, replica=config.replica_id, interval=tick_interval
     )
+    # Waiters for relayed cancels, on every replica, hear when an order here becomes final.
+    finality = OrderFinality(messaging, events)
+    events.add_order_listener(finality.on_order)
     purger = ExpiredKeyPurger(database)
-    return TradingComponents(market, orders, events, risk, accounts, purger, paper_feed)
+    return TradingComponents(market, orders, events, risk, accounts, purger, paper_feed, finality)
 
 
 def register_trading(
@@ -106,6 +111,9 @@ def register_trading(
         )
 
     health.register("gateway", check_gateway, timeout=0.5)
+    # Before the order events, so it stops after them: the last final orders are announced.
+    finality = trading.finality
+    lifecycle.register("order_finality", start=finality.start, stop=finality.stop)
     lifecycle.register("order_events", start=trading.events.start, stop=trading.events.stop)
     lifecycle.register("vnpy", start=trading.market.start, stop=trading.market.stop)
     # Cancels of this replica's orders that reached another replica (stops before vnpy).

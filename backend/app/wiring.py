@@ -10,10 +10,10 @@ from backend.app.market_history import build_market_history, register_market_his
 from backend.app.strategies import build_strategies, register_strategies
 from backend.app.stream import build_stream, register_stream
 from backend.app.trading import build_trading, register_trading
-from backend.core.cache.factory import create_cache
 from backend.core.config.settings import AppConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
+from backend.core.messaging.factory import create_messaging
 from backend.core.security import build_security
 from backend.services.auth.access import AccessGuard
 from backend.services.auth.revocations import RevocationStore
@@ -25,13 +25,14 @@ def build_container(config: AppConfig) -> AppContainer:
     """Create components (no I/O) and register their lifecycle hooks."""
     lifecycle = ApplicationLifecycleManager(default_timeout=config.hook_timeout_seconds)
     database = AsyncDatabaseManager(config.database)
-    cache = create_cache(config.redis)
-    security = build_security(config, cache)
-    trading = build_trading(config, database, cache)
-    stream = build_stream(config.stream, cache, trading, security.invalidations)
+    messaging = create_messaging(config.redis)
+    cache = messaging.cache
+    security = build_security(config, messaging)
+    trading = build_trading(config, database, messaging)
+    stream = build_stream(config.stream, messaging, trading, security.invalidations)
     history = build_market_history(config, database, cache, trading.market)
     strategies = build_strategies(
-        config, database, cache, trading, security.invalidations,
+        config, database, messaging, trading, security.invalidations,
         history=history.history, publish=stream.publish_strategy_event,
     )  # fmt: skip
     backtests = build_backtests(config, database)
@@ -47,6 +48,7 @@ def build_container(config: AppConfig) -> AppContainer:
         lifecycle=lifecycle,
         database=database,
         cache=cache,
+        messaging=messaging,
         security=security,
         revocations=revocations,
         access=AccessGuard(security, cache, database, security.invalidations, revocations),
@@ -72,7 +74,7 @@ def build_container(config: AppConfig) -> AppContainer:
     container.health.register("redis", check_cache, timeout=config.redis.health_timeout)
 
     lifecycle.register("database", start=database.ping, stop=database.dispose)
-    lifecycle.register("cache", stop=cache.close)
+    lifecycle.register("cache", stop=messaging.close)
     invalidations = security.invalidations
     lifecycle.register("invalidations", start=invalidations.start, stop=invalidations.stop)
     lifecycle.register("revocations", start=revocations.start, stop=revocations.stop)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
@@ -10,12 +12,14 @@ import pytest
 from sqlalchemy import func, select, update
 
 from backend.app.container import AppContainer
+from backend.core.messaging import MemoryMessaging, Messaging, RedisMessaging
 from backend.core.monitoring.metrics import CANCELS_RELAYED
-from backend.models.enums import UserRole
+from backend.models.enums import OrderSide, OrderStatus, OrderType, UserRole
 from backend.models.order import Order, Trade
 from backend.schemas.orders import OrderRead
+from backend.services.orders.finality import CHANNEL as FINAL_CHANNEL
+from backend.services.orders.finality import OrderFinality
 from backend.services.orders.service import OWNED_ORDER
-from backend.services.stream.bus import StreamEvent
 from tests.api.conftest import MakeAccount
 from tests.api.trading import quote, resting_buy, settle
 
@@ -198,16 +202,55 @@ async def test_cancel_of_an_order_whose_replica_does_not_answer_leaves_it_open(
     assert order.json()["status"] == "filled"
 
 
-async def test_a_final_order_event_from_any_replica_wakes_a_waiting_cancel(
+def _another_replica(messaging: Messaging) -> Messaging:
+    """A second endpoint on the app's broker, as another replica has."""
+    if isinstance(messaging, RedisMessaging):
+        return RedisMessaging(messaging.cache)
+    assert isinstance(messaging, MemoryMessaging)
+    return MemoryMessaging(messaging.broker)
+
+
+def _order(order_id: int, status: OrderStatus) -> OrderRead:
+    moment = datetime.now(UTC)
+    return OrderRead(
+        id=order_id,
+        user_id=1,
+        symbol=IF,
+        side=OrderSide.BUY,
+        order_type=OrderType.LIMIT,
+        quantity=Decimal(1),
+        price=Decimal("3400"),
+        status=status,
+        filled_quantity=Decimal(0),
+        avg_fill_price=None,
+        reject_reason=None,
+        client_order_id="relayed",
+        gateway="PAPER",
+        strategy_id=None,
+        created_at=moment,
+        updated_at=moment,
+    )
+
+
+async def test_a_final_order_on_any_replica_wakes_a_waiting_cancel(
     container: AppContainer,
 ) -> None:
-    """A relayed cancel's outcome arrives as the owner's order event, over the event bus."""
-    events, bus = container.trading.events, container.stream.bus
-    waiter = events.wait_for_final(4242)
-    bus.publish(StreamEvent("order", 1, IF, {"id": 4242, "status": "submitted"}))
-    assert not waiter.done()
-    bus.publish(StreamEvent("order", 1, IF, {"id": 4242, "status": "cancelled"}))
-    assert waiter.done()
+    """A relayed cancel's outcome arrives as the owner's announcement on the finality channel."""
+    events = container.trading.events
+    await asyncio.wait_for(container.trading.finality.listening.wait(), 5)
+    peer = _another_replica(container.messaging)
+    owner = OrderFinality(peer, events)
+    waiter, later = events.wait_for_final(4242), events.wait_for_final(4243)
+    try:
+        await peer.publish(FINAL_CHANNEL, "not a list of ids")  # logged, dropped
+        await owner.on_order(_order(4242, OrderStatus.SUBMITTED))  # not final: not announced
+        await owner.on_order(_order(4243, OrderStatus.CANCELLED))
+        await asyncio.wait_for(later, 5)  # what 4242 would have sent came before it
+        assert not waiter.done()
+        await owner.on_order(_order(4242, OrderStatus.CANCELLED))
+        await asyncio.wait_for(waiter, 5)
+    finally:
+        await owner.stop()
 
 
 @pytest.mark.parametrize("change", [{"is_active": False}, {"role": "viewer"}])

@@ -12,11 +12,11 @@ from fastapi import FastAPI
 from sqlalchemy import update
 
 from backend.app.container import AppContainer
+from backend.core.messaging import MemoryLeaseStore
 from backend.models.enums import StrategyStatus, UserRole
 from backend.models.strategy import Strategy
 from backend.models.user import User
 from backend.services.strategy.engine import StrategyEngine
-from backend.services.strategy.lease import MemoryLeaseStore
 from backend.services.strategy.service import OWNER_CANNOT_TRADE
 from tests.api.conftest import Account, MakeAccount
 from tests.services.strategy.conftest import test_registry

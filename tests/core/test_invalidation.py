@@ -8,7 +8,8 @@ import os
 import pytest
 import redis.asyncio as redis
 
-from backend.core.cache.invalidation import LocalInvalidations, RedisInvalidations
+from backend.core.cache.invalidation import Invalidations
+from backend.core.messaging import MemoryMessaging, RedisMessaging
 from tests.reliability.support import TcpProxy, wait_until
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL")
@@ -16,7 +17,7 @@ needs_redis = pytest.mark.skipif(REDIS_URL is None, reason="needs TEST_REDIS_URL
 
 
 async def test_in_process_delivery_is_immediate_and_always_in_an_epoch() -> None:
-    invalidations = LocalInvalidations()
+    invalidations = Invalidations(MemoryMessaging())
     seen: list[str] = []
     invalidations.add_listener(seen.append)
     before = invalidations.generation
@@ -30,7 +31,9 @@ async def test_in_process_delivery_is_immediate_and_always_in_an_epoch() -> None
 async def test_a_key_published_on_one_replica_reaches_the_others(redis_prefix: str) -> None:
     assert REDIS_URL is not None
     clients = [redis.from_url(REDIS_URL, decode_responses=True) for _ in range(2)]
-    here, there = (RedisInvalidations(client, f"{redis_prefix}inv:") for client in clients)
+    here, there = (
+        Invalidations(RedisMessaging.on_client(client, f"{redis_prefix}inv:")) for client in clients
+    )
     heard_here: list[str] = []
     heard_there: list[str] = []
     here.add_listener(heard_here.append)
@@ -63,7 +66,8 @@ async def test_losing_the_connection_ends_the_epoch_until_a_new_subscription(
     assert REDIS_URL is not None
     proxy = await TcpProxy.to(REDIS_URL)
     client = redis.from_url(proxy.url_for(REDIS_URL), decode_responses=True)
-    invalidations = RedisInvalidations(client, f"{redis_prefix}inv:", reconnect_max_seconds=0.2)
+    messaging = RedisMessaging.on_client(client, f"{redis_prefix}inv:")
+    invalidations = Invalidations(messaging, reconnect_max_seconds=0.2)
     try:
         await invalidations.start()
         await asyncio.wait_for(invalidations.listening.wait(), 5)
@@ -99,7 +103,8 @@ async def test_a_redis_that_stops_answering_ends_the_epoch_until_it_answers_agai
     assert REDIS_URL is not None
     proxy = await TcpProxy.to(REDIS_URL)
     client = redis.from_url(proxy.url_for(REDIS_URL), decode_responses=True)
-    invalidations = RedisInvalidations(client, f"{redis_prefix}inv:", reconnect_max_seconds=0.2)
+    messaging = RedisMessaging.on_client(client, f"{redis_prefix}inv:")
+    invalidations = Invalidations(messaging, reconnect_max_seconds=0.2)
     try:
         await invalidations.start()
         await asyncio.wait_for(invalidations.listening.wait(), 5)

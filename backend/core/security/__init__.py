@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backend.core.cache.invalidation import Invalidations, create_invalidations
-from backend.core.cache.protocol import Cache
+from backend.core.cache.invalidation import Invalidations
 from backend.core.config.settings import AppConfig
+from backend.core.messaging.port import Messaging
 from backend.core.security.client_ip import ClientIPResolver
 from backend.core.security.passwords import PasswordHasher
 from backend.core.security.rate_limit import RateLimiter
@@ -26,11 +26,12 @@ class SecurityComponents:
     client_ip: ClientIPResolver
 
 
-def build_security(config: AppConfig, cache: Cache) -> SecurityComponents:
+def build_security(config: AppConfig, messaging: Messaging) -> SecurityComponents:
     """Create the components from configuration (no I/O)."""
     security = config.security
     tokens = TokenCodec(security, config.secret)
-    invalidations = create_invalidations(cache)
+    invalidations = Invalidations(messaging)
+    cache = messaging.cache
     return SecurityComponents(
         passwords=PasswordHasher(security),
         tokens=tokens,

@@ -19,19 +19,13 @@ import json
 import uuid
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Protocol
 
-import redis.asyncio as redis
 import structlog
 from pydantic import ValidationError
-from redis.exceptions import RedisError
 
-from backend.core.cache.protocol import Cache
-from backend.core.cache.redis_service import RedisCacheService
-from backend.core.cache.subscription import ChannelSubscription
+from backend.core.messaging.port import Messaging, MessagingUnavailableError
 from backend.core.monitoring.metrics import PAPER_MARKET_LEADER
 from backend.schemas.market import TickRead
-from backend.services.strategy.lease import LeaseStore, RedisLeaseStore
 from backend.services.stream.publisher import tick_cache_key
 from backend.services.vnpy.engine import RedFireVnPyEngine
 from backend.services.vnpy.errors import UnknownGatewayError
@@ -40,6 +34,7 @@ from backend.services.vnpy.paper_market import DEPTH_LEVELS, Level, Quote
 logger = structlog.get_logger(__name__)
 
 LEASE = "paper-market"
+CHANNEL = "paper:ticks"
 
 
 def inject(market: RedFireVnPyEngine, tick: TickRead) -> None:
@@ -91,73 +86,32 @@ def quote_tick(symbol: str, quote: Quote) -> TickRead:
     )
 
 
-class PaperFeed(Protocol):
-    """Share the PAPER market's ticks with every replica."""
+class PaperFeed:
+    """Ticks on one channel of the messaging port; the walk led by a lease.
 
-    async def publish(self, ticks: Sequence[TickRead]) -> None:
-        """Hand ticks this replica injected to the others."""
-
-    async def start(self) -> None:
-        """Listen, and walk the prices while this replica leads."""
-
-    async def stop(self) -> None:
-        """Stop listening and walking; hand the lead over."""
-
-
-class LocalPaperFeed:
-    """One process: its gateway walks by itself and there is nobody to share with."""
-
-    def __init__(self, market: RedFireVnPyEngine) -> None:
-        self.market = market
-
-    async def publish(self, ticks: Sequence[TickRead]) -> None:
-        """Nobody else."""
-
-    async def start(self) -> None:
-        """The one process leads its PAPER market, if it has one."""
-        try:
-            self.market.paper_gateway()
-        except UnknownGatewayError:
-            return
-        PAPER_MARKET_LEADER.set(1)
-
-    async def stop(self) -> None:
-        """The market stops with the process."""
-        PAPER_MARKET_LEADER.set(0)
-
-
-class RedisPaperFeed:
-    """Ticks on one Redis channel under the key prefix; the walk led by a lease."""
+    With nobody sharing the broker (one process), the gateway walks by itself (the engine is
+    built with `shared_paper_market` off) and this process leads: nothing to catch up with,
+    to hear or to walk.
+    """
 
     def __init__(
-        self,
-        client: redis.Redis,
-        prefix: str,
-        *,
-        market: RedFireVnPyEngine,
-        cache: Cache,
-        leases: LeaseStore,
-        replica: str,
-        interval: float,
+        self, messaging: Messaging, *, market: RedFireVnPyEngine, replica: str, interval: float
     ) -> None:
-        self.client = client
-        self.cache = cache
-        self.channel = f"{prefix}paper:ticks"
+        self.messaging = messaging
+        self.cache = messaging.cache
+        self.leases = messaging.leases
         self.market = market
-        self.leases = leases
         self.replica = replica
         self.interval = interval
         # Another replica takes the lead after three missed steps.
         self.lease_seconds = max(3 * interval, 1.0)
         self.origin = uuid.uuid4().hex
         self._walker: asyncio.Task[None] | None = None
-        self._subscription = ChannelSubscription(
-            client, self.channel, self._receive, name="paper-feed"
-        )
+        self._subscription = messaging.subscribe([CHANNEL], self._receive, name="paper-feed")
 
     @property
     def listening(self) -> asyncio.Event:
-        """Set while Redis has confirmed the subscription."""
+        """Set while no tick of the other replicas can be missed."""
         return self._subscription.listening
 
     async def publish(self, ticks: Sequence[TickRead]) -> None:
@@ -168,12 +122,15 @@ class RedisPaperFeed:
             {"origin": self.origin, "ticks": [tick.model_dump(mode="json") for tick in ticks]}
         )
         try:
-            await self.client.publish(self.channel, message)
-        except (RedisError, OSError) as exc:
-            logger.warning("paper_feed_publish_failed", ticks=len(ticks), error=repr(exc))
+            await self.messaging.publish(CHANNEL, message)
+        except MessagingUnavailableError as exc:
+            logger.warning("paper_feed_publish_failed", ticks=len(ticks), error=str(exc))
 
     async def start(self) -> None:
         """Listen, catch up with the market, and walk it (a tick interval above 0) when leading."""
+        if not self.messaging.shared:
+            self._lead_alone()
+            return
         # Before listening, so nothing the feed brings is overwritten by an older saved tick.
         await self.catch_up()
         await self._subscription.start()
@@ -188,10 +145,20 @@ class RedisPaperFeed:
             await asyncio.gather(walker, return_exceptions=True)
         await self._subscription.stop()
         PAPER_MARKET_LEADER.set(0)
+        if not self.messaging.shared:
+            return  # the market stops with the process
         try:
             await self.leases.release(LEASE, self.replica)
-        except (RedisError, OSError) as exc:
-            logger.warning("paper_feed_release_failed", error=repr(exc))
+        except MessagingUnavailableError as exc:
+            logger.warning("paper_feed_release_failed", error=str(exc))
+
+    def _lead_alone(self) -> None:
+        """The one process leads its PAPER market, if it has one."""
+        try:
+            self.market.paper_gateway()
+        except UnknownGatewayError:
+            return
+        PAPER_MARKET_LEADER.set(1)
 
     async def catch_up(self) -> list[TickRead]:
         """Bring this replica's PAPER book to the market's latest ticks, as the replicas saved.
@@ -257,21 +224,3 @@ class RedisPaperFeed:
                 inject(self.market, tick)
             except (UnknownGatewayError, ValueError) as exc:  # not listed here
                 logger.warning("paper_feed_tick_refused", symbol=tick.symbol, error=str(exc))
-
-
-def create_paper_feed(
-    cache: Cache, *, market: RedFireVnPyEngine, replica: str, interval: float
-) -> PaperFeed:
-    """Redis pub/sub and a Redis lease beside the Redis cache, otherwise none (one process)."""
-    if isinstance(cache, RedisCacheService):
-        leases = RedisLeaseStore(cache.client, cache.prefix)
-        return RedisPaperFeed(
-            cache.client,
-            cache.prefix,
-            market=market,
-            cache=cache,
-            leases=leases,
-            replica=replica,
-            interval=interval,
-        )
-    return LocalPaperFeed(market)

@@ -5,7 +5,8 @@ broker session knows the orders it sent. Behind a load balancer a cancel request
 replica, so one for another replica's order is published on that replica's own channel; the
 owner asks its gateway, and the outcome reaches every replica as the order's events do.
 
-Delivery is at most once. A cancel the owner did not hear (it is gone, or Redis is) leaves the
+Delivery is at most once. A cancel the owner did not hear (it is gone, or Redis is; or there is
+no other replica, one process on its own) leaves the
 order open, the answer says so, and the client may ask again; a departed replica's orders are
 settled by the replica sweep (services/replicas).
 """
@@ -15,15 +16,10 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import Protocol
 
-import redis.asyncio as redis
 import structlog
-from redis.exceptions import RedisError
 
-from backend.core.cache.protocol import Cache
-from backend.core.cache.redis_service import RedisCacheService
-from backend.core.cache.subscription import ChannelSubscription
+from backend.core.messaging.port import Messaging, MessagingUnavailableError
 from backend.core.monitoring.metrics import CANCELS_RELAYED
 
 logger = structlog.get_logger(__name__)
@@ -31,64 +27,35 @@ logger = structlog.get_logger(__name__)
 Cancel = Callable[[str], Awaitable[None]]
 
 
-class CancelRelay(Protocol):
-    """Hand a cancel to the replica that owns the order."""
-
-    async def forward(self, owner: str, order_id: int, vt_orderid: str) -> bool:
-        """Publish the cancel to `owner`; True when it was listening."""
-
-    async def start(self) -> None:
-        """Listen for cancels of this replica's orders."""
-
-    async def stop(self) -> None:
-        """Stop listening."""
+def cancel_channel(replica: str) -> str:
+    """Where `replica` hears the cancels of its orders."""
+    return f"orders:cancel:{replica}"
 
 
-class LocalCancelRelay:
-    """The embedded default: one process, so there is no other replica to hand a cancel to."""
+class CancelRelay:
+    """One channel per replica on the messaging port: a cancel goes to the order's owner."""
 
-    async def forward(self, owner: str, order_id: int, vt_orderid: str) -> bool:
-        """Nobody to tell."""
-        logger.warning("cancel_not_relayed", order_id=order_id, owner=owner, reason="no Redis")
-        CANCELS_RELAYED.labels(outcome="unheard").inc()
-        return False
-
-    async def start(self) -> None:
-        """Nothing to start."""
-
-    async def stop(self) -> None:
-        """Nothing to stop."""
-
-
-class RedisCancelRelay:
-    """Redis pub/sub: one channel per replica under the key prefix."""
-
-    def __init__(self, client: redis.Redis, prefix: str, *, replica: str, cancel: Cancel) -> None:
-        self.client = client
-        self.prefix = prefix
+    def __init__(self, messaging: Messaging, *, replica: str, cancel: Cancel) -> None:
+        self.messaging = messaging
         self.replica = replica
         self.cancel = cancel
         self._cancels: set[asyncio.Task[None]] = set()
-        self._subscription = ChannelSubscription(
-            client, self.channel(replica), self._received, name="cancel-relay"
+        self._subscription = messaging.subscribe(
+            [cancel_channel(replica)], self._received, name="cancel-relay"
         )
 
     @property
     def listening(self) -> asyncio.Event:
-        """Set while Redis has confirmed the subscription."""
+        """Set while no cancel for this replica's orders can be missed."""
         return self._subscription.listening
-
-    def channel(self, replica: str) -> str:
-        """Where `replica` hears the cancels of its orders."""
-        return f"{self.prefix}orders:cancel:{replica}"
 
     async def forward(self, owner: str, order_id: int, vt_orderid: str) -> bool:
         """Publish to the owner's channel; False (logged and counted) when nobody heard."""
         message = json.dumps({"order_id": order_id, "vt_orderid": vt_orderid})
         try:
-            listeners = int(await self.client.publish(self.channel(owner), message))
-        except (RedisError, OSError) as exc:
-            logger.warning("cancel_relay_failed", order_id=order_id, owner=owner, error=repr(exc))
+            listeners = await self.messaging.publish(cancel_channel(owner), message)
+        except MessagingUnavailableError as exc:
+            logger.warning("cancel_relay_failed", order_id=order_id, owner=owner, error=str(exc))
             CANCELS_RELAYED.labels(outcome="failed").inc()
             return False
         if not listeners:
@@ -121,10 +88,3 @@ class RedisCancelRelay:
             await self.cancel(vt_orderid)
         except Exception as exc:  # already final and forgotten, or the gateway is down
             logger.warning("relayed_cancel_failed", order_id=order_id, error=str(exc))
-
-
-def create_cancel_relay(cache: Cache, *, replica: str, cancel: Cancel) -> CancelRelay:
-    """Redis pub/sub beside the Redis cache, otherwise none (one process)."""
-    if isinstance(cache, RedisCacheService):
-        return RedisCancelRelay(cache.client, cache.prefix, replica=replica, cancel=cancel)
-    return LocalCancelRelay()

@@ -1,127 +1,16 @@
-"""Ownership leases: one replica owns a name until it stops renewing, then another may take it."""
+"""Strategy ownership: one replica runs a strategy while it holds the strategy's lease.
+
+The leases themselves are the messaging port's (backend.core.messaging): memory in one
+process, Redis keys shared by every replica.
+"""
 
 from __future__ import annotations
 
-import time
-from typing import Protocol
+from backend.core.messaging.port import LeaseStore
 
-import redis.asyncio as redis
-
-# Renew and release only while still the owner, atomically (a plain GET + PEXPIRE could
-# extend a lease that expired and was taken by another replica in between).
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
+__all__ = ["LeaseStore", "lease_name"]
 
 
 def lease_name(strategy_id: int) -> str:
     """The ownership lease of one strategy."""
     return f"strategy:{strategy_id}"
-
-
-def _millis(ttl: float) -> int:
-    return max(1, int(ttl * 1000))
-
-
-class LeaseStore(Protocol):
-    """Named leases with an owner and an expiry."""
-
-    async def acquire(self, name: str, owner: str, ttl: float) -> bool:
-        """Take the lease if free (or already ours, extending it); True if `owner` holds it."""
-        ...
-
-    async def renew(self, name: str, owner: str, ttl: float) -> bool:
-        """Extend the lease only if `owner` still holds it."""
-        ...
-
-    async def release(self, name: str, owner: str) -> None:
-        """Give the lease up if `owner` holds it."""
-        ...
-
-    async def owner_of(self, name: str) -> str | None:
-        """The current holder, or None."""
-        ...
-
-
-class MemoryLeaseStore:
-    """In-process leases: the embedded default, and a shared object in tests."""
-
-    def __init__(self) -> None:
-        self._leases: dict[str, tuple[str, float]] = {}
-
-    def _holder(self, name: str) -> str | None:
-        lease = self._leases.get(name)
-        if lease is None:
-            return None
-        if lease[1] <= time.monotonic():
-            del self._leases[name]
-            return None
-        return lease[0]
-
-    async def acquire(self, name: str, owner: str, ttl: float) -> bool:
-        """Take or extend."""
-        holder = self._holder(name)
-        if holder is not None and holder != owner:
-            return False
-        self._leases[name] = (owner, time.monotonic() + ttl)
-        return True
-
-    async def renew(self, name: str, owner: str, ttl: float) -> bool:
-        """Extend if still ours."""
-        if self._holder(name) != owner:
-            return False
-        self._leases[name] = (owner, time.monotonic() + ttl)
-        return True
-
-    async def release(self, name: str, owner: str) -> None:
-        """Drop if ours."""
-        if self._holder(name) == owner:
-            del self._leases[name]
-
-    async def owner_of(self, name: str) -> str | None:
-        """The live holder."""
-        return self._holder(name)
-
-
-class RedisLeaseStore:
-    """Leases shared by every replica: a key holding the owner id, with a millisecond expiry."""
-
-    def __init__(self, client: redis.Redis, prefix: str = "") -> None:
-        self._client = client
-        self._prefix = prefix
-        self._renew = client.register_script(_RENEW)
-        self._release = client.register_script(_RELEASE)
-
-    def _key(self, name: str) -> str:
-        return f"{self._prefix}lease:{name}"
-
-    async def acquire(self, name: str, owner: str, ttl: float) -> bool:
-        """SET NX PX, or a compare-and-renew when we already hold it."""
-        if await self._client.set(self._key(name), owner, px=_millis(ttl), nx=True):
-            return True
-        return await self.renew(name, owner, ttl)
-
-    async def renew(self, name: str, owner: str, ttl: float) -> bool:
-        """Compare-and-PEXPIRE in one Lua call."""
-        renewed = await self._renew(keys=[self._key(name)], args=[owner, _millis(ttl)])
-        return bool(renewed)
-
-    async def release(self, name: str, owner: str) -> None:
-        """Compare-and-DEL in one Lua call."""
-        await self._release(keys=[self._key(name)], args=[owner])
-
-    async def owner_of(self, name: str) -> str | None:
-        """GET the owner id."""
-        owner = await self._client.get(self._key(name))
-        if owner is None:
-            return None
-        return owner.decode() if isinstance(owner, bytes) else str(owner)

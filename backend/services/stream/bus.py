@@ -1,4 +1,4 @@
-"""Event bus: live events to every replica (Redis pub/sub) or within one process (memory).
+"""Event bus: live events to every replica (through the messaging port) and within this one.
 
 A publisher's own replica gets each event at once, in-process; Redis carries it to the
 others, which skip what they sent themselves (`origin`). So a Redis outage only cuts the
@@ -15,13 +15,12 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, get_args
+from typing import Any, Literal, get_args
 
-import redis.asyncio as redis
 import structlog
-from redis.exceptions import RedisError
 
-from backend.core.cache.backoff import Backoff
+from backend.core.messaging.backoff import Backoff
+from backend.core.messaging.port import Messaging, MessagingUnavailableError
 from backend.core.monitoring.metrics import STREAM_BUS_ERRORS
 
 logger = structlog.get_logger(__name__)
@@ -30,7 +29,6 @@ Topic = Literal["order", "trade", "tick", "strategy"]
 TOPICS: tuple[Topic, ...] = get_args(Topic)
 Listener = Callable[["StreamEvent"], None]
 PUBLISH_BATCH = 500
-READ_TIMEOUT = 1.0  # also how often an idle subscriber checks its connection's health
 LOG_INTERVAL = 1.0
 
 
@@ -77,86 +75,52 @@ class StreamEvent:
         return cls(topic, user_id, symbol, data), origin if isinstance(origin, str) else None
 
 
-class EventBus(Protocol):
-    """Publish/subscribe of StreamEvents; publish never raises and never blocks."""
+class EventBus:
+    """StreamEvents on one channel per topic of the messaging port; one reader, one writer.
 
-    backend: str
-
-    def add_listener(self, listener: Listener) -> None:
-        """Call `listener(event)` on the loop for each event, local or remote."""
-
-    def publish(self, event: StreamEvent) -> None:
-        """Deliver to local listeners now and to other replicas soon."""
-
-    async def start(self) -> None:
-        """Start delivering (events published before are delivered locally only)."""
-
-    async def stop(self) -> None:
-        """Stop background work; publishing after stop is local only."""
-
-
-class _Listeners:
-    """Local delivery shared by both buses: a failing listener is logged, never re-raised."""
-
-    def __init__(self) -> None:
-        self._listeners: list[Listener] = []
-
-    def add_listener(self, listener: Listener) -> None:
-        """Call `listener(event)` for each event."""
-        self._listeners.append(listener)
-
-    def _deliver(self, event: StreamEvent) -> None:
-        for listener in self._listeners:
-            try:
-                listener(event)
-            except Exception:
-                logger.exception("stream_listener_failed", topic=event.topic)
-
-
-class MemoryEventBus(_Listeners):
-    """The embedded default: one process, so local delivery is all there is."""
-
-    backend = "memory"
-
-    def publish(self, event: StreamEvent) -> None:
-        """Deliver to local listeners."""
-        self._deliver(event)
-
-    async def start(self) -> None:
-        """Nothing to start."""
-
-    async def stop(self) -> None:
-        """Nothing to stop."""
-
-
-class RedisEventBus(_Listeners):
-    """Redis pub/sub, one channel per topic under the key prefix; one reader, one writer."""
-
-    backend = "redis"
+    Publishing never raises and never blocks: it delivers to local listeners and queues the
+    event for the other replicas (dropped and counted when the queue is full). With nobody to
+    share the broker with (one process), local delivery is all there is.
+    """
 
     def __init__(
         self,
-        client: redis.Redis,
-        prefix: str,
+        messaging: Messaging,
         *,
         outbox_size: int = 10_000,
         reconnect_max_seconds: float = 5.0,
     ) -> None:
-        super().__init__()
-        self.client = client
+        self.messaging = messaging
+        self.backend = messaging.backend
         self.origin = uuid.uuid4().hex
         self._own_suffix = f'"origin":"{self.origin}"}}'
         self._own_packed_suffix = f"{self._own_suffix}]"
-        self.channels = {topic: f"{prefix}stream:{topic}" for topic in TOPICS}
+        self.channels = {topic: f"stream:{topic}" for topic in TOPICS}
+        self._listeners: list[Listener] = []
         self._outbox: asyncio.Queue[tuple[str, str]] = asyncio.Queue(outbox_size)
         self._reconnect_max = reconnect_max_seconds
-        self._tasks: list[asyncio.Task[None]] = []
-        self.subscribed = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._subscription = messaging.subscribe(
+            list(self.channels.values()),
+            self._receive,
+            name="stream-bus-reader",
+            on_error=lambda exc: _failed("receive", exc),
+            reconnect_max_seconds=reconnect_max_seconds,
+        )
+
+    @property
+    def subscribed(self) -> asyncio.Event:
+        """Set while no event of the other replicas can be missed."""
+        return self._subscription.listening
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call `listener(event)` on the loop for each event, local or remote."""
+        self._listeners.append(listener)
 
     def publish(self, event: StreamEvent) -> None:
-        """Deliver locally, and queue for Redis (dropped and counted when the queue is full)."""
+        """Deliver to local listeners now, and queue for the other replicas."""
         self._deliver(event)
-        if not self._tasks:
+        if self._writer is None:
             return
         try:
             self._outbox.put_nowait((self.channels[event.topic], event.to_json(self.origin)))
@@ -166,45 +130,28 @@ class RedisEventBus(_Listeners):
             _failed("publish", exc)
 
     async def start(self) -> None:
-        """Start the reader and the writer."""
-        if not self._tasks:
-            self._tasks = [
-                asyncio.create_task(self._read_forever(), name="stream-bus-reader"),
-                asyncio.create_task(self._write_forever(), name="stream-bus-writer"),
-            ]
+        """Start the reader and the writer (events published before are local only)."""
+        if self._writer is None and self.messaging.shared:
+            await self._subscription.start()
+            self._writer = asyncio.create_task(self._write_forever(), name="stream-bus-writer")
 
     async def stop(self) -> None:
-        """Cancel both tasks; events still queued for Redis are dropped."""
-        tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self.subscribed.clear()
+        """Stop both; events still queued for the other replicas are dropped."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+            await self._subscription.stop()
 
-    async def _read_forever(self) -> None:
-        backoff = Backoff(self._reconnect_max)
-        while True:
+    def _deliver(self, event: StreamEvent) -> None:
+        for listener in self._listeners:
             try:
-                await self._read(backoff)
-            except (RedisError, OSError) as exc:
-                self.subscribed.clear()
-                _failed("receive", exc)
-                await asyncio.sleep(backoff.next())
+                listener(event)
+            except Exception:
+                logger.exception("stream_listener_failed", topic=event.topic)
 
-    async def _read(self, backoff: Backoff) -> None:
-        async with self.client.pubsub(ignore_subscribe_messages=True) as pubsub:
-            await pubsub.subscribe(*self.channels.values())
-            self.subscribed.set()
-            backoff.reset()
-            while True:
-                message = await pubsub.get_message(timeout=READ_TIMEOUT)
-                if message is not None and message.get("type") == "message":
-                    self._receive(message["data"])
-
-    def _receive(self, raw: Any) -> None:
-        if isinstance(raw, str) and (
-            raw.endswith(self._own_suffix) or raw.endswith(self._own_packed_suffix)
-        ):
+    def _receive(self, raw: str) -> None:
+        if raw.endswith(self._own_suffix) or raw.endswith(self._own_packed_suffix):
             return  # our own events (to_json writes `origin` last): delivered when published
         try:
             decoded = json.loads(raw)
@@ -224,12 +171,9 @@ class RedisEventBus(_Listeners):
             while len(batch) < PUBLISH_BATCH and not self._outbox.empty():
                 batch.append(self._outbox.get_nowait())
             try:
-                async with self.client.pipeline(transaction=False) as pipe:
-                    for channel, raw in _packed(batch):
-                        pipe.publish(channel, raw)
-                    await pipe.execute()
+                await self.messaging.publish_many(_packed(batch))
                 backoff.reset()
-            except (RedisError, OSError) as exc:
+            except MessagingUnavailableError as exc:
                 STREAM_BUS_ERRORS.labels("publish").inc(len(batch) - 1)
                 _failed("publish", exc)
                 await asyncio.sleep(backoff.next())

@@ -9,13 +9,12 @@ from typing import Any
 import pytest
 
 from backend.app.container import AppContainer
-from backend.core.cache.redis_service import RedisCacheService
 from backend.core.config.settings import StrategyConfig
+from backend.core.messaging import LeaseStore, MemoryLeaseStore, RedisLeaseStore, RedisMessaging
 from backend.models.enums import StrategyStatus
 from backend.models.strategy import Strategy
 from backend.models.user import User
 from backend.services.strategy.engine import StrategyEngine
-from backend.services.strategy.lease import LeaseStore, MemoryLeaseStore, RedisLeaseStore
 from backend.services.strategy.registry import StrategyRegistry, default_registry
 from tests.conftest import TEST_REDIS_URL
 from tests.services.strategy.support import (
@@ -57,9 +56,10 @@ def shared_leases(request: pytest.FixtureRequest, container: AppContainer) -> Le
     """One lease store shared by several engines: in memory, and in Redis when configured."""
     if request.param == "memory":
         return MemoryLeaseStore()
-    if TEST_REDIS_URL is None or not isinstance(container.cache, RedisCacheService):
+    messaging = container.messaging
+    if TEST_REDIS_URL is None or not isinstance(messaging, RedisMessaging):
         pytest.skip("TEST_REDIS_URL not set")
-    return RedisLeaseStore(container.cache.client, container.cache.key("strategy-test:"))
+    return RedisLeaseStore(messaging.client, messaging.prefix + "strategy-test:")
 
 
 @pytest.fixture

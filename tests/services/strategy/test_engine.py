@@ -7,10 +7,10 @@ from decimal import Decimal
 from prometheus_client import REGISTRY
 
 from backend.app.container import AppContainer
-from backend.core.cache.invalidation import LocalInvalidations
+from backend.core.cache.invalidation import Invalidations
+from backend.core.messaging import MemoryLeaseStore, MemoryMessaging
 from backend.models.enums import OrderSide, OrderStatus, StrategyStatus
 from backend.models.strategy import Strategy
-from backend.services.strategy.lease import MemoryLeaseStore
 from backend.services.vnpy.types import OrderUpdate
 from tests.services.strategy.conftest import MakeEngine, MakeStrategy, stored
 from tests.services.strategy.support import (
@@ -270,7 +270,7 @@ async def test_a_stop_requested_on_another_replica_stops_the_owner_at_once(
 ) -> None:
     """Not on the owner's next reconcile pass (an hour here): the stop notice reaches it."""
     strategy_id = await make_strategy("TickCounter")
-    leases, notices = MemoryLeaseStore(), LocalInvalidations()
+    leases, notices = MemoryLeaseStore(), Invalidations(MemoryMessaging())
     owner = make_engine(leases=leases, notices=notices, renew_interval_seconds=3600)
     other = make_engine("replica-b", leases=leases, notices=notices, renew_interval_seconds=3600)
     await owner.start()

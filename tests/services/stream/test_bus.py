@@ -10,7 +10,8 @@ import pytest
 import redis.asyncio as redis
 from prometheus_client import REGISTRY
 
-from backend.services.stream.bus import MemoryEventBus, RedisEventBus, StreamEvent
+from backend.core.messaging import MemoryMessaging, RedisMessaging
+from backend.services.stream.bus import EventBus, StreamEvent
 from tests.conftest import TEST_REDIS_URL
 from tests.services.stream.conftest import WAIT
 
@@ -52,7 +53,7 @@ def test_foreign_messages_are_refused(raw: str) -> None:
 
 
 async def test_memory_bus_delivers_to_every_listener_and_survives_a_failing_one() -> None:
-    bus, inbox = MemoryEventBus(), Inbox()
+    bus, inbox = EventBus(MemoryMessaging()), Inbox()
 
     def broken(event: StreamEvent) -> None:
         raise RuntimeError("listener bug")
@@ -81,7 +82,8 @@ async def _until(condition: Callable[[], bool]) -> None:
 
 async def test_publishing_without_redis_is_local_and_counted() -> None:
     client = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
-    bus, inbox = RedisEventBus(client, "nowhere:", reconnect_max_seconds=0.1), Inbox()
+    messaging = RedisMessaging.on_client(client, "nowhere:")
+    bus, inbox = EventBus(messaging, reconnect_max_seconds=0.1), Inbox()
     bus.add_listener(inbox)
     failed = _errors("publish")
     await bus.start()
@@ -99,14 +101,14 @@ needs_redis = pytest.mark.skipif(TEST_REDIS_URL is None, reason="needs TEST_REDI
 
 
 @pytest.fixture
-async def buses() -> AsyncIterator[tuple[RedisEventBus, RedisEventBus, redis.Redis]]:
+async def buses() -> AsyncIterator[tuple[EventBus, EventBus, redis.Redis]]:
     """Two buses (two replicas) on one prefix, both subscribed."""
     assert TEST_REDIS_URL is not None
     name = f"redfire-test-bus-{uuid.uuid4().hex[:8]}"
     client = redis.Redis.from_url(TEST_REDIS_URL, decode_responses=True, client_name=name)
     prefix = f"{name}:"
-    first = RedisEventBus(client, prefix, reconnect_max_seconds=0.2)
-    second = RedisEventBus(client, prefix, reconnect_max_seconds=0.2)
+    first = EventBus(RedisMessaging.on_client(client, prefix), reconnect_max_seconds=0.2)
+    second = EventBus(RedisMessaging.on_client(client, prefix), reconnect_max_seconds=0.2)
     for bus in (first, second):
         await bus.start()
         await asyncio.wait_for(bus.subscribed.wait(), WAIT)
@@ -118,7 +120,7 @@ async def buses() -> AsyncIterator[tuple[RedisEventBus, RedisEventBus, redis.Red
 
 @needs_redis
 async def test_an_event_reaches_the_other_replica_once_and_is_not_echoed(
-    buses: tuple[RedisEventBus, RedisEventBus, redis.Redis],
+    buses: tuple[EventBus, EventBus, redis.Redis],
 ) -> None:
     first, second, _ = buses
     here, there = Inbox(), Inbox()
@@ -138,7 +140,7 @@ async def test_an_event_reaches_the_other_replica_once_and_is_not_echoed(
 
 @needs_redis
 async def test_the_subscriber_reconnects_after_its_connection_is_killed(
-    buses: tuple[RedisEventBus, RedisEventBus, redis.Redis],
+    buses: tuple[EventBus, EventBus, redis.Redis],
 ) -> None:
     first, second, client = buses
     there = Inbox()
@@ -164,7 +166,7 @@ async def test_the_subscriber_reconnects_after_its_connection_is_killed(
 
 @needs_redis
 async def test_a_burst_travels_packed_in_order_and_is_not_echoed(
-    buses: tuple[RedisEventBus, RedisEventBus, redis.Redis],
+    buses: tuple[EventBus, EventBus, redis.Redis],
 ) -> None:
     first, second, client = buses
     here, there = Inbox(), Inbox()
@@ -172,8 +174,9 @@ async def test_a_burst_travels_packed_in_order_and_is_not_echoed(
     second.add_listener(there)
     orders = [StreamEvent("order", 7, None, {"id": n}) for n in range(5)]
     burst = [*orders, StreamEvent("trade", 7, None, {"id": 1}), ORDER]
+    assert isinstance(first.messaging, RedisMessaging)
     async with client.pubsub(ignore_subscribe_messages=True) as wire:
-        await wire.subscribe(first.channels["order"])
+        await wire.subscribe(first.messaging.channel(first.channels["order"]))
         for event in burst:  # one loop iteration: the writer takes them as one batch
             first.publish(event)
         assert [await there.next() for _ in burst] == burst  # in order, across topics

@@ -9,12 +9,12 @@ from decimal import Decimal
 
 import pytest
 
-from backend.core.cache.redis_service import RedisCacheService
 from backend.core.config.sections import RedisConfig
+from backend.core.messaging import create_messaging
 from backend.core.monitoring.metrics import PAPER_MARKET_LEADER
 from backend.models.enums import OrderSide, OrderType
 from backend.schemas.market import TickRead
-from backend.services.data.paper_feed import RedisPaperFeed, create_paper_feed, inject
+from backend.services.data.paper_feed import PaperFeed, inject
 from backend.services.stream.publisher import tick_cache_key
 from backend.services.vnpy.engine import RedFireVnPyEngine, vnpy_engine_from_config
 from backend.services.vnpy.types import BridgeEvent, OrderUpdate, TradeFill
@@ -30,12 +30,12 @@ class Replica:
 
     def __init__(self, name: str, prefix: str) -> None:
         assert REDIS_URL is not None
-        self.cache = RedisCacheService(RedisConfig(url=REDIS_URL, key_prefix=prefix))
+        self.messaging = create_messaging(RedisConfig(url=REDIS_URL, key_prefix=prefix))
+        self.cache = self.messaging.cache
         config = paper_config()
         self.engine: RedFireVnPyEngine = vnpy_engine_from_config(config, shared_paper_market=True)
-        feed = create_paper_feed(self.cache, market=self.engine, replica=name, interval=0)
-        assert isinstance(feed, RedisPaperFeed)
-        self.feed = feed  # stepped by the test (no walk of its own: interval 0)
+        # Stepped by the test (no walk of its own: interval 0).
+        self.feed = PaperFeed(self.messaging, market=self.engine, replica=name, interval=0)
         self.orders: list[OrderUpdate] = []
 
     async def start(self) -> None:
@@ -53,7 +53,7 @@ class Replica:
     async def stop(self) -> None:
         await self.feed.stop()
         await self.engine.stop()
-        await self.cache.close()
+        await self.messaging.close()
 
     def last(self, symbol: str) -> Decimal | None:
         tick = self.engine.get_tick(symbol)

@@ -1,24 +1,31 @@
-"""ChannelSubscription: one Redis pub/sub channel, kept subscribed, each message handed on.
+"""RedisSubscription: Redis pub/sub channels, kept subscribed, each message handed on.
 
-Shared by the listeners that each follow one channel (invalidations, relayed cancels, the
-paper market's ticks): a lost connection is logged, waited out with back-off and subscribed
-again; `listening` is set only while Redis has confirmed the subscription. A connection that
-stays open while Redis answers nothing (Redis paused, a network path that drops packets)
-counts as lost too: an idle subscription pings Redis, and one that hears nothing for
-STALL_SECONDS drops the connection and subscribes again.
+A lost connection is logged, waited out with back-off and subscribed again; `listening` is
+set only while Redis has confirmed every channel. A connection that stays open while Redis
+answers nothing (Redis paused, a network path that drops packets) counts as lost too: an idle
+subscription pings Redis, and one that hears nothing for STALL_SECONDS drops the connection
+and subscribes again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 
 import redis.asyncio as redis
 import structlog
 from redis.exceptions import RedisError
 
-from backend.core.cache.backoff import Backoff
+from backend.core.messaging.backoff import Backoff
+from backend.core.messaging.port import (
+    ErrorNotice,
+    MessageHandler,
+    MessagingUnavailableError,
+    Notice,
+    ignore_error,
+    nothing,
+)
 
 logger = structlog.get_logger(__name__)
 
@@ -30,33 +37,36 @@ class SubscriptionStalledError(ConnectionError):
     """Redis answered nothing, not even a ping, for STALL_SECONDS."""
 
 
-def _nothing() -> None:
-    return None
-
-
-class ChannelSubscription:
-    """Subscribe to `channel` until stopped; call `on_message(text)` for each message."""
+class RedisSubscription:
+    """Subscribe to `channels` until stopped; call `on_message(text)` for each message."""
 
     def __init__(
         self,
         client: redis.Redis,
-        channel: str,
-        on_message: Callable[[str], None],
+        channels: Sequence[str],
+        on_message: MessageHandler,
         *,
         name: str,
-        on_subscribed: Callable[[], None] = _nothing,
-        on_lost: Callable[[], None] = _nothing,
+        on_subscribed: Notice = nothing,
+        on_lost: Notice = nothing,
+        on_error: ErrorNotice = ignore_error,
         reconnect_max_seconds: float = 5.0,
     ) -> None:
         self.client = client
-        self.channel = channel
+        self.channels = tuple(channels)
         self.name = name
         self._on_message = on_message
         self._on_subscribed = on_subscribed
         self._on_lost = on_lost
+        self._on_error = on_error
         self._reconnect_max = reconnect_max_seconds
         self._task: asyncio.Task[None] | None = None
-        self.listening = asyncio.Event()
+        self._listening = asyncio.Event()
+
+    @property
+    def listening(self) -> asyncio.Event:
+        """Set while Redis has confirmed the subscription to every channel."""
+        return self._listening
 
     async def start(self) -> None:
         """Subscribe in the background."""
@@ -72,7 +82,7 @@ class ChannelSubscription:
         self._lost()
 
     def _lost(self) -> None:
-        self.listening.clear()
+        self._listening.clear()
         self._on_lost()
 
     async def _listen_forever(self) -> None:
@@ -82,12 +92,16 @@ class ChannelSubscription:
                 await self._listen(backoff)
             except (RedisError, OSError) as exc:
                 self._lost()
+                error = MessagingUnavailableError(repr(exc))
+                error.__cause__ = exc
+                self._on_error(error)
                 logger.warning("subscription_lost", subscription=self.name, error=repr(exc))
                 await asyncio.sleep(backoff.next())
 
     async def _listen(self, backoff: Backoff) -> None:
         async with self.client.pubsub() as pubsub:
-            await pubsub.subscribe(self.channel)
+            await pubsub.subscribe(*self.channels)
+            confirmed = 0
             heard = time.monotonic()
             while True:
                 message = await pubsub.get_message(timeout=READ_TIMEOUT)
@@ -98,14 +112,17 @@ class ChannelSubscription:
                     await pubsub.ping()  # answered by a pong message, unless Redis is stuck
                     continue
                 heard = time.monotonic()
-                if message["type"] == "subscribe":
-                    # Confirmed: from here on, no message on the channel can be missed.
-                    self.listening.set()
-                    self._on_subscribed()
-                    backoff.reset()
-                elif message["type"] == "message":
+                kind = message["type"]
+                if kind == "message":
                     data = message["data"]
                     self._deliver(data.decode() if isinstance(data, bytes) else str(data))
+                elif kind == "subscribe":
+                    confirmed += 1
+                    if confirmed == len(self.channels):
+                        # Confirmed: from here on, no message on the channels can be missed.
+                        self._listening.set()
+                        self._on_subscribed()
+                        backoff.reset()
 
     def _deliver(self, text: str) -> None:
         try:
