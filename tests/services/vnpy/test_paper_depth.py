@@ -6,10 +6,15 @@ import itertools
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
+
 from backend.models.enums import OrderSide, OrderStatus, OrderType
+from backend.schemas.market import TickRead
+from backend.services.stream.publisher import tick_payload
 from backend.services.vnpy.engine import RedFireVnPyEngine
 from backend.services.vnpy.paper_gateway import PaperGateway
 from backend.services.vnpy.paper_market import DEPTH_LEVELS, PaperContract, RandomWalk
+from backend.services.vnpy.types import DEPTH_FIELDS
 
 from .conftest import BTC, IF, RB, Recorder
 
@@ -195,3 +200,27 @@ def test_volatility_scales_the_steps_and_prices_stay_on_the_grid() -> None:
     assert min(calm) > 0
     assert min(wild) > 0
     assert sum(wild) > 20 * sum(calm)  # 100x the deviation
+
+
+async def test_the_published_tick_carries_the_depth(
+    engine: RedFireVnPyEngine, recorder: Recorder
+) -> None:
+    paper = engine.paper_gateway(IF)
+    deep_if_tick(paper)
+    await recorder.settle()
+    snapshot = engine.get_tick(IF)
+    assert snapshot is not None
+    payload = tick_payload(snapshot)  # what the WebSocket sends and the shared cache keeps
+    assert payload == TickRead.model_validate(snapshot).model_dump(mode="json")
+    assert (payload["ask_price_3"], payload["ask_volume_3"]) == ("3500.6", "5")
+    assert (payload["bid_price_2"], payload["bid_volume_2"]) == ("3499.8", "6")
+    assert (payload["bid_price_3"], payload["ask_price_4"]) == ("0", "0")
+
+    paper.inject_tick(IF, last_price=D("3500.0"))  # level 1 only: the depth is gone
+    await recorder.settle()
+    later = engine.get_tick(IF)
+    assert later is not None
+    assert {tick_payload(later)[field] for field in DEPTH_FIELDS} == {"0"}
+    too_deep = [(D("3500.4") + D("0.2") * i, D(1)) for i in range(DEPTH_LEVELS)]
+    with pytest.raises(ValueError, match="at most 5 levels"):
+        paper.inject_tick(IF, last_price=D("3500.0"), ask_depth=too_deep)
