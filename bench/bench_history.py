@@ -255,7 +255,8 @@ def http_rows(url: str, env_base: dict[str, str]) -> list[Row]:
         "DATABASE__POOL_SIZE": "20", "DATABASE__MAX_OVERFLOW": "0",
     }  # fmt: skip
     env.pop("REDIS_URL", None)
-    with server("backend.main:app", env, free_port()) as base:
+    with server("backend.main:app", env, free_port()) as served:
+        base = served.base
         login = {"username": "bench", "password": PASSWORD}
         token = httpx.post(f"{base}/api/v1/auth/login", data=login).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
@@ -268,18 +269,19 @@ def http_rows(url: str, env_base: dict[str, str]) -> list[Row]:
             assert len(answer.json()["bars"]) == 1440, answer.text[:200]
         one_day = day_paths("/api/v1/market/bars?", 100, 1)[0]
         same = {"BENCH_PATH": one_day, "BENCH_TOKEN": token}
-        run_wrk(base, "get.lua", same, seconds=3, connections=16)
-        ours = run_wrk(base, "get.lua", same, seconds=SECONDS, connections=16)
+        run_wrk(served, "get.lua", same, seconds=3, connections=16)
+        ours = run_wrk(served, "get.lua", same, seconds=SECONDS, connections=16)
         month = {"BENCH_PATHS": " ".join(day_paths("/api/v1/market/bars?", 300, 30)),
                  "BENCH_TOKEN": token}  # fmt: skip
-        run_wrk(base, "get_paths.lua", month, seconds=3, connections=16)
-        turns = run_wrk(base, "get_paths.lua", month, seconds=SECONDS, connections=16)
+        run_wrk(served, "get_paths.lua", month, seconds=3, connections=16)
+        turns = run_wrk(served, "get_paths.lua", month, seconds=SECONDS, connections=16)
     with server("bench.baseline_bars_app:app", {**env_base, "DATABASE_URL": url},
-                free_port()) as base:  # fmt: skip
+                free_port()) as served:  # fmt: skip
+        base = served.base
         path = day_paths("/bars?", 100, 1)[0].replace("&limit=1440", "")
         assert len(httpx.get(base + path).json()) == 1440
-        run_wrk(base, "get.lua", {"BENCH_PATH": path}, seconds=3, connections=16)
-        theirs = run_wrk(base, "get.lua", {"BENCH_PATH": path}, seconds=SECONDS, connections=16)
+        run_wrk(served, "get.lua", {"BENCH_PATH": path}, seconds=3, connections=16)
+        theirs = run_wrk(served, "get.lua", {"BENCH_PATH": path}, seconds=SECONDS, connections=16)
     cold.sort()
     return [
         Row("GET /market/bars, one day, 16 conns: p99", ours.p99_ms, "ms",

@@ -3,7 +3,7 @@
 from backend.models.account import Account, Position
 from backend.models.backtest import Backtest
 from backend.models.control import IdempotencyKey, RiskSettings
-from backend.models.market import MarketBar, MarketTick
+from backend.models.market import MarketBar, MarketBarHour, MarketTick
 from backend.models.order import OpenOrderCount, OpenOrderExposure, Order, Trade
 from backend.models.replica import Replica
 from backend.models.revocation import RevokedSession, UsedRefreshToken
@@ -15,6 +15,7 @@ __all__ = [
     "Backtest",
     "IdempotencyKey",
     "MarketBar",
+    "MarketBarHour",
     "MarketTick",
     "OpenOrderCount",
     "OpenOrderExposure",

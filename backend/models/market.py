@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal
 
-from sqlalchemy import String
+from sqlalchemy import Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.database.base import Base
@@ -68,3 +68,24 @@ class MarketTick(Base):
     volume: Mapped[Decimal]
     turnover: Mapped[Decimal]
     open_interest: Mapped[Decimal]
+
+
+class MarketBarHour(Base):
+    """The rollup of one symbol's stored one-minute bars of one UTC hour (PostgreSQL).
+
+    Kept in step with market_bars by every write (services/market/rollups.py), so that 1h
+    and 1d bars built from minutes read 24 rows a day instead of 1,440. Volume and turnover
+    are unbounded NUMERIC (sums); SQLite leaves the table empty.
+    """
+
+    __tablename__ = "market_bar_hours"
+
+    symbol: Mapped[str] = mapped_column(String(64), primary_key=True)
+    datetime: Mapped[dt.datetime] = mapped_column(primary_key=True)
+    open: Mapped[Decimal] = mapped_column(Numeric())
+    high: Mapped[Decimal] = mapped_column(Numeric())
+    low: Mapped[Decimal] = mapped_column(Numeric())
+    close: Mapped[Decimal] = mapped_column(Numeric())
+    volume: Mapped[Decimal] = mapped_column(Numeric())
+    turnover: Mapped[Decimal] = mapped_column(Numeric())
+    open_interest: Mapped[Decimal] = mapped_column(Numeric())

@@ -9,12 +9,16 @@ after the import's first bar cannot overlap it, so its chunks are copied into ma
 itself; otherwise into a temporary staging table, merged at the end by one
 INSERT ... SELECT ... ON CONFLICT DO UPDATE. Should a bar appear meanwhile after all (a
 recording replica), the unique violation rolls everything back and the import runs once
-more, staged. The monthly partitions a chunk needs are created before it is copied.
+more, staged. The monthly partitions a chunk needs are created before it is copied. The
+hourly rollups of imported minutes (rollups.py) are brought up to date in the same
+transaction: built on the worker thread for minutes copied straight in, recomputed from the
+table for merged ones.
 SQLite: batched upserts.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator, Callable
@@ -32,7 +36,9 @@ from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.errors import DomainValidationError
 from backend.core.monitoring.metrics import BARS_IMPORTED
 from backend.models.market import MarketBar
+from backend.services.market import rollups
 from backend.services.market.chunks import BarRow, Chunk, ChunkSource, error_summary
+from backend.services.market.intervals import BarInterval
 from backend.services.market.pages import BarPages
 from backend.services.market.partitions import Partitions, month_of, next_month
 
@@ -110,6 +116,9 @@ def copy_text(chunk: Chunk) -> bytes:
     """
     prefix = f"{chunk.symbol},{chunk.interval.value},"
     columns = chunk.columns
+    whole = _as_written(chunk, prefix)
+    if whole is not None:
+        return whole
     if not _copyable(columns):
         lines = [_written(prefix, row) for row in chunk.rows]
     else:
@@ -132,6 +141,25 @@ def copy_text(chunk: Chunk) -> bytes:
                 lines.append(_written(prefix, row))
     lines.append("")
     return "\n".join(lines).encode()
+
+
+def _as_written(chunk: Chunk, prefix: str) -> bytes | None:
+    """The fast path of `copy_text`: a file whose columns are COPY's own, in its order and
+    nothing else, passed on line by line as written when every line qualifies (else None)."""
+    if chunk.columns != _CANONICAL or "_" in prefix:
+        return None
+    lines = [row[9] for row in chunk.rows]
+    for cells in lines:
+        if cells is None or len(cells) != len(_CANONICAL) or not _ISO_SHAPE(cells[0]):
+            return None
+    body = ("\n" + prefix).join(map(",".join, lines))  # type: ignore[arg-type]
+    if not body.isascii() or "_" in body:
+        return None
+    return f"{prefix}{body}\n".encode()
+
+
+# datetime, open, high, low, close, volume, turnover, open_interest: the first 8 cells.
+_CANONICAL = (0, 1, 2, 3, 4, 5, 6, 7)
 
 
 def _written(prefix: str, row: BarRow) -> str:
@@ -163,7 +191,8 @@ class BarImporter:
         else:
             try:
                 imported = await self._postgresql(open_source(), staged=False)
-            except asyncpg.UniqueViolationError:
+            except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError):
+                # A recording wrote one of these minutes meanwhile.
                 logger.info("bar_import_retried_staged")
                 imported = await self._postgresql(open_source(), staged=True)
         BARS_IMPORTED.inc(sum(series.bars for series in imported))
@@ -174,18 +203,32 @@ class BarImporter:
     async def _postgresql(self, source: ChunkSource, *, staged: bool) -> list[ImportedSeries]:
         tally = _Tally({})
         direct: dict[tuple[str, str], bool] = {}
+        # The hourly rollups of each symbol's minutes, built on the worker thread while
+        # the minutes go straight into market_bars (None: recomputed from the table).
+        hours: dict[str, list[rollups.HourRow] | None] = {}
         staging = False
-        async with self.database.driver_connection() as driver, driver.transaction():
+        async with (
+            self.database.driver_connection() as driver,
+            driver.transaction(),
+            _PartitionsAhead(self.partitions) as ahead,
+        ):
             await driver.execute("SET LOCAL TIME ZONE 'UTC'")  # naive datetimes are UTC
-            chunks = source.chunks(copy_text)
+            chunks = source.chunks(_formatted)
             async with contextlib.aclosing(chunks):  # type: ignore[type-var]
                 async for chunk in chunks:
                     key = (chunk.symbol, chunk.interval.value)
+                    minutes = chunk.interval is BarInterval.MINUTE
                     if key not in direct:
+                        if minutes:
+                            # Held to the end: a recording of these hours meanwhile
+                            # recomputes them after this import commits (rollups.py).
+                            await driver.execute(rollups.LOCK_SQL, chunk.symbol)
                         overlaps = await driver.fetchval(_OVERLAPS, *key, chunk.first)
                         direct[key] = not (staged or overlaps)
-                    months = {month_of(chunk.first), month_of(chunk.last)}
-                    await self.partitions.ensure("market_bars", _months_between(months))
+                        if minutes:
+                            hours[chunk.symbol] = []
+                    months = _months_between({month_of(chunk.first), month_of(chunk.last)})
+                    await ahead.ensure(months)
                     target = "market_bars"
                     if not direct[key]:
                         if not staging:
@@ -197,10 +240,13 @@ class BarImporter:
                         target = _STAGING
                     await _copy(driver, target, chunk)
                     tally.add(chunk)
+                    if minutes:
+                        _add_hours(hours, chunk)
             if source.errors:
                 raise InvalidBarImportError(error_summary(source.errors))
             if staging:
                 await driver.execute(_MERGE_STAGED)
+            await _write_hours(driver, tally.result(), hours, direct)
         return tally.result()
 
     async def _sqlite(self, source: ChunkSource) -> list[ImportedSeries]:
@@ -228,11 +274,106 @@ class BarImporter:
         return tally.result()
 
 
+class _PartitionsAhead:
+    """Creates the month after the last one a chunk needed while the chunk is copied (a
+    partition takes a transaction of its own, tens of milliseconds the copy need not wait)."""
+
+    def __init__(self, partitions: Partitions) -> None:
+        self.partitions = partitions
+        self._next: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> _PartitionsAhead:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._settled()
+
+    async def ensure(self, months: set[date]) -> None:
+        """Every month of `months` has its partition; the following month's is on its way."""
+        await self._settled()
+        await self.partitions.ensure("market_bars", months)
+        following = {next_month(max(months))}
+        self._next = asyncio.create_task(self.partitions.ensure("market_bars", following))
+
+    async def _settled(self) -> None:
+        # A month created ahead that failed is created (or fails) when it is needed.
+        task, self._next = self._next, None
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
+
+
+def _formatted(chunk: Chunk) -> tuple[bytes, list[rollups.HourRow] | None]:
+    """(COPY text, the chunk's hourly rollups): those only of minutes read from a CSV file,
+    exact at 8 places as stored (a vnpy database's floats are rounded by PostgreSQL)."""
+    hours = None
+    if chunk.interval is BarInterval.MINUTE and chunk.columns:
+        hours = rollups.hour_rows(chunk.rows)
+    return copy_text(chunk), hours
+
+
+def _add_hours(hours: dict[str, list[rollups.HourRow] | None], chunk: Chunk) -> None:
+    kept, more = hours.get(chunk.symbol), chunk.payload[1]
+    if kept is None or more is None:
+        hours[chunk.symbol] = None
+    else:
+        rollups.join_hours(kept, more)
+
+
+async def _write_hours(
+    driver: Any,
+    imported: list[ImportedSeries],
+    hours: dict[str, list[rollups.HourRow] | None],
+    direct: dict[tuple[str, str], bool],
+) -> None:
+    """Bring the hourly rollups of the imported minutes up to date.
+
+    The hours built on the worker thread are written where the import's minutes are all the
+    hour holds: copied straight into market_bars (nothing stored at or after the first),
+    every hour but the first, which may hold minutes stored before; merged into stored ones,
+    the hours of 60 imported minutes. The others are recomputed from the table (all of them
+    when the minutes came from a vnpy database, whose floats PostgreSQL rounds).
+    """
+    recompute: dict[str, list[tuple[datetime, datetime]]] = {}
+    staged = False
+    for series in imported:
+        if series.interval != BarInterval.MINUTE.value:
+            continue
+        built = hours.get(series.symbol)
+        if built is None:
+            recompute[series.symbol] = [(series.first, series.last)]
+            continue
+        if direct[(series.symbol, series.interval)]:
+            whole, partial = built, [(series.first, series.first)]
+        else:
+            whole = [hour for hour in built if hour[8] == rollups.MINUTES_PER_HOUR]
+            partial = rollups.spans(hour[0] for hour in built if hour[8] < rollups.MINUTES_PER_HOUR)
+        recompute[series.symbol] = partial
+        if not whole:
+            continue
+        if not staged:
+            await driver.execute(
+                "CREATE TEMPORARY TABLE market_bar_hours_import (LIKE market_bar_hours)"
+                " ON COMMIT DROP"
+            )
+            staged = True
+        text = await asyncio.to_thread(rollups.hours_copy_text, whole, series.symbol)
+
+        async def once(text: bytes = text) -> AsyncIterator[bytes]:
+            yield text
+
+        await driver.copy_to_table(
+            "market_bar_hours_import", source=once(), columns=rollups.HOURS_COLUMNS, format="csv"
+        )
+    if staged:
+        await driver.execute(rollups.MERGE_STAGED_HOURS)
+    await rollups.refresh(driver.execute, recompute)
+
+
 async def _copy(driver: Any, table: str, chunk: Chunk) -> None:
     """COPY one chunk; a value PostgreSQL refuses is a bad line of the input (422)."""
 
     async def once() -> AsyncIterator[bytes]:
-        yield chunk.payload
+        yield chunk.payload[0]
 
     try:
         await driver.copy_to_table(table, source=once(), columns=COPY_COLUMNS, format="csv")

@@ -6,7 +6,9 @@ imported hourly or daily history is served as it was imported and recorded minut
 aggregated. Aggregation follows the bars' OHLCV rules: open of the first bar, close and open
 interest of the last, highest high, lowest low, summed volume and turnover; buckets are UTC
 (intervals.py). PostgreSQL aggregates in SQL (date_bin) and, for the API, writes the JSON
-itself; SQLite is read row by row and aggregated in Python (sqlite_reading.py).
+itself; 1h and 1d bars of minutes are read from the hourly rollups (rollups.py: 24 rows a
+day instead of 1,440), which hold the same aggregates. SQLite is read row by row and
+aggregated in Python (sqlite_reading.py).
 
 Paging: `start` is rounded down to the interval; bars starting in [start, end) are returned
 oldest first, at most `limit`, with `next_start` (where the next page starts, past any gap)
@@ -45,19 +47,33 @@ _PLAIN_SQL = (
     " WHERE symbol = $1 AND interval = $2 AND datetime >= $3 AND datetime < $4"
     " ORDER BY datetime LIMIT $5"
 )
+
+
 # One ordered array per bucket: open is its first row's, close and open interest its last's.
-_AGGREGATED_SQL = (
-    "SELECT bucket, trim_scale(firsts[1][1])::text, trim_scale(high)::text,"  # noqa: S608
-    " trim_scale(low)::text, trim_scale(firsts[n][2])::text, trim_scale(volume)::text,"
-    " trim_scale(turnover)::text, trim_scale(firsts[n][3])::text FROM ("
-    f" SELECT date_bin($6, datetime, {_ORIGIN}) AS bucket,"
-    " array_agg(ARRAY[open, close, open_interest] ORDER BY datetime) AS firsts,"
-    " count(*) AS n, max(high) AS high, min(low) AS low,"
-    " sum(volume) AS volume, sum(turnover) AS turnover"
-    " FROM market_bars"
-    " WHERE symbol = $1 AND interval = $2 AND datetime >= $3 AND datetime < $4"
-    " GROUP BY bucket) AS buckets ORDER BY bucket LIMIT $5"
+def _aggregated_sql(rows: str, limit: str, step: str) -> str:
+    return (
+        "SELECT bucket, trim_scale(firsts[1][1])::text, trim_scale(high)::text,"  # noqa: S608
+        " trim_scale(low)::text, trim_scale(firsts[n][2])::text, trim_scale(volume)::text,"
+        " trim_scale(turnover)::text, trim_scale(firsts[n][3])::text FROM ("
+        f" SELECT date_bin({step}, datetime, {_ORIGIN}) AS bucket,"
+        " array_agg(ARRAY[open, close, open_interest] ORDER BY datetime) AS firsts,"
+        " count(*) AS n, max(high) AS high, min(low) AS low,"
+        " sum(volume) AS volume, sum(turnover) AS turnover"
+        f" FROM {rows}"
+        f" GROUP BY bucket) AS buckets ORDER BY bucket LIMIT {limit}"
+    )
+
+
+_AGGREGATED_SQL = _aggregated_sql(
+    "market_bars WHERE symbol = $1 AND interval = $2 AND datetime >= $3 AND datetime < $4",
+    "$5",
+    "$6",
 )
+# 1h and 1d bars of minutes: from the hourly rollups (rollups.py). $1 symbol, [$2, $3), $4
+# the page size + 1, $5 the interval.
+_HOURS = "market_bar_hours WHERE symbol = $1 AND datetime >= $2 AND datetime < $3"
+_HOURS_SQL = f"SELECT datetime AS bucket, {_TEXT} FROM {_HOURS} ORDER BY datetime LIMIT $4"  # noqa: S608
+_FROM_HOURS_SQL = _aggregated_sql(_HOURS, "$4", "$5")
 _JSON_BAR = (
     """'{"datetime":"' || to_char(bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
     + "".join(f""" || '","{name}":"' || {name}""" for name in VALUE_COLUMNS)
@@ -65,13 +81,14 @@ _JSON_BAR = (
 )
 
 
-def _json_sql(page_sql: str) -> str:
+def _json_sql(page_sql: str, limit: str = "$5") -> str:
     # The page as the API's JSON array elements, written by PostgreSQL, and the start of the
-    # row asked for past the page ($5 is the page size + 1), if there is one.
+    # row asked for past the page (`limit` is the page size + 1), if there is one.
     columns = ", ".join(VALUE_COLUMNS)
     return (
-        f"SELECT coalesce(string_agg({_JSON_BAR}, ',' ORDER BY bucket) FILTER (WHERE n < $5), ''),"  # noqa: S608
-        " max(bucket) FILTER (WHERE n >= $5)"
+        f"SELECT coalesce(string_agg({_JSON_BAR}, ',' ORDER BY bucket)"  # noqa: S608
+        f" FILTER (WHERE n < {limit}), ''),"
+        f" max(bucket) FILTER (WHERE n >= {limit})"
         f" FROM (SELECT *, row_number() OVER (ORDER BY bucket) AS n"
         f" FROM ({page_sql}) AS p (bucket, {columns})) AS page"
     )
@@ -79,6 +96,8 @@ def _json_sql(page_sql: str) -> str:
 
 _PLAIN_JSON_SQL = _json_sql(_PLAIN_SQL)
 _AGGREGATED_JSON_SQL = _json_sql(_AGGREGATED_SQL)
+_HOURS_JSON_SQL = _json_sql(_HOURS_SQL, "$4")
+_FROM_HOURS_JSON_SQL = _json_sql(_FROM_HOURS_SQL, "$4")
 _EXISTS_SQL = (
     "SELECT EXISTS (SELECT 1 FROM market_bars"
     " WHERE symbol = $1 AND interval = $2 AND datetime >= $3 AND datetime < $4)"
@@ -95,6 +114,8 @@ _COUNT_PLAIN_SQL = (
     "SELECT count(*) FROM market_bars"
     " WHERE symbol = $1 AND interval = $2 AND datetime >= $3 AND datetime < $4"
 )
+_COUNT_HOURS_SQL = f"SELECT count(*) FROM {_HOURS}"  # noqa: S608
+_COUNT_FROM_HOURS_SQL = f"SELECT count(DISTINCT date_bin($4, datetime, {_ORIGIN})) FROM {_HOURS}"  # noqa: S608
 _COUNT_AGGREGATED_SQL = (
     f"SELECT count(DISTINCT date_bin($5, datetime, {_ORIGIN})) FROM market_bars"  # noqa: S608
     " WHERE symbol = $1 AND interval = $2 AND datetime >= $3 AND datetime < $4"
@@ -174,6 +195,11 @@ class BarReader:
             plan = await _plan_pg(driver, request)
             if plan is None:
                 return 0
+            if _from_hours(plan, interval):
+                hours: list[Any] = [symbol, plan.low, plan.until]
+                if interval is BarInterval.HOUR:
+                    return int(await driver.fetchval(_COUNT_HOURS_SQL, *hours))
+                return int(await driver.fetchval(_COUNT_FROM_HOURS_SQL, *hours, interval.step))
             args: list[Any] = [symbol, plan.base.value, plan.low, plan.until]
             if plan.base is interval:
                 return int(await driver.fetchval(_COUNT_PLAIN_SQL, *args))
@@ -201,7 +227,17 @@ async def _plan_pg(driver: Any, request: BarRequest) -> Plan | None:
     return await plan(request, exists, newest)
 
 
+def _from_hours(plan: Plan, interval: BarInterval) -> bool:
+    """1h and 1d bars of minutes are read from the hourly rollups."""
+    return plan.base is BarInterval.MINUTE and interval in (BarInterval.HOUR, BarInterval.DAY)
+
+
 def _page_args(plan: Plan, request: BarRequest, *, json: bool = False) -> list[Any]:
+    if _from_hours(plan, request.interval):
+        hours: list[Any] = [request.symbol, plan.low, plan.high, request.limit + 1]
+        if request.interval is BarInterval.HOUR:
+            return [_HOURS_JSON_SQL if json else _HOURS_SQL, *hours]
+        return [_FROM_HOURS_JSON_SQL if json else _FROM_HOURS_SQL, *hours, request.interval.step]
     args: list[Any] = [request.symbol, plan.base.value, plan.low, plan.high, request.limit + 1]
     if plan.base is request.interval:
         return [_PLAIN_JSON_SQL if json else _PLAIN_SQL, *args]

@@ -2,8 +2,10 @@
 
 On PostgreSQL whole monthly partitions past the cutoff are dropped (no row-by-row delete,
 no bloat), then the rows before the cutoff in the month it falls in are deleted; on SQLite
-the rows are deleted. Every hour, and at start-up, which also creates the partitions of the
-coming months. Any replica may run it: partition changes are serialized and idempotent.
+the rows are deleted. The hourly rollups (PostgreSQL, rollups.py) of the expired hours go in
+the same transaction as the rows, and the hour the cutoff falls in is recomputed. Every
+hour, and at start-up, which also creates the partitions of the coming months. Any replica
+may run it: partition changes are serialized and idempotent.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy import delete
 from backend.core.config.settings import MarketConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.models.market import MarketBar, MarketTick
+from backend.services.market import rollups
 from backend.services.market.partitions import Partitions
 
 logger = structlog.get_logger(__name__)
@@ -49,6 +52,10 @@ class Retention:
             dropped = await self.partitions.drop_before(table, cutoff)
             async with self.database.session() as session:
                 result = await session.execute(delete(model).where(model.datetime < cutoff))
+                if model is MarketBar and self.partitions.enabled:
+                    await rollups.expire(
+                        rollups.sqlalchemy_execute(await session.connection()), cutoff
+                    )
             deleted = int(getattr(result, "rowcount", 0) or 0)
             done[f"{table}_partitions_dropped"] = len(dropped)
             done[f"{table}_rows_deleted"] = deleted

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.models.market import MarketBar, MarketTick
+from backend.services.market import rollups
 from backend.services.market.bar import Bar, coalesce, merge
 from backend.services.market.partitions import Partitions, month_of
 from backend.services.vnpy.types import TickSnapshot
@@ -100,6 +101,8 @@ class BarStore:
                 for start in range(0, len(merged), _ROWS_PER_STATEMENT):
                     rows = [bar_row(bar) for bar in merged[start : start + _ROWS_PER_STATEMENT]]
                     await session.execute(self._merge, rows)
+                execute = rollups.sqlalchemy_execute(await session.connection())
+                await rollups.refresh(execute, _minute_spans(merged))
             else:
                 await _merge_in_python(session, merged)
         return len(merged)
@@ -126,6 +129,17 @@ class BarStore:
             for start in range(0, len(rows), _ROWS_PER_STATEMENT):
                 await session.execute(statement, rows[start : start + _ROWS_PER_STATEMENT])
         return len(rows)
+
+
+def _minute_spans(bars: list[Bar]) -> dict[str, list[tuple[datetime, datetime]]]:
+    """Each symbol's first and last 1m bar among `bars`."""
+    spans: dict[str, tuple[datetime, datetime]] = {}
+    for bar in bars:
+        if bar.interval != "1m":
+            continue
+        first, last = spans.get(bar.symbol, (bar.datetime, bar.datetime))
+        spans[bar.symbol] = (min(first, bar.datetime), max(last, bar.datetime))
+    return {symbol: [span] for symbol, span in spans.items()}
 
 
 async def _merge_in_python(session: AsyncSession, bars: list[Bar]) -> None:

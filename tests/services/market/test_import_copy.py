@@ -55,3 +55,24 @@ async def test_a_value_postgresql_refuses_is_422_naming_its_line(container: AppC
     with pytest.raises(InvalidBarImportError) as refused:
         await container.history.importer.run(lambda: source)
     assert str(refused.value.detail).startswith("line 7: invalid input syntax for type numeric")
+
+
+def test_a_file_in_copys_own_columns_is_passed_on_as_written_unless_a_line_differs() -> None:
+    header = "datetime,open,high,low,close,volume,turnover,open_interest\n"
+    lines = ["2024-01-02T09:30:00+08:00,3500,3501,3499,3500.5,7,4.2e+05,12",
+             "2024-01-02T01:31:00Z,3500,3501,3499,3500.5,8,0.125,13"]  # fmt: skip
+    source = CsvSource(
+        io.BytesIO((header + "\n".join(lines) + "\n").encode()),
+        symbol="rb2501.SHFE", interval=BarInterval.MINUTE,
+    )  # fmt: skip
+    [chunk] = list(source._produce())
+    assert copy_text(chunk).decode().splitlines() == [f"rb2501.SHFE,1m,{line}" for line in lines]
+    # One line PostgreSQL would read differently: every line is written from the values.
+    source = CsvSource(
+        io.BytesIO((header + lines[0] + "\n" + lines[1].replace(",8,", ",8_0,") + "\n").encode()),
+        symbol="rb2501.SHFE", interval=BarInterval.MINUTE,
+    )  # fmt: skip
+    [chunk] = list(source._produce())
+    assert copy_text(chunk).decode().splitlines()[1] == (
+        "rb2501.SHFE,1m,2024-01-02T01:31:00+00:00,3500,3501,3499,3500.5,80,0.125,13"
+    )
