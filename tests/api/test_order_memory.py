@@ -69,7 +69,7 @@ async def test_filled_and_cancelled_orders_are_forgotten_open_ones_kept(
 
     for order_id in filled:
         order = await client.get(f"/api/v1/orders/{order_id}", headers=trader.headers)
-        assert order.json()["status"] == "filled"
+        assert order.json()["status"] == "filled", order.json()["reject_reason"]
     vt_orderids, vt_tradeids = await _gateway_ids(container, [*filled, resting])
     assert len(vt_tradeids) == ORDERS
     vnpy = _vnpy(container)
