@@ -9,11 +9,11 @@ import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from backend.api.base_path import API_PREFIX
 from backend.api.docs import install_docs
 from backend.api.errors import install_error_handlers
 from backend.api.openapi import install_openapi
-from backend.api.prefix import API_PREFIX
-from backend.api.router import include_routers
+from backend.api.route_table import include_routers
 from backend.app.wiring import build_container
 from backend.core.config import AppConfig, config_manager
 from backend.core.lifecycle.collector import serving_collector
@@ -87,6 +87,7 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
         upload_limits={
             f"{API_PREFIX}/market/bars/import": config.market.import_max_bytes,
             f"{API_PREFIX}/backtests": config.backtest.max_upload_bytes,
+            f"{API_PREFIX}/optimizations": config.backtest.max_upload_bytes,
         },
     )
     include_routers(app)

@@ -17,6 +17,7 @@ BENCHMARKS = [
     "bench.bench_orders",
     "bench.bench_ws",
     "bench.bench_history",
+    "bench.bench_optimization",
 ]
 
 

@@ -43,11 +43,11 @@ from vnpy.trader.object import TickData
 
 from backend.core.config.settings import ContractConfig, VnpyConfig
 from backend.services.vnpy.bridge import EventBridge
+from backend.services.vnpy.conversions import to_tick_snapshot
 from backend.services.vnpy.engine import RedFireVnPyEngine
 from backend.services.vnpy.event_engine import RedFireEventEngine
 from backend.services.vnpy.gateways import paper_setting
 from backend.services.vnpy.paper_gateway import PaperGateway
-from backend.services.vnpy.translate import to_tick_snapshot
 from backend.services.vnpy.types import BridgeEvent, TickSnapshot
 
 VT_SYMBOL = "IF2412.CFFEX"

@@ -53,6 +53,8 @@ ORDER = {
 MARKET_ORDER = {"symbol": "IF2412.CFFEX", "side": "BUY", "order_type": "market", "quantity": "1"}
 PASSWORD = "bench-password-123"
 # A busy desk's limits, set by the admin at run time (PUT /api/v1/admin/risk).
+METRICS_TOKEN = uuid.uuid4().hex
+
 DESK_LIMITS = {"max_open_orders": 1_000_000, "max_orders_per_second": 1_000_000}
 
 
@@ -70,6 +72,8 @@ def redfire_env(database_url: str, run: str) -> dict[str, str]:
         "REDIS__KEY_PREFIX": f"redfire-bench-{run}:",  # the Redis server is shared
         "SECRET_KEY": uuid.uuid4().hex * 2,
         "ENVIRONMENT": "production",
+        # Production closes /metrics without a token; the bench reads its queues from there.
+        "METRICS__TOKEN": METRICS_TOKEN,
         "ADMIN__USERNAME": "bench",
         "ADMIN__PASSWORD": PASSWORD,
         # The desk's paper account, funded for every order the run places (each holds its
@@ -85,6 +89,14 @@ QUEUES = (
 )
 
 
+def metrics_text(target: Served) -> str:
+    """The server's /metrics page, read as Prometheus does (with the scrape token)."""
+    headers = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    response = httpx.get(f"{target.base}/metrics", headers=headers, timeout=5)
+    response.raise_for_status()
+    return response.text
+
+
 def settle(target: Served, timeout: float = 120.0) -> None:
     """Wait until the previous scenario's orders and gateway events are all booked.
 
@@ -92,7 +104,7 @@ def settle(target: Served, timeout: float = 120.0) -> None:
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        text = httpx.get(f"{target.base}/metrics", timeout=5).text
+        text = metrics_text(target)
         values = [float(line.split()[-1]) for line in text.splitlines() if line.startswith(QUEUES)]
         if values and not any(values):
             return
@@ -102,7 +114,7 @@ def settle(target: Served, timeout: float = 120.0) -> None:
 
 def ticks_seen(target: Served) -> float:
     """Ticks the server has received from the PAPER market so far (every contract)."""
-    text = httpx.get(f"{target.base}/metrics", timeout=5).text
+    text = metrics_text(target)
     return sum(
         float(line.split()[-1])
         for line in text.splitlines()

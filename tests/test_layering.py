@@ -161,3 +161,26 @@ def test_the_scan_sees_a_cycle_and_a_core_import(tmp_path: Path) -> None:
     )
     assert graph == {"orders": {"strategy"}, "strategy": {"orders"}, "stream": set()}
     assert cycles(graph) == [["orders", "strategy", "orders"]]
+
+
+API = BACKEND / "api"
+ROUTER_LINE_LIMIT = 120
+
+
+def test_routers_take_services_from_deps_and_stay_thin() -> None:
+    """Only api/deps reads the container; every file of the HTTP layer is under 120 lines."""
+    sources = {
+        path.relative_to(API): path.read_text(encoding="utf-8") for path in API.rglob("*.py")
+    }
+    walking = sorted(
+        str(name)
+        for name, text in sources.items()
+        if name.parts[0] != "deps" and ("container." in text or "state.container" in text)
+    )
+    assert walking == []
+    long = {
+        str(name): lines
+        for name, text in sources.items()
+        if (lines := len(text.splitlines())) >= ROUTER_LINE_LIMIT
+    }
+    assert long == {}

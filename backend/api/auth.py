@@ -7,17 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from backend.api.deps import (
-    AuthenticationDep,
-    AuthServiceDep,
-    ClientIPDep,
-    SecurityDep,
-    SessionDep,
-    UserServiceDep,
-)
-from backend.api.prefix import API_PREFIX
+from backend.api.base_path import API_PREFIX
+from backend.api.deps.connection import ClientIPDep, SecurityDep, SessionDep
+from backend.api.deps.identity import AuthenticationDep
+from backend.api.deps.services import AuthServiceDep, UserServiceDep
 from backend.api.responses import error_responses
-from backend.api.routing import StrictJSONRoute
+from backend.api.strict_json import StrictJSONRoute
 from backend.core.security.tokens import IssuedTokens
 from backend.schemas.auth import RefreshRequest, TokenResponse
 from backend.schemas.users import UserCreate, UserRead

@@ -17,6 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
+from backend.api.validation_errors import validation_failure
 from backend.core.errors import RedFireError, error_payload
 from backend.core.monitoring.logging import request_id_var
 
@@ -82,41 +83,7 @@ def _allowed_methods(request: Request) -> list[str]:
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = exc.errors()
-    malformed = next((error for error in errors if _is_malformed_body(error)), None)
-    if malformed is not None:
-        return error_response(400, "malformed_json", _malformed_detail(malformed))
-    return error_response(422, "validation_error", [_field_error(error) for error in errors])
-
-
-def _is_malformed_body(error: Mapping[str, Any]) -> bool:
-    """The JSON body itself does not parse: FastAPI puts the character offset after "body".
-
-    A form field that should hold JSON (a backtest's `parameters`) is a field error, 422.
-    """
-    location = tuple(error.get("loc") or ())
-    return (
-        error.get("type") == "json_invalid"
-        and location[:1] == ("body",)
-        and all(isinstance(part, int) for part in location[1:])
-    )
-
-
-def _malformed_detail(error: Mapping[str, Any]) -> str:
-    reason = (error.get("ctx") or {}).get("error") or "JSON decode error"
-    location = tuple(error.get("loc") or ())
-    # A repeated key is reported at offset 0 (routing.py): no offset is better than a wrong one.
-    where = f" (character {location[1]})" if len(location) > 1 and location[1] else ""
-    return f"the body is not valid JSON: {reason}{where}"
-
-
-def _field_error(error: Mapping[str, Any]) -> dict[str, Any]:
-    """type, loc and msg only (never the input); a JSON syntax error says what is wrong."""
-    shown = {key: value for key, value in error.items() if key in ("type", "loc", "msg")}
-    reason = (error.get("ctx") or {}).get("error")
-    if error.get("type") == "json_invalid" and reason:
-        shown["msg"] = f"{error['msg']}: {reason}"
-    return shown
+    return error_response(*validation_failure(exc.errors()))
 
 
 async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:

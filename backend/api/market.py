@@ -4,24 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, status
+from fastapi import APIRouter, Path, status
 
-from backend.api.deps import AdminUser, CacheDep, ContainerDep, CurrentUser
-from backend.api.prefix import API_PREFIX
+from backend.api.base_path import API_PREFIX
+from backend.api.deps.identity import AdminUser, CurrentUser
+from backend.api.deps.services import MarketDataDep
 from backend.api.responses import error_responses
-from backend.api.routing import StrictJSONRoute
+from backend.api.strict_json import StrictJSONRoute
 from backend.schemas.market import SymbolRead, TickInjectBody, TickRead
-from backend.services.data.market import MarketDataService
 
 router = APIRouter(prefix=f"{API_PREFIX}/market", tags=["market"], route_class=StrictJSONRoute)
 
 
-def get_market_data(container: ContainerDep, cache: CacheDep) -> MarketDataService:
-    """Contracts and ticks of this replica's gateways, and the shared latest ticks."""
-    return MarketDataService(container.trading.market, cache, container.trading.paper_feed)
-
-
-MarketDataDep = Annotated[MarketDataService, Depends(get_market_data)]
 SymbolPath = Annotated[str, Path(min_length=1, max_length=64, examples=["IF2412.CFFEX"])]
 
 

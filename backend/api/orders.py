@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, status
+from fastapi import APIRouter, Header, Query, status
 from fastapi.responses import JSONResponse, Response
 
-from backend.api.deps import (
-    CurrentPrincipal,
-    PageParamsDep,
-    ResourceId,
-    SessionDep,
-    TraderPrincipal,
-    order_service,
-)
-from backend.api.prefix import API_PREFIX
+from backend.api.base_path import API_PREFIX
+from backend.api.deps.connection import SessionDep
+from backend.api.deps.identity import CurrentPrincipal, TraderPrincipal
+from backend.api.deps.parameters import PageParamsDep, ResourceId
+from backend.api.deps.services import OrderServiceDep
 from backend.api.responses import error_responses
-from backend.api.routing import StrictJSONRoute
+from backend.api.strict_json import StrictJSONRoute
 from backend.models.enums import OrderSide, OrderStatus
 from backend.schemas.common import NO_CONTROL_CHARACTERS, Page
 from backend.schemas.orders import OrderCreate, OrderRead
@@ -47,11 +43,11 @@ IdempotencyKey = Annotated[
 async def place_order(
     request: OrderCreate,
     trader: TraderPrincipal,
-    http: Request,
+    orders: OrderServiceDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """201 with the order; 422 when it breaks a contract rule (nothing stored)."""
-    result = await order_service(http).submit_order(
+    result = await orders.submit_order(
         user_id=trader.user_id, request=request, idempotency_key=idempotency_key
     )
     if result.replayed_body is not None:
@@ -89,9 +85,11 @@ async def list_orders(
 
 
 @router.get("/{order_id}", response_model=OrderRead, responses=error_responses(401, 404, 422))
-async def get_order(order_id: ResourceId, user: CurrentPrincipal, http: Request) -> Response:
+async def get_order(
+    order_id: ResourceId, user: CurrentPrincipal, orders: OrderServiceDep
+) -> Response:
     """One of the caller's orders; 404 for anyone else's."""
-    order = await order_service(http).get_order(user_id=user.user_id, order_id=order_id)
+    order = await orders.get_order(user_id=user.user_id, order_id=order_id)
     # Rendered here (the hottest read): FastAPI need not check and serialize it again.
     return Response(order.model_dump_json(), media_type="application/json")
 
@@ -102,8 +100,7 @@ async def get_order(order_id: ResourceId, user: CurrentPrincipal, http: Request)
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def cancel_order(
-    order_id: ResourceId, trader: TraderPrincipal, session: SessionDep, http: Request
+    order_id: ResourceId, trader: TraderPrincipal, session: SessionDep, orders: OrderServiceDep
 ) -> OrderRead:
     """Cancel: the order comes back `cancelled`, or still open while the gateway confirms."""
-    orders = order_service(http)
     return await orders.cancel_order(session, user_id=trader.user_id, order_id=order_id)

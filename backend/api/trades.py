@@ -6,8 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from backend.api.deps import ContainerDep, CurrentUser, PageParamsDep, SessionDep
-from backend.api.prefix import API_PREFIX
+from backend.api.base_path import API_PREFIX
+from backend.api.deps.connection import SessionDep
+from backend.api.deps.identity import CurrentUser
+from backend.api.deps.parameters import PageParamsDep
+from backend.api.deps.services import AccountDefaultsDep, MarketEngineDep
 from backend.api.responses import error_responses
 from backend.schemas.common import BIGINT_MAX, NO_CONTROL_CHARACTERS, Page
 from backend.schemas.orders import AccountRead, PositionRead, TradeRead
@@ -32,16 +35,15 @@ async def list_trades(
 
 @router.get("/positions", response_model=list[PositionRead], responses=error_responses(401))
 async def list_positions(
-    user: CurrentUser, session: SessionDep, container: ContainerDep
+    user: CurrentUser, session: SessionDep, market: MarketEngineDep
 ) -> list[PositionRead]:
     """Net positions (short < 0), marked to the last tick."""
-    return await queries.list_positions(session, user.id, container.trading.market)
+    return await queries.list_positions(session, user.id, market)
 
 
 @router.get("/account", response_model=AccountRead, responses=error_responses(401))
 async def get_account(
-    user: CurrentUser, session: SessionDep, container: ContainerDep
+    user: CurrentUser, session: SessionDep, market: MarketEngineDep, accounts: AccountDefaultsDep
 ) -> AccountRead:
     """The paper account: balance, frozen for open orders, available, PnL."""
-    trading = container.trading
-    return await queries.account_summary(session, user.id, trading.market, trading.accounts)
+    return await queries.account_summary(session, user.id, market, accounts)

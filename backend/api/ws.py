@@ -6,9 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, WebSocket
 
-from backend.api.prefix import API_PREFIX
+from backend.api.base_path import API_PREFIX
+from backend.api.deps.connection import ClientIPDep, DatabaseDep
+from backend.api.deps.platform import StreamHubDep
+from backend.api.deps.services import AuthServiceDep
 from backend.api.responses import error_responses
-from backend.app.container import AppContainer
+from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.errors import RedFireError
 from backend.services.auth import AuthService
 from backend.services.stream.hub import Authenticator, Identity
@@ -56,10 +59,9 @@ class UpgradeRequiredError(RedFireError):
         return {"Upgrade": "websocket", "Connection": "Upgrade"}
 
 
-def _authenticator(container: AppContainer) -> Authenticator:
+def _authenticator(database: AsyncDatabaseManager, auth: AuthService) -> Authenticator:
     async def authenticate(token: str) -> Identity:
-        async with container.database.session() as session:
-            auth = AuthService(container.security, container.revocations)
+        async with database.session() as session:
             user, claims = await auth.authenticate(session, token=token)
             return Identity(user_id=user.id, expires_at=claims.expires_at)
 
@@ -67,14 +69,18 @@ def _authenticator(container: AppContainer) -> Authenticator:
 
 
 @router.websocket("/ws")
-async def stream(websocket: WebSocket, token: TokenQuery = None) -> None:
+async def stream(
+    websocket: WebSocket,
+    hub: StreamHubDep,
+    database: DatabaseDep,
+    auth: AuthServiceDep,
+    client: ClientIPDep,
+    token: TokenQuery = None,
+) -> None:
     """Authenticate (`?token=` or a first `auth` message), then stream until either side closes."""
-    container: AppContainer = websocket.app.state.container
-    peer = websocket.client.host if websocket.client else None
-    client = container.security.client_ip.resolve(peer, websocket.headers.get("x-forwarded-for"))
     await websocket.accept()
-    await container.stream.hub.serve(
-        websocket, token=token or None, authenticate=_authenticator(container), client=client
+    await hub.serve(
+        websocket, token=token or None, authenticate=_authenticator(database, auth), client=client
     )
 
 

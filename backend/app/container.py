@@ -18,6 +18,7 @@ from backend.services.auth.access import AccessGuard
 from backend.services.auth.revocations import RevocationStore
 from backend.services.backtest.runner import BacktestRunner
 from backend.services.replicas.registry import ReplicaRegistry
+from backend.services.research.runner import OptimizationRunner
 from backend.services.strategy.engine import StrategyEngine
 
 
@@ -39,4 +40,5 @@ class AppContainer:
     backtests: BacktestRunner
     replicas: ReplicaRegistry
     history: MarketHistory
+    research: OptimizationRunner
     health: HealthRegistry = field(default_factory=HealthRegistry)

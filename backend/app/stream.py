@@ -30,6 +30,10 @@ class StreamComponents:
         """Send `data` to the strategy owner's WebSocket clients, on any replica."""
         self.publisher.publish_strategy_event(user_id, data)
 
+    def publish_optimization_event(self, user_id: int, data: dict[str, Any]) -> None:
+        """Send an optimisation's progress to its owner's WebSocket clients, on any replica."""
+        self.publisher.publish_optimization_event(user_id, data)
+
 
 def create_bus(config: StreamConfig, messaging: Messaging) -> EventBus:
     """The bus on the messaging port chosen at start-up."""

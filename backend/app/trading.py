@@ -12,7 +12,7 @@ from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
 from backend.core.messaging.port import Messaging
 from backend.core.monitoring.health import HealthRegistry
-from backend.services.data.paper_feed import PaperFeed
+from backend.services.market.paper_feed import PaperFeed
 from backend.services.orders.buying_power import BuyingPower
 from backend.services.orders.cancel_relay import CancelRelay
 from backend.services.orders.events import OrderEventProcessor

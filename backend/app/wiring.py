@@ -7,6 +7,7 @@ from typing import Any
 from backend.app.backtests import build_backtests, register_backtests
 from backend.app.container import AppContainer
 from backend.app.market_history import build_market_history, register_market_history
+from backend.app.research import build_research, register_research
 from backend.app.strategies import build_strategies, register_strategies
 from backend.app.stream import build_stream, register_stream
 from backend.app.trading import build_trading, register_trading
@@ -43,6 +44,7 @@ def build_container(config: AppConfig) -> AppContainer:
         security.invalidations,
         session_lifetime=security.tokens.refresh_lifetime,
     )
+    research = build_research(config, database, strategies, history, stream)
     container = AppContainer(
         config=config,
         lifecycle=lifecycle,
@@ -58,6 +60,7 @@ def build_container(config: AppConfig) -> AppContainer:
         backtests=backtests,
         replicas=replicas,
         history=history,
+        research=research,
     )
 
     async def check_database() -> dict[str, Any]:
@@ -90,4 +93,5 @@ def build_container(config: AppConfig) -> AppContainer:
     register_trading(lifecycle, container.health, trading, database=database, replicas=replicas)
     register_strategies(lifecycle, strategies)
     register_backtests(lifecycle, backtests, replicas)
+    register_research(lifecycle, research, replicas)
     return container

@@ -4,6 +4,7 @@ from backend.models.account import Account, Position
 from backend.models.backtest import Backtest
 from backend.models.control import IdempotencyKey, RiskSettings
 from backend.models.market import MarketBar, MarketBarHour, MarketTick
+from backend.models.optimization import Optimization
 from backend.models.order import OpenOrderCount, OpenOrderExposure, Order, Trade
 from backend.models.replica import Replica
 from backend.models.revocation import RevokedSession, UsedRefreshToken
@@ -19,6 +20,7 @@ __all__ = [
     "MarketTick",
     "OpenOrderCount",
     "OpenOrderExposure",
+    "Optimization",
     "Order",
     "Position",
     "Replica",

@@ -60,6 +60,16 @@ class StrategyStatus(StrEnum):
     ERROR = "error"
 
 
+class OptimizationStatus(StrEnum):
+    """An optimisation's progress: queued -> running -> finished | failed | cancelled."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
 class BacktestStatus(StrEnum):
     """A backtest's progress: queued -> running -> finished | failed."""
 

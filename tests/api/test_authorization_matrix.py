@@ -9,6 +9,7 @@ not their owners and get 404 (never 403: no one learns that another user's objec
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +23,8 @@ from starlette.routing import Route
 from backend.app.container import AppContainer
 from backend.main import app as module_app
 from backend.models.backtest import Backtest
-from backend.models.enums import BacktestStatus, UserRole
+from backend.models.enums import BacktestStatus, OptimizationStatus, UserRole
+from backend.models.optimization import Optimization
 from tests.api.conftest import DEFAULT_PASSWORD, Account, MakeAccount, login
 from tests.api.contract import assert_error_response
 from tests.api.stream import serve, ws_client
@@ -45,6 +47,7 @@ class World:
     order_id: int
     strategy_id: int
     backtest_id: int
+    optimization_id: int
     spare_refresh_token: str
 
     def path(self, template: str) -> str:
@@ -53,6 +56,7 @@ class World:
             order_id=self.order_id,
             strategy_id=self.strategy_id,
             backtest_id=self.backtest_id,
+            optimization_id=self.optimization_id,
             user_id=self.accounts[VIEWER].id,
             symbol=IF,
         )
@@ -133,6 +137,13 @@ def _backtest(world: World, role: str) -> dict[str, Any]:
     return {"data": data, "files": {"file": ("bars.csv", CSV, "text/csv")}}
 
 
+def _optimization(world: World, role: str) -> dict[str, Any]:
+    sweep = {"class_name": "DoubleMaStrategy", "symbol": IF,
+             "ranges": [{"name": "fast_window", "start": 2, "end": 3, "step": 1}]}  # fmt: skip
+    data = {"optimization": json.dumps(sweep)}
+    return {"data": data, "files": {"file": ("bars.csv", CSV, "text/csv")}}
+
+
 ORDER = {"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "3500"}
 MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/openapi.json"): Row(public(200)),
@@ -175,6 +186,10 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/backtests/{backtest_id}"): Row(owned_read(200)),
     # Found and owned, but not finished: 409 is the owner's answer.
     ("GET", "/api/v1/backtests/{backtest_id}/equity.png"): Row(owned_read(409)),
+    ("POST", "/api/v1/optimizations"): Row(trading(202), _optimization),
+    ("GET", "/api/v1/optimizations"): Row(user(200)),
+    ("GET", "/api/v1/optimizations/{optimization_id}"): Row(owned_read(200)),
+    ("POST", "/api/v1/optimizations/{optimization_id}/cancel"): Row(owned_write(200)),
     ("GET", "/api/v1/admin/risk"): Row(admin_only(200)),
     ("PUT", "/api/v1/admin/risk"): Row(admin_only(200), json_body({"max_open_orders": 50})),
     ("POST", "/api/v1/admin/halt"): Row(admin_only(200), json_body({"reason": "drill"})),
@@ -234,10 +249,17 @@ async def _world(client: httpx.AsyncClient, container: AppContainer, make: MakeA
                             class_name="MovingAverageStrategy", symbol=IF, source="csv",
                             replica="elsewhere")  # fmt: skip
         session.add(backtest)
+        optimization = Optimization(user_id=accounts[TRADER].id,
+                                    status=OptimizationStatus.QUEUED,
+                                    class_name="DoubleMaStrategy", symbol=IF, source="csv",
+                                    method="grid", target="sharpe_ratio", request={},
+                                    settings={}, bar_count=5, total=2, done=0, evaluated=0,
+                                    refused=0, replica="elsewhere")  # fmt: skip
+        session.add(optimization)
         await session.flush()
-        backtest_id = backtest.id
+        backtest_id, optimization_id = backtest.id, optimization.id
     spare = await login(client, accounts[VIEWER].username, DEFAULT_PASSWORD)
-    ids = order.json()["id"], strategy.json()["id"], backtest_id
+    ids = order.json()["id"], strategy.json()["id"], backtest_id, optimization_id
     return World(accounts, *ids, spare_refresh_token=spare.json()["refresh_token"])
 
 
@@ -248,7 +270,7 @@ def _strategy_seed() -> dict[str, Any]:
 async def _wait_for_backtests(container: AppContainer) -> None:
     """Let the backtests this test queued finish before the tables are emptied."""
     async with asyncio.timeout(30):
-        while container.backtests.pending:  # noqa: ASYNC110 (the runner has no drain event)
+        while container.backtests.pending or container.research.pending:  # noqa: ASYNC110
             await asyncio.sleep(0.01)  # polling a condition, bounded by the timeout
 
 

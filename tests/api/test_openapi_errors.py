@@ -17,7 +17,7 @@ import pytest
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from backend.api.deps import get_authentication, require_admin, require_trader
+from backend.api.deps.identity import get_authentication, require_admin, require_trader
 from backend.main import app as module_app
 from tests.api.conftest import MakeAccount
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from backend.api.deps import AdminUser, TraderUser
+from backend.api.deps.identity import AdminUser, TraderUser
 from backend.core.config import AppConfig
 from backend.main import create_app
 from backend.models.enums import UserRole

@@ -17,7 +17,7 @@ from backend.core.config import AppConfig
 from backend.core.database import AsyncDatabaseManager, AsyncRepository
 from backend.core.database.base import MONEY
 from backend.core.database.driver import DriverQuery, DriverStatement
-from backend.services.data.database import AsyncDatabaseService
+from backend.core.database.raw_sql import AsyncDatabaseService
 
 
 class ScratchBase(DeclarativeBase):

@@ -392,9 +392,19 @@ async def owners(cluster: Cluster, strategy_id: int, headers: dict[str, str]) ->
 
 
 def launches(cluster: Cluster, strategy_id: int) -> dict[str, int]:
-    """How many times each replica started running the strategy (from its log)."""
-    marker = f"strategy {strategy_id} running on"
-    return {name: server.log().count(marker) for name, server in cluster.servers.items()}
+    """How many times each replica started running the strategy (its `strategy_running`
+    log lines, one JSON object each)."""
+
+    def started(line: str) -> bool:
+        if '"strategy_running"' not in line:
+            return False
+        entry = json.loads(line)
+        return bool(entry["event"] == "strategy_running" and entry["strategy_id"] == strategy_id)
+
+    return {
+        name: sum(started(line) for line in server.log().splitlines())
+        for name, server in cluster.servers.items()
+    }
 
 
 async def test_a_strategy_runs_once_and_moves_when_its_owner_is_killed(cluster: Cluster) -> None:

@@ -254,6 +254,21 @@ class BacktestConfig(BaseModel):
     max_upload_bytes: int = Field(default=268_435_456, ge=1024)
 
 
+class ResearchConfig(BaseModel):
+    """Parameter optimisations: how large a sweep may be and the processes that run it."""
+
+    # Worker processes of the local pool (each runs one combination at a time).
+    workers: int = Field(default=2, ge=1, le=64)
+    # Optimisations running at once on this replica (their combinations share the pool).
+    max_concurrent: int = Field(default=1, ge=1, le=16)
+    # Combinations one grid may have, and evaluations one genetic search may ask for.
+    max_combinations: int = Field(default=1000, ge=1, le=1_000_000)
+    # Values of all swept parameters together a genetic search may choose from.
+    max_genetic_space: int = Field(default=1_000_000, ge=1)
+    # Queued or running optimisations one user may have.
+    max_queued_per_user: int = Field(default=2, ge=1, le=1000)
+
+
 class MarketConfig(BaseModel):
     """Market history: one-minute bars recorded from every tick, imported, served, kept."""
 

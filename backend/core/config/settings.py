@@ -28,6 +28,7 @@ from backend.core.config.sections import (
     MarketConfig,
     RedisConfig,
     ReplicasConfig,
+    ResearchConfig,
     RiskConfig,
     SecurityConfig,
     StrategyConfig,
@@ -62,6 +63,7 @@ __all__ = [
     "MetricsConfig",
     "RedisConfig",
     "ReplicasConfig",
+    "ResearchConfig",
     "RiskConfig",
     "SecurityConfig",
     "StrategyConfig",
@@ -133,6 +135,7 @@ class AppConfig(BaseSettings):
     strategy: StrategyConfig = Field(default_factory=StrategyConfig)
     backtest: BacktestConfig = Field(default_factory=BacktestConfig)
     market: MarketConfig = Field(default_factory=MarketConfig)
+    research: ResearchConfig = Field(default_factory=ResearchConfig)
     stream: StreamConfig = Field(default_factory=StreamConfig)
     risk: RiskConfig = Field(default_factory=RiskConfig)
     admin: AdminConfig = Field(default_factory=AdminConfig)

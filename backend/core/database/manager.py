@@ -16,6 +16,7 @@ from sqlalchemy.util import greenlet_spawn
 from backend.core.config.settings import DatabaseConfig
 from backend.core.database.engine import create_engine
 from backend.core.database.held import HeldConnections
+from backend.core.database.unit_of_work import UnitOfWork
 from backend.core.monitoring.metrics import DB_POOL_CONNECTIONS
 
 
@@ -45,6 +46,19 @@ class AsyncDatabaseManager:
             except BaseException:
                 await session.rollback()
                 raise
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
+        """A session that commits on success, then runs its after-commit actions; on error it
+        rolls back and drops them."""
+        async with self.session_factory() as session:
+            work = UnitOfWork(session)
+            try:
+                yield work
+            except BaseException:
+                await work.rollback()
+                raise
+            await work.commit()
 
     @asynccontextmanager
     async def read_connection(self) -> AsyncIterator[AsyncConnection]:

@@ -58,6 +58,8 @@ def configure_logging(level: str = "INFO", *, json_logs: bool = True) -> None:
         add_request_id,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
+        # "order %s rejected" % (id,): a strategy's own lines may still use printf style.
+        structlog.stdlib.PositionalArgumentsFormatter(),
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         redact,
     ]

@@ -150,3 +150,20 @@ BARS_DROPPED = Counter(
     "redfire_bars_dropped_total", "Recorded bars or ticks dropped: too many waiting to be written"
 )
 BARS_PENDING = Gauge("redfire_bars_pending", "Recorded bars and ticks waiting to be written")
+
+# Research jobs (parameter optimisations).
+RESEARCH_JOBS_QUEUED = Gauge(
+    "redfire_research_jobs_queued", "Optimisations waiting for a slot on this replica"
+)
+RESEARCH_JOBS_RUNNING = Gauge("redfire_research_jobs_running", "Optimisations running here")
+RESEARCH_JOBS = Counter(
+    "redfire_research_jobs_total", "Optimisations ended, by outcome", ["outcome"]
+)
+RESEARCH_JOB_DURATION = Histogram(
+    "redfire_research_job_duration_seconds",
+    "From start to end of an optimisation",
+    buckets=(0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600),
+)
+RESEARCH_COMBINATIONS = Counter(
+    "redfire_research_combinations_total", "Combinations done (each one backtest, or refused)"
+)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from concurrent.futures import ThreadPoolExecutor
+
+import structlog
 
 from backend.core.config.settings import BacktestConfig
 from backend.core.database.manager import AsyncDatabaseManager
@@ -18,7 +19,7 @@ from backend.services.backtest.service import (
 )
 from backend.services.strategy.errors import error_message
 
-logger = logging.getLogger(__name__)
+logger = structlog.get_logger(__name__)
 
 
 class BacktestRunner:
@@ -47,7 +48,7 @@ class BacktestRunner:
         async with self.database.session() as session:
             failed = await fail_unfinished(session, self.replica, "interrupted by a restart")
         if failed:
-            logger.warning("%d interrupted backtest(s) marked failed", failed)
+            logger.warning("interrupted_backtests_failed", count=failed)
 
     async def stop(self) -> None:
         """Drop queued jobs, let running threads finish on their own, fail what is unfinished."""
@@ -84,7 +85,7 @@ class BacktestRunner:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                logger.warning("backtest %s failed", job.backtest_id, exc_info=True)
+                logger.warning("backtest_failed", backtest_id=job.backtest_id, exc_info=True)
                 message = (
                     str(exc)
                     if isinstance(exc, BacktestFailedError)

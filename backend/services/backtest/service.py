@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import structlog
 from pydantic import BaseModel
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,7 +40,7 @@ from backend.services.strategy.registry import StrategyRegistry
 from backend.services.vnpy.paper_gateway import PaperGateway
 from backend.services.vnpy.types import ContractInfo, ContractLookup
 
-logger = logging.getLogger(__name__)
+logger = structlog.get_logger(__name__)
 
 UNFINISHED = (BacktestStatus.QUEUED, BacktestStatus.RUNNING)
 # What a client over the per-user limit is told to wait: a queued backtest runs for seconds.
@@ -112,7 +112,7 @@ class BacktestJob:
             png = equity_png(stored.daily, capital=self.costs.capital, title=title)
         except Exception:
             # The results stand without it: GET .../equity.png draws it again when asked.
-            logger.warning("backtest %s: equity chart not drawn", self.backtest_id, exc_info=True)
+            logger.warning("backtest_chart_not_drawn", backtest_id=self.backtest_id, exc_info=True)
             return stored
         return replace(stored, equity_png=png)
 
@@ -182,7 +182,7 @@ class BacktestService:
         parameters = self.registry.validate(request.class_name, request.parameters)
         await self.ensure_capacity(session, user_id=user_id, lock=True)
         contract = self.contracts(request.symbol)
-        settings = _with_contract_terms(request.settings, contract, self.paper_commission_rate)
+        settings = with_contract_terms(request.settings, contract, self.paper_commission_rate)
         if strategy.kind is StrategyKind.CTA and (problem := exchange_problem(request.symbol)):
             raise DomainValidationError(problem, code="unknown_exchange")
         if feed is None and not split_at(bars, settings.start)[1].bar_count:
@@ -234,7 +234,7 @@ class BacktestService:
         return rows.all(), int(total or 0)
 
 
-def _with_contract_terms(
+def with_contract_terms(
     settings: BacktestSettings, contract: ContractInfo | None, paper_rate: Decimal
 ) -> BacktestSettings:
     """What was left out, as trading the listed contract would book it.

@@ -86,12 +86,17 @@ class BarRecorder:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-        self._pending += self.bars.close_all()
         try:
-            await self.flush()
+            await self.write_all()
         except Exception as exc:
             BAR_WRITE_ERRORS.inc()
             logger.error("bars_lost_at_shutdown", bars=len(self._pending), error=repr(exc))
+
+    async def write_all(self) -> None:
+        """Close every forming bar and write it with what is waiting (a forming bar is
+        otherwise written once idle; a later tick of its minute merges into the row)."""
+        self._pending += self.bars.close_all()
+        await self.flush()
 
     async def flush(self) -> None:
         """Write what is waiting now (raises when the database refuses; the rows are kept)."""

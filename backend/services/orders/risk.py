@@ -16,6 +16,7 @@ from backend.core.cache.protocol import Cache
 from backend.core.config.settings import RiskConfig
 from backend.core.database.dialect import on_postgresql
 from backend.core.database.driver import DriverStatement
+from backend.core.database.unit_of_work import UnitOfWork
 from backend.core.database.upsert import conflict_insert
 from backend.core.monitoring.metrics import TRADING_HALTED
 from backend.models.control import RiskSettings
@@ -151,8 +152,10 @@ class RiskSettingsStore:
         await self.remember(limits)
         return limits
 
-    async def update(self, session: AsyncSession, **values: Any) -> RiskLimits:
-        """Change limits or the kill switch and commit; every replica sees it on its next order."""
+    async def update(self, work: UnitOfWork, **values: Any) -> RiskLimits:
+        """Change limits or the kill switch; every replica sees it on its next order once
+        `work` commits (the shared cache and the gauge follow the commit)."""
+        session = work.session
         row = await self._row(session)
         for name, value in values.items():
             setattr(row, name, value)
@@ -160,10 +163,13 @@ class RiskSettingsStore:
         # As stored (decimals at the column's 8 places), for the answer and every replica.
         await session.refresh(row)
         limits = RiskLimits.from_row(row)
-        await session.commit()
-        # Only after the commit: a replica refilling the cache must read the new row.
-        await self.cache.set(SETTINGS_CACHE_KEY, limits.to_json(), SETTINGS_CACHE_TTL)
-        TRADING_HALTED.set(1 if limits.trading_halted else 0)
+
+        async def publish() -> None:
+            # Only after the commit: a replica refilling the cache must read the new row.
+            await self.cache.set(SETTINGS_CACHE_KEY, limits.to_json(), SETTINGS_CACHE_TTL)
+            TRADING_HALTED.set(1 if limits.trading_halted else 0)
+
+        work.after_commit(publish)
         return limits
 
 

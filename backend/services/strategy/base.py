@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from abc import ABC, abstractmethod
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
+import structlog
 from pydantic import BaseModel
 
 from backend.core.monitoring.metrics import STRATEGY_ORDERS
@@ -49,7 +49,7 @@ class BaseStrategy(ABC):
         self.open_orders: set[int] = set()
         self.last_update: datetime | None = None
         self._orders_counter = STRATEGY_ORDERS.labels(strategy_id=str(strategy_id))
-        self.logger = logging.getLogger(f"strategy.{strategy_id}")
+        self.logger = structlog.get_logger(f"strategy.{strategy_id}").bind(strategy_id=strategy_id)
 
     @classmethod
     def contract_problems(cls, config: BaseModel, contract: ContractInfo) -> list[dict[str, Any]]:
@@ -76,7 +76,7 @@ class BaseStrategy(ABC):
         try:
             await self.cancel_all()
         except Exception:
-            self.logger.warning("cancel on stop failed", exc_info=True)
+            self.logger.warning("strategy_cancel_on_stop_failed", exc_info=True)
 
     @abstractmethod
     async def on_tick(self, tick: TickSnapshot) -> None:
@@ -147,7 +147,7 @@ class BaseStrategy(ABC):
             self.open_orders.add(placed.order_id)
         elif placed.status is OrderStatus.REJECTED:
             reason = placed.reject_reason
-            self.logger.info("order %s rejected: %s", placed.order_id, reason)
+            self.logger.info("strategy_order_rejected", order_id=placed.order_id, reason=reason)
         return placed
 
     async def get_status(self) -> dict[str, Any]:

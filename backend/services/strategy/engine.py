@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Awaitable
 from typing import Any, Protocol
 
+import structlog
 from pydantic import BaseModel
 
 from backend.core.cache.invalidation import Invalidations
@@ -30,7 +30,7 @@ from backend.services.strategy.runner import (
 )
 from backend.services.vnpy.types import OrderUpdate, TickSnapshot, TradeFill
 
-logger = logging.getLogger(__name__)
+logger = structlog.get_logger(__name__)
 
 
 STOP_PREFIX = "strategy-stop:"
@@ -221,7 +221,7 @@ class StrategyEngine:
         try:
             await self.reconcile()
         except Exception:
-            logger.exception("strategy reconcile failed")
+            logger.exception("strategy_reconcile_failed")
             await self._drop_unconfirmed()
 
     async def _acquire(self, strategy_id: int) -> float | None:
@@ -238,7 +238,7 @@ class StrategyEngine:
         if await self.leases.renew(lease_name(runner.record.id), self.replica_id, ttl):
             runner.lease_until = deadline
         else:
-            logger.warning("strategy %s: lease lost, stopping here", runner.record.id)
+            logger.warning("strategy_lease_lost", strategy_id=runner.record.id)
             await self._stop_local(runner.record.id, release=False)
 
     async def _drop_unconfirmed(self) -> None:
@@ -256,7 +256,7 @@ class StrategyEngine:
             await strategy.initialize()
             await strategy.start()
         except Exception as exc:
-            logger.warning("strategy %s failed to start", record.id, exc_info=True)
+            logger.warning("strategy_start_failed", strategy_id=record.id, exc_info=True)
             await self.leases.release(lease_name(record.id), self.replica_id)
             self._failed[record.id] = error_message(exc)
             await self._persist_failures()
@@ -266,7 +266,7 @@ class StrategyEngine:
         runner.start()
         self.runners[record.id] = runner
         self._index()
-        logger.info("strategy %s running on %s", record.id, self.replica_id)
+        logger.info("strategy_running", strategy_id=record.id, replica=self.replica_id)
 
     def _build(self, record: StrategyRecord) -> BaseStrategy:
         """The strategy object of the record: its RedFire class, or a vnpy CTA class's host."""
@@ -293,7 +293,7 @@ class StrategyEngine:
         try:
             await runner.stop()
         except Exception:
-            logger.warning("strategy %s did not stop cleanly", strategy_id, exc_info=True)
+            logger.warning("strategy_stop_unclean", strategy_id=strategy_id, exc_info=True)
         await self._record_final_progress(runner)
         if release:
             await self.leases.release(lease_name(strategy_id), self.replica_id)
@@ -301,7 +301,7 @@ class StrategyEngine:
     def _runner_failed(self, runner: StrategyRunner, exc: BaseException) -> None:
         """Isolate a failing strategy at once; stop it, free its lease, persist the error."""
         strategy_id = runner.record.id
-        logger.error("strategy %s failed", strategy_id, exc_info=exc)
+        logger.error("strategy_failed", strategy_id=strategy_id, exc_info=exc)
         if self.runners.get(strategy_id) is runner:
             del self.runners[strategy_id]
             self._index()
@@ -312,7 +312,9 @@ class StrategyEngine:
         try:
             await runner.stop()
         except Exception:
-            logger.warning("failed strategy %s did not stop", runner.record.id, exc_info=True)
+            logger.warning(
+                "failed_strategy_stop_unclean", strategy_id=runner.record.id, exc_info=True
+            )
         await self._record_final_progress(runner)
         await self.leases.release(lease_name(runner.record.id), self.replica_id)
         async with self._lock:
@@ -355,7 +357,9 @@ class StrategyEngine:
         try:
             await self._record_progress([runner])
         except Exception:
-            logger.warning("strategy %s: progress not recorded", runner.record.id, exc_info=True)
+            logger.warning(
+                "strategy_progress_not_recorded", strategy_id=runner.record.id, exc_info=True
+            )
         self._reported.pop(runner.record.id, None)
 
     async def _publish_snapshots(self) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,11 +10,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import structlog
+
 from backend.core.monitoring.metrics import STRATEGY_TICKS
 from backend.services.strategy.base import BaseStrategy
 from backend.services.vnpy.types import OrderUpdate, TickSnapshot, TradeFill
 
-logger = logging.getLogger(__name__)
+logger = structlog.get_logger(__name__)
 
 # Let other tasks run at least every this many events while a backlog drains.
 _YIELD_EVERY = 256

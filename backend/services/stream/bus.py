@@ -25,7 +25,7 @@ from backend.core.monitoring.metrics import STREAM_BUS_ERRORS
 
 logger = structlog.get_logger(__name__)
 
-Topic = Literal["order", "trade", "tick", "strategy"]
+Topic = Literal["order", "trade", "tick", "strategy", "optimization"]
 TOPICS: tuple[Topic, ...] = get_args(Topic)
 Listener = Callable[["StreamEvent"], None]
 PUBLISH_BATCH = 500

@@ -11,7 +11,8 @@ from 1 on each connection, including the `subscribed` and `error` answers):
   `subscribed` / `unsubscribed` with the topics it changed. Unknown symbols or topics get an
   `error` message (`unknown_topic`) and the rest of the request still applies; so do
   malformed JSON (`invalid_json`) and messages of the wrong shape (`invalid_message`).
-  `order`, `trade` and `strategy` need no subscription: a user always gets their own.
+  `order`, `trade`, `strategy` and `optimization` need no subscription: a user always gets
+  their own.
 - A client whose send queue overflows is closed 1013 (try again later); the hub's stop
   closes every client 1001 (going away).
 - When a user's access changes (logout, a replayed refresh token, a new password,

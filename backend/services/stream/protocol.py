@@ -12,7 +12,7 @@ from backend.services.stream.connection import ClientConnection, Socket, encode
 
 MAX_MESSAGE_CHARS = 16_384
 MAX_TOPICS = 100
-PRIVATE_TOPICS = frozenset({"order", "trade", "strategy"})
+PRIVATE_TOPICS = frozenset({"order", "trade", "strategy", "optimization"})
 TICK_PREFIX = "tick:"
 
 TopicName = Annotated[str, StringConstraints(min_length=1, max_length=80)]
@@ -111,7 +111,7 @@ class ClientRequests:
         if unknown:
             connection.send_error(
                 "unknown_topic",
-                "topics are tick:<listed symbol>, order, trade or strategy",
+                "topics are tick:<listed symbol>, order, trade, strategy or optimization",
                 topics=unknown,
             )
         answer = "subscribed" if subscribe else "unsubscribed"

@@ -84,6 +84,12 @@ class StreamPublisher:
         symbol = payload.get("symbol") if isinstance(payload.get("symbol"), str) else None
         self.bus.publish(StreamEvent("strategy", user_id, symbol, payload))
 
+    def publish_optimization_event(self, user_id: int, data: dict[str, Any]) -> None:
+        """An optimisation's owner sees its progress `data` (JSON-ready)."""
+        payload = jsonable(data)
+        symbol = payload.get("symbol") if isinstance(payload.get("symbol"), str) else None
+        self.bus.publish(StreamEvent("optimization", user_id, symbol, payload))
+
     async def on_tick(self, tick: TickSnapshot) -> None:
         """Bridge tick subscriber: keep the newest tick per symbol for the publishing task."""
         self._pending[tick.symbol] = tick

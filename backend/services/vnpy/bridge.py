@@ -11,12 +11,12 @@ Everything is FIFO, so each order's updates arrive in order.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal, overload
 
+import structlog
 from vnpy.event import Event, EventEngine
 from vnpy.event.engine import HandlerType
 
@@ -37,7 +37,7 @@ from backend.services.vnpy.types import (
     TradeFill,
 )
 
-logger = logging.getLogger(__name__)
+logger = structlog.get_logger(__name__)
 
 Translator = Callable[[Any], object | None]
 # Orders, trades and contracts change state and money; ticks are superseded by the next one.
@@ -182,9 +182,7 @@ class EventBridge:
             async with asyncio.timeout(self._stop_timeout):
                 await self.flush()
         except TimeoutError:
-            logger.warning(
-                "event bridge: subscribers still busy after %.1fs, stopping", self._stop_timeout
-            )
+            logger.warning("event_bridge_subscribers_busy_at_stop", timeout=self._stop_timeout)
         tasks = [s.task for subs in self._subscriptions.values() for s in subs if s.task]
         for subscription in (s for subs in self._subscriptions.values() for s in subs):
             if subscription.task is not None:
@@ -231,7 +229,7 @@ class EventBridge:
             except Exception:
                 self._errors_in += 1
                 failed.inc()
-                logger.exception("event bridge: cannot translate a %s event", kind)
+                logger.exception("event_bridge_translation_failed", kind=str(kind))
                 return
             if payload is not None:
                 buffer.append((kind, payload, clock()))
@@ -324,7 +322,7 @@ class EventBridge:
             try:
                 hook()
             except Exception:
-                logger.exception("event bridge: drain hook %r failed", hook)
+                logger.exception("event_bridge_drain_hook_failed", hook=repr(hook))
 
     def _fan_out_barrier(self, barrier: Barrier, woken: dict[Subscription, None]) -> None:
         subscribers = [s for subs in self._subscriptions.values() for s in subs if s.task]
@@ -356,5 +354,7 @@ class EventBridge:
         if now - subscription.last_error_log >= _ERROR_LOG_INTERVAL:
             subscription.last_error_log = now
             logger.exception(
-                "event bridge: %s subscriber %r failed", subscription.kind, subscription.callback
+                "event_bridge_subscriber_failed",
+                kind=str(subscription.kind),
+                subscriber=repr(subscription.callback),
             )

@@ -9,11 +9,11 @@ back and silences vnpy's loguru output by forwarding vnpy log events to `logging
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from collections.abc import Iterable
 from decimal import Decimal
 
+import structlog
 from vnpy.trader.engine import MainEngine, OmsEngine
 from vnpy.trader.event import EVENT_CONTRACT, EVENT_ORDER, EVENT_TICK, EVENT_TRADE
 from vnpy.trader.gateway import BaseGateway
@@ -22,6 +22,11 @@ from vnpy.trader.object import ContractData, OrderData, SubscribeRequest
 from backend.core.config.settings import VnpyConfig
 from backend.models.enums import OrderSide, OrderType
 from backend.services.vnpy.bridge import EventBridge
+from backend.services.vnpy.conversions import (
+    split_vt_symbol,
+    to_contract_info,
+    to_tick_snapshot,
+)
 from backend.services.vnpy.errors import (
     EngineNotRunningError,
     GatewayDisconnectedError,
@@ -30,19 +35,14 @@ from backend.services.vnpy.errors import (
     OrderSendError,
     UnknownGatewayError,
 )
-from backend.services.vnpy.event_translator import EventTranslator
+from backend.services.vnpy.gateway_events import EventTranslator
 from backend.services.vnpy.gateways import gateway_setting, resolve_gateway_class
 from backend.services.vnpy.main_engine import close_main_engine, create_main_engine
 from backend.services.vnpy.orders import build_order_request
 from backend.services.vnpy.paper_gateway import PaperGateway
-from backend.services.vnpy.translate import (
-    split_vt_symbol,
-    to_contract_info,
-    to_tick_snapshot,
-)
 from backend.services.vnpy.types import BridgeEvent, ContractInfo, OrderUpdate, TickSnapshot
 
-logger = logging.getLogger(__name__)
+logger = structlog.get_logger(__name__)
 START_FLUSH_TIMEOUT = 10.0
 
 
@@ -111,7 +111,7 @@ class RedFireVnPyEngine:
             await self.stop()
             raise
         self._running = True
-        logger.info("vnpy engine started with gateways %s", ", ".join(self._gateways))
+        logger.info("vnpy_engine_started", gateways=list(self._gateways))
 
     async def stop(self) -> None:
         """Close gateways and vnpy's threads, deliver buffered events; safe at any time."""
@@ -347,6 +347,6 @@ def vnpy_engine_from_config(
     """The engine for `config`; the application registers its start/stop as lifecycle hooks.
 
     `shared_paper_market`: PAPER neither walks nor announces its own prices; the paper feed
-    (services/data/paper_feed.py) brings one market's to every replica.
+    (services/market/paper_feed.py) brings one market's to every replica.
     """
     return RedFireVnPyEngine(config, shared_paper_market=shared_paper_market)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from queue import Empty, SimpleQueue
 
+import structlog
 from vnpy.event import EVENT_TIMER, Event, EventEngine
 from vnpy.event.engine import HandlerType
 
-logger = logging.getLogger(__name__)
+logger = structlog.get_logger(__name__)
 
 # Put on the queue by stop() so the worker wakes at once instead of after its 1 s poll.
 _EVENT_WAKE = "eRedFireWake"
@@ -68,7 +68,7 @@ class RedFireEventEngine(EventEngine):
             try:
                 hook()
             except Exception:
-                logger.exception("vnpy idle hook %r failed", hook)
+                logger.exception("vnpy_idle_hook_failed", hook=repr(hook))
 
     def _run_timer(self) -> None:
         while not self._stopping.wait(self._interval):
@@ -108,4 +108,4 @@ class RedFireEventEngine(EventEngine):
 
 
 def _failed(handler: HandlerType, event: Event) -> None:
-    logger.exception("vnpy event handler %r failed on %s", handler, event.type)
+    logger.exception("vnpy_event_handler_failed", handler=repr(handler), event_type=event.type)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
+import structlog
 from vnpy.event import Event
 from vnpy.trader.engine import LogEngine, MainEngine
 from vnpy.trader.event import EVENT_LOG
@@ -12,8 +13,8 @@ from vnpy.trader.object import LogData
 
 from backend.services.vnpy.event_engine import RedFireEventEngine
 
-logger = logging.getLogger(__name__)
-vnpy_logger = logging.getLogger("backend.services.vnpy.vnpy")
+logger = structlog.get_logger(__name__)
+vnpy_logger = structlog.get_logger("backend.services.vnpy.vnpy")
 
 
 def create_main_engine(timer_interval: int) -> MainEngine:
@@ -44,16 +45,16 @@ def close_main_engine(main_engine: MainEngine) -> None:
     try:
         main_engine.close()  # stops the event engine first, then engines, then gateways
     except Exception:
-        logger.exception("vnpy MainEngine.close failed; closing what is left")
+        logger.exception("vnpy_main_engine_close_failed")
         main_engine.event_engine.stop()
         for gateway in main_engine.gateways.values():
             try:
                 gateway.close()
             except Exception:
-                logger.exception("closing gateway %s failed", gateway.gateway_name)
+                logger.exception("gateway_close_failed", gateway=gateway.gateway_name)
 
 
 def _forward_log(event: Event) -> None:
     log: LogData = event.data
     level = log.level if isinstance(log.level, int) else logging.INFO
-    vnpy_logger.log(level, "%s: %s", log.gateway_name, log.msg)
+    vnpy_logger.log(level, "vnpy_log", gateway=log.gateway_name, message=log.msg)

@@ -8,13 +8,13 @@ from vnpy.trader.constant import Offset
 from vnpy.trader.object import OrderRequest
 
 from backend.models.enums import OrderSide, OrderType
-from backend.services.vnpy.errors import InvalidOrderError
-from backend.services.vnpy.translate import (
+from backend.services.vnpy.conversions import (
     ORDER_TYPE_TO_VNPY,
     SIDE_TO_DIRECTION,
     split_vt_symbol,
     to_float,
 )
+from backend.services.vnpy.errors import InvalidOrderError
 
 
 def build_order_request(

@@ -395,7 +395,7 @@ class PaperGateway(BaseGateway):
         """One step of every subscribed contract's random walk, published and matched on.
 
         The generator thread calls it every `tick_interval`; with one market for several
-        replicas (services/data/paper_feed.py) the market's leader does, and the others
+        replicas (services/market/paper_feed.py) the market's leader does, and the others
         inject what it returns.
         """
         with self._lock:

@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 from vnpy.trader.constant import Direction, Exchange, OrderType, Product, Status
 from vnpy.trader.object import ContractData, TickData
 
-from backend.services.vnpy.translate import to_decimal
+from backend.services.vnpy.conversions import to_decimal
 
 ZERO = Decimal(0)
 DEPTH_LEVELS = 5  # vnpy's TickData shows five levels a side

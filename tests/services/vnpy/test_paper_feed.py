@@ -14,7 +14,7 @@ from backend.core.messaging import create_messaging
 from backend.core.monitoring.metrics import PAPER_MARKET_LEADER
 from backend.models.enums import OrderSide, OrderType
 from backend.schemas.market import TickRead
-from backend.services.data.paper_feed import PaperFeed, inject
+from backend.services.market.paper_feed import PaperFeed, inject
 from backend.services.stream.publisher import tick_cache_key
 from backend.services.vnpy.engine import RedFireVnPyEngine, vnpy_engine_from_config
 from backend.services.vnpy.types import BridgeEvent, OrderUpdate, TradeFill

@@ -15,10 +15,10 @@ from vnpy.trader.event import EVENT_TICK
 from vnpy.trader.object import TickData
 
 from backend.services.vnpy.bridge import EventBridge
+from backend.services.vnpy.conversions import to_decimal, to_tick_snapshot
 from backend.services.vnpy.engine import RedFireVnPyEngine
 from backend.services.vnpy.event_engine import RedFireEventEngine
 from backend.services.vnpy.paper_market import PaperContract, Quote, TickBuilder
-from backend.services.vnpy.translate import to_decimal, to_tick_snapshot
 from backend.services.vnpy.types import BridgeEvent, TickSnapshot
 
 from .conftest import IF, WAIT

@@ -10,13 +10,13 @@ from vnpy.trader.gateway import BaseGateway
 from vnpy.trader.object import OrderData, TickData, TradeData
 
 from backend.core.monitoring.metrics import TICKS
-from backend.services.vnpy.paper_gateway import PaperGateway
-from backend.services.vnpy.translate import (
+from backend.services.vnpy.conversions import (
     ZERO,
     to_order_update,
     to_tick_snapshot,
     to_trade_fill,
 )
+from backend.services.vnpy.paper_gateway import PaperGateway
 from backend.services.vnpy.types import OrderUpdate, TickSnapshot, TradeFill
 
 

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from backend.core.cache.protocol import Cache
 from backend.core.errors import DomainValidationError, NotFoundError
 from backend.schemas.market import TickInject, TickRead
-from backend.services.data.paper_feed import PaperFeed, inject
+from backend.services.market.paper_feed import PaperFeed, inject
 from backend.services.stream.publisher import tick_cache_key
 from backend.services.vnpy.engine import RedFireVnPyEngine
 from backend.services.vnpy.errors import UnknownGatewayError

@@ -7,12 +7,17 @@ from fastapi import APIRouter, FastAPI
 from backend.api import (
     admin,
     auth,
+    backtest_results,
     backtests,
+    bar_import,
     bars,
     health,
     market,
+    optimization_results,
+    optimizations,
     orders,
     strategies,
+    strategy_control,
     trades,
     users,
     ws,
@@ -21,16 +26,21 @@ from backend.api.responses import ANY_REQUEST_ERRORS, API_ERRORS
 
 # Included one by one, not through an /api/v1 router: FastAPI matches nested routers level by
 # level on every request, so a flat list is cheaper. Orders first: the hot path. Each carries
-# the /api/v1 prefix itself (see prefix.py).
+# the /api/v1 prefix itself (see base_path.py).
 API_ROUTERS: tuple[APIRouter, ...] = (
     orders.router,
     trades.router,
     market.router,
     bars.router,
+    bar_import.router,
     strategies.router,
+    strategy_control.router,
     auth.router,
     users.router,
     backtests.router,
+    backtest_results.router,
+    optimizations.router,
+    optimization_results.router,
     admin.router,
     ws.router,
 )

@@ -1,0 +1,1 @@
+"""Research: parameter optimisation over backtests, off the trading path."""
