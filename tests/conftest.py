@@ -26,7 +26,7 @@ from backend.core.database.base import Base
 from backend.core.database.migrations import upgrade
 from backend.main import create_app
 from backend.schemas.market import TickRead
-from backend.services.data.paper_feed import inject
+from backend.services.market.paper_feed import inject
 from backend.services.vnpy.errors import UnknownGatewayError
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or None
