@@ -25,6 +25,9 @@ from backend.core.config import AppConfig
 from backend.core.database.base import Base
 from backend.core.database.migrations import upgrade
 from backend.main import create_app
+from backend.schemas.market import TickRead
+from backend.services.market.paper_feed import inject
+from backend.services.vnpy.errors import UnknownGatewayError
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or None
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL") or None
@@ -140,8 +143,31 @@ async def quiesce(container: AppContainer) -> None:
         await trading.events.drain()
 
 
+def reset_paper_market(container: AppContainer) -> None:
+    """Cancel what rests in the PAPER books and show each contract's latest book afresh.
+
+    The session's gateway outlives each test: a test's resting orders must not trade, nor its
+    orders' fills use up the depth of the current tick, in the next test.
+    """
+    market = container.trading.market
+    if not market.is_running:
+        return
+    for order in market.list_open_orders():
+        market.cancel_order(order.vt_orderid)
+    try:
+        paper = market.paper_gateway()
+    except UnknownGatewayError:
+        return
+    for contract in market.list_contracts():
+        snapshot = market.get_tick(contract.symbol)
+        if contract.gateway == paper.gateway_name and snapshot is not None:
+            inject(market, TickRead.model_validate(snapshot))
+
+
 async def reset_state(container: AppContainer) -> None:
     """Empty every table and the cache, so each test starts from a clean slate."""
+    await quiesce(container)
+    reset_paper_market(container)
     await quiesce(container)
     tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
     if tables and not container.config.database.is_sqlite:

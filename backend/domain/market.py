@@ -49,6 +49,33 @@ class TickSnapshot:
     # Cumulative, as the gateway reports them (PAPER: 0); bars are recorded from their deltas.
     turnover: Decimal = Decimal(0)
     open_interest: Decimal = Decimal(0)
+    # Levels 2 to 5 in DEPTH_FIELDS' order, or () when the tick shows level 1 only (read
+    # them as the bid_price_2 ... ask_volume_5 properties, 0 where not shown).
+    depth: tuple[Decimal, ...] = ()
+
+
+# vnpy TickData's fields of the levels behind the first, in TickSnapshot.depth's order.
+DEPTH_FIELDS: tuple[str, ...] = tuple(
+    f"{side}_{what}_{level}"
+    for level in range(2, 6)
+    for side in ("bid", "ask")
+    for what in ("price", "volume")
+)
+
+
+def _depth_property(index: int, name: str) -> property:
+    def read(self: TickSnapshot) -> Decimal:
+        depth = self.depth
+        return depth[index] if depth else _ZERO
+
+    read.__name__ = name
+    read.__doc__ = f"vnpy's {name}: 0 when the tick does not show that level."
+    return property(read)
+
+
+_ZERO = Decimal(0)
+for _index, _name in enumerate(DEPTH_FIELDS):
+    setattr(TickSnapshot, _name, _depth_property(_index, _name))
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ class SymbolRead(BaseModel):
 
 
 class TickRead(BaseModel):
-    """The latest top of book of a contract."""
+    """The latest book of a contract: level 1, and levels 2 to 5 (0 where not shown)."""
 
     model_config = ConfigDict(from_attributes=True)
 
@@ -41,6 +41,23 @@ class TickRead(BaseModel):
     ask_volume_1: DecimalText
     volume: DecimalText
     datetime: datetime
+    # vnpy's depth fields; defaults, so ticks saved before they existed still read.
+    bid_price_2: DecimalText = Decimal(0)
+    bid_volume_2: DecimalText = Decimal(0)
+    ask_price_2: DecimalText = Decimal(0)
+    ask_volume_2: DecimalText = Decimal(0)
+    bid_price_3: DecimalText = Decimal(0)
+    bid_volume_3: DecimalText = Decimal(0)
+    ask_price_3: DecimalText = Decimal(0)
+    ask_volume_3: DecimalText = Decimal(0)
+    bid_price_4: DecimalText = Decimal(0)
+    bid_volume_4: DecimalText = Decimal(0)
+    ask_price_4: DecimalText = Decimal(0)
+    ask_volume_4: DecimalText = Decimal(0)
+    bid_price_5: DecimalText = Decimal(0)
+    bid_volume_5: DecimalText = Decimal(0)
+    ask_price_5: DecimalText = Decimal(0)
+    ask_volume_5: DecimalText = Decimal(0)
 
 
 Volume = Annotated[Amount, Field(ge=0)]
@@ -59,6 +76,23 @@ class TickInject(BaseModel):
     ask_volume_1: Volume = Decimal(10)
     volume: Volume | None = Field(default=None, description="cumulative; default: unchanged")
     datetime: AwareDatetime | None = Field(default=None, description="default: now")
+    # Levels 2 to 5 (default: not shown; an order takes no more than the levels shown).
+    bid_price_2: Amount | None = None
+    bid_volume_2: Volume = Decimal(0)
+    ask_price_2: Amount | None = None
+    ask_volume_2: Volume = Decimal(0)
+    bid_price_3: Amount | None = None
+    bid_volume_3: Volume = Decimal(0)
+    ask_price_3: Amount | None = None
+    ask_volume_3: Volume = Decimal(0)
+    bid_price_4: Amount | None = None
+    bid_volume_4: Volume = Decimal(0)
+    ask_price_4: Amount | None = None
+    ask_volume_4: Volume = Decimal(0)
+    bid_price_5: Amount | None = None
+    bid_volume_5: Volume = Decimal(0)
+    ask_price_5: Amount | None = None
+    ask_volume_5: Volume = Decimal(0)
 
 
 TickInjectBody = TickInject | Annotated[list[TickInject], Field(min_length=1, max_length=1000)]

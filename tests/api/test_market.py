@@ -12,6 +12,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from backend.app.container import AppContainer
+from backend.domain.market import DEPTH_FIELDS
 from backend.models.enums import UserRole
 from backend.services.stream.publisher import tick_cache_key
 from tests.api.conftest import MakeAccount
@@ -77,7 +78,9 @@ async def test_latest_tick_after_an_injected_tick(
         "ask_volume_1",
         "volume",
         "datetime",
+        *DEPTH_FIELDS,  # levels 2 to 5: an injected tick without them shows level 1 only
     }
+    assert {latest[field] for field in DEPTH_FIELDS} == {"0"}
     assert datetime.fromisoformat(latest["datetime"]).utcoffset() == timedelta(0)
     cached = await container.cache.get(tick_cache_key(IF))
     assert cached is not None
@@ -103,7 +106,9 @@ async def test_a_newer_tick_in_the_shared_cache_wins(
     response = await client.get(f"/api/v1/market/ticks/{RB}", headers=trader.headers)
     answer = response.json()
     assert datetime.fromisoformat(answer.pop("datetime")) == future
-    assert answer == {key: value for key, value in elsewhere.items() if key != "datetime"}
+    # Saved before ticks carried depth (a replica of the previous release): levels 2-5 read 0.
+    expected = {key: value for key, value in elsewhere.items() if key != "datetime"}
+    assert answer == expected | dict.fromkeys(DEPTH_FIELDS, "0")
 
 
 async def test_unknown_symbol_and_missing_tick_are_404(
@@ -147,6 +152,13 @@ BAD_TICKS = [
     ({"symbol": IF, "last_price": "Infinity"}, None),
     ({"symbol": IF, "last_price": "NaN"}, None),
     ({"symbol": IF, "last_price": "3500", "bid_volume_1": -1}, None),
+    ({"symbol": IF, "last_price": "3500", "ask_price_2": "3500.1"}, "price_tick"),
+    ({"symbol": IF, "last_price": "3500", "ask_price_2": "3500.2"}, "depth_order"),
+    ({"symbol": IF, "last_price": "3500", "bid_price_2": "3500.2"}, "depth_order"),
+    ({"symbol": IF, "last_price": "3500", "bid_price_3": "3499.6"}, "depth_gap"),
+    ({"symbol": IF, "last_price": "3500", "ask_volume_2": "5"}, "missing_level_price"),
+    ({"symbol": IF, "last_price": "3500", "bid_price_2": "-3499.8"}, "greater_than"),
+    ({"symbol": IF, "last_price": "3500", "ask_volume_2": "-5", "ask_price_2": "3501"}, None),
     ({"symbol": IF, "last_price": "3500", "colour": "red"}, None),
     ({"symbol": IF, "last_price": "3500", "datetime": "2024-01-01T00:00:00"}, None),
     ([], None),

@@ -11,7 +11,7 @@ from vnpy.trader.engine import MainEngine
 from backend.app.container import AppContainer
 from backend.models.order import Order, Trade
 from tests.api.conftest import MakeAccount
-from tests.api.trading import quote, settle
+from tests.api.trading import settle
 
 IF = "IF2412.CFFEX"
 ORDERS = 40
@@ -43,7 +43,11 @@ async def test_filled_and_cancelled_orders_are_forgotten_open_ones_kept(
     trader = await make_account()
     market = container.trading.market
     paper = market.paper_gateway(IF)
-    await quote(container, IF, last="3500.0", bid="3500.0", ask="3500.2")
+    # Deep enough for every market order below: each takes one lot of the tick's depth.
+    paper.inject_tick(
+        IF, last_price=Decimal("3500.0"), bid_volume=Decimal(ORDERS), ask_volume=Decimal(ORDERS)
+    )
+    await settle(container)
     cached_before = len(_vnpy(container).get_all_orders())
     filled = []
     for number in range(ORDERS):

@@ -129,6 +129,9 @@ class ContractConfig(BaseModel):
     size: Decimal = Field(default=Decimal(1), gt=0)
     min_volume: Decimal = Field(default=Decimal(1), gt=0)
     initial_price: Decimal = Field(gt=0)
+    # The random walk's step deviation as a share of the price (0.0002: 2 bp a step); None:
+    # PAPER's default. Every step moves at least one price tick whatever this is.
+    volatility: Decimal | None = Field(default=None, gt=0, le=Decimal("0.1"))
 
     @property
     def vt_symbol(self) -> str:

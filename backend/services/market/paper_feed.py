@@ -18,6 +18,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Sequence
+from decimal import Decimal
 
 import structlog
 from pydantic import ValidationError
@@ -28,7 +29,7 @@ from backend.schemas.market import TickRead
 from backend.services.stream.publisher import tick_cache_key
 from backend.services.vnpy.engine import RedFireVnPyEngine
 from backend.services.vnpy.errors import UnknownGatewayError
-from backend.services.vnpy.paper_market import Quote
+from backend.services.vnpy.paper_market import DEPTH_LEVELS, Level, Quote
 
 logger = structlog.get_logger(__name__)
 
@@ -37,7 +38,7 @@ CHANNEL = "paper:ticks"
 
 
 def inject(market: RedFireVnPyEngine, tick: TickRead) -> None:
-    """Publish `tick` on this replica's PAPER gateway and match its book on it."""
+    """Publish `tick` (its depth too) on this replica's PAPER gateway and match its book on it."""
     market.paper_gateway(tick.symbol).inject_tick(
         tick.symbol,
         last_price=tick.last_price,
@@ -47,20 +48,41 @@ def inject(market: RedFireVnPyEngine, tick: TickRead) -> None:
         ask_volume=tick.ask_volume_1,
         volume=tick.volume,
         moment=tick.datetime,
+        bid_depth=_levels(tick, "bid"),
+        ask_depth=_levels(tick, "ask"),
     )
 
 
+def _levels(tick: TickRead, side: str) -> tuple[Level, ...]:
+    """Levels 2 to 5 of one side that the tick shows (a price above 0), best first."""
+    levels = []
+    for level in range(2, DEPTH_LEVELS + 1):
+        price: Decimal = getattr(tick, f"{side}_price_{level}")
+        if price <= 0:
+            break
+        levels.append((price, getattr(tick, f"{side}_volume_{level}")))
+    return tuple(levels)
+
+
 def quote_tick(symbol: str, quote: Quote) -> TickRead:
-    """A generated quote as the tick every replica injects."""
-    return TickRead(
-        symbol=symbol,
-        last_price=quote.last,
-        bid_price_1=quote.bid,
-        ask_price_1=quote.ask,
-        bid_volume_1=quote.bid_volume,
-        ask_volume_1=quote.ask_volume,
-        volume=quote.volume,
-        datetime=quote.moment,
+    """A generated quote (with its depth) as the tick every replica injects."""
+    depth: dict[str, Decimal] = {}
+    for side, levels in (("bid", quote.bid_depth), ("ask", quote.ask_depth)):
+        for level, (price, volume) in enumerate(levels, start=2):
+            depth[f"{side}_price_{level}"] = price
+            depth[f"{side}_volume_{level}"] = volume
+    return TickRead.model_validate(
+        {
+            "symbol": symbol,
+            "last_price": quote.last,
+            "bid_price_1": quote.bid,
+            "ask_price_1": quote.ask,
+            "bid_volume_1": quote.bid_volume,
+            "ask_volume_1": quote.ask_volume,
+            "volume": quote.volume,
+            "datetime": quote.moment,
+            **depth,
+        }
     )
 
 

@@ -11,12 +11,13 @@ from pydantic import ValidationError
 
 from backend.core.cache.protocol import Cache
 from backend.core.errors import DomainValidationError, NotFoundError
-from backend.domain.market import ContractInfo
+from backend.domain.market import DEPTH_FIELDS, ContractInfo
 from backend.schemas.market import TickInject, TickRead
 from backend.services.market.paper_feed import PaperFeed, inject
 from backend.services.stream.publisher import tick_cache_key
 from backend.services.vnpy.engine import RedFireVnPyEngine
 from backend.services.vnpy.errors import UnknownGatewayError
+from backend.services.vnpy.paper_market import DEPTH_LEVELS
 
 Loc = tuple[str | int, ...]
 
@@ -43,6 +44,36 @@ def _price_errors(tick: TickRead, step: Decimal, loc: Loc) -> list[dict[str, Any
             errors.append(_error(loc, field, f"must be a multiple of {step}", "price_tick"))
     if tick.bid_price_1 > tick.ask_price_1:
         errors.append(_error(loc, "bid_price_1", "must not exceed ask_price_1", "crossed_book"))
+    return errors + _depth_errors(tick, step, loc)
+
+
+def _depth_errors(tick: TickRead, step: Decimal, loc: Loc) -> list[dict[str, Any]]:
+    """Levels 2 to 5: on the grid, each worse than the one before, none after a gap."""
+    errors = []
+    for side, worse in (("bid", "below"), ("ask", "above")):
+        better: Decimal | None = getattr(tick, f"{side}_price_1")
+        for level in range(2, DEPTH_LEVELS + 1):
+            field = f"{side}_price_{level}"
+            price: Decimal = getattr(tick, field)
+            volume: Decimal = getattr(tick, f"{side}_volume_{level}")
+            if price == 0:
+                if volume != 0:
+                    message = f"a volume needs {field}"
+                    errors.append(_error(loc, field, message, "missing_level_price"))
+                better = None
+                continue
+            if price < 0:
+                errors.append(_error(loc, field, "must be greater than 0", "greater_than"))
+                continue
+            if price % step != 0:
+                errors.append(_error(loc, field, f"must be a multiple of {step}", "price_tick"))
+            if better is None:
+                message = f"level {level} needs level {level - 1} of the {side} side"
+                errors.append(_error(loc, field, message, "depth_gap"))
+            elif price <= better if side == "ask" else price >= better:
+                message = f"must be {worse} {side}_price_{level - 1}"
+                errors.append(_error(loc, field, message, "depth_order"))
+            better = price
     return errors
 
 
@@ -133,4 +164,8 @@ class MarketDataService:
             ask_volume_1=request.ask_volume_1,
             volume=volume,
             datetime=(request.datetime or datetime.now(UTC)).astimezone(UTC),
+            **{
+                field: getattr(request, field) or Decimal(0)  # a price left out: not shown
+                for field in DEPTH_FIELDS
+            },
         )

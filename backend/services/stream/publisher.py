@@ -17,7 +17,7 @@ import structlog
 from pydantic_core import to_jsonable_python
 
 from backend.core.cache.protocol import Cache
-from backend.domain.market import TickSnapshot
+from backend.domain.market import DEPTH_FIELDS, TickSnapshot
 from backend.schemas.common import jsonable, plain_decimal
 from backend.schemas.orders import OrderRead, TradeRead
 from backend.services.stream.bus import EventBus, StreamEvent
@@ -32,7 +32,7 @@ def tick_cache_key(symbol: str) -> str:
 
 def tick_payload(tick: TickSnapshot) -> dict[str, Any]:
     """The contract's tick shape: decimals as strings, an ISO timestamp with offset."""
-    return {
+    payload = {
         "symbol": tick.symbol,
         "last_price": plain_decimal(tick.last_price),
         "bid_price_1": plain_decimal(tick.bid_price_1),
@@ -42,6 +42,15 @@ def tick_payload(tick: TickSnapshot) -> dict[str, Any]:
         "volume": plain_decimal(tick.volume),
         "datetime": to_jsonable_python(tick.datetime),  # as the REST answers write it
     }
+    depth = tick.depth
+    if depth:
+        payload.update(zip(DEPTH_FIELDS, map(plain_decimal, depth), strict=True))
+    else:
+        payload.update(_NO_DEPTH)
+    return payload
+
+
+_NO_DEPTH = dict.fromkeys(DEPTH_FIELDS, "0")
 
 
 class StreamPublisher:

@@ -12,7 +12,7 @@ from vnpy.trader.constant import Direction, Exchange
 from vnpy.trader.constant import OrderType as VnpyOrderType
 from vnpy.trader.object import ContractData, OrderData, TickData, TradeData
 
-from backend.domain.market import ContractInfo, OrderUpdate, TickSnapshot, TradeFill
+from backend.domain.market import DEPTH_FIELDS, ContractInfo, OrderUpdate, TickSnapshot, TradeFill
 from backend.models.enums import OrderSide, OrderType
 from backend.services.vnpy.status_map import to_order_status
 
@@ -137,6 +137,16 @@ def to_tick_snapshot(tick: TickData) -> TickSnapshot:
     _set_turnover(snapshot, get(value) or to_decimal(value))
     value = tick.open_interest
     _set_open_interest(snapshot, get(value) or to_decimal(value))
+    if tick.bid_price_2 or tick.ask_price_2:  # a tick showing depth: levels 2 to 5
+        fields: dict[str, float] = tick.__dict__
+        _set_depth(
+            snapshot,
+            tuple(
+                get(level) or to_decimal(level) for level in map(fields.__getitem__, DEPTH_FIELDS)
+            ),
+        )
+    else:
+        _set_depth(snapshot, ())
     return snapshot
 
 
@@ -159,7 +169,8 @@ _set_volume = _slot_setter("volume")
 _set_datetime = _slot_setter("datetime")
 _set_turnover = _slot_setter("turnover")
 _set_open_interest = _slot_setter("open_interest")
-if len(TickSnapshot.__slots__) != 11:  # a field to_tick_snapshot does not set would be missing
+_set_depth = _slot_setter("depth")
+if len(TickSnapshot.__slots__) != 12:  # a field to_tick_snapshot does not set would be missing
     raise RuntimeError("TickSnapshot's fields changed: update to_tick_snapshot")
 
 

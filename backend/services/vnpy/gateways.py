@@ -63,6 +63,7 @@ def paper_setting(config: VnpyConfig) -> dict[str, Any]:
             "size": str(contract.size),
             "min_volume": str(contract.min_volume),
             "initial_price": str(contract.initial_price),
+            "volatility": None if contract.volatility is None else str(contract.volatility),
         }
         for contract in config.paper_contracts
     ]

@@ -12,8 +12,10 @@ the order trades (paper_market's fill rules):
 and a market order rests only while the other side is unquoted (it trades on the next quote
 that has one). A tick pops what crosses from the heap tops, O(k log n) for k fills among n
 resting orders, and hands the orders out in the order they arrived, as a scan of the whole
-book would. A cancelled order leaves its heap entry behind (skipped when it surfaces); the
-heaps are rebuilt once such entries outnumber the live orders.
+book would. An order handed out that the tick's depth did not fill whole comes back (add) with
+its arrival number, so it keeps its time priority. A cancelled order leaves its heap entry
+behind (skipped when it surfaces); the heaps are rebuilt once such entries outnumber the live
+orders.
 """
 
 from __future__ import annotations
@@ -65,11 +67,13 @@ class PaperBook:
 
     def __iter__(self) -> Iterator[PaperOrder]:
         """The resting orders, oldest first."""
-        return (order for _, order in self._live.values())
+        return (order for _, order in sorted(self._live.values(), key=_arrival_of))
 
     def add(self, order: PaperOrder) -> None:
-        """Rest an order that did not trade on arrival."""
-        arrival = next(self._arrival)
+        """Rest an order that did not fill on arrival, or that a tick left resting."""
+        if order.arrival < 0:
+            order.arrival = next(self._arrival)
+        arrival = order.arrival
         self._live[order.orderid] = (arrival, order)
         buy = order.direction == Direction.LONG
         if order.order_type == OrderType.MARKET:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -24,8 +24,11 @@ from vnpy.trader.object import (
 
 from backend.services.vnpy.event_engine import RedFireEventEngine
 from backend.services.vnpy.paper_book import PaperBook
+from backend.services.vnpy.paper_depth import Depth
 from backend.services.vnpy.paper_market import (
+    DEPTH_LEVELS,
     ZERO,
+    Level,
     PaperContract,
     PaperOrder,
     Quote,
@@ -56,6 +59,7 @@ class PaperGateway(BaseGateway):
         self._lock = threading.Lock()
         self._contracts: dict[str, PaperContract] = {}
         self._quotes: dict[str, Quote] = {}
+        self._depths: dict[str, Depth] = {}  # what orders took of the current quote
         self._walks: dict[str, RandomWalk] = {}
         self._tick_builders: dict[str, TickBuilder] = {}
         self._subscribed: dict[str, None] = {}  # insertion-ordered set
@@ -200,8 +204,20 @@ class PaperGateway(BaseGateway):
         ask_volume: Decimal = Decimal(10),
         volume: Decimal | None = None,
         moment: datetime | None = None,
+        bid_depth: Sequence[Level] = (),
+        ask_depth: Sequence[Level] = (),
     ) -> None:
-        """Publish a tick (bid defaults to last, ask to bid + one tick) and match on it."""
+        """Publish a tick (bid defaults to last, ask to bid + one tick) and match on it.
+
+        `bid_depth` and `ask_depth` are the levels behind the first (2 to 5), best first;
+        without them the tick shows level 1 only, and that is all an order can take.
+        """
+        bids: tuple[Level, ...] = ()
+        asks: tuple[Level, ...] = ()
+        if bid_depth or ask_depth:
+            if len(bid_depth) >= DEPTH_LEVELS or len(ask_depth) >= DEPTH_LEVELS:
+                raise ValueError(f"PAPER quotes at most {DEPTH_LEVELS} levels a side")
+            bids, asks = tuple(bid_depth), tuple(ask_depth)
         with self._lock:
             contract = self._contracts.get(vt_symbol)
             if contract is None:
@@ -216,6 +232,8 @@ class PaperGateway(BaseGateway):
                 ask_volume,
                 previous.volume if volume is None else volume,
                 moment or datetime.now(UTC),
+                bids,
+                asks,
             )
             walk = self._walks[vt_symbol]  # a generator here walks on from this tick
             walk.price, walk.volume = last_price, quote.volume
@@ -296,21 +314,42 @@ class PaperGateway(BaseGateway):
         book = self._books[contract.vt_symbol]
         if book:
             for order in book.take_crossing(quote):
-                self._match(order, quote, quote.moment)
+                if not self._match(order, quote, quote.moment):
+                    book.add(order)  # the depth ran out first: it rests on, in its place
 
     def _match(self, order: PaperOrder, quote: Quote, moment: datetime) -> bool:
-        """Fill `order` whole if `quote` crosses it; False when it does not trade."""
-        price = fill_price(order, quote)
-        if price is None:
+        """Trade `order` on `quote`'s depth; False when it rests (it did not cross, or a limit
+        is left with an unfilled rest), True when it is done (filled, or its rest cancelled).
+        """
+        if fill_price(order, quote) is None:
             return False
-        volume = order.volume - order.traded
+        buy = order.direction == Direction.LONG
+        limit = order.price if order.order_type == OrderType.LIMIT else None
+        vt_symbol = order.contract.vt_symbol
+        depth = self._depths.get(vt_symbol)
+        if depth is None or depth.quote is not quote:
+            depth = self._depths[vt_symbol] = Depth(quote)
+        taken = depth.take(buy, order.volume - order.traded, limit)
+        for price, volume in taken:
+            self._trade(order, price, volume, moment)
+        if order.traded >= order.volume:
+            order.status = Status.ALLTRADED
+        elif limit is None:  # a market order, or a triggered stop: the rest is cancelled
+            order.status = Status.CANCELLED
+        elif taken:
+            order.status = Status.PARTTRADED
+        else:
+            return False  # others took the crossing depth first: nothing changed
+        # After its trades, so whoever sees the order's new status already has its fills.
+        self.on_order(self._order_data(order, moment))
+        return order.status != Status.PARTTRADED
+
+    def _trade(self, order: PaperOrder, price: Decimal, volume: Decimal, moment: datetime) -> None:
         tradeid = f"{self._session}-{next(self._trade_seq)}"
         contract = order.contract
         commission = price * volume * contract.size * self._commission_rate
         self._commissions[f"{self.gateway_name}.{tradeid}"] = commission
-        order.traded = order.volume
-        order.status = Status.ALLTRADED
-        # The trade goes first, so whoever sees ALLTRADED already has the fill.
+        order.traded += volume
         self.on_trade(
             TradeData(
                 gateway_name=self.gateway_name,
@@ -324,8 +363,6 @@ class PaperGateway(BaseGateway):
                 datetime=moment,
             )
         )
-        self.on_order(self._order_data(order, moment))
-        return True
 
     def _order_data(self, order: PaperOrder, moment: datetime | None) -> OrderData:
         # A fresh object each time: vnpy requires data passed to on_order to stay constant.

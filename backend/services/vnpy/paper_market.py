@@ -1,14 +1,21 @@
-"""The PAPER gateway's market model: contracts, quotes, a seeded random walk, fill rules.
+"""The PAPER gateway's market model: contracts, quotes with depth, a seeded random walk, fill rules.
 
-Fill rules (vnpy's backtesting convention: a crossing order trades at the better of its
-limit and the touch; the simulated book has unlimited size at the touch, so fills are whole):
+A quote shows up to five price levels a side (vnpy's bid/ask_price_1..5 and volume_1..5),
+each with a volume. An order takes the opposite side's levels best first, one trade per level
+at that level's price, never more than a level shows (paper_depth.Depth: what this replica's
+orders took of a quote stays taken until the next quote):
 
-- market: buy at the ask, sell at the bid.
-- limit: a buy trades when ask <= limit, at the ask; a sell when bid >= limit, at the bid.
-  A limit that does not cross rests and is checked again on every tick of its contract.
+- market: buy from the asks, sell to the bids, as deep as it needs; what the shown depth
+  cannot fill is cancelled at once (vnpy/CTP FAK: partially filled, then cancelled).
+- limit: a buy trades when ask <= limit, taking every ask level at or below its limit; a sell
+  when bid >= limit, every bid level at or above it (each at the level's price, better than
+  or equal to the limit). What does not fill rests and is checked again on every tick.
 - stop: a buy triggers when ask >= stop, a sell when bid <= stop, and then trades as a
-  market order on the same tick (at the touch, which may be worse than the stop: slippage).
-  A stop already through the market when it arrives triggers at once.
+  market order on the same tick (at the levels' prices, which may be worse than the stop:
+  slippage; the rest cancelled). A stop already through the market when it arrives triggers
+  at once.
+
+A market order that meets an unquoted side (price 0) rests until a quote shows one.
 """
 
 from __future__ import annotations
@@ -27,6 +34,9 @@ from vnpy.trader.object import ContractData, TickData
 from backend.services.vnpy.conversions import to_decimal
 
 ZERO = Decimal(0)
+DEPTH_LEVELS = 5  # vnpy's TickData shows five levels a side
+# A step's standard deviation as a share of the price, unless a contract sets its own.
+DEFAULT_VOLATILITY = Decimal("0.0002")
 
 
 def as_decimal(value: Any) -> Decimal:
@@ -49,6 +59,7 @@ class PaperContract:
     size: Decimal
     min_volume: Decimal
     initial_price: Decimal
+    volatility: Decimal = DEFAULT_VOLATILITY
     vt_symbol: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -72,11 +83,20 @@ class PaperContract:
             size=as_decimal(item.get("size", 1)),
             min_volume=as_decimal(item.get("min_volume", 1)),
             initial_price=as_decimal(item["initial_price"]),
+            volatility=as_decimal(item.get("volatility") or DEFAULT_VOLATILITY),
         )
 
 
+# One price level of a side: (price, volume).
+Level = tuple[Decimal, Decimal]
+
+
 class Quote(NamedTuple):
-    """Top of book of one contract (a NamedTuple: built on every tick, so kept cheap)."""
+    """One contract's book (a NamedTuple: built on every tick, so kept cheap).
+
+    bid/ask and their volumes are level 1; `bid_depth` and `ask_depth` the levels behind it
+    (2 to 5), best first, empty when the quote shows level 1 only.
+    """
 
     last: Decimal
     bid: Decimal
@@ -85,6 +105,8 @@ class Quote(NamedTuple):
     ask_volume: Decimal
     volume: Decimal
     moment: datetime
+    bid_depth: tuple[Level, ...] = ()
+    ask_depth: tuple[Level, ...] = ()
 
 
 @dataclass(slots=True)
@@ -101,6 +123,7 @@ class PaperOrder:
     created: datetime
     traded: Decimal = ZERO
     status: Status = Status.NOTTRADED
+    arrival: int = -1  # its place in the book's time priority, kept when it rests again
 
     @property
     def is_open(self) -> bool:
@@ -109,7 +132,7 @@ class PaperOrder:
 
 
 def fill_price(order: PaperOrder, quote: Quote) -> Decimal | None:
-    """The price `order` trades at against `quote`, or None when it does not trade."""
+    """The touch at which `order` starts to trade against `quote`, or None when it does not."""
     buy = order.direction == Direction.LONG
     touch = quote.ask if buy else quote.bid
     if touch <= 0:
@@ -124,7 +147,12 @@ def fill_price(order: PaperOrder, quote: Quote) -> Decimal | None:
 
 
 class RandomWalk:
-    """A seeded random walk of one contract's price, on its tick grid."""
+    """A seeded random walk of one contract's price, on its tick grid, with five levels a side.
+
+    Each step moves the price by a whole number of ticks drawn from a normal distribution
+    whose deviation is the contract's volatility times its price, and never by zero: every
+    listed contract moves on every step, whatever its price and tick.
+    """
 
     def __init__(self, contract: PaperContract, seed: int) -> None:
         # Not for security: a reproducible simulation. A str seed hashes the same everywhere.
@@ -134,34 +162,61 @@ class RandomWalk:
         self.volume = ZERO
 
     def step(self, moment: datetime) -> Quote:
-        """Move the price by -1, 0 or +1 tick and return the new quote."""
-        tick = self._contract.price_tick
-        self.price = max(tick, self.price + tick * self._rng.choice((-1, 0, 1)))
-        lot = self._contract.min_volume
-        self.volume += lot * self._rng.randint(0, 20)
+        """Move the price by at least one tick and return the new quote."""
+        contract, rng = self._contract, self._rng
+        tick = contract.price_tick
+        # A float only to draw a whole number of ticks: prices stay Decimal.
+        sigma = float(self.price * contract.volatility / tick)
+        ticks = round(rng.gauss(0.0, sigma)) or rng.choice((-1, 1))
+        moved = self.price + tick * ticks
+        self.price = moved if moved >= tick else self.price - tick * ticks  # reflect at 0
+        lot = contract.min_volume
+        self.volume += lot * rng.randint(0, 20)
+        bids = self._side(self.price, -tick, lot)
+        asks = self._side(self.price + tick, tick, lot)
         return Quote(
-            last=self.price,
-            bid=self.price,
-            ask=self.price + tick,
-            bid_volume=lot * self._rng.randint(1, 100),
-            ask_volume=lot * self._rng.randint(1, 100),
-            volume=self.volume,
-            moment=moment,
+            self.price,
+            bids[0][0],
+            asks[0][0],
+            bids[0][1],
+            asks[0][1],
+            self.volume,
+            moment,
+            tuple(bids[1:]),
+            tuple(asks[1:]),
         )
 
     def initial(self, moment: datetime) -> Quote:
-        """The start-up quote: bid at the initial price, ask one tick above."""
+        """The start-up quote: bid at the initial price, ask one tick above, 100 lots a level."""
         lot = self._contract.min_volume
         tick = self._contract.price_tick
+        size = lot * 100  # the most a level of the walk shows
         return Quote(
             last=self.price,
             bid=self.price,
             ask=self.price + tick,
-            bid_volume=lot * 10,
-            ask_volume=lot * 10,
+            bid_volume=size,
+            ask_volume=size,
             volume=ZERO,
             moment=moment,
+            bid_depth=tuple(
+                (self.price - tick * i, size)
+                for i in range(1, DEPTH_LEVELS)
+                if self.price - tick * i > 0
+            ),
+            ask_depth=tuple((self.price + tick * (i + 1), size) for i in range(1, DEPTH_LEVELS)),
         )
+
+    def _side(self, best: Decimal, step: Decimal, lot: Decimal) -> list[Level]:
+        randint = self._rng.randint
+        levels = []
+        price = best
+        for _ in range(DEPTH_LEVELS):
+            if price <= 0:
+                break
+            levels.append((price, lot * randint(1, 100)))
+            price += step
+        return levels
 
 
 def session_id() -> str:
@@ -222,7 +277,7 @@ class TickBuilder:
 
     def __call__(self, quote: Quote) -> TickData:
         """The TickData of `quote` (a new object each time: vnpy keeps references)."""
-        last, bid, ask, bid_volume, ask_volume, volume, moment = quote
+        last, bid, ask, bid_volume, ask_volume, volume, moment, bid_depth, ask_depth = quote
         last_price = float(last)
         vol_d, vol_f, bv_d, bv_f, av_d, av_f = self._floats
         if volume is not vol_d:
@@ -240,9 +295,24 @@ class TickBuilder:
         fields["ask_price_1"] = float(ask)
         fields["bid_volume_1"] = bv_f
         fields["ask_volume_1"] = av_f
+        if bid_depth:
+            for (price, size), (price_field, volume_field) in zip(
+                bid_depth, _BID_FIELDS, strict=False
+            ):
+                fields[price_field] = float(price)
+                fields[volume_field] = float(size)
+        if ask_depth:
+            for (price, size), (price_field, volume_field) in zip(
+                ask_depth, _ASK_FIELDS, strict=False
+            ):
+                fields[price_field] = float(price)
+                fields[volume_field] = float(size)
         tick: TickData = _new_object(TickData)
         tick.__dict__ = fields
         return tick
 
 
 _new_object = object.__new__
+# TickData's fields of levels 2 to 5: (price, volume) per level.
+_BID_FIELDS = tuple((f"bid_price_{i}", f"bid_volume_{i}") for i in range(2, DEPTH_LEVELS + 1))
+_ASK_FIELDS = tuple((f"ask_price_{i}", f"ask_volume_{i}") for i in range(2, DEPTH_LEVELS + 1))

@@ -1,7 +1,7 @@
 """What the vnpy bridge delivers: the kinds of its events.
 
 The values themselves (contracts, ticks, order updates, fills) are RedFire's market
-vocabulary, backend/domain/market.py; translate.py turns vnpy's objects into them.
+vocabulary, backend/domain/market.py; conversions.py turns vnpy's objects into them.
 """
 
 from __future__ import annotations

@@ -63,8 +63,12 @@ class ScanningBook:
                 self.fills.append((vt_orderid, price, order.volume))
 
 
+# Ticks deep enough for every order between two of them: the scan knew no depth.
+DEEP = D(1_000_000)
+
+
 def _quote(bid: Decimal, ask: Decimal) -> Quote:
-    return Quote(bid, bid, ask, D(10), D(10), D(0), NOW)
+    return Quote(bid, bid, ask, DEEP, DEEP, D(0), NOW)
 
 
 def _contract(symbol: str) -> PaperContract:
@@ -99,7 +103,14 @@ async def test_fills_match_a_scan_of_every_resting_order(
                 bid = D(0)
             elif rng.random() < 0.05:
                 ask = D(0)
-            paper.inject_tick(symbol, last_price=mids[symbol], bid_price=bid, ask_price=ask)
+            paper.inject_tick(
+                symbol,
+                last_price=mids[symbol],
+                bid_price=bid,
+                ask_price=ask,
+                bid_volume=DEEP,
+                ask_volume=DEEP,
+            )
             reference.tick(symbol, _quote(bid, ask))
         elif roll < 0.38 and reference.open:  # a cancel
             vt_orderid = rng.choice(list(reference.open))
@@ -165,7 +176,7 @@ async def test_cancelled_orders_leave_the_book_in_arrival_order(
     kept = [vt for vt in sent if vt not in cancelled]
     assert [o.vt_orderid for o in engine.list_open_orders()] == kept
 
-    paper.inject_tick(IF, last_price=D("3400.0"))  # crosses every resting buy
+    paper.inject_tick(IF, last_price=D("3400.0"), ask_volume=DEEP)  # crosses every resting buy
     await recorder.settle()
     assert [f.vt_orderid for f in recorder.trades] == kept
     assert {f.price for f in recorder.trades} == {D("3400.2")}

@@ -12,7 +12,7 @@ import pytest
 from backend.core.config.sections import RedisConfig
 from backend.core.messaging import create_messaging
 from backend.core.monitoring.metrics import PAPER_MARKET_LEADER
-from backend.domain.market import OrderTicket, OrderUpdate
+from backend.domain.market import OrderTicket, OrderUpdate, TradeFill
 from backend.models.enums import OrderSide, OrderType
 from backend.schemas.market import TickRead
 from backend.services.market.paper_feed import PaperFeed, inject
@@ -107,8 +107,45 @@ async def test_the_leader_walks_and_the_others_quote_its_prices(
     await a.feed.stop()
     continued = {tick.symbol: tick for tick in await b.feed.step()}
     step = abs(continued[IF].last_price - walked[IF].last_price)
-    assert step in (Decimal(0), Decimal("0.2"))  # one step of IF's walk: -1, 0 or +1 tick
+    # One step of IF's walk: a whole number of ticks, never none (0.2 % of 3500 ~ 3.5 ticks).
+    assert Decimal(0) < step <= Decimal("0.2") * 30
+    assert step % Decimal("0.2") == 0
     assert continued[IF].volume >= walked[IF].volume  # the day's volume does not restart
+
+
+async def test_the_others_quote_and_fill_on_the_leader_s_depth(
+    replicas: tuple[Replica, Replica],
+) -> None:
+    a, b = replicas
+    fills: list[TradeFill] = []
+
+    async def record(fill: TradeFill) -> None:
+        fills.append(fill)
+
+    b.engine.bridge.subscribe(BridgeEvent.TRADE, record)
+    walked = {tick.symbol: tick for tick in await a.feed.step()}
+    tick = walked[IF]
+    assert tick.ask_price_5 == tick.ask_price_1 + Decimal("0.2") * 4  # five levels a side
+    assert tick.bid_price_5 == tick.bid_price_1 - Decimal("0.2") * 4
+
+    async def caught_up() -> bool:
+        return b.last(IF) == tick.last_price
+
+    await wait_until(caught_up, within=5, what="b quotes a's prices")
+    snapshot = b.engine.get_tick(IF)
+    assert snapshot is not None
+    assert TickRead.model_validate(snapshot) == tick  # the depth too
+    wanted = tick.ask_volume_1 + tick.ask_volume_2
+    order = b.engine.send_order(IF, OrderSide.BUY, OrderType.MARKET, wanted)
+
+    async def filled() -> bool:
+        return any(u.vt_orderid == order and u.status.is_final for u in b.orders)
+
+    await wait_until(filled, within=5, what="b's market order fills")
+    assert [(f.price, f.quantity) for f in fills if f.vt_orderid == order] == [
+        (tick.ask_price_1, tick.ask_volume_1),
+        (tick.ask_price_2, tick.ask_volume_2),
+    ]
 
 
 async def test_an_injected_tick_fills_resting_orders_on_every_replica(

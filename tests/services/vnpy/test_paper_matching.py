@@ -209,8 +209,10 @@ async def _scenario() -> list[tuple[str, OrderSide, Decimal, Decimal, Decimal]]:
 async def test_same_seed_and_ticks_give_the_same_fills() -> None:
     first = await _scenario()
     assert first == await _scenario()
+    # 0.5 BTC walks the start-up quote's five bid levels of 0.1 (100 lots of 0.001) each.
+    btc_levels = [D("60000.00"), D("59999.99"), D("59999.98"), D("59999.97"), D("59999.96")]
     assert first == [
-        (BTC, SELL, D("60000.00"), D("0.5"), D("3.000000000")),
+        *[(BTC, SELL, price, D("0.1"), price * D("0.1") * RATE) for price in btc_levels],
         (IF, BUY, D("3499.0"), D(1), D("104.970")),
         (IF, SELL, D("3497.6"), D(2), D("209.856")),
         (IF, BUY, D("3501.2"), D(3), D("315.108")),
