@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from backend.domain.market import DEPTH_FIELDS
+from backend.domain.market import DEPTH_FIELDS, OrderTicket
 from backend.models.enums import OrderSide, OrderStatus, OrderType
 from backend.schemas.market import TickRead
 from backend.services.stream.publisher import tick_payload
@@ -51,7 +51,7 @@ async def test_a_market_order_larger_than_level_one_walks_the_book(
     engine: RedFireVnPyEngine, recorder: Recorder
 ) -> None:
     deep_if_tick(engine.paper_gateway(IF))
-    order = engine.send_order(IF, BUY, OrderType.MARKET, D(10))
+    order = engine.send_order(OrderTicket(IF, BUY, OrderType.MARKET, D(10)))
     await recorder.settle()
 
     taken = fills(recorder, order)
@@ -69,7 +69,7 @@ async def test_a_market_order_larger_than_all_depth_is_partially_filled_then_can
     engine: RedFireVnPyEngine, recorder: Recorder
 ) -> None:
     deep_if_tick(engine.paper_gateway(IF))
-    order = engine.send_order(IF, SELL, OrderType.MARKET, D(20))
+    order = engine.send_order(OrderTicket(IF, SELL, OrderType.MARKET, D(20)))
     await recorder.settle()
 
     assert fills(recorder, order) == [(D("3500.0"), D(2)), (D("3499.8"), D(6))]
@@ -87,11 +87,13 @@ async def test_taken_depth_stays_taken_until_the_next_tick(
 ) -> None:
     paper = engine.paper_gateway(IF)
     deep_if_tick(paper)
-    first = engine.send_order(IF, BUY, OrderType.MARKET, D(2))
-    second = engine.send_order(IF, BUY, OrderType.MARKET, D(2))
-    third = engine.send_order(IF, BUY, OrderType.MARKET, D(20))  # the 7 lots left, no more
+    first = engine.send_order(OrderTicket(IF, BUY, OrderType.MARKET, D(2)))
+    second = engine.send_order(OrderTicket(IF, BUY, OrderType.MARKET, D(2)))
+    third = engine.send_order(
+        OrderTicket(IF, BUY, OrderType.MARKET, D(20))
+    )  # the 7 lots left, no more
     deep_if_tick(paper)  # a new tick shows the whole book again
-    fourth = engine.send_order(IF, BUY, OrderType.MARKET, D(2))
+    fourth = engine.send_order(OrderTicket(IF, BUY, OrderType.MARKET, D(2)))
     await recorder.settle()
 
     assert fills(recorder, first) == [(D("3500.2"), D(2))]
@@ -106,7 +108,7 @@ async def test_a_marketable_limit_takes_the_crossing_levels_and_rests_the_rest(
 ) -> None:
     paper = engine.paper_gateway(IF)
     deep_if_tick(paper)
-    order = engine.send_order(IF, BUY, OrderType.LIMIT, D(10), D("3500.4"))
+    order = engine.send_order(OrderTicket(IF, BUY, OrderType.LIMIT, D(10), D("3500.4")))
     await recorder.settle()
 
     assert fills(recorder, order) == [(D("3500.2"), D(3)), (D("3500.4"), D(4))]
@@ -126,8 +128,8 @@ async def test_resting_orders_share_a_tick_s_depth_in_time_priority(
     engine: RedFireVnPyEngine, recorder: Recorder
 ) -> None:
     paper = engine.paper_gateway(IF)
-    older = engine.send_order(IF, BUY, OrderType.LIMIT, D(5), D("3499.0"))
-    newer = engine.send_order(IF, BUY, OrderType.LIMIT, D(5), D("3499.0"))
+    older = engine.send_order(OrderTicket(IF, BUY, OrderType.LIMIT, D(5), D("3499.0")))
+    newer = engine.send_order(OrderTicket(IF, BUY, OrderType.LIMIT, D(5), D("3499.0")))
     paper.inject_tick(IF, last_price=D("3498.6"), ask_volume=D(6))  # ask 3498.8: 6 lots
     await recorder.settle()
     assert fills(recorder, older) == [(D("3498.8"), D(5))]
@@ -147,7 +149,7 @@ async def test_a_triggered_stop_walks_the_book_and_cancels_what_is_not_there(
     engine: RedFireVnPyEngine, recorder: Recorder
 ) -> None:
     paper = engine.paper_gateway(IF)
-    stop = engine.send_order(IF, BUY, OrderType.STOP, D(15), D("3501.0"))
+    stop = engine.send_order(OrderTicket(IF, BUY, OrderType.STOP, D(15), D("3501.0")))
     paper.inject_tick(  # ask 3501.2 >= stop: a market order for 15 against 12 shown
         IF,
         last_price=D("3501.0"),

@@ -136,7 +136,7 @@ async def test_the_others_quote_and_fill_on_the_leader_s_depth(
     assert snapshot is not None
     assert TickRead.model_validate(snapshot) == tick  # the depth too
     wanted = tick.ask_volume_1 + tick.ask_volume_2
-    order = b.engine.send_order(IF, OrderSide.BUY, OrderType.MARKET, wanted)
+    order = b.engine.send_order(OrderTicket(IF, OrderSide.BUY, OrderType.MARKET, wanted))
 
     async def filled() -> bool:
         return any(u.vt_orderid == order and u.status.is_final for u in b.orders)
