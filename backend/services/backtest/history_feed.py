@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from backend.core.errors import DomainValidationError
+from backend.services.backtest.bars import InvalidBarDataError
 from backend.services.market.intervals import BarInterval
 from backend.services.market.numbers import DecimalTexts
 from backend.services.market.paging import Row
@@ -33,6 +34,27 @@ class NoStoredBarsError(DomainValidationError):
     """Market history holds no bar of the symbol and interval in the range asked for."""
 
     code = "no_stored_bars"
+
+
+async def count_replayable_bars(
+    reader: BarReader,
+    symbol: str,
+    interval: BarInterval,
+    start: datetime,
+    end: datetime,
+    *,
+    max_bars: int,
+) -> int:
+    """The stored bars a run over [start, end) would replay: 422 when none or too many."""
+    count = await reader.count(symbol, interval, start, end)
+    if count == 0:
+        raise NoStoredBarsError(
+            f"no stored {interval.value} bars of {symbol} in "
+            f"[{start.isoformat()}, {end.isoformat()})"
+        )
+    if count > max_bars:
+        raise InvalidBarDataError(f"{count} bars in the range: more than {max_bars}")
+    return count
 
 
 @dataclass(frozen=True, slots=True)

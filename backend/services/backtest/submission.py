@@ -7,8 +7,8 @@ import asyncio
 from backend.core.database.unit_of_work import UnitOfWork
 from backend.models.backtest import Backtest
 from backend.schemas.backtests import BacktestCreate, BacktestFromHistory, BacktestFromTicks
-from backend.services.backtest.bars import BarSeries, InvalidBarDataError
-from backend.services.backtest.history_feed import HistoryFeed, NoStoredBarsError
+from backend.services.backtest.bars import BarSeries
+from backend.services.backtest.history_feed import HistoryFeed, count_replayable_bars
 from backend.services.backtest.runner import BacktestRunner
 from backend.services.backtest.service import BacktestJob, BacktestService, NoStoredTicksError
 from backend.services.market.intervals import BarInterval
@@ -53,14 +53,9 @@ class BacktestSubmission:
         self.backtests.registry.validate(create.class_name, create.parameters)
         await self.reserve(work, user_id=user_id)
         interval = BarInterval(create.interval)
-        count = await self.reader.count(create.symbol, interval, create.start, create.end)
-        if count == 0:
-            raise NoStoredBarsError(
-                f"no stored {interval.value} bars of {create.symbol} in "
-                f"[{create.start.isoformat()}, {create.end.isoformat()})"
-            )
-        if count > self.max_bars:
-            raise InvalidBarDataError(f"{count} bars in the range: more than {self.max_bars}")
+        count = await count_replayable_bars(
+            self.reader, create.symbol, interval, create.start, create.end, max_bars=self.max_bars
+        )
         feed = HistoryFeed(
             self.reader, asyncio.get_running_loop(), symbol=create.symbol, interval=interval,
             start=create.start, end=create.end,

@@ -10,7 +10,7 @@ from backend.core.database.unit_of_work import UnitOfWork
 from backend.models.optimization import Optimization
 from backend.schemas.optimizations import OptimizationFromHistory, OptimizationSweep
 from backend.services.backtest.bars import BarSeries, InvalidBarDataError
-from backend.services.backtest.history_feed import NoStoredBarsError
+from backend.services.backtest.history_feed import count_replayable_bars
 from backend.services.backtest.window import split_at
 from backend.services.market.intervals import BarInterval
 from backend.services.market.reading import BarReader
@@ -47,14 +47,9 @@ class OptimizationSubmission:
         stored, plan = self.optimizations.plan(create)
         await self.reserve(work, user_id=user_id)
         interval = BarInterval(create.interval)
-        count = await self.reader.count(create.symbol, interval, create.start, create.end)
-        if count == 0:
-            raise NoStoredBarsError(
-                f"no stored {interval.value} bars of {create.symbol} in "
-                f"[{create.start.isoformat()}, {create.end.isoformat()})"
-            )
-        if count > self.max_bars:
-            raise InvalidBarDataError(f"{count} bars in the range: more than {self.max_bars}")
+        count = await count_replayable_bars(
+            self.reader, create.symbol, interval, create.start, create.end, max_bars=self.max_bars
+        )
         optimization = await self.optimizations.create(
             work.session, user_id=user_id, sweep=create, request=stored, plan=plan,
             source="history", bar_count=count,
