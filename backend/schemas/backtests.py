@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AwareDatetime,
@@ -97,8 +97,8 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
-class BacktestFromHistory(BacktestCreate):
-    """JSON body: replay the bars market history stored of `symbol` in [start, end)."""
+class StoredRange(BaseModel):
+    """The stored bars of `symbol` in [start, end) at an interval (a JSON body's `source`)."""
 
     source: Literal["history"]
     interval: Literal["1m", "5m", "15m", "1h", "1d"] = "1m"
@@ -114,10 +114,14 @@ class BacktestFromHistory(BacktestCreate):
         return moment
 
     @model_validator(mode="after")
-    def _ordered(self) -> BacktestFromHistory:
+    def _ordered(self) -> Self:
         if self.start >= self.end:
             raise ValueError("start must be before end")
         return self
+
+
+class BacktestFromHistory(BacktestCreate, StoredRange):
+    """JSON body: replay the bars market history stored of `symbol` in [start, end)."""
 
 
 BacktestJSON = Annotated[BacktestFromHistory | BacktestFromTicks, Field(discriminator="source")]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -11,11 +11,10 @@ from pydantic import (
     Field,
     StringConstraints,
     field_validator,
-    model_validator,
 )
 
 from backend.models.enums import OptimizationStatus
-from backend.schemas.backtests import EARLIEST, LATEST, BacktestSettings
+from backend.schemas.backtests import BacktestSettings, StoredRange
 from backend.schemas.common import Amount
 from backend.schemas.strategies import ClassName, Symbol
 from backend.services.research.search import TARGETS
@@ -74,27 +73,8 @@ class OptimizationSweep(BaseModel):
     settings: BacktestSettings = Field(default_factory=BacktestSettings)
 
 
-class OptimizationFromHistory(OptimizationSweep):
+class OptimizationFromHistory(OptimizationSweep, StoredRange):
     """JSON body: sweep over the bars market history stored of `symbol` in [start, end)."""
-
-    source: Literal["history"]
-    interval: Literal["1m", "5m", "15m", "1h", "1d"] = "1m"
-    start: datetime = Field(description="ISO 8601; naive is UTC")
-    end: datetime = Field(description="exclusive; ISO 8601, naive is UTC")
-
-    @field_validator("start", "end")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        if not EARLIEST <= moment < LATEST:
-            raise ValueError("must be from 1970-01-01 to before 2200-01-01")
-        return moment
-
-    @model_validator(mode="after")
-    def _ordered(self) -> OptimizationFromHistory:
-        if self.start >= self.end:
-            raise ValueError("start must be before end")
-        return self
 
 
 class OptimizationAccepted(BaseModel):
