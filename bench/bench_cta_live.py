@@ -43,8 +43,8 @@ from backend.core.config.settings import DatabaseConfig, StrategyConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.database.migrations import upgrade
 from backend.core.messaging import MemoryLeaseStore
-from backend.domain.market import ContractInfo, TickSnapshot
-from backend.models.enums import OrderSide, OrderStatus, OrderType, StrategyStatus, UserRole
+from backend.domain.market import ContractInfo, OrderTicket, TickSnapshot
+from backend.models.enums import OrderStatus, StrategyStatus, UserRole
 from backend.models.strategy import Strategy
 from backend.models.user import User
 from backend.services.cta.classes import cta_entry
@@ -102,9 +102,8 @@ class CapturingOrders:
         self._next_id = 0
 
     async def place_order(
-        self, *, user_id: int, strategy_id: int, symbol: str, side: OrderSide,
-        order_type: OrderType, quantity: Decimal, price: Decimal | None,
-    ) -> PlacedOrder:  # fmt: skip
+        self, *, user_id: int, strategy_id: int, ticket: OrderTicket
+    ) -> PlacedOrder:
         """Count it; with a tick in flight, its latency from the tick's arrival."""
         self._next_id += 1
         self.placed += 1
