@@ -56,13 +56,13 @@ async def create_optimization(
             error = {"type": "missing", "loc": ("body", "file"), "msg": "a CSV file is required"}
             raise RequestValidationError([error])
         sweep = optimization_bodies.sweep(form)
-        submission.check(sweep)
+        planned = submission.plan(sweep)
         content = await upload.read()
     bars = await asyncio.to_thread(
         parse_csv_bars, content, symbol=sweep.symbol, max_bars=submission.max_bars
     )
     optimization = await submission.from_upload(
-        work, user_id=user.id, create=sweep, bars=bars, content=content
+        work, user_id=user.id, create=sweep, planned=planned, bars=bars, content=content
     )
     return OptimizationAccepted(
         id=optimization.id, status=optimization.status, total=optimization.total

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+from typing import Any
 
 from backend.core.database.unit_of_work import UnitOfWork
 from backend.models.optimization import Optimization
@@ -15,7 +16,10 @@ from backend.services.backtest.window import split_at
 from backend.services.market.intervals import BarInterval
 from backend.services.market.reading import BarReader
 from backend.services.research.runner import OptimizationRunner
-from backend.services.research.service import OptimizationService
+from backend.services.research.service import OptimizationService, SweepPlan
+
+# The request as stored and its validated plan (OptimizationService.plan).
+PlannedSweep = tuple[dict[str, Any], SweepPlan]
 
 
 class OptimizationSubmission:
@@ -57,9 +61,10 @@ class OptimizationSubmission:
         self._queue_after_commit(work, optimization.id)
         return optimization
 
-    def check(self, create: OptimizationSweep) -> None:
-        """422 for a class, parameter or range that cannot run, before the bars are read."""
-        self.optimizations.plan(create)
+    def plan(self, create: OptimizationSweep) -> PlannedSweep:
+        """The request as stored and its plan; 422 for a class, parameter or range that
+        cannot run, before the bars are read."""
+        return self.optimizations.plan(create)
 
     async def from_upload(
         self,
@@ -67,11 +72,13 @@ class OptimizationSubmission:
         *,
         user_id: int,
         create: OptimizationSweep,
+        planned: PlannedSweep,
         bars: BarSeries,
         content: bytes,
     ) -> Optimization:
-        """Sweep over an uploaded CSV (parsed by the caller), kept gzipped with the row."""
-        stored, plan = self.optimizations.plan(create)
+        """Sweep over an uploaded CSV (parsed by the caller, planned by `plan`), kept gzipped
+        with the row."""
+        stored, plan = planned
         if not split_at(bars, create.settings.start)[1].bar_count:
             raise InvalidBarDataError(f"no bar at or after settings.start {create.settings.start}")
         packed = await asyncio.to_thread(gzip.compress, content, 6)
