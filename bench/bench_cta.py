@@ -2,9 +2,10 @@
 
 Run: .venv/bin/python -m bench.bench_cta [--bars N] [--repeat R]
 
-For DoubleMaStrategy and AtrRsiStrategy (vnpy_ctastrategy's own classes, default settings),
-both engines replay the same seeded random walk of one-minute bars (tick 0.5) with the same
-cost model, timed from bars in memory to finished statistics: RedFire's
+For DoubleMaStrategy and AtrRsiStrategy (vnpy_ctastrategy's own classes, default settings)
+and RunningMaStrategy (bench/running_ma.py: O(1) averages, so its row is the engines' own cost
+per bar), both engines replay the same seeded random walk of one-minute bars (tick 0.5) with
+the same cost model, timed from bars in memory to finished statistics: RedFire's
 `CtaBacktestEngine.run` (its BarSeries -> vnpy BarData, replay, fills, daily table,
 statistics) against vnpy's `run_backtesting` + `calculate_result` + `calculate_statistics`
 on a prebuilt BarData list (not timed). Each side's inputs are frozen out of the garbage
@@ -45,10 +46,11 @@ from bench.cta_reference import (
     statistics_differences,
     vnpy_cta_trades,
 )
+from bench.running_ma import RunningMaStrategy
 
 RESULTS = Path(__file__).resolve().parent / "results" / "cta.json"
 TARGET_RATIO = 1.5
-STRATEGIES: tuple[type[CtaTemplate], ...] = (DoubleMaStrategy, AtrRsiStrategy)
+STRATEGIES: tuple[type[CtaTemplate], ...] = (DoubleMaStrategy, AtrRsiStrategy, RunningMaStrategy)
 COSTS = CostModel(
     capital=Decimal(1_000_000), rate=Decimal("0.0001"), slippage=Decimal("0.5"),
     size=Decimal(10), pricetick=Decimal("0.5"),

@@ -1,6 +1,7 @@
-"""vnpy_ctastrategy's BacktestingEngine with DoubleMaStrategy on a RedFire BarSeries.
+"""vnpy_ctastrategy's BacktestingEngine with DoubleMaStrategy (or another CtaTemplate, such as
+bench.running_ma's RunningMaStrategy) on a RedFire BarSeries.
 
-Shared by `bench.bench_backtest` and the agreement test (tests/services/backtest).
+Shared by `bench.bench_backtest` and the agreement tests (tests/services/backtest).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from vnpy.trader.constant import Direction, Exchange, Interval
 from vnpy.trader.object import BarData
 from vnpy_ctastrategy.backtesting import BacktestingEngine
 from vnpy_ctastrategy.strategies.double_ma_strategy import DoubleMaStrategy
+from vnpy_ctastrategy.template import CtaTemplate
 
 from backend.models.enums import OrderSide
 from backend.services.backtest.bars import BarSeries
@@ -50,16 +52,20 @@ def vnpy_bars(bars: BarSeries) -> list[BarData]:
 
 
 def prepare_vnpy(
-    bars: BarSeries, history: list[BarData], costs: CostModel, setting: dict[str, Any]
+    bars: BarSeries,
+    history: list[BarData],
+    costs: CostModel,
+    setting: dict[str, Any],
+    strategy_class: type[CtaTemplate] = DoubleMaStrategy,
 ) -> QuietBacktestingEngine:
-    """An engine loaded with `history` and DoubleMaStrategy, ready to run."""
+    """An engine loaded with `history` and `strategy_class` (DoubleMaStrategy), ready to run."""
     engine = QuietBacktestingEngine()
     engine.set_parameters(
         vt_symbol=bars.symbol, interval=Interval.MINUTE, start=bars.datetimes[0],
         end=bars.datetimes[-1], rate=float(costs.rate), slippage=float(costs.slippage),
         size=float(costs.size), pricetick=float(costs.pricetick), capital=int(costs.capital),
     )  # fmt: skip
-    engine.add_strategy(DoubleMaStrategy, setting)
+    engine.add_strategy(strategy_class, setting)
     engine.history_data = history
     return engine
 

@@ -1,4 +1,6 @@
-"""RedFire's engine + MovingAverageStrategy agree with vnpy's BacktestingEngine + DoubleMaStrategy.
+"""RedFire's engine + MovingAverageStrategy agree with vnpy's BacktestingEngine + DoubleMaStrategy,
+and with vnpy's engine + RunningMaStrategy (bench/running_ma.py: the benchmarks' port of
+MovingAverageStrategy to vnpy, O(1) averages), in RedFire's CTA engine too.
 
 Same generated bars (tick 0.5, exact in binary floats), same cost model, DoubleMaStrategy's
 parameters (10/20, 100-bar ArrayManager = warmup_ticks 100, 1 lot, limit at the close).
@@ -15,10 +17,13 @@ import pytest
 from backend.services.backtest.daily import CostModel
 from backend.services.backtest.engine import BacktestEngine, BacktestResult
 from backend.services.backtest.synthetic import random_walk_bars
+from backend.services.cta.backtest import CtaBacktestEngine, CtaRun
 from backend.services.strategy.moving_average import (
     MovingAverageParameters,
     MovingAverageStrategy,
 )
+from bench.cta_reference import redfire_cta_trades, statistics_differences, vnpy_cta_trades
+from bench.running_ma import RunningMaStrategy
 from bench.vnpy_reference import (
     prepare_vnpy,
     redfire_trades,
@@ -88,3 +93,24 @@ def test_market_orders_fill_at_the_next_open(vnpy_run: tuple[Any, dict[str, Any]
     ours = [(BARS.datetimes[index], side.value) for index, side in zip(
         fills.bar_index, fills.side, strict=True)]  # fmt: skip
     assert ours == [(moment, side) for moment, side, _, _ in vnpy_trades(engine)]
+
+
+def test_the_vnpy_port_trades_as_moving_average_strategy(
+    vnpy_run: tuple[Any, dict[str, Any]],
+) -> None:
+    port = prepare_vnpy(BARS, vnpy_bars(BARS), COSTS, {}, RunningMaStrategy)
+    theirs = run_vnpy(port)
+    ours = redfire_run("limit")
+    assert vnpy_trades(port) == vnpy_trades(vnpy_run[0])
+    assert redfire_trades(BARS, ours) == vnpy_trades(port)
+    assert statistics_differences(ours.statistics, theirs) == []
+
+
+def test_the_vnpy_port_in_redfire_cta_engine_trades_as_in_vnpy() -> None:
+    port = prepare_vnpy(BARS, vnpy_bars(BARS), COSTS, {}, RunningMaStrategy)
+    theirs = run_vnpy(port)
+    engine = CtaBacktestEngine(COSTS)
+    ours = engine.run(RunningMaStrategy, CtaRun({}), BARS)
+    assert len(ours.fills.price) > 500
+    assert redfire_cta_trades(BARS, ours, engine.offsets) == vnpy_cta_trades(port)
+    assert statistics_differences(ours.statistics, theirs) == []
