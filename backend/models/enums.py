@@ -54,7 +54,9 @@ class OrderStatus(StrEnum):
         return OPEN_ORDER_STATUSES
 
 
-FINAL_ORDER_STATUSES = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED})
+# A tuple: `in` finds a member by identity, where a set would first hash it with Enum's
+# Python-level __hash__ (seven times slower; a backtest asks once per order update).
+FINAL_ORDER_STATUSES = (OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED)
 OPEN_ORDER_STATUSES = tuple(status for status in OrderStatus if status.is_open)
 
 

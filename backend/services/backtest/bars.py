@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import io
 from array import array
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, BinaryIO
+from itertools import islice, repeat
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 import numpy as np
 
 from backend.core.errors import DomainValidationError
+from backend.domain.market import DEPTH_FIELDS, TickSnapshot
 from backend.services.market.csv_bars import CsvBarReader
 
 if TYPE_CHECKING:
@@ -90,21 +93,23 @@ class BarSeries:
         return BarSeries.build(self.symbol, self.datetimes, prices, self.volume)
 
 
-class ReplayTick:
+class ReplayTick(NamedTuple):
     """One bar as the TickSnapshot a strategy's `on_tick` reads: last, bid and ask = close.
 
-    A plain slotted object rather than the frozen dataclass, because building one per bar of a
-    million-bar replay must cost a fraction of a microsecond. It has every TickSnapshot field.
+    A named tuple rather than the frozen dataclass, because one is built per bar of a
+    million-bar replay: `replay_ticks` makes them without running any Python per bar. It has
+    every TickSnapshot field (a test compares them), read as attributes.
     """
 
-    __slots__ = ("datetime", "last_price", "symbol", "volume")
-    gateway = BACKTEST_GATEWAY
+    symbol: str
+    last_price: Decimal
+    volume: Decimal
+    datetime: datetime
 
-    def __init__(self, symbol: str, last_price: Decimal, volume: Decimal, moment: datetime):
-        self.symbol = symbol
-        self.last_price = last_price
-        self.volume = volume
-        self.datetime = moment
+    @property
+    def gateway(self) -> str:
+        """The backtest's gateway name."""
+        return BACKTEST_GATEWAY
 
     @property
     def bid_price_1(self) -> Decimal:
@@ -125,6 +130,41 @@ class ReplayTick:
     def ask_volume_1(self) -> Decimal:
         """Zero: a bar has no book."""
         return ZERO
+
+    @property
+    def turnover(self) -> Decimal:
+        """Zero: bars carry none."""
+        return ZERO
+
+    @property
+    def open_interest(self) -> Decimal:
+        """Zero: bars carry none."""
+        return ZERO
+
+    @property
+    def depth(self) -> tuple[Decimal, ...]:
+        """No levels behind the first (bid_price_2 ... ask_volume_5 read 0)."""
+        return ()
+
+
+for _name in DEPTH_FIELDS:  # TickSnapshot's properties, reading `depth`
+    setattr(ReplayTick, _name, getattr(TickSnapshot, _name))
+
+_NEW_TUPLE = tuple.__new__
+
+
+def replay_ticks(bars: BarSeries, first: int = 0) -> Iterator[ReplayTick]:
+    """Bar `first` on, each as the ReplayTick of its close, volume and time.
+
+    Built by C alone (zip, then tuple.__new__ through map): no Python frame runs per bar.
+    """
+    columns: tuple[list[Any], ...] = (bars.close, bars.volume, bars.datetimes)
+    if len({len(column) for column in columns}) > 1:
+        raise ValueError("the bar series' columns differ in length")
+    parts: list[Iterable[Any]] = [repeat(bars.symbol)]
+    parts.extend(islice(column, first, None) if first else column for column in columns)
+    # strict=False: `repeat` never ends; the columns' lengths are checked above.
+    return map(_NEW_TUPLE, repeat(ReplayTick), zip(*parts, strict=False))
 
 
 def parse_csv_bars(content: bytes | BinaryIO, *, symbol: str, max_bars: int) -> BarSeries:

@@ -58,7 +58,7 @@ class SmaCrossover:
         # partial sums stay right during warm-up. Both ends of a deque are O(1).
         self._ring = deque([0] * slow_window, maxlen=slow_window)
         self._fast_back = -fast_window
-        self._units: dict[str, int] = {}
+        self._units: dict[Decimal, int] = {}
         self.count = 0
         self.fast_sum = 0
         self.slow_sum = 0
@@ -66,12 +66,13 @@ class SmaCrossover:
 
     def update(self, price: Decimal) -> int:
         """Add one price; GOLDEN_CROSS, DEATH_CROSS or NO_CROSS (always NO_CROSS in warm-up)."""
-        # Each tick brings a fresh Decimal; its str() is exact and far cheaper to compute and
-        # hash than the Decimal itself or its integer ratio, and prices repeat on a grid.
-        key = str(price)
-        units = self._units.get(key)
-        if units is None:
-            units = self._remember(key, price)
+        # Keyed by the Decimal: a backtest's bars share one Decimal object per distinct price
+        # (the CSV reader, the history feed), whose hash Python computes once and keeps, so
+        # the lookup costs next to nothing; a live tick's fresh Decimal is hashed once.
+        try:
+            units = self._units[price]
+        except (KeyError, TypeError):  # TypeError: a signalling NaN cannot be hashed
+            units = self._remember(price)
         ring = self._ring
         self.slow_sum = slow_sum = self.slow_sum + units - ring[0]
         self.fast_sum = fast_sum = self.fast_sum + units - ring[self._fast_back]
@@ -100,9 +101,9 @@ class SmaCrossover:
             return None
         return (Decimal(total) / window).scaleb(-PRICE_SCALE_DIGITS)
 
-    def _remember(self, key: str, price: Decimal) -> int:
+    def _remember(self, price: Decimal) -> int:
         units = scale_price(price)
         if len(self._units) >= _UNITS_CACHE_SIZE:
             self._units.clear()
-        self._units[key] = units
+        self._units[price] = units
         return units

@@ -6,9 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from backend.domain.market import OrderState, OrderTicket, TradeFill
+from backend.domain.market import DEPTH_FIELDS, OrderState, OrderTicket, TickSnapshot, TradeFill
 from backend.models.enums import OrderSide, OrderStatus, OrderType
 from backend.schemas.orders import OrderRead
+from backend.services.backtest.bars import replay_ticks
 from backend.services.backtest.engine import drive
 from backend.services.backtest.events import BacktestOrder, BacktestTradeFill
 from backend.services.backtest.orders import SimulatedOrders
@@ -137,3 +138,14 @@ def test_the_order_look_alike_has_exactly_the_fields_a_strategy_reads() -> None:
 
 def test_the_fill_look_alike_has_exactly_the_live_fields() -> None:
     assert set(BacktestTradeFill.__slots__) == set(TradeFill.__dataclass_fields__)
+
+
+def test_the_tick_look_alike_reads_as_the_tick_snapshot_of_its_bar() -> None:
+    [tick] = replay_ticks(BARS, first=2)
+    fields = set(TickSnapshot.__dataclass_fields__) | set(DEPTH_FIELDS)
+    close = Decimal(96)
+    expected = dict.fromkeys(fields, Decimal(0)) | {
+        "symbol": BARS.symbol, "gateway": "BACKTEST", "last_price": close, "bid_price_1": close,
+        "ask_price_1": close, "volume": Decimal(1), "datetime": BARS.datetimes[2], "depth": (),
+    }  # fmt: skip
+    assert {name: getattr(tick, name) for name in fields} == expected
