@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from backend.models.enums import OrderSide, OrderStatus, OrderType
 
@@ -78,12 +78,13 @@ for _index, _name in enumerate(DEPTH_FIELDS):
     setattr(TickSnapshot, _name, _depth_property(_index, _name))
 
 
-@dataclass(frozen=True, slots=True)
-class OrderTicket:
+class OrderTicket(NamedTuple):
     """An order as sent to a market: which contract, which way, how much, at what price.
 
     `price` is None for a market order; `reference` is RedFire's client order id, which the
-    gateway's reports of the order carry back (empty when nobody needs it back).
+    gateway's reports of the order carry back (empty when nobody needs it back). Immutable
+    like the frozen dataclasses here, but a named tuple: built at a third of their cost, and
+    a backtest's strategy builds one per order.
     """
 
     symbol: str

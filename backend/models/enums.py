@@ -46,7 +46,7 @@ class OrderStatus(StrEnum):
     @property
     def is_open(self) -> bool:
         """Pending, submitted and partially filled orders may still trade."""
-        return not self.is_final
+        return self not in FINAL_ORDER_STATUSES
 
     @classmethod
     def open_statuses(cls) -> tuple[OrderStatus, ...]:

@@ -78,6 +78,7 @@ class BacktestResult:
 
 
 SUSPENDED = "the strategy awaited something a backtest cannot provide"
+_SILENT_ON_TRADE, _SILENT_ON_ORDER = BaseStrategy.on_trade, BaseStrategy.on_order
 
 
 def drive(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -102,7 +103,13 @@ def run_callback(coroutine: Coroutine[Any, Any, None]) -> None:
 async def deliver_events(
     strategy: BaseStrategy, events: list[tuple[StrategyEvent, int | None]]
 ) -> None:
-    """Hand queued order updates and fills to the strategy, as the live runner does."""
+    """Hand queued order updates and fills to the strategy, as the live runner does.
+
+    A hook the strategy leaves as BaseStrategy's (which does nothing) is not called.
+    """
+    on_trade, on_order = strategy.on_trade, strategy.on_order
+    hears_trades = getattr(on_trade, "__func__", None) is not _SILENT_ON_TRADE
+    hears_orders = getattr(on_order, "__func__", None) is not _SILENT_ON_ORDER
     while events:
         pending = events[:]
         events.clear()
@@ -111,11 +118,13 @@ async def deliver_events(
             if type(event) is BacktestTradeFill:
                 fill = cast(TradeFill, event)
                 strategy.apply_fill(fill)
-                await strategy.on_trade(fill)
+                if hears_trades:
+                    await on_trade(fill)
             else:
                 order = cast(BacktestOrder, event)
                 strategy.apply_order_update(order)
-                await strategy.on_order(order)
+                if hears_orders:
+                    await on_order(order)
 
 
 def deliver(strategy: BaseStrategy, events: list[tuple[StrategyEvent, int | None]]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import NamedTuple
 
 from backend.domain.market import OrderTicket
 from backend.models.enums import OrderSide, OrderStatus, OrderType
@@ -13,15 +14,18 @@ from backend.services.strategy.ports import PlacedOrder
 
 ZERO = Decimal(0)
 StrategyEvent = BacktestOrder | BacktestTradeFill
+_ROUNDED_CACHE_SIZE = 65_536
+_NEW = tuple.__new__  # a named tuple from a tuple of its fields, with no Python frame
+_MARKET, _LIMIT, _BUY = OrderType.MARKET, OrderType.LIMIT, OrderSide.BUY
+_SUBMITTED, _FILLED = OrderStatus.SUBMITTED, OrderStatus.FILLED
 
 
 class OrderRefusedError(ValueError):
     """An order the simulated exchange refuses outright (the strategy sees `rejected`)."""
 
 
-@dataclass(slots=True)
-class SimulatedOrder:
-    """An order waiting for a bar to cross it."""
+class SimulatedOrder(NamedTuple):
+    """An order waiting for a bar to cross it (`price`: the rounded limit or stop price)."""
 
     order_id: int
     vt_orderid: str
@@ -64,6 +68,8 @@ class SimulatedOrders:
         # The bar the strategy is seeing (set by the replay): the time of cancels and fills.
         self.bar_index = 0
         self.orders_placed = 0
+        # Limit and stop prices already checked: their rounded price, None when on the tick.
+        self._rounded: dict[Decimal | None, Decimal | None] = {}
 
     async def place_order(
         self,
@@ -73,19 +79,30 @@ class SimulatedOrders:
         ticket: OrderTicket,
     ) -> PlacedOrder:
         """Accept the order (it fills on a later bar), or reject it when it makes no sense."""
-        self.orders_placed += 1
-        order_id = self.orders_placed
-        side, order_type, quantity = ticket.side, ticket.order_type, ticket.quantity
+        self.orders_placed = order_id = self.orders_placed + 1
+        order_type, quantity, limit = ticket.order_type, ticket.quantity, ticket.price
         try:
-            limit = self._price(order_type, ticket.price)
-            vt_orderid = f"{BACKTEST_GATEWAY}.{order_id}"
-            order = SimulatedOrder(order_id, vt_orderid, side, order_type, quantity, limit)
-            if not quantity > 0:
+            if order_type is _MARKET:
+                limit = None
+            else:
+                # Strategies send the same prices again and again (the bars' shared Decimals).
+                try:
+                    rounded = self._rounded[limit]
+                except (KeyError, TypeError):  # TypeError: None or a signalling NaN
+                    rounded = self._round(order_type, limit)
+                # None: already on the tick, the price itself (as sent: 3500.50 stays so).
+                if rounded is not None:
+                    limit = rounded
+            if not quantity > ZERO:
                 raise OrderRefusedError(f"quantity {quantity} is not positive")
         except OrderRefusedError as exc:
             return PlacedOrder(order_id, OrderStatus.REJECTED, str(exc))
-        self.active[order_id] = order
-        return PlacedOrder(order_id, OrderStatus.SUBMITTED)
+        self.active[order_id] = _NEW(
+            SimulatedOrder,
+            (order_id, f"{BACKTEST_GATEWAY}.{order_id}", ticket.side, order_type, quantity,
+             limit),
+        )  # fmt: skip
+        return _NEW(PlacedOrder, (order_id, _SUBMITTED, None, None))
 
     async def cancel_order(self, *, user_id: int, order_id: int) -> None:
         """Cancel an order still waiting; the strategy hears of it after its callback."""
@@ -101,55 +118,65 @@ class SimulatedOrders:
         """Fill every waiting order that bar `index` crosses (before the strategy sees the bar)."""
         bars = self.bars
         open_, high, low = bars.open[index], bars.high[index], bars.low[index]
-        for order in list(self.active.values()):
-            price = order.price
-            if order.order_type is OrderType.MARKET:
+        active = self.active
+        for order in list(active.values()):
+            order_id, _, side, order_type, _, price = order
+            if order_type is _MARKET:
                 fill = open_
-            elif order.order_type is OrderType.LIMIT:
+            elif order_type is _LIMIT:
                 assert price is not None
-                if order.side is OrderSide.BUY:
+                if side is _BUY:
                     fill = min(price, open_) if low <= price else ZERO
                 else:
                     fill = max(price, open_) if high >= price else ZERO
             else:
                 assert price is not None
-                if order.side is OrderSide.BUY:
+                if side is _BUY:
                     fill = max(price, open_) if high >= price else ZERO
                 else:
                     fill = min(price, open_) if low <= price else ZERO
             if fill:
-                del self.active[order.order_id]
+                del active[order_id]
                 self._fill(order, fill, index)
 
     def _fill(self, order: SimulatedOrder, price: Decimal, index: int) -> None:
+        order_id, vt_orderid, side, order_type, quantity, limit = order
         fills = self.fills
         fills.bar_index.append(index)
-        fills.side.append(order.side)
+        fills.side.append(side)
         fills.price.append(price)
-        fills.quantity.append(order.quantity)
-        fills.order_id.append(order.order_id)
-        update = self._update(order, OrderStatus.FILLED, order.quantity)
-        quantity = order.quantity
-        trade = BacktestTradeFill(
-            f"{BACKTEST_GATEWAY}.{len(fills.price)}", order.vt_orderid, self.bars.symbol,
-            BACKTEST_GATEWAY, order.side, price, quantity,
-            price * quantity * self.size * self.rate, self.bars.datetimes[index],
+        fills.quantity.append(quantity)
+        fills.order_id.append(order_id)
+        bars = self.bars
+        symbol, moment = bars.symbol, bars.datetimes[index]
+        update = _NEW(
+            BacktestOrder,
+            (order_id, symbol, side, order_type, _FILLED, quantity, quantity, limit,
+             bars.datetimes[self.bar_index], None),
         )  # fmt: skip
-        self.events.append((update, order.order_id))
+        trade = _NEW(
+            BacktestTradeFill,
+            (f"{BACKTEST_GATEWAY}.{len(fills.price)}", vt_orderid, symbol, BACKTEST_GATEWAY,
+             side, price, quantity, price * quantity * self.size * self.rate, moment),
+        )  # fmt: skip
+        self.events.append((update, order_id))
         self.events.append((trade, None))
 
     def _update(self, order: SimulatedOrder, status: OrderStatus, traded: Decimal) -> BacktestOrder:
+        bars = self.bars
         return BacktestOrder(
-            order.order_id, self.bars.symbol, order.side, order.order_type, status,
-            order.quantity, traded, order.price, self.bars.datetimes[self.bar_index],
+            order.order_id, bars.symbol, order.side, order.order_type, status, order.quantity,
+            traded, order.price, bars.datetimes[self.bar_index],
         )  # fmt: skip
 
-    def _price(self, order_type: OrderType, price: Decimal | None) -> Decimal | None:
-        if order_type is OrderType.MARKET:
-            return None
+    def _round(self, order_type: OrderType, price: Decimal | None) -> Decimal | None:
         if price is None or not price.is_finite() or price <= 0:
             raise OrderRefusedError(f"a {order_type.value} order needs a positive price")
         tick = self.pricetick
+        rounded = None
         if tick and price % tick:
-            price = (price / tick).to_integral_value(ROUND_HALF_EVEN) * tick
-        return price
+            rounded = (price / tick).to_integral_value(ROUND_HALF_EVEN) * tick
+        if len(self._rounded) >= _ROUNDED_CACHE_SIZE:
+            self._rounded.clear()
+        self._rounded[price] = rounded
+        return rounded

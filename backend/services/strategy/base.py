@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Coroutine
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -100,17 +101,20 @@ class BaseStrategy(ABC):
         else:
             self.position -= fill.quantity
 
-    async def buy(
+    # buy and sell hand back send_order's coroutine (awaited the same) rather than wrap it
+    # in one of their own: one coroutine less per order, which a backtest places by the
+    # hundred thousand.
+    def buy(
         self, quantity: Decimal, price: Decimal | None = None, order_type: OrderType | None = None
-    ) -> PlacedOrder:
-        """Place a BUY order (market unless a price is given)."""
-        return await self.send_order(OrderSide.BUY, quantity, price, order_type)
+    ) -> Coroutine[Any, Any, PlacedOrder]:
+        """Place a BUY order (market unless a price is given); await it."""
+        return self.send_order(OrderSide.BUY, quantity, price, order_type)
 
-    async def sell(
+    def sell(
         self, quantity: Decimal, price: Decimal | None = None, order_type: OrderType | None = None
-    ) -> PlacedOrder:
-        """Place a SELL order (market unless a price is given)."""
-        return await self.send_order(OrderSide.SELL, quantity, price, order_type)
+    ) -> Coroutine[Any, Any, PlacedOrder]:
+        """Place a SELL order (market unless a price is given); await it."""
+        return self.send_order(OrderSide.SELL, quantity, price, order_type)
 
     async def cancel(self, order_id: int) -> None:
         """Cancel one of this strategy's orders."""

@@ -132,12 +132,12 @@ def test_cancel_removes_the_order_and_reports_it() -> None:
 
 def test_the_order_look_alike_has_exactly_the_fields_a_strategy_reads() -> None:
     read = {name for name in dir(OrderState) if not name.startswith("_")}
-    assert set(BacktestOrder.__slots__) == read
+    assert set(BacktestOrder._fields) == read
     assert read <= set(OrderRead.model_fields)  # the live order carries every one
 
 
 def test_the_fill_look_alike_has_exactly_the_live_fields() -> None:
-    assert set(BacktestTradeFill.__slots__) == set(TradeFill.__dataclass_fields__)
+    assert set(BacktestTradeFill._fields) == set(TradeFill.__dataclass_fields__)
 
 
 def test_the_tick_look_alike_reads_as_the_tick_snapshot_of_its_bar() -> None:
