@@ -1,8 +1,10 @@
 """Exact O(1) fast/slow simple moving averages and their crossover, as vnpy's DoubleMaStrategy.
 
-Prices are held as integers in units of 1e-8 (the API allows at most 8 decimals), so the
-rolling sums are exact however many ticks pass: no drift, no periodic re-summation needed.
-The averages are compared by cross-multiplying the sums, so no division happens per tick.
+Prices are held as integers in units of 10**-digits, `digits` being the most decimals any
+price seen so far had (at most 8, what the API allows), so the rolling sums are exact however
+many ticks pass: no drift, no periodic re-summation needed. The fewest digits keep the integers
+small, which Python adds and multiplies a third faster (a 0.5 tick: 3500.5 is 35005). The
+averages are compared by cross-multiplying the sums, so no division happens per tick.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class SmaCrossover:
         "_units",
         "count",
         "diff",
+        "digits",
         "fast_sum",
         "fast_window",
         "slow_sum",
@@ -59,6 +62,8 @@ class SmaCrossover:
         self._ring = deque([0] * slow_window, maxlen=slow_window)
         self._fast_back = -fast_window
         self._units: dict[Decimal, int] = {}
+        # Prices, sums and diff are in units of 10**-digits (0 until a price has decimals).
+        self.digits = 0
         self.count = 0
         self.fast_sum = 0
         self.slow_sum = 0
@@ -99,11 +104,28 @@ class SmaCrossover:
             raise ValueError(f"window {window} is neither the fast nor the slow window")
         if self.count < window:
             return None
+        # In units of 1e-8 whatever the digits: the same Decimal, to the last trailing zero.
+        total *= 10 ** (PRICE_SCALE_DIGITS - self.digits)
         return (Decimal(total) / window).scaleb(-PRICE_SCALE_DIGITS)
 
     def _remember(self, price: Decimal) -> int:
-        units = scale_price(price)
+        fine_units = scale_price(price)
+        digits = self.digits
+        while fine_units % 10 ** (PRICE_SCALE_DIGITS - digits):
+            digits += 1
+        if digits > self.digits:
+            self._rescale(10 ** (digits - self.digits))
+            self.digits = digits
+        units: int = fine_units // 10 ** (PRICE_SCALE_DIGITS - digits)
         if len(self._units) >= _UNITS_CACHE_SIZE:
             self._units.clear()
         self._units[price] = units
         return units
+
+    def _rescale(self, factor: int) -> None:
+        """A price with more decimals arrived: everything held in units `factor` times finer."""
+        self._ring = deque((units * factor for units in self._ring), maxlen=self.slow_window)
+        self.fast_sum *= factor
+        self.slow_sum *= factor
+        self.diff *= factor
+        self._units = {price: units * factor for price, units in self._units.items()}

@@ -57,8 +57,9 @@ def test_sums_stay_exact_over_a_million_prices() -> None:
     slow_sums = np.empty(len(prices), dtype=np.int64)
     for index, price in enumerate(prices):
         averages.update(price)
-        fast_sums[index] = averages.fast_sum
-        slow_sums[index] = averages.slow_sum
+        # In units of 1e-8, as scale_price's.
+        fast_sums[index] = averages.fast_sum * 10 ** (8 - averages.digits)
+        slow_sums[index] = averages.slow_sum * 10 ** (8 - averages.digits)
 
     units = np.array([scale_price(price) for price in prices], dtype=np.int64)
     cumulative = np.concatenate(([0], np.cumsum(units)))
@@ -117,6 +118,27 @@ def test_means_before_and_after_the_window_fills() -> None:
     assert averages.mean(3) == Decimal("2.25")
     with pytest.raises(ValueError, match="neither"):
         averages.mean(4)
+
+
+def test_finer_prices_rescale_the_sums_and_change_nothing_else() -> None:
+    # Whole prices first (units of 1), then halves, quarters, 1e-8: the sums move to finer
+    # units as each arrives; signals and means stay those of the exact computation.
+    coarse = random_walk(300, seed=5, tick="1")
+    prices = coarse + [price + Decimal(fine) for price, fine in zip(
+        random_walk(600, seed=6, tick="1"), ["0.5", "0.25", "0.00000001"] * 200, strict=True
+    )]  # fmt: skip
+    averages = SmaCrossover(fast_window=3, slow_window=7, warmup=8)
+    signals = []
+    for count, price in enumerate(prices, 1):
+        signals.append(averages.update(price))
+        if count == 300:
+            assert averages.digits == 0
+    assert averages.digits == 8
+    assert signals == reference_signals(prices, 3, 7, 8)
+    for window in (3, 7):
+        # As in units of 1e-8 from the start: the same Decimal, to the last trailing zero.
+        units = int(sum(prices[-window:], Decimal(0)) * 10**8)
+        assert str(averages.mean(window)) == str((Decimal(units) / window).scaleb(-8))
 
 
 @pytest.mark.parametrize("bad", ["1.000000001", "Infinity", "NaN"])
