@@ -100,9 +100,7 @@ def run_callback(coroutine: Coroutine[Any, Any, None]) -> None:
         raise StrategySuspendedError(SUSPENDED)
 
 
-async def deliver_events(
-    strategy: BaseStrategy, events: list[tuple[StrategyEvent, int | None]]
-) -> None:
+async def deliver_events(strategy: BaseStrategy, events: list[StrategyEvent]) -> None:
     """Hand queued order updates and fills to the strategy, as the live runner does.
 
     A hook the strategy leaves as BaseStrategy's (which does nothing) is not called.
@@ -113,7 +111,7 @@ async def deliver_events(
     while events:
         pending = events[:]
         events.clear()
-        for event, _ in pending:
+        for event in pending:
             # The look-alikes have every field of the live types (see events.py).
             if type(event) is BacktestTradeFill:
                 fill = cast(TradeFill, event)
@@ -127,7 +125,7 @@ async def deliver_events(
                     await on_order(order)
 
 
-def deliver(strategy: BaseStrategy, events: list[tuple[StrategyEvent, int | None]]) -> None:
+def deliver(strategy: BaseStrategy, events: list[StrategyEvent]) -> None:
     """`deliver_events` to its end, outside a replay."""
     run_callback(deliver_events(strategy, events))
 

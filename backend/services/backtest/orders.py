@@ -63,7 +63,7 @@ class SimulatedOrders:
         self.rate = rate
         self.pricetick = pricetick
         self.active: dict[int, SimulatedOrder] = {}
-        self.events: list[tuple[StrategyEvent, int | None]] = []
+        self.events: list[StrategyEvent] = []
         self.fills = Fills([], [], [], [], [])
         # The bar the strategy is seeing (set by the replay): the time of cancels and fills.
         self.bar_index = 0
@@ -108,7 +108,7 @@ class SimulatedOrders:
         """Cancel an order still waiting; the strategy hears of it after its callback."""
         order = self.active.pop(order_id, None)
         if order is not None:
-            self.events.append((self._update(order, OrderStatus.CANCELLED, ZERO), order_id))
+            self.events.append(self._update(order, OrderStatus.CANCELLED, ZERO))
 
     async def get_position(self, *, user_id: int, strategy_id: int, symbol: str) -> Decimal:
         """A backtest starts flat."""
@@ -159,8 +159,7 @@ class SimulatedOrders:
             (f"{BACKTEST_GATEWAY}.{len(fills.price)}", vt_orderid, symbol, BACKTEST_GATEWAY,
              side, price, quantity, price * quantity * self.size * self.rate, moment),
         )  # fmt: skip
-        self.events.append((update, order_id))
-        self.events.append((trade, None))
+        self.events += update, trade
 
     def _update(self, order: SimulatedOrder, status: OrderStatus, traded: Decimal) -> BacktestOrder:
         bars = self.bars

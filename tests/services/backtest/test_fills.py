@@ -86,16 +86,15 @@ def test_a_fill_queues_the_order_update_then_the_trade_with_its_commission() -> 
     orders = new_orders()
     order_id = place(orders, OrderSide.BUY, OrderType.LIMIT, "99")
     fills_after(orders, 1)
-    (update, update_id), (trade, trade_id) = orders.events
+    update, trade = orders.events
     assert isinstance(update, BacktestOrder)
     assert (update.status, update.filled_quantity, update.id) == (
         OrderStatus.FILLED,
         Decimal(2),
         order_id,
     )
-    assert update_id == order_id
     assert isinstance(trade, BacktestTradeFill)
-    assert trade_id is None
+    assert trade.vt_orderid == f"BACKTEST.{order_id}"
     assert trade.trade_time == BARS.datetimes[1]
     # 99 * 2 lots * size 10 * rate 0.001
     assert trade.commission == Decimal("1.98")
@@ -125,8 +124,8 @@ def test_cancel_removes_the_order_and_reports_it() -> None:
     order_id = place(orders, OrderSide.BUY, OrderType.LIMIT, "94")
     drive(orders.cancel_order(user_id=1, order_id=order_id))
     assert not orders.active
-    [(update, update_id)] = orders.events
-    assert (update.status, update_id) == (OrderStatus.CANCELLED, order_id)
+    [update] = orders.events
+    assert (update.status, update.id) == (OrderStatus.CANCELLED, order_id)
     assert fills_after(orders, 1, 2) == []
 
 
