@@ -63,13 +63,7 @@ def bar_data(bars: BarSeries, interval: Interval = Interval.MINUTE) -> list[BarD
 
 
 def _floats(column: list[Decimal]) -> list[float]:
-    # Prices repeat on the tick grid (and the CSV parser shares one Decimal per value).
-    floats: dict[Decimal, float] = {}
-    result: list[float] = []
-    append = result.append
-    for value in column:
-        converted = floats.get(value)
-        if converted is None:
-            converted = floats[value] = float(value)
-        append(converted)
-    return result
+    # Prices repeat on the tick grid (and every bar source shares one Decimal per value, its
+    # hash computed once): convert each distinct value once, then map the column in C.
+    floats = {value: float(value) for value in set(column)}
+    return list(map(floats.__getitem__, column))
