@@ -4,8 +4,8 @@ The header names the columns, in any order: `datetime, open, high, low, close, v
 optionally `turnover, open_interest` (others are ignored). Datetimes are ISO 8601 (a naive one
 is UTC) and strictly increasing; prices are positive, finite, with low <= open, close <= high;
 volume, turnover and open interest are >= 0; every number has at most 16 digits before the point
-and 8 after (what NUMERIC(24, 8) stores, and an order carries). Used by the bar import
-(services/market/importer.py) and by backtest uploads.
+and 8 after, trailing zeros aside (what NUMERIC(24, 8) stores, and an order carries). Used by the
+bar import (services/market/importer.py) and by backtest uploads.
 
 Each line is checked on a fast path that only says yes or no; a line that fails is checked
 again step by step to say what is wrong with it.
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -26,6 +25,7 @@ OPTIONAL_COLUMNS = ("turnover", "open_interest")
 ZERO = Decimal(0)
 LIMIT = Decimal(10) ** 16
 MAX_PLACES = 8
+EIGHT_PLACES = Decimal(10) ** -MAX_PLACES
 # (line, datetime, open, high, low, close, volume, turnover, open_interest, the line's cells)
 CsvBar = tuple[
     int, datetime, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal, tuple[str, ...]
@@ -33,9 +33,6 @@ CsvBar = tuple[
 _PRICES = ("open", "high", "low", "close")
 _AMOUNTS = ("volume", "turnover", "open_interest")
 _CACHE_LIMIT = 65_536
-# A non-negative amount as a plain decimal text: what NUMERIC(24, 8) stores, no sign,
-# exponent, spaces or `_` (texts of another shape take the careful path).
-plain_amount = re.compile(r"[0-9]{1,16}(?:\.[0-9]{0,8})?").fullmatch
 
 
 class BarLineError(ValueError):
@@ -127,13 +124,8 @@ class CsvBarReader:
                 if interest_at is not None:
                     text = row[interest_at]
                     interest = amount_of(text) or _cached(amounts, text, None)
-                # Turnovers rarely repeat: a plain text (at most 16 digits, a point, at
-                # most 8) is in range as written; any other is parsed and checked.
-                turnover = ZERO
-                if turnover_at is not None:
-                    text = row[turnover_at]
-                    plain = plain_amount(text) is not None
-                    turnover = Decimal(text) if plain else _checked(text, None)
+                # Turnovers rarely repeat: checked each time.
+                turnover = ZERO if turnover_at is None else _checked(row[turnover_at], None)
                 if not (
                     low <= open_ <= high
                     and low <= close <= high
@@ -197,7 +189,7 @@ def _checked(text: str, above: Decimal | None) -> Decimal:
     value = Decimal(text)
     if not (value > above if above is not None else value >= ZERO) or not value < LIMIT:
         raise ValueError(text)
-    if _places(value) > MAX_PLACES:
+    if not _within_places(value):
         raise ValueError(text)
     return value
 
@@ -279,12 +271,13 @@ def _number(line: int, name: str, text: str) -> Decimal:
         raise BarLineError(line, f"{name} {text!r} is not finite")
     if abs(value) >= LIMIT:
         raise BarLineError(line, f"{name} {text!r} has more than 16 digits before the point")
-    if _places(value) > MAX_PLACES:
+    if not _within_places(value):
         raise BarLineError(line, f"{name} {text!r} has more than {MAX_PLACES} decimal places")
     return value
 
 
-def _places(value: Decimal) -> int:
-    """Digits after the point as written ("1.50" has 2; "1E+3" none)."""
-    exponent = value.as_tuple().exponent
-    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+def _within_places(value: Decimal) -> bool:
+    """No digit other than 0 past the 8th place: "1.100000000" is 1.1, as an order's amounts
+    are read. For a finite value below 10**16 (28 digits of precision hold it at 8 places);
+    a comparison instead of `as_tuple`, which builds a tuple of every digit."""
+    return value.quantize(EIGHT_PLACES) == value

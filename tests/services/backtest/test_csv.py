@@ -89,10 +89,17 @@ def test_not_utf8() -> None:
 @pytest.mark.parametrize(
     ("written", "value"),
     [("12.5", "12.5"), ("7.", "7"), ("0", "0"), (".25", "0.25"), ("4.2e+05", "420000"),
-     (" 3 ", "3"), ("1_000", "1000"), ("1234567890123456.12345678", "1234567890123456.12345678")],
+     (" 3 ", "3"), ("1_000", "1000"),
+     ("1.100000000", "1.1"), ("1.74123e+07", "17412300"),
+     ("1234567890123456.12345678", "1234567890123456.12345678")],
 )  # fmt: skip
 def test_turnover_as_written_or_in_any_other_decimal_shape(written: str, value: str) -> None:
     text = TURNOVER + f"2024-01-02 09:02,1,1,1,1,1,{written}\n"
     reader = CsvBarReader(io.BytesIO(text.encode()), max_bars=10)
     assert [bar[7] for bar in reader] == [Decimal(value)]
     assert reader.errors == []
+
+
+def test_trailing_zeros_past_the_eighth_place_are_no_more_places() -> None:
+    bars = parse(HEADER + "2024-01-02 09:02,1.100000000,2,1,1.5,3.000000000000\n")
+    assert (bars.open, bars.volume) == ([Decimal("1.1")], [Decimal(3)])
