@@ -23,6 +23,7 @@ class Order(TimestampMixin, Base):
     __table_args__ = (
         Index("ix_orders_user_id_status", "user_id", "status"),
         Index("ix_orders_user_id_id", "user_id", "id"),
+        Index("uq_orders_user_id_client_ref", "user_id", "client_ref", unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -38,7 +39,11 @@ class Order(TimestampMixin, Base):
     filled_quantity: Mapped[Decimal] = mapped_column(default=Decimal(0))
     avg_fill_price: Mapped[Decimal | None]
     reject_reason: Mapped[str | None] = mapped_column(String(255))
+    # RedFire's own reference, unique across users: what the gateway's reports carry back.
     client_order_id: Mapped[str] = mapped_column(String(64), unique=True)
+    # The client's id for the order (the API's `client_order_id`): chosen by the client, else
+    # the reference above; unique per user (migration 0016).
+    client_ref: Mapped[str] = mapped_column(String(64))
     vt_orderid: Mapped[str | None] = mapped_column(String(128), unique=True)
     gateway: Mapped[str] = mapped_column(String(64))
     # The replica whose gateway connection received the order (reconciled by it on restart).

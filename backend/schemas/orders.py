@@ -5,12 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
 
 from backend.models.enums import OrderSide, OrderStatus, OrderType
 from backend.schemas.common import INTEGER_MAX, Amount, DecimalText
 
 Symbol = Annotated[str, StringConstraints(min_length=3, max_length=64, pattern=r"^[\w-]+\.[A-Z]+$")]
+# A client's own id for an order: unique per user, printable ASCII without spaces.
+ClientOrderId = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+]
 
 
 class OrderCreate(BaseModel):
@@ -39,12 +43,15 @@ class OrderCreate(BaseModel):
     quantity: Amount
     price: Amount | None = None
     strategy_id: int | None = Field(default=None, ge=1, le=INTEGER_MAX)
+    client_order_id: ClientOrderId | None = Field(
+        default=None, description="Your own id for the order, unique among your orders"
+    )
 
 
 class OrderRead(BaseModel):
     """An order as the API shows it."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, validate_by_name=True, validate_by_alias=True)
 
     id: int
     user_id: int
@@ -57,7 +64,8 @@ class OrderRead(BaseModel):
     filled_quantity: DecimalText
     avg_fill_price: DecimalText | None
     reject_reason: str | None
-    client_order_id: str
+    # The client's own id when it chose one, else RedFire's reference (stored as client_ref).
+    client_order_id: str = Field(validation_alias=AliasChoices("client_ref", "client_order_id"))
     gateway: str
     strategy_id: int | None
     created_at: datetime

@@ -35,6 +35,7 @@ NEW_ORDERS = unnest(
     status=String(),
     reject_reason=String(),
     client_order_id=String(),
+    client_ref=String(),
     strategy_id=Integer(),
     hold_price=Numeric(),
 )

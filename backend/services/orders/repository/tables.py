@@ -33,7 +33,8 @@ class NewOrder:
     price: Decimal | None
     status: OrderStatus
     reject_reason: str | None
-    client_order_id: str
+    client_order_id: str  # RedFire's reference, which the gateway carries back
+    client_ref: str  # the client's id for it (its own, or the reference)
     strategy_id: int | None
     hold_price: Decimal | None
     key: str | None

@@ -1,0 +1,40 @@
+"""Order controls: cancel-all's selection and answer, closing a position."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from backend.models.enums import OrderSide
+from backend.schemas.common import INTEGER_MAX, Amount
+from backend.schemas.orders import ClientOrderId, Symbol
+
+
+class CancelAllRequest(BaseModel):
+    """Which open orders to cancel: every one, or those matching all the filters given."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{}, {"symbol": "IF2412.CFFEX"}]}
+    )
+
+    symbol: Symbol | None = None
+    side: OrderSide | None = None
+    strategy_id: int | None = Field(default=None, ge=1, le=INTEGER_MAX)
+
+
+class CancelAllResult(BaseModel):
+    """What cancel-all did: ids cancelled, and ids still open (their cancel unconfirmed)."""
+
+    cancelled: list[int]
+    still_open: list[int]
+    count: int = Field(description="How many orders were cancelled (`len(cancelled)`)")
+
+
+class ClosePositionRequest(BaseModel):
+    """Close all of a position, or `quantity` of it, with a market order."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{}, {"quantity": "1"}]}
+    )
+
+    quantity: Amount | None = None
+    client_order_id: ClientOrderId | None = None

@@ -1,0 +1,36 @@
+"""client order ids chosen by the client: orders.client_ref, unique per user.
+
+The API's `client_order_id` is the client's id when it chose one, else RedFire's own
+reference (orders.client_order_id, unique across users, which the gateways carry back).
+Columns are added, not the table rebuilt: SQLite's triggers on orders (0006) stay.
+
+Revision ID: 0016
+Revises: 0013
+Create Date: 2026-12-03
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0016"
+down_revision: str | None = "0013"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column(
+        "orders",
+        sa.Column("client_ref", sa.String(length=64), nullable=False, server_default=""),
+    )
+    op.execute("UPDATE orders SET client_ref = client_order_id")
+    op.create_index(
+        "uq_orders_user_id_client_ref", "orders", ["user_id", "client_ref"], unique=True
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("uq_orders_user_id_client_ref", table_name="orders")
+    op.drop_column("orders", "client_ref")
