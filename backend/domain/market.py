@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from backend.models.enums import OrderSide, OrderStatus, OrderType
+from backend.models.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +92,7 @@ class OrderTicket:
     quantity: Decimal
     price: Decimal | None = None
     reference: str = ""
+    time_in_force: TimeInForce = TimeInForce.GTC
 
 
 class OrderState(Protocol):

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.database.base import Base, TimestampMixin, utcnow
 from backend.core.database.types import string_enum
-from backend.models.enums import OrderSide, OrderStatus, OrderType
+from backend.models.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 
 # BIGINT on PostgreSQL; INTEGER on SQLite, where only INTEGER PRIMARY KEY autoincrements.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -33,6 +33,9 @@ class Order(TimestampMixin, Base):
     order_type: Mapped[OrderType] = mapped_column(string_enum(OrderType, "order_type"))
     quantity: Mapped[Decimal]
     price: Mapped[Decimal | None]
+    time_in_force: Mapped[TimeInForce] = mapped_column(
+        string_enum(TimeInForce, "time_in_force"), default=TimeInForce.GTC
+    )
     status: Mapped[OrderStatus] = mapped_column(
         string_enum(OrderStatus, "order_status"), default=OrderStatus.PENDING
     )

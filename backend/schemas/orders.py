@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
 
-from backend.models.enums import OrderSide, OrderStatus, OrderType
+from backend.models.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from backend.schemas.common import INTEGER_MAX, Amount, DecimalText
 
 Symbol = Annotated[str, StringConstraints(min_length=3, max_length=64, pattern=r"^[\w-]+\.[A-Z]+$")]
@@ -42,6 +42,7 @@ class OrderCreate(BaseModel):
     order_type: OrderType
     quantity: Amount
     price: Amount | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
     strategy_id: int | None = Field(default=None, ge=1, le=INTEGER_MAX)
     client_order_id: ClientOrderId | None = Field(
         default=None, description="Your own id for the order, unique among your orders"
@@ -60,6 +61,7 @@ class OrderRead(BaseModel):
     order_type: OrderType
     quantity: DecimalText
     price: DecimalText | None
+    time_in_force: TimeInForce = TimeInForce.GTC  # (a default for replicas of before)
     status: OrderStatus
     filled_quantity: DecimalText
     avg_fill_price: DecimalText | None

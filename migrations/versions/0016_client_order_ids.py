@@ -1,4 +1,7 @@
-"""client order ids chosen by the client: orders.client_ref, unique per user.
+"""Order controls: client order ids chosen by the client, time in force.
+
+- `orders.client_ref`: the client's own id for an order, unique per user.
+- `orders.time_in_force`: GTC (existing orders), IOC or FOK.
 
 The API's `client_order_id` is the client's id when it chose one, else RedFire's own
 reference (orders.client_order_id, unique across users, which the gateways carry back).
@@ -29,8 +32,26 @@ def upgrade() -> None:
     op.create_index(
         "uq_orders_user_id_client_ref", "orders", ["user_id", "client_ref"], unique=True
     )
+    op.add_column(
+        "orders",
+        sa.Column(
+            "time_in_force",
+            sa.Enum(
+                "GTC",
+                "IOC",
+                "FOK",
+                name="time_in_force",
+                native_enum=False,
+                create_constraint=True,
+                length=16,
+            ),
+            nullable=False,
+            server_default="GTC",
+        ),
+    )
 
 
 def downgrade() -> None:
+    op.drop_column("orders", "time_in_force")
     op.drop_index("uq_orders_user_id_client_ref", table_name="orders")
     op.drop_column("orders", "client_ref")

@@ -10,7 +10,7 @@ from backend.domain.market import ContractInfo, OrderTicket
 from backend.models.enums import OrderType
 from backend.schemas.orders import OrderCreate
 from backend.services.vnpy.errors import InvalidOrderError
-from backend.services.vnpy.orders import build_order_request
+from backend.services.vnpy.orders import build_order_request, supports_time_in_force
 
 
 def _error(field: str, message: str, kind: str) -> dict[str, Any]:
@@ -43,12 +43,20 @@ def validate_order(request: OrderCreate, contract: ContractInfo | None) -> None:
         errors.append(_error("price", "must be greater than 0", "greater_than"))
     elif not _is_multiple(request.price, contract.price_tick):
         errors.append(_error("price", f"must be a multiple of {contract.price_tick}", "price_tick"))
+    if not supports_time_in_force(request.order_type, request.time_in_force):
+        message = f"{request.time_in_force} is not supported for {request.order_type} orders"
+        errors.append(_error("time_in_force", message, "unsupported_time_in_force"))
     if errors:
         raise DomainValidationError(errors)
     try:  # the gateway speaks floats: refuse what one cannot carry exactly
         build_order_request(
             OrderTicket(
-                request.symbol, request.side, request.order_type, request.quantity, request.price
+                request.symbol,
+                request.side,
+                request.order_type,
+                request.quantity,
+                request.price,
+                time_in_force=request.time_in_force,
             )
         )
     except InvalidOrderError as exc:

@@ -27,6 +27,8 @@ from backend.services.vnpy.paper_book import PaperBook
 from backend.services.vnpy.paper_depth import Depth
 from backend.services.vnpy.paper_market import (
     DEPTH_LEVELS,
+    IMMEDIATE_TYPES,
+    LIMIT_TYPES,
     ZERO,
     Level,
     PaperContract,
@@ -40,7 +42,9 @@ from backend.services.vnpy.paper_market import (
     session_id,
 )
 
-SUPPORTED_TYPES = frozenset({OrderType.MARKET, OrderType.LIMIT, OrderType.STOP})
+SUPPORTED_TYPES = frozenset(
+    {OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.FAK, OrderType.FOK}
+)
 
 
 class PaperGateway(BaseGateway):
@@ -321,20 +325,27 @@ class PaperGateway(BaseGateway):
         """Trade `order` on `quote`'s depth; False when it rests (it did not cross, or a limit
         is left with an unfilled rest), True when it is done (filled, or its rest cancelled).
         """
+        order_type = order.order_type
         if fill_price(order, quote) is None:
-            return False
+            if order_type not in IMMEDIATE_TYPES:
+                return False
+            return self._kill(order, moment)  # FAK and FOK never rest
         buy = order.direction == Direction.LONG
-        limit = order.price if order.order_type == OrderType.LIMIT else None
+        limit = order.price if order_type in LIMIT_TYPES else None
         vt_symbol = order.contract.vt_symbol
         depth = self._depths.get(vt_symbol)
         if depth is None or depth.quote is not quote:
             depth = self._depths[vt_symbol] = Depth(quote)
-        taken = depth.take(buy, order.volume - order.traded, limit)
+        wanted = order.volume - order.traded
+        if order_type == OrderType.FOK and depth.available(buy, limit) < wanted:
+            return self._kill(order, moment)  # the book cannot fill it whole: nothing trades
+        taken = depth.take(buy, wanted, limit)
         for price, volume in taken:
             self._trade(order, price, volume, moment)
         if order.traded >= order.volume:
             order.status = Status.ALLTRADED
-        elif limit is None:  # a market order, or a triggered stop: the rest is cancelled
+        elif limit is None or order_type in IMMEDIATE_TYPES:
+            # A market order, a triggered stop or a FAK: the rest is cancelled.
             order.status = Status.CANCELLED
         elif taken:
             order.status = Status.PARTTRADED
@@ -343,6 +354,12 @@ class PaperGateway(BaseGateway):
         # After its trades, so whoever sees the order's new status already has its fills.
         self.on_order(self._order_data(order, moment))
         return order.status != Status.PARTTRADED
+
+    def _kill(self, order: PaperOrder, moment: datetime) -> bool:
+        """Cancel what is left of an order that may not rest (FAK, FOK); it is done."""
+        order.status = Status.CANCELLED
+        self.on_order(self._order_data(order, moment))
+        return True
 
     def _trade(self, order: PaperOrder, price: Decimal, volume: Decimal, moment: datetime) -> None:
         tradeid = f"{self._session}-{next(self._trade_seq)}"

@@ -10,6 +10,9 @@ orders took of a quote stays taken until the next quote):
 - limit: a buy trades when ask <= limit, taking every ask level at or below its limit; a sell
   when bid >= limit, every bid level at or above it (each at the level's price, better than
   or equal to the limit). What does not fill rests and is checked again on every tick.
+- FAK (IOC limit): takes what a limit would at once; the rest is cancelled, never rests.
+- FOK: fills whole at once from the levels at or better than its limit, or is cancelled
+  whole (nothing traded) when they do not hold its volume.
 - stop: a buy triggers when ask >= stop, a sell when bid <= stop, and then trades as a
   market order on the same tick (at the levels' prices, which may be worse than the stop:
   slippage; the rest cancelled). A stop already through the market when it arrives triggers
@@ -34,6 +37,9 @@ from vnpy.trader.object import ContractData, TickData
 from backend.services.vnpy.conversions import to_decimal
 
 ZERO = Decimal(0)
+# Orders that trade at or better than their price; FAK and FOK never rest.
+LIMIT_TYPES = frozenset({OrderType.LIMIT, OrderType.FAK, OrderType.FOK})
+IMMEDIATE_TYPES = frozenset({OrderType.FAK, OrderType.FOK})
 DEPTH_LEVELS = 5  # vnpy's TickData shows five levels a side
 # A step's standard deviation as a share of the price, unless a contract sets its own.
 DEFAULT_VOLATILITY = Decimal("0.0002")
@@ -139,7 +145,7 @@ def fill_price(order: PaperOrder, quote: Quote) -> Decimal | None:
         return None  # no opposite side quoted
     if order.order_type == OrderType.MARKET:
         return touch
-    if order.order_type == OrderType.LIMIT:
+    if order.order_type in LIMIT_TYPES:
         crosses = touch <= order.price if buy else touch >= order.price
     else:  # STOP: triggers into a market order
         crosses = touch >= order.price if buy else touch <= order.price

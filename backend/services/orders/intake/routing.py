@@ -57,6 +57,7 @@ class GatewayRouter:
                 request.quantity,
                 request.price,
                 reference=submission.client_order_id,
+                time_in_force=request.time_in_force,
             )
             vt_orderid = await self.market.submit_order(ticket, gateway=self.default_gateway)
         except Exception as exc:

@@ -9,7 +9,7 @@ from typing import Any, cast
 from sqlalchemy import Table
 
 from backend.models.control import IdempotencyKey
-from backend.models.enums import OrderSide, OrderStatus, OrderType
+from backend.models.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from backend.models.order import OpenOrderCount, Order
 
 ORDERS = cast(Table, Order.__table__)
@@ -31,6 +31,7 @@ class NewOrder:
     order_type: OrderType
     quantity: Decimal
     price: Decimal | None
+    time_in_force: TimeInForce
     status: OrderStatus
     reject_reason: str | None
     client_order_id: str  # RedFire's reference, which the gateway carries back
