@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 from fastapi import APIRouter, Path
+from fastapi.responses import Response
 
 from backend.api.base_path import API_PREFIX
 from backend.api.deps.connection import SessionDep
 from backend.api.deps.controls import OrderControlsDep
 from backend.api.deps.identity import CurrentPrincipal, TraderPrincipal
+from backend.api.deps.parameters import IdempotencyKey, ResourceId
 from backend.api.responses import error_responses
 from backend.api.strict_json import StrictJSONRoute
-from backend.schemas.order_controls import CancelAllRequest, CancelAllResult
+from backend.schemas.order_controls import CancelAllRequest, CancelAllResult, OrderAmend
 from backend.schemas.orders import OrderRead
 
 router = APIRouter(prefix=f"{API_PREFIX}/orders", tags=["orders"], route_class=StrictJSONRoute)
@@ -36,6 +39,32 @@ async def cancel_all_orders(
     return await controls.cancel_all(
         session, user_id=trader.user_id, selection=selection or CancelAllRequest()
     )
+
+
+@router.patch(
+    "/{order_id}",
+    response_model=OrderRead,
+    responses=error_responses(400, 401, 403, 404, 409, 422),
+    summary="Amend the price and/or quantity of an open order (cancel-replace)",
+)
+async def amend_order(
+    order_id: ResourceId,
+    change: OrderAmend,
+    trader: TraderPrincipal,
+    session: SessionDep,
+    controls: OrderControlsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """200 with the replacement order, which names the order it replaced."""
+    result = await controls.amend(
+        session,
+        user_id=trader.user_id,
+        order_id=order_id,
+        change=change,
+        idempotency_key=idempotency_key,
+    )
+    body = result.body if result.replayed_body is None else json.dumps(result.replayed_body)
+    return Response(body, media_type="application/json")
 
 
 @router.get(

@@ -24,6 +24,7 @@ class Order(TimestampMixin, Base):
         Index("ix_orders_user_id_status", "user_id", "status"),
         Index("ix_orders_user_id_id", "user_id", "id"),
         Index("uq_orders_user_id_client_ref", "user_id", "client_ref", unique=True),
+        Index("uq_orders_replaces_order_id", "replaces_order_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -47,6 +48,8 @@ class Order(TimestampMixin, Base):
     # The client's id for the order (the API's `client_order_id`): chosen by the client, else
     # the reference above; unique per user (migration 0016).
     client_ref: Mapped[str] = mapped_column(String(64))
+    # The order this one replaced (PATCH /orders/{id}: cancel-replace); each is replaced once.
+    replaces_order_id: Mapped[int | None] = mapped_column(BigId)
     vt_orderid: Mapped[str | None] = mapped_column(String(128), unique=True)
     gateway: Mapped[str] = mapped_column(String(64))
     # The replica whose gateway connection received the order (reconciled by it on restart).

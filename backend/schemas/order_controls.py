@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from backend.models.enums import OrderSide
 from backend.schemas.common import INTEGER_MAX, Amount
@@ -38,3 +38,23 @@ class ClosePositionRequest(BaseModel):
 
     quantity: Amount | None = None
     client_order_id: ClientOrderId | None = None
+
+
+class OrderAmend(BaseModel):
+    """New price and/or total quantity of an open order (cancel-replace)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"price": "3501.0"}, {"quantity": "2"}]},
+    )
+
+    price: Amount | None = None
+    quantity: Amount | None = Field(
+        default=None, description="The new total quantity, filled part included"
+    )
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> OrderAmend:
+        if self.price is None and self.quantity is None:
+            raise ValueError("give a new price, a new quantity, or both")
+        return self

@@ -70,6 +70,8 @@ class OrderRead(BaseModel):
     client_order_id: str = Field(validation_alias=AliasChoices("client_ref", "client_order_id"))
     gateway: str
     strategy_id: int | None
+    # The order this one replaced when an amendment (cancel-replace) created it.
+    replaces_order_id: int | None = None
     created_at: datetime
     updated_at: datetime
 

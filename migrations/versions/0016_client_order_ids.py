@@ -2,6 +2,7 @@
 
 - `orders.client_ref`: the client's own id for an order, unique per user.
 - `orders.time_in_force`: GTC (existing orders), IOC or FOK.
+- `orders.replaces_order_id`: the order an amendment (cancel-replace) replaced, once each.
 
 The API's `client_order_id` is the client's id when it chose one, else RedFire's own
 reference (orders.client_order_id, unique across users, which the gateways carry back).
@@ -49,9 +50,22 @@ def upgrade() -> None:
             server_default="GTC",
         ),
     )
+    op.add_column(
+        "orders",
+        sa.Column(
+            "replaces_order_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+    )
+    op.create_index(
+        "uq_orders_replaces_order_id", "orders", ["replaces_order_id"], unique=True
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("uq_orders_replaces_order_id", table_name="orders")
+    op.drop_column("orders", "replaces_order_id")
     op.drop_column("orders", "time_in_force")
     op.drop_index("uq_orders_user_id_client_ref", table_name="orders")
     op.drop_column("orders", "client_ref")

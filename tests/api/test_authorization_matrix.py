@@ -170,6 +170,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/orders"): Row(user(200)),
     ("GET", "/api/v1/orders/{order_id}"): Row(owned_read(200)),
     ("POST", "/api/v1/orders/{order_id}/cancel"): Row(owned_write(200)),
+    ("PATCH", "/api/v1/orders/{order_id}"): Row(owned_write(200), json_body({"price": "3499.8"})),
     # Everyone cancels their own open orders: the trader's own order is among them.
     ("POST", "/api/v1/orders/cancel-all"): Row(trading(200)),
     ("GET", "/api/v1/orders/by-client-id/{client_order_id}"): Row(owned_read(200)),

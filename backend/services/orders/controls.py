@@ -14,9 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.core.errors import ConflictError, DomainValidationError, NotFoundError
 from backend.models.enums import OrderSide, OrderStatus, OrderType
 from backend.models.order import Order
-from backend.schemas.order_controls import CancelAllRequest, CancelAllResult, ClosePositionRequest
+from backend.schemas.order_controls import (
+    CancelAllRequest,
+    CancelAllResult,
+    ClosePositionRequest,
+    OrderAmend,
+)
 from backend.schemas.orders import OrderCreate, OrderRead
 from backend.services.orders import repository
+from backend.services.orders.amendment import amend_order
 from backend.services.orders.service import CANCEL_CONFIRM_TIMEOUT, OrderResult, OrderService
 
 logger = structlog.get_logger(__name__)
@@ -132,3 +138,22 @@ class OrderControls:
                 f"no order with client_order_id {client_order_id!r}", code="order_not_found"
             )
         return order
+
+    async def amend(
+        self,
+        session: AsyncSession,
+        *,
+        user_id: int,
+        order_id: int,
+        change: OrderAmend,
+        idempotency_key: str | None,
+    ) -> OrderResult:
+        """Cancel-replace an open order with a new price and/or quantity (amendment.py)."""
+        return await amend_order(
+            self.orders,
+            session,
+            user_id=user_id,
+            order_id=order_id,
+            change=change,
+            idempotency_key=idempotency_key,
+        )

@@ -39,15 +39,28 @@ class OrderService:
         self.replica = intake.replica
 
     async def submit_order(
-        self, *, user_id: int, request: OrderCreate, idempotency_key: str | None = None
+        self,
+        *,
+        user_id: int,
+        request: OrderCreate,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+        replaces_order_id: int | None = None,
     ) -> OrderResult:
         """Place an order: 422 on contract errors (nothing stored), else 201 with the order.
 
         Risk-rejected orders are stored and answered `rejected`; accepted ones are committed
-        `pending` before the gateway hears of them (see OrderIntake).
+        `pending` before the gateway hears of them (see OrderIntake). An amendment names the
+        order it replaces and its own request's fingerprint (amendment.py).
         """
         validate_order(request, self.market.get_contract(request.symbol))
-        return await self.intake.submit(user_id, request, idempotency_key)
+        return await self.intake.submit(
+            user_id,
+            request,
+            idempotency_key,
+            fingerprint=fingerprint,
+            replaces_order_id=replaces_order_id,
+        )
 
     async def cancel_order(
         self, session: AsyncSession, *, user_id: int, order_id: int

@@ -77,6 +77,7 @@ class OrderBooking:
                 batch = await _check_owners(session, batch)
                 batch = await _check_strategies(session, batch)
                 batch = await _check_client_ids(session, batch)
+                batch = await _check_replacements(session, batch)
                 batch = await _claim_keys(session, batch)
                 if not batch:
                     return []
@@ -110,6 +111,7 @@ class OrderBooking:
                 client_ref=submission.request.client_order_id or submission.client_order_id,
                 strategy_id=submission.request.strategy_id,
                 hold_price=submission.hold_price,
+                replaces_order_id=submission.replaces_order_id,
                 key=None if submission.claim is None else submission.claim.key,
             )
             for submission in batch
@@ -179,6 +181,25 @@ async def _check_client_ids(session: AsyncSession, batch: list[Submission]) -> l
             )
             continue
         taken.add((submission.user_id, client_id))  # a second one in this batch
+        kept.append(submission)
+    return kept
+
+
+async def _check_replacements(session: AsyncSession, batch: list[Submission]) -> list[Submission]:
+    """An order is replaced once: a second amendment of it is 409, nothing stored."""
+    wanted = {s.replaces_order_id for s in batch if s.replaces_order_id is not None}
+    if not wanted:
+        return batch
+    replaced = await repository.replaced_orders(session, wanted)
+    kept = []
+    for submission in batch:
+        order_id = submission.replaces_order_id
+        if order_id is not None and order_id in replaced:
+            message = f"order {order_id} was replaced already"
+            submission.fail(ConflictError(message, code="order_not_amendable"))
+            continue
+        if order_id is not None:
+            replaced.add(order_id)
         kept.append(submission)
     return kept
 

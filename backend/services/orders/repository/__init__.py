@@ -11,6 +11,8 @@ from backend.services.orders.repository.control_reads import (
     open_orders_matching,
     order_statuses,
     owned_by_client_id,
+    release_client_id,
+    replaced_orders,
     taken_client_ids,
 )
 from backend.services.orders.repository.counts import lock_open_order_counts, open_order_counts
@@ -75,6 +77,8 @@ __all__ = [
     "owned",
     "owned_by_client_id",
     "purge_expired_keys",
+    "release_client_id",
+    "replaced_orders",
     "store_responses",
     "stored_keys",
     "strategy_fills",

@@ -39,6 +39,7 @@ NEW_ORDERS = unnest(
     client_ref=String(),
     strategy_id=Integer(),
     hold_price=Numeric(),
+    replaces_order_id=BigInteger(),
 )
 _NOW = bindparam("now", type_=DateTime(timezone=True))
 # The same for every order of a batch: bound once, not per row.

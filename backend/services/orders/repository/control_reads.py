@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from sqlalchemy import Row, select, tuple_
+from sqlalchemy import Row, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models.account import Position
@@ -66,3 +66,17 @@ async def taken_client_ids(
         tuple_(Order.user_id, Order.client_ref).in_(list(wanted))
     )
     return [(user_id, client_ref) for user_id, client_ref in await session.execute(statement)]
+
+
+async def replaced_orders(session: AsyncSession, order_ids: set[int]) -> set[int]:
+    """Which of these orders another order replaced already."""
+    statement = select(Order.replaces_order_id).where(Order.replaces_order_id.in_(order_ids))
+    return {order_id for order_id in await session.scalars(statement) if order_id is not None}
+
+
+async def release_client_id(session: AsyncSession, order_id: int) -> None:
+    """Give a replaced order its RedFire reference back as client id (its replacement takes
+    the client's)."""
+    await session.execute(
+        update(Order).where(Order.id == order_id).values(client_ref=Order.client_order_id)
+    )

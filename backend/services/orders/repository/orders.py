@@ -46,6 +46,7 @@ async def insert_orders(
             "replica": replica,
             "strategy_id": order.strategy_id,
             "hold_price": order.hold_price,
+            "replaces_order_id": order.replaces_order_id,
             "created_at": now,
             "updated_at": now,
         }
@@ -83,6 +84,7 @@ async def _insert_arrays(
             client_ref=[order.client_ref for order in orders],
             strategy_id=[order.strategy_id for order in orders],
             hold_price=[order.hold_price for order in orders],
+            replaces_order_id=[order.replaces_order_id for order in orders],
         ),
         **arrays(
             "linked",

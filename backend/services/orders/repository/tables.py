@@ -39,3 +39,4 @@ class NewOrder:
     strategy_id: int | None
     hold_price: Decimal | None
     key: str | None
+    replaces_order_id: int | None = None
