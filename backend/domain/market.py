@@ -93,6 +93,7 @@ class OrderTicket:
     price: Decimal | None = None
     reference: str = ""
     time_in_force: TimeInForce = TimeInForce.GTC
+    limit_price: Decimal | None = None  # a stop's: a stop-limit rests as a limit here
 
 
 class OrderState(Protocol):

@@ -52,9 +52,10 @@ class OrderAmend(BaseModel):
     quantity: Amount | None = Field(
         default=None, description="The new total quantity, filled part included"
     )
+    limit_price: Amount | None = Field(default=None, description="A stop-limit's new limit")
 
     @model_validator(mode="after")
     def _changes_something(self) -> OrderAmend:
-        if self.price is None and self.quantity is None:
-            raise ValueError("give a new price, a new quantity, or both")
+        if self.price is None and self.quantity is None and self.limit_price is None:
+            raise ValueError("give a new price, limit price or quantity")
         return self

@@ -42,6 +42,10 @@ class OrderCreate(BaseModel):
     order_type: OrderType
     quantity: Amount
     price: Amount | None = None
+    limit_price: Amount | None = Field(
+        default=None,
+        description="A stop's limit price: touched at `price`, it rests as a limit here",
+    )
     time_in_force: TimeInForce = TimeInForce.GTC
     strategy_id: int | None = Field(default=None, ge=1, le=INTEGER_MAX)
     client_order_id: ClientOrderId | None = Field(
@@ -61,7 +65,8 @@ class OrderRead(BaseModel):
     order_type: OrderType
     quantity: DecimalText
     price: DecimalText | None
-    time_in_force: TimeInForce = TimeInForce.GTC  # (a default for replicas of before)
+    limit_price: DecimalText | None = None  # (defaults for replicas of before)
+    time_in_force: TimeInForce = TimeInForce.GTC
     status: OrderStatus
     filled_quantity: DecimalText
     avg_fill_price: DecimalText | None

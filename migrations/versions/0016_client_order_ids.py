@@ -3,6 +3,7 @@
 - `orders.client_ref`: the client's own id for an order, unique per user.
 - `orders.time_in_force`: GTC (existing orders), IOC or FOK.
 - `orders.replaces_order_id`: the order an amendment (cancel-replace) replaced, once each.
+- `orders.limit_price`: a stop's limit price, which makes it a stop-limit.
 
 The API's `client_order_id` is the client's id when it chose one, else RedFire's own
 reference (orders.client_order_id, unique across users, which the gateways carry back).
@@ -17,6 +18,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+import backend.core.database.types
 
 revision: str = "0016"
 down_revision: str | None = "0013"
@@ -53,19 +56,26 @@ def upgrade() -> None:
     op.add_column(
         "orders",
         sa.Column(
+            "limit_price",
+            backend.core.database.types.Money(precision=24, scale=8),
+            nullable=True,
+        ),
+    )
+    op.add_column(
+        "orders",
+        sa.Column(
             "replaces_order_id",
             sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
             nullable=True,
         ),
     )
-    op.create_index(
-        "uq_orders_replaces_order_id", "orders", ["replaces_order_id"], unique=True
-    )
+    op.create_index("uq_orders_replaces_order_id", "orders", ["replaces_order_id"], unique=True)
 
 
 def downgrade() -> None:
     op.drop_index("uq_orders_replaces_order_id", table_name="orders")
     op.drop_column("orders", "replaces_order_id")
+    op.drop_column("orders", "limit_price")
     op.drop_column("orders", "time_in_force")
     op.drop_index("uq_orders_user_id_client_ref", table_name="orders")
     op.drop_column("orders", "client_ref")

@@ -113,6 +113,7 @@ def _replacement(orders: OrderService, order: Order, change: OrderAmend) -> Orde
         order_type=order.order_type,
         quantity=total - order.filled_quantity,
         price=order.price if change.price is None else change.price,
+        limit_price=order.limit_price if change.limit_price is None else change.limit_price,
         time_in_force=order.time_in_force,
         strategy_id=order.strategy_id,
     )

@@ -133,6 +133,14 @@ class PaperGateway(BaseGateway):
 
     def send_order(self, req: OrderRequest) -> str:
         """Accept or reject the order, and fill it at once if it crosses; "" if disconnected."""
+        return self._accept(req, None)
+
+    def send_stop_limit(self, req: OrderRequest, limit_price: Decimal) -> str:
+        """A STOP request that, once triggered, rests as a limit at `limit_price` (RedFire's
+        extension: vnpy's OrderRequest has no second price)."""
+        return self._accept(req, limit_price)
+
+    def _accept(self, req: OrderRequest, limit_price: Decimal | None) -> str:
         with self._lock:
             if not self._connected:
                 self.write_log("PAPER send_order: disconnected")
@@ -152,6 +160,7 @@ class PaperGateway(BaseGateway):
                 volume=as_decimal(req.volume),
                 reference=req.reference,
                 created=now,
+                limit_price=limit_price if req.type == OrderType.STOP else None,
             )
             self._orders[orderid] = order
             self.on_order(self._order_data(order, now))
@@ -325,11 +334,19 @@ class PaperGateway(BaseGateway):
         """Trade `order` on `quote`'s depth; False when it rests (it did not cross, or a limit
         is left with an unfilled rest), True when it is done (filled, or its rest cancelled).
         """
-        order_type = order.order_type
         if fill_price(order, quote) is None:
-            if order_type not in IMMEDIATE_TYPES:
+            if order.order_type not in IMMEDIATE_TYPES:
                 return False
             return self._kill(order, moment)  # FAK and FOK never rest
+        if order.limit_price is not None:  # a stop-limit touched: from now on a limit
+            order.order_type, order.price, order.limit_price = (
+                OrderType.LIMIT,
+                order.limit_price,
+                None,
+            )
+            if fill_price(order, quote) is None:
+                return False  # it rests as a limit
+        order_type = order.order_type
         buy = order.direction == Direction.LONG
         limit = order.price if order_type in LIMIT_TYPES else None
         vt_symbol = order.contract.vt_symbol

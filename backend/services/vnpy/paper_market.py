@@ -13,6 +13,9 @@ orders took of a quote stays taken until the next quote):
 - FAK (IOC limit): takes what a limit would at once; the rest is cancelled, never rests.
 - FOK: fills whole at once from the levels at or better than its limit, or is cancelled
   whole (nothing traded) when they do not hold its volume.
+- stop-limit (a stop with a limit price; RedFire's extension, PaperGateway.send_stop_limit):
+  triggers as a stop does, then is a limit at its limit price: takes what crosses, rests the
+  rest.
 - stop: a buy triggers when ask >= stop, a sell when bid <= stop, and then trades as a
   market order on the same tick (at the levels' prices, which may be worse than the stop:
   slippage; the rest cancelled). A stop already through the market when it arrives triggers
@@ -130,6 +133,7 @@ class PaperOrder:
     traded: Decimal = ZERO
     status: Status = Status.NOTTRADED
     arrival: int = -1  # its place in the book's time priority, kept when it rests again
+    limit_price: Decimal | None = None  # a stop-limit's, until it triggers (then a limit)
 
     @property
     def is_open(self) -> bool:

@@ -104,6 +104,7 @@ class OrderBooking:
                 order_type=submission.request.order_type,
                 quantity=submission.request.quantity,
                 price=submission.request.price,
+                limit_price=submission.request.limit_price,
                 time_in_force=submission.request.time_in_force,
                 status=_initial_status(submission),
                 reject_reason=submission.rejection,

@@ -32,6 +32,7 @@ NEW_ORDERS = unnest(
     order_type=String(),
     quantity=Numeric(),
     price=Numeric(),
+    limit_price=Numeric(),
     time_in_force=String(),
     status=String(),
     reject_reason=String(),

@@ -31,6 +31,7 @@ class NewOrder:
     order_type: OrderType
     quantity: Decimal
     price: Decimal | None
+    limit_price: Decimal | None
     time_in_force: TimeInForce
     status: OrderStatus
     reject_reason: str | None
