@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, status
+from fastapi import APIRouter, Query, status
 from fastapi.responses import JSONResponse, Response
 
 from backend.api.base_path import API_PREFIX
 from backend.api.deps.connection import SessionDep
 from backend.api.deps.identity import CurrentPrincipal, TraderPrincipal
-from backend.api.deps.parameters import PageParamsDep, ResourceId
+from backend.api.deps.parameters import IdempotencyKey, PageParamsDep, ResourceId
 from backend.api.deps.services import OrderServiceDep
 from backend.api.responses import error_responses
 from backend.api.strict_json import StrictJSONRoute
@@ -20,17 +20,6 @@ from backend.schemas.orders import OrderCreate, OrderRead
 from backend.services.orders import queries
 
 router = APIRouter(prefix=f"{API_PREFIX}/orders", tags=["orders"], route_class=StrictJSONRoute)
-
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x20-\x7e]+$",
-        description="Replays the first answer for retries of the same request (24 h).",
-    ),
-]
 
 
 @router.post(

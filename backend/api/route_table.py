@@ -15,7 +15,9 @@ from backend.api import (
     market,
     optimization_results,
     optimizations,
+    order_controls,
     orders,
+    positions,
     strategies,
     strategy_control,
     trades,
@@ -29,7 +31,9 @@ from backend.api.responses import ANY_REQUEST_ERRORS, API_ERRORS
 # the /api/v1 prefix itself (see base_path.py).
 API_ROUTERS: tuple[APIRouter, ...] = (
     orders.router,
+    order_controls.router,
     trades.router,
+    positions.router,
     market.router,
     bars.router,
     bar_import.router,

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple, Protocol
 
-from backend.models.enums import OrderSide, OrderStatus, OrderType
+from backend.models.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +93,8 @@ class OrderTicket(NamedTuple):
     quantity: Decimal
     price: Decimal | None = None
     reference: str = ""
+    time_in_force: TimeInForce = TimeInForce.GTC
+    limit_price: Decimal | None = None  # a stop's: a stop-limit rests as a limit here
 
 
 class OrderState(Protocol):

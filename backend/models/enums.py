@@ -28,6 +28,14 @@ class OrderType(StrEnum):
     STOP = "stop"
 
 
+class TimeInForce(StrEnum):
+    """How long an order may wait to trade."""
+
+    GTC = "GTC"  # good till cancelled: what does not fill rests
+    IOC = "IOC"  # immediate or cancel: fills what it can at once, the rest is cancelled
+    FOK = "FOK"  # fill or kill: fills whole at once, or not at all
+
+
 class OrderStatus(StrEnum):
     """Order life cycle; see services/orders for the legal moves."""
 

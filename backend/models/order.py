@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, Numeric, String, text
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.database.base import Base, TimestampMixin, utcnow
 from backend.core.database.types import string_enum
-from backend.models.enums import OrderSide, OrderStatus, OrderType
+from backend.models.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 
 # BIGINT on PostgreSQL; INTEGER on SQLite, where only INTEGER PRIMARY KEY autoincrements.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _reference_as_client_ref(context: DefaultExecutionContext) -> Any:
+    """An order the client named no id for is known to it by RedFire's reference."""
+    return context.get_current_parameters()["client_order_id"]  # type: ignore[no-untyped-call]
 
 
 class Order(TimestampMixin, Base):
@@ -23,6 +30,8 @@ class Order(TimestampMixin, Base):
     __table_args__ = (
         Index("ix_orders_user_id_status", "user_id", "status"),
         Index("ix_orders_user_id_id", "user_id", "id"),
+        Index("uq_orders_user_id_client_ref", "user_id", "client_ref", unique=True),
+        Index("uq_orders_replaces_order_id", "replaces_order_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -32,13 +41,24 @@ class Order(TimestampMixin, Base):
     order_type: Mapped[OrderType] = mapped_column(string_enum(OrderType, "order_type"))
     quantity: Mapped[Decimal]
     price: Mapped[Decimal | None]
+    # A stop with a limit price is a stop-limit: touched at `price`, it rests as a limit here.
+    limit_price: Mapped[Decimal | None]
+    time_in_force: Mapped[TimeInForce] = mapped_column(
+        string_enum(TimeInForce, "time_in_force"), default=TimeInForce.GTC
+    )
     status: Mapped[OrderStatus] = mapped_column(
         string_enum(OrderStatus, "order_status"), default=OrderStatus.PENDING
     )
     filled_quantity: Mapped[Decimal] = mapped_column(default=Decimal(0))
     avg_fill_price: Mapped[Decimal | None]
     reject_reason: Mapped[str | None] = mapped_column(String(255))
+    # RedFire's own reference, unique across users: what the gateway's reports carry back.
     client_order_id: Mapped[str] = mapped_column(String(64), unique=True)
+    # The client's id for the order (the API's `client_order_id`): chosen by the client, else
+    # the reference above; unique per user (migration 0016).
+    client_ref: Mapped[str] = mapped_column(String(64), default=_reference_as_client_ref)
+    # The order this one replaced (PATCH /orders/{id}: cancel-replace); each is replaced once.
+    replaces_order_id: Mapped[int | None] = mapped_column(BigId)
     vt_orderid: Mapped[str | None] = mapped_column(String(128), unique=True)
     gateway: Mapped[str] = mapped_column(String(64))
     # The replica whose gateway connection received the order (reconciled by it on restart).

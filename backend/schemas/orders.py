@@ -5,12 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
 
-from backend.models.enums import OrderSide, OrderStatus, OrderType
+from backend.models.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from backend.schemas.common import INTEGER_MAX, Amount, DecimalText
 
 Symbol = Annotated[str, StringConstraints(min_length=3, max_length=64, pattern=r"^[\w-]+\.[A-Z]+$")]
+# A client's own id for an order: unique per user, printable ASCII without spaces.
+ClientOrderId = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+]
 
 
 class OrderCreate(BaseModel):
@@ -38,13 +42,21 @@ class OrderCreate(BaseModel):
     order_type: OrderType
     quantity: Amount
     price: Amount | None = None
+    limit_price: Amount | None = Field(
+        default=None,
+        description="A stop's limit price: touched at `price`, it rests as a limit here",
+    )
+    time_in_force: TimeInForce = TimeInForce.GTC
     strategy_id: int | None = Field(default=None, ge=1, le=INTEGER_MAX)
+    client_order_id: ClientOrderId | None = Field(
+        default=None, description="Your own id for the order, unique among your orders"
+    )
 
 
 class OrderRead(BaseModel):
     """An order as the API shows it."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, validate_by_name=True, validate_by_alias=True)
 
     id: int
     user_id: int
@@ -53,13 +65,18 @@ class OrderRead(BaseModel):
     order_type: OrderType
     quantity: DecimalText
     price: DecimalText | None
+    limit_price: DecimalText | None = None  # (defaults for replicas of before)
+    time_in_force: TimeInForce = TimeInForce.GTC
     status: OrderStatus
     filled_quantity: DecimalText
     avg_fill_price: DecimalText | None
     reject_reason: str | None
-    client_order_id: str
+    # The client's own id when it chose one, else RedFire's reference (stored as client_ref).
+    client_order_id: str = Field(validation_alias=AliasChoices("client_ref", "client_order_id"))
     gateway: str
     strategy_id: int | None
+    # The order this one replaced when an amendment (cancel-replace) created it.
+    replaces_order_id: int | None = None
     created_at: datetime
     updated_at: datetime
 

@@ -59,6 +59,8 @@ class World:
             optimization_id=self.optimization_id,
             user_id=self.accounts[VIEWER].id,
             symbol=IF,
+            vt_symbol=IF,
+            client_order_id=CLIENT_ORDER_ID,
         )
 
 
@@ -144,6 +146,7 @@ def _optimization(world: World, role: str) -> dict[str, Any]:
     return {"data": data, "files": {"file": ("bars.csv", CSV, "text/csv")}}
 
 
+CLIENT_ORDER_ID = "matrix-order"  # the trader's order's own id
 ORDER = {"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "3500"}
 MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/openapi.json"): Row(public(200)),
@@ -167,6 +170,13 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/orders"): Row(user(200)),
     ("GET", "/api/v1/orders/{order_id}"): Row(owned_read(200)),
     ("POST", "/api/v1/orders/{order_id}/cancel"): Row(owned_write(200)),
+    ("PATCH", "/api/v1/orders/{order_id}"): Row(owned_write(200), json_body({"price": "3499.8"})),
+    # Everyone cancels their own open orders: the trader's own order is among them.
+    ("POST", "/api/v1/orders/cancel-all"): Row(trading(200)),
+    ("GET", "/api/v1/orders/by-client-id/{client_order_id}"): Row(owned_read(200)),
+    ("POST", "/api/v1/orders/by-client-id/{client_order_id}/cancel"): Row(owned_write(200)),
+    # Nobody holds IF here: the trader (and anyone else trading) is told there is nothing.
+    ("POST", "/api/v1/positions/{vt_symbol}/close"): Row(trading(409)),
     ("GET", "/api/v1/trades"): Row(user(200)),
     ("GET", "/api/v1/positions"): Row(user(200)),
     ("GET", "/api/v1/account"): Row(user(200)),
@@ -241,7 +251,8 @@ async def _world(client: httpx.AsyncClient, container: AppContainer, make: MakeA
         ADMIN: await make(role=UserRole.ADMIN),
     }
     headers = accounts[TRADER].headers
-    order = await client.post("/api/v1/orders", json=ORDER, headers=headers)
+    seed = {**ORDER, "client_order_id": CLIENT_ORDER_ID}
+    order = await client.post("/api/v1/orders", json=seed, headers=headers)
     strategy = await client.post("/api/v1/strategies", json=_strategy_seed(), headers=headers)
     assert (order.status_code, strategy.status_code) == (201, 201), (order.text, strategy.text)
     async with container.database.session() as session:

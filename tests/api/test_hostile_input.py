@@ -207,6 +207,18 @@ BODIES: dict[str, Hostile] = {
     "NaN tick": Hostile(
         "POST", "/api/v1/market/ticks", {"json": {"symbol": IF, "last_price": "NaN"}}, who="admin"
     ),
+    "SQL in a client order id": order(client_order_id="x' OR '1'='1"),
+    "client order id of 65 characters": order(client_order_id="c" * 65),
+    "NUL in a client order id": order(client_order_id="c\x00"),
+    "cancel-all of an unknown side": Hostile(
+        "POST", "/api/v1/orders/cancel-all", {"json": {"side": "BUY'; --"}}
+    ),
+    "cancel-all with an unknown filter": Hostile(
+        "POST", "/api/v1/orders/cancel-all", {"json": {"user_id": 1}}
+    ),
+    "close of a negative quantity": Hostile(
+        "POST", f"/api/v1/positions/{IF}/close", {"json": {"quantity": "-1"}}, (409, 422)
+    ),
     "Idempotency-Key with DEL": Hostile(
         "POST", "/api/v1/orders", {"json": ORDER, "headers": {"Idempotency-Key": "k\x7f"}}
     ),
@@ -229,6 +241,9 @@ PATHS: dict[str, Hostile] = {
     "user id over INTEGER": Hostile("PATCH", f"/api/v1/users/{2**31}", {"json": {}}, who="admin"),
     "Arabic-Indic digits as an id": get("/api/v1/orders/%D9%A1%D9%A2", (404, 422)),
     "SQL as an id": get("/api/v1/orders/1%20OR%201=1"),
+    "SQL as a client order id": get("/api/v1/orders/by-client-id/x'%20OR%20'1'='1"),
+    "traversal as a client order id": get("/api/v1/orders/by-client-id/..%2F..%2Fx", (404, 422)),
+    "NUL in a position's symbol": Hostile("POST", "/api/v1/positions/IF%00/close", {}, (404, 422)),
     "encoded traversal in a symbol": get("/api/v1/market/ticks/..%2F..%2Fsecrets", (404,)),
     "NUL as a symbol": get("/api/v1/market/ticks/%00", (404, 422)),
     "offset over BIGINT": get(f"/api/v1/orders?offset={10**20}"),

@@ -1,11 +1,11 @@
-"""Paging and path ids, bounded so a bad value is 422, never a 500."""
+"""Paging, path ids and the Idempotency-Key header, bounded so a bad value is 422, never a 500."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Path, Query
+from fastapi import Depends, Header, Path, Query
 
 from backend.schemas.common import BIGINT_MAX, INTEGER_MAX, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX
 
@@ -33,3 +33,14 @@ PageParamsDep = Annotated[PageParams, Depends(get_page_params)]
 # IntegerId: INTEGER keys (users, strategies, backtests).
 ResourceId = Annotated[int, Path(ge=1, le=BIGINT_MAX)]
 IntegerId = Annotated[int, Path(ge=1, le=INTEGER_MAX)]
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x20-\x7e]+$",
+        description="Replays the first answer for retries of the same request (24 h).",
+    ),
+]

@@ -132,6 +132,17 @@ def _in_progress() -> ConflictError:
     )
 
 
+def answer_for_stored(row: IdempotencyKey, fingerprint: str) -> StoredResponse | None:
+    """A live key's answer to a request of `fingerprint`: its stored response (a replay), or
+    None when expired; 422 for another body, 409 while its first request is in flight."""
+    if row.expires_at <= utcnow():
+        return None
+    outcome = _answer_for(row, fingerprint)
+    if isinstance(outcome, RedFireError):
+        raise outcome
+    return outcome
+
+
 def _answer_for(row: IdempotencyKey, fingerprint: str) -> ClaimOutcome:
     if row.request_hash != fingerprint:
         return _reused()

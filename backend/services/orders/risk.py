@@ -176,12 +176,15 @@ def valuation_price(request: OrderCreate, tick: TickSnapshot | None) -> Decimal 
 
     A limit at its price, a market order at the last price, a stop at the worse of its stop
     and the last price: a stop already through the market trades at once at the market (a buy
-    stop at 0.2 is a market buy), one further away trades at its stop or beyond.
+    stop at 0.2 is a market buy), one further away trades at its stop or beyond. A stop-limit
+    trades at its limit price or better.
     """
     last = last_price(tick)
     if request.order_type is OrderType.MARKET:
         return last
     assert request.price is not None  # validated: limit and stop orders carry one
+    if request.limit_price is not None:
+        return request.limit_price
     if request.order_type is OrderType.STOP and last is not None:
         return max(request.price, last)
     return request.price
@@ -219,12 +222,23 @@ def static_rejection(
     if price is not None and request.quantity * price * contract.size > limits.max_order_notional:
         return "max_order_notional"
     last = last_price(tick)
-    banded = request.order_type is OrderType.LIMIT or (
-        request.order_type is OrderType.STOP and not triggers_at_once(request, tick)
-    )
-    if banded and last is not None:
-        assert request.price is not None
-        deviation = abs(request.price - last) * 100 / last
-        if deviation > limits.price_band_pct:
-            return "price_band"
+    if last is not None:
+        for banded in _resting_prices(request, tick):
+            if abs(banded - last) * 100 / last > limits.price_band_pct:
+                return "price_band"
     return None
+
+
+def _resting_prices(request: OrderCreate, tick: TickSnapshot | None) -> list[Decimal]:
+    """The prices an order may rest at, which the band holds: a limit's, a stop's trigger
+    while the market is not through it, a stop-limit's limit."""
+    if request.order_type is OrderType.LIMIT:
+        assert request.price is not None
+        return [request.price]
+    if request.order_type is not OrderType.STOP:
+        return []
+    assert request.price is not None
+    prices = [] if triggers_at_once(request, tick) else [request.price]
+    if request.limit_price is not None:
+        prices.append(request.limit_price)
+    return prices

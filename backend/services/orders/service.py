@@ -39,15 +39,28 @@ class OrderService:
         self.replica = intake.replica
 
     async def submit_order(
-        self, *, user_id: int, request: OrderCreate, idempotency_key: str | None = None
+        self,
+        *,
+        user_id: int,
+        request: OrderCreate,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+        replaces_order_id: int | None = None,
     ) -> OrderResult:
         """Place an order: 422 on contract errors (nothing stored), else 201 with the order.
 
         Risk-rejected orders are stored and answered `rejected`; accepted ones are committed
-        `pending` before the gateway hears of them (see OrderIntake).
+        `pending` before the gateway hears of them (see OrderIntake). An amendment names the
+        order it replaces and its own request's fingerprint (amendment.py).
         """
         validate_order(request, self.market.get_contract(request.symbol))
-        return await self.intake.submit(user_id, request, idempotency_key)
+        return await self.intake.submit(
+            user_id,
+            request,
+            idempotency_key,
+            fingerprint=fingerprint,
+            replaces_order_id=replaces_order_id,
+        )
 
     async def cancel_order(
         self, session: AsyncSession, *, user_id: int, order_id: int
@@ -72,7 +85,7 @@ class OrderService:
         waiter = self.events.wait_for_final(order_id)
         try:
             # The owner's events reach this replica as well (app/stream.py).
-            if await self._request_cancel(order_id, vt_orderid, owner):
+            if await self.request_cancel(order_id, vt_orderid, owner):
                 await self.events.settle(waiter, CANCEL_CONFIRM_TIMEOUT)
         except Exception as exc:  # the gateway lost the order or is down: answer what we know
             logger.warning("cancel_request_failed", order_id=order_id, error=str(exc))
@@ -106,7 +119,7 @@ class OrderService:
                     continue
                 asked.add(order_id)
                 try:
-                    await self._request_cancel(order_id, vt_orderid, owner)
+                    await self.request_cancel(order_id, vt_orderid, owner)
                 except Exception as exc:  # already final at the gateway, or the gateway is down
                     logger.warning("cancel_request_failed", order_id=order_id, error=str(exc))
             unrouted = any(vt_orderid is None for _, vt_orderid, _ in orders)
@@ -114,7 +127,7 @@ class OrderService:
                 return len(asked)
             await asyncio.sleep(UNROUTED_POLL_SECONDS)
 
-    async def _request_cancel(self, order_id: int, vt_orderid: str, owner: str) -> bool:
+    async def request_cancel(self, order_id: int, vt_orderid: str, owner: str) -> bool:
         """Ask the order's gateway through its replica (cancel_relay.py); False if none heard."""
         if owner == self.replica:
             await self.market.request_cancel(vt_orderid)

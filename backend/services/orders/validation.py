@@ -10,7 +10,7 @@ from backend.domain.market import ContractInfo, OrderTicket
 from backend.models.enums import OrderType
 from backend.schemas.orders import OrderCreate
 from backend.services.vnpy.errors import InvalidOrderError
-from backend.services.vnpy.orders import build_order_request
+from backend.services.vnpy.orders import build_order_request, supports_time_in_force
 
 
 def _error(field: str, message: str, kind: str) -> dict[str, Any]:
@@ -19,6 +19,22 @@ def _error(field: str, message: str, kind: str) -> dict[str, Any]:
 
 def _is_multiple(value: Decimal, step: Decimal) -> bool:
     return step > 0 and value % step == 0
+
+
+def _check_limit_price(
+    request: OrderCreate, contract: ContractInfo, errors: list[dict[str, Any]]
+) -> None:
+    """A limit price makes a stop a stop-limit; no other order type takes one."""
+    limit = request.limit_price
+    assert limit is not None
+    if request.order_type is not OrderType.STOP:
+        message = "is only for stop orders (a stop-limit)"
+        errors.append(_error("limit_price", message, "extra_limit_price"))
+    elif limit <= 0:
+        errors.append(_error("limit_price", "must be greater than 0", "greater_than"))
+    elif not _is_multiple(limit, contract.price_tick):
+        message = f"must be a multiple of {contract.price_tick}"
+        errors.append(_error("limit_price", message, "price_tick"))
 
 
 def validate_order(request: OrderCreate, contract: ContractInfo | None) -> None:
@@ -43,12 +59,22 @@ def validate_order(request: OrderCreate, contract: ContractInfo | None) -> None:
         errors.append(_error("price", "must be greater than 0", "greater_than"))
     elif not _is_multiple(request.price, contract.price_tick):
         errors.append(_error("price", f"must be a multiple of {contract.price_tick}", "price_tick"))
+    if request.limit_price is not None:
+        _check_limit_price(request, contract, errors)
+    if not supports_time_in_force(request.order_type, request.time_in_force):
+        message = f"{request.time_in_force} is not supported for {request.order_type} orders"
+        errors.append(_error("time_in_force", message, "unsupported_time_in_force"))
     if errors:
         raise DomainValidationError(errors)
     try:  # the gateway speaks floats: refuse what one cannot carry exactly
         build_order_request(
             OrderTicket(
-                request.symbol, request.side, request.order_type, request.quantity, request.price
+                request.symbol,
+                request.side,
+                request.order_type,
+                request.quantity,
+                request.price,
+                time_in_force=request.time_in_force,
             )
         )
     except InvalidOrderError as exc:

@@ -138,7 +138,12 @@ class RedFireVnPyEngine:
         """Send an order and return its vt_orderid (blocking; see submit_order)."""
         target = self._gateway_for(ticket.symbol, gateway)
         request = build_order_request(ticket)
-        vt_orderid: str = target.send_order(request)
+        if ticket.limit_price is None:
+            vt_orderid: str = target.send_order(request)
+        elif isinstance(target, PaperGateway):  # vnpy's OrderRequest has no stop-limit
+            vt_orderid = target.send_stop_limit(request, ticket.limit_price)
+        else:
+            raise OrderSendError(f"gateway {target.gateway_name} takes no stop-limit orders")
         if not vt_orderid and target.gateway_name in self.disconnected_gateways:
             raise GatewayDisconnectedError(f"gateway {target.gateway_name} is disconnected")
         if not vt_orderid:

@@ -45,6 +45,15 @@ class Depth:
             taken.append((price, volume))
         return taken
 
+    def available(self, buy: bool, limit: Decimal | None) -> Decimal:
+        """What is left to take on the asks (a buy) or bids (a sell), within `limit`."""
+        total = Decimal(0)
+        for price, left in self._levels(buy):
+            if limit is not None and (price > limit if buy else price < limit):
+                break
+            total += left
+        return total
+
     def _levels(self, buy: bool) -> list[list[Decimal]]:
         quote = self.quote
         if buy:

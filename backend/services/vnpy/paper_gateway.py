@@ -27,6 +27,8 @@ from backend.services.vnpy.paper_book import PaperBook
 from backend.services.vnpy.paper_depth import Depth
 from backend.services.vnpy.paper_market import (
     DEPTH_LEVELS,
+    IMMEDIATE_TYPES,
+    LIMIT_TYPES,
     ZERO,
     Level,
     PaperContract,
@@ -40,7 +42,9 @@ from backend.services.vnpy.paper_market import (
     session_id,
 )
 
-SUPPORTED_TYPES = frozenset({OrderType.MARKET, OrderType.LIMIT, OrderType.STOP})
+SUPPORTED_TYPES = frozenset(
+    {OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.FAK, OrderType.FOK}
+)
 
 
 class PaperGateway(BaseGateway):
@@ -129,6 +133,14 @@ class PaperGateway(BaseGateway):
 
     def send_order(self, req: OrderRequest) -> str:
         """Accept or reject the order, and fill it at once if it crosses; "" if disconnected."""
+        return self._accept(req, None)
+
+    def send_stop_limit(self, req: OrderRequest, limit_price: Decimal) -> str:
+        """A STOP request that, once triggered, rests as a limit at `limit_price` (RedFire's
+        extension: vnpy's OrderRequest has no second price)."""
+        return self._accept(req, limit_price)
+
+    def _accept(self, req: OrderRequest, limit_price: Decimal | None) -> str:
         with self._lock:
             if not self._connected:
                 self.write_log("PAPER send_order: disconnected")
@@ -148,6 +160,7 @@ class PaperGateway(BaseGateway):
                 volume=as_decimal(req.volume),
                 reference=req.reference,
                 created=now,
+                limit_price=limit_price if req.type == OrderType.STOP else None,
             )
             self._orders[orderid] = order
             self.on_order(self._order_data(order, now))
@@ -322,19 +335,34 @@ class PaperGateway(BaseGateway):
         is left with an unfilled rest), True when it is done (filled, or its rest cancelled).
         """
         if fill_price(order, quote) is None:
-            return False
+            if order.order_type not in IMMEDIATE_TYPES:
+                return False
+            return self._kill(order, moment)  # FAK and FOK never rest
+        if order.limit_price is not None:  # a stop-limit touched: from now on a limit
+            order.order_type, order.price, order.limit_price = (
+                OrderType.LIMIT,
+                order.limit_price,
+                None,
+            )
+            if fill_price(order, quote) is None:
+                return False  # it rests as a limit
+        order_type = order.order_type
         buy = order.direction == Direction.LONG
-        limit = order.price if order.order_type == OrderType.LIMIT else None
+        limit = order.price if order_type in LIMIT_TYPES else None
         vt_symbol = order.contract.vt_symbol
         depth = self._depths.get(vt_symbol)
         if depth is None or depth.quote is not quote:
             depth = self._depths[vt_symbol] = Depth(quote)
-        taken = depth.take(buy, order.volume - order.traded, limit)
+        wanted = order.volume - order.traded
+        if order_type == OrderType.FOK and depth.available(buy, limit) < wanted:
+            return self._kill(order, moment)  # the book cannot fill it whole: nothing trades
+        taken = depth.take(buy, wanted, limit)
         for price, volume in taken:
             self._trade(order, price, volume, moment)
         if order.traded >= order.volume:
             order.status = Status.ALLTRADED
-        elif limit is None:  # a market order, or a triggered stop: the rest is cancelled
+        elif limit is None or order_type in IMMEDIATE_TYPES:
+            # A market order, a triggered stop or a FAK: the rest is cancelled.
             order.status = Status.CANCELLED
         elif taken:
             order.status = Status.PARTTRADED
@@ -343,6 +371,12 @@ class PaperGateway(BaseGateway):
         # After its trades, so whoever sees the order's new status already has its fills.
         self.on_order(self._order_data(order, moment))
         return order.status != Status.PARTTRADED
+
+    def _kill(self, order: PaperOrder, moment: datetime) -> bool:
+        """Cancel what is left of an order that may not rest (FAK, FOK); it is done."""
+        order.status = Status.CANCELLED
+        self.on_order(self._order_data(order, moment))
+        return True
 
     def _trade(self, order: PaperOrder, price: Decimal, volume: Decimal, moment: datetime) -> None:
         tradeid = f"{self._session}-{next(self._trade_seq)}"

@@ -10,6 +10,12 @@ orders took of a quote stays taken until the next quote):
 - limit: a buy trades when ask <= limit, taking every ask level at or below its limit; a sell
   when bid >= limit, every bid level at or above it (each at the level's price, better than
   or equal to the limit). What does not fill rests and is checked again on every tick.
+- FAK (IOC limit): takes what a limit would at once; the rest is cancelled, never rests.
+- FOK: fills whole at once from the levels at or better than its limit, or is cancelled
+  whole (nothing traded) when they do not hold its volume.
+- stop-limit (a stop with a limit price; RedFire's extension, PaperGateway.send_stop_limit):
+  triggers as a stop does, then is a limit at its limit price: takes what crosses, rests the
+  rest.
 - stop: a buy triggers when ask >= stop, a sell when bid <= stop, and then trades as a
   market order on the same tick (at the levels' prices, which may be worse than the stop:
   slippage; the rest cancelled). A stop already through the market when it arrives triggers
@@ -34,6 +40,9 @@ from vnpy.trader.object import ContractData, TickData
 from backend.services.vnpy.conversions import to_decimal
 
 ZERO = Decimal(0)
+# Orders that trade at or better than their price; FAK and FOK never rest.
+LIMIT_TYPES = frozenset({OrderType.LIMIT, OrderType.FAK, OrderType.FOK})
+IMMEDIATE_TYPES = frozenset({OrderType.FAK, OrderType.FOK})
 DEPTH_LEVELS = 5  # vnpy's TickData shows five levels a side
 # A step's standard deviation as a share of the price, unless a contract sets its own.
 DEFAULT_VOLATILITY = Decimal("0.0002")
@@ -124,6 +133,7 @@ class PaperOrder:
     traded: Decimal = ZERO
     status: Status = Status.NOTTRADED
     arrival: int = -1  # its place in the book's time priority, kept when it rests again
+    limit_price: Decimal | None = None  # a stop-limit's, until it triggers (then a limit)
 
     @property
     def is_open(self) -> bool:
@@ -139,7 +149,7 @@ def fill_price(order: PaperOrder, quote: Quote) -> Decimal | None:
         return None  # no opposite side quoted
     if order.order_type == OrderType.MARKET:
         return touch
-    if order.order_type == OrderType.LIMIT:
+    if order.order_type in LIMIT_TYPES:
         crosses = touch <= order.price if buy else touch >= order.price
     else:  # STOP: triggers into a market order
         crosses = touch >= order.price if buy else touch <= order.price

@@ -63,17 +63,30 @@ class OrderIntake:
         self._in_flight: set[asyncio.Task[None]] = set()
 
     async def submit(
-        self, user_id: int, request: OrderCreate, idempotency_key: str | None
+        self,
+        user_id: int,
+        request: OrderCreate,
+        idempotency_key: str | None,
+        *,
+        fingerprint: str | None = None,
+        replaces_order_id: int | None = None,
     ) -> OrderResult:
-        """Queue a validated order and wait for its answer."""
+        """Queue a validated order and wait for its answer.
+
+        `fingerprint` is the keyed request's when it is not the order's own (an amendment's
+        body); `replaces_order_id` the order an amendment cancelled for this one.
+        """
         if self._worker is None:
             raise ServiceUnavailableError("order entry is not running", code="trading_unavailable")
         claim = None
         if idempotency_key is not None:
-            fingerprint = idempotency.request_fingerprint(request.model_dump())
+            if fingerprint is None:
+                fingerprint = idempotency.request_fingerprint(request.model_dump())
             claim = KeyClaim(user_id, idempotency_key, fingerprint)
         future: asyncio.Future[OrderResult] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(Submission(user_id, request, claim, future))
+        submission = Submission(user_id, request, claim, future)
+        submission.replaces_order_id = replaces_order_id
+        self._queue.put_nowait(submission)
         # Shielded: a client that disconnects does not cancel an order already in a batch.
         return await asyncio.shield(future)
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.core.database.base import utcnow
 from backend.core.database.conflicts import aborted_by_conflict
 from backend.core.database.manager import AsyncDatabaseManager
-from backend.core.errors import DomainValidationError
+from backend.core.errors import ConflictError, DomainValidationError
 from backend.core.monitoring.metrics import ORDER_BATCH_SIZE, ORDER_REJECTIONS
 from backend.models.enums import OrderStatus
 from backend.models.strategy import Strategy
@@ -76,6 +76,8 @@ class OrderBooking:
             async with self.database.session() as session:
                 batch = await _check_owners(session, batch)
                 batch = await _check_strategies(session, batch)
+                batch = await _check_client_ids(session, batch)
+                batch = await _check_replacements(session, batch)
                 batch = await _claim_keys(session, batch)
                 if not batch:
                     return []
@@ -102,11 +104,15 @@ class OrderBooking:
                 order_type=submission.request.order_type,
                 quantity=submission.request.quantity,
                 price=submission.request.price,
+                limit_price=submission.request.limit_price,
+                time_in_force=submission.request.time_in_force,
                 status=_initial_status(submission),
                 reject_reason=submission.rejection,
                 client_order_id=submission.client_order_id,
+                client_ref=submission.request.client_order_id or submission.client_order_id,
                 strategy_id=submission.request.strategy_id,
                 hold_price=submission.hold_price,
+                replaces_order_id=submission.replaces_order_id,
                 key=None if submission.claim is None else submission.claim.key,
             )
             for submission in batch
@@ -149,6 +155,53 @@ async def _check_strategies(session: AsyncSession, batch: list[Submission]) -> l
             "msg": f"no strategy {strategy_id} of yours",
         }
         submission.fail(DomainValidationError([problem]))
+    return kept
+
+
+async def _check_client_ids(session: AsyncSession, batch: list[Submission]) -> list[Submission]:
+    """A client order id names one order of its user: a second one is 409, nothing stored.
+
+    Checked before the Idempotency-Keys are claimed, so a refused order leaves no key behind.
+    """
+    chosen = {(s.user_id, s.request.client_order_id) for s in batch if s.request.client_order_id}
+    if not chosen:
+        return batch
+    taken = set(await repository.taken_client_ids(session, chosen))
+    kept = []
+    for submission in batch:
+        client_id = submission.request.client_order_id
+        if client_id is None:
+            kept.append(submission)
+            continue
+        if (submission.user_id, client_id) in taken:
+            submission.fail(
+                ConflictError(
+                    f"client_order_id {client_id!r} names another of your orders",
+                    code="duplicate_client_order_id",
+                )
+            )
+            continue
+        taken.add((submission.user_id, client_id))  # a second one in this batch
+        kept.append(submission)
+    return kept
+
+
+async def _check_replacements(session: AsyncSession, batch: list[Submission]) -> list[Submission]:
+    """An order is replaced once: a second amendment of it is 409, nothing stored."""
+    wanted = {s.replaces_order_id for s in batch if s.replaces_order_id is not None}
+    if not wanted:
+        return batch
+    replaced = await repository.replaced_orders(session, wanted)
+    kept = []
+    for submission in batch:
+        order_id = submission.replaces_order_id
+        if order_id is not None and order_id in replaced:
+            message = f"order {order_id} was replaced already"
+            submission.fail(ConflictError(message, code="order_not_amendable"))
+            continue
+        if order_id is not None:
+            replaced.add(order_id)
+        kept.append(submission)
     return kept
 
 

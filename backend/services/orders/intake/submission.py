@@ -34,6 +34,7 @@ class Submission:
     rejection: str | None = None
     hold_price: Decimal | None = None  # what it holds buying power at (risk.valuation_price)
     row: StoredOrder | None = None  # the order as last written
+    replaces_order_id: int | None = None  # the order an amendment cancelled for this one
 
     def answer(self, result: OrderResult) -> None:
         """Hand the caller its answer (unless it stopped waiting)."""

@@ -6,6 +6,15 @@ PostgreSQL one statement over arrays per batch, on SQLite a row each: see
 core/database/arrays.py) is decided here, not by them.
 """
 
+from backend.services.orders.repository.control_reads import (
+    held_quantity,
+    open_orders_matching,
+    order_statuses,
+    owned_by_client_id,
+    release_client_id,
+    replaced_orders,
+    taken_client_ids,
+)
 from backend.services.orders.repository.counts import lock_open_order_counts, open_order_counts
 from backend.services.orders.repository.keys import (
     answer_abandoned_keys,
@@ -49,6 +58,7 @@ __all__ = [
     "answer_abandoned_keys",
     "delete_keys",
     "find_owned",
+    "held_quantity",
     "insert_keys",
     "insert_orders",
     "link_orders",
@@ -60,11 +70,17 @@ __all__ = [
     "mark_submitted",
     "open_order_counts",
     "open_order_holds",
+    "open_orders_matching",
     "open_orders_of_user",
     "open_orders_per_replica",
+    "order_statuses",
     "owned",
+    "owned_by_client_id",
     "purge_expired_keys",
+    "release_client_id",
+    "replaced_orders",
     "store_responses",
     "stored_keys",
     "strategy_fills",
+    "taken_client_ids",
 ]

@@ -32,11 +32,15 @@ NEW_ORDERS = unnest(
     order_type=String(),
     quantity=Numeric(),
     price=Numeric(),
+    limit_price=Numeric(),
+    time_in_force=String(),
     status=String(),
     reject_reason=String(),
     client_order_id=String(),
+    client_ref=String(),
     strategy_id=Integer(),
     hold_price=Numeric(),
+    replaces_order_id=BigInteger(),
 )
 _NOW = bindparam("now", type_=DateTime(timezone=True))
 # The same for every order of a batch: bound once, not per row.

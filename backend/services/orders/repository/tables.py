@@ -9,7 +9,7 @@ from typing import Any, cast
 from sqlalchemy import Table
 
 from backend.models.control import IdempotencyKey
-from backend.models.enums import OrderSide, OrderStatus, OrderType
+from backend.models.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from backend.models.order import OpenOrderCount, Order
 
 ORDERS = cast(Table, Order.__table__)
@@ -31,9 +31,13 @@ class NewOrder:
     order_type: OrderType
     quantity: Decimal
     price: Decimal | None
+    limit_price: Decimal | None
+    time_in_force: TimeInForce
     status: OrderStatus
     reject_reason: str | None
-    client_order_id: str
+    client_order_id: str  # RedFire's reference, which the gateway carries back
+    client_ref: str  # the client's id for it (its own, or the reference)
     strategy_id: int | None
     hold_price: Decimal | None
     key: str | None
+    replaces_order_id: int | None = None
