@@ -85,7 +85,7 @@ class BuyingPower:
 
     def margin(self, symbol: str, position: PositionState) -> Decimal:
         """What a position holds, at the last price (its average price before a tick)."""
-        price = self._last(symbol) or position.avg_price
+        price = self._last(symbol) or abs(position.avg_price)
         held = abs(position.quantity) * price * self._size(symbol) * self.margin_ratio
         return to_money_scale(held)
 

@@ -16,7 +16,12 @@ from backend.models.order import Order, Trade
 from backend.schemas.orders import OrderRead, TradeRead
 from backend.services.orders import repository, state_machine
 from backend.services.orders.ports import MarketAccess
-from backend.services.orders.positions import PositionState, apply_fill, average_fill_price
+from backend.services.orders.positions import (
+    PositionState,
+    apply_fill,
+    average_fill_price,
+    to_cost_scale,
+)
 from backend.shared.utils.currency import to_money_scale
 
 logger = structlog.get_logger(__name__)
@@ -178,10 +183,11 @@ class BatchApplier:
         position = books.positions.get(key)
         if position is None:
             position = books.positions[key] = await self._position(session, *key)
-        before = PositionState(position.quantity, position.avg_price, position.realized_pnl)
+        before = PositionState(position.quantity, position.cost, position.realized_pnl)
         after = apply_fill(before, order.side, trade.quantity, trade.price, size)
         position.quantity = to_money_scale(after.quantity)
-        position.avg_price = to_money_scale(after.avg_price)
+        position.cost = to_cost_scale(after.cost)
+        position.avg_price = to_money_scale(abs(after.avg_price))
         position.realized_pnl = to_money_scale(after.realized_pnl)
         account = books.accounts.get(order.user_id)
         if account is None:
@@ -200,6 +206,7 @@ class BatchApplier:
                 quantity=Decimal(0),
                 avg_price=Decimal(0),
                 realized_pnl=Decimal(0),
+                cost=Decimal(0),
             )
             session.add(position)
             await session.flush()

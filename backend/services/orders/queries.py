@@ -74,7 +74,7 @@ def _mark(position: Position, market: MarketAccess) -> Decimal:
     contract = market.get_contract(position.symbol)
     tick = market.get_tick(position.symbol)
     size = contract.size if contract is not None else Decimal(1)
-    state = PositionState(position.quantity, position.avg_price, position.realized_pnl)
+    state = PositionState(position.quantity, position.cost, position.realized_pnl)
     return to_money_scale(unrealized_pnl(state, tick.last_price if tick else None, size))
 
 
