@@ -16,6 +16,7 @@ from backend.api import (
     optimization_results,
     optimizations,
     orders,
+    performance,
     strategies,
     strategy_control,
     trades,
@@ -31,6 +32,7 @@ from backend.api.responses import ANY_REQUEST_ERRORS, API_ERRORS
 API_ROUTERS: tuple[APIRouter, ...] = (
     orders.router,
     trades.router,
+    performance.router,
     market.router,
     bars.router,
     bar_import.router,

@@ -74,5 +74,7 @@ def test_declared_names_include_dependencies_and_aliases(app: FastAPI) -> None:
         if context.path == "/api/v1/orders" and "GET" in (context.methods or ())
     ]
     assert isinstance(orders, APIRoute)
-    # `status` is the alias of status_filter; limit and offset come from the paging dependency.
-    assert declared_query_names(orders) == {"status", "symbol", "side", "limit", "offset"}
+    # `status` is the alias of status_filter; limit, offset, start and end: from dependencies.
+    assert declared_query_names(orders) == {
+        *("status", "symbol", "side", "limit", "offset", "start", "end")
+    }

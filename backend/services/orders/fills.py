@@ -10,11 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.domain.market import OrderUpdate, TradeFill
-from backend.models.account import Account, Position
+from backend.models.account import Account, AccountDay, Position
 from backend.models.enums import OrderStatus
 from backend.models.order import Order, Trade
 from backend.schemas.orders import OrderRead, TradeRead
 from backend.services.orders import repository, state_machine
+from backend.services.orders.account_days import DayKey, book_fill_day
 from backend.services.orders.ports import MarketAccess
 from backend.services.orders.positions import (
     PositionState,
@@ -51,6 +52,7 @@ class _Books:
 
     positions: dict[tuple[int, str], Position] = field(default_factory=dict)
     accounts: dict[int, Account] = field(default_factory=dict)
+    days: dict[DayKey, AccountDay] = field(default_factory=dict)
 
 
 class BatchApplier:
@@ -192,8 +194,18 @@ class BatchApplier:
         account = books.accounts.get(order.user_id)
         if account is None:
             account = books.accounts[order.user_id] = await self.account(session, order.user_id)
-        account.realized_pnl += position.realized_pnl - before.realized_pnl
+        realized = position.realized_pnl - before.realized_pnl
+        account.realized_pnl += realized
         account.commission += trade.commission
+        await book_fill_day(
+            session,
+            books.days,
+            user_id=order.user_id,
+            trade_time=trade.trade_time,
+            realized_pnl=realized,
+            commission=trade.commission,
+            balance=account.balance,
+        )
 
     @staticmethod
     async def _position(session: AsyncSession, user_id: int, symbol: str) -> Position:

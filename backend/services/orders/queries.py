@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.models.account import Account, Position
 from backend.models.enums import OrderSide, OrderStatus
 from backend.models.order import Trade
-from backend.schemas.common import Page
+from backend.schemas.common import Page, TimeRange
 from backend.schemas.orders import AccountRead, OrderRead, PositionRead, TradeRead
 from backend.services.orders import repository
 from backend.services.orders.buying_power import BuyingPower
@@ -40,10 +40,18 @@ async def list_orders(
     side: OrderSide | None,
     limit: int,
     offset: int,
+    created: TimeRange = TimeRange(),
 ) -> Page[OrderRead]:
-    """The user's orders (in any of `statuses`), newest first."""
+    """The user's orders (in any of `statuses`, created in `created`), newest first."""
     rows, total = await repository.list_orders(
-        session, user_id, statuses=statuses, symbol=symbol, side=side, limit=limit, offset=offset
+        session,
+        user_id,
+        statuses=statuses,
+        symbol=symbol,
+        side=side,
+        limit=limit,
+        offset=offset,
+        created=created,
     )
     items = [OrderRead.model_validate(row) for row in rows]
     return Page(items=items, total=total, limit=limit, offset=offset)
@@ -57,9 +65,14 @@ async def list_trades(
     order_id: int | None,
     limit: int,
     offset: int,
+    traded: TimeRange = TimeRange(),
 ) -> Page[TradeRead]:
-    """The user's fills, newest first."""
+    """The user's fills (traded in `traded`), newest first."""
     statement = select(Trade).where(Trade.user_id == user_id)
+    if traded.start is not None:
+        statement = statement.where(Trade.trade_time >= traded.start)
+    if traded.end is not None:
+        statement = statement.where(Trade.trade_time < traded.end)
     if symbol is not None:
         statement = statement.where(Trade.symbol == symbol)
     if order_id is not None:
