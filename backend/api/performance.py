@@ -32,10 +32,11 @@ async def get_pnl(
     user: CurrentUser,
     session: SessionDep,
     market: MarketEngineDep,
+    accounts: AccountDefaultsDep,
     by: Annotated[PnlGrouping, Query(description="`symbol` or `strategy`")] = PnlGrouping.SYMBOL,
 ) -> list[PnlRead]:
     """Realized and unrealized PnL per contract, or per strategy and contract."""
-    return await performance_views.pnl(session, user.id, market, by)
+    return await performance_views.pnl(session, user.id, market, accounts, by)
 
 
 @router.get(

@@ -43,10 +43,10 @@ async def list_trades(
 
 @router.get("/positions", response_model=list[PositionRead], responses=error_responses(401))
 async def list_positions(
-    user: CurrentUser, session: SessionDep, market: MarketEngineDep
+    user: CurrentUser, session: SessionDep, market: MarketEngineDep, accounts: AccountDefaultsDep
 ) -> list[PositionRead]:
-    """Net positions (short < 0), marked to the last tick."""
-    return await queries.list_positions(session, user.id, market)
+    """Net positions (short < 0), marked to the last tick; PnL in the account's currency."""
+    return await queries.list_positions(session, user.id, market, accounts)
 
 
 @router.get("/account", response_model=AccountRead, responses=error_responses(401))

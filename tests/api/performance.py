@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import count
+from typing import Protocol
 
 import httpx
 from sqlalchemy import select
@@ -13,18 +14,28 @@ from backend.app.container import AppContainer
 from backend.domain.market import TradeFill
 from backend.models.enums import OrderSide
 from backend.models.order import Order
-from tests.api.conftest import Account
 from tests.api.trading import settle
 
 # Prices an order rests at (inside the price band of a market at the contracts' start price).
-RESTING = {"IF2412.CFFEX": ("3400", "3800"), "rb2501.SHFE": ("3000", "3600")}
+RESTING = {
+    "IF2412.CFFEX": ("3400", "3800"),
+    "rb2501.SHFE": ("3000", "3600"),
+    "BTCUSDT.GLOBAL": ("56000", "64000"),
+}
 _trade_ids = count(1)
+
+
+class HasHeaders(Protocol):
+    """A caller: its Authorization header."""
+
+    @property
+    def headers(self) -> dict[str, str]: ...
 
 
 async def fill(
     client: httpx.AsyncClient,
     container: AppContainer,
-    trader: Account,
+    trader: HasHeaders,
     *,
     symbol: str,
     side: str,

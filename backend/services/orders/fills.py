@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -30,11 +31,25 @@ logger = structlog.get_logger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class AccountDefaults:
-    """How a new paper account starts."""
+    """How a new paper account starts, and what its currency is worth in the contracts'."""
 
     currency: str
     initial_balance: Decimal
     margin_ratio: Decimal = Decimal(1)  # buying_power.py
+    # vt_symbol -> the currency its prices are quoted in (unlisted: the account's).
+    contract_currencies: Mapping[str, str] = field(default_factory=dict)
+    # currency -> how much of the account's currency one unit is worth.
+    fx_rates: Mapping[str, Decimal] = field(default_factory=dict)
+
+    def contract_currency(self, symbol: str) -> str:
+        """The currency `symbol`'s prices, PnL and commissions are in."""
+        return self.contract_currencies.get(symbol, self.currency)
+
+    def rate(self, symbol: str) -> Decimal | None:
+        """The account's currency per unit of `symbol`'s; None when no rate is configured
+        (such a contract's orders are refused: its PnL is never added as is)."""
+        currency = self.contract_currency(symbol)
+        return Decimal(1) if currency == self.currency else self.fx_rates.get(currency)
 
 
 @dataclass(slots=True)
@@ -180,7 +195,12 @@ class BatchApplier:
 
     async def _book(self, session: AsyncSession, order: Order, trade: Trade, books: _Books) -> None:
         contract = self.market.get_contract(order.symbol)
-        size = contract.size if contract is not None else Decimal(1)
+        rate = self.accounts.rate(order.symbol)
+        if rate is None:  # orders are refused without a rate: only after a settings change
+            logger.error("fill_without_exchange_rate", symbol=order.symbol, trade=trade.vt_tradeid)
+            rate = Decimal(0)
+        # PnL in the account's currency: x contract size x exchange rate (1 in its own).
+        size = (contract.size if contract is not None else Decimal(1)) * rate
         key = (order.user_id, order.symbol)
         position = books.positions.get(key)
         if position is None:
@@ -196,14 +216,15 @@ class BatchApplier:
             account = books.accounts[order.user_id] = await self.account(session, order.user_id)
         realized = position.realized_pnl - before.realized_pnl
         account.realized_pnl += realized
-        account.commission += trade.commission
+        commission = to_money_scale(trade.commission * rate)
+        account.commission += commission
         await book_fill_day(
             session,
             books.days,
             user_id=order.user_id,
             trade_time=trade.trade_time,
             realized_pnl=realized,
-            commission=trade.commission,
+            commission=commission,
             balance=account.balance,
         )
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models.enums import OrderSide
 from backend.models.order import Order, Trade
+from backend.services.orders.fills import AccountDefaults
 from backend.services.orders.ports import MarketAccess
 from backend.services.orders.positions import ZERO, PositionState, apply_fill, unrealized_pnl
 from backend.shared.utils.currency import to_money_scale
@@ -93,12 +94,18 @@ class Curve:
 class Replay:
     """Fills replayed onto books keyed by symbol or by (strategy, symbol)."""
 
-    def __init__(self, market: MarketAccess) -> None:
+    def __init__(self, market: MarketAccess, accounts: AccountDefaults) -> None:
         self.market = market
+        self.accounts = accounts
+
+    def rate(self, symbol: str) -> Decimal:
+        """The account's currency per unit of the contract's (0 without a rate: fills.py)."""
+        return self.accounts.rate(symbol) or ZERO
 
     def size(self, symbol: str) -> Decimal:
+        """Contract size x exchange rate: PnL comes out in the account's currency."""
         contract = self.market.get_contract(symbol)
-        return contract.size if contract is not None else Decimal(1)
+        return (contract.size if contract is not None else Decimal(1)) * self.rate(symbol)
 
     def book(self, book: Book, fill: Fill) -> Decimal:
         """Apply `fill` to `book`; the realized PnL it booked, at the stored 8 places."""
@@ -106,9 +113,13 @@ class Replay:
         after = apply_fill(before, fill.side, fill.quantity, fill.price, self.size(fill.symbol))
         realized = to_money_scale(after.realized_pnl - before.realized_pnl)
         book.state = PositionState(after.quantity, after.cost, before.realized_pnl + realized)
-        book.commission += fill.commission
+        book.commission += self.commission(fill)
         book.trade_count += 1
         return realized
+
+    def commission(self, fill: Fill) -> Decimal:
+        """The fill's commission in the account's currency, as booked."""
+        return to_money_scale(fill.commission * self.rate(fill.symbol))
 
     def mark(self, symbol: str, state: PositionState) -> Decimal:
         """Unrealized PnL at the last price (0 before the first tick)."""
@@ -137,7 +148,7 @@ class Replay:
             book = books.setdefault(fill.symbol, Book())
             was = book.state.quantity
             realized = self.book(book, fill)
-            net = realized - fill.commission
+            net = realized - self.commission(fill)
             curve.move(net)
             trips.open[fill.symbol] = trips.open.get(fill.symbol, ZERO) + net
             now = book.state.quantity

@@ -34,10 +34,14 @@ async def _account(
 
 
 async def pnl(
-    session: AsyncSession, user_id: int, market: MarketAccess, grouping: PnlGrouping
+    session: AsyncSession,
+    user_id: int,
+    market: MarketAccess,
+    accounts: AccountDefaults,
+    grouping: PnlGrouping,
 ) -> list[PnlRead]:
     """One row per contract, or per strategy and contract, sorted by strategy then symbol."""
-    replay = Replay(market)
+    replay = Replay(market, accounts)
     books = replay.by_key(
         await load_fills(session, user_id), per_strategy=grouping is PnlGrouping.STRATEGY
     )
@@ -87,12 +91,12 @@ async def summary(
     """Counts, round trips, best and worst, profit factor and drawdown of the account."""
     currency, initial = await _account(session, user_id, defaults)
     fills = await load_fills(session, user_id)
-    replay = Replay(market)
+    replay = Replay(market, defaults)
     trips, curve = replay.round_trips_and_curve(fills, initial)
     books = replay.by_key(fills, per_strategy=False)
     realized = sum((book.state.realized_pnl for book in books.values()), ZERO)
     unrealized = sum((replay.mark(symbol, book.state) for (_, symbol), book in books.items()), ZERO)
-    commission = sum((fill.commission for fill in fills), ZERO)
+    commission = sum((replay.commission(fill) for fill in fills), ZERO)
     wins = [net for net in trips.closed if net > 0]
     losses = [net for net in trips.closed if net < 0]
     gross_loss = -sum(losses, ZERO)

@@ -82,17 +82,19 @@ async def list_trades(
     return Page(items=items, total=total, limit=limit, offset=offset)
 
 
-def _mark(position: Position, market: MarketAccess) -> Decimal:
-    """Unrealized PnL at the stored scale: the account's is the sum of the positions' shown."""
+def _mark(position: Position, market: MarketAccess, accounts: AccountDefaults) -> Decimal:
+    """Unrealized PnL at the stored scale, in the account's currency: the account's is the
+    sum of the positions' shown."""
     contract = market.get_contract(position.symbol)
     tick = market.get_tick(position.symbol)
-    size = contract.size if contract is not None else Decimal(1)
+    rate = accounts.rate(position.symbol) or Decimal(0)
+    size = (contract.size if contract is not None else Decimal(1)) * rate
     state = PositionState(position.quantity, position.cost, position.realized_pnl)
     return to_money_scale(unrealized_pnl(state, tick.last_price if tick else None, size))
 
 
 async def list_positions(
-    session: AsyncSession, user_id: int, market: MarketAccess
+    session: AsyncSession, user_id: int, market: MarketAccess, accounts: AccountDefaults
 ) -> list[PositionRead]:
     """Every contract the user has traded, marked to the last tick."""
     statement = select(Position).where(Position.user_id == user_id).order_by(Position.symbol)
@@ -102,7 +104,7 @@ async def list_positions(
             quantity=position.quantity,
             avg_price=position.avg_price,
             realized_pnl=position.realized_pnl,
-            unrealized_pnl=_mark(position, market),
+            unrealized_pnl=_mark(position, market, accounts),
         )
         for position in (await session.scalars(statement)).all()
     ]

@@ -9,6 +9,7 @@ from backend.core.errors import DomainValidationError
 from backend.domain.market import ContractInfo, OrderTicket
 from backend.models.enums import OrderType
 from backend.schemas.orders import OrderCreate
+from backend.services.orders.fills import AccountDefaults
 from backend.services.vnpy.errors import InvalidOrderError
 from backend.services.vnpy.orders import build_order_request
 
@@ -19,6 +20,17 @@ def _error(field: str, message: str, kind: str) -> dict[str, Any]:
 
 def _is_multiple(value: Decimal, step: Decimal) -> bool:
     return step > 0 and value % step == 0
+
+
+def refuse_unconvertible(symbol: str, accounts: AccountDefaults) -> None:
+    """422 `currency_not_convertible` for a contract quoted in a currency without a rate."""
+    if accounts.rate(symbol) is None:
+        currency = accounts.contract_currency(symbol)
+        message = (
+            f"{symbol} is quoted in {currency} and no rate converts it into the account's "
+            f"{accounts.currency} (RISK__FX_RATES)"
+        )
+        raise DomainValidationError([_error("symbol", message, "currency_not_convertible")])
 
 
 def validate_order(request: OrderCreate, contract: ContractInfo | None) -> None:
