@@ -78,3 +78,15 @@ def test_declared_names_include_dependencies_and_aliases(app: FastAPI) -> None:
     assert declared_query_names(orders) == {
         *("status", "symbol", "side", "limit", "offset", "start", "end")
     }
+
+
+def test_every_operation_documents_the_422(app: FastAPI) -> None:
+    operations = {
+        (method, path): operation
+        for path, item in app.openapi()["paths"].items()
+        for method, operation in item.items()
+    }
+    assert operations
+    assert [
+        key for key, operation in operations.items() if "422" not in operation["responses"]
+    ] == []
