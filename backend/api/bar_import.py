@@ -7,7 +7,7 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 
-from backend.api.bar_queries import SymbolQuery, only_query
+from backend.api.bar_queries import SymbolQuery
 from backend.api.base_path import API_PREFIX
 from backend.api.csv_upload import csv_upload
 from backend.api.deps.identity import require_admin_principal
@@ -40,7 +40,7 @@ _IMPORT_BODY: dict[str, Any] = {
     "/import",
     response_model=ImportedRead,
     responses=error_responses(400, 401, 403, 413, 415, 422),
-    dependencies=[Depends(require_admin_principal), Depends(only_query("symbol", "interval"))],
+    dependencies=[Depends(require_admin_principal)],
     openapi_extra=_IMPORT_BODY,
     summary="Import bars from CSV (admin): all or nothing, overlaps replaced",
 )

@@ -1,12 +1,11 @@
-"""Query parameters of the bar endpoints: the range, the symbol, no unknown names."""
+"""Query parameters of the bar endpoints: the range and the symbol (unknown ones: query_guard)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import Query, Request
+from fastapi import Query
 from fastapi.exceptions import RequestValidationError
 
 from backend.schemas.bars import BarSymbol
@@ -14,21 +13,6 @@ from backend.schemas.bars import BarSymbol
 # Datetimes a bar may carry: beyond these a range means nothing (and date arithmetic ends).
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
-
-
-def only_query(*names: str) -> Callable[[Request], Any]:
-    """A dependency refusing query parameters other than `names` (422, naming each one)."""
-    allowed = frozenset(names)
-
-    async def check(request: Request) -> None:
-        unknown = sorted(set(request.query_params) - allowed)
-        if unknown:
-            raise RequestValidationError(
-                [{"type": "extra_forbidden", "loc": ("query", name), "msg": "unknown parameter"}
-                 for name in unknown]
-            )  # fmt: skip
-
-    return check
 
 
 def moment(value: datetime | None, name: str) -> datetime | None:

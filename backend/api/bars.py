@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.exceptions import RequestValidationError
 
-from backend.api.bar_queries import EndQuery, StartQuery, SymbolQuery, bar_range, only_query
+from backend.api.bar_queries import EndQuery, StartQuery, SymbolQuery, bar_range
 from backend.api.base_path import API_PREFIX
 from backend.api.deps.identity import CurrentPrincipal
 from backend.api.deps.platform import BarCoverageDep, BarPagesDep
@@ -29,7 +29,6 @@ router = APIRouter(prefix=f"{API_PREFIX}/market/bars", tags=["market"])
     "",
     response_model=BarPageRead,
     responses=error_responses(401, 422),
-    dependencies=[Depends(only_query("symbol", "interval", "start", "end", "limit"))],
     summary="Bars of a symbol: 1m, 5m, 15m, 1h or 1d, oldest first, paged by next_start",
 )
 async def list_bars(
@@ -55,7 +54,6 @@ async def list_bars(
     "/coverage",
     response_model=list[CoverageRead],
     responses=error_responses(401, 422),
-    dependencies=[Depends(only_query("symbol", "interval", "start", "end", "max_gaps"))],
     summary="Per symbol: first and last stored bar, how many, and the gaps between",
 )
 async def bar_coverage(

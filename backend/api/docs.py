@@ -9,6 +9,8 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from backend.api.query_guard import QUERY_GUARD
+
 DOCS_ASSETS = Path(__file__).resolve().parent.parent / "static" / "docs"
 ASSETS_PREFIX = "/static/docs"
 
@@ -39,4 +41,4 @@ def install_docs(app: FastAPI) -> None:
             with_google_fonts=False,
         )
 
-    app.include_router(router)
+    app.include_router(router, dependencies=[QUERY_GUARD])

@@ -12,6 +12,7 @@ from backend.api.deps.connection import SessionDep
 from backend.api.deps.identity import CurrentPrincipal, TraderPrincipal
 from backend.api.deps.parameters import IdempotencyKey, PageParamsDep, ResourceId
 from backend.api.deps.services import OrderServiceDep
+from backend.api.deps.time_range import TimeRangeDep
 from backend.api.responses import error_responses
 from backend.api.strict_json import StrictJSONRoute
 from backend.models.enums import OrderSide, OrderStatus
@@ -51,6 +52,7 @@ async def list_orders(
     user: CurrentPrincipal,
     session: SessionDep,
     page: PageParamsDep,
+    created: TimeRangeDep,
     status_filter: Annotated[
         list[OrderStatus] | None,
         Query(
@@ -61,7 +63,7 @@ async def list_orders(
     symbol: Annotated[str | None, Query(max_length=64, pattern=NO_CONTROL_CHARACTERS)] = None,
     side: OrderSide | None = None,
 ) -> Page[OrderRead]:
-    """The caller's orders, newest first."""
+    """The caller's orders, newest first; `start` / `end` bound their creation time."""
     return await queries.list_orders(
         session,
         user.user_id,
@@ -70,6 +72,7 @@ async def list_orders(
         side=side,
         limit=page.limit,
         offset=page.offset,
+        created=created,
     )
 
 

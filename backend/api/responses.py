@@ -64,9 +64,10 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return responses
 
 
-# Any request: a body over the limit is refused before routing; the last-resort 500 handler.
-ANY_REQUEST_ERRORS = error_responses(413, 500)
+# Any request: a body over the limit is refused before routing, a query parameter the route
+# does not take is 422 (query_guard.py); the last-resort 500 handler.
+ANY_REQUEST_ERRORS = error_responses(413, 422, 500)
 # Every /api/v1 operation also reads the database (or Redis, for token revocation).
-API_ERRORS = error_responses(413, 500, 503)
+API_ERRORS = error_responses(413, 422, 500, 503)
 # A request body: undecodable (400), invalid (422).
 BODY_ERRORS = error_responses(400, 422)

@@ -18,12 +18,14 @@ from backend.api import (
     order_controls,
     orders,
     positions,
+    performance,
     strategies,
     strategy_control,
     trades,
     users,
     ws,
 )
+from backend.api.query_guard import QUERY_GUARD
 from backend.api.responses import ANY_REQUEST_ERRORS, API_ERRORS
 
 # Included one by one, not through an /api/v1 router: FastAPI matches nested routers level by
@@ -34,6 +36,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     order_controls.router,
     trades.router,
     positions.router,
+    performance.router,
     market.router,
     bars.router,
     bar_import.router,
@@ -51,7 +54,8 @@ API_ROUTERS: tuple[APIRouter, ...] = (
 
 
 def include_routers(app: FastAPI) -> None:
-    """The API under /api/v1 and the operations endpoints at the root."""
+    """The API under /api/v1 and the operations endpoints at the root; on each, an unknown
+    query parameter is 422 (query_guard.py)."""
     for router in API_ROUTERS:
-        app.include_router(router, responses=API_ERRORS)
-    app.include_router(health.router, responses=ANY_REQUEST_ERRORS)
+        app.include_router(router, responses=API_ERRORS, dependencies=[QUERY_GUARD])
+    app.include_router(health.router, responses=ANY_REQUEST_ERRORS, dependencies=[QUERY_GUARD])

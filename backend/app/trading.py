@@ -53,6 +53,8 @@ def build_trading(
         currency=config.risk.account_currency,
         initial_balance=config.risk.paper_initial_balance,
         margin_ratio=config.risk.margin_ratio,
+        contract_currencies=config.risk.contract_currencies,
+        fx_rates=config.risk.fx_rates,
     )
     events = OrderEventProcessor(database, market, accounts)
     risk = RiskSettingsStore(cache, config.risk)

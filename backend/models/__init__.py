@@ -1,6 +1,6 @@
 """ORM models; importing this package registers them all on Base.metadata."""
 
-from backend.models.account import Account, Position
+from backend.models.account import Account, AccountDay, Position
 from backend.models.backtest import Backtest
 from backend.models.control import IdempotencyKey, RiskSettings
 from backend.models.market import MarketBar, MarketBarHour, MarketTick
@@ -13,6 +13,7 @@ from backend.models.user import User
 
 __all__ = [
     "Account",
+    "AccountDay",
     "Backtest",
     "IdempotencyKey",
     "MarketBar",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -16,6 +18,15 @@ ItemT = TypeVar("ItemT")
 
 PAGE_LIMIT_DEFAULT = 50
 PAGE_LIMIT_MAX = 500
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    """[start, end) in aware UTC; either end open (None)."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
 
 # The largest key of a BIGINT (orders, trades) and an INTEGER (users, strategies...) column.
 BIGINT_MAX = 2**63 - 1

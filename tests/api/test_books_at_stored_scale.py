@@ -95,17 +95,18 @@ async def test_the_same_fills_book_the_same_together_or_one_by_one(
 ) -> None:
     await quote(container, IF, last="3500.0", bid="3500.0", ask="3500.2")
     books = await _book_fills(client, container, await make_account(), together=together)
-    # avg 10500.4 / 3 = 3500.13333333 (stored); closing 1 at 3501.0: 0.86666667 * 300
+    # avg 10500.4 / 3 = 3500.13333333 (shown); closing 1 at 3501.0 against the cost basis:
+    # (3501.0 - 10500.4 / 3) * 300 = 260 exactly (the rounded average gave 260.00000100)
     assert books == {
         "position": {
             "symbol": IF,
             "quantity": "2.00000000",
             "avg_price": "3500.13333333",
-            "realized_pnl": "260.00000100",
+            "realized_pnl": "260.00000000",
         },
         "avg_fill_price": "3500.13333333",
-        "realized_pnl": "260.00000100",
-        "balance": "10000260.00000100",
+        "realized_pnl": "260.00000000",
+        "balance": "10000260.00000000",
     }
 
 

@@ -11,5 +11,6 @@ identity.py: the caller (CurrentUser, TraderUser, AdminUser, CurrentPrincipal, .
 services.py: accounts and trading (OrderServiceDep, RiskSettingsDep, ...);
 platform.py: strategies, backtests, market history, the stream, operations;
 research.py: optimisations;
-parameters.py: paging and path ids.
+parameters.py: paging and path ids;
+time_range.py: `start` / `end` of the list endpoints.
 """

@@ -303,6 +303,26 @@ class RiskConfig(BaseModel):
     # The share of a position's (or an opening order's) notional the paper account must hold:
     # 1 is fully funded, 0.1 trades ten times the account. Every replica needs the same one.
     margin_ratio: Decimal = Field(default=Decimal(1), gt=0, le=1, max_digits=10, decimal_places=8)
+    # vt_symbol -> the currency a contract is quoted in, when not the account's (vnpy's
+    # ContractData carries none): {"BTCUSDT.GLOBAL": "USDT"}. Its PnL, commissions, margin
+    # and orders are converted at `fx_rates`, and its orders refused (422) without a rate.
+    contract_currencies: dict[str, str] = Field(default_factory=dict)
+    # currency -> the account's currency per unit: {"USDT": "7.1"}. Every replica the same.
+    fx_rates: dict[str, Decimal] = Field(default_factory=dict)
+
+    @field_validator("contract_currencies", "fx_rates")
+    @classmethod
+    def _check_currency_codes(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key, item in value.items():
+            for code in (item,) if isinstance(item, str) else ():
+                if not re.fullmatch(r"[A-Z0-9]{2,8}", code):
+                    raise ValueError(f"{key}: {code!r} is not a currency code (2-8 of A-Z, 0-9)")
+            if isinstance(item, Decimal):
+                if not re.fullmatch(r"[A-Z0-9]{2,8}", key):
+                    raise ValueError(f"{key!r} is not a currency code (2-8 of A-Z, 0-9)")
+                if not (item.is_finite() and item > 0):
+                    raise ValueError(f"{key}: a rate must be a positive number")
+        return value
 
 
 class AdminConfig(BaseModel):

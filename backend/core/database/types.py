@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -51,6 +51,37 @@ class Money(TypeDecorator[Decimal]):
         if value is None:
             return None
         quantized = Decimal(value).quantize(self._QUANTUM, rounding=ROUND_HALF_UP)
+        return str(quantized) if dialect.name == "sqlite" else quantized
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(value) if isinstance(value, str) else Decimal(str(value))
+
+
+class CostBasis(TypeDecorator[Decimal]):
+    """A position's cost basis: NUMERIC(48, 20) on PostgreSQL, text on SQLite.
+
+    Quantity x price of stored amounts has up to 16 places, and the cost left after a partial
+    close is a division: 20 places keep both exact enough that every PnL rounded to 8 places
+    from it is exact (services/orders/positions.py).
+    """
+
+    impl = Numeric(48, 20, asdecimal=True)
+    cache_ok = True
+    _QUANTUM = Decimal(1).scaleb(-20)
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(64))
+        return dialect.type_descriptor(Numeric(48, 20, asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        quantized = Decimal(value).quantize(
+            self._QUANTUM, rounding=ROUND_HALF_UP, context=Context(prec=80)
+        )
         return str(quantized) if dialect.name == "sqlite" else quantized
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:

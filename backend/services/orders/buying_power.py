@@ -68,12 +68,15 @@ class BuyingPower:
 
     def __init__(self, market: MarketAccess, accounts: AccountDefaults) -> None:
         self.market = market
+        self.accounts = accounts
         self.margin_ratio = accounts.margin_ratio
         self.initial_balance = accounts.initial_balance  # of an account without fills yet
 
     def _size(self, symbol: str) -> Decimal:
+        """Contract size x the rate of its currency: every amount here is the account's."""
         contract = self.market.get_contract(symbol)
-        return contract.size if contract is not None else Decimal(1)
+        rate = self.accounts.rate(symbol) or ZERO  # no rate: no order is accepted
+        return (contract.size if contract is not None else Decimal(1)) * rate
 
     def _last(self, symbol: str) -> Decimal | None:
         tick = self.market.get_tick(symbol)
@@ -85,7 +88,7 @@ class BuyingPower:
 
     def margin(self, symbol: str, position: PositionState) -> Decimal:
         """What a position holds, at the last price (its average price before a tick)."""
-        price = self._last(symbol) or position.avg_price
+        price = self._last(symbol) or abs(position.avg_price)
         held = abs(position.quantity) * price * self._size(symbol) * self.margin_ratio
         return to_money_scale(held)
 

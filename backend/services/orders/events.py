@@ -43,6 +43,7 @@ class OrderEventProcessor:
     ) -> None:
         self.database = database
         self.market = market
+        self.accounts = accounts
         self._applier = BatchApplier(market, accounts)
         self._queue: asyncio.Queue[GatewayEvent] = asyncio.Queue()
         self._references: dict[str, str] = {}

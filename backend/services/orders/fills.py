@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -10,13 +11,19 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.domain.market import OrderUpdate, TradeFill
-from backend.models.account import Account, Position
+from backend.models.account import Account, AccountDay, Position
 from backend.models.enums import OrderStatus
 from backend.models.order import Order, Trade
 from backend.schemas.orders import OrderRead, TradeRead
 from backend.services.orders import repository, state_machine
+from backend.services.orders.account_days import DayKey, book_fill_day
 from backend.services.orders.ports import MarketAccess
-from backend.services.orders.positions import PositionState, apply_fill, average_fill_price
+from backend.services.orders.positions import (
+    PositionState,
+    apply_fill,
+    average_fill_price,
+    to_cost_scale,
+)
 from backend.shared.utils.currency import to_money_scale
 
 logger = structlog.get_logger(__name__)
@@ -24,11 +31,25 @@ logger = structlog.get_logger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class AccountDefaults:
-    """How a new paper account starts."""
+    """How a new paper account starts, and what its currency is worth in the contracts'."""
 
     currency: str
     initial_balance: Decimal
     margin_ratio: Decimal = Decimal(1)  # buying_power.py
+    # vt_symbol -> the currency its prices are quoted in (unlisted: the account's).
+    contract_currencies: Mapping[str, str] = field(default_factory=dict)
+    # currency -> how much of the account's currency one unit is worth.
+    fx_rates: Mapping[str, Decimal] = field(default_factory=dict)
+
+    def contract_currency(self, symbol: str) -> str:
+        """The currency `symbol`'s prices, PnL and commissions are in."""
+        return self.contract_currencies.get(symbol, self.currency)
+
+    def rate(self, symbol: str) -> Decimal | None:
+        """The account's currency per unit of `symbol`'s; None when no rate is configured
+        (such a contract's orders are refused: its PnL is never added as is)."""
+        currency = self.contract_currency(symbol)
+        return Decimal(1) if currency == self.currency else self.fx_rates.get(currency)
 
 
 @dataclass(slots=True)
@@ -46,6 +67,7 @@ class _Books:
 
     positions: dict[tuple[int, str], Position] = field(default_factory=dict)
     accounts: dict[int, Account] = field(default_factory=dict)
+    days: dict[DayKey, AccountDay] = field(default_factory=dict)
 
 
 class BatchApplier:
@@ -173,21 +195,38 @@ class BatchApplier:
 
     async def _book(self, session: AsyncSession, order: Order, trade: Trade, books: _Books) -> None:
         contract = self.market.get_contract(order.symbol)
-        size = contract.size if contract is not None else Decimal(1)
+        rate = self.accounts.rate(order.symbol)
+        if rate is None:  # orders are refused without a rate: only after a settings change
+            logger.error("fill_without_exchange_rate", symbol=order.symbol, trade=trade.vt_tradeid)
+            rate = Decimal(0)
+        # PnL in the account's currency: x contract size x exchange rate (1 in its own).
+        size = (contract.size if contract is not None else Decimal(1)) * rate
         key = (order.user_id, order.symbol)
         position = books.positions.get(key)
         if position is None:
             position = books.positions[key] = await self._position(session, *key)
-        before = PositionState(position.quantity, position.avg_price, position.realized_pnl)
+        before = PositionState(position.quantity, position.cost, position.realized_pnl)
         after = apply_fill(before, order.side, trade.quantity, trade.price, size)
         position.quantity = to_money_scale(after.quantity)
-        position.avg_price = to_money_scale(after.avg_price)
+        position.cost = to_cost_scale(after.cost)
+        position.avg_price = to_money_scale(abs(after.avg_price))
         position.realized_pnl = to_money_scale(after.realized_pnl)
         account = books.accounts.get(order.user_id)
         if account is None:
             account = books.accounts[order.user_id] = await self.account(session, order.user_id)
-        account.realized_pnl += position.realized_pnl - before.realized_pnl
-        account.commission += trade.commission
+        realized = position.realized_pnl - before.realized_pnl
+        account.realized_pnl += realized
+        commission = to_money_scale(trade.commission * rate)
+        account.commission += commission
+        await book_fill_day(
+            session,
+            books.days,
+            user_id=order.user_id,
+            trade_time=trade.trade_time,
+            realized_pnl=realized,
+            commission=commission,
+            balance=account.balance,
+        )
 
     @staticmethod
     async def _position(session: AsyncSession, user_id: int, symbol: str) -> Position:
@@ -200,6 +239,7 @@ class BatchApplier:
                 quantity=Decimal(0),
                 avg_price=Decimal(0),
                 realized_pnl=Decimal(0),
+                cost=Decimal(0),
             )
             session.add(position)
             await session.flush()

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.models.account import Account, Position
 from backend.models.enums import OrderSide, OrderStatus
 from backend.models.order import Trade
-from backend.schemas.common import Page
+from backend.schemas.common import Page, TimeRange
 from backend.schemas.orders import AccountRead, OrderRead, PositionRead, TradeRead
 from backend.services.orders import repository
 from backend.services.orders.buying_power import BuyingPower
@@ -40,10 +40,18 @@ async def list_orders(
     side: OrderSide | None,
     limit: int,
     offset: int,
+    created: TimeRange = TimeRange(),
 ) -> Page[OrderRead]:
-    """The user's orders (in any of `statuses`), newest first."""
+    """The user's orders (in any of `statuses`, created in `created`), newest first."""
     rows, total = await repository.list_orders(
-        session, user_id, statuses=statuses, symbol=symbol, side=side, limit=limit, offset=offset
+        session,
+        user_id,
+        statuses=statuses,
+        symbol=symbol,
+        side=side,
+        limit=limit,
+        offset=offset,
+        created=created,
     )
     items = [OrderRead.model_validate(row) for row in rows]
     return Page(items=items, total=total, limit=limit, offset=offset)
@@ -57,9 +65,14 @@ async def list_trades(
     order_id: int | None,
     limit: int,
     offset: int,
+    traded: TimeRange = TimeRange(),
 ) -> Page[TradeRead]:
-    """The user's fills, newest first."""
+    """The user's fills (traded in `traded`), newest first."""
     statement = select(Trade).where(Trade.user_id == user_id)
+    if traded.start is not None:
+        statement = statement.where(Trade.trade_time >= traded.start)
+    if traded.end is not None:
+        statement = statement.where(Trade.trade_time < traded.end)
     if symbol is not None:
         statement = statement.where(Trade.symbol == symbol)
     if order_id is not None:
@@ -69,17 +82,19 @@ async def list_trades(
     return Page(items=items, total=total, limit=limit, offset=offset)
 
 
-def _mark(position: Position, market: MarketAccess) -> Decimal:
-    """Unrealized PnL at the stored scale: the account's is the sum of the positions' shown."""
+def _mark(position: Position, market: MarketAccess, accounts: AccountDefaults) -> Decimal:
+    """Unrealized PnL at the stored scale, in the account's currency: the account's is the
+    sum of the positions' shown."""
     contract = market.get_contract(position.symbol)
     tick = market.get_tick(position.symbol)
-    size = contract.size if contract is not None else Decimal(1)
-    state = PositionState(position.quantity, position.avg_price, position.realized_pnl)
+    rate = accounts.rate(position.symbol) or Decimal(0)
+    size = (contract.size if contract is not None else Decimal(1)) * rate
+    state = PositionState(position.quantity, position.cost, position.realized_pnl)
     return to_money_scale(unrealized_pnl(state, tick.last_price if tick else None, size))
 
 
 async def list_positions(
-    session: AsyncSession, user_id: int, market: MarketAccess
+    session: AsyncSession, user_id: int, market: MarketAccess, accounts: AccountDefaults
 ) -> list[PositionRead]:
     """Every contract the user has traded, marked to the last tick."""
     statement = select(Position).where(Position.user_id == user_id).order_by(Position.symbol)
@@ -89,7 +104,7 @@ async def list_positions(
             quantity=position.quantity,
             avg_price=position.avg_price,
             realized_pnl=position.realized_pnl,
-            unrealized_pnl=_mark(position, market),
+            unrealized_pnl=_mark(position, market, accounts),
         )
         for position in (await session.scalars(statement)).all()
     ]

@@ -16,7 +16,7 @@ from backend.services.orders import repository
 from backend.services.orders.cancel_relay import CancelRelay
 from backend.services.orders.events import OrderEventProcessor
 from backend.services.orders.intake import OrderIntake, OrderResult
-from backend.services.orders.validation import validate_order
+from backend.services.orders.validation import refuse_unconvertible, validate_order
 
 __all__ = ["OrderResult", "OrderService"]
 
@@ -54,6 +54,7 @@ class OrderService:
         order it replaces and its own request's fingerprint (amendment.py).
         """
         validate_order(request, self.market.get_contract(request.symbol))
+        refuse_unconvertible(request.symbol, self.events.accounts)
         return await self.intake.submit(
             user_id,
             request,

@@ -9,6 +9,7 @@ from backend.core.errors import DomainValidationError
 from backend.domain.market import ContractInfo, OrderTicket
 from backend.models.enums import OrderType
 from backend.schemas.orders import OrderCreate
+from backend.services.orders.fills import AccountDefaults
 from backend.services.vnpy.errors import InvalidOrderError
 from backend.services.vnpy.orders import build_order_request, supports_time_in_force
 
@@ -35,6 +36,15 @@ def _check_limit_price(
     elif not _is_multiple(limit, contract.price_tick):
         message = f"must be a multiple of {contract.price_tick}"
         errors.append(_error("limit_price", message, "price_tick"))
+def refuse_unconvertible(symbol: str, accounts: AccountDefaults) -> None:
+    """422 `currency_not_convertible` for a contract quoted in a currency without a rate."""
+    if accounts.rate(symbol) is None:
+        currency = accounts.contract_currency(symbol)
+        message = (
+            f"{symbol} is quoted in {currency} and no rate converts it into the account's "
+            f"{accounts.currency} (RISK__FX_RATES)"
+        )
+        raise DomainValidationError([_error("symbol", message, "currency_not_convertible")])
 
 
 def validate_order(request: OrderCreate, contract: ContractInfo | None) -> None:

@@ -25,7 +25,8 @@ async def power(container: AppContainer) -> BuyingPower:
 
 
 def _long(quantity: int, balance: Decimal = Decimal(10_000_000)) -> Holdings:
-    return Holdings(balance, positions={IF: PositionState(Decimal(quantity), Decimal(3500))})
+    position = PositionState(Decimal(quantity), Decimal(quantity) * 3500)  # cost at 3500
+    return Holdings(balance, positions={IF: position})
 
 
 def test_a_position_holds_its_notional_and_orders_what_they_add(power: BuyingPower) -> None:

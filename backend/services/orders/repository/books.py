@@ -74,7 +74,7 @@ _SEEN = OPEN_ORDER_COUNTS.alias("seen")
 _POSITIONS = (
     select(
         func.json_agg(
-            func.json_build_array(POSITIONS.c.symbol, POSITIONS.c.quantity, POSITIONS.c.avg_price)
+            func.json_build_array(POSITIONS.c.symbol, POSITIONS.c.quantity, POSITIONS.c.cost)
         ).cast(Text)
     )
     .where(POSITIONS.c.user_id == _LOCKED.c.user_id, POSITIONS.c.quantity != _ZERO)
@@ -146,8 +146,8 @@ def _holdings_of_row(row: Mapping[str, Any], initial_balance: Decimal) -> Holdin
     if row["initial_balance"] is not None:
         balance = row["initial_balance"] + row["realized_pnl"] - row["commission"]
     holdings = Holdings(balance)
-    for symbol, quantity, avg_price in _json_rows(row["positions"]):
-        holdings.positions[symbol] = PositionState(Decimal(quantity), Decimal(avg_price))
+    for symbol, quantity, cost in _json_rows(row["positions"]):
+        holdings.positions[symbol] = PositionState(Decimal(quantity), Decimal(cost))
     for symbol, side, quantity, notional in _json_rows(row["exposure"]):
         holdings.exposure[(symbol, OrderSide(side))] = Exposure(
             Decimal(quantity), Decimal(notional)
@@ -188,13 +188,13 @@ async def load_holdings(
     for user_id, initial, realized, commission in accounts:
         holdings[user_id].balance = initial + realized - commission
     positions = await session.execute(
-        select(Position.user_id, Position.symbol, Position.quantity, Position.avg_price).where(
+        select(Position.user_id, Position.symbol, Position.quantity, Position.cost).where(
             Position.user_id.in_(users)
         )
     )
-    for user_id, symbol, quantity, avg_price in positions:
+    for user_id, symbol, quantity, cost in positions:
         if quantity != 0:
-            holdings[user_id].positions[symbol] = PositionState(quantity, avg_price)
+            holdings[user_id].positions[symbol] = PositionState(quantity, cost)
     for (user_id, symbol, side), exposure in (await _exposure(session, users)).items():
         holdings[user_id].exposure[(symbol, side)] = exposure
     return holdings

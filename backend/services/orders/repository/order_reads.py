@@ -12,6 +12,7 @@ from backend.core.database.driver import DriverQuery
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.models.enums import OrderSide, OrderStatus
 from backend.models.order import Order, Trade
+from backend.schemas.common import TimeRange
 from backend.services.orders.repository.tables import ORDERS, StoredOrder
 
 # Built and compiled once: the read path of GET /orders/{id}.
@@ -80,9 +81,15 @@ async def list_orders(
     side: OrderSide | None,
     limit: int,
     offset: int,
+    created: TimeRange = TimeRange(),
 ) -> tuple[list[Order], int]:
-    """A page of the user's orders (in any of `statuses`), newest first, and how many match."""
+    """A page of the user's orders (in any of `statuses`, created in `created`), newest
+    first, and how many match."""
     statement = select(Order).where(Order.user_id == user_id)
+    if created.start is not None:
+        statement = statement.where(Order.created_at >= created.start)
+    if created.end is not None:
+        statement = statement.where(Order.created_at < created.end)
     if statuses:
         statement = statement.where(Order.status.in_(statuses))
     if symbol is not None:
