@@ -18,6 +18,7 @@ from backend.services.auth.access import AccessGuard
 from backend.services.auth.revocations import RevocationStore
 from backend.services.backtest.runner import BacktestRunner
 from backend.services.replicas.registry import ReplicaRegistry
+from backend.services.research.queueing import ResearchQueue
 from backend.services.research.runner import OptimizationRunner
 from backend.services.strategy.engine import StrategyEngine
 
@@ -41,4 +42,6 @@ class AppContainer:
     replicas: ReplicaRegistry
     history: MarketHistory
     research: OptimizationRunner
+    # Where accepted optimisations go: `research` itself (local engine) or procrastinate.
+    research_queue: ResearchQueue
     health: HealthRegistry = field(default_factory=HealthRegistry)

@@ -44,7 +44,7 @@ def build_container(config: AppConfig) -> AppContainer:
         security.invalidations,
         session_lifetime=security.tokens.refresh_lifetime,
     )
-    research = build_research(config, database, strategies, history, stream)
+    research, research_queue = build_research(config, database, strategies, history, stream)
     container = AppContainer(
         config=config,
         lifecycle=lifecycle,
@@ -61,6 +61,7 @@ def build_container(config: AppConfig) -> AppContainer:
         replicas=replicas,
         history=history,
         research=research,
+        research_queue=research_queue,
     )
 
     async def check_database() -> dict[str, Any]:
@@ -93,5 +94,5 @@ def build_container(config: AppConfig) -> AppContainer:
     register_trading(lifecycle, container.health, trading, database=database, replicas=replicas)
     register_strategies(lifecycle, strategies)
     register_backtests(lifecycle, backtests, replicas)
-    register_research(lifecycle, research, replicas)
+    register_research(lifecycle, research, replicas, engine=config.research_engine)
     return container

@@ -37,7 +37,7 @@ async def get_optimization_submission(connection: HTTPConnection) -> Optimizatio
     return OptimizationSubmission(
         _optimization_service(connection),
         reader=container.history.reader,
-        runner=container.research,
+        queue=container.research_queue,
         max_bars=container.config.backtest.max_bars,
     )
 

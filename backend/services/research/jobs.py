@@ -1,0 +1,114 @@
+"""Research jobs on procrastinate (PostgreSQL): deferred by the API in the transaction that
+stores their row, run by `redfire worker` processes.
+
+The queue is a table of the database that holds the optimisations, so a job exists iff its
+row does. The API writes through SQLAlchemy on asyncpg, procrastinate's connector is psycopg
+3: the API defers and cancels with procrastinate's own SQL functions inside its session (the
+job itself built from the task's definition), and only workers open procrastinate's pool.
+Retries: a job runs again when its worker is lost (killed: no heartbeat, see `worker.py`;
+stopped before the job ended) or the database failed it; a strategy's exception is the
+optimisation's `failed` result, never a retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import TYPE_CHECKING
+
+import procrastinate
+from procrastinate.exceptions import JobAborted
+from procrastinate.job_context import AbortReason, JobContext
+from sqlalchemy import make_url, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+if TYPE_CHECKING:
+    from backend.services.research.runner import OptimizationRunner
+
+QUEUE = "research"
+RUN_OPTIMIZATION = "run_optimization"
+# The worker's additional context key holding its OptimizationRunner.
+RUNNER = "optimization_runner"
+# Runs of one job in all (the first and its retries after a lost worker or database).
+MAX_ATTEMPTS = 5
+
+_DEFER = text(
+    "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW(:queue_name, :task_name, :priority, "
+    ":lock, :queueing_lock, CAST(:args AS jsonb), CAST(:scheduled_at AS timestamptz))"
+    "::procrastinate_job_to_defer_v1])) AS id"
+)
+# abort: a `todo` job becomes `cancelled`, a `doing` one is asked to abort (its task cancelled).
+_CANCEL = text("SELECT procrastinate_cancel_job_v1(:job_id, true, false) AS id")
+
+
+class WorkerStoppedError(Exception):
+    """The worker stopped before the job ended: the job runs again (on any worker)."""
+
+
+def psycopg_url(database_url: str) -> str:
+    """The database URL as psycopg takes it (`postgresql+asyncpg://` -> `postgresql://`)."""
+    url = make_url(database_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+def job_lock(kind: str, object_id: int) -> str:
+    """One job per object waits (queueing lock) and runs (lock) at a time."""
+    return f"{kind}-{object_id}"
+
+
+async def run_optimization(context: JobContext, optimization_id: int) -> None:
+    """Run an optimisation on this worker's runner until it has its one result."""
+    runner: OptimizationRunner = context.additional_context[RUNNER]
+    try:
+        await runner.run(optimization_id)
+    except asyncio.CancelledError:
+        if context.abort_reason() is AbortReason.USER_REQUEST:
+            raise JobAborted(f"optimization {optimization_id} cancelled") from None
+        raise WorkerStoppedError(f"optimization {optimization_id}: the worker stopped") from None
+
+
+RETRY = procrastinate.RetryStrategy(
+    max_attempts=MAX_ATTEMPTS, wait=1, retry_exceptions={WorkerStoppedError, DBAPIError, OSError}
+)
+
+
+def build_job_app(database_url: str) -> procrastinate.App:
+    """procrastinate on this database, with the research tasks (no connection is opened)."""
+    connector = procrastinate.PsycopgConnector(conninfo=psycopg_url(database_url))
+    app = procrastinate.App(connector=connector)
+    app.task(name=RUN_OPTIMIZATION, queue=QUEUE, pass_context=True, retry=RETRY)(run_optimization)
+    return app
+
+
+async def defer_optimization(
+    session: AsyncSession, app: procrastinate.App, optimization_id: int
+) -> int:
+    """Queue the optimisation's job in the session's transaction; the job's id."""
+    lock = job_lock("optimization", optimization_id)
+    job = (
+        app.tasks[RUN_OPTIMIZATION]
+        .configure(queue=QUEUE, lock=lock, queueing_lock=lock,
+                   task_kwargs={"optimization_id": optimization_id})
+        .job
+    )  # fmt: skip
+    job_id = await session.scalar(
+        _DEFER,
+        {
+            "queue_name": job.queue,
+            "task_name": job.task_name,
+            "priority": job.priority,
+            "lock": job.lock,
+            "queueing_lock": job.queueing_lock,
+            "args": json.dumps(job.task_kwargs),
+            "scheduled_at": job.scheduled_at,
+        },
+    )
+    if job_id is None:
+        raise RuntimeError(f"procrastinate deferred no job for optimization {optimization_id}")
+    return int(job_id)
+
+
+async def cancel_job(session: AsyncSession, job_id: int) -> bool:
+    """Cancel a waiting job, or ask its worker to abort a running one (in the transaction)."""
+    return await session.scalar(_CANCEL, {"job_id": job_id}) is not None
