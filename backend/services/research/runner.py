@@ -253,7 +253,9 @@ class OptimizationRunner:
 
     async def _run_claimed(self, optimization_id: int) -> None:
         async with self.database.session() as session:
-            optimization = await claim(session, optimization_id, again=self.job_worker)
+            optimization = await claim(
+                session, optimization_id, replica=self.replica, again=self.job_worker
+            )
             if optimization is None:
                 return
             bars_csv = await session.scalar(
@@ -454,10 +456,10 @@ async def requeue(session: AsyncSession, optimization: Optimization) -> bool:
 
 
 async def claim(
-    session: AsyncSession, optimization_id: int, *, again: bool = False
+    session: AsyncSession, optimization_id: int, *, replica: str, again: bool = False
 ) -> Optimization | None:
-    """queued -> running under a new attempt; None when it is not queued (cancelled, ended,
-    taken). With `again` (a job retried after its worker died) a running row is claimed too:
+    """queued -> running under a new attempt, on `replica` (the API replica or worker running
+    it); None when it is not queued (cancelled, ended, taken). With `again` (a job retried after its worker died) a running row is claimed too:
     the run it leaves behind, if still alive somewhere, no longer writes (see `_still_mine`).
 
     The row is locked first: a replica adopting a departed one's optimisation submits it
@@ -483,7 +485,7 @@ async def claim(
             Optimization.attempt == row.attempt,
         )
         .values(status=OptimizationStatus.RUNNING, attempt=row.attempt + 1, done=0,
-                started_at=now, updated_at=now)
+                replica=replica, started_at=now, updated_at=now)
     )  # fmt: skip
     if not getattr(result, "rowcount", 0):
         return None
