@@ -14,7 +14,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -144,12 +143,13 @@ async def test_killed_worker_and_restarted_api_lose_no_job(
         assert {body["status"] for body in bodies.values()} == {"finished"}, bodies
         # The same sweep on the same bars: the interrupted one ranks the same runs.
         reference = bodies[ids[0]]["runs"]
-        assert reference and all(body["runs"] == reference for body in bodies.values())
+        assert reference
+        assert all(body["runs"] == reference for body in bodies.values())
         assert all(body["done"] == body["total"] for body in bodies.values())
-        claims = dict(
-            (row.id, row.attempt)
+        claims = {
+            row.id: row.attempt
             for row in await rows(engine, "SELECT id, attempt FROM optimizations")
-        )
+        }
         assert claims[victim_id] >= 2, claims  # claimed again after its worker died
         jobs = await rows(
             engine,

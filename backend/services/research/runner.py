@@ -459,8 +459,9 @@ async def claim(
     session: AsyncSession, optimization_id: int, *, replica: str, again: bool = False
 ) -> Optimization | None:
     """queued -> running under a new attempt, on `replica` (the API replica or worker running
-    it); None when it is not queued (cancelled, ended, taken). With `again` (a job retried after its worker died) a running row is claimed too:
-    the run it leaves behind, if still alive somewhere, no longer writes (see `_still_mine`).
+    it); None when it is not queued (cancelled, ended, taken). With `again` (a job retried
+    after its worker died) a running row is claimed too: the run it leaves behind, if still
+    alive somewhere, no longer writes (see `_still_mine`).
 
     The row is locked first: a replica adopting a departed one's optimisation submits it
     inside its own transaction, and on PostgreSQL an UPDATE whose WHERE fails on the last
