@@ -16,6 +16,7 @@ from backend.core.monitoring.health import HealthRegistry
 from backend.core.security import SecurityComponents
 from backend.services.auth.access import AccessGuard
 from backend.services.auth.revocations import RevocationStore
+from backend.services.backtest.queueing import BacktestQueue
 from backend.services.backtest.runner import BacktestRunner
 from backend.services.replicas.registry import ReplicaRegistry
 from backend.services.research.queueing import ResearchQueue
@@ -39,6 +40,8 @@ class AppContainer:
     stream: StreamComponents
     strategies: StrategyEngine
     backtests: BacktestRunner
+    # Where accepted backtests go: `backtests` itself (local engine) or procrastinate.
+    backtest_queue: BacktestQueue
     replicas: ReplicaRegistry
     history: MarketHistory
     research: OptimizationRunner

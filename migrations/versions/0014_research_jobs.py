@@ -1,7 +1,9 @@
-"""research jobs: procrastinate's schema (PostgreSQL) and each optimisation's claim and job.
+"""research jobs: procrastinate's schema (PostgreSQL); each optimisation's and backtest's
+claim and job, and a backtest's inputs kept.
 
-`optimizations.attempt` counts the claims of a row (a run writes only while the row is still
-its claim) and `optimizations.job_id` names the procrastinate job that runs it. On PostgreSQL
+`attempt` counts the claims of a row (a run writes only while the row is still its claim)
+and `job_id` names the procrastinate job that runs it; a backtest run by a worker keeps its
+upload (`bars_csv`, gzipped) or its stored range (`request`: interval, start, end). On PostgreSQL
 the procrastinate schema of the installed version (`procrastinate schema --apply`'s SQL) is
 created; SQLite has no job engine (the API's local pool runs research there).
 
@@ -49,9 +51,15 @@ def _run_script(sql: str) -> None:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("optimizations") as batch_op:
-        batch_op.add_column(sa.Column("attempt", sa.Integer(), server_default="0", nullable=False))
-        batch_op.add_column(sa.Column("job_id", sa.BigInteger(), nullable=True))
+    for table in ("optimizations", "backtests"):
+        with op.batch_alter_table(table) as batch_op:
+            batch_op.add_column(
+                sa.Column("attempt", sa.Integer(), server_default="0", nullable=False)
+            )
+            batch_op.add_column(sa.Column("job_id", sa.BigInteger(), nullable=True))
+    with op.batch_alter_table("backtests") as batch_op:
+        batch_op.add_column(sa.Column("request", sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column("bars_csv", sa.LargeBinary(), nullable=True))
     if op.get_bind().dialect.name != "postgresql":
         return
     from procrastinate.schema import SchemaManager
@@ -62,6 +70,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         _run_script(_DROP_PROCRASTINATE)
-    with op.batch_alter_table("optimizations") as batch_op:
-        batch_op.drop_column("job_id")
-        batch_op.drop_column("attempt")
+    with op.batch_alter_table("backtests") as batch_op:
+        batch_op.drop_column("bars_csv")
+        batch_op.drop_column("request")
+    for table in ("backtests", "optimizations"):
+        with op.batch_alter_table(table) as batch_op:
+            batch_op.drop_column("job_id")
+            batch_op.drop_column("attempt")

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from backend.services.backtest.synthetic import random_walk_bars
-from tests.api.test_backtests import SETTINGS, to_csv
+from tests.api.test_backtests import PARAMETERS, SETTINGS, to_csv
 from tests.reliability.conftest import Services
 from tests.reliability.support import (
     ServerProcess,
@@ -209,3 +209,72 @@ async def test_cancel_stops_a_queued_and_a_running_job(
         assert bodies[running]["status"] == bodies[queued]["status"] == "cancelled"
         assert bodies[running]["done"] < bodies[running]["total"]
         assert bodies[queued]["done"] == 0
+
+
+BACKTEST_BARS = to_csv(random_walk_bars(200_000, seed=9))
+
+
+async def submit_backtest(http: httpx.AsyncClient, headers: dict[str, str]) -> int:
+    data = {"class_name": "MovingAverageStrategy", "symbol": "rb2501.SHFE",
+            "parameters": json.dumps(PARAMETERS), "settings": json.dumps(SETTINGS)}  # fmt: skip
+    files = {"file": ("bars.csv", BACKTEST_BARS, "text/csv")}
+    response = await http.post("/api/v1/backtests", data=data, files=files, headers=headers)
+    assert response.status_code == 202, response.text
+    return int(response.json()["id"])
+
+
+async def test_backtests_keep_their_inputs_through_an_api_restart_and_a_lost_worker(
+    services: Services, servers: list[ServerProcess]
+) -> None:
+    api = services.server("api", **ENGINE)
+    servers.append(api)
+    api.start()
+    await api.wait_ready()
+    async with (
+        database(services) as engine,
+        httpx.AsyncClient(base_url=api.base_url, timeout=60) as http,
+    ):
+        headers = await trader_headers(http, "backtester")
+        # No worker yet: both wait in the queue while the API restarts.
+        ids = [await submit_backtest(http, headers) for _ in range(2)]
+        api.signal(signal.SIGTERM)
+        assert await api.wait_exit(within=30) == 0
+        restarted = ServerProcess(api.env, services.workdir, port=api.port)
+        servers.append(restarted)
+        restarted.start()
+        await restarted.wait_ready()
+        doomed = services.worker("worker-doomed", **ENGINE)
+        servers.append(doomed)
+        doomed.start()
+        running: list[Any] = []
+
+        async def claimed_by_doomed() -> bool:
+            running[:] = await rows(
+                engine,
+                "SELECT id FROM backtests WHERE status = 'running' AND replica = 'worker-doomed'",
+            )
+            return bool(running)
+
+        await wait_until(claimed_by_doomed, within=90, what="a backtest running on the worker")
+        doomed.kill()
+        survivor = services.worker("worker-survivor", **ENGINE)
+        servers.append(survivor)
+        survivor.start()
+        bodies: dict[int, dict[str, Any]] = {}
+
+        async def ended() -> bool:
+            for backtest_id in ids:
+                response = await http.get(f"/api/v1/backtests/{backtest_id}", headers=headers)
+                assert response.status_code == 200, response.text
+                bodies[backtest_id] = response.json()
+            return all(body["status"] in ("finished", "failed") for body in bodies.values())
+
+        await wait_until(ended, within=180, interval=0.2, what="both backtests ended")
+        assert {body["status"] for body in bodies.values()} == {"finished"}, bodies
+        first, second = (bodies[backtest_id] for backtest_id in ids)
+        assert first["statistics"] == second["statistics"]
+        assert first["bar_count"] == 200_000
+        claims = {
+            row.id: row.attempt for row in await rows(engine, "SELECT id, attempt FROM backtests")
+        }
+        assert claims[int(running[0].id)] >= 2, claims

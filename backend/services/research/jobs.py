@@ -19,17 +19,21 @@ from typing import TYPE_CHECKING
 import procrastinate
 from procrastinate.exceptions import JobAborted
 from procrastinate.job_context import AbortReason, JobContext
+from procrastinate.types import JSONValue
 from sqlalchemy import make_url, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 if TYPE_CHECKING:
+    from backend.services.backtest.stored_runs import StoredBacktestRunner
     from backend.services.research.runner import OptimizationRunner
 
 QUEUE = "research"
 RUN_OPTIMIZATION = "run_optimization"
-# The worker's additional context key holding its OptimizationRunner.
+RUN_BACKTEST = "run_backtest"
+# The worker's additional context keys holding its runners.
 RUNNER = "optimization_runner"
+BACKTESTS = "backtest_runner"
 # Runs of one job in all (the first and its retries after a lost worker or database).
 MAX_ATTEMPTS = 5
 
@@ -68,6 +72,15 @@ async def run_optimization(context: JobContext, optimization_id: int) -> None:
         raise WorkerStoppedError(f"optimization {optimization_id}: the worker stopped") from None
 
 
+async def run_backtest(context: JobContext, backtest_id: int) -> None:
+    """Run a backtest from its stored inputs until it has its one result."""
+    runner: StoredBacktestRunner = context.additional_context[BACKTESTS]
+    try:
+        await runner.run(backtest_id)
+    except asyncio.CancelledError:
+        raise WorkerStoppedError(f"backtest {backtest_id}: the worker stopped") from None
+
+
 RETRY = procrastinate.RetryStrategy(
     max_attempts=MAX_ATTEMPTS, wait=1, retry_exceptions={WorkerStoppedError, DBAPIError, OSError}
 )
@@ -78,6 +91,7 @@ def build_job_app(database_url: str) -> procrastinate.App:
     connector = procrastinate.PsycopgConnector(conninfo=psycopg_url(database_url))
     app = procrastinate.App(connector=connector)
     app.task(name=RUN_OPTIMIZATION, queue=QUEUE, pass_context=True, retry=RETRY)(run_optimization)
+    app.task(name=RUN_BACKTEST, queue=QUEUE, pass_context=True, retry=RETRY)(run_backtest)
     return app
 
 
@@ -85,13 +99,21 @@ async def defer_optimization(
     session: AsyncSession, app: procrastinate.App, optimization_id: int
 ) -> int:
     """Queue the optimisation's job in the session's transaction; the job's id."""
-    lock = job_lock("optimization", optimization_id)
-    job = (
-        app.tasks[RUN_OPTIMIZATION]
-        .configure(queue=QUEUE, lock=lock, queueing_lock=lock,
-                   task_kwargs={"optimization_id": optimization_id})
-        .job
-    )  # fmt: skip
+    return await _defer(session, app, RUN_OPTIMIZATION, "optimization", optimization_id)
+
+
+async def defer_backtest(session: AsyncSession, app: procrastinate.App, backtest_id: int) -> int:
+    """Queue the backtest's job in the session's transaction; the job's id."""
+    return await _defer(session, app, RUN_BACKTEST, "backtest", backtest_id)
+
+
+async def _defer(
+    session: AsyncSession, app: procrastinate.App, task_name: str, kind: str, object_id: int
+) -> int:
+    lock = job_lock(kind, object_id)
+    arguments: dict[str, JSONValue] = {f"{kind}_id": object_id}
+    task = app.tasks[task_name]
+    job = task.configure(queue=QUEUE, lock=lock, queueing_lock=lock, task_kwargs=arguments).job
     job_id = await session.scalar(
         _DEFER,
         {
@@ -105,7 +127,7 @@ async def defer_optimization(
         },
     )
     if job_id is None:
-        raise RuntimeError(f"procrastinate deferred no job for optimization {optimization_id}")
+        raise RuntimeError(f"procrastinate deferred no job for {kind} {object_id}")
     return int(job_id)
 
 

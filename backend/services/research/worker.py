@@ -1,4 +1,5 @@
-"""`redfire worker`: a procrastinate worker running research jobs on a local process pool.
+"""`redfire worker`: a procrastinate worker running research jobs: optimisations on a local
+process pool, backtests on a thread.
 
 Each worker writes a heartbeat every RESEARCH__HEARTBEAT_SECONDS. A worker killed mid-job
 stops writing it: every live worker looks for jobs still `doing` under a worker silent for
@@ -21,8 +22,9 @@ from backend.core.config.sections import ResearchConfig
 from backend.core.config.settings import AppConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.messaging.factory import create_messaging
+from backend.services.backtest.stored_runs import StoredBacktestRunner
 from backend.services.market.reading import BarReader
-from backend.services.research.jobs import QUEUE, RUNNER, build_job_app
+from backend.services.research.jobs import BACKTESTS, QUEUE, RUNNER, build_job_app
 from backend.services.research.runner import OptimizationRunner
 from backend.services.strategy.registry import load_registry
 from backend.services.stream.publisher import StreamPublisher
@@ -59,10 +61,12 @@ async def run_worker(config: AppConfig, *, name: str | None = None) -> None:
     bus = create_bus(config.stream, messaging)
     publisher = StreamPublisher(bus, messaging.cache)
     registry = load_registry(config.strategy.paths, entry_points=config.strategy.entry_points)
+    reader = BarReader(database)
     runner = OptimizationRunner(
-        config, database, registry, BarReader(database), publisher.publish_optimization_event,
+        config, database, registry, reader, publisher.publish_optimization_event,
         job_worker=True,
     )  # fmt: skip
+    backtests = StoredBacktestRunner(config, database, registry, reader)
     app = build_job_app(config.database.url)
     await database.ping()
     await bus.start()
@@ -75,7 +79,7 @@ async def run_worker(config: AppConfig, *, name: str | None = None) -> None:
                 queues=[QUEUE],
                 name=name or f"{socket.gethostname()}-{config.replica_id}",
                 concurrency=research.max_concurrent,
-                additional_context={RUNNER: runner},
+                additional_context={RUNNER: runner, BACKTESTS: backtests},
                 update_heartbeat_interval=research.heartbeat_seconds,
                 stalled_worker_timeout=research.stalled_after_seconds,
                 shutdown_graceful_timeout=config.hook_timeout_seconds,
