@@ -88,7 +88,10 @@ RETRY = procrastinate.RetryStrategy(
 
 def build_job_app(database_url: str) -> procrastinate.App:
     """procrastinate on this database, with the research tasks (no connection is opened)."""
-    connector = procrastinate.PsycopgConnector(conninfo=psycopg_url(database_url))
+    # Opened by workers only: one connection listens for new jobs, one does the rest.
+    connector = procrastinate.PsycopgConnector(
+        conninfo=psycopg_url(database_url), min_size=1, max_size=2
+    )
     app = procrastinate.App(connector=connector)
     app.task(name=RUN_OPTIMIZATION, queue=QUEUE, pass_context=True, retry=RETRY)(run_optimization)
     app.task(name=RUN_BACKTEST, queue=QUEUE, pass_context=True, retry=RETRY)(run_backtest)
