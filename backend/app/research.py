@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from backend.app.market_history import MarketHistory
 from backend.app.stream import StreamComponents
 from backend.core.config.settings import AppConfig
@@ -11,6 +9,7 @@ from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
 from backend.services.replicas.registry import ReplicaRegistry
 from backend.services.research.jobs import build_job_app
+from backend.services.research.queue_metrics import QueueGauges
 from backend.services.research.queueing import JobQueue, LocalQueue, ResearchQueue
 from backend.services.research.runner import OptimizationRunner
 from backend.services.strategy.engine import StrategyEngine
@@ -38,12 +37,16 @@ def register_research(
     runner: OptimizationRunner,
     replicas: ReplicaRegistry,
     *,
-    engine: Literal["local", "procrastinate"],
+    config: AppConfig,
+    database: AsyncDatabaseManager,
 ) -> None:
     """Local engine: start after the database and the stream (it resumes unfinished work),
     stop before them; a departed replica's unfinished optimisations are taken over by the
-    replica settling it. With procrastinate the workers run everything: nothing to start."""
-    if engine != "local":
+    replica settling it. With procrastinate the workers run everything: the API only reports
+    the queue (redfire_research_queue_*)."""
+    if config.research_engine != "local":
+        gauges = QueueGauges(database, interval=config.research.heartbeat_seconds)
+        lifecycle.register("research_queue_metrics", start=gauges.start, stop=gauges.stop)
         return
     replicas.on_departure(runner.adopt)
     lifecycle.register("research", start=runner.start, stop=runner.stop)

@@ -95,5 +95,5 @@ def build_container(config: AppConfig) -> AppContainer:
     register_trading(lifecycle, container.health, trading, database=database, replicas=replicas)
     register_strategies(lifecycle, strategies)
     register_backtests(lifecycle, backtests, replicas, engine=config.research_engine)
-    register_research(lifecycle, research, replicas, engine=config.research_engine)
+    register_research(lifecycle, research, replicas, config=config, database=database)
     return container

@@ -23,6 +23,7 @@ from tests.reliability.conftest import Services
 from tests.reliability.support import (
     ServerProcess,
     WorkerProcess,
+    free_port,
     requires_services,
     trader_headers,
     wait_until,
@@ -117,7 +118,8 @@ async def test_killed_worker_and_restarted_api_lose_no_job(
 ) -> None:
     api = services.server("api", **ENGINE)
     workers: dict[str, WorkerProcess] = {
-        name: services.worker(name, **ENGINE) for name in ("worker-a", "worker-b")
+        name: services.worker(name, **ENGINE, RESEARCH__METRICS_PORT="0")
+        for name in ("worker-a", "worker-b")
     }
     servers.extend([api, *workers.values()])
     api.start()
@@ -166,7 +168,8 @@ async def test_cancel_stops_a_queued_and_a_running_job(
     services: Services, servers: list[ServerProcess]
 ) -> None:
     api = services.server("api", **ENGINE)
-    worker = services.worker("worker-only", **ENGINE)
+    metrics_port = free_port()
+    worker = services.worker("worker-only", **ENGINE, RESEARCH__METRICS_PORT=str(metrics_port))
     servers.extend([api, worker])
     api.start()
     worker.start()
@@ -179,6 +182,21 @@ async def test_cancel_stops_a_queued_and_a_running_job(
         running = await submit(http, headers)
         queued = await submit(http, headers)
         assert (await running_mid_job(engine, within=90))[0] == running
+
+        async def api_reports_the_queue() -> bool:
+            text = (await http.get("/metrics")).text
+            return (
+                'redfire_research_queue_jobs{status="todo"} 1.0' in text
+                and 'redfire_research_queue_jobs{status="doing"} 1.0' in text
+            )
+
+        await wait_until(api_reports_the_queue, within=10, what="the queue on the API's /metrics")
+        # The worker's own /metrics: the first job waited well under a second for it.
+        scraped = (await http.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+        assert 'redfire_research_job_wait_seconds_count{kind="optimization"} 1.0' in scraped
+        assert 'redfire_research_job_wait_seconds_bucket{kind="optimization",le="1.0"} 1.0' in (
+            scraped
+        )
         for optimization_id in (queued, running):
             response = await http.post(
                 f"/api/v1/optimizations/{optimization_id}/cancel", headers=headers
@@ -243,7 +261,7 @@ async def test_backtests_keep_their_inputs_through_an_api_restart_and_a_lost_wor
         servers.append(restarted)
         restarted.start()
         await restarted.wait_ready()
-        doomed = services.worker("worker-doomed", **ENGINE)
+        doomed = services.worker("worker-doomed", **ENGINE, RESEARCH__METRICS_PORT="0")
         servers.append(doomed)
         doomed.start()
         running: list[Any] = []
@@ -257,7 +275,7 @@ async def test_backtests_keep_their_inputs_through_an_api_restart_and_a_lost_wor
 
         await wait_until(claimed_by_doomed, within=90, what="a backtest running on the worker")
         doomed.kill()
-        survivor = services.worker("worker-survivor", **ENGINE)
+        survivor = services.worker("worker-survivor", **ENGINE, RESEARCH__METRICS_PORT="0")
         servers.append(survivor)
         survivor.start()
         bodies: dict[int, dict[str, Any]] = {}

@@ -275,6 +275,9 @@ class ResearchConfig(BaseModel):
     # is gone, and a live worker queues its jobs again.
     heartbeat_seconds: float = Field(default=10.0, gt=0, le=300)
     stalled_after_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # `redfire worker` serves its metrics on this port (GET /metrics, METRICS__TOKEN as the
+    # API's); 0 serves none.
+    metrics_port: int = Field(default=9100, ge=0, le=65535)
 
 
 class MarketConfig(BaseModel):

@@ -27,7 +27,7 @@ from backend.services.backtest.history_feed import HistoryFeed
 from backend.services.backtest.service import UNFINISHED, BacktestJob, finished_values
 from backend.services.market.intervals import BarInterval
 from backend.services.market.reading import BarReader
-from backend.services.research.runner import cost_model
+from backend.services.research.runner import cost_model, observe_wait
 from backend.services.strategy.errors import error_message
 from backend.services.strategy.registry import StrategyRegistry
 
@@ -97,6 +97,7 @@ class StoredBacktestRunner:
             backtest = await claim_backtest(session, backtest_id, replica=self.config.replica_id)
             if backtest is None:
                 return
+            observe_wait("backtest", backtest.created_at, backtest.started_at, backtest.attempt)
             bars_csv = await session.scalar(
                 select(Backtest.bars_csv).where(Backtest.id == backtest_id)
             )

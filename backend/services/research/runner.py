@@ -37,6 +37,7 @@ from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.monitoring.metrics import (
     RESEARCH_COMBINATIONS,
     RESEARCH_JOB_DURATION,
+    RESEARCH_JOB_WAIT,
     RESEARCH_JOBS,
     RESEARCH_JOBS_QUEUED,
     RESEARCH_JOBS_RUNNING,
@@ -66,6 +67,13 @@ logger = structlog.get_logger(__name__)
 Publish = Callable[[int, dict[str, Any]], None]
 # Runs again after a worker process died under it, before the optimisation is failed.
 MAX_RETRIES = 2
+
+
+def observe_wait(kind: str, created: datetime, started: datetime | None, attempt: int) -> None:
+    """A research job's wait from enqueue (its row stored) to its first run's start."""
+    if attempt == 1 and started is not None:
+        waited = (started - created).total_seconds()
+        RESEARCH_JOB_WAIT.labels(kind=kind).observe(max(0.0, waited))
 
 
 def cost_model(settings: dict[str, Any]) -> tuple[CostModel, RatioSettings, datetime | None]:
@@ -262,6 +270,8 @@ class OptimizationRunner:
                 select(Optimization.bars_csv).where(Optimization.id == optimization_id)
             )
         user_id = optimization.user_id
+        observe_wait("optimization", optimization.created_at, optimization.started_at,
+                     optimization.attempt)  # fmt: skip
         self._publish(optimization, OptimizationStatus.RUNNING, 0)
         began = time.monotonic()
         cancelled = self._cancels.setdefault(optimization_id, threading.Event())

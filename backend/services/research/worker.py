@@ -26,6 +26,7 @@ from backend.services.backtest.stored_runs import StoredBacktestRunner
 from backend.services.market.reading import BarReader
 from backend.services.research.jobs import BACKTESTS, QUEUE, RUNNER, build_job_app
 from backend.services.research.runner import OptimizationRunner
+from backend.services.research.worker_metrics import serve_metrics
 from backend.services.strategy.registry import load_registry
 from backend.services.stream.publisher import StreamPublisher
 
@@ -69,6 +70,7 @@ async def run_worker(config: AppConfig, *, name: str | None = None) -> None:
     backtests = StoredBacktestRunner(config, database, registry, reader)
     app = build_job_app(config.database.url)
     await database.ping()
+    metrics = await serve_metrics(config, research.metrics_port) if research.metrics_port else None
     await bus.start()
     await runner.start()
     stalled: asyncio.Task[None] | None = None
@@ -90,6 +92,8 @@ async def run_worker(config: AppConfig, *, name: str | None = None) -> None:
             with contextlib.suppress(asyncio.CancelledError):
                 await stalled
         await runner.stop()
+        if metrics is not None:
+            metrics.close()
         await bus.stop()
         await messaging.close()
         await database.dispose()
