@@ -215,8 +215,23 @@ def test_research_workers_run_the_backend_image_and_scale_on_queue_depth() -> No
         if "secretKeyRef" in item.get("valueFrom", {})
     }
     assert secrets == {
-        "DATABASE_URL": "database-url", "REDIS_URL": "redis-url", "SECRET_KEY": "secret-key"
+        "DATABASE_URL": "database-url", "REDIS_URL": "redis-url", "SECRET_KEY": "secret-key",
+        "METRICS__TOKEN": "metrics-token",
     }  # fmt: skip
+    # Prometheus scrapes each worker's /metrics through the worker headless Service.
+    (port,) = app["ports"]
+    values = {item["name"]: item.get("value") for item in app["env"]}
+    assert int(values["RESEARCH__METRICS_PORT"]) == port["containerPort"]
+    headless = everything[("Service", "redfire-worker-headless")]["spec"]
+    assert headless["clusterIP"] == "None"
+    assert headless["selector"].items() <= worker["spec"]["template"]["metadata"]["labels"].items()
+    assert headless["ports"][0]["targetPort"] == port["name"]
+    scrape = load_yaml(REPO / "prometheus" / "prometheus.yml")["scrape_configs"]
+    (job,) = [j for j in scrape if j["job_name"] == "redfire-worker"]
+    assert job["dns_sd_configs"][0]["port"] == port["containerPort"]
+    assert job["dns_sd_configs"][0]["names"] == [
+        "redfire-worker-headless.redfire.svc.cluster.local"
+    ]
     assert app["envFrom"] == container(deployment())["envFrom"]
     assert app["securityContext"]["readOnlyRootFilesystem"] is True
     assert app["securityContext"]["allowPrivilegeEscalation"] is False
