@@ -49,8 +49,8 @@ def _serve(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     import asyncio
 
+    from backend.app.worker import run_worker
     from backend.core.monitoring.logging import configure_logging
-    from backend.services.research.worker import run_worker
 
     config = _load()
     configure_logging(config.log_level, json_logs=config.log_json)

@@ -5,9 +5,9 @@ The queue is a table of the database that holds the optimisations, so a job exis
 row does. The API writes through SQLAlchemy on asyncpg, procrastinate's connector is psycopg
 3: the API defers and cancels with procrastinate's own SQL functions inside its session (the
 job itself built from the task's definition), and only workers open procrastinate's pool.
-Retries: a job runs again when its worker is lost (killed: no heartbeat, see `worker.py`;
-stopped before the job ended) or the database failed it; a strategy's exception is the
-optimisation's `failed` result, never a retry.
+Retries: a job runs again when its worker is lost (killed: no heartbeat, see
+`backend/app/worker.py`; stopped before the job ended) or the database failed it; a strategy's
+exception is the optimisation's `failed` result, never a retry.
 """
 
 from __future__ import annotations
