@@ -9,11 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.core.config.settings import AppConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
-from backend.services.backtest.queueing import BacktestJobQueue, BacktestQueue, LocalBacktestQueue
+from backend.services.backtest.queueing import BacktestQueue, LocalBacktestQueue
 from backend.services.backtest.runner import BacktestRunner
 from backend.services.backtest.service import fail_unfinished
 from backend.services.replicas.registry import ReplicaRegistry
-from backend.services.research.jobs import build_job_app
 
 
 def build_backtests(
@@ -23,6 +22,9 @@ def build_backtests(
     queue: that runner (local engine) or procrastinate's (`redfire worker` runs it)."""
     runner = BacktestRunner(config.backtest, database, replica=config.replica_id)
     if config.research_engine == "procrastinate":
+        from backend.services.backtest.job_queue import BacktestJobQueue
+        from backend.services.research.jobs import build_job_app
+
         return runner, BacktestJobQueue(build_job_app(config.database.url))
     return runner, LocalBacktestQueue(runner)
 

@@ -8,9 +8,7 @@ from backend.core.config.settings import AppConfig
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
 from backend.services.replicas.registry import ReplicaRegistry
-from backend.services.research.jobs import build_job_app
-from backend.services.research.queue_metrics import QueueGauges
-from backend.services.research.queueing import JobQueue, LocalQueue, ResearchQueue
+from backend.services.research.queueing import LocalQueue, ResearchQueue
 from backend.services.research.runner import OptimizationRunner
 from backend.services.strategy.engine import StrategyEngine
 
@@ -28,6 +26,10 @@ def build_research(
         config, database, strategies.registry, history.reader, stream.publish_optimization_event
     )
     if config.research_engine == "procrastinate":
+        # Imported on this engine only: procrastinate and psycopg stay out of an embedded API.
+        from backend.services.research.job_queue import JobQueue
+        from backend.services.research.jobs import build_job_app
+
         return runner, JobQueue(build_job_app(config.database.url))
     return runner, LocalQueue(runner)
 
@@ -45,6 +47,8 @@ def register_research(
     replica settling it. With procrastinate the workers run everything: the API only reports
     the queue (redfire_research_queue_*)."""
     if config.research_engine != "local":
+        from backend.services.research.queue_metrics import QueueGauges
+
         gauges = QueueGauges(database, interval=config.research.heartbeat_seconds)
         lifecycle.register("research_queue_metrics", start=gauges.start, stop=gauges.stop)
         return

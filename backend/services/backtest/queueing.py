@@ -1,16 +1,14 @@
-"""Where an accepted backtest goes: the API's threads, or procrastinate's queue."""
+"""Where an accepted backtest goes: the API's threads (here), or procrastinate's queue
+(`job_queue.py`, imported only on that engine)."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
-import procrastinate
-
 from backend.core.database.unit_of_work import UnitOfWork
 from backend.models.backtest import Backtest
 from backend.services.backtest.runner import BacktestRunner
 from backend.services.backtest.service import BacktestJob
-from backend.services.research.jobs import defer_backtest
 
 
 class BacktestQueue(Protocol):
@@ -40,18 +38,3 @@ class LocalBacktestQueue:
             self.runner.submit(job)
 
         work.after_commit(submit)
-
-
-class BacktestJobQueue:
-    """procrastinate's queue: a worker rebuilds the job from the row, deferred in its
-    transaction."""
-
-    keeps_inputs = True
-
-    def __init__(self, app: procrastinate.App) -> None:
-        self.app = app
-
-    async def enqueue(self, work: UnitOfWork, backtest: Backtest, job: BacktestJob) -> None:
-        """The job deferred in this transaction; the row remembers it."""
-        backtest.job_id = await defer_backtest(work.session, self.app, backtest.id)
-        await work.session.flush()
