@@ -1,4 +1,5 @@
-"""The `redfire` command: serve, migrate, create-admin, check-config, replicas, import-bars."""
+"""The `redfire` command: serve, worker, migrate, create-admin, check-config, replicas,
+import-bars."""
 
 from __future__ import annotations
 
@@ -42,6 +43,25 @@ def _serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=int(config.hook_timeout_seconds if drain is None else drain),
         **uvicorn_options(config),
     )
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from backend.app.worker import run_worker
+    from backend.core.monitoring.logging import configure_logging
+
+    config = _load()
+    configure_logging(config.log_level, json_logs=config.log_json)
+    if config.research_engine != "procrastinate":
+        print(
+            "redfire: the worker needs RESEARCH__ENGINE=procrastinate on PostgreSQL (on "
+            "SQLite, `redfire serve` runs research itself)",
+            file=sys.stderr,
+        )
+        return 2
+    asyncio.run(run_worker(config, name=args.name))
     return 0
 
 
@@ -111,6 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="time open requests get to finish on SIGTERM (default: HOOK_TIMEOUT_SECONDS)",
     )
     serve.set_defaults(handler=_serve)
+    worker = commands.add_parser(
+        "worker", help="run research jobs (backtests, optimisations) queued in PostgreSQL"
+    )
+    worker.add_argument("--name", default=None, help="the worker's name in procrastinate")
+    worker.set_defaults(handler=_worker)
     migrate = commands.add_parser("migrate", help="apply database migrations (alembic)")
     migrate.add_argument("--revision", default=None)
     migrate.add_argument("--downgrade", action="store_true")

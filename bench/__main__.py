@@ -18,6 +18,7 @@ BENCHMARKS = [
     "bench.bench_ws",
     "bench.bench_history",
     "bench.bench_optimization",
+    "bench.bench_research_jobs",
 ]
 
 

@@ -12,7 +12,7 @@ from backend.core.config import config_manager
 from backend.core.config.settings import DatabaseConfig
 from backend.core.database.base import Base
 from backend.core.database.engine import create_engine
-from backend.models.market import include_name
+from backend.models.schema_scope import include_name
 
 config = context.config
 target_metadata = Base.metadata

@@ -115,6 +115,10 @@ def make_config(database_url: str, redis_prefix: str) -> Callable[..., AppConfig
                 "argon2_memory_cost": 1024,
             },
             "vnpy": {"paper_tick_interval": 0},
+            # The in-process app runs research on its own pool on both backends; the
+            # procrastinate engine (PostgreSQL) is tested with `redfire worker` processes
+            # in tests/reliability/test_research_workers.py.
+            "research": {"engine": "local"},
         }
         for key, value in overrides.items():
             if isinstance(value, dict) and isinstance(values.get(key), dict):

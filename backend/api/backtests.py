@@ -67,5 +67,8 @@ async def create_backtest(
         bars = await asyncio.to_thread(
             parse_csv_bars, upload.file, symbol=create_csv.symbol, max_bars=submission.max_bars
         )
-    backtest = await submission.from_upload(work, user_id=user.id, create=create_csv, bars=bars)
+        kept = await submission.kept_upload(upload.file)
+    backtest = await submission.from_upload(
+        work, user_id=user.id, create=create_csv, bars=bars, bars_csv=kept
+    )
     return BacktestAccepted(id=backtest.id, status=backtest.status)

@@ -16,8 +16,10 @@ from backend.core.monitoring.health import HealthRegistry
 from backend.core.security import SecurityComponents
 from backend.services.auth.access import AccessGuard
 from backend.services.auth.revocations import RevocationStore
+from backend.services.backtest.queueing import BacktestQueue
 from backend.services.backtest.runner import BacktestRunner
 from backend.services.replicas.registry import ReplicaRegistry
+from backend.services.research.queueing import ResearchQueue
 from backend.services.research.runner import OptimizationRunner
 from backend.services.strategy.engine import StrategyEngine
 
@@ -38,7 +40,11 @@ class AppContainer:
     stream: StreamComponents
     strategies: StrategyEngine
     backtests: BacktestRunner
+    # Where accepted backtests go: `backtests` itself (local engine) or procrastinate.
+    backtest_queue: BacktestQueue
     replicas: ReplicaRegistry
     history: MarketHistory
     research: OptimizationRunner
+    # Where accepted optimisations go: `research` itself (local engine) or procrastinate.
+    research_queue: ResearchQueue
     health: HealthRegistry = field(default_factory=HealthRegistry)

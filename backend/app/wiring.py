@@ -36,7 +36,7 @@ def build_container(config: AppConfig) -> AppContainer:
         config, database, messaging, trading, security.invalidations,
         history=history.history, publish=stream.publish_strategy_event,
     )  # fmt: skip
-    backtests = build_backtests(config, database)
+    backtests, backtest_queue = build_backtests(config, database)
     replicas = ReplicaRegistry(database, config.replicas, replica=config.replica_id)
     revocations = RevocationStore(
         database,
@@ -44,7 +44,7 @@ def build_container(config: AppConfig) -> AppContainer:
         security.invalidations,
         session_lifetime=security.tokens.refresh_lifetime,
     )
-    research = build_research(config, database, strategies, history, stream)
+    research, research_queue = build_research(config, database, strategies, history, stream)
     container = AppContainer(
         config=config,
         lifecycle=lifecycle,
@@ -58,9 +58,11 @@ def build_container(config: AppConfig) -> AppContainer:
         stream=stream,
         strategies=strategies,
         backtests=backtests,
+        backtest_queue=backtest_queue,
         replicas=replicas,
         history=history,
         research=research,
+        research_queue=research_queue,
     )
 
     async def check_database() -> dict[str, Any]:
@@ -92,6 +94,6 @@ def build_container(config: AppConfig) -> AppContainer:
     register_market_history(lifecycle, history)
     register_trading(lifecycle, container.health, trading, database=database, replicas=replicas)
     register_strategies(lifecycle, strategies)
-    register_backtests(lifecycle, backtests, replicas)
-    register_research(lifecycle, research, replicas)
+    register_backtests(lifecycle, backtests, replicas, engine=config.research_engine)
+    register_research(lifecycle, research, replicas, config=config, database=database)
     return container

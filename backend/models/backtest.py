@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.database.base import Base, TimestampMixin
@@ -13,7 +13,8 @@ from backend.models.enums import BacktestStatus
 
 
 class Backtest(TimestampMixin, Base):
-    """The bars themselves are not stored (only their count): they live in memory for the run.
+    """On the local engine the bars are not stored (only their count): they live in memory for
+    the run; a worker's run keeps them (see `bars_csv`, `request`).
 
     `settings` holds the cost model (capital, rate, slippage, size, pricetick, ...) as decimal
     strings; `statistics`, `trades`, `daily` and the equity chart (`equity_png`, loaded only
@@ -51,6 +52,13 @@ class Backtest(TimestampMixin, Base):
     equity_png: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     error: Mapped[str | None] = mapped_column(Text)
     replica: Mapped[str] = mapped_column(String(64))
+    # Run by a worker (procrastinate engine) the inputs are kept: the upload gzipped, or the
+    # stored range (interval, start, end) in `request`; `attempt` and `job_id` as on
+    # Optimization (a run writes only under its own claim).
+    request: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    bars_csv: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    job_id: Mapped[int | None] = mapped_column(BigInteger)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.database.base import Base, TimestampMixin
@@ -55,6 +55,11 @@ class Optimization(TimestampMixin, Base):
     runs: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
     replica: Mapped[str] = mapped_column(String(64))
+    # Claims so far: each run claims the row by raising it by one, and writes its progress and
+    # result only while it is still its own, so a run overtaken by another ends with nothing.
+    attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The procrastinate job that runs it (PostgreSQL engine), to cancel or abort it with it.
+    job_id: Mapped[int | None] = mapped_column(BigInteger)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
 

@@ -301,3 +301,14 @@ def test_check_config_names_production_concerns_and_hides_the_password(clean_env
     assert "warning: in-memory cache" in result.stdout
     assert "warning: no METRICS__TOKEN" in result.stdout
     assert "SQLite" not in result.stdout
+
+
+def test_research_engine_is_procrastinate_on_postgresql_and_local_on_sqlite(
+    clean_env: Path,
+) -> None:
+    postgres = {"url": "postgresql+asyncpg://u:p@db/x"}
+    assert AppConfig(database=postgres).research_engine == "procrastinate"
+    assert AppConfig().research_engine == "local"
+    assert AppConfig(database=postgres, research={"engine": "local"}).research_engine == "local"
+    with pytest.raises(ValidationError, match="procrastinate keeps its jobs in PostgreSQL"):
+        AppConfig(research={"engine": "procrastinate"})

@@ -21,7 +21,7 @@ from backend.core.database.base import Base
 from backend.core.database.engine import create_engine
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.database.migrations import downgrade, upgrade
-from backend.models.market import include_name
+from backend.models.schema_scope import include_name
 from backend.services.market.partitions import Partitions
 from tests.conftest import TEST_DATABASE_URL, create_database, drop_database
 

@@ -53,6 +53,25 @@ def test_services_start_in_order_with_healthchecks() -> None:
     assert job["authorization"]["credentials"] == backend_env["METRICS__TOKEN"]
 
 
+def test_research_workers_share_the_backend_image_and_settings() -> None:
+    services = load_yaml(COMPOSE)["services"]
+    worker, backend = services["worker"], services["backend"]
+    assert worker["command"] == ["redfire", "worker"]
+    assert worker["image"] == backend["image"]
+    assert worker["depends_on"] == backend["depends_on"]
+    assert (
+        worker["environment"].items()
+        >= {
+            key: value
+            for key, value in backend["environment"].items()
+            if key != "DATABASE__POOL_SIZE"
+        }.items()
+    )
+    assert worker["deploy"]["replicas"] == 2
+    assert worker["read_only"] is True
+    assert "ports" not in worker
+
+
 def test_bind_mounts_point_at_files_in_the_repository() -> None:
     services = load_yaml(COMPOSE)["services"]
     mounts = {

@@ -18,6 +18,8 @@ REQUIRED_PANELS = {
     "Ticks/s by symbol",
     "Cache hit ratio",
     "Event bridge lag",
+    "Research jobs",
+    "Research queue",
 }
 
 

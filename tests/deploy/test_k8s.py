@@ -201,3 +201,58 @@ def test_prometheus_scrapes_each_pod_through_the_headless_service() -> None:
     assert job["metrics_path"] == "/metrics"
     assert job["authorization"]["type"] == "Bearer"  # the pods' METRICS__TOKEN
     assert job["authorization"]["credentials_file"].startswith("/etc/prometheus/secrets/")
+
+
+def test_research_workers_run_the_backend_image_and_scale_on_queue_depth() -> None:
+    everything = resources()
+    worker = everything[("Deployment", "redfire-worker")]
+    app = container(worker)
+    assert app["command"] == ["redfire", "worker"]
+    assert app["image"] == container(deployment())["image"]
+    secrets = {
+        item["name"]: item["valueFrom"]["secretKeyRef"]["key"]
+        for item in app["env"]
+        if "secretKeyRef" in item.get("valueFrom", {})
+    }
+    assert secrets == {
+        "DATABASE_URL": "database-url", "REDIS_URL": "redis-url", "SECRET_KEY": "secret-key",
+        "METRICS__TOKEN": "metrics-token",
+    }  # fmt: skip
+    # Prometheus scrapes each worker's /metrics through the worker headless Service.
+    (port,) = app["ports"]
+    values = {item["name"]: item.get("value") for item in app["env"]}
+    assert int(values["RESEARCH__METRICS_PORT"]) == port["containerPort"]
+    headless = everything[("Service", "redfire-worker-headless")]["spec"]
+    assert headless["clusterIP"] == "None"
+    assert headless["selector"].items() <= worker["spec"]["template"]["metadata"]["labels"].items()
+    assert headless["ports"][0]["targetPort"] == port["name"]
+    scrape = load_yaml(REPO / "prometheus" / "prometheus.yml")["scrape_configs"]
+    (job,) = [j for j in scrape if j["job_name"] == "redfire-worker"]
+    assert job["dns_sd_configs"][0]["port"] == port["containerPort"]
+    assert job["dns_sd_configs"][0]["names"] == [
+        "redfire-worker-headless.redfire.svc.cluster.local"
+    ]
+    assert app["envFrom"] == container(deployment())["envFrom"]
+    assert app["securityContext"]["readOnlyRootFilesystem"] is True
+    assert app["securityContext"]["allowPrivilegeEscalation"] is False
+    mounts = {mount["mountPath"] for mount in app["volumeMounts"]}
+    assert mounts == {"/var/lib/redfire", "/tmp"}
+    # SIGTERM: a job still running after the hooks' timeout is queued again, then it exits.
+    hooks = AppConfig.model_fields["hook_timeout_seconds"].default
+    assert worker["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > hooks
+    # Worker pods are not API pods: the Services and the PDB do not select them.
+    labels = worker["spec"]["template"]["metadata"]["labels"]
+    assert worker["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    for name in ("redfire-backend-service", "redfire-backend-headless"):
+        assert not everything[("Service", name)]["spec"]["selector"].items() <= labels.items()
+    pdb = everything[("PodDisruptionBudget", "redfire-backend")]["spec"]
+    assert not pdb["selector"]["matchLabels"].items() <= labels.items()
+    hpa = everything[("HorizontalPodAutoscaler", "redfire-worker")]["spec"]
+    assert hpa["scaleTargetRef"] == {
+        "apiVersion": "apps/v1", "kind": "Deployment", "name": "redfire-worker"
+    }  # fmt: skip
+    (metric,) = hpa["metrics"]
+    assert metric["type"] == "External"
+    assert metric["external"]["metric"]["name"] == "redfire_research_jobs_outstanding"
+    assert metric["external"]["target"] == {"type": "AverageValue", "averageValue": "1"}
+    assert 1 <= hpa["minReplicas"] <= worker["spec"]["replicas"] <= hpa["maxReplicas"]

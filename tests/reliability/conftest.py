@@ -19,7 +19,14 @@ from backend.core.database.migrations import upgrade
 from backend.main import create_app
 from backend.services.users import UserService
 from tests.conftest import TEST_REDIS_URL, create_database, drop_database
-from tests.reliability.support import PASSWORD, ServerProcess, TcpProxy, login, server_env
+from tests.reliability.support import (
+    PASSWORD,
+    ServerProcess,
+    TcpProxy,
+    WorkerProcess,
+    login,
+    server_env,
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,17 @@ class Services:
             **extra,
         )
         return ServerProcess(env, self.workdir)
+
+    def worker(self, name: str, **extra: str) -> WorkerProcess:
+        """A `redfire worker` process (not started) on these services."""
+        env = server_env(
+            database_url=self.database_url,
+            redis_url=self.redis_url,
+            redis_prefix=self.redis_prefix,
+            replica=name,
+            **extra,
+        )
+        return WorkerProcess(env, self.workdir)
 
 
 @contextmanager

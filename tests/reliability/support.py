@@ -298,3 +298,34 @@ def limit_order(price: str = "3400.0", **fields: Any) -> dict[str, Any]:
         "price": price,
         **fields,
     }
+
+
+class WorkerProcess(ServerProcess):
+    """`python -m backend.cli worker --name NAME` in a session of its own, so that `kill()`
+    takes its pool's processes with it (a machine lost, not a process stopped)."""
+
+    def start(self) -> None:
+        """Spawn the worker (it connects to the database already migrated)."""
+        Path(self.env["HOME"]).mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "backend.cli", "worker", "--name", self.replica],
+                env=self.env,
+                cwd=self.workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def kill(self) -> None:
+        """SIGKILL the worker and every process of its session, at once."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        """Kill the worker and its pool if still running (test teardown)."""
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)

@@ -57,12 +57,12 @@ async def get_backtest_service(connection: HTTPConnection) -> BacktestService:
 
 
 async def get_backtest_submission(connection: HTTPConnection) -> BacktestSubmission:
-    """Stores a backtest and queues it on this replica's runner once committed."""
+    """Stores a backtest and queues it: on this replica's runner, or procrastinate's queue."""
     container = container_of(connection)
     return BacktestSubmission(
         _backtest_service(connection),
         reader=container.history.reader,
-        runner=container.backtests,
+        queue=container.backtest_queue,
         max_bars=container.config.backtest.max_bars,
     )
 

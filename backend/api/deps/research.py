@@ -32,12 +32,12 @@ async def get_optimization_service(connection: HTTPConnection) -> OptimizationSe
 
 
 async def get_optimization_submission(connection: HTTPConnection) -> OptimizationSubmission:
-    """Stores an optimisation and queues it on this replica's runner once committed."""
+    """Stores an optimisation and queues it: on this replica's runner, or procrastinate's queue."""
     container = container_of(connection)
     return OptimizationSubmission(
         _optimization_service(connection),
         reader=container.history.reader,
-        runner=container.research,
+        queue=container.research_queue,
         max_bars=container.config.backtest.max_bars,
     )
 

@@ -267,6 +267,17 @@ class ResearchConfig(BaseModel):
     max_genetic_space: int = Field(default=1_000_000, ge=1)
     # Queued or running optimisations one user may have.
     max_queued_per_user: int = Field(default=2, ge=1, le=1000)
+    # Where research jobs run: "procrastinate" (queued in PostgreSQL, run by `redfire worker`
+    # processes) or "local" (a process pool inside the API). Unset: procrastinate on
+    # PostgreSQL, local on SQLite (see AppConfig.research_engine).
+    engine: Literal["local", "procrastinate"] | None = None
+    # A worker writes its heartbeat this often; a worker silent for `stalled_after_seconds`
+    # is gone, and a live worker queues its jobs again.
+    heartbeat_seconds: float = Field(default=10.0, gt=0, le=300)
+    stalled_after_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # `redfire worker` serves its metrics on this port (GET /metrics, METRICS__TOKEN as the
+    # API's); 0 serves none.
+    metrics_port: int = Field(default=9100, ge=0, le=65535)
 
 
 class MarketConfig(BaseModel):

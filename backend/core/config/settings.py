@@ -180,6 +180,22 @@ class AppConfig(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _research_engine_needs_postgresql(self) -> AppConfig:
+        if self.research.engine == "procrastinate" and self.database.is_sqlite:
+            raise ValueError(
+                "research.engine: procrastinate keeps its jobs in PostgreSQL; on SQLite use "
+                "RESEARCH__ENGINE=local (the default there)"
+            )
+        return self
+
+    @property
+    def research_engine(self) -> Literal["local", "procrastinate"]:
+        """Where research jobs run: procrastinate workers on PostgreSQL unless set to local."""
+        if self.research.engine is not None:
+            return self.research.engine
+        return "local" if self.database.is_sqlite else "procrastinate"
+
     @property
     def is_production(self) -> bool:
         """True in production: what is not set is closed."""

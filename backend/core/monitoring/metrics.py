@@ -167,3 +167,21 @@ RESEARCH_JOB_DURATION = Histogram(
 RESEARCH_COMBINATIONS = Counter(
     "redfire_research_combinations_total", "Combinations done (each one backtest, or refused)"
 )
+# procrastinate's queue (PostgreSQL engine), read from its table by every API replica (each
+# reports the same numbers: aggregate with max).
+RESEARCH_QUEUE_JOBS = Gauge(
+    "redfire_research_queue_jobs",
+    "Research jobs in procrastinate's queue: todo (waiting for a worker) or doing",
+    ["status"],
+)
+RESEARCH_QUEUE_OLDEST_TODO = Gauge(
+    "redfire_research_queue_oldest_todo_seconds",
+    "How long the oldest research job waiting for a worker has waited (0: none waits)",
+)
+# Observed by whoever starts the job (a `redfire worker`, or the API's local pool).
+RESEARCH_JOB_WAIT = Histogram(
+    "redfire_research_job_wait_seconds",
+    "From enqueue (the row stored) to start (claimed) of a research job's first run",
+    ["kind"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800),
+)

@@ -172,11 +172,14 @@ class BacktestService:
         bars: BarSeries,
         feed: HistoryFeed | None = None,
         bar_count: int | None = None,
+        stored_range: dict[str, Any] | None = None,
+        bars_csv: bytes | None = None,
     ) -> tuple[Backtest, BacktestJob]:
         """A queued backtest and the job that runs it; 422 for an unknown class or parameters,
         429 when the user has the most backtests queued or running.
 
-        `bars` are uploaded bars, or (with a `feed` of `bar_count` stored bars) empty.
+        `bars` are uploaded bars, or (with a `feed` of `bar_count` stored bars) empty. Kept for
+        a worker: the upload gzipped (`bars_csv`) or the range of stored bars (`stored_range`).
         """
         strategy = self.registry.entry(request.class_name)
         parameters = self.registry.validate(request.class_name, request.parameters)
@@ -198,6 +201,8 @@ class BacktestService:
             bar_count=bars.bar_count if bar_count is None else bar_count,
             trade_count=0,
             replica=self.replica,
+            request=stored_range,
+            bars_csv=bars_csv,
         )
         session.add(backtest)
         await session.flush()
@@ -262,21 +267,22 @@ async def mark_running(session: AsyncSession, backtest_id: int) -> None:
     await _set(session, backtest_id, values)
 
 
+def finished_values(result: StoredResult) -> dict[str, Any]:
+    """A finished backtest's columns: its results and chart."""
+    return {
+        "status": BacktestStatus.FINISHED,
+        "statistics": result.statistics,
+        "trade_count": result.trade_count,
+        "trades": result.trades,
+        "daily": result.daily,
+        "equity_png": result.equity_png,
+        "finished_at": utcnow(),
+    }
+
+
 async def mark_finished(session: AsyncSession, backtest_id: int, result: StoredResult) -> None:
     """running -> finished, with the results and the chart."""
-    await _set(
-        session,
-        backtest_id,
-        {
-            "status": BacktestStatus.FINISHED,
-            "statistics": result.statistics,
-            "trade_count": result.trade_count,
-            "trades": result.trades,
-            "daily": result.daily,
-            "equity_png": result.equity_png,
-            "finished_at": utcnow(),
-        },
-    )
+    await _set(session, backtest_id, finished_values(result))
 
 
 async def stored_chart(session: AsyncSession, backtest: Backtest) -> bytes:

@@ -1,16 +1,19 @@
-"""BacktestSubmission: a backtest accepted, stored and handed to the runner once committed."""
+"""BacktestSubmission: a backtest accepted, stored and queued (the API's runner, or
+procrastinate's queue with its inputs kept on the row)."""
 
 from __future__ import annotations
 
 import asyncio
+import gzip
+from typing import BinaryIO
 
 from backend.core.database.unit_of_work import UnitOfWork
 from backend.models.backtest import Backtest
 from backend.schemas.backtests import BacktestCreate, BacktestFromHistory, BacktestFromTicks
 from backend.services.backtest.bars import BarSeries
 from backend.services.backtest.history_feed import HistoryFeed, count_replayable_bars
-from backend.services.backtest.runner import BacktestRunner
-from backend.services.backtest.service import BacktestJob, BacktestService, NoStoredTicksError
+from backend.services.backtest.queueing import BacktestQueue
+from backend.services.backtest.service import BacktestService, NoStoredTicksError
 from backend.services.market.intervals import BarInterval
 from backend.services.market.reading import BarReader
 
@@ -23,12 +26,12 @@ class BacktestSubmission:
         backtests: BacktestService,
         *,
         reader: BarReader,
-        runner: BacktestRunner,
+        queue: BacktestQueue,
         max_bars: int,
     ) -> None:
         self.backtests = backtests
         self.reader = reader
-        self.runner = runner
+        self.queue = queue
         self.max_bars = max_bars
 
     def check_class(self, create: BacktestCreate) -> None:
@@ -61,25 +64,40 @@ class BacktestSubmission:
             start=create.start, end=create.end,
         )  # fmt: skip
         bars = BarSeries.build(create.symbol, [], ([], [], [], []), [])
+        stored_range = None
+        if self.queue.keeps_inputs:
+            stored_range = create.model_dump(mode="json", include={"interval", "start", "end"})
         backtest, job = await self.backtests.create(
-            work.session, user_id=user_id, request=create, bars=bars, feed=feed, bar_count=count
-        )
-        self._queue_after_commit(work, job)
+            work.session, user_id=user_id, request=create, bars=bars, feed=feed,
+            bar_count=count, stored_range=stored_range,
+        )  # fmt: skip
+        await self.queue.enqueue(work, backtest, job)
         return backtest
+
+    async def kept_upload(self, upload: BinaryIO) -> bytes | None:
+        """The uploaded CSV gzipped, when the row must keep it (a worker runs it); read again
+        from its spooled file, off the event loop."""
+        if not self.queue.keeps_inputs:
+            return None
+
+        def pack() -> bytes:
+            upload.seek(0)
+            return gzip.compress(upload.read(), 6)
+
+        return await asyncio.to_thread(pack)
 
     async def from_upload(
-        self, work: UnitOfWork, *, user_id: int, create: BacktestCreate, bars: BarSeries
+        self,
+        work: UnitOfWork,
+        *,
+        user_id: int,
+        create: BacktestCreate,
+        bars: BarSeries,
+        bars_csv: bytes | None = None,
     ) -> Backtest:
-        """Replay the bars of an uploaded CSV (parsed by the caller)."""
+        """Replay the bars of an uploaded CSV (parsed by the caller; kept if `bars_csv`)."""
         backtest, job = await self.backtests.create(
-            work.session, user_id=user_id, request=create, bars=bars
+            work.session, user_id=user_id, request=create, bars=bars, bars_csv=bars_csv
         )
-        self._queue_after_commit(work, job)
+        await self.queue.enqueue(work, backtest, job)
         return backtest
-
-    def _queue_after_commit(self, work: UnitOfWork, job: BacktestJob) -> None:
-        # The runner records progress in its own sessions: the row must be committed first.
-        async def submit() -> None:
-            self.runner.submit(job)
-
-        work.after_commit(submit)

@@ -37,6 +37,7 @@ from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.monitoring.metrics import (
     RESEARCH_COMBINATIONS,
     RESEARCH_JOB_DURATION,
+    RESEARCH_JOB_WAIT,
     RESEARCH_JOBS,
     RESEARCH_JOBS_QUEUED,
     RESEARCH_JOBS_RUNNING,
@@ -68,6 +69,13 @@ Publish = Callable[[int, dict[str, Any]], None]
 MAX_RETRIES = 2
 
 
+def observe_wait(kind: str, created: datetime, started: datetime | None, attempt: int) -> None:
+    """A research job's wait from enqueue (its row stored) to its first run's start."""
+    if attempt == 1 and started is not None:
+        waited = (started - created).total_seconds()
+        RESEARCH_JOB_WAIT.labels(kind=kind).observe(max(0.0, waited))
+
+
 def cost_model(settings: dict[str, Any]) -> tuple[CostModel, RatioSettings, datetime | None]:
     """The stored (resolved) settings as the backtest engine takes them."""
     costs = CostModel(
@@ -93,8 +101,13 @@ class OptimizationRunner:
         registry: StrategyRegistry,
         reader: BarReader,
         publish: Publish,
+        *,
+        job_worker: bool = False,
     ) -> None:
         self.config = config
+        # In a `redfire worker` the job engine decides what runs: a row still `running` is
+        # one whose worker died (claimed again), and nothing is queued again at start.
+        self.job_worker = job_worker
         self.research = config.research
         self.database = database
         self.registry = registry
@@ -117,6 +130,8 @@ class OptimizationRunner:
         """Open the pool; queue again what this replica had not finished."""
         self._executor = self._new_pool()
         self._directory = Path(tempfile.mkdtemp(prefix="redfire-research-"))
+        if self.job_worker:
+            return
         async with self.database.session() as session:
             ids = await requeue_unfinished(session, self.replica)
         if ids:
@@ -183,6 +198,18 @@ class OptimizationRunner:
         RESEARCH_JOBS_QUEUED.inc()
         task.add_done_callback(lambda _: self._ended(optimization_id))
 
+    async def run(self, optimization_id: int) -> None:
+        """Run one optimisation here until it has its result (a worker's job). Cancelled, the
+        search stops at its next combination and writes nothing."""
+        self.submit(optimization_id)
+        try:
+            # A run retried after its worker process died is a new task (see _ended).
+            while (task := self._tasks.get(optimization_id)) is not None:
+                await asyncio.shield(task)
+        except asyncio.CancelledError:
+            self.cancel(optimization_id)
+            raise
+
     def _ended(self, optimization_id: int) -> None:
         self._tasks.pop(optimization_id, None)
         if optimization_id in self._requeued:
@@ -234,13 +261,17 @@ class OptimizationRunner:
 
     async def _run_claimed(self, optimization_id: int) -> None:
         async with self.database.session() as session:
-            optimization = await claim(session, optimization_id)
+            optimization = await claim(
+                session, optimization_id, replica=self.replica, again=self.job_worker
+            )
             if optimization is None:
                 return
             bars_csv = await session.scalar(
                 select(Optimization.bars_csv).where(Optimization.id == optimization_id)
             )
         user_id = optimization.user_id
+        observe_wait("optimization", optimization.created_at, optimization.started_at,
+                     optimization.attempt)  # fmt: skip
         self._publish(optimization, OptimizationStatus.RUNNING, 0)
         began = time.monotonic()
         cancelled = self._cancels.setdefault(optimization_id, threading.Event())
@@ -278,7 +309,7 @@ class OptimizationRunner:
         RESEARCH_JOB_DURATION.observe(time.monotonic() - began)
         if retry:
             async with self.database.session() as session:
-                requeued = await requeue(session, optimization_id)
+                requeued = await requeue(session, optimization)
             if requeued:  # runs again once this task has ended (see _ended)
                 self._requeued.add(optimization_id)
                 RESEARCH_JOBS.labels(outcome="retried").inc()
@@ -289,7 +320,7 @@ class OptimizationRunner:
                 if outcome is not None:
                     status = await finish(session, optimization, outcome)
                 elif error is not None:
-                    status = await fail(session, optimization_id, error)
+                    status = await fail(session, optimization, error)
                 else:
                     status = OptimizationStatus.CANCELLED
         self._attempts.pop(optimization_id, None)
@@ -382,7 +413,7 @@ class OptimizationRunner:
         while (latest := self._progress.pop(optimization_id, None)) is not None:
             _, done, _ = latest
             async with self.database.session() as session:
-                still_running = await record_progress(session, optimization_id, done)
+                still_running = await record_progress(session, optimization, done)
             if not still_running:
                 self.cancel(optimization_id)
                 return
@@ -415,36 +446,58 @@ async def requeue_unfinished(session: AsyncSession, replica: str) -> list[int]:
     return ids
 
 
-async def requeue(session: AsyncSession, optimization_id: int) -> bool:
+def _still_mine(optimization: Optimization) -> tuple[Any, ...]:
+    """The row is running under this run's claim (not cancelled, not claimed again since)."""
+    return (
+        Optimization.id == optimization.id,
+        Optimization.status == OptimizationStatus.RUNNING,
+        Optimization.attempt == optimization.attempt,
+    )
+
+
+async def requeue(session: AsyncSession, optimization: Optimization) -> bool:
     """running -> queued from the start (its worker died); False when it was cancelled."""
     result = await session.execute(
         update(Optimization)
-        .where(
-            Optimization.id == optimization_id, Optimization.status == OptimizationStatus.RUNNING
-        )
+        .where(*_still_mine(optimization))
         .values(status=OptimizationStatus.QUEUED, done=0, started_at=None, updated_at=utcnow())
     )
     return bool(getattr(result, "rowcount", 0))
 
 
-async def claim(session: AsyncSession, optimization_id: int) -> Optimization | None:
-    """queued -> running; None when it is not queued (cancelled, or taken).
+async def claim(
+    session: AsyncSession, optimization_id: int, *, replica: str, again: bool = False
+) -> Optimization | None:
+    """queued -> running under a new attempt, on `replica` (the API replica or worker running
+    it); None when it is not queued (cancelled, ended, taken). With `again` (a job retried
+    after its worker died) a running row is claimed too: the run it leaves behind, if still
+    alive somewhere, no longer writes (see `_still_mine`).
 
     The row is locked first: a replica adopting a departed one's optimisation submits it
     inside its own transaction, and on PostgreSQL an UPDATE whose WHERE fails on the last
     committed version (still `running`, the departed replica's) skips the row without waiting
     for that transaction. FOR UPDATE waits, then reads the version it committed."""
-    status = await session.scalar(
-        select(Optimization.status).where(Optimization.id == optimization_id).with_for_update()
-    )
-    if status is not OptimizationStatus.QUEUED:
+    row = (
+        await session.execute(
+            select(Optimization.status, Optimization.attempt)
+            .where(Optimization.id == optimization_id)
+            .with_for_update()
+        )
+    ).one_or_none()
+    claimable = UNFINISHED if again else (OptimizationStatus.QUEUED,)
+    if row is None or row.status not in claimable:
         return None
     now = utcnow()
     result = await session.execute(
         update(Optimization)
-        .where(Optimization.id == optimization_id, Optimization.status == OptimizationStatus.QUEUED)
-        .values(status=OptimizationStatus.RUNNING, started_at=now, updated_at=now)
-    )
+        .where(
+            Optimization.id == optimization_id,
+            Optimization.status.in_(claimable),
+            Optimization.attempt == row.attempt,
+        )
+        .values(status=OptimizationStatus.RUNNING, attempt=row.attempt + 1, done=0,
+                replica=replica, started_at=now, updated_at=now)
+    )  # fmt: skip
     if not getattr(result, "rowcount", 0):
         return None
     optimization = await session.get(Optimization, optimization_id)
@@ -454,13 +507,11 @@ async def claim(session: AsyncSession, optimization_id: int) -> Optimization | N
     return optimization
 
 
-async def record_progress(session: AsyncSession, optimization_id: int, done: int) -> bool:
-    """Write `done`; False when the optimisation is no longer running (cancelled)."""
+async def record_progress(session: AsyncSession, optimization: Optimization, done: int) -> bool:
+    """Write `done`; False when the optimisation is no longer this run's (cancelled)."""
     result = await session.execute(
         update(Optimization)
-        .where(
-            Optimization.id == optimization_id, Optimization.status == OptimizationStatus.RUNNING
-        )
+        .where(*_still_mine(optimization))
         .values(done=done, updated_at=utcnow())
     )
     return bool(getattr(result, "rowcount", 0))
@@ -474,10 +525,7 @@ async def finish(
     now = utcnow()
     result = await session.execute(
         update(Optimization)
-        .where(
-            Optimization.id == optimization.id,
-            Optimization.status == OptimizationStatus.RUNNING,
-        )
+        .where(*_still_mine(optimization))
         .values(
             status=OptimizationStatus.FINISHED,
             done=optimization.total,
@@ -493,13 +541,12 @@ async def finish(
     return OptimizationStatus.CANCELLED
 
 
-async def fail(session: AsyncSession, optimization_id: int, error: str) -> OptimizationStatus:
+async def fail(session: AsyncSession, optimization: Optimization, error: str) -> OptimizationStatus:
     """running -> failed, saying why (a cancelled one stays cancelled)."""
     now = utcnow()
-    running = Optimization.status == OptimizationStatus.RUNNING
     result = await session.execute(
         update(Optimization)
-        .where(Optimization.id == optimization_id, running)
+        .where(*_still_mine(optimization))
         .values(status=OptimizationStatus.FAILED, error=error[:2000], finished_at=now,
                 updated_at=now)
     )  # fmt: skip

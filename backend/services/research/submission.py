@@ -1,5 +1,5 @@
-"""OptimizationSubmission: an optimisation accepted, stored and handed to the runner once
-committed; cancelled likewise."""
+"""OptimizationSubmission: an optimisation accepted, stored and queued (the local runner or
+procrastinate's queue, see queueing.py); cancelled likewise."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from backend.services.backtest.history_feed import count_replayable_bars
 from backend.services.backtest.window import split_at
 from backend.services.market.intervals import BarInterval
 from backend.services.market.reading import BarReader
-from backend.services.research.runner import OptimizationRunner
+from backend.services.research.queueing import ResearchQueue
 from backend.services.research.service import OptimizationService, SweepPlan
 
 # The request as stored and its validated plan (OptimizationService.plan).
@@ -30,12 +30,12 @@ class OptimizationSubmission:
         optimizations: OptimizationService,
         *,
         reader: BarReader,
-        runner: OptimizationRunner,
+        queue: ResearchQueue,
         max_bars: int,
     ) -> None:
         self.optimizations = optimizations
         self.reader = reader
-        self.runner = runner
+        self.queue = queue
         self.max_bars = max_bars
 
     async def reserve(self, work: UnitOfWork, *, user_id: int) -> None:
@@ -58,7 +58,7 @@ class OptimizationSubmission:
             work.session, user_id=user_id, sweep=create, request=stored, plan=plan,
             source="history", bar_count=count,
         )  # fmt: skip
-        self._queue_after_commit(work, optimization.id)
+        await self.queue.enqueue(work, optimization)
         return optimization
 
     def plan(self, create: OptimizationSweep) -> PlannedSweep:
@@ -86,24 +86,13 @@ class OptimizationSubmission:
             work.session, user_id=user_id, sweep=create, request=stored, plan=plan,
             source="csv", bar_count=bars.bar_count, bars_csv=packed,
         )  # fmt: skip
-        self._queue_after_commit(work, optimization.id)
+        await self.queue.enqueue(work, optimization)
         return optimization
 
     async def cancel(self, work: UnitOfWork, *, user_id: int, optimization_id: int) -> Optimization:
-        """Cancelled in the database; the runner is told once that is committed."""
+        """Cancelled in the database, and its job with it."""
         optimization = await self.optimizations.cancel(
             work.session, user_id=user_id, optimization_id=optimization_id
         )
-
-        async def stop() -> None:
-            self.runner.cancel(optimization_id)
-
-        work.after_commit(stop)
+        await self.queue.cancel(work, optimization)
         return optimization
-
-    def _queue_after_commit(self, work: UnitOfWork, optimization_id: int) -> None:
-        # The runner reads the row in its own session: it must be committed first.
-        async def submit() -> None:
-            self.runner.submit(optimization_id)
-
-        work.after_commit(submit)
