@@ -6,6 +6,8 @@ from fastapi import APIRouter, FastAPI
 
 from backend.api import (
     admin,
+    admin_api_keys,
+    api_keys,
     auth,
     backtest_results,
     backtests,
@@ -42,6 +44,8 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     optimizations.router,
     optimization_results.router,
     admin.router,
+    api_keys.router,
+    admin_api_keys.router,
     ws.router,
 )
 

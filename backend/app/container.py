@@ -14,6 +14,7 @@ from backend.core.lifecycle.manager import ApplicationLifecycleManager
 from backend.core.messaging.port import Messaging
 from backend.core.monitoring.health import HealthRegistry
 from backend.core.security import SecurityComponents
+from backend.services.apikeys.guard import ApiKeyGuard
 from backend.services.auth.access import AccessGuard
 from backend.services.auth.revocations import RevocationStore
 from backend.services.backtest.runner import BacktestRunner
@@ -34,6 +35,7 @@ class AppContainer:
     security: SecurityComponents
     revocations: RevocationStore
     access: AccessGuard
+    api_keys: ApiKeyGuard
     trading: TradingComponents
     stream: StreamComponents
     strategies: StrategyEngine

@@ -1,6 +1,7 @@
 """ORM models; importing this package registers them all on Base.metadata."""
 
 from backend.models.account import Account, Position
+from backend.models.api_key import ApiKey
 from backend.models.backtest import Backtest
 from backend.models.control import IdempotencyKey, RiskSettings
 from backend.models.market import MarketBar, MarketBarHour, MarketTick
@@ -13,6 +14,7 @@ from backend.models.user import User
 
 __all__ = [
     "Account",
+    "ApiKey",
     "Backtest",
     "IdempotencyKey",
     "MarketBar",
