@@ -70,6 +70,13 @@ def register(**changes: Any) -> Hostile:
     return Hostile("POST", "/api/v1/auth/register", {"json": {**USER, **changes}}, who="anonymous")
 
 
+def api_key(**changes: Any) -> Hostile:
+    """POST /api-keys with `changes` applied to a valid read key."""
+    return Hostile(
+        "POST", "/api/v1/api-keys", {"json": {"name": "bot", "scopes": ["read"], **changes}}
+    )
+
+
 def get(path: str, statuses: tuple[int, ...] = (422,), who: str = "trader") -> Hostile:
     """GET `path`."""
     return Hostile("GET", path, {}, statuses, who)
@@ -213,6 +220,16 @@ BODIES: dict[str, Hostile] = {
     "Idempotency-Key of 256 characters": Hostile(
         "POST", "/api/v1/orders", {"json": ORDER, "headers": {"Idempotency-Key": "k" * 256}}
     ),
+    "NUL in an API key name": api_key(name="bot\x00"),
+    "escape sequence in an API key name": api_key(name="\x1b[2Jbot"),
+    "unknown API key scope": api_key(scopes=["admin"]),
+    "no API key scope": api_key(scopes=[]),
+    "API key network that is not one": api_key(allowed_networks=["10.0.0.0/33"]),
+    "SQL as an API key network": api_key(allowed_networks=["' OR 1=1 --"]),
+    "33 API key networks": api_key(allowed_networks=["10.0.0.0/8"] * 33),
+    "API key expiry in the past": api_key(expires_at="2001-01-01T00:00:00Z"),
+    "API key expiry without a zone": api_key(expires_at="2999-01-01T00:00:00"),
+    "owner smuggled into an API key": api_key(user_id=1),
 }
 PATHS: dict[str, Hostile] = {
     "encoded traversal in an order id": get("/api/v1/orders/..%2F..%2Fetc%2Fpasswd", (404, 422)),
@@ -231,6 +248,10 @@ PATHS: dict[str, Hostile] = {
     "SQL as an id": get("/api/v1/orders/1%20OR%201=1"),
     "encoded traversal in a symbol": get("/api/v1/market/ticks/..%2F..%2Fsecrets", (404,)),
     "NUL as a symbol": get("/api/v1/market/ticks/%00", (404, 422)),
+    "API key id over INTEGER": Hostile("DELETE", f"/api/v1/api-keys/{2**31}", {}),
+    "API key owner filter over INTEGER": get(
+        f"/api/v1/admin/api-keys?user_id={2**31}", who="admin"
+    ),
     "offset over BIGINT": get(f"/api/v1/orders?offset={10**20}"),
     "limit 0": get("/api/v1/orders?limit=0"),
     "limit 501": get("/api/v1/orders?limit=501"),

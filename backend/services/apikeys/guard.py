@@ -99,7 +99,7 @@ class ApiKeyGuard:
         self.failures = failures
         self.last_used_interval = last_used_interval
         self._records: dict[str, _KeyRecord] = {}
-        self._last_used: dict[int, float] = {}
+        self._last_used: dict[str, float] = {}  # by public id
         invalidations.add_listener(self._invalidated)
 
     async def authenticate(self, raw: str, *, client_ip: str) -> KeyHolder:
@@ -200,12 +200,12 @@ class ApiKeyGuard:
     async def _record_use(self, record: _KeyRecord, public_id: str, client_ip: str) -> None:
         """Write `last_used_at` (and audit the use) at most once per interval per replica."""
         now = time.monotonic()
-        last = self._last_used.get(record.key_id)
+        last = self._last_used.get(public_id)
         if last is not None and now - last < self.last_used_interval:
             return
         if len(self._last_used) >= MAX_REMEMBERED_KEYS:
             self._last_used.clear()
-        self._last_used[record.key_id] = now
+        self._last_used[public_id] = now
         logger.info("api_key_used", key=public_id, user_id=record.user_id, client_ip=client_ip)
         statement = update(ApiKey).where(ApiKey.id == record.key_id).values(last_used_at=utcnow())
         try:
