@@ -8,7 +8,7 @@ from backend.api.base_path import API_PREFIX
 from backend.api.deps.connection import SessionDep, UnitOfWorkDep
 from backend.api.deps.login import LoggedInUser
 from backend.api.deps.parameters import IntegerId, PageParamsDep
-from backend.api.deps.services import ApiKeyServiceDep
+from backend.api.deps.programs import ApiKeyServiceDep
 from backend.api.responses import error_responses
 from backend.api.strict_json import StrictJSONRoute
 from backend.schemas.api_keys import ApiKeyCreate, ApiKeyCreated, ApiKeyRead

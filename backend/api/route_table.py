@@ -18,10 +18,12 @@ from backend.api import (
     optimization_results,
     optimizations,
     orders,
+    signals,
     strategies,
     strategy_control,
     trades,
     users,
+    webhooks,
     ws,
 )
 from backend.api.responses import ANY_REQUEST_ERRORS, API_ERRORS
@@ -46,6 +48,8 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     admin.router,
     api_keys.router,
     admin_api_keys.router,
+    webhooks.router,
+    signals.router,
     ws.router,
 )
 

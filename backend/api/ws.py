@@ -9,7 +9,8 @@ from fastapi import APIRouter, Header, Query, Response, WebSocket
 from backend.api.base_path import API_PREFIX
 from backend.api.deps.connection import ClientIPDep, DatabaseDep
 from backend.api.deps.platform import StreamHubDep
-from backend.api.deps.services import ApiKeyGuardDep, AuthServiceDep
+from backend.api.deps.programs import ApiKeyGuardDep
+from backend.api.deps.services import AuthServiceDep
 from backend.api.responses import error_responses
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.errors import RedFireError

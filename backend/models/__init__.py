@@ -11,6 +11,7 @@ from backend.models.replica import Replica
 from backend.models.revocation import RevokedSession, UsedRefreshToken
 from backend.models.strategy import Strategy
 from backend.models.user import User
+from backend.models.webhook import Webhook, WebhookDelivery
 
 __all__ = [
     "Account",
@@ -32,4 +33,6 @@ __all__ = [
     "Trade",
     "UsedRefreshToken",
     "User",
+    "Webhook",
+    "WebhookDelivery",
 ]

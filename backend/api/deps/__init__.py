@@ -11,6 +11,7 @@ identity.py: the caller (CurrentUser, TraderUser, AdminUser, ...); login.py: log
 principal.py: the caller from the credentials alone (CurrentPrincipal, TraderPrincipal);
 api_key.py: an X-API-Key and its scopes;
 services.py: accounts and trading (OrderServiceDep, RiskSettingsDep, ...);
+programs.py: API keys and webhooks;
 platform.py: strategies, backtests, market history, the stream, operations;
 research.py: optimisations;
 parameters.py: paging and path ids.

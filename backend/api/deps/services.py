@@ -8,8 +8,6 @@ from fastapi import Depends
 from fastapi.requests import HTTPConnection
 
 from backend.api.deps.connection import container_of
-from backend.services.apikeys.guard import ApiKeyGuard
-from backend.services.apikeys.service import ApiKeyService
 from backend.services.auth import AuthService
 from backend.services.auth.access import AccessGuard
 from backend.services.market.quotes import MarketDataService
@@ -48,17 +46,6 @@ async def get_access_guard(connection: HTTPConnection) -> AccessGuard:
     return container_of(connection).access
 
 
-async def get_api_key_guard(connection: HTTPConnection) -> ApiKeyGuard:
-    """API key checks (the WebSocket's; HTTP requests go through identity.py)."""
-    return container_of(connection).api_keys
-
-
-async def get_api_key_service(connection: HTTPConnection) -> ApiKeyService:
-    """Create, list and revoke API keys."""
-    security = container_of(connection).security
-    return ApiKeyService(security.digester, security.invalidations)
-
-
 async def get_order_service(connection: HTTPConnection) -> OrderService:
     """The order path shared by people and strategies."""
     return container_of(connection).trading.orders
@@ -90,8 +77,6 @@ AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
 UserServiceDep = Annotated[UserService, Depends(get_user_service)]
 UserAdministrationDep = Annotated[UserAdministration, Depends(get_user_administration)]
 AccessGuardDep = Annotated[AccessGuard, Depends(get_access_guard)]
-ApiKeyGuardDep = Annotated[ApiKeyGuard, Depends(get_api_key_guard)]
-ApiKeyServiceDep = Annotated[ApiKeyService, Depends(get_api_key_service)]
 OrderServiceDep = Annotated[OrderService, Depends(get_order_service)]
 MarketEngineDep = Annotated[RedFireVnPyEngine, Depends(get_market_engine)]
 AccountDefaultsDep = Annotated[AccountDefaults, Depends(get_account_defaults)]

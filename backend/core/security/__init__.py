@@ -29,6 +29,8 @@ class SecurityComponents:
     digester: SecretDigester
     # Failed API key and webhook secret attempts per client address (brute force).
     credential_failures: RateLimiter
+    # Authenticated deliveries per webhook.
+    webhook_limiter: RateLimiter
 
 
 def build_security(config: AppConfig, messaging: Messaging) -> SecurityComponents:
@@ -70,6 +72,12 @@ def build_security(config: AppConfig, messaging: Messaging) -> SecurityComponent
             name="credential-failures",
             limit=security.api_key_failure_limit,
             window=security.api_key_failure_window_seconds,
+        ),
+        webhook_limiter=RateLimiter(
+            cache,
+            name="webhook",
+            limit=security.webhook_rate_limit,
+            window=security.webhook_rate_window_seconds,
         ),
     )
 

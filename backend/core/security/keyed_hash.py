@@ -7,6 +7,7 @@ Every comparison is timing-safe.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -40,9 +41,20 @@ class SecretDigester:
         equal = hmac.compare_digest(self.digest(secret), expected)
         return equal and stored is not None
 
-    def sign(self, secret: str, body: bytes) -> str:
-        """HMAC-SHA256 of `body` keyed with `secret`, hex (a webhook's signature)."""
-        return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    def derive_secret(self, label: str) -> str:
+        """A secret only this server can recompute (a webhook's, from its id and salt)."""
+        digest = hmac.new(self._pepper, f"redfire-webhook:{label}".encode(), hashlib.sha256)
+        return base64.urlsafe_b64encode(digest.digest()).decode().rstrip("=")
+
+
+def sign(secret: str, body: bytes) -> str:
+    """HMAC-SHA256 of `body` keyed with `secret`, hex (a webhook delivery's signature)."""
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def same_text(given: str, expected: str) -> bool:
+    """Timing-safe equality of two texts (non-ASCII input never equals, never raises)."""
+    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def new_api_key() -> tuple[str, str, str]:
