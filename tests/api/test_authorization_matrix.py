@@ -29,6 +29,7 @@ from tests.api.conftest import DEFAULT_PASSWORD, Account, MakeAccount, login
 from tests.api.contract import assert_error_response
 from tests.api.keys import create_key, key_headers
 from tests.api.stream import serve, ws_client
+from tests.api.webhooks import create_webhook
 
 IF = "IF2412.CFFEX"
 ANONYMOUS, VIEWER, TRADER, OTHER, ADMIN = "anonymous", "viewer", "trader", "other", "admin"
@@ -51,6 +52,9 @@ class World:
     optimization_id: int
     spare_refresh_token: str
     api_key_id: int = 0
+    webhook_id: int = 0
+    hook: str = ""
+    hook_secret: str = ""
 
     def path(self, template: str) -> str:
         """The template with the trader's objects (and the viewer as the administered user)."""
@@ -62,6 +66,8 @@ class World:
             user_id=self.accounts[VIEWER].id,
             symbol=IF,
             key_id=self.api_key_id,
+            webhook_id=self.webhook_id,
+            hook=self.hook,
         )
 
 
@@ -105,6 +111,12 @@ def owned_by_user(ok: int) -> dict[str, int]:
 def admin_only(ok: int) -> dict[str, int]:
     """Administrators only."""
     return _status(401, 403, 403, 403, ok)
+
+
+def _signal(world: World, role: str) -> dict[str, Any]:
+    """A TradingView alert to the trader's webhook, one per role (none is a redelivery)."""
+    alert = {"id": f"alert of {role}", "symbol": IF, "action": "buy", "quantity": "1"}
+    return {"json": {**alert, "secret": world.hook_secret}}
 
 
 def json_body(value: dict[str, Any]) -> Body:
@@ -210,6 +222,13 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/api-keys"): Row(user(201), json_body({"name": "bot", "scopes": ["read"]})),
     ("GET", "/api/v1/api-keys"): Row(user(200)),
     ("DELETE", "/api/v1/api-keys/{key_id}"): Row(owned_by_user(204)),
+    ("POST", "/api/v1/webhooks"): Row(trading(201), json_body({"name": "hook"})),
+    ("GET", "/api/v1/webhooks"): Row(user(200)),
+    ("GET", "/api/v1/webhooks/{webhook_id}"): Row(owned_read(200)),
+    ("DELETE", "/api/v1/webhooks/{webhook_id}"): Row(owned_by_user(204)),
+    ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): Row(owned_read(200)),
+    # No login: the webhook's unguessable URL and its secret are the credentials.
+    ("POST", "/api/v1/signals/{hook}"): Row(public(201), _signal),
     ("GET", "/api/v1/admin/api-keys"): Row(admin_only(200)),
     ("DELETE", "/api/v1/admin/api-keys/{key_id}"): Row(admin_only(204)),
     # The WebSocket's entry in the OpenAPI document: plain HTTP is told to upgrade.
@@ -274,8 +293,16 @@ async def _world(client: httpx.AsyncClient, container: AppContainer, make: MakeA
     spare = await login(client, accounts[VIEWER].username, DEFAULT_PASSWORD)
     ids = order.json()["id"], strategy.json()["id"], backtest_id, optimization_id
     key = await create_key(client, accounts[TRADER], "read")
-    refresh_token = spare.json()["refresh_token"]
-    return World(accounts, *ids, spare_refresh_token=refresh_token, api_key_id=key["id"])
+    hook = await create_webhook(client, accounts[TRADER])
+    return World(
+        accounts,
+        *ids,
+        spare_refresh_token=spare.json()["refresh_token"],
+        api_key_id=key["id"],
+        webhook_id=hook["id"],
+        hook=hook["url"].rsplit("/", 1)[1],
+        hook_secret=hook["secret"],
+    )
 
 
 def _strategy_seed() -> dict[str, Any]:
@@ -337,6 +364,8 @@ LOGIN_ONLY = {
     ("POST", "/api/v1/api-keys"),
     ("GET", "/api/v1/api-keys"),
     ("DELETE", "/api/v1/api-keys/{key_id}"),
+    ("POST", "/api/v1/webhooks"),
+    ("DELETE", "/api/v1/webhooks/{webhook_id}"),
 }
 READ_KEY, TRADE_KEY, ADMIN_KEY = "read key", "trade key", "admin's trade key"
 AUTHENTICATED = sorted(key for key, row in MATRIX.items() if row.expected[ANONYMOUS] == 401)

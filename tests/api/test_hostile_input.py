@@ -88,6 +88,7 @@ async def _chunks(size: int) -> AsyncIterator[bytes]:
 
 
 DEEP = 10_000
+UNKNOWN_HOOK = "A" * 32
 BODIES: dict[str, Hostile] = {
     "oversized body": raw_order(b" " * (LIMIT + 1), (413,)),
     "oversized body without Content-Length": Hostile(
@@ -230,6 +231,29 @@ BODIES: dict[str, Hostile] = {
     "API key expiry in the past": api_key(expires_at="2001-01-01T00:00:00Z"),
     "API key expiry without a zone": api_key(expires_at="2999-01-01T00:00:00"),
     "owner smuggled into an API key": api_key(user_id=1),
+    "NUL in a webhook name": Hostile("POST", "/api/v1/webhooks", {"json": {"name": "a\x00"}}),
+    "unknown webhook auth": Hostile(
+        "POST", "/api/v1/webhooks", {"json": {"name": "a", "auth": "none"}}
+    ),
+    "webhook strategy id over INTEGER": Hostile(
+        "POST", "/api/v1/webhooks", {"json": {"name": "a", "strategy_id": 2**31}}
+    ),
+    "owner smuggled into a webhook": Hostile(
+        "POST", "/api/v1/webhooks", {"json": {"name": "a", "user_id": 1}}
+    ),
+    "oversized alert": Hostile(
+        "POST", f"/api/v1/signals/{UNKNOWN_HOOK}", {"content": b" " * 20_000}, (413,), "anonymous"
+    ),
+    "deep JSON alert to an unknown webhook": Hostile(
+        "POST", f"/api/v1/signals/{UNKNOWN_HOOK}", {"content": "[" * DEEP}, (401,), "anonymous"
+    ),
+    "forged signature to an unknown webhook": Hostile(
+        "POST",
+        f"/api/v1/signals/{UNKNOWN_HOOK}",
+        {"json": {"id": "1"}, "headers": {"X-Signature-256": "sha256=" + "0" * 64}},
+        (401,),
+        "anonymous",
+    ),
 }
 PATHS: dict[str, Hostile] = {
     "encoded traversal in an order id": get("/api/v1/orders/..%2F..%2Fetc%2Fpasswd", (404, 422)),
@@ -248,6 +272,11 @@ PATHS: dict[str, Hostile] = {
     "SQL as an id": get("/api/v1/orders/1%20OR%201=1"),
     "encoded traversal in a symbol": get("/api/v1/market/ticks/..%2F..%2Fsecrets", (404,)),
     "NUL as a symbol": get("/api/v1/market/ticks/%00", (404, 422)),
+    "NUL as a webhook": Hostile("POST", "/api/v1/signals/%00", {"json": {}}, (422,), "anonymous"),
+    "traversal as a webhook": Hostile(
+        "POST", "/api/v1/signals/..%2F..%2Fadmin", {"json": {}}, (404, 422), "anonymous"
+    ),
+    "webhook id over INTEGER": get(f"/api/v1/webhooks/{2**31}/deliveries"),
     "API key id over INTEGER": Hostile("DELETE", f"/api/v1/api-keys/{2**31}", {}),
     "API key owner filter over INTEGER": get(
         f"/api/v1/admin/api-keys?user_id={2**31}", who="admin"
@@ -293,6 +322,9 @@ JSON_OPERATIONS = [
     for path, operations in module_app.openapi()["paths"].items()
     for method, operation in operations.items()
     if "application/json" in operation.get("requestBody", {}).get("content", {})
+    # A webhook's sender proves itself first (401 for anyone else); a signed malformed alert
+    # is 400 `malformed_json` in test_webhooks.py.
+    and path != "/api/v1/signals/{hook}"
 ]
 
 
