@@ -4,8 +4,8 @@ The header names the columns, in any order: `datetime, open, high, low, close, v
 optionally `turnover, open_interest` (others are ignored). Datetimes are ISO 8601 (a naive one
 is UTC) and strictly increasing; prices are positive, finite, with low <= open, close <= high;
 volume, turnover and open interest are >= 0; every number has at most 16 digits before the point
-and 8 after (what NUMERIC(24, 8) stores, and an order carries). Used by the bar import
-(services/market/importer.py) and by backtest uploads.
+and 8 after, trailing zeros aside (what NUMERIC(24, 8) stores, and an order carries). Used by the
+bar import (services/market/importer.py) and by backtest uploads.
 
 Each line is checked on a fast path that only says yes or no; a line that fails is checked
 again step by step to say what is wrong with it.
@@ -25,6 +25,7 @@ OPTIONAL_COLUMNS = ("turnover", "open_interest")
 ZERO = Decimal(0)
 LIMIT = Decimal(10) ** 16
 MAX_PLACES = 8
+EIGHT_PLACES = Decimal(10) ** -MAX_PLACES
 # (line, datetime, open, high, low, close, volume, turnover, open_interest, the line's cells)
 CsvBar = tuple[
     int, datetime, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal, tuple[str, ...]
@@ -123,13 +124,11 @@ class CsvBarReader:
                 if interest_at is not None:
                     text = row[interest_at]
                     interest = amount_of(text) or _cached(amounts, text, None)
-                turnover = ZERO if turnover_at is None else Decimal(row[turnover_at])
-                if turnover_at is not None and _places(turnover) > MAX_PLACES:
-                    raise ValueError(turnover)
+                # Turnovers rarely repeat: checked each time.
+                turnover = ZERO if turnover_at is None else _checked(row[turnover_at], None)
                 if not (
                     low <= open_ <= high
                     and low <= close <= high
-                    and ZERO <= turnover < LIMIT
                     and (previous is None or moment > previous)
                 ):
                     raise ValueError
@@ -177,15 +176,21 @@ class CsvBarReader:
 
 
 def _cached(cache: dict[str, Decimal], text: str, above: Decimal | None) -> Decimal:
-    """Parse `text`, check it (> `above`, or >= 0 when None; below 10**16) and keep it."""
-    value = Decimal(text)
-    if not (value > above if above is not None else value >= ZERO) or not value < LIMIT:
-        raise ValueError(text)
-    if _places(value) > MAX_PLACES:
-        raise ValueError(text)
+    """Parse `text`, check it (as `_checked`) and keep it."""
+    value = _checked(text, above)
     if len(cache) >= _CACHE_LIMIT:
         cache.clear()
     cache[text] = value
+    return value
+
+
+def _checked(text: str, above: Decimal | None) -> Decimal:
+    """`text` parsed: > `above` (>= 0 when None), below 10**16, at most 8 places."""
+    value = Decimal(text)
+    if not (value > above if above is not None else value >= ZERO) or not value < LIMIT:
+        raise ValueError(text)
+    if not _within_places(value):
+        raise ValueError(text)
     return value
 
 
@@ -266,12 +271,13 @@ def _number(line: int, name: str, text: str) -> Decimal:
         raise BarLineError(line, f"{name} {text!r} is not finite")
     if abs(value) >= LIMIT:
         raise BarLineError(line, f"{name} {text!r} has more than 16 digits before the point")
-    if _places(value) > MAX_PLACES:
+    if not _within_places(value):
         raise BarLineError(line, f"{name} {text!r} has more than {MAX_PLACES} decimal places")
     return value
 
 
-def _places(value: Decimal) -> int:
-    """Digits after the point as written ("1.50" has 2; "1E+3" none)."""
-    exponent = value.as_tuple().exponent
-    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+def _within_places(value: Decimal) -> bool:
+    """No digit other than 0 past the 8th place: "1.100000000" is 1.1, as an order's amounts
+    are read. For a finite value below 10**16 (28 digits of precision hold it at 8 places);
+    a comparison instead of `as_tuple`, which builds a tuple of every digit."""
+    return value.quantize(EIGHT_PLACES) == value
