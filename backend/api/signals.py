@@ -17,6 +17,20 @@ from backend.schemas.webhooks import DeliveryRead, TradingViewAlert
 
 router = APIRouter(prefix=f"{API_PREFIX}/signals", tags=["webhooks"])
 
+
+def _alert_schema() -> dict[str, Any]:
+    """The alert's JSON schema, self-contained (the body is read by the intake, not FastAPI)."""
+    schema = TradingViewAlert.model_json_schema()
+    schema.pop("$defs", None)
+    schema["properties"]["action"] = {
+        "title": "Action",
+        "type": "string",
+        "pattern": "^([Bb][Uu][Yy]|[Ss][Ee][Ll][Ll])$",
+        "description": "`buy` or `sell`, any case.",
+    }
+    return schema
+
+
 HookId = Annotated[str, Path(min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 Signature = Annotated[
     str | None,
@@ -34,12 +48,12 @@ Signature = Annotated[
     response_model=DeliveryRead,
     responses={
         200: {"model": DeliveryRead, "description": "A redelivery: the first order, not another"},
-        **error_responses(400, 401, 403, 409, 413, 422, 429),
+        **error_responses(400, 401, 403, 404, 409, 413, 422, 429),
     },
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": TradingViewAlert.model_json_schema()}},
+            "content": {"application/json": {"schema": _alert_schema()}},
         }
     },
     summary="Deliver an alert to a webhook (TradingView's JSON alert message)",
