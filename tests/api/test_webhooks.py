@@ -239,7 +239,7 @@ async def test_deliveries_are_rate_limited_per_webhook(
     assert (await post_alert(sender, other, alert("elsewhere"))).status_code == 201
 
 
-async def test_guessing_webhook_secrets_is_rate_limited_per_address(
+async def test_guessing_a_webhooks_secret_is_rate_limited_per_address_and_webhook(
     client: httpx.AsyncClient,
     sender: httpx.AsyncClient,
     container: AppContainer,
@@ -252,6 +252,9 @@ async def test_guessing_webhook_secrets_is_rate_limited_per_address(
         assert (await sender.post(webhook["url"], json=guess)).status_code == 401
     refused = await post_alert(sender, webhook, alert())
     assert assert_error_response(refused, 429)["error"] == "rate_limited"
+    # Another user's webhook, delivered from the same address (a charting tool's), still works.
+    other = await create_webhook(client, await make_account())
+    assert (await post_alert(sender, other, alert())).status_code == 201
 
 
 async def test_an_oversized_body_is_413_and_stores_nothing(

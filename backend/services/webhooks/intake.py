@@ -1,6 +1,7 @@
 """SignalIntake: an alert posted to a webhook becomes an order, once, through the risk checks.
 
-Order of the checks: the sender's address is not over its failure limit (429), the webhook
+Order of the checks: the sender's address is not over its failure limit for this webhook
+(429), the webhook
 exists and is active and its owner too, and the secret or signature is right (401 and
 nothing stored otherwise: all look alike to the sender); then the webhook's rate limit (429).
 From there every delivery is recorded with its outcome, in a session of its own (the answer
@@ -87,12 +88,15 @@ class SignalIntake:
         self, public_id: str, body: bytes, *, signature: str | None, client_ip: str
     ) -> DeliveryAnswer:
         """Place the alert's order (201), answer a redelivery with it (200), or raise."""
-        await self.failures.check(client_ip)
+        # Failures count per (address, webhook): senders such as TradingView deliver every
+        # user's alerts from a few addresses, and one misconfigured webhook must not lock
+        # out the others. Guessing a webhook's URL (192 random bits) is hopeless anyway.
+        await self.failures.check(client_ip, public_id)
         target = await self._target(public_id)
         payload = _loads(body)
         if target is None or not self._authentic(target, body, payload, signature):
             logger.info("webhook_refused", reason="credentials", client_ip=client_ip)
-            await self.failures.hit(client_ip)
+            await self.failures.hit(client_ip, public_id)
             raise _unauthenticated()
         await self.deliveries.hit(public_id)
         try:
