@@ -124,11 +124,15 @@ def test_no_token_or_key_reaches_the_log(tmp_path: Path, command: list[str]) -> 
         with connect(f"{server.ws}?token={access}&api_key={api_key}") as ws:
             ws.send(json.dumps({"op": "ping"}))
             assert json.loads(ws.recv(timeout=WAIT))["topic"] == "pong"
-        headers = {"Authorization": f"Bearer {access}", "X-API-Key": api_key}
-        me = http.get(f"/api/v1/users/me?token={access}", headers=headers)
+        bearer = {"Authorization": f"Bearer {access}"}
+        me = http.get(f"/api/v1/users/me?token={access}", headers=bearer)
         # Not a parameter of the route: 422 naming it (never its value); the line is redacted.
         assert me.status_code == 422
         assert access not in me.text
+        # A token and a key at once are refused (ambiguous); a key that is none, too.
+        both = http.get("/api/v1/users/me", headers={**bearer, "X-API-Key": api_key})
+        keyed = http.get("/api/v1/users/me", headers={"X-API-Key": api_key})
+        assert (both.status_code, keyed.status_code) == (401, 401)
         refresh = {"refresh_token": tokens["refresh_token"]}
         assert http.post("/api/v1/auth/refresh", json=refresh).status_code == 200
     log = server.log.read_text(errors="replace")

@@ -9,7 +9,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from backend.api.base_path import API_PREFIX
 from backend.api.deps.connection import ClientIPDep, SecurityDep, SessionDep
-from backend.api.deps.identity import AuthenticationDep
+from backend.api.deps.login import LoginSessionDep
 from backend.api.deps.services import AuthServiceDep, UserServiceDep
 from backend.api.responses import error_responses
 from backend.api.strict_json import StrictJSONRoute
@@ -89,12 +89,10 @@ async def refresh(
 @router.post(
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(401),
+    responses=error_responses(401, 403),
     summary="Revoke this session",
 )
-async def logout(
-    authentication: AuthenticationDep, auth: AuthServiceDep, session: SessionDep
-) -> Response:
+async def logout(login: LoginSessionDep, auth: AuthServiceDep, session: SessionDep) -> Response:
     """This access token and its refresh token stop working at once."""
-    await auth.logout(session, claims=authentication.claims)
+    await auth.logout(session, claims=login.claims)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -10,8 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from backend.api.bar_queries import SymbolQuery
 from backend.api.base_path import API_PREFIX
 from backend.api.csv_upload import csv_upload
-from backend.api.deps.identity import require_admin_principal
 from backend.api.deps.platform import BarImporterDep
+from backend.api.deps.principal import require_admin_principal
 from backend.api.responses import error_responses
 from backend.schemas.bars import ImportedRead
 from backend.services.market.csv_source import CsvSource

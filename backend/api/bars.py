@@ -9,8 +9,8 @@ from fastapi.exceptions import RequestValidationError
 
 from backend.api.bar_queries import EndQuery, StartQuery, SymbolQuery, bar_range
 from backend.api.base_path import API_PREFIX
-from backend.api.deps.identity import CurrentPrincipal
 from backend.api.deps.platform import BarCoverageDep, BarPagesDep
+from backend.api.deps.principal import CurrentPrincipal
 from backend.api.responses import error_responses
 from backend.schemas.bars import (
     BARS_LIMIT_DEFAULT,

@@ -9,8 +9,8 @@ from fastapi.responses import JSONResponse, Response
 
 from backend.api.base_path import API_PREFIX
 from backend.api.deps.connection import SessionDep
-from backend.api.deps.identity import CurrentPrincipal, TraderPrincipal
 from backend.api.deps.parameters import IdempotencyKey, PageParamsDep, ResourceId
+from backend.api.deps.principal import CurrentPrincipal, TraderPrincipal
 from backend.api.deps.services import OrderServiceDep
 from backend.api.deps.time_range import TimeRangeDep
 from backend.api.responses import error_responses

@@ -6,6 +6,8 @@ from fastapi import APIRouter, FastAPI
 
 from backend.api import (
     admin,
+    admin_api_keys,
+    api_keys,
     auth,
     backtest_results,
     backtests,
@@ -19,10 +21,12 @@ from backend.api import (
     orders,
     positions,
     performance,
+    signals,
     strategies,
     strategy_control,
     trades,
     users,
+    webhooks,
     ws,
 )
 from backend.api.query_guard import QUERY_GUARD
@@ -49,6 +53,10 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     optimizations.router,
     optimization_results.router,
     admin.router,
+    api_keys.router,
+    admin_api_keys.router,
+    webhooks.router,
+    signals.router,
     ws.router,
 )
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from backend.api.base_path import API_PREFIX
 from backend.api.deps.connection import ClientIPDep, SessionDep, UnitOfWorkDep
 from backend.api.deps.identity import AdminUser, CurrentUser
+from backend.api.deps.login import LoggedInUser
 from backend.api.deps.parameters import IntegerId, PageParamsDep
 from backend.api.deps.services import AuthServiceDep, UserAdministrationDep, UserServiceDep
 from backend.api.responses import error_responses
@@ -30,7 +31,7 @@ async def read_me(user: CurrentUser) -> UserRead:
 )
 async def update_me(
     payload: UserSelfUpdate,
-    user: CurrentUser,
+    user: LoggedInUser,
     work: UnitOfWorkDep,
     administration: UserAdministrationDep,
     auth: AuthServiceDep,

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, WebSocket
+from fastapi import APIRouter, Header, Query, Response, WebSocket
 
 from backend.api.base_path import API_PREFIX
 from backend.api.deps.connection import ClientIPDep, DatabaseDep
 from backend.api.deps.platform import StreamHubDep
+from backend.api.deps.programs import ApiKeyGuardDep
 from backend.api.deps.services import AuthServiceDep
 from backend.api.responses import error_responses
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.errors import RedFireError
+from backend.core.security.keyed_hash import is_api_key
+from backend.services.apikeys.guard import ApiKeyGuard
 from backend.services.auth import AuthService
 from backend.services.stream.hub import Authenticator, Identity
 from backend.services.stream.protocol import MAX_MESSAGE_CHARS
@@ -28,10 +31,11 @@ PROTOCOL = f"""A WebSocket, not an HTTP resource: connect with the WebSocket han
 
 **Authentication**: `?token=<access token>`, or a first message
 `{{"op": "auth", "token": "<access token>"}}` within `STREAM__WS_AUTH_TIMEOUT_SECONDS` (5 s).
-A bad, expired or revoked token, or none in time, closes the connection with 1008; so does
-the token's expiry or revocation while streaming. One client address may have
-`STREAM__WS_MAX_PENDING_PER_CLIENT` (8) connections awaiting authentication at once; more are
-closed with 1008.
+An API key (any scope) may stand in for the token: as the handshake's `X-API-Key` header, or
+as the `token` of either. A bad, expired or revoked token or key, or none in time, closes the
+connection with 1008; so does the token's (or key's) expiry or revocation while streaming.
+One client address may have `STREAM__WS_MAX_PENDING_PER_CLIENT` (8) connections awaiting
+authentication at once; more are closed with 1008.
 
 **Client messages** (one JSON object per text frame, at most {MAX_MESSAGE_CHARS} characters;
 a frame over `STREAM__WS_MAX_MESSAGE_BYTES` (32 KiB) is refused with 1009 before it is read):
@@ -59,8 +63,13 @@ class UpgradeRequiredError(RedFireError):
         return {"Upgrade": "websocket", "Connection": "Upgrade"}
 
 
-def _authenticator(database: AsyncDatabaseManager, auth: AuthService) -> Authenticator:
+def _authenticator(
+    database: AsyncDatabaseManager, auth: AuthService, keys: ApiKeyGuard, client: str
+) -> Authenticator:
     async def authenticate(token: str) -> Identity:
+        if is_api_key(token):
+            holder = await keys.authenticate(token, client_ip=client)
+            return Identity(user_id=holder.user_id, expires_at=holder.expires_at)
         async with database.session() as session:
             user, claims = await auth.authenticate(session, token=token)
             return Identity(user_id=user.id, expires_at=claims.expires_at)
@@ -74,13 +83,17 @@ async def stream(
     hub: StreamHubDep,
     database: DatabaseDep,
     auth: AuthServiceDep,
+    keys: ApiKeyGuardDep,
     client: ClientIPDep,
     token: TokenQuery = None,
+    api_key: Annotated[str | None, Header(alias="X-API-Key", max_length=4096)] = None,
 ) -> None:
-    """Authenticate (`?token=` or a first `auth` message), then stream until either side closes."""
+    """Authenticate (`?token=`, `X-API-Key` or a first `auth` message), then stream until
+    either side closes."""
     await websocket.accept()
+    authenticate = _authenticator(database, auth, keys, client)
     await hub.serve(
-        websocket, token=token or None, authenticate=_authenticator(database, auth), client=client
+        websocket, token=token or api_key or None, authenticate=authenticate, client=client
     )
 
 

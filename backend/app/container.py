@@ -14,6 +14,7 @@ from backend.core.lifecycle.manager import ApplicationLifecycleManager
 from backend.core.messaging.port import Messaging
 from backend.core.monitoring.health import HealthRegistry
 from backend.core.security import SecurityComponents
+from backend.services.apikeys.guard import ApiKeyGuard
 from backend.services.auth.access import AccessGuard
 from backend.services.auth.revocations import RevocationStore
 from backend.services.backtest.queueing import BacktestQueue
@@ -36,6 +37,7 @@ class AppContainer:
     security: SecurityComponents
     revocations: RevocationStore
     access: AccessGuard
+    api_keys: ApiKeyGuard
     trading: TradingComponents
     stream: StreamComponents
     strategies: StrategyEngine

@@ -16,6 +16,7 @@ from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
 from backend.core.messaging.factory import create_messaging
 from backend.core.security import build_security
+from backend.services.apikeys.guard import ApiKeyGuard
 from backend.services.auth.access import AccessGuard
 from backend.services.auth.revocations import RevocationStore
 from backend.services.replicas.registry import ReplicaRegistry
@@ -54,6 +55,13 @@ def build_container(config: AppConfig) -> AppContainer:
         security=security,
         revocations=revocations,
         access=AccessGuard(security, cache, database, security.invalidations, revocations),
+        api_keys=ApiKeyGuard(
+            database,
+            security.invalidations,
+            security.digester,
+            security.credential_failures,
+            last_used_interval=config.security.api_key_last_used_interval_seconds,
+        ),
         trading=trading,
         stream=stream,
         strategies=strategies,

@@ -27,7 +27,9 @@ from backend.models.enums import BacktestStatus, OptimizationStatus, UserRole
 from backend.models.optimization import Optimization
 from tests.api.conftest import DEFAULT_PASSWORD, Account, MakeAccount, login
 from tests.api.contract import assert_error_response
+from tests.api.keys import create_key, key_headers
 from tests.api.stream import serve, ws_client
+from tests.api.webhooks import create_webhook
 
 IF = "IF2412.CFFEX"
 ANONYMOUS, VIEWER, TRADER, OTHER, ADMIN = "anonymous", "viewer", "trader", "other", "admin"
@@ -49,6 +51,10 @@ class World:
     backtest_id: int
     optimization_id: int
     spare_refresh_token: str
+    api_key_id: int = 0
+    webhook_id: int = 0
+    hook: str = ""
+    hook_secret: str = ""
 
     def path(self, template: str) -> str:
         """The template with the trader's objects (and the viewer as the administered user)."""
@@ -61,6 +67,9 @@ class World:
             symbol=IF,
             vt_symbol=IF,
             client_order_id=CLIENT_ORDER_ID,
+            key_id=self.api_key_id,
+            webhook_id=self.webhook_id,
+            hook=self.hook,
         )
 
 
@@ -96,9 +105,20 @@ def owned_write(ok: int) -> dict[str, int]:
     return _status(401, 403, ok, 404, 404)
 
 
+def owned_by_user(ok: int) -> dict[str, int]:
+    """Any logged-in user's own object (a viewer's too): everyone else is told it does not exist."""
+    return _status(401, 404, ok, 404, 404)
+
+
 def admin_only(ok: int) -> dict[str, int]:
     """Administrators only."""
     return _status(401, 403, 403, 403, ok)
+
+
+def _signal(world: World, role: str) -> dict[str, Any]:
+    """A TradingView alert to the trader's webhook, one per role (none is a redelivery)."""
+    alert = {"id": f"alert of {role}", "symbol": IF, "action": "buy", "quantity": "1"}
+    return {"json": {**alert, "secret": world.hook_secret}}
 
 
 def json_body(value: dict[str, Any]) -> Body:
@@ -212,6 +232,18 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/market/ticks"): Row(
         admin_only(202), json_body({"symbol": IF, "last_price": "3500"})
     ),
+    ("POST", "/api/v1/api-keys"): Row(user(201), json_body({"name": "bot", "scopes": ["read"]})),
+    ("GET", "/api/v1/api-keys"): Row(user(200)),
+    ("DELETE", "/api/v1/api-keys/{key_id}"): Row(owned_by_user(204)),
+    ("POST", "/api/v1/webhooks"): Row(trading(201), json_body({"name": "hook"})),
+    ("GET", "/api/v1/webhooks"): Row(user(200)),
+    ("GET", "/api/v1/webhooks/{webhook_id}"): Row(owned_read(200)),
+    ("DELETE", "/api/v1/webhooks/{webhook_id}"): Row(owned_by_user(204)),
+    ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): Row(owned_read(200)),
+    # No login: the webhook's unguessable URL and its secret are the credentials.
+    ("POST", "/api/v1/signals/{hook}"): Row(public(201), _signal),
+    ("GET", "/api/v1/admin/api-keys"): Row(admin_only(200)),
+    ("DELETE", "/api/v1/admin/api-keys/{key_id}"): Row(admin_only(204)),
     # The WebSocket's entry in the OpenAPI document: plain HTTP is told to upgrade.
     ("GET", "/api/v1/ws"): Row(public(426)),
     ("GET", "/api/v1/market/bars"): Row(user(200), lambda world, role: {"params": {"symbol": IF}}),
@@ -274,7 +306,17 @@ async def _world(client: httpx.AsyncClient, container: AppContainer, make: MakeA
         backtest_id, optimization_id = backtest.id, optimization.id
     spare = await login(client, accounts[VIEWER].username, DEFAULT_PASSWORD)
     ids = order.json()["id"], strategy.json()["id"], backtest_id, optimization_id
-    return World(accounts, *ids, spare_refresh_token=spare.json()["refresh_token"])
+    key = await create_key(client, accounts[TRADER], "read")
+    hook = await create_webhook(client, accounts[TRADER])
+    return World(
+        accounts,
+        *ids,
+        spare_refresh_token=spare.json()["refresh_token"],
+        api_key_id=key["id"],
+        webhook_id=hook["id"],
+        hook=hook["url"].rsplit("/", 1)[1],
+        hook_secret=hook["secret"],
+    )
 
 
 def _strategy_seed() -> dict[str, Any]:
@@ -326,3 +368,63 @@ async def test_websocket_needs_a_token_and_admits_every_role(
             async with ws_client(url, token=account.access_token) as ws:
                 answer = await ws.subscribe("order")
                 assert answer["topic"] == "subscribed"
+
+
+# With an API key instead of a token: the key's owner's answer, narrowed by the key. Rows that
+# need a login (account changes, key management, logout) and admin rows answer every key 403.
+LOGIN_ONLY = {
+    ("PATCH", "/api/v1/users/me"),
+    ("POST", "/api/v1/auth/logout"),
+    ("POST", "/api/v1/api-keys"),
+    ("GET", "/api/v1/api-keys"),
+    ("DELETE", "/api/v1/api-keys/{key_id}"),
+    ("POST", "/api/v1/webhooks"),
+    ("DELETE", "/api/v1/webhooks/{webhook_id}"),
+}
+READ_KEY, TRADE_KEY, ADMIN_KEY = "read key", "trade key", "admin's trade key"
+AUTHENTICATED = sorted(key for key, row in MATRIX.items() if row.expected[ANONYMOUS] == 401)
+
+
+def key_expectation(method: str, path: str) -> dict[str, int]:
+    """What a read key and a trade key of the trader, and an admin's trade key, get."""
+    row = MATRIX[(method, path)]
+    trader = row.expected[TRADER]
+    admin_row = row.expected == admin_only(row.expected[ADMIN])
+    if (method, path) in LOGIN_ONLY or admin_row:
+        return {READ_KEY: 403, TRADE_KEY: 403, ADMIN_KEY: 403}
+    read = trader if method == "GET" else 403
+    return {READ_KEY: read, TRADE_KEY: trader, ADMIN_KEY: row.expected[ADMIN]}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), AUTHENTICATED, ids=[f"{m} {p}" for m, p in AUTHENTICATED]
+)
+async def test_each_api_key_gets_its_owners_status_narrowed_by_its_scopes(
+    app: FastAPI,
+    container: AppContainer,
+    make_account: MakeAccount,
+    method: str,
+    path: str,
+) -> None:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as client:
+        world = await _world(client, container, make_account)
+        trader, admin = world.accounts[TRADER], world.accounts[ADMIN]
+        keys = {
+            READ_KEY: (await create_key(client, trader, "read"), TRADER),
+            ADMIN_KEY: (await create_key(client, admin, "trade"), ADMIN),
+            TRADE_KEY: (await create_key(client, trader, "trade"), TRADER),
+        }
+        answers: dict[str, int] = {}
+        for name, (created, role) in keys.items():  # the owner's trade key last
+            kwargs = MATRIX[(method, path)].body(world, role)
+            response = await client.request(
+                method, world.path(path), headers=key_headers(created), **kwargs
+            )
+            answers[name] = response.status_code
+            if response.status_code >= 400:
+                assert_error_response(response, response.status_code)
+        await client.post(f"/api/v1/strategies/{world.strategy_id}/stop", headers=trader.headers)
+        await _wait_for_backtests(container)
+    assert answers == key_expectation(method, path)

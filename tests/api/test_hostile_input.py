@@ -70,6 +70,13 @@ def register(**changes: Any) -> Hostile:
     return Hostile("POST", "/api/v1/auth/register", {"json": {**USER, **changes}}, who="anonymous")
 
 
+def api_key(**changes: Any) -> Hostile:
+    """POST /api-keys with `changes` applied to a valid read key."""
+    return Hostile(
+        "POST", "/api/v1/api-keys", {"json": {"name": "bot", "scopes": ["read"], **changes}}
+    )
+
+
 def get(path: str, statuses: tuple[int, ...] = (422,), who: str = "trader") -> Hostile:
     """GET `path`."""
     return Hostile("GET", path, {}, statuses, who)
@@ -81,6 +88,7 @@ async def _chunks(size: int) -> AsyncIterator[bytes]:
 
 
 DEEP = 10_000
+UNKNOWN_HOOK = "A" * 32
 BODIES: dict[str, Hostile] = {
     "oversized body": raw_order(b" " * (LIMIT + 1), (413,)),
     "oversized body without Content-Length": Hostile(
@@ -225,6 +233,39 @@ BODIES: dict[str, Hostile] = {
     "Idempotency-Key of 256 characters": Hostile(
         "POST", "/api/v1/orders", {"json": ORDER, "headers": {"Idempotency-Key": "k" * 256}}
     ),
+    "NUL in an API key name": api_key(name="bot\x00"),
+    "escape sequence in an API key name": api_key(name="\x1b[2Jbot"),
+    "unknown API key scope": api_key(scopes=["admin"]),
+    "no API key scope": api_key(scopes=[]),
+    "API key network that is not one": api_key(allowed_networks=["10.0.0.0/33"]),
+    "SQL as an API key network": api_key(allowed_networks=["' OR 1=1 --"]),
+    "33 API key networks": api_key(allowed_networks=["10.0.0.0/8"] * 33),
+    "API key expiry in the past": api_key(expires_at="2001-01-01T00:00:00Z"),
+    "API key expiry without a zone": api_key(expires_at="2999-01-01T00:00:00"),
+    "owner smuggled into an API key": api_key(user_id=1),
+    "NUL in a webhook name": Hostile("POST", "/api/v1/webhooks", {"json": {"name": "a\x00"}}),
+    "unknown webhook auth": Hostile(
+        "POST", "/api/v1/webhooks", {"json": {"name": "a", "auth": "none"}}
+    ),
+    "webhook strategy id over INTEGER": Hostile(
+        "POST", "/api/v1/webhooks", {"json": {"name": "a", "strategy_id": 2**31}}
+    ),
+    "owner smuggled into a webhook": Hostile(
+        "POST", "/api/v1/webhooks", {"json": {"name": "a", "user_id": 1}}
+    ),
+    "oversized alert": Hostile(
+        "POST", f"/api/v1/signals/{UNKNOWN_HOOK}", {"content": b" " * 20_000}, (413,), "anonymous"
+    ),
+    "deep JSON alert to an unknown webhook": Hostile(
+        "POST", f"/api/v1/signals/{UNKNOWN_HOOK}", {"content": "[" * DEEP}, (401,), "anonymous"
+    ),
+    "forged signature to an unknown webhook": Hostile(
+        "POST",
+        f"/api/v1/signals/{UNKNOWN_HOOK}",
+        {"json": {"id": "1"}, "headers": {"X-Signature-256": "sha256=" + "0" * 64}},
+        (401,),
+        "anonymous",
+    ),
 }
 PATHS: dict[str, Hostile] = {
     "encoded traversal in an order id": get("/api/v1/orders/..%2F..%2Fetc%2Fpasswd", (404, 422)),
@@ -246,6 +287,15 @@ PATHS: dict[str, Hostile] = {
     "NUL in a position's symbol": Hostile("POST", "/api/v1/positions/IF%00/close", {}, (404, 422)),
     "encoded traversal in a symbol": get("/api/v1/market/ticks/..%2F..%2Fsecrets", (404,)),
     "NUL as a symbol": get("/api/v1/market/ticks/%00", (404, 422)),
+    "NUL as a webhook": Hostile("POST", "/api/v1/signals/%00", {"json": {}}, (422,), "anonymous"),
+    "traversal as a webhook": Hostile(
+        "POST", "/api/v1/signals/..%2F..%2Fadmin", {"json": {}}, (404, 422), "anonymous"
+    ),
+    "webhook id over INTEGER": get(f"/api/v1/webhooks/{2**31}/deliveries"),
+    "API key id over INTEGER": Hostile("DELETE", f"/api/v1/api-keys/{2**31}", {}),
+    "API key owner filter over INTEGER": get(
+        f"/api/v1/admin/api-keys?user_id={2**31}", who="admin"
+    ),
     "offset over BIGINT": get(f"/api/v1/orders?offset={10**20}"),
     "limit 0": get("/api/v1/orders?limit=0"),
     "limit 501": get("/api/v1/orders?limit=501"),
@@ -287,6 +337,9 @@ JSON_OPERATIONS = [
     for path, operations in module_app.openapi()["paths"].items()
     for method, operation in operations.items()
     if "application/json" in operation.get("requestBody", {}).get("content", {})
+    # A webhook's sender proves itself first (401 for anyone else); a signed malformed alert
+    # is 400 `malformed_json` in test_webhooks.py.
+    and path != "/api/v1/signals/{hook}"
 ]
 
 

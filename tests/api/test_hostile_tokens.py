@@ -96,6 +96,17 @@ MALFORMED: dict[str, Header] = {
     "missing session id": bearer(lambda a, c: _signed(a, sid=None)),
     "unknown token type": bearer(lambda a, c: _signed(a, type="admin")),
     "8 KB token": bearer(lambda a, c: "a" * 8192),
+    "API key: garbage": lambda a, c: [("X-API-Key", "garbage")],
+    "API key: empty": lambda a, c: [("X-API-Key", "")],
+    "API key: non-ASCII": lambda a, c: [("X-API-Key", b"rfk_\xff\xfe")],
+    "API key: 8 KB": lambda a, c: [("X-API-Key", "rfk_" + "a" * 8192)],
+    "API key: SQL as its prefix": lambda a, c: [("X-API-Key", "rfk_' OR 1=1 --_" + "a" * 43)],
+    "API key: unknown prefix": lambda a, c: [("X-API-Key", "rfk_0123456789abcdef_" + "a" * 43)],
+    "API key: as a bearer token": raw("Bearer rfk_0123456789abcdef_" + "a" * 43),
+    "API key beside a valid token": lambda a, c: [
+        ("Authorization", f"Bearer {a.access_token}"),
+        ("X-API-Key", "rfk_0123456789abcdef_" + "a" * 43),
+    ],
 }
 
 

@@ -7,8 +7,11 @@ Routers get their services only from here and never walk the container; each dep
 dependency tree on each request, cached or not, so a flat tree is cheaper.
 
 connection.py: the container, the session / unit of work, configuration, client address;
-identity.py: the caller (CurrentUser, TraderUser, AdminUser, CurrentPrincipal, ...);
+identity.py: the caller (CurrentUser, TraderUser, AdminUser, ...); login.py: logged in (no key);
+principal.py: the caller from the credentials alone (CurrentPrincipal, TraderPrincipal);
+api_key.py: an X-API-Key and its scopes;
 services.py: accounts and trading (OrderServiceDep, RiskSettingsDep, ...);
+programs.py: API keys and webhooks;
 platform.py: strategies, backtests, market history, the stream, operations;
 research.py: optimisations;
 parameters.py: paging and path ids;

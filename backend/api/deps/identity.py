@@ -1,4 +1,9 @@
-"""Who is calling: the user behind the bearer token, or only its id and role."""
+"""Who is calling: the user behind the bearer token or the `X-API-Key`, or only its id and role.
+
+An API key acts for its owner with the owner's current role, narrowed by its scopes: a key
+without `trade` gets 403 `insufficient_scope` on every method but GET/HEAD/OPTIONS; admin
+endpoints and account management (LoginSessionDep) answer a key 403 `login_required`.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,15 @@ from fastapi.requests import HTTPConnection
 from fastapi.security import OAuth2PasswordBearer
 
 from backend.api.base_path import API_PREFIX
-from backend.api.deps.connection import SessionDep, container_of
+from backend.api.deps.api_key import ApiKeyValue, key_holder, login_required
+from backend.api.deps.connection import SessionDep
 from backend.api.deps.services import AuthServiceDep
-from backend.core.errors import PermissionDeniedError, ReadOnlyError
+from backend.core.errors import AuthenticationError, PermissionDeniedError, ReadOnlyError
 from backend.core.security.tokens import TokenClaims
 from backend.models.enums import UserRole
 from backend.models.user import User
-from backend.services.auth.access import Principal
+from backend.services.apikeys.guard import KeyHolder
+from backend.services.users.repository import UserRepository
 
 # auto_error=False: a missing token is answered by our 401 shape, not FastAPI's.
 LOGIN_URL = f"{API_PREFIX}/auth/login"
@@ -26,18 +33,29 @@ BearerToken = Annotated[str | None, Depends(oauth2_scheme)]
 
 @dataclass(frozen=True, slots=True)
 class Authentication:
-    """The user behind this request's access token, and the token's claims."""
+    """The user behind this request: its access token's claims, or the API key it sent."""
 
     user: User
-    claims: TokenClaims
+    claims: TokenClaims | None
+    key: KeyHolder | None = None
 
 
 async def get_authentication(
-    token: BearerToken, session: SessionDep, auth: AuthServiceDep
+    connection: HTTPConnection,
+    token: BearerToken,
+    api_key: ApiKeyValue,
+    session: SessionDep,
+    auth: AuthServiceDep,
 ) -> Authentication:
-    """Verify the bearer token; 401 when missing, invalid, expired or revoked."""
-    user, claims = await auth.authenticate(session, token=token)
-    return Authentication(user=user, claims=claims)
+    """Verify the bearer token or API key; 401 when missing, invalid, expired or revoked."""
+    if api_key is None:
+        user, claims = await auth.authenticate(session, token=token)
+        return Authentication(user=user, claims=claims)
+    holder = await key_holder(connection, api_key)
+    owner = await UserRepository(session).get_by_id(holder.user_id)
+    if owner is None or not owner.is_active:
+        raise AuthenticationError("the API key is no longer valid", code="api_key_revoked")
+    return Authentication(user=owner, claims=None, key=holder)
 
 
 AuthenticationDep = Annotated[Authentication, Depends(get_authentication)]
@@ -58,47 +76,14 @@ async def require_trader(user: CurrentUser) -> User:
     return user
 
 
-async def require_admin(user: CurrentUser) -> User:
-    """Admins only; anyone else gets 403 `forbidden`."""
-    if user.role is not UserRole.ADMIN:
+async def require_admin(authentication: AuthenticationDep) -> User:
+    """Admins only, logged in; anyone else gets 403 `forbidden` (a key `login_required`)."""
+    if authentication.user.role is not UserRole.ADMIN:
         raise PermissionDeniedError("administrators only")
-    return user
+    if authentication.key is not None:
+        raise login_required()
+    return authentication.user
 
 
 TraderUser = Annotated[User, Depends(require_trader)]
 AdminUser = Annotated[User, Depends(require_admin)]
-
-
-class PrincipalBearer(OAuth2PasswordBearer):
-    """The caller behind the bearer token, for endpoints that need only its id and role.
-
-    One dependency that is also the OpenAPI security scheme (the same one as oauth2_scheme),
-    so the hot order endpoints solve a single node for authentication; no database session
-    is held.
-    """
-
-    def __init__(self, *, traders_only: bool) -> None:
-        super().__init__(
-            tokenUrl=LOGIN_URL,
-            scheme_name=oauth2_scheme.scheme_name,
-            auto_error=False,
-        )
-        self.traders_only = traders_only
-
-    async def __call__(self, request: HTTPConnection) -> Principal:  # type: ignore[override]
-        """401 for a bad token; 403 `read_only` for a viewer where traders only are let in."""
-        token = await super().__call__(request)
-        principal = await container_of(request).access.principal(token)
-        if self.traders_only and principal.role not in (UserRole.TRADER, UserRole.ADMIN):
-            raise ReadOnlyError
-        return principal
-
-
-CurrentPrincipal = Annotated[Principal, Depends(PrincipalBearer(traders_only=False))]
-TraderPrincipal = Annotated[Principal, Depends(PrincipalBearer(traders_only=True))]
-
-
-async def require_admin_principal(principal: CurrentPrincipal) -> None:
-    """Admins only, from the token alone (no database session held through a long call)."""
-    if principal.role is not UserRole.ADMIN:
-        raise PermissionDeniedError("administrators only")

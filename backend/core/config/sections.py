@@ -98,6 +98,18 @@ class SecurityConfig(BaseModel):
     # one; beyond that a login, registration or password change is answered 503 `busy`.
     password_hash_workers: int | None = Field(default=None, ge=1, le=64)
     password_hash_queue: int = Field(default=32, ge=0, le=10_000)
+    # API keys and webhook secrets are HMAC-SHA256 digests keyed with this pepper (derived
+    # from SECRET_KEY when unset); changing it invalidates every key and webhook secret.
+    api_key_pepper: SecretStr | None = None
+    # Failed API key or webhook attempts from one address before 429 (brute force).
+    api_key_failure_limit: int = Field(default=20, ge=1)
+    api_key_failure_window_seconds: int = Field(default=60, ge=1)
+    # A key's `last_used_at` is written at most this often per replica.
+    api_key_last_used_interval_seconds: float = Field(default=60.0, ge=0, le=3600)
+    # Deliveries accepted per webhook per window (every replica counts together).
+    webhook_rate_limit: int = Field(default=60, ge=1)
+    webhook_rate_window_seconds: int = Field(default=60, ge=1)
+    webhook_max_body_bytes: int = Field(default=16_384, ge=256, le=1_048_576)
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -109,7 +121,7 @@ class SecurityConfig(BaseModel):
                 raise ValueError(f"{entry!r} is not an IP address or CIDR network") from None
         return value
 
-    @field_validator("secret_key")
+    @field_validator("secret_key", "api_key_pepper")
     @classmethod
     def _check_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or value.get_secret_value() == "":

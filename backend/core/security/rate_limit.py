@@ -49,6 +49,22 @@ class RateLimiter:
                 f"too many attempts; retry in {retry_after} s", retry_after=retry_after
             )
 
+    async def check(self, *parts: str) -> None:
+        """Raise RateLimitedError if the subject already used its `limit` (counts nothing).
+
+        For limits on failures: a subject over the limit is refused even when right.
+        """
+        key = self.key(*parts)
+        for cache in (self._cache, self._fallback):
+            count = await cache.get(key)
+            if isinstance(count, int) and count >= self.limit:
+                remaining = await cache.ttl(key)
+                retry_after = math.ceil(remaining) if remaining else math.ceil(self.window)
+                logger.info("rate_limited", limiter=self.name, retry_after=retry_after)
+                raise RateLimitedError(
+                    f"too many attempts; retry in {retry_after} s", retry_after=retry_after
+                )
+
     async def reset(self, *parts: str) -> None:
         """Forget the count of one subject (after a successful login)."""
         key = self.key(*parts)

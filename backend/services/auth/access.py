@@ -43,6 +43,7 @@ from backend.core.security.tokens import TokenClaims, TokenType
 from backend.models.enums import UserRole
 from backend.models.revocation import RevokedSession
 from backend.models.user import User
+from backend.services.apikeys.guard import KeyHolder
 from backend.services.auth.revocations import RevocationStore
 
 ACCESS_STATE_TTL = 5.0
@@ -57,7 +58,8 @@ class Principal:
 
     user_id: int
     role: UserRole
-    claims: TokenClaims
+    claims: TokenClaims | None  # None for a caller with an API key
+    key: KeyHolder | None = None
 
 
 def access_key(user_id: int) -> str:

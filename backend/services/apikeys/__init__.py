@@ -1,0 +1,1 @@
+"""API keys: scoped credentials for programs (guard.py checks them, service.py manages them)."""

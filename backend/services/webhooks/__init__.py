@@ -1,0 +1,1 @@
+"""Webhooks: definitions (service.py) and deliveries turned into orders (intake.py)."""
