@@ -71,6 +71,7 @@ def build_stream(
     bus.add_listener(hub.dispatch)
     invalidations.add_listener(hub.on_invalidated)
     trading.events.add_order_listener(publisher.on_order)
+    trading.events.add_rejection_listener(publisher.on_order)
     trading.events.add_trade_listener(publisher.on_trade)
     market.bridge.subscribe(BridgeEvent.TICK, publisher.on_tick)
     return StreamComponents(bus=bus, publisher=publisher, hub=hub)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, Numeric, String, text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, Numeric, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.database.base import Base, TimestampMixin, utcnow
@@ -38,6 +39,8 @@ class Order(TimestampMixin, Base):
     filled_quantity: Mapped[Decimal] = mapped_column(default=Decimal(0))
     avg_fill_price: Mapped[Decimal | None]
     reject_reason: Mapped[str | None] = mapped_column(String(255))
+    # A risk rejection's rule, limit and the order's value (strings); null otherwise.
+    reject_detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     client_order_id: Mapped[str] = mapped_column(String(64), unique=True)
     vt_orderid: Mapped[str | None] = mapped_column(String(128), unique=True)
     gateway: Mapped[str] = mapped_column(String(64))

@@ -104,6 +104,7 @@ class OrderBooking:
                 price=submission.request.price,
                 status=_initial_status(submission),
                 reject_reason=submission.rejection,
+                reject_detail=None if submission.breach is None else submission.breach.detail(),
                 client_order_id=submission.client_order_id,
                 strategy_id=submission.request.strategy_id,
                 hold_price=submission.hold_price,

@@ -33,6 +33,7 @@ class NewOrder:
     price: Decimal | None
     status: OrderStatus
     reject_reason: str | None
+    reject_detail: dict[str, str | None] | None
     client_order_id: str
     strategy_id: int | None
     hold_price: Decimal | None
