@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -32,6 +33,9 @@ CsvBar = tuple[
 _PRICES = ("open", "high", "low", "close")
 _AMOUNTS = ("volume", "turnover", "open_interest")
 _CACHE_LIMIT = 65_536
+# A non-negative amount as a plain decimal text: what NUMERIC(24, 8) stores, no sign,
+# exponent, spaces or `_` (texts of another shape take the careful path).
+plain_amount = re.compile(r"[0-9]{1,16}(?:\.[0-9]{0,8})?").fullmatch
 
 
 class BarLineError(ValueError):
@@ -123,13 +127,16 @@ class CsvBarReader:
                 if interest_at is not None:
                     text = row[interest_at]
                     interest = amount_of(text) or _cached(amounts, text, None)
-                turnover = ZERO if turnover_at is None else Decimal(row[turnover_at])
-                if turnover_at is not None and _places(turnover) > MAX_PLACES:
-                    raise ValueError(turnover)
+                # Turnovers rarely repeat: a plain text (at most 16 digits, a point, at
+                # most 8) is in range as written; any other is parsed and checked.
+                turnover = ZERO
+                if turnover_at is not None:
+                    text = row[turnover_at]
+                    plain = plain_amount(text) is not None
+                    turnover = Decimal(text) if plain else _checked(text, None)
                 if not (
                     low <= open_ <= high
                     and low <= close <= high
-                    and ZERO <= turnover < LIMIT
                     and (previous is None or moment > previous)
                 ):
                     raise ValueError
@@ -177,15 +184,21 @@ class CsvBarReader:
 
 
 def _cached(cache: dict[str, Decimal], text: str, above: Decimal | None) -> Decimal:
-    """Parse `text`, check it (> `above`, or >= 0 when None; below 10**16) and keep it."""
+    """Parse `text`, check it (as `_checked`) and keep it."""
+    value = _checked(text, above)
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[text] = value
+    return value
+
+
+def _checked(text: str, above: Decimal | None) -> Decimal:
+    """`text` parsed: > `above` (>= 0 when None), below 10**16, at most 8 places."""
     value = Decimal(text)
     if not (value > above if above is not None else value >= ZERO) or not value < LIMIT:
         raise ValueError(text)
     if _places(value) > MAX_PLACES:
         raise ValueError(text)
-    if len(cache) >= _CACHE_LIMIT:
-        cache.clear()
-    cache[text] = value
     return value
 
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 
 from backend.services.backtest.bars import InvalidBarDataError, parse_csv_bars
+from backend.services.market.csv_bars import CsvBarReader
 
 HEADER = "datetime,open,high,low,close,volume\n"
 GOOD = (
     "2024-01-02 09:00:00,3500,3501.5,3499,3500.5,12\n2024-01-02T09:01:00,3500.5,3502,3500,3501,3\n"
 )
+
+
+TURNOVER = "datetime,open,high,low,close,volume,turnover\n"
 
 
 def parse(text: str, max_bars: int = 100):  # type: ignore[no-untyped-def]
@@ -58,6 +63,11 @@ def test_columns_in_any_order_and_offsets_kept_for_the_trading_day() -> None:
          "line 2: volume '10000000000000000' has more than 16 digits before the point"),
         (HEADER + "2024-01-02 09:02,1,1,1,1.000000001,1\n",
          "line 2: close '1.000000001' has more than 8 decimal places"),
+        (TURNOVER + "2024-01-02 09:02,1,1,1,1,1,12.123456789\n",
+         "line 2: turnover '12.123456789' has more than 8 decimal places"),
+        (TURNOVER + "2024-01-02 09:02,1,1,1,1,1,12345678901234567\n",
+         "line 2: turnover '12345678901234567' has more than 16 digits before the point"),
+        (TURNOVER + "2024-01-02 09:02,1,1,1,1,1,-0.5\n", "line 2: turnover -0.5 is negative"),
     ],
 )  # fmt: skip
 def test_bad_files_name_the_line(text: str, message: str) -> None:
@@ -74,3 +84,15 @@ def test_more_bars_than_allowed() -> None:
 def test_not_utf8() -> None:
     with pytest.raises(InvalidBarDataError, match="not UTF-8"):
         parse_csv_bars(b"\xff\xfe\x00", symbol="rb2501.SHFE", max_bars=10)
+
+
+@pytest.mark.parametrize(
+    ("written", "value"),
+    [("12.5", "12.5"), ("7.", "7"), ("0", "0"), (".25", "0.25"), ("4.2e+05", "420000"),
+     (" 3 ", "3"), ("1_000", "1000"), ("1234567890123456.12345678", "1234567890123456.12345678")],
+)  # fmt: skip
+def test_turnover_as_written_or_in_any_other_decimal_shape(written: str, value: str) -> None:
+    text = TURNOVER + f"2024-01-02 09:02,1,1,1,1,1,{written}\n"
+    reader = CsvBarReader(io.BytesIO(text.encode()), max_bars=10)
+    assert [bar[7] for bar in reader] == [Decimal(value)]
+    assert reader.errors == []
