@@ -25,5 +25,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("orders") as batch_op:
-        batch_op.drop_column("reject_detail")
+    # A plain DROP COLUMN (SQLite 3.35+): a batch copy of `orders` would lose its triggers.
+    op.drop_column("orders", "reject_detail")
