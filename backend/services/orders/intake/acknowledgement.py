@@ -77,7 +77,8 @@ class OrderAcknowledgement:
 
 @dataclass(frozen=True, slots=True)
 class Announced:
-    """What a batch's acknowledgement tells the order listeners, once committed."""
+    """What a batch's acknowledgement announces once committed: the orders it moved to
+    `submitted` (to the order listeners) and its rejected ones (to the rejection listeners)."""
 
     submitted: list[OrderRead]
     rejected: list[OrderRead]
