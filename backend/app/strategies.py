@@ -33,8 +33,8 @@ def build_strategies(
 ) -> StrategyEngine:
     """A StrategyEngine that trades through the order service and owns strategies by lease.
 
-    vnpy CTA strategies warm up on `history` and publish their logs and variables with
-    `publish` (the owner's WebSocket `strategy` topic).
+    vnpy CTA strategies warm up on `history`; every strategy's start, stop, errors, log lines
+    and variables go to `publish` (the owner's WebSocket `strategy` topic).
     """
     market = trading.market
     engine = StrategyEngine(
@@ -46,6 +46,7 @@ def build_strategies(
         orders=StrategyOrders(database, trading.orders),
         registry=load_registry(config.strategy.paths, entry_points=config.strategy.entry_points),
         notices=notices,
+        publish=publish,
         cta=CtaLiveServices(
             contracts=market.get_contract,
             variables=CtaVariableStore(database),

@@ -8,10 +8,13 @@ from typing import Any
 from backend.app.trading import TradingComponents
 from backend.core.cache.invalidation import Invalidations
 from backend.core.config.settings import StreamConfig
+from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
 from backend.core.messaging.port import Messaging
+from backend.services.orders import queries
 from backend.services.stream.bus import EventBus
 from backend.services.stream.hub import StreamHub
+from backend.services.stream.portfolio import PortfolioLoader, PortfolioSnapshot, PortfolioStream
 from backend.services.stream.publisher import StreamPublisher
 from backend.services.vnpy.engine import RedFireVnPyEngine
 from backend.services.vnpy.errors import EngineNotRunningError
@@ -25,6 +28,7 @@ class StreamComponents:
     bus: EventBus
     publisher: StreamPublisher
     hub: StreamHub
+    portfolio: PortfolioStream
 
     def publish_strategy_event(self, user_id: int, data: dict[str, Any]) -> None:
         """Send `data` to the strategy owner's WebSocket clients, on any replica."""
@@ -51,11 +55,28 @@ def _listed(market: RedFireVnPyEngine, symbol: str) -> bool:
         return False
 
 
+def portfolio_loader(database: AsyncDatabaseManager, trading: TradingComponents) -> PortfolioLoader:
+    """Reads a user's positions and account as `GET /positions` and `GET /account` answer."""
+    market, accounts = trading.market, trading.accounts
+
+    async def load(user_id: int) -> PortfolioSnapshot:
+        async with database.session_factory() as session:
+            positions = await queries.list_positions(session, user_id, market)
+            account = await queries.account_summary(session, user_id, market, accounts)
+        return PortfolioSnapshot(
+            {position.symbol: position.model_dump(mode="json") for position in positions},
+            account.model_dump(mode="json"),
+        )
+
+    return load
+
+
 def build_stream(
     config: StreamConfig,
     messaging: Messaging,
     trading: TradingComponents,
     invalidations: Invalidations,
+    database: AsyncDatabaseManager,
 ) -> StreamComponents:
     """Create the components and subscribe them to orders, trades and ticks (no I/O)."""
     market = trading.market
@@ -68,20 +89,31 @@ def build_stream(
         auth_timeout=config.ws_auth_timeout_seconds,
         max_pending_per_client=config.ws_max_pending_per_client,
     )
+    portfolio = PortfolioStream(
+        portfolio_loader(database, trading), interval=config.portfolio_interval_seconds
+    )
+    hub.portfolio_listener = portfolio.on_connection
     bus.add_listener(hub.dispatch)
+    bus.add_listener(portfolio.on_event)
     invalidations.add_listener(hub.on_invalidated)
     trading.events.add_order_listener(publisher.on_order)
+    trading.events.add_rejection_listener(publisher.on_order)
     trading.events.add_trade_listener(publisher.on_trade)
     market.bridge.subscribe(BridgeEvent.TICK, publisher.on_tick)
-    return StreamComponents(bus=bus, publisher=publisher, hub=hub)
+    return StreamComponents(bus=bus, publisher=publisher, hub=hub, portfolio=portfolio)
 
 
 def register_stream(lifecycle: ApplicationLifecycleManager, stream: StreamComponents) -> None:
     """Register before the vnpy engine: the bus runs before ticks arrive and stops after."""
 
-    async def stop_publisher() -> None:
+    async def start_publishers() -> None:
+        await stream.publisher.start()
+        await stream.portfolio.start()
+
+    async def stop_publishers() -> None:
         await stream.hub.stop()
+        await stream.portfolio.stop()
         await stream.publisher.stop()
 
     lifecycle.register("event_bus", start=stream.bus.start, stop=stream.bus.stop)
-    lifecycle.register("stream", start=stream.publisher.start, stop=stop_publisher)
+    lifecycle.register("stream", start=start_publishers, stop=stop_publishers)

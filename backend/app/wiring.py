@@ -31,7 +31,7 @@ def build_container(config: AppConfig) -> AppContainer:
     cache = messaging.cache
     security = build_security(config, messaging)
     trading = build_trading(config, database, messaging)
-    stream = build_stream(config.stream, messaging, trading, security.invalidations)
+    stream = build_stream(config.stream, messaging, trading, security.invalidations, database)
     history = build_market_history(config, database, cache, trading.market)
     strategies = build_strategies(
         config, database, messaging, trading, security.invalidations,

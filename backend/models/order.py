@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, Numeric, String, text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, Numeric, String, text
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -52,6 +52,8 @@ class Order(TimestampMixin, Base):
     filled_quantity: Mapped[Decimal] = mapped_column(default=Decimal(0))
     avg_fill_price: Mapped[Decimal | None]
     reject_reason: Mapped[str | None] = mapped_column(String(255))
+    # A risk rejection's rule, limit and the order's value (strings); null otherwise.
+    reject_detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # RedFire's own reference, unique across users: what the gateway's reports carry back.
     client_order_id: Mapped[str] = mapped_column(String(64), unique=True)
     # The client's id for the order (the API's `client_order_id`): chosen by the client, else

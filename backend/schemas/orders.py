@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from backend.models.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from backend.schemas.common import INTEGER_MAX, Amount, DecimalText
@@ -53,6 +61,28 @@ class OrderCreate(BaseModel):
     )
 
 
+def _decoded(value: object) -> object:
+    """The JSON column as the driver gave it: asyncpg's own statements return the text."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+class RejectDetail(BaseModel):
+    """Why risk rejected an order: the rule, its limit and the order's value under it.
+
+    Decimal strings; `limit` and `value` are null for `trading_halted` (no figure to show).
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"rule": "max_order_quantity", "limit": "1000", "value": "1001"}]
+        }
+    )
+
+    rule: str
+    limit: str | None
+    value: str | None
+
+
 class OrderRead(BaseModel):
     """An order as the API shows it."""
 
@@ -71,6 +101,7 @@ class OrderRead(BaseModel):
     filled_quantity: DecimalText
     avg_fill_price: DecimalText | None
     reject_reason: str | None
+    reject_detail: Annotated[RejectDetail | None, BeforeValidator(_decoded)] = None
     # The client's own id when it chose one, else RedFire's reference (stored as client_ref).
     client_order_id: str = Field(validation_alias=AliasChoices("client_ref", "client_order_id"))
     gateway: str

@@ -229,6 +229,9 @@ class StreamConfig(BaseModel):
     ws_max_pending_per_client: int = Field(default=8, ge=1, le=10_000)
     # 0: publish every tick, conflating per symbol only while the publisher is behind.
     tick_publish_interval_seconds: float = Field(default=0.0, ge=0, le=60)
+    # The `position` and `account` topics: at most one update per user this often (fills and
+    # mark-to-market in between are merged into it).
+    portfolio_interval_seconds: float = Field(default=1.0, ge=0.01, le=60)
     bus_outbox_size: int = Field(default=10_000, ge=1)
     bus_reconnect_max_seconds: float = Field(default=5.0, gt=0, le=300)
 

@@ -238,6 +238,9 @@ class CtaStrategyHost(BaseStrategy):
         engine.put_strategy_event(cta)
         await self._settle()
 
+    def put_variables(self) -> None:
+        """Nothing: a CTA strategy announces its own variables (`put_event`, `sync_data`)."""
+
     async def get_status(self) -> dict[str, Any]:
         """The host's status with the strategy's synced variables."""
         status = await super().get_status()

@@ -129,18 +129,32 @@ class BuyingPower:
         quantity: Decimal,
         price: Decimal | None,
     ) -> bool:
-        """Hold buying power for a new order if it fits; False (and nothing held) if not.
+        """Hold buying power for a new order if it fits; False (and nothing held) if not."""
+        return self.hold(holdings, symbol, side, quantity, price) is None
+
+    def hold(
+        self,
+        holdings: Holdings,
+        symbol: str,
+        side: OrderSide,
+        quantity: Decimal,
+        price: Decimal | None,
+    ) -> Shortfall | None:
+        """Hold buying power for a new order if it fits (None); what it lacks if not.
 
         `price` is what the order holds buying power at; None when it cannot be valued (a
-        market order before the first trade): then only an order that merely closes passes.
+        market order before the first trade): then only an order that merely closes passes,
+        and the shortfall is in lots (what closes against what was asked, open orders of
+        that side included).
         """
         key = (symbol, side)
         before = holdings.exposure.get(key, Exposure())
         if price is None:
-            if before.quantity + quantity > _closes(holdings, symbol, side):
-                return False
+            closes = _closes(holdings, symbol, side)
+            if before.quantity + quantity > closes:
+                return Shortfall(closes, before.quantity + quantity)
             holdings.exposure[key] = before.add(quantity, ZERO)
-            return True
+            return None
         if holdings.available is None:
             holdings.available = self.figures(holdings).available
         frozen_before = self.frozen(holdings, symbol)
@@ -148,9 +162,17 @@ class BuyingPower:
         added = self.frozen(holdings, symbol) - frozen_before
         if added > 0 and holdings.available - added < 0:
             holdings.exposure[key] = before
-            return False
+            return Shortfall(holdings.available, added)
         holdings.available -= added
-        return True
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Shortfall:
+    """Why an order does not fit: what was available, and what it needed."""
+
+    available: Decimal
+    required: Decimal
 
 
 def _closes(holdings: Holdings, symbol: str, side: OrderSide) -> Decimal:

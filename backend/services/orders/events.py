@@ -14,7 +14,7 @@ orders. Should the intake fail to commit, the held acknowledgements are applied 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
@@ -52,6 +52,7 @@ class OrderEventProcessor:
         self._waiters: dict[int, list[asyncio.Future[None]]] = {}
         self._order_listeners: list[OrderListener] = []
         self._trade_listeners: list[TradeListener] = []
+        self._rejection_listeners: list[OrderListener] = []
         self._worker: asyncio.Task[None] | None = None
 
     def remember(self, vt_orderid: str, client_order_id: str) -> None:
@@ -66,13 +67,19 @@ class OrderEventProcessor:
         self._held.setdefault(vt_orderid, [])
 
     async def acknowledged(
-        self, vt_orderids: list[str], *, committed: bool, submitted: list[OrderRead]
+        self,
+        vt_orderids: list[str],
+        *,
+        committed: bool,
+        submitted: list[OrderRead],
+        rejected: Sequence[OrderRead] = (),
     ) -> None:
         """The caller's commit of these orders' submission is over: settle what was held.
 
         Committed, the held acknowledgements are dropped and listeners hear of the orders it
         moved to `submitted`; call this right after the commit, before a later change of
-        theirs can be announced. Not committed, they are applied after all.
+        theirs can be announced. Not committed, they are applied after all. Rejection
+        listeners hear of the `rejected` orders (committed rejected, by risk or the gateway).
         """
         for vt_orderid in vt_orderids:
             for update in self._held.pop(vt_orderid, []):
@@ -80,10 +87,22 @@ class OrderEventProcessor:
                     self._queue.put_nowait(update)
         if committed:
             await self._notify(submitted, [])
+        for order in rejected:
+            for listener in self._rejection_listeners:
+                await _safely(listener(order))
 
     def add_order_listener(self, listener: OrderListener) -> None:
         """Call `listener` with each order after its change commits."""
         self._order_listeners.append(listener)
+
+    def add_rejection_listener(self, listener: OrderListener) -> None:
+        """Call `listener` with each order rejected before it reached the gateway's events.
+
+        Risk rejections and orders the gateway refused to take: their submitter learns of
+        them from its answer, so the order listeners (strategies, finality) do not hear of
+        them again; a live stream does.
+        """
+        self._rejection_listeners.append(listener)
 
     def add_trade_listener(self, listener: TradeListener) -> None:
         """Call `listener` with each new trade (and its order) after it commits."""

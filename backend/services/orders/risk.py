@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +23,7 @@ from backend.schemas.orders import OrderCreate
 SETTINGS_ID = 1
 SETTINGS_CACHE_KEY = "risk:settings"
 SETTINGS_CACHE_TTL = 30.0
+BAND_PLACES = Decimal("0.0001")
 LIMIT_FIELDS = (
     "max_order_quantity",
     "max_order_notional",
@@ -206,26 +207,54 @@ def triggers_at_once(request: OrderCreate, tick: TickSnapshot | None) -> bool:
     return touch > 0 and touch <= request.price
 
 
+@dataclass(frozen=True, slots=True)
+class RiskBreach:
+    """The rule an order breaks, its limit and the order's value under that rule."""
+
+    rule: str
+    limit: Decimal | None = None
+    value: Decimal | None = None
+
+    def detail(self) -> dict[str, str | None]:
+        """The `reject_detail` the API shows: decimals as plain strings."""
+        return {
+            "rule": self.rule,
+            "limit": None if self.limit is None else _plain(self.limit),
+            "value": None if self.value is None else _plain(self.value),
+        }
+
+
+def _plain(value: Decimal) -> str:
+    """Digits without trailing zeros or an exponent: 1000, 0.5, 10.25."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def static_rejection(
     limits: RiskLimits, request: OrderCreate, contract: ContractInfo, tick: TickSnapshot | None
-) -> str | None:
+) -> RiskBreach | None:
     """The first rule the order breaks that needs no database, or None.
 
     Limit orders and stops that rest (not yet triggered) must lie within the price band around
     the last price; a stop that triggers at once is a market order, which has no band.
     """
     if limits.trading_halted:
-        return "trading_halted"
+        return RiskBreach("trading_halted")
     if request.quantity > limits.max_order_quantity:
-        return "max_order_quantity"
+        return RiskBreach("max_order_quantity", limits.max_order_quantity, request.quantity)
     price = valuation_price(request, tick)
-    if price is not None and request.quantity * price * contract.size > limits.max_order_notional:
-        return "max_order_notional"
+    if price is not None:
+        notional = request.quantity * price * contract.size
+        if notional > limits.max_order_notional:
+            return RiskBreach("max_order_notional", limits.max_order_notional, notional)
     last = last_price(tick)
     if last is not None:
         for banded in _resting_prices(request, tick):
-            if abs(banded - last) * 100 / last > limits.price_band_pct:
-                return "price_band"
+            deviation = abs(banded - last) * 100 / last
+            if deviation > limits.price_band_pct:
+                # Percent of the last price, to the 4 places a person reads (never rounded under).
+                shown = deviation.quantize(BAND_PLACES, rounding=ROUND_UP)
+                return RiskBreach("price_band", limits.price_band_pct, shown)
     return None
 
 

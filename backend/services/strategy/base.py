@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from backend.core.monitoring.metrics import STRATEGY_ORDERS
 from backend.domain.market import ContractInfo, OrderState, OrderTicket, TickSnapshot, TradeFill
 from backend.models.enums import OrderSide, OrderStatus, OrderType
+from backend.schemas.common import scaled_decimal
 from backend.services.strategy.ports import PlacedOrder, StrategyOrderGateway
 
 ZERO = Decimal(0)
@@ -49,6 +50,8 @@ class BaseStrategy(ABC):
         self.orders_placed = 0
         self.open_orders: set[int] = set()
         self.last_update: datetime | None = None
+        # Where `write_log` and `put_variables` go: the owner's WebSocket (set by the engine).
+        self.events: Callable[[dict[str, Any]], None] | None = None
         self._orders_counter = STRATEGY_ORDERS.labels(strategy_id=str(strategy_id))
         self.logger = structlog.get_logger(f"strategy.{strategy_id}").bind(strategy_id=strategy_id)
 
@@ -95,11 +98,24 @@ class BaseStrategy(ABC):
             self.open_orders.discard(order.id)
 
     def apply_fill(self, fill: TradeFill) -> None:
-        """Update the position from one fill of this strategy's orders."""
+        """Update the position from one fill of this strategy's orders (and announce it)."""
         if fill.side is OrderSide.BUY:
             self.position += fill.quantity
         else:
             self.position -= fill.quantity
+        self.put_variables()
+
+    def write_log(self, message: str) -> None:
+        """A log line, to the log and the owner's WebSocket (`{"event": "log", "message"}`)."""
+        self.logger.info("strategy_log", message=message)
+        if self.events is not None:
+            self.events({"event": "log", "message": message})
+
+    def put_variables(self) -> None:
+        """The strategy's variables to the owner's WebSocket (`{"event": "variables", ...}`)."""
+        if self.events is not None:
+            variables = {"position": scaled_decimal(self.position)}
+            self.events({"event": "variables", "running": self.running, "variables": variables})
 
     # buy and sell hand back send_order's coroutine (awaited the same) rather than wrap it
     # in one of their own: one coroutine less per order, which a backtest places by the

@@ -17,6 +17,7 @@ from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.monitoring.metrics import ACTIVE_STRATEGIES, STRATEGIES_IN_ERROR
 from backend.domain.market import OrderState, TickSnapshot, TradeFill
 from backend.schemas.common import jsonable
+from backend.services.strategy.announcements import StrategyAnnouncer, StrategyEventSink
 from backend.services.strategy.base import BaseStrategy
 from backend.services.strategy.classes import StrategyClassEntry, StrategyKind
 from backend.services.strategy.errors import error_message
@@ -81,8 +82,10 @@ class StrategyEngine:
         registry: StrategyRegistry | None = None,
         notices: Invalidations | None = None,
         cta: HostFactory | None = None,
+        publish: StrategyEventSink | None = None,
     ) -> None:
         self.config = config
+        self.announce = StrategyAnnouncer(publish, replica_id=replica_id)
         self.notices = notices
         self.replica_id = replica_id
         self.database = database
@@ -251,12 +254,14 @@ class StrategyEngine:
         try:
             strategy = self._build(record)
             strategy.orders_placed = record.orders_placed  # counted on from the last report
+            strategy.events = self.announce.events_of(record)
             await strategy.initialize()
             await strategy.start()
         except Exception as exc:
             logger.warning("strategy_start_failed", strategy_id=record.id, exc_info=True)
             await self.leases.release(lease_name(record.id), self.replica_id)
             self._failed[record.id] = error_message(exc)
+            self.announce.lifecycle(record, "error", message=self._failed[record.id])
             await self._persist_failures()
             return
         runner = StrategyRunner(record, strategy, on_failure=self._runner_failed)
@@ -265,6 +270,7 @@ class StrategyEngine:
         self.runners[record.id] = runner
         self._index()
         logger.info("strategy_running", strategy_id=record.id, replica=self.replica_id)
+        self.announce.lifecycle(record, "started")
 
     def _build(self, record: StrategyRecord) -> BaseStrategy:
         """The strategy object of the record: its RedFire class, or a vnpy CTA class's host."""
@@ -295,6 +301,7 @@ class StrategyEngine:
         await self._record_final_progress(runner)
         if release:
             await self.leases.release(lease_name(strategy_id), self.replica_id)
+        self.announce.lifecycle(runner.record, "stopped")
 
     def _runner_failed(self, runner: StrategyRunner, exc: BaseException) -> None:
         """Isolate a failing strategy at once; stop it, free its lease, persist the error."""
@@ -304,6 +311,7 @@ class StrategyEngine:
             del self.runners[strategy_id]
             self._index()
         self._failed[strategy_id] = error_message(exc)
+        self.announce.lifecycle(runner.record, "error", message=self._failed[strategy_id])
         self._spawn(self._retire(runner))
 
     async def _retire(self, runner: StrategyRunner) -> None:

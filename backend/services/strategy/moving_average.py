@@ -102,10 +102,12 @@ class MovingAverageStrategy(BaseStrategy):
         position = self.position
         limit = price if self.config.order_type is OrderType.LIMIT else None
         if signal == GOLDEN_CROSS and position <= ZERO:
+            self.write_log(f"golden cross at {price}: buy {size}")
             if position < ZERO:
                 await self.buy(-position, limit)
             await self.buy(size, limit)
         elif signal == DEATH_CROSS and position >= ZERO:
+            self.write_log(f"death cross at {price}: sell {size}")
             if position > ZERO:
                 await self.sell(position, limit)
             await self.sell(size, limit)

@@ -44,6 +44,7 @@ class ClientConnection:
         # The client address counted among the pending connections until authenticated.
         self.pending_client: str | None = None
         self.symbols: set[str] = set()
+        self.portfolio: set[str] = set()  # `position` and/or `account`, when subscribed
         self.seq = 0
         self.queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue(queue_size)
         self.closed: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()

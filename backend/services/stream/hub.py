@@ -12,7 +12,8 @@ from 1 on each connection, including the `subscribed` and `error` answers):
   `error` message (`unknown_topic`) and the rest of the request still applies; so do
   malformed JSON (`invalid_json`) and messages of the wrong shape (`invalid_message`).
   `order`, `trade`, `strategy` and `optimization` need no subscription: a user always gets
-  their own.
+  their own. `position` and `account` (the user's own, refreshed after fills and on
+  mark-to-market) are sent to connections that subscribe to them.
 - A client whose send queue overflows is closed 1013 (try again later); the hub's stop
   closes every client 1001 (going away).
 - When a user's access changes (logout, a replayed refresh token, a new password,
@@ -46,6 +47,7 @@ from backend.services.stream.connection import (
     encode,
 )
 from backend.services.stream.protocol import ClientRequests
+from backend.services.stream.ticks import RecentTicks
 
 logger = structlog.get_logger(__name__)
 CLOSE_TIMEOUT = 2.0
@@ -63,6 +65,8 @@ class Identity:
 
 Authenticator = Callable[[str], Awaitable[Identity]]
 SymbolCheck = Callable[[str], bool]
+# Told of a connection whose portfolio topics changed, or that closed (none left then).
+PortfolioListener = Callable[[ClientConnection], None]
 
 
 class StreamHub:
@@ -85,6 +89,7 @@ class StreamHub:
         self._by_symbol: dict[str, set[ClientConnection]] = {}
         self._stopping = False
         self._ticks = RecentTicks()
+        self.portfolio_listener: PortfolioListener | None = None
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -242,7 +247,20 @@ class StreamHub:
             if change is not None:
                 self._apply(connection, *change)
 
-    def _apply(self, connection: ClientConnection, subscribe: bool, symbols: list[str]) -> None:
+    def _apply(
+        self,
+        connection: ClientConnection,
+        subscribe: bool,
+        symbols: list[str],
+        portfolio: list[str],
+    ) -> None:
+        if portfolio:
+            change = (
+                connection.portfolio.update if subscribe else connection.portfolio.difference_update
+            )
+            change(portfolio)
+            if self.portfolio_listener is not None:
+                self.portfolio_listener(connection)
         for symbol in symbols:
             if subscribe:
                 connection.symbols.add(symbol)
@@ -259,28 +277,9 @@ class StreamHub:
             _discard(self._by_user, connection.user_id, connection)
         for symbol in connection.symbols:
             _discard(self._by_symbol, symbol, connection)
-
-
-class RecentTicks:
-    """The last few ticks of each symbol, to drop a tick that arrives twice.
-
-    Replicas connected to the same market each publish the same exchange ticks: a client
-    gets one copy, whichever replica's arrives first.
-    """
-
-    def __init__(self, size: int = 32) -> None:
-        self.size = size
-        self._recent: dict[str, dict[str, None]] = {}
-
-    def seen(self, symbol: str, payload: str) -> bool:
-        """True if `payload` was seen recently; remembers it otherwise."""
-        recent = self._recent.setdefault(symbol, {})
-        if payload in recent:
-            return True
-        recent[payload] = None
-        if len(recent) > self.size:
-            del recent[next(iter(recent))]
-        return False
+        if connection.portfolio and self.portfolio_listener is not None:
+            connection.portfolio.clear()
+            self.portfolio_listener(connection)
 
 
 def _discard(index: dict[K, set[ClientConnection]], key: K, item: ClientConnection) -> None:

@@ -13,6 +13,9 @@ from backend.services.stream.connection import ClientConnection, Socket, encode
 MAX_MESSAGE_CHARS = 16_384
 MAX_TOPICS = 100
 PRIVATE_TOPICS = frozenset({"order", "trade", "strategy", "optimization"})
+# The user's own as well, but sent only to connections that subscribe (they are refreshed on
+# every mark-to-market: services/stream/portfolio.py).
+PORTFOLIO_TOPICS = frozenset({"position", "account"})
 TICK_PREFIX = "tick:"
 
 TopicName = Annotated[str, StringConstraints(min_length=1, max_length=80)]
@@ -36,8 +39,8 @@ class TopicsRequest(BaseModel):
     topics: list[TopicName] = Field(min_length=1, max_length=MAX_TOPICS)
 
 
-# (subscribe?, symbols) to apply to the connection's tick subscriptions
-SubscriptionChange = tuple[bool, list[str]]
+# (subscribe?, symbols, portfolio topics) to apply to the connection's subscriptions
+SubscriptionChange = tuple[bool, list[str], list[str]]
 
 
 def _parse(message: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
@@ -98,11 +101,15 @@ class ClientRequests:
         subscribe = request.op == "subscribe"
         accepted: list[str] = []
         symbols: list[str] = []
+        portfolio: list[str] = []
         unknown: list[str] = []
         for topic in dict.fromkeys(request.topics):
             symbol = topic.removeprefix(TICK_PREFIX) if topic.startswith(TICK_PREFIX) else None
             if topic in PRIVATE_TOPICS:
                 accepted.append(topic)
+            elif topic in PORTFOLIO_TOPICS:
+                accepted.append(topic)
+                portfolio.append(topic)
             elif symbol and (not subscribe or self._is_listed(symbol)):
                 accepted.append(topic)
                 symbols.append(symbol)
@@ -111,9 +118,10 @@ class ClientRequests:
         if unknown:
             connection.send_error(
                 "unknown_topic",
-                "topics are tick:<listed symbol>, order, trade, strategy or optimization",
+                "topics are tick:<listed symbol>, order, trade, strategy, optimization, "
+                "position or account",
                 topics=unknown,
             )
         answer = "subscribed" if subscribe else "unsubscribed"
         connection.enqueue(answer, encode({"topics": accepted}))
-        return subscribe, symbols
+        return subscribe, symbols, portfolio

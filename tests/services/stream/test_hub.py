@@ -124,7 +124,8 @@ async def test_malformed_messages_get_errors_and_the_connection_lives(connect: S
     answer = await subscribed(alice, "tick:NOPE.X", f"tick:{IF}")
     assert answer["data"] == {
         "error": "unknown_topic",
-        "detail": "topics are tick:<listed symbol>, order, trade, strategy or optimization",
+        "detail": "topics are tick:<listed symbol>, order, trade, strategy, optimization, "
+        "position or account",
         "topics": ["tick:NOPE.X"],
     }
     assert await alice.next() == {

@@ -10,7 +10,8 @@ committed before the gateway heard of it, so a crash leaves a row that start-up
 reconciliation settles, never a gateway order RedFire forgot; only the commits are shared,
 so sixty concurrent orders cost two transactions instead of sixty. The second transaction
 records the submissions itself, so the gateway's acknowledgements of these orders are held
-and then dropped (events.py), and it announces the orders it moved to `submitted`.
+and then dropped (events.py), and it announces the orders it moved to `submitted`, and the
+batch's rejected ones (by risk or by the gateway) to the rejection listeners (the stream).
 """
 
 from backend.services.orders.intake.batcher import OrderIntake

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import structlog
 from sqlalchemy.exc import DBAPIError
 
@@ -25,10 +27,11 @@ class OrderAcknowledgement:
     def __init__(self, database: AsyncDatabaseManager) -> None:
         self.database = database
 
-    async def acknowledge(self, booked: list[Submission], routed: Routed) -> list[OrderRead] | None:
+    async def acknowledge(self, booked: list[Submission], routed: Routed) -> Announced | None:
         """Record submissions and routing failures, store keyed answers, answer everyone.
 
-        Returns the orders it moved to `submitted`, or None when nothing was committed.
+        Returns the orders it moved to `submitted` and the batch's rejected ones (by risk at
+        booking, or by the gateway here), or None when nothing was committed.
         """
         for attempt in range(1, ACK_ATTEMPTS + 1):
             try:
@@ -66,7 +69,24 @@ class OrderAcknowledgement:
             order_id = submission.order_id
             submission.answer(OrderResult(201, orders[order_id], body=bodies[order_id].encode()))
 
-        return [orders[order_id] for order_id in moved]
+        turned_down = [
+            orders[s.order_id] for s in booked if s.rejection is not None or s.order_id in refused
+        ]
+        return Announced([orders[order_id] for order_id in moved], turned_down)
+
+
+@dataclass(frozen=True, slots=True)
+class Announced:
+    """What a batch's acknowledgement announces once committed: the orders it moved to
+    `submitted` (to the order listeners) and its rejected ones (to the rejection listeners)."""
+
+    submitted: list[OrderRead]
+    rejected: list[OrderRead]
+
+
+def risk_rejected(booked: list[Submission]) -> list[OrderRead]:
+    """The batch's orders risk rejected: committed with the booking, whatever came after."""
+    return [_order_read(s.row) for s in booked if s.rejection is not None]
 
 
 def _fail_all(booked: list[Submission], error: Exception) -> None:

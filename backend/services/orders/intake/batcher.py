@@ -9,12 +9,16 @@ import structlog
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.errors import ServiceUnavailableError
 from backend.core.monitoring.metrics import ORDER_INTAKE_QUEUED
-from backend.schemas.orders import OrderCreate, OrderRead
+from backend.schemas.orders import OrderCreate
 from backend.services.orders import idempotency
 from backend.services.orders.buying_power import BuyingPower
 from backend.services.orders.events import OrderEventProcessor
 from backend.services.orders.idempotency import KeyClaim
-from backend.services.orders.intake.acknowledgement import OrderAcknowledgement
+from backend.services.orders.intake.acknowledgement import (
+    Announced,
+    OrderAcknowledgement,
+    risk_rejected,
+)
 from backend.services.orders.intake.booking import OrderBooking
 from backend.services.orders.intake.pretrade import PreTradeRisk
 from backend.services.orders.intake.routing import GatewayRouter, Routed
@@ -144,15 +148,16 @@ class OrderIntake:
     ) -> None:
         """After the booking's commit: route, then record and answer (a second transaction)."""
         routed = Routed()
-        submitted: list[OrderRead] | None = None  # once committed: the orders it moved
+        announced: Announced | None = None  # once committed: what it moved or rejected
         try:
             await self._router.route(booked, routed)
             if booked:
-                submitted = await self._acknowledgement.acknowledge(booked, routed)
+                announced = await self._acknowledgement.acknowledge(booked, routed)
         finally:
             self._done(batch)
             await self.events.acknowledged(
                 list(routed.taken.values()),
-                committed=submitted is not None,
-                submitted=submitted or [],
+                committed=announced is not None,
+                submitted=[] if announced is None else announced.submitted,
+                rejected=risk_rejected(booked) if announced is None else announced.rejected,
             )

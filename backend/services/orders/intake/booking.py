@@ -108,6 +108,7 @@ class OrderBooking:
                 time_in_force=submission.request.time_in_force,
                 status=_initial_status(submission),
                 reject_reason=submission.rejection,
+                reject_detail=None if submission.breach is None else submission.breach.detail(),
                 client_order_id=submission.client_order_id,
                 client_ref=submission.request.client_order_id or submission.client_order_id,
                 strategy_id=submission.request.strategy_id,

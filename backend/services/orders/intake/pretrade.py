@@ -14,6 +14,7 @@ from backend.services.orders.ports import MarketAccess
 from backend.services.orders.repository.books import read_for_booking
 from backend.services.orders.risk import (
     OrderRateLimiter,
+    RiskBreach,
     RiskLimits,
     RiskSettingsStore,
     static_rejection,
@@ -64,7 +65,7 @@ class PreTradeRisk:
             await self.risk.remember(limits)  # the next booking's guess
         TRADING_HALTED.set(1 if limits.trading_halted else 0)
         for submission in batch:
-            submission.rejection = self._static(limits, submission)
+            submission.breach = self._static(limits, submission)
         counted_ids = {id(s) for s in counted}
         uncounted = [s for s in batch if s.rejection is None and id(s) not in counted_ids]
         if uncounted:  # the cache held other limits than the database: count these as well
@@ -77,22 +78,26 @@ class PreTradeRisk:
             user_id, request = submission.user_id, submission.request
             rates[user_id] += 1
             if rates[user_id] > limits.max_orders_per_second:
-                submission.rejection = "max_orders_per_second"
+                submission.reject(
+                    "max_orders_per_second", limits.max_orders_per_second, rates[user_id]
+                )
                 continue
             open_orders[user_id] += 1
             if open_orders[user_id] > limits.max_open_orders:
+                submission.reject("max_open_orders", limits.max_open_orders, open_orders[user_id])
                 open_orders[user_id] -= 1
-                submission.rejection = "max_open_orders"
                 continue
             holdings = reads.holdings[user_id]
-            fits = self.buying_power.take(
+            shortfall = self.buying_power.hold(
                 holdings, request.symbol, request.side, request.quantity, submission.hold_price
             )
-            if not fits:
+            if shortfall is not None:
                 open_orders[user_id] -= 1
-                submission.rejection = "insufficient_buying_power"
+                submission.reject(
+                    "insufficient_buying_power", shortfall.available, shortfall.required
+                )
 
-    def _static(self, limits: RiskLimits, submission: Submission) -> str | None:
+    def _static(self, limits: RiskLimits, submission: Submission) -> RiskBreach | None:
         """The rules that need no database; notes the order's hold price on the way."""
         request = submission.request
         contract = self.market.get_contract(request.symbol)

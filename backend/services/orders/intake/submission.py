@@ -9,6 +9,7 @@ from decimal import Decimal
 from backend.schemas.orders import OrderCreate, OrderRead
 from backend.services.orders.idempotency import KeyClaim
 from backend.services.orders.repository import StoredOrder
+from backend.services.orders.risk import RiskBreach
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +32,19 @@ class Submission:
     future: asyncio.Future[OrderResult]
     order_id: int = 0
     client_order_id: str = ""
-    rejection: str | None = None
+    breach: RiskBreach | None = None  # the first risk rule it breaks
     hold_price: Decimal | None = None  # what it holds buying power at (risk.valuation_price)
     row: StoredOrder | None = None  # the order as last written
     replaces_order_id: int | None = None  # the order an amendment cancelled for this one
+
+    @property
+    def rejection(self) -> str | None:
+        """The risk rule it breaks (its `reject_reason`), or None."""
+        return None if self.breach is None else self.breach.rule
+
+    def reject(self, rule: str, limit: Decimal | int, value: Decimal | int) -> None:
+        """Mark it rejected by `rule`: its `limit` and the order's `value` under it."""
+        self.breach = RiskBreach(rule, Decimal(limit), Decimal(value))
 
     def answer(self, result: OrderResult) -> None:
         """Hand the caller its answer (unless it stopped waiting)."""

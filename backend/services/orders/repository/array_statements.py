@@ -36,6 +36,7 @@ NEW_ORDERS = unnest(
     time_in_force=String(),
     status=String(),
     reject_reason=String(),
+    reject_detail=String(),  # JSON text, parsed into the json column by the INSERT
     client_order_id=String(),
     client_ref=String(),
     strategy_id=Integer(),
@@ -56,7 +57,13 @@ INSERT_NEW_ORDERS = (
     insert(ORDERS)
     .from_select(
         [*NEW_ORDERS.c.keys(), *_BATCH_VALUES],
-        select(*NEW_ORDERS.c, *_BATCH_VALUES.values()),
+        select(
+            *(
+                column.cast(JSON) if column.name == "reject_detail" else column
+                for column in NEW_ORDERS.c
+            ),
+            *_BATCH_VALUES.values(),
+        ),
     )
     .returning(*ORDERS.c)
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from decimal import Decimal
 
@@ -41,6 +42,7 @@ async def insert_orders(
             "status": order.status,
             "filled_quantity": Decimal(0),
             "reject_reason": order.reject_reason,
+            "reject_detail": order.reject_detail,
             "client_order_id": order.client_order_id,
             "client_ref": order.client_ref,
             "gateway": gateway,
@@ -82,6 +84,7 @@ async def _insert_arrays(
             time_in_force=[order.time_in_force.value for order in orders],
             status=[order.status.value for order in orders],
             reject_reason=[order.reject_reason for order in orders],
+            reject_detail=[_json_text(order.reject_detail) for order in orders],
             client_order_id=[order.client_order_id for order in orders],
             client_ref=[order.client_ref for order in orders],
             strategy_id=[order.strategy_id for order in orders],
@@ -102,6 +105,11 @@ async def _insert_arrays(
     inserted = await array_statements.INSERT_AND_LINK_ORDERS.fetch(session, parameters)
     stored = {row["client_order_id"]: row for row in inserted}
     return [stored[order.client_order_id] for order in orders]
+
+
+def _json_text(value: dict[str, str | None] | None) -> str | None:
+    """A JSON value as the text PostgreSQL parses into the json column (array_statements.py)."""
+    return None if value is None else json.dumps(value, separators=(",", ":"))
 
 
 async def mark_submitted(

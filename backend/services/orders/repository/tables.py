@@ -35,6 +35,7 @@ class NewOrder:
     time_in_force: TimeInForce
     status: OrderStatus
     reject_reason: str | None
+    reject_detail: dict[str, str | None] | None
     client_order_id: str  # RedFire's reference, which the gateway carries back
     client_ref: str  # the client's id for it (its own, or the reference)
     strategy_id: int | None
