@@ -25,7 +25,7 @@ class Position(TimestampMixin, Base):
     # The average entry price at 8 places, for people; PnL is computed from `cost`.
     avg_price: Mapped[Decimal] = mapped_column(default=Decimal(0))
     realized_pnl: Mapped[Decimal] = mapped_column(default=Decimal(0))
-    # Signed cost basis, quantity x entry price summed over the open quantity (migration 0017).
+    # Signed cost basis, quantity x entry price summed over the open quantity (migration 0018).
     cost: Mapped[Decimal] = mapped_column(CostBasis(), default=Decimal(0), server_default="0")
 
 
@@ -48,7 +48,7 @@ class Account(TimestampMixin, Base):
 
 
 class AccountDay(Base):
-    """A user's paper account over one UTC day, kept as fills are booked (migration 0017).
+    """A user's paper account over one UTC day, kept as fills are booked (migration 0018).
 
     Each fill adds its realized PnL, commission and count to the row of its trade's UTC date,
     and leaves the account's balance after it as that day's closing balance; history reads

@@ -57,7 +57,7 @@ class Order(TimestampMixin, Base):
     # RedFire's own reference, unique across users: what the gateway's reports carry back.
     client_order_id: Mapped[str] = mapped_column(String(64), unique=True)
     # The client's id for the order (the API's `client_order_id`): chosen by the client, else
-    # the reference above; unique per user (migration 0016).
+    # the reference above; unique per user (migration 0017).
     client_ref: Mapped[str] = mapped_column(String(64), default=_reference_as_client_ref)
     # The order this one replaced (PATCH /orders/{id}: cancel-replace); each is replaced once.
     replaces_order_id: Mapped[int | None] = mapped_column(BigId)

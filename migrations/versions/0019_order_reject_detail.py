@@ -3,8 +3,8 @@
 `reject_detail` is `{"rule": ..., "limit": ..., "value": ...}` (decimals as strings) for an
 order risk rejected, null otherwise; answered with the order (POST, GET, the live stream).
 
-Revision ID: 0018
-Revises: 0013
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-03
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0018"
-down_revision: str | None = "0013"
+revision: str = "0019"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

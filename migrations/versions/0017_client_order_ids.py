@@ -9,8 +9,8 @@ The API's `client_order_id` is the client's id when it chose one, else RedFire's
 reference (orders.client_order_id, unique across users, which the gateways carry back).
 Columns are added, not the table rebuilt: SQLite's triggers on orders (0006) stay.
 
-Revision ID: 0016
-Revises: 0013
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-03
 """
 
@@ -21,8 +21,8 @@ from alembic import op
 
 import backend.core.database.types
 
-revision: str = "0016"
-down_revision: str | None = "0013"
+revision: str = "0017"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

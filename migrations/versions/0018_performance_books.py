@@ -8,8 +8,8 @@
   booked, and the balance after the last of them; written with each fill, read by
   GET /api/v1/account/history.
 
-Revision ID: 0017
-Revises: 0013
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-03
 """
 
@@ -21,8 +21,8 @@ from alembic import op
 
 import backend.core.database.types
 
-revision: str = "0017"
-down_revision: str | None = "0013"
+revision: str = "0018"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
