@@ -11,8 +11,8 @@ from fastapi.responses import Response
 from backend.api.base_path import API_PREFIX
 from backend.api.deps.connection import SessionDep
 from backend.api.deps.controls import OrderControlsDep
-from backend.api.deps.identity import CurrentPrincipal, TraderPrincipal
 from backend.api.deps.parameters import IdempotencyKey, ResourceId
+from backend.api.deps.principal import CurrentPrincipal, TraderPrincipal
 from backend.api.responses import error_responses
 from backend.api.strict_json import StrictJSONRoute
 from backend.schemas.order_controls import CancelAllRequest, CancelAllResult, OrderAmend

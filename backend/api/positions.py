@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from backend.api.base_path import API_PREFIX
 from backend.api.deps.connection import SessionDep
 from backend.api.deps.controls import OrderControlsDep
-from backend.api.deps.identity import TraderPrincipal
+from backend.api.deps.principal import TraderPrincipal
 from backend.api.responses import error_responses
 from backend.api.strict_json import StrictJSONRoute
 from backend.schemas.order_controls import ClosePositionRequest

@@ -61,7 +61,7 @@ def portfolio_loader(database: AsyncDatabaseManager, trading: TradingComponents)
 
     async def load(user_id: int) -> PortfolioSnapshot:
         async with database.session_factory() as session:
-            positions = await queries.list_positions(session, user_id, market)
+            positions = await queries.list_positions(session, user_id, market, accounts)
             account = await queries.account_summary(session, user_id, market, accounts)
         return PortfolioSnapshot(
             {position.symbol: position.model_dump(mode="json") for position in positions},

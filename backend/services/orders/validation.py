@@ -36,6 +36,8 @@ def _check_limit_price(
     elif not _is_multiple(limit, contract.price_tick):
         message = f"must be a multiple of {contract.price_tick}"
         errors.append(_error("limit_price", message, "price_tick"))
+
+
 def refuse_unconvertible(symbol: str, accounts: AccountDefaults) -> None:
     """422 `currency_not_convertible` for a contract quoted in a currency without a rate."""
     if accounts.rate(symbol) is None:
