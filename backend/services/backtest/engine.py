@@ -11,6 +11,7 @@ single `send(None)`; that keeps a million-bar replay at a few microseconds per b
 from __future__ import annotations
 
 import contextlib
+from collections import deque
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -38,6 +39,8 @@ from backend.services.strategy.errors import error_message
 T = TypeVar("T")
 # Strategy ids are database ids (>= 1): 0 marks the backtest's throwaway instance.
 BACKTEST_STRATEGY_ID = 0
+# The last lines a strategy wrote with write_log, kept in memory during a backtest.
+BACKTEST_LOG_LINES = 1000
 
 
 class _Uncounted:
@@ -231,6 +234,7 @@ class BacktestEngine:
             BACKTEST_STRATEGY_ID, parameters, user_id=0, symbol=symbol, orders=orders
         )
         strategy._orders_counter = _UNCOUNTED
+        strategy.log_lines = deque(maxlen=BACKTEST_LOG_LINES)
         with contextlib.suppress(KeyError):  # the live metric got a child for id 0: drop it
             STRATEGY_ORDERS.remove(str(BACKTEST_STRATEGY_ID))
         return strategy

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from decimal import Decimal
@@ -52,6 +53,9 @@ class BaseStrategy(ABC):
         self.last_update: datetime | None = None
         # Where `write_log` and `put_variables` go: the owner's WebSocket (set by the engine).
         self.events: Callable[[dict[str, Any]], None] | None = None
+        # Where `write_log` keeps its lines instead of the log: a bounded list in a backtest
+        # (set by its engine; a line per signal on stderr would cost more than the replay).
+        self.log_lines: deque[str] | None = None
         self._orders_counter = STRATEGY_ORDERS.labels(strategy_id=str(strategy_id))
         self.logger = structlog.get_logger(f"strategy.{strategy_id}").bind(strategy_id=strategy_id)
 
@@ -106,8 +110,12 @@ class BaseStrategy(ABC):
         self.put_variables()
 
     def write_log(self, message: str) -> None:
-        """A log line, to the log and the owner's WebSocket (`{"event": "log", "message"}`)."""
-        self.logger.info("strategy_log", message=message)
+        """A log line, to the log and the owner's WebSocket (`{"event": "log", "message"}`);
+        in a backtest to `log_lines`."""
+        if self.log_lines is not None:
+            self.log_lines.append(message)
+        else:
+            self.logger.info("strategy_log", message=message)
         if self.events is not None:
             self.events({"event": "log", "message": message})
 
