@@ -31,6 +31,7 @@ def test_a_backtest_keeps_the_strategys_log_lines_off_the_log() -> None:
     assert result.fills, "the strategy crossed and traded"
     assert not [entry for entry in logged if entry["event"] == "strategy_log"]
     strategy = _Kept.last
-    assert strategy is not None and strategy.log_lines is not None
+    assert strategy is not None
+    assert strategy.log_lines is not None
     assert 0 < len(strategy.log_lines) <= BACKTEST_LOG_LINES
     assert "cross" in strategy.log_lines[-1]
