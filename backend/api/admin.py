@@ -6,15 +6,15 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from backend.api.api_route import ApiRoute
 from backend.api.base_path import API_PREFIX
 from backend.api.deps.connection import SessionDep, UnitOfWorkDep
 from backend.api.deps.identity import AdminUser
 from backend.api.deps.services import RiskSettingsDep
 from backend.api.responses import error_responses
-from backend.api.strict_json import StrictJSONRoute
 from backend.schemas.admin import HaltRequest, RiskLimitsRead, RiskLimitsUpdate
 
-router = APIRouter(prefix=f"{API_PREFIX}/admin", tags=["admin"], route_class=StrictJSONRoute)
+router = APIRouter(prefix=f"{API_PREFIX}/admin", tags=["admin"], route_class=ApiRoute)
 ADMIN_ERRORS = error_responses(401, 403)
 ADMIN_BODY_ERRORS = error_responses(400, 401, 403, 422)
 

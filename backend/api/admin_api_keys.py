@@ -6,20 +6,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
+from backend.api.api_route import ApiRoute
 from backend.api.base_path import API_PREFIX
 from backend.api.deps.connection import SessionDep, UnitOfWorkDep
 from backend.api.deps.identity import AdminUser
 from backend.api.deps.parameters import IntegerId, PageParamsDep
 from backend.api.deps.programs import ApiKeyServiceDep
 from backend.api.responses import error_responses
-from backend.api.strict_json import StrictJSONRoute
 from backend.schemas.api_keys import ApiKeyRead
 from backend.schemas.common import INTEGER_MAX, Page
 from backend.services.apikeys.service import key_view
 
-router = APIRouter(
-    prefix=f"{API_PREFIX}/admin/api-keys", tags=["admin"], route_class=StrictJSONRoute
-)
+router = APIRouter(prefix=f"{API_PREFIX}/admin/api-keys", tags=["admin"], route_class=ApiRoute)
 
 
 @router.get("", responses=error_responses(401, 403, 422), summary="Every API key (admin)")

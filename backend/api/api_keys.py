@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
+from backend.api.api_route import ApiRoute
 from backend.api.base_path import API_PREFIX
 from backend.api.deps.connection import SessionDep, UnitOfWorkDep
 from backend.api.deps.login import LoggedInUser
 from backend.api.deps.parameters import IntegerId, PageParamsDep
 from backend.api.deps.programs import ApiKeyServiceDep
 from backend.api.responses import error_responses
-from backend.api.strict_json import StrictJSONRoute
 from backend.schemas.api_keys import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from backend.schemas.common import Page
 from backend.services.apikeys.service import key_view
 
-router = APIRouter(prefix=f"{API_PREFIX}/api-keys", tags=["api keys"], route_class=StrictJSONRoute)
+router = APIRouter(prefix=f"{API_PREFIX}/api-keys", tags=["api keys"], route_class=ApiRoute)
 
 
 @router.post(

@@ -7,17 +7,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
+from backend.api.api_route import ApiRoute
 from backend.api.base_path import API_PREFIX
 from backend.api.deps.connection import ClientIPDep, SecurityDep, SessionDep
 from backend.api.deps.login import LoginSessionDep
 from backend.api.deps.services import AuthServiceDep, UserServiceDep
 from backend.api.responses import error_responses
-from backend.api.strict_json import StrictJSONRoute
 from backend.core.security.tokens import IssuedTokens
 from backend.schemas.auth import RefreshRequest, TokenResponse
 from backend.schemas.users import UserCreate, UserRead
 
-router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"], route_class=StrictJSONRoute)
+router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"], route_class=ApiRoute)
 
 
 def _token_response(tokens: IssuedTokens) -> TokenResponse:

@@ -6,6 +6,7 @@ import hashlib
 
 from fastapi import APIRouter, Request, Response, status
 
+from backend.api.api_route import ApiRoute
 from backend.api.base_path import API_PREFIX
 from backend.api.deps.connection import SessionDep
 from backend.api.deps.identity import CurrentUser
@@ -18,7 +19,7 @@ from backend.schemas.backtests import BacktestRead, BacktestSummary
 from backend.schemas.common import Page
 from backend.services.backtest.service import BacktestNotFinishedError, stored_chart
 
-router = APIRouter(prefix=f"{API_PREFIX}/backtests", tags=["backtests"])
+router = APIRouter(prefix=f"{API_PREFIX}/backtests", tags=["backtests"], route_class=ApiRoute)
 
 
 @router.get("", response_model=Page[BacktestSummary], responses=error_responses(401, 422))

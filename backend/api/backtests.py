@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from backend.api.api_route import ApiRoute
 from backend.api.backtest_bodies import (
     CREATE_BODY,
     JSON_BODY,
@@ -25,7 +26,7 @@ from backend.core.errors import DomainValidationError
 from backend.schemas.backtests import BacktestAccepted
 from backend.services.backtest.bars import parse_csv_bars
 
-router = APIRouter(prefix=f"{API_PREFIX}/backtests", tags=["backtests"])
+router = APIRouter(prefix=f"{API_PREFIX}/backtests", tags=["backtests"], route_class=ApiRoute)
 
 
 @router.post(

@@ -7,6 +7,7 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 
+from backend.api.api_route import ApiRoute
 from backend.api.bar_queries import SymbolQuery
 from backend.api.base_path import API_PREFIX
 from backend.api.csv_upload import csv_upload
@@ -17,7 +18,7 @@ from backend.schemas.bars import ImportedRead
 from backend.services.market.csv_source import CsvSource
 from backend.services.market.intervals import BarInterval
 
-router = APIRouter(prefix=f"{API_PREFIX}/market/bars", tags=["market"])
+router = APIRouter(prefix=f"{API_PREFIX}/market/bars", tags=["market"], route_class=ApiRoute)
 
 _IMPORT_BODY: dict[str, Any] = {
     "requestBody": {

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from fastapi.exceptions import RequestValidationError
 
+from backend.api.api_route import ApiRoute
 from backend.api.bar_queries import EndQuery, StartQuery, SymbolQuery, bar_range
 from backend.api.base_path import API_PREFIX
 from backend.api.deps.platform import BarCoverageDep, BarPagesDep
@@ -22,7 +23,7 @@ from backend.schemas.bars import (
 from backend.services.market.intervals import BarInterval
 from backend.services.market.paging import BarRequest
 
-router = APIRouter(prefix=f"{API_PREFIX}/market/bars", tags=["market"])
+router = APIRouter(prefix=f"{API_PREFIX}/market/bars", tags=["market"], route_class=ApiRoute)
 
 
 @router.get(

@@ -9,7 +9,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from backend.api.query_guard import QUERY_GUARD
+from backend.api.api_route import ApiRoute
 
 DOCS_ASSETS = Path(__file__).resolve().parent.parent / "static" / "docs"
 ASSETS_PREFIX = "/static/docs"
@@ -18,7 +18,7 @@ ASSETS_PREFIX = "/static/docs"
 def install_docs(app: FastAPI) -> None:
     """Mount the assets and the two documentation pages."""
     app.mount(ASSETS_PREFIX, StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter(include_in_schema=False, route_class=ApiRoute)
 
     @router.get("/docs")
     async def swagger_ui() -> HTMLResponse:
@@ -41,4 +41,4 @@ def install_docs(app: FastAPI) -> None:
             with_google_fonts=False,
         )
 
-    app.include_router(router, dependencies=[QUERY_GUARD])
+    app.include_router(router)

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from backend.api.api_route import ApiRoute
 from backend.api.deps.connection import ConfigDep, DatabaseDep
 from backend.api.deps.identity import BearerToken
 from backend.api.deps.platform import HealthDep, LifecycleDep
@@ -25,7 +26,7 @@ from backend.core.monitoring.metrics import APP_READY
 from backend.models.enums import UserRole
 from backend.services.auth.access import AccessGuard
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=ApiRoute)
 
 
 async def _is_admin(access: AccessGuard, token: str | None) -> bool:

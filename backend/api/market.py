@@ -6,14 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, status
 
+from backend.api.api_route import ApiRoute
 from backend.api.base_path import API_PREFIX
 from backend.api.deps.identity import AdminUser, CurrentUser
 from backend.api.deps.services import MarketDataDep
 from backend.api.responses import error_responses
-from backend.api.strict_json import StrictJSONRoute
 from backend.schemas.market import SymbolRead, TickInjectBody, TickRead
 
-router = APIRouter(prefix=f"{API_PREFIX}/market", tags=["market"], route_class=StrictJSONRoute)
+router = APIRouter(prefix=f"{API_PREFIX}/market", tags=["market"], route_class=ApiRoute)
 
 
 SymbolPath = Annotated[str, Path(min_length=1, max_length=64, examples=["IF2412.CFFEX"])]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from backend.api.api_route import ApiRoute
 from backend.api.base_path import API_PREFIX
 from backend.api.deps.connection import SessionDep, UnitOfWorkDep
 from backend.api.deps.identity import CurrentUser, TraderUser
@@ -14,7 +15,9 @@ from backend.models.optimization import Optimization
 from backend.schemas.common import Page
 from backend.schemas.optimizations import OptimizationRead, OptimizationSummary
 
-router = APIRouter(prefix=f"{API_PREFIX}/optimizations", tags=["optimizations"])
+router = APIRouter(
+    prefix=f"{API_PREFIX}/optimizations", tags=["optimizations"], route_class=ApiRoute
+)
 
 
 @router.get("", response_model=Page[OptimizationSummary], responses=error_responses(401, 422))

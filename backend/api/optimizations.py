@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.datastructures import UploadFile
 
 from backend.api import optimization_bodies
+from backend.api.api_route import ApiRoute
 from backend.api.backtest_bodies import json_body
 from backend.api.base_path import API_PREFIX
 from backend.api.deps.connection import ConfigDep, UnitOfWorkDep
@@ -19,7 +20,9 @@ from backend.core.errors import DomainValidationError
 from backend.schemas.optimizations import OptimizationAccepted
 from backend.services.backtest.bars import parse_csv_bars
 
-router = APIRouter(prefix=f"{API_PREFIX}/optimizations", tags=["optimizations"])
+router = APIRouter(
+    prefix=f"{API_PREFIX}/optimizations", tags=["optimizations"], route_class=ApiRoute
+)
 
 
 @router.post(

@@ -8,17 +8,17 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
+from backend.api.api_route import ApiRoute
 from backend.api.base_path import API_PREFIX
 from backend.api.deps.connection import SessionDep
 from backend.api.deps.controls import OrderControlsDep
 from backend.api.deps.parameters import IdempotencyKey, ResourceId
 from backend.api.deps.principal import CurrentPrincipal, TraderPrincipal
 from backend.api.responses import error_responses
-from backend.api.strict_json import StrictJSONRoute
 from backend.schemas.order_controls import CancelAllRequest, CancelAllResult, OrderAmend
 from backend.schemas.orders import OrderRead
 
-router = APIRouter(prefix=f"{API_PREFIX}/orders", tags=["orders"], route_class=StrictJSONRoute)
+router = APIRouter(prefix=f"{API_PREFIX}/orders", tags=["orders"], route_class=ApiRoute)
 
 ClientOrderIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.exceptions import RequestValidationError
 
+from backend.api.api_route import ApiRoute
 from backend.api.base_path import API_PREFIX
 from backend.api.deps.connection import SessionDep
 from backend.api.deps.identity import CurrentUser
@@ -22,7 +23,7 @@ from backend.schemas.performance import (
 )
 from backend.services.orders import performance_views
 
-router = APIRouter(prefix=API_PREFIX, tags=["performance"])
+router = APIRouter(prefix=API_PREFIX, tags=["performance"], route_class=ApiRoute)
 
 DayQuery = Annotated[date | None, Query(ge=date(1970, 1, 1), lt=date(2200, 1, 1))]
 

@@ -7,16 +7,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, status
 from fastapi.responses import JSONResponse, Response
 
+from backend.api.api_route import ApiRoute
 from backend.api.base_path import API_PREFIX
 from backend.api.deps.connection import SessionDep
 from backend.api.deps.controls import OrderControlsDep
 from backend.api.deps.principal import TraderPrincipal
 from backend.api.responses import error_responses
-from backend.api.strict_json import StrictJSONRoute
 from backend.schemas.order_controls import ClosePositionRequest
 from backend.schemas.orders import OrderRead
 
-router = APIRouter(prefix=f"{API_PREFIX}/positions", tags=["trades"], route_class=StrictJSONRoute)
+router = APIRouter(prefix=f"{API_PREFIX}/positions", tags=["trades"], route_class=ApiRoute)
 
 VtSymbol = Annotated[str, Path(min_length=3, max_length=64, pattern=r"^[\w-]+\.[A-Z]+$")]
 

@@ -1,21 +1,20 @@
 """Unknown query parameters are 422 on every route, not silently ignored.
 
 A misspelt filter (`?simbol=rb2501.SHFE`) would otherwise answer every row as if no filter had
-been asked for. `refuse_unknown_query` is given to every router as it is included
-(route_table.py); it reads the matched route's declared query parameters (its own and its
-dependencies', as a client spells them) from FastAPI's dependency tree, once per route.
+been asked for. Every route's class (api_route.ApiRoute) calls `refuse_unknown_query` when a
+request has a query string; it reads the route's declared query parameters (its own and its
+dependencies', as a client spells them) from FastAPI's dependency tree, once per route. The
+WebSocket handshake (`?token=`) is left to its own checks.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
-from fastapi import Depends
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
-from starlette.requests import HTTPConnection
 
 # Route objects live as long as the process: keyed by identity, with the route kept alive.
 _DECLARED: dict[int, tuple[APIRoute, frozenset[str]]] = {}
@@ -44,20 +43,11 @@ def _declared(route: APIRoute) -> frozenset[str]:
     return known[1]
 
 
-async def refuse_unknown_query(connection: HTTPConnection) -> None:
-    """422 `validation_error` naming each query parameter the matched route does not take.
-
-    HTTP routes only: the WebSocket handshake (`?token=`) is left to its own checks.
-    """
-    route: Any = connection.scope.get("route")
-    if not isinstance(route, APIRoute) or not connection.query_params:
-        return
-    unknown = sorted(set(connection.query_params) - _declared(route))
+def refuse_unknown_query(route: APIRoute, query: Mapping[str, str]) -> None:
+    """422 `validation_error` naming each parameter of `query` that `route` does not take."""
+    unknown = sorted(set(query) - _declared(route))
     if unknown:
         raise RequestValidationError(
             [{"type": "extra_forbidden", "loc": ("query", name),
               "msg": f"unknown query parameter {name!r}"} for name in unknown]
         )  # fmt: skip
-
-
-QUERY_GUARD = Depends(refuse_unknown_query)

@@ -29,7 +29,6 @@ from backend.api import (
     webhooks,
     ws,
 )
-from backend.api.query_guard import QUERY_GUARD
 from backend.api.responses import ANY_REQUEST_ERRORS, API_ERRORS
 
 # Included one by one, not through an /api/v1 router: FastAPI matches nested routers level by
@@ -62,8 +61,8 @@ API_ROUTERS: tuple[APIRouter, ...] = (
 
 
 def include_routers(app: FastAPI) -> None:
-    """The API under /api/v1 and the operations endpoints at the root; on each, an unknown
-    query parameter is 422 (query_guard.py)."""
+    """The API under /api/v1 and the operations endpoints at the root (each router's routes
+    are ApiRoutes: an unknown query parameter is 422, see api_route.py)."""
     for router in API_ROUTERS:
-        app.include_router(router, responses=API_ERRORS, dependencies=[QUERY_GUARD])
-    app.include_router(health.router, responses=ANY_REQUEST_ERRORS, dependencies=[QUERY_GUARD])
+        app.include_router(router, responses=API_ERRORS)
+    app.include_router(health.router, responses=ANY_REQUEST_ERRORS)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import JSONResponse
 
+from backend.api.api_route import ApiRoute
 from backend.api.backtest_bodies import json_body
 from backend.api.base_path import API_PREFIX
 from backend.api.deps.connection import ClientIPDep, ConfigDep
@@ -15,7 +16,7 @@ from backend.api.responses import error_responses
 from backend.core.monitoring.middleware import BodyTooLargeError
 from backend.schemas.webhooks import DeliveryRead, TradingViewAlert
 
-router = APIRouter(prefix=f"{API_PREFIX}/signals", tags=["webhooks"])
+router = APIRouter(prefix=f"{API_PREFIX}/signals", tags=["webhooks"], route_class=ApiRoute)
 
 
 def _alert_schema() -> dict[str, Any]:

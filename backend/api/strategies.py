@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
+from backend.api.api_route import ApiRoute
 from backend.api.base_path import API_PREFIX
 from backend.api.deps.connection import SessionDep
 from backend.api.deps.identity import CurrentUser, TraderUser
 from backend.api.deps.parameters import IntegerId, PageParamsDep
 from backend.api.deps.platform import StrategyControlDep, StrategyServiceDep
 from backend.api.responses import error_responses
-from backend.api.strict_json import StrictJSONRoute
 from backend.models.strategy import Strategy
 from backend.schemas.common import Page
 from backend.schemas.strategies import (
@@ -20,9 +20,7 @@ from backend.schemas.strategies import (
     StrategyUpdate,
 )
 
-router = APIRouter(
-    prefix=f"{API_PREFIX}/strategies", tags=["strategies"], route_class=StrictJSONRoute
-)
+router = APIRouter(prefix=f"{API_PREFIX}/strategies", tags=["strategies"], route_class=ApiRoute)
 
 
 @router.get("/classes", response_model=list[StrategyClassRead], responses=error_responses(401))

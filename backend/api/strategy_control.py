@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from backend.api.api_route import ApiRoute
 from backend.api.base_path import API_PREFIX
 from backend.api.deps.connection import SessionDep, UnitOfWorkDep
 from backend.api.deps.identity import CurrentUser, TraderUser
 from backend.api.deps.parameters import IntegerId
 from backend.api.deps.platform import StrategyControlDep
 from backend.api.responses import error_responses
-from backend.api.strict_json import StrictJSONRoute
 from backend.models.strategy import Strategy
 from backend.schemas.strategies import StrategyRead, StrategyStatusRead
 
-router = APIRouter(
-    prefix=f"{API_PREFIX}/strategies", tags=["strategies"], route_class=StrictJSONRoute
-)
+router = APIRouter(prefix=f"{API_PREFIX}/strategies", tags=["strategies"], route_class=ApiRoute)
 
 
 @router.post(

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from backend.api.api_route import ApiRoute
 from backend.api.base_path import API_PREFIX
 from backend.api.deps.connection import SessionDep
 from backend.api.deps.identity import CurrentUser
@@ -17,7 +18,7 @@ from backend.schemas.common import BIGINT_MAX, NO_CONTROL_CHARACTERS, Page
 from backend.schemas.orders import AccountRead, PositionRead, TradeRead
 from backend.services.orders import queries
 
-router = APIRouter(prefix=API_PREFIX, tags=["trades"])
+router = APIRouter(prefix=API_PREFIX, tags=["trades"], route_class=ApiRoute)
 
 
 @router.get("/trades", response_model=Page[TradeRead], responses=error_responses(401, 422))

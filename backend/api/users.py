@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from backend.api.api_route import ApiRoute
 from backend.api.base_path import API_PREFIX
 from backend.api.deps.connection import ClientIPDep, SessionDep, UnitOfWorkDep
 from backend.api.deps.identity import AdminUser, CurrentUser
@@ -11,11 +12,10 @@ from backend.api.deps.login import LoggedInUser
 from backend.api.deps.parameters import IntegerId, PageParamsDep
 from backend.api.deps.services import AuthServiceDep, UserAdministrationDep, UserServiceDep
 from backend.api.responses import error_responses
-from backend.api.strict_json import StrictJSONRoute
 from backend.schemas.common import Page
 from backend.schemas.users import UserAdminUpdate, UserRead, UserSelfUpdate
 
-router = APIRouter(prefix=f"{API_PREFIX}/users", tags=["users"], route_class=StrictJSONRoute)
+router = APIRouter(prefix=f"{API_PREFIX}/users", tags=["users"], route_class=ApiRoute)
 
 
 @router.get("/me", responses=error_responses(401), summary="The current user")

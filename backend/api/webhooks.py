@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
+from backend.api.api_route import ApiRoute
 from backend.api.base_path import API_PREFIX
 from backend.api.deps.connection import SessionDep
 from backend.api.deps.identity import CurrentUser
@@ -11,12 +12,11 @@ from backend.api.deps.login import LoggedInUser
 from backend.api.deps.parameters import IntegerId, PageParamsDep
 from backend.api.deps.programs import WebhookServiceDep
 from backend.api.responses import error_responses
-from backend.api.strict_json import StrictJSONRoute
 from backend.schemas.common import Page
 from backend.schemas.webhooks import DeliveryRead, WebhookCreate, WebhookCreated, WebhookRead
 from backend.services.webhooks.service import webhook_view
 
-router = APIRouter(prefix=f"{API_PREFIX}/webhooks", tags=["webhooks"], route_class=StrictJSONRoute)
+router = APIRouter(prefix=f"{API_PREFIX}/webhooks", tags=["webhooks"], route_class=ApiRoute)
 
 
 @router.post(

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, WebSocket
 
+from backend.api.api_route import ApiRoute
 from backend.api.base_path import API_PREFIX
 from backend.api.deps.connection import ClientIPDep, DatabaseDep
 from backend.api.deps.platform import StreamHubDep
@@ -20,7 +21,7 @@ from backend.services.auth import AuthService
 from backend.services.stream.hub import Authenticator, Identity
 from backend.services.stream.protocol import MAX_MESSAGE_CHARS
 
-router = APIRouter(prefix=API_PREFIX, tags=["stream"])
+router = APIRouter(prefix=API_PREFIX, tags=["stream"], route_class=ApiRoute)
 
 TokenQuery = Annotated[
     str | None, Query(max_length=4096, description="An access token (or send an `auth` message)")

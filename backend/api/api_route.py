@@ -1,0 +1,32 @@
+"""ApiRoute: the route class of every router, for the two checks every route makes.
+
+Request bodies are strict JSON (strict_json.py) and a query parameter the route does not
+declare is 422 (query_guard.py). The query check runs in the route's own handler, not as a
+FastAPI dependency: every dependency is a node FastAPI solves on every request, a cost the
+order endpoints (the hot path) would pay although their requests carry no query string.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+
+from backend.api.query_guard import refuse_unknown_query
+from backend.api.strict_json import StrictJSONRoute
+
+
+class ApiRoute(StrictJSONRoute):
+    """A route whose requests are refused (422) when they name an undeclared query parameter."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """Check the query string, when there is one, before FastAPI's handler runs."""
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            if request.scope["query_string"]:
+                refuse_unknown_query(self, request.query_params)
+            return await handler(request)
+
+        return guarded
