@@ -44,6 +44,9 @@ async def test_the_owner_hears_start_log_variables_and_stop(
         ws_client(ws_url, token=trader.access_token) as mine,
         ws_client(ws_url, token=other.access_token) as theirs,
     ):
+        # The server authenticates after the handshake: a pong says it knows the trader.
+        await mine.send({"op": "ping"})
+        assert (await mine.receive())["topic"] == "pong"
         strategy_id = await _start_strategy(client, trader)
         [started] = await _strategy_events(mine, "started")
         about = {"strategy_id": strategy_id, "symbol": IF, "class_name": "MovingAverageStrategy"}
