@@ -6,12 +6,11 @@ For the hot endpoints (orders, bars): a bearer token checked by the AccessGuard,
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends
 from fastapi.requests import HTTPConnection
 from fastapi.security import OAuth2PasswordBearer
-from fastapi.security.utils import get_authorization_scheme_param
 
 from backend.api.deps.api_key import API_KEY_HEADER, key_holder, login_required
 from backend.api.deps.connection import container_of
@@ -39,31 +38,16 @@ class PrincipalBearer(OAuth2PasswordBearer):
 
     async def __call__(self, request: HTTPConnection) -> Principal:  # type: ignore[override]
         """401 for a bad token; 403 `read_only` for a viewer where traders only are let in."""
-        return await principal_of(request, traders_only=self.traders_only)
-
-
-async def principal_of(connection: HTTPConnection, *, traders_only: bool) -> Principal:
-    """The caller: its `X-API-Key`, else its bearer token (401 when missing or bad); 403
-    `read_only` for a viewer where traders only are let in.
-
-    PrincipalBearer's work as a plain call, for the two hottest endpoints (placing and reading
-    an order), which declare BEARER_SECURITY instead of solving a dependency per request.
-    """
-    raw_key = connection.headers.get(API_KEY_HEADER)
-    if raw_key is not None:
-        holder = await key_holder(connection, raw_key)
-        principal = Principal(holder.user_id, holder.role, None, holder)
-    else:
-        scheme, token = get_authorization_scheme_param(connection.headers.get("authorization"))
-        bearer = token if scheme.lower() == "bearer" else None
-        principal = await container_of(connection).access.principal(bearer)
-    if traders_only and principal.role not in (UserRole.TRADER, UserRole.ADMIN):
-        raise ReadOnlyError
-    return principal
-
-
-# What PrincipalBearer adds to a route's OpenAPI operation, for routes that call principal_of.
-BEARER_SECURITY: dict[str, Any] = {"security": [{oauth2_scheme.scheme_name: []}]}
+        raw_key = request.headers.get(API_KEY_HEADER)
+        if raw_key is not None:
+            holder = await key_holder(request, raw_key)
+            principal = Principal(holder.user_id, holder.role, None, holder)
+        else:
+            token = await super().__call__(request)
+            principal = await container_of(request).access.principal(token)
+        if self.traders_only and principal.role not in (UserRole.TRADER, UserRole.ADMIN):
+            raise ReadOnlyError
+        return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(PrincipalBearer(traders_only=False))]

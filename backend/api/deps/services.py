@@ -48,11 +48,6 @@ async def get_access_guard(connection: HTTPConnection) -> AccessGuard:
 
 async def get_order_service(connection: HTTPConnection) -> OrderService:
     """The order path shared by people and strategies."""
-    return order_service_of(connection)
-
-
-def order_service_of(connection: HTTPConnection) -> OrderService:
-    """get_order_service as a plain call (the hot order endpoints, api/orders.py)."""
     return container_of(connection).trading.orders
 
 
