@@ -27,13 +27,6 @@ SIDE_TO_DIRECTION: Mapping[OrderSide, Direction] = MappingProxyType(
 DIRECTION_TO_SIDE: Mapping[Direction, OrderSide] = MappingProxyType(
     {Direction.LONG: OrderSide.BUY, Direction.SHORT: OrderSide.SELL}
 )
-ORDER_TYPE_TO_VNPY: Mapping[OrderType, VnpyOrderType] = MappingProxyType(
-    {
-        OrderType.MARKET: VnpyOrderType.MARKET,
-        OrderType.LIMIT: VnpyOrderType.LIMIT,
-        OrderType.STOP: VnpyOrderType.STOP,
-    }
-)
 # FAK/FOK are limit orders with a time-in-force; RFQ and ETF have no RedFire equivalent.
 VNPY_TO_ORDER_TYPE: Mapping[VnpyOrderType, OrderType] = MappingProxyType(
     {
