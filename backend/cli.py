@@ -51,6 +51,7 @@ def _worker(args: argparse.Namespace) -> int:
 
     from backend.app.worker import run_worker
     from backend.core.monitoring.logging import configure_logging
+    from backend.services.research.priority import lower_priority
 
     config = _load()
     configure_logging(config.log_level, json_logs=config.log_json)
@@ -61,6 +62,7 @@ def _worker(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    lower_priority(config.research.nice)  # before any thread or process is started
     asyncio.run(run_worker(config, name=args.name))
     return 0
 

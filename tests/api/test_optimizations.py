@@ -380,6 +380,8 @@ async def test_a_worker_killed_mid_job_is_replaced_and_the_job_runs_again_to_one
     ):
         assert time.monotonic() < deadline, "the optimisation never started"
         await asyncio.sleep(0.02)  # polling interval, bounded by the deadline
+    # The pool's processes run at the lowest CPU priority (RESEARCH__NICE).
+    assert {os.getpriority(os.PRIO_PROCESS, pid) for pid in runner.worker_pids} == {19}
     retried = REGISTRY.get_sample_value("redfire_research_jobs_total", {"outcome": "retried"})
     os.kill(runner.worker_pids[0], signal.SIGKILL)
     killed = await wait_ended(client, trader, optimization_id)

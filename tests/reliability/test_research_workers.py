@@ -8,9 +8,11 @@ sweep; cancelling stops a queued job and aborts a running one.
 from __future__ import annotations
 
 import json
+import os
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -164,6 +166,15 @@ async def test_killed_worker_and_restarted_api_lose_no_job(
         assert next(row.attempts for row in jobs if row.id == victim_id) >= 1
 
 
+def children_of(pid: int) -> list[int]:
+    """The processes `pid` started (any of its threads), from /proc."""
+    return [
+        int(child)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
+
+
 async def test_cancel_stops_a_queued_and_a_running_job(
     services: Services, servers: list[ServerProcess]
 ) -> None:
@@ -182,6 +193,12 @@ async def test_cancel_stops_a_queued_and_a_running_job(
         running = await submit(http, headers)
         queued = await submit(http, headers)
         assert (await running_mid_job(engine, within=90))[0] == running
+        # Research runs at the lowest CPU priority (RESEARCH__NICE), its pool with it.
+        assert worker.process is not None
+        assert os.getpriority(os.PRIO_PROCESS, worker.process.pid) == 19
+        pool = children_of(worker.process.pid)
+        assert pool
+        assert {os.getpriority(os.PRIO_PROCESS, pid) for pid in pool} == {19}
 
         async def api_reports_the_queue() -> bool:
             text = (await http.get("/metrics")).text

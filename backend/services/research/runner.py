@@ -51,6 +51,7 @@ from backend.services.backtest.statistics import RatioSettings
 from backend.services.market.intervals import BarInterval
 from backend.services.market.reading import BarReader
 from backend.services.research.evaluation import ClassRef, SweepInputs, write_bars
+from backend.services.research.priority import lower_priority
 from backend.services.research.search import (
     Sweep,
     SweepCancelledError,
@@ -225,7 +226,12 @@ class OptimizationRunner:
 
     def _new_pool(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("spawn")
-        return ProcessPoolExecutor(self.research.workers, mp_context=context)
+        return ProcessPoolExecutor(
+            self.research.workers,
+            mp_context=context,
+            initializer=lower_priority,
+            initargs=(self.research.nice,),
+        )
 
     @property
     def worker_pids(self) -> list[int]:
