@@ -62,7 +62,7 @@ def _worker(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    lower_priority(config.research.nice)  # before any thread or process is started
+    lower_priority(config.research.cpu_priority)  # before any thread or process is started
     asyncio.run(run_worker(config, name=args.name))
     return 0
 

@@ -11,6 +11,8 @@ uvicorn worker on PostgreSQL + Redis (production settings, procrastinate engine)
    two BENCH_BARS-bar (default 600,000) backtests run on the workers. Target: p99 within 1.5x
    of quiet, throughput within 10 %. The machine's cores are shared by the API, both workers,
    PostgreSQL and wrk: the ratio shows what research still takes from the order path here.
+   Workers run at RESEARCH__CPU_PRIORITY (`idle` by default); a reference row runs them at
+   `normal` priority.
 """
 
 from __future__ import annotations
@@ -166,30 +168,52 @@ def per_job_overhead(api: Served, headers: dict[str, str], database_url: str) ->
     return asyncio.run(_waits(database_url, ids))
 
 
-def order_path(api: Served, headers: dict[str, str], run: str) -> tuple[WrkResult, WrkResult]:
-    """POST /orders quiet, then while two big backtests run on the workers."""
-    token = headers["Authorization"].split()[1]
-    common = {"BENCH_TOKEN": token, "BENCH_BODY": json.dumps(ORDER)}
+def loaded_run(
+    api: Served, headers: dict[str, str], env: dict[str, str], database_url: str, log: Path
+) -> WrkResult:
+    """POST /orders while two workers (started on `env`) run BARS-bar backtests throughout.
+
+    Four are uploaded first, while no worker runs (they wait in the queue, stored); then two
+    workers start and take two, and each takes the next when its first ends, so two run all
+    through the measurement (checked: at least two are still running or queued at its end).
+    """
+    ids = [submit(api.base, headers, csv_of(BARS, seed=seed)) for seed in (1, 2, 3, 4)]
+    settle(api)
+    with workers(env, 2, log):
+        wait_workers(database_url, 2)
+        for backtest_id in ids[:2]:
+            wait_status(api.base, headers, backtest_id, {"running"})
+        run = {"BENCH_RUN": uuid.uuid4().hex[:8]}
+        loaded = run_wrk(api, "post_order.lua", {**order_env(headers), **run}, seconds=SECONDS,
+                         connections=CONNECTIONS)  # fmt: skip
+        still = [
+            httpx.get(f"{api.base}/api/v1/backtests/{i}", headers=headers).json()["status"]
+            for i in ids
+        ]
+        print(f"  backtests when the loaded run ended: {still}")
+        if sum(status in ("running", "queued") for status in still) < 2:
+            raise RuntimeError("the backtests ended before the measurement: raise BENCH_BARS")
+        for backtest_id in ids:
+            wait_status(api.base, headers, backtest_id, {"finished", "failed"})
+    settle(api)
+    return loaded
+
+
+def order_env(headers: dict[str, str]) -> dict[str, str]:
+    """wrk's environment for post_order.lua: the token and the order."""
+    return {"BENCH_TOKEN": headers["Authorization"].split()[1], "BENCH_BODY": json.dumps(ORDER)}
+
+
+def quiet_run(api: Served, headers: dict[str, str], run: str) -> WrkResult:
+    """POST /orders with the workers idle (after a warm-up)."""
+    common = order_env(headers)
     run_wrk(api, "post_order.lua", {**common, "BENCH_RUN": f"{run}-warm"}, seconds=3,
             connections=CONNECTIONS)  # fmt: skip
     settle(api)
     quiet = run_wrk(api, "post_order.lua", {**common, "BENCH_RUN": f"{run}-q"}, seconds=SECONDS,
                     connections=CONNECTIONS)  # fmt: skip
     settle(api)
-    big = [csv_of(BARS, seed=seed) for seed in (1, 2)]
-    ids = [submit(api.base, headers, content) for content in big]
-    for backtest_id in ids:
-        wait_status(api.base, headers, backtest_id, {"running"})
-    loaded = run_wrk(api, "post_order.lua", {**common, "BENCH_RUN": f"{run}-l"}, seconds=SECONDS,
-                     connections=CONNECTIONS)  # fmt: skip
-    still = [
-        httpx.get(f"{api.base}/api/v1/backtests/{i}", headers=headers).json()["status"] for i in ids
-    ]
-    print(f"  backtests when the loaded run ended: {still} (both must still be running)")
-    for backtest_id in ids:
-        wait_status(api.base, headers, backtest_id, {"finished", "failed"})
-    settle(api)
-    return quiet, loaded
+    return quiet
 
 
 def main() -> int:
@@ -203,15 +227,18 @@ def main() -> int:
         env = {**redfire_env(database_url, run), "RESEARCH__ENGINE": "procrastinate",
                "BACKTEST__MAX_QUEUED_PER_USER": "10"}  # fmt: skip
         try:
-            with (
-                server("backend.main:app", env, free_port(), log=log) as api,
-                workers(env, 2, log),
-            ):
-                wait_workers(database_url, 2)
-                headers = login(api.base)
-                httpx.put(f"{api.base}/api/v1/admin/risk", json=DESK_LIMITS, headers=headers)
-                waits = per_job_overhead(api, headers, database_url)
-                quiet, loaded = order_path(api, headers, run)
+            with server("backend.main:app", env, free_port(), log=log) as api:
+                with workers(env, 2, log):
+                    wait_workers(database_url, 2)
+                    headers = login(api.base)
+                    httpx.put(f"{api.base}/api/v1/admin/risk", json=DESK_LIMITS, headers=headers)
+                    waits = per_job_overhead(api, headers, database_url)
+                    quiet = quiet_run(api, headers, run)
+                loaded = loaded_run(api, headers, env, database_url, log)
+                # Reference: the same workers at the API's own priority (not the default).
+                normal_priority = loaded_run(
+                    api, headers, {**env, "RESEARCH__CPU_PRIORITY": "normal"}, database_url, log
+                )
         finally:
             drop_redis_prefix(f"redfire-bench-{run}:")
     waits.sort()
@@ -223,7 +250,11 @@ def main() -> int:
         f"POST /api/v1/orders, {CONNECTIONS} connections, {SECONDS}s: quiet vs two "
         f"{BARS:,}-bar backtests on 2 workers"
     )
-    print_table(title, [("quiet", quiet), ("two backtests running on workers", loaded)])
+    print_table(title, [
+        ("quiet", quiet),
+        ("two backtests running on workers", loaded),
+        ("reference: workers at normal priority (not default)", normal_priority),
+    ])  # fmt: skip
     p99_ratio = loaded.p99_ms / quiet.p99_ms
     rps_ratio = loaded.requests_per_second / quiet.requests_per_second
     checks = [

@@ -193,12 +193,12 @@ async def test_cancel_stops_a_queued_and_a_running_job(
         running = await submit(http, headers)
         queued = await submit(http, headers)
         assert (await running_mid_job(engine, within=90))[0] == running
-        # Research runs at the lowest CPU priority (RESEARCH__NICE), its pool with it.
+        # Research runs at the lowest CPU priority (RESEARCH__CPU_PRIORITY=idle), its pool too.
         assert worker.process is not None
-        assert os.getpriority(os.PRIO_PROCESS, worker.process.pid) == 19
+        assert os.sched_getscheduler(worker.process.pid) == os.SCHED_IDLE
         pool = children_of(worker.process.pid)
         assert pool
-        assert {os.getpriority(os.PRIO_PROCESS, pid) for pid in pool} == {19}
+        assert {os.sched_getscheduler(pid) for pid in pool} == {os.SCHED_IDLE}
 
         async def api_reports_the_queue() -> bool:
             text = (await http.get("/metrics")).text

@@ -293,10 +293,10 @@ class ResearchConfig(BaseModel):
     # `redfire worker` serves its metrics on this port (GET /metrics, METRICS__TOKEN as the
     # API's); 0 serves none.
     metrics_port: int = Field(default=9100, ge=0, le=65535)
-    # CPU niceness of research processes (`redfire worker` and its pool, the local pool):
-    # 19, the lowest priority, lets them use only the CPU the order path and the database
-    # leave idle on a shared machine; 0 runs them as the API.
-    nice: int = Field(default=19, ge=0, le=19)
+    # CPU priority of research processes (`redfire worker` and its pool, the local pool):
+    # "idle" (Linux SCHED_IDLE: they take only the CPU the order path and the database leave
+    # idle on a shared machine), "low" (niceness 19) or "normal" (the API's).
+    cpu_priority: Literal["idle", "low", "normal"] = "idle"
 
 
 class MarketConfig(BaseModel):

@@ -230,7 +230,7 @@ class OptimizationRunner:
             self.research.workers,
             mp_context=context,
             initializer=lower_priority,
-            initargs=(self.research.nice,),
+            initargs=(self.research.cpu_priority,),
         )
 
     @property
