@@ -21,7 +21,7 @@ from tests.api.keys import create_key, key_headers
 from tests.api.stream import WsClient, serve, ws_client
 
 IF = "IF2412.CFFEX"
-LIMIT = {"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "3500"}
+LIMIT = {"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "3400"}
 MARKET = {"symbol": IF, "side": "BUY", "order_type": "market", "quantity": 1}
 POLICY_VIOLATION = 1008
 

@@ -167,7 +167,13 @@ def _optimization(world: World, role: str) -> dict[str, Any]:
 
 
 CLIENT_ORDER_ID = "matrix-order"  # the trader's order's own id
-ORDER = {"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "3500"}
+ORDER = {
+    "symbol": IF,
+    "side": "BUY",
+    "order_type": "limit",
+    "quantity": 1,
+    "price": "3400",
+}  # rests: under the market
 MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/openapi.json"): Row(public(200)),
     ("GET", "/docs"): Row(public(200)),
@@ -190,7 +196,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/orders"): Row(user(200)),
     ("GET", "/api/v1/orders/{order_id}"): Row(owned_read(200)),
     ("POST", "/api/v1/orders/{order_id}/cancel"): Row(owned_write(200)),
-    ("PATCH", "/api/v1/orders/{order_id}"): Row(owned_write(200), json_body({"price": "3499.8"})),
+    ("PATCH", "/api/v1/orders/{order_id}"): Row(owned_write(200), json_body({"price": "3399.8"})),
     # Everyone cancels their own open orders: the trader's own order is among them.
     ("POST", "/api/v1/orders/cancel-all"): Row(trading(200)),
     ("GET", "/api/v1/orders/by-client-id/{client_order_id}"): Row(owned_read(200)),

@@ -48,6 +48,11 @@ async def get_access_guard(connection: HTTPConnection) -> AccessGuard:
 
 async def get_order_service(connection: HTTPConnection) -> OrderService:
     """The order path shared by people and strategies."""
+    return order_service_of(connection)
+
+
+def order_service_of(connection: HTTPConnection) -> OrderService:
+    """The order service as a plain call, for the `authenticated` hot endpoints."""
     return container_of(connection).trading.orders
 
 
