@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Iterable
+from datetime import datetime
 
 import structlog
 from vnpy.trader.engine import MainEngine, OmsEngine
 from vnpy.trader.event import EVENT_CONTRACT, EVENT_ORDER, EVENT_TICK, EVENT_TRADE
 from vnpy.trader.gateway import BaseGateway
-from vnpy.trader.object import ContractData, OrderData, SubscribeRequest
+from vnpy.trader.object import ContractData, OrderData, SubscribeRequest, TickData
 
 from backend.core.config.settings import VnpyConfig
 from backend.domain.market import ContractInfo, OrderTicket, OrderUpdate, TickSnapshot
@@ -64,6 +65,10 @@ class RedFireVnPyEngine:
         self._running = False
         # Each contract's ContractInfo, kept while vnpy keeps the same ContractData object.
         self._contract_infos: dict[str, tuple[ContractData, ContractInfo]] = {}
+        # The latest tick of each contract as converted, with the vnpy tick it came from and
+        # that tick's time: every order reads it twice (risk, buying power), ticks come far
+        # less often. A gateway pushes a new TickData per tick (vnpy keeps references).
+        self._tick_snapshots: dict[str, tuple[TickData, datetime, TickSnapshot]] = {}
         self.bridge.route(EVENT_TICK, BridgeEvent.TICK, self._translator.tick)
         self.bridge.route(EVENT_ORDER, BridgeEvent.ORDER, self._translator.order)
         self.bridge.route(EVENT_TRADE, BridgeEvent.TRADE, self._translator.trade)
@@ -252,7 +257,14 @@ class RedFireVnPyEngine:
     def get_tick(self, vt_symbol: str) -> TickSnapshot | None:
         """The latest tick of a contract, or None when none has arrived."""
         tick = self._require_running().get_tick(vt_symbol)
-        return None if tick is None else to_tick_snapshot(tick)
+        if tick is None:
+            return None
+        cached = self._tick_snapshots.get(vt_symbol)
+        if cached is not None and cached[0] is tick and cached[1] == tick.datetime:
+            return cached[2]
+        snapshot = to_tick_snapshot(tick)
+        self._tick_snapshots[vt_symbol] = (tick, tick.datetime, snapshot)
+        return snapshot
 
     def paper_gateway(self, vt_symbol: str | None = None) -> PaperGateway:
         """The PAPER gateway (that lists `vt_symbol`), for tick injection and its side data."""

@@ -108,6 +108,22 @@ async def test_injected_ticks_reach_subscribers_and_the_tick_cache(
     assert (tick.bid_price_1, tick.ask_price_1) == (Decimal("3512.4"), Decimal("3512.6"))
 
 
+async def test_the_latest_tick_is_converted_once_per_tick(engine: RedFireVnPyEngine) -> None:
+    """Read again before another tick arrives: the very same snapshot (converted once);
+    after the next tick, that tick's prices."""
+    first = engine.get_tick(IF)
+    assert first is not None
+    assert engine.get_tick(IF) is first
+    engine.paper_gateway(IF).inject_tick(IF, last_price=Decimal("3499.8"))
+    async with asyncio.timeout(WAIT):
+        await engine.flush()
+    moved = engine.get_tick(IF)
+    assert moved is not None
+    assert moved is not first
+    assert moved.last_price == Decimal("3499.8")
+    assert engine.get_tick(IF) is moved
+
+
 async def test_the_generator_walks_on_the_price_grid_and_stops() -> None:
     engine = vnpy_engine_from_config(paper_config(paper_tick_interval=0.005))
     ticks: list[TickSnapshot] = []
