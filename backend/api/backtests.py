@@ -20,10 +20,12 @@ from backend.api.backtest_bodies import (
 from backend.api.base_path import API_PREFIX
 from backend.api.deps.connection import ConfigDep, UnitOfWorkDep
 from backend.api.deps.identity import TraderUser
+from backend.api.deps.parameters import IntegerId
 from backend.api.deps.platform import BacktestSubmissionDep
 from backend.api.responses import error_responses
 from backend.core.errors import DomainValidationError
-from backend.schemas.backtests import BacktestAccepted
+from backend.models.backtest import Backtest
+from backend.schemas.backtests import BacktestAccepted, BacktestRead
 from backend.services.backtest.bars import parse_csv_bars
 
 router = APIRouter(prefix=f"{API_PREFIX}/backtests", tags=["backtests"], route_class=ApiRoute)
@@ -73,3 +75,16 @@ async def create_backtest(
         work, user_id=user.id, create=create_csv, bars=bars, bars_csv=kept
     )
     return BacktestAccepted(id=backtest.id, status=backtest.status)
+
+
+@router.post(
+    "/{backtest_id}/cancel",
+    response_model=BacktestRead,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def cancel_backtest(
+    backtest_id: IntegerId, user: TraderUser, work: UnitOfWorkDep, submission: BacktestSubmissionDep
+) -> Backtest:
+    """Stop a queued or running backtest (it stores no result); 409 `backtest_finished` once
+    it has ended."""
+    return await submission.cancel(work, user_id=user.id, backtest_id=backtest_id)

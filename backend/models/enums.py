@@ -87,14 +87,16 @@ class OptimizationStatus(StrEnum):
 
 
 class BacktestStatus(StrEnum):
-    """A backtest's progress: queued -> running -> finished | failed."""
+    """A backtest's progress: queued -> running -> finished | failed, or cancelled by its
+    owner while queued or running."""
 
     QUEUED = "queued"
     RUNNING = "running"
     FINISHED = "finished"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
     @property
     def is_final(self) -> bool:
-        """Finished and failed backtests never change again."""
-        return self in (BacktestStatus.FINISHED, BacktestStatus.FAILED)
+        """Finished, failed and cancelled backtests never change again."""
+        return self in (BacktestStatus.FINISHED, BacktestStatus.FAILED, BacktestStatus.CANCELLED)

@@ -225,6 +225,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/backtests/{backtest_id}"): Row(owned_read(200)),
     # Found and owned, but not finished: 409 is the owner's answer.
     ("GET", "/api/v1/backtests/{backtest_id}/equity.png"): Row(owned_read(409)),
+    ("POST", "/api/v1/backtests/{backtest_id}/cancel"): Row(owned_write(200)),
     ("POST", "/api/v1/optimizations"): Row(trading(202), _optimization),
     ("GET", "/api/v1/optimizations"): Row(user(200)),
     ("GET", "/api/v1/optimizations/{optimization_id}"): Row(owned_read(200)),

@@ -313,3 +313,53 @@ async def test_backtests_keep_their_inputs_through_an_api_restart_and_a_lost_wor
             row.id: row.attempt for row in await rows(engine, "SELECT id, attempt FROM backtests")
         }
         assert claims[int(running[0].id)] >= 2, claims
+
+
+async def test_cancelled_backtests_on_a_worker_store_no_result(
+    services: Services, servers: list[ServerProcess]
+) -> None:
+    """One backtest running on the only worker, one waiting behind it: both cancelled, both
+    end `cancelled` with no result (the waiting job is cancelled in procrastinate's queue),
+    and the worker takes the next backtest."""
+    api = services.server("api", **ENGINE)
+    worker = services.worker("worker-cancel", **ENGINE, RESEARCH__METRICS_PORT="0")
+    servers.extend([api, worker])
+    api.start()
+    worker.start()
+    await api.wait_ready()
+    async with (
+        database(services) as engine,
+        httpx.AsyncClient(base_url=api.base_url, timeout=60) as http,
+    ):
+        headers = await trader_headers(http, "canceller")
+        running, waiting = [await submit_backtest(http, headers) for _ in range(2)]
+
+        async def first_running() -> bool:
+            found = await rows(engine, "SELECT status FROM backtests WHERE id = :id", id=running)
+            return found[0].status == "running"
+
+        await wait_until(first_running, within=90, what="the first backtest running")
+        for backtest_id in (waiting, running):
+            answer = await http.post(f"/api/v1/backtests/{backtest_id}/cancel", headers=headers)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["status"] == "cancelled"
+        jobs = await rows(
+            engine,
+            "SELECT j.status FROM procrastinate_jobs j JOIN backtests b ON b.job_id = j.id"
+            " WHERE b.id = :id",
+            id=waiting,
+        )
+        assert [job.status for job in jobs] == ["cancelled"]
+        after = await submit_backtest(http, headers)
+
+        async def next_one_finished() -> bool:
+            found = await rows(engine, "SELECT status FROM backtests WHERE id = :id", id=after)
+            return found[0].status in ("finished", "failed")
+
+        await wait_until(next_one_finished, within=180, interval=0.2, what="the next backtest")
+        for backtest_id in (running, waiting):
+            body = (await http.get(f"/api/v1/backtests/{backtest_id}", headers=headers)).json()
+            assert body["status"] == "cancelled", body
+            assert body["statistics"] is None
+        finished = (await http.get(f"/api/v1/backtests/{after}", headers=headers)).json()
+        assert finished["status"] == "finished", finished

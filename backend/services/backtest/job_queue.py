@@ -7,7 +7,7 @@ import procrastinate
 from backend.core.database.unit_of_work import UnitOfWork
 from backend.models.backtest import Backtest
 from backend.services.backtest.service import BacktestJob
-from backend.services.research.jobs import defer_backtest
+from backend.services.research.jobs import cancel_job, defer_backtest
 
 
 class BacktestJobQueue:
@@ -23,3 +23,9 @@ class BacktestJobQueue:
         """The job deferred in this transaction; the row remembers it."""
         backtest.job_id = await defer_backtest(work.session, self.app, backtest.id)
         await work.session.flush()
+
+    async def cancel(self, work: UnitOfWork, backtest: Backtest) -> None:
+        """A waiting job cancelled, a running one's abort asked for, in this transaction (the
+        run that overtakes it finds the row ended and stores nothing)."""
+        if backtest.job_id is not None:
+            await cancel_job(work.session, backtest.job_id)

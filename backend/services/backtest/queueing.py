@@ -21,6 +21,9 @@ class BacktestQueue(Protocol):
     async def enqueue(self, work: UnitOfWork, backtest: Backtest, job: BacktestJob) -> None:
         """Run it once its row is committed (and never if it is not)."""
 
+    async def cancel(self, work: UnitOfWork, backtest: Backtest) -> None:
+        """It was cancelled in this transaction: stop its job."""
+
 
 class LocalBacktestQueue:
     """This replica's BacktestRunner (the embedded default): the job, bars in memory, is
@@ -38,3 +41,7 @@ class LocalBacktestQueue:
             self.runner.submit(job)
 
         work.after_commit(submit)
+
+    async def cancel(self, work: UnitOfWork, backtest: Backtest) -> None:
+        """Nothing to tell the runner: a job still waiting for a thread finds its row no
+        longer queued and does not start; a running one's result is not stored."""

@@ -78,7 +78,8 @@ class BacktestRunner:
             if executor is None:
                 raise RuntimeError("the backtest runner is not started")
             async with self.database.session() as session:
-                await mark_running(session, job.backtest_id)
+                if not await mark_running(session, job.backtest_id):
+                    return  # cancelled while it waited
             loop = asyncio.get_running_loop()
             try:
                 result = await loop.run_in_executor(executor, job.execute)

@@ -59,6 +59,12 @@ class BacktestNotFinishedError(ConflictError):
     code = "backtest_not_finished"
 
 
+class BacktestFinishedError(ConflictError):
+    """A cancel that came after the backtest had ended."""
+
+    code = "backtest_finished"
+
+
 class NoStoredTicksError(DomainValidationError):
     """The platform keeps only the latest tick per symbol: there is no history to replay."""
 
@@ -227,6 +233,21 @@ class BacktestService:
             raise BacktestNotFoundError(f"backtest {backtest_id} not found")
         return backtest
 
+    async def cancel(self, session: AsyncSession, *, user_id: int, backtest_id: int) -> Backtest:
+        """queued | running -> cancelled: a queued one never starts, a running one's result
+        is not stored; 409 `backtest_finished` once it has ended."""
+        backtest = await self.get(session, user_id=user_id, backtest_id=backtest_id)
+        now = utcnow()
+        result = await session.execute(
+            update(Backtest)
+            .where(Backtest.id == backtest_id, Backtest.status.in_(UNFINISHED))
+            .values(status=BacktestStatus.CANCELLED, finished_at=now, updated_at=now)
+        )
+        await session.refresh(backtest)
+        if not getattr(result, "rowcount", 0):
+            raise BacktestFinishedError(f"backtest {backtest_id} is {backtest.status.value}")
+        return backtest
+
     async def list(
         self, session: AsyncSession, *, user_id: int, limit: int, offset: int
     ) -> tuple[Sequence[Backtest], int]:
@@ -261,10 +282,10 @@ def with_contract_terms(
     return settings.model_copy(update={"size": size, "pricetick": pricetick, "rate": rate})
 
 
-async def mark_running(session: AsyncSession, backtest_id: int) -> None:
-    """queued -> running."""
+async def mark_running(session: AsyncSession, backtest_id: int) -> bool:
+    """queued -> running; False when it is no longer queued (cancelled meanwhile)."""
     values = {"status": BacktestStatus.RUNNING, "started_at": utcnow()}
-    await _set(session, backtest_id, values)
+    return await _set(session, backtest_id, BacktestStatus.QUEUED, values)
 
 
 def finished_values(result: StoredResult) -> dict[str, Any]:
@@ -281,8 +302,8 @@ def finished_values(result: StoredResult) -> dict[str, Any]:
 
 
 async def mark_finished(session: AsyncSession, backtest_id: int, result: StoredResult) -> None:
-    """running -> finished, with the results and the chart."""
-    await _set(session, backtest_id, finished_values(result))
+    """running -> finished, with the results and the chart (not once cancelled)."""
+    await _set(session, backtest_id, BacktestStatus.RUNNING, finished_values(result))
 
 
 async def stored_chart(session: AsyncSession, backtest: Backtest) -> bytes:
@@ -304,9 +325,9 @@ async def stored_chart(session: AsyncSession, backtest: Backtest) -> bytes:
 
 
 async def mark_failed(session: AsyncSession, backtest_id: int, error: str) -> None:
-    """-> failed, saying why."""
+    """running -> failed, saying why (not once cancelled)."""
     values = {"status": BacktestStatus.FAILED, "error": error[:2000], "finished_at": utcnow()}
-    await _set(session, backtest_id, values)
+    await _set(session, backtest_id, BacktestStatus.RUNNING, values)
 
 
 async def fail_unfinished(session: AsyncSession, replica: str, error: str) -> int:
@@ -321,7 +342,13 @@ async def fail_unfinished(session: AsyncSession, replica: str, error: str) -> in
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def _set(session: AsyncSession, backtest_id: int, values: dict[str, Any]) -> None:
-    await session.execute(
-        update(Backtest).where(Backtest.id == backtest_id).values(updated_at=utcnow(), **values)
+async def _set(
+    session: AsyncSession, backtest_id: int, status: BacktestStatus, values: dict[str, Any]
+) -> bool:
+    """`values` written while the backtest is still `status`; False when it is not."""
+    result = await session.execute(
+        update(Backtest)
+        .where(Backtest.id == backtest_id, Backtest.status == status)
+        .values(updated_at=utcnow(), **values)
     )
+    return bool(getattr(result, "rowcount", 0))

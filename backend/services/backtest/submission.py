@@ -101,3 +101,11 @@ class BacktestSubmission:
         )
         await self.queue.enqueue(work, backtest, job)
         return backtest
+
+    async def cancel(self, work: UnitOfWork, *, user_id: int, backtest_id: int) -> Backtest:
+        """Cancelled in the database, and its job with it."""
+        backtest = await self.backtests.cancel(
+            work.session, user_id=user_id, backtest_id=backtest_id
+        )
+        await self.queue.cancel(work, backtest)
+        return backtest
