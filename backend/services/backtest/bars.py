@@ -153,8 +153,9 @@ for _name in DEPTH_FIELDS:  # TickSnapshot's properties, reading `depth`
 _NEW_TUPLE = tuple.__new__
 
 
-def replay_ticks(bars: BarSeries, first: int = 0) -> Iterator[ReplayTick]:
-    """Bar `first` on, each as the ReplayTick of its close, volume and time.
+def replay_ticks(bars: BarSeries, first: int = 0, last: int | None = None) -> Iterator[ReplayTick]:
+    """Bars `first` to `last` (excluded; None: to the end), each as the ReplayTick of its
+    close, volume and time.
 
     Built by C alone (zip, then tuple.__new__ through map): no Python frame runs per bar.
     """
@@ -162,7 +163,8 @@ def replay_ticks(bars: BarSeries, first: int = 0) -> Iterator[ReplayTick]:
     if len({len(column) for column in columns}) > 1:
         raise ValueError("the bar series' columns differ in length")
     parts: list[Iterable[Any]] = [repeat(bars.symbol)]
-    parts.extend(islice(column, first, None) if first else column for column in columns)
+    whole = not first and last is None
+    parts.extend(column if whole else islice(column, first, last) for column in columns)
     # strict=False: `repeat` never ends; the columns' lengths are checked above.
     return map(_NEW_TUPLE, repeat(ReplayTick), zip(*parts, strict=False))
 

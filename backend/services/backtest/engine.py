@@ -53,6 +53,14 @@ class _Uncounted:
 _UNCOUNTED = cast(Counter, _Uncounted())
 
 
+class BacktestCancelledError(Exception):
+    """The run was told to stop (its backtest was cancelled): there is no result."""
+
+
+# A cancelled run stops within this many bars (checked between segments, not per bar).
+STOP_CHECK_BARS = 65_536
+
+
 class StrategySuspendedError(RuntimeError):
     """The strategy awaited something other than the backtest's gateway."""
 
@@ -153,11 +161,23 @@ async def _replay_ticks(
 
 
 def replay(
-    strategy: BaseStrategy, orders: SimulatedOrders, bars: BarSeries, first: int = 0
+    strategy: BaseStrategy,
+    orders: SimulatedOrders,
+    bars: BarSeries,
+    first: int = 0,
+    should_stop: Callable[[], bool] | None = None,
 ) -> None:
     """Feed every bar from `first` on: fill what it crosses, deliver the fills, then show it
-    to the strategy (as a ReplayTick)."""
-    run_callback(_replay_ticks(strategy, orders, replay_ticks(bars, first), first))
+    to the strategy (as a ReplayTick). With `should_stop`, in segments of STOP_CHECK_BARS,
+    asking before each: BacktestCancelledError once it says so."""
+    if should_stop is None:
+        run_callback(_replay_ticks(strategy, orders, replay_ticks(bars, first), first))
+        return
+    for start in range(first, bars.bar_count, STOP_CHECK_BARS):
+        if should_stop():
+            raise BacktestCancelledError
+        segment = replay_ticks(bars, start, start + STOP_CHECK_BARS)
+        run_callback(_replay_ticks(strategy, orders, segment, start))
 
 
 class BacktestEngine:
@@ -173,12 +193,14 @@ class BacktestEngine:
         parameters: BaseModel,
         bars: BarSeries,
         feed: Iterable[BarChunk] | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> BacktestResult:
         """Replay `bars` through a fresh instance and compute vnpy's results.
 
         Any failure is a BacktestFailedError naming the bar (and CSV line) it happened at. With a
         `feed`, `bars` starts empty and each chunk the feed brings is appended to it and replayed
-        at once, so the replay begins before the last bars have been read.
+        at once, so the replay begins before the last bars have been read. `should_stop` is
+        asked every STOP_CHECK_BARS bars: BacktestCancelledError once it says so.
         """
         costs = self.costs
         name = strategy_class.__name__
@@ -190,11 +212,13 @@ class BacktestEngine:
         except Exception as exc:
             raise BacktestFailedError.during(f"{name} could not start", exc) from exc
         try:
-            replay(strategy, orders, bars)
+            replay(strategy, orders, bars, 0, should_stop)
             for chunk in feed or ():
                 first = bars.bar_count
                 bars.extend(chunk)
-                replay(strategy, orders, bars, first)
+                replay(strategy, orders, bars, first, should_stop)
+        except BacktestCancelledError:
+            raise
         except Exception as exc:
             where = f"{bars.describe_bar(orders.bar_index)}: {name} failed"
             raise BacktestFailedError.during(where, exc) from exc

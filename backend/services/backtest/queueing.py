@@ -43,5 +43,11 @@ class LocalBacktestQueue:
         work.after_commit(submit)
 
     async def cancel(self, work: UnitOfWork, backtest: Backtest) -> None:
-        """Nothing to tell the runner: a job still waiting for a thread finds its row no
-        longer queued and does not start; a running one's result is not stored."""
+        """The runner stops the job after the commit (a job still waiting for a thread would
+        find its row no longer queued anyway, and a running one's result is not stored)."""
+        backtest_id = backtest.id
+
+        async def stop() -> None:
+            self.runner.cancel(backtest_id)
+
+        work.after_commit(stop)

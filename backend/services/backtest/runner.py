@@ -9,7 +9,7 @@ import structlog
 
 from backend.core.config.settings import BacktestConfig
 from backend.core.database.manager import AsyncDatabaseManager
-from backend.services.backtest.engine import BacktestFailedError
+from backend.services.backtest.engine import BacktestCancelledError, BacktestFailedError
 from backend.services.backtest.service import (
     BacktestJob,
     fail_unfinished,
@@ -39,6 +39,8 @@ class BacktestRunner:
         self._slots = asyncio.Semaphore(config.max_concurrent)
         self._executor: ThreadPoolExecutor | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        # The jobs submitted and not yet ended, by backtest id (to stop a cancelled one).
+        self._jobs: dict[int, BacktestJob] = {}
 
     async def start(self) -> None:
         """Open the worker threads; fail what an earlier run of this replica left unfinished."""
@@ -65,7 +67,16 @@ class BacktestRunner:
         """Queue a job whose Backtest row is committed."""
         task = asyncio.create_task(self._run(job), name=f"backtest-{job.backtest_id}")
         self._tasks.add(task)
+        self._jobs[job.backtest_id] = job
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _: self._jobs.pop(job.backtest_id, None))
+
+    def cancel(self, backtest_id: int) -> None:
+        """Its row was cancelled: a waiting job will not start, a running one stops within
+        STOP_CHECK_BARS bars."""
+        job = self._jobs.get(backtest_id)
+        if job is not None:
+            job.stop.set()
 
     @property
     def pending(self) -> int:
@@ -85,6 +96,9 @@ class BacktestRunner:
                 result = await loop.run_in_executor(executor, job.execute)
             except asyncio.CancelledError:
                 raise
+            except BacktestCancelledError:
+                logger.info("backtest_stopped", backtest_id=job.backtest_id)
+                return  # the row says cancelled already
             except Exception as exc:
                 logger.warning("backtest_failed", backtest_id=job.backtest_id, exc_info=True)
                 message = (

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -96,6 +97,8 @@ class BacktestJob:
     start: datetime | None = None
     # Stored bars read while the backtest runs (`bars` starts empty then).
     feed: Iterable[BarChunk] | None = None
+    # Set to stop the run (its backtest was cancelled): execute raises BacktestCancelledError.
+    stop: threading.Event = field(default_factory=threading.Event)
 
     def execute(self) -> StoredResult:
         """Run the backtest (blocking: on a worker thread), shape what is stored, draw the chart.
@@ -104,7 +107,7 @@ class BacktestJob:
         """
         run = run_strategy_backtest(
             self.strategy, self.parameters, self.bars, self.costs, self.ratios, self.start,
-            self.feed,
+            self.feed, self.stop.is_set,
         )  # fmt: skip
         try:
             stored = stored_result(run.bars, run.result, self.costs, self.max_stored_trades)

@@ -22,7 +22,7 @@ from backend.core.database.manager import AsyncDatabaseManager
 from backend.models.backtest import Backtest
 from backend.models.enums import BacktestStatus
 from backend.services.backtest.bars import BarSeries, parse_csv_bars
-from backend.services.backtest.engine import BacktestFailedError
+from backend.services.backtest.engine import BacktestCancelledError, BacktestFailedError
 from backend.services.backtest.history_feed import HistoryFeed
 from backend.services.backtest.service import UNFINISHED, BacktestJob, finished_values
 from backend.services.market.intervals import BarInterval
@@ -101,9 +101,18 @@ class StoredBacktestRunner:
             bars_csv = await session.scalar(
                 select(Backtest.bars_csv).where(Backtest.id == backtest_id)
             )
+        job: BacktestJob | None = None
         try:
             job = await self._job(backtest, bars_csv)
             result = await asyncio.to_thread(job.execute)
+        except asyncio.CancelledError:
+            # Aborted (the backtest was cancelled) or the worker is stopping: the thread
+            # stops within STOP_CHECK_BARS bars instead of running out its bars.
+            if job is not None:
+                job.stop.set()
+            raise
+        except BacktestCancelledError:
+            return
         except Exception as exc:
             logger.warning("backtest_failed", backtest_id=backtest_id, exc_info=True)
             message = (

@@ -6,7 +6,7 @@ BacktestResult; a CTA strategy can also warm up on the bars before the start (`l
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -39,11 +39,13 @@ def run_strategy_backtest(
     ratios: RatioSettings,
     start: datetime | None = None,
     feed: Iterable[BarChunk] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> StrategyBacktest:
     """Replay `bars` (from `start` on) through a fresh instance of the entry's class.
 
     With a `feed` of stored bars (`bars` empty), a RedFire strategy replays each chunk as it
-    arrives; a CTA strategy, or a `start` to split at, needs them all first.
+    arrives; a CTA strategy, or a `start` to split at, needs them all first. `should_stop`
+    is asked as the bars are replayed: BacktestCancelledError once it says so.
     """
     strategy_class = entry.strategy_class
     assert strategy_class is not None
@@ -56,10 +58,12 @@ def run_strategy_backtest(
 
         engine = CtaBacktestEngine(costs, ratios)
         run = CtaRun(parameters.model_dump(), start)
-        result = engine.run(strategy_class, run, bars)
+        result = engine.run(strategy_class, run, bars, should_stop)
         offsets = [offset.name.lower() for offset in engine.offsets]
         return StrategyBacktest(split_at(bars, start)[1], result, offsets)
     assert issubclass(strategy_class, BaseStrategy)
     replay = split_at(bars, start)[1]
-    result = BacktestEngine(costs, ratios).run(strategy_class, parameters, replay, feed)
+    result = BacktestEngine(costs, ratios).run(
+        strategy_class, parameters, replay, feed, should_stop
+    )
     return StrategyBacktest(replay if feed is None else replay.with_days(), result)

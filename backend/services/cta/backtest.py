@@ -46,7 +46,12 @@ from vnpy_ctastrategy.template import CtaTemplate
 from backend.models.enums import OrderSide
 from backend.services.backtest.bars import BarSeries
 from backend.services.backtest.daily import CostModel, daily_results
-from backend.services.backtest.engine import BacktestFailedError, BacktestResult
+from backend.services.backtest.engine import (
+    STOP_CHECK_BARS,
+    BacktestCancelledError,
+    BacktestFailedError,
+    BacktestResult,
+)
 from backend.services.backtest.orders import Fills
 from backend.services.backtest.statistics import RatioSettings, calculate_statistics, equity_curve
 from backend.services.backtest.window import split_at
@@ -116,6 +121,7 @@ class CtaBacktestEngine(CtaEngineBase):
         self.index = 0
         self.phase = "on_init"
         self.callback: Callable[..., Any] | None = None
+        self.should_stop: Callable[[], bool] | None = None
         self.limit_order_count = 0
         self.stop_order_count = 0
         self.active_limit_orders: dict[str, OrderData] = {}
@@ -132,9 +138,17 @@ class CtaBacktestEngine(CtaEngineBase):
         return bar.datetime if bar is not None else BEFORE_REPLAY
 
     def run(
-        self, strategy_class: type[CtaTemplate], run: CtaRun, bars: BarSeries
+        self,
+        strategy_class: type[CtaTemplate],
+        run: CtaRun,
+        bars: BarSeries,
+        should_stop: Callable[[], bool] | None = None,
     ) -> BacktestResult:
-        """Warm up on the bars before `run.start`, replay the rest, compute vnpy's results."""
+        """Warm up on the bars before `run.start`, replay the rest, compute vnpy's results.
+
+        `should_stop` is asked every STOP_CHECK_BARS bars: BacktestCancelledError once it
+        says so."""
+        self.should_stop = should_stop
         warmup, replay = split_at(bars, run.start)
         self.symbol, exchange = replay.symbol.rsplit(".", 1)
         self.exchange = Exchange(exchange)
@@ -182,8 +196,11 @@ class CtaBacktestEngine(CtaEngineBase):
         self.phase = "on_bar"
         on_bar = self.strategy.on_bar
         active_limit, active_stop = self.active_limit_orders, self.active_stop_orders
+        should_stop = self.should_stop
         try:
             for index, bar in enumerate(bars):
+                if should_stop is not None and not index % STOP_CHECK_BARS and should_stop():
+                    raise BacktestCancelledError
                 self.bar = bar
                 self.index = index
                 if active_limit:
@@ -191,6 +208,8 @@ class CtaBacktestEngine(CtaEngineBase):
                 if active_stop:
                     self._cross_stop_orders(bar)
                 on_bar(bar)
+        except BacktestCancelledError:
+            raise
         except Exception as exc:
             raise self._failure(exc) from exc
 
