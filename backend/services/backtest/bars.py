@@ -163,8 +163,10 @@ def replay_ticks(bars: BarSeries, first: int = 0, last: int | None = None) -> It
     if len({len(column) for column in columns}) > 1:
         raise ValueError("the bar series' columns differ in length")
     parts: list[Iterable[Any]] = [repeat(bars.symbol)]
-    whole = not first and last is None
-    parts.extend(column if whole else islice(column, first, last) for column in columns)
+    if last is not None:  # a segment: copied, not skipped to (islice steps over the start)
+        parts.extend(column[first:last] for column in columns)
+    else:
+        parts.extend(islice(column, first, None) if first else column for column in columns)
     # strict=False: `repeat` never ends; the columns' lengths are checked above.
     return map(_NEW_TUPLE, repeat(ReplayTick), zip(*parts, strict=False))
 
