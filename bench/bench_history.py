@@ -61,7 +61,9 @@ from backend.services.strategy.moving_average import (
     MovingAverageParameters,
     MovingAverageStrategy,
 )
+from bench.bench_orders import PASSWORD, redfire_env
 from bench.support import (
+    drop_redis_prefix,
     free_port,
     run_wrk,
     scratch_database,
@@ -73,7 +75,6 @@ RESULTS = Path(__file__).resolve().parent / "results" / "history.json"
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 START = datetime(2022, 1, 1, tzinfo=UTC)
 SYMBOL, SECOND_SYMBOL = "rb2501.SHFE", "IF2412.CFFEX"
-PASSWORD = "bench-password-123"
 
 
 @dataclass
@@ -247,14 +248,19 @@ def day_paths(prefix: str, first_day: int, days: int) -> list[str]:
 
 
 def http_rows(url: str, env_base: dict[str, str]) -> list[Row]:
-    """wrk on RedFire's GET /market/bars and on the baseline, one day of minutes per request."""
-    env = {
-        **env_base, "DATABASE_URL": url, "SECRET_KEY": uuid.uuid4().hex * 2,
-        "ENVIRONMENT": "production", "LOG_LEVEL": "WARNING", "ADMIN__USERNAME": "bench",
-        "ADMIN__PASSWORD": PASSWORD, "VNPY__PAPER_TICK_INTERVAL": "0",
-        "DATABASE__POOL_SIZE": "20", "DATABASE__MAX_OVERFLOW": "0",
-    }  # fmt: skip
-    env.pop("REDIS_URL", None)
+    """wrk on RedFire's GET /market/bars and on the baseline, one day of minutes per request.
+
+    RedFire as shipped (bench_orders.redfire_env: production on PostgreSQL + Redis, default
+    pool and log level, the PAPER market ticking), not tuned for the run."""
+    run = uuid.uuid4().hex[:8]
+    env = redfire_env(url, run)
+    try:
+        return _http_rows(url, env, env_base)
+    finally:
+        drop_redis_prefix(env["REDIS__KEY_PREFIX"])
+
+
+def _http_rows(url: str, env: dict[str, str], env_base: dict[str, str]) -> list[Row]:
     with server("backend.main:app", env, free_port()) as served:
         base = served.base
         login = {"username": "bench", "password": PASSWORD}
