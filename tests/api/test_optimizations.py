@@ -358,6 +358,44 @@ async def test_a_departed_replicas_optimization_is_taken_over_and_finished(
         assert row.replica != departed  # the survivor's, or the session app's if it swept first
 
 
+async def test_an_adopted_optimization_reaches_the_runner_only_once_the_settlement_commits(
+    client: httpx.AsyncClient, make_account: MakeAccount, container: AppContainer
+) -> None:
+    """Adopted inside the settling transaction, an optimisation is handed to the runner after
+    the commit: a claim made before it would read the departed replica's `running` row (SQLite
+    has no row lock to wait on) and drop it, left queued for good. A rollback hands nothing."""
+    trader = await make_account()
+    optimization_id = (await post_upload(client, trader)).json()["id"]
+    first = await wait_ended(client, trader, optimization_id)
+    departed = f"gone-{uuid.uuid4().hex[:6]}"
+    async with container.database.session() as session:
+        row = await session.get(Optimization, optimization_id)
+        assert row is not None
+        row.status, row.runs, row.replica = OptimizationStatus.RUNNING, None, departed
+    runner = container.research
+
+    class SettlementFailedError(Exception):
+        pass
+
+    with pytest.raises(SettlementFailedError):
+        async with container.database.unit_of_work() as work:
+            await runner.adopt(work.session, departed)
+            raise SettlementFailedError
+    assert runner.pending == 0
+    async with container.database.session() as session:
+        row = await session.get(Optimization, optimization_id, populate_existing=True)
+        assert row is not None
+        assert (row.status, row.replica) == (OptimizationStatus.RUNNING, departed)
+
+    async with container.database.unit_of_work() as work:
+        await runner.adopt(work.session, departed)
+        assert runner.pending == 0  # not before the commit
+    assert runner.pending == 1
+    body = await wait_ended(client, trader, optimization_id)
+    assert body["status"] == "finished"
+    assert body["runs"] == first["runs"]
+
+
 async def test_a_worker_killed_mid_job_is_replaced_and_the_job_runs_again_to_one_result(
     client: httpx.AsyncClient, make_account: MakeAccount, container: AppContainer
 ) -> None:

@@ -5,7 +5,9 @@ Each replica writes its row in `replicas` when it starts and renews `heartbeat_a
 replaced its pod under a new name, so its own start-up reconciliation will never run, or it
 died for good. A live replica then settles what it left open. The departure handlers (open
 orders, unfinished backtests) run in one transaction that holds the departed row locked and
-deletes it at the end, so two replicas never settle the same one, and a replica coming back
+deletes it at the end (a unit of work: what must wait for the commit, such as handing adopted
+research to the runner, registers with `UnitOfWork.of(session).after_commit`), so two
+replicas never settle the same one, and a replica coming back
 under the same name (a restart on the same host) waits for the settlement before it registers,
 reconciles its own orders and trades again.
 
@@ -129,7 +131,8 @@ class ReplicaRegistry:
         return settled
 
     async def _settle(self, departed: str, cutoff: datetime) -> bool:
-        async with self.database.session() as session:
+        async with self.database.unit_of_work() as work:
+            session = work.session
             locked = await session.scalar(
                 select(Replica.id)
                 .where(Replica.id == departed, Replica.heartbeat_at < cutoff)

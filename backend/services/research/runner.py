@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.core.config.settings import AppConfig
 from backend.core.database.base import utcnow
 from backend.core.database.manager import AsyncDatabaseManager
+from backend.core.database.unit_of_work import UnitOfWork
 from backend.core.monitoring.metrics import (
     RESEARCH_COMBINATIONS,
     RESEARCH_JOB_DURATION,
@@ -160,10 +161,11 @@ class OptimizationRunner:
     async def adopt(self, session: AsyncSession, departed: str) -> None:
         """A departed replica's unfinished optimisations become this replica's, queued again.
 
-        Called in the transaction that settles the departed replica: each claim waits for its
-        row lock (see `claim`), so it runs once that transaction commits (and finds nothing
-        queued if it rolls back; the next sweep adopts them again). Adopted before this
-        runner has started (the first sweep runs at start-up), they run once it has.
+        Called in the transaction that settles the departed replica (a unit of work): they
+        are submitted once it commits, so a claim reads them queued and this replica's on
+        every database (SQLite has no row lock to wait on), and never if it rolls back (the
+        next sweep adopts them again). Adopted before this runner has started (the first
+        sweep runs at start-up), they run once it has.
         """
         ids = list(
             await session.scalars(
@@ -181,8 +183,12 @@ class OptimizationRunner:
                     started_at=None, updated_at=utcnow())
         )  # fmt: skip
         logger.warning("optimizations_adopted", departed=departed, count=len(ids))
-        for optimization_id in ids:
-            self.submit(optimization_id)
+
+        async def submit_adopted() -> None:
+            for optimization_id in ids:
+                self.submit(optimization_id)
+
+        UnitOfWork.of(session).after_commit(submit_adopted)
 
     def submit(self, optimization_id: int) -> None:
         """Run an optimisation whose row is committed (once, however often it is submitted);
