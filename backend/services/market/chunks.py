@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from backend.services.market.intervals import BarInterval
 
 # (the line, or row id, it came from; datetime (any offset); open, high, low, close, volume,
-# turnover, open_interest; the texts it was read from, or None)
+# turnover, open_interest; the line it was read from as written, or None)
 BarRow = tuple[
     int,
     datetime,
@@ -31,7 +31,7 @@ BarRow = tuple[
     Decimal,
     Decimal,
     Decimal,
-    tuple[str, ...] | None,
+    str | None,
 ]
 # Symbols travel into COPY's CSV text unquoted: letters, digits and . _ - only.
 SYMBOL = re.compile(r"^[A-Za-z0-9_-]+\.[A-Z]+$")
@@ -43,9 +43,9 @@ MAX_REPORTED_ERRORS = 10
 class Chunk:
     """Bars of one symbol and interval, oldest first, and their form for the writer.
 
-    Bars read from text keep the texts (`columns` says where datetime, open ... open_interest
-    are among them), so that the COPY text can reuse them instead of writing every value out
-    again.
+    Bars read from text keep their lines as written (`columns` says where datetime, open ...
+    open_interest are among a line's cells), so that the COPY text can reuse them instead of
+    writing every value out again.
     """
 
     symbol: str

@@ -14,11 +14,16 @@ again step by step to say what is wrong with it.
 from __future__ import annotations
 
 import csv
+import gc
 import io
-from collections.abc import Iterator
+from codecs import BOM_UTF8
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
-from typing import Any, BinaryIO
+from decimal import Context, Decimal, Inexact, InvalidOperation, localcontext
+from itertools import chain, islice, repeat
+from operator import attrgetter, is_, le, lt
+from typing import BinaryIO, cast
 
 REQUIRED_COLUMNS = ("datetime", "open", "high", "low", "close", "volume")
 OPTIONAL_COLUMNS = ("turnover", "open_interest")
@@ -26,13 +31,21 @@ ZERO = Decimal(0)
 LIMIT = Decimal(10) ** 16
 MAX_PLACES = 8
 EIGHT_PLACES = Decimal(10) ** -MAX_PLACES
-# (line, datetime, open, high, low, close, volume, turnover, open_interest, the line's cells)
+# (line, datetime, open, high, low, close, volume, turnover, open_interest, the line as
+# written when it quotes nothing, else None)
 CsvBar = tuple[
-    int, datetime, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal, tuple[str, ...]
+    int, datetime, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal, str | None
 ]
 _PRICES = ("open", "high", "low", "close")
 _AMOUNTS = ("volume", "turnover", "open_interest")
 _CACHE_LIMIT = 65_536
+# Read a MiB of the file at a time; a longer line is refused.
+BLOCK_BYTES = 1 << 20
+MAX_LINE_BYTES = 1 << 20
+# Bars per list from the csv module's path.
+CSV_BATCH_ROWS = 16_384
+_FROM_ISO = datetime.fromisoformat
+_TZINFO, _SECOND, _MICROSECOND = (attrgetter(name) for name in ("tzinfo", "second", "microsecond"))
 
 
 class BarLineError(ValueError):
@@ -47,7 +60,15 @@ class CsvBarReader:
     """Iterating yields the valid bars; bad lines are collected in `errors` and skipped.
 
     Iteration stops at `max_errors` bad lines, at a structural problem (no header, not UTF-8,
-    broken quoting) and past `max_bars` bars. The stream is read, never closed.
+    broken quoting, a line longer than MAX_LINE_BYTES) and past `max_bars` bars. The stream
+    is read, never closed.
+
+    The file is read a block of whole lines at a time. A block without quotes or bare
+    carriage returns (what vnpy, pandas and most exporters write) is split on commas and
+    checked column by column, each check one loop in C over the block; should any line fail,
+    the block is checked again line by line to say which and why (the same rules, so both
+    ways accept exactly the same bars). From the first block that quotes, the csv module
+    reads the rest of the file line by line.
     """
 
     def __init__(
@@ -67,64 +88,217 @@ class CsvBarReader:
         # distinct text.
         self._prices: dict[str, Decimal] = {}
         self._amounts: dict[str, Decimal] = {}
+        self._header_line = 0
+        self._fields = 0
+        self._width = 0
+        # The last bar's datetime (one bar may start at datetime.min itself).
+        self._previous: datetime | None = None
+        self._stopped = False
+        self._line = 0  # the last line read, for a structural problem
 
     def __iter__(self) -> Iterator[CsvBar]:
-        text = io.TextIOWrapper(self.stream, encoding="utf-8-sig", newline="")
-        reader = csv.reader(text)
-        try:
-            yield from self._read(reader)
-        except csv.Error as exc:
-            self._fail(reader.line_num, f"malformed CSV: {exc}")
-        except UnicodeDecodeError:
-            self._fail(reader.line_num + 1, "the file is not UTF-8 text")
-        finally:
-            text.detach()  # the caller's stream stays open
+        for batch in self.batches():
+            yield from batch
 
-    def _read(self, reader: Any) -> Iterator[CsvBar]:
-        header = next((row for row in reader if _has_cells(row)), None)
-        if header is None:
-            self._fail(1, "the file is empty")
-            return
-        header_line: int = reader.line_num
-        order = self._columns(header_line, header)
+    def batches(self) -> Iterator[list[CsvBar]]:
+        """The valid bars, in order, a block of the file at a time."""
+        try:
+            yield from self._read()
+        except csv.Error as exc:
+            self._fail(self._line, f"malformed CSV: {exc}")
+        except _NotUtf8Error as exc:
+            self._fail(exc.line, "the file is not UTF-8 text")
+        except _LineTooLongError as exc:
+            self._fail(exc.line, f"the line is longer than {MAX_LINE_BYTES:,} bytes")
+        if not self._stopped:
+            if not self.columns:
+                self._fail(max(self._line, 1), "the file is empty")
+            elif self.count == 0 and not self.errors:
+                self._fail(self._header_line + 1, "no bars after the header")
+
+    def _read(self) -> Iterator[list[CsvBar]]:
+        texts = _texts(self.stream)
+        line = 0  # lines before the block
+        for text in texts:
+            if "\r" in text:
+                text = text.replace("\r\n", "\n")
+            if '"' in text or "\r" in text:
+                yield from self._read_csv(chain([text], texts), line)
+                return
+            lines = text.split("\n")
+            if not lines[-1]:
+                lines.pop()  # after the block's last newline
+            first = 0
+            if not self.columns:
+                first = self._find_header(lines, line)
+                if self._stopped:
+                    return
+            self._line = line + len(lines)
+            batch = self._checked_block(lines, first, line) if first < len(lines) else []
+            if batch:
+                yield batch
+            if self._stopped:
+                return
+            line += len(lines)
+
+    def _find_header(self, lines: list[str], line: int) -> int:
+        """Read the header if among `lines`; the index of the line after it (len(lines) if
+        not)."""
+        for index, text in enumerate(lines):
+            row = text.split(",")
+            if _has_cells(row):
+                self._header(line + index + 1, row)
+                return index + 1
+        return len(lines)
+
+    def _header(self, line: int, header: list[str]) -> None:
+        self._header_line = line
+        order = self._columns(line, header)
         if order is None:
+            self._stopped = True
             return
         self.columns = order
-        width = max(index for index in order if index is not None) + 1
-        fields = len(header)
+        self._width = max(index for index in order if index is not None) + 1
+        self._fields = len(header)
+
+    def _read_csv(self, texts: Iterator[str], line: int) -> Iterator[list[CsvBar]]:
+        """The rest of the file through the csv module (quoted cells, bare CR line ends)."""
+        lines = chain.from_iterable(io.StringIO(text, newline="") for text in texts)
+        reader = csv.reader(lines)
+
+        def numbered() -> Iterator[tuple[int, list[str], str | None]]:
+            for row in reader:
+                self._line = number = line + reader.line_num
+                yield number, row, None
+
+        rows = numbered()
+        if not self.columns:
+            for number, row, _ in rows:
+                if _has_cells(row):
+                    self._header(number, row)
+                    break
+            if not self.columns:
+                return
+        batch: list[CsvBar] = []
+        for bar in self._checked_rows(rows):
+            batch.append(bar)
+            if len(batch) >= CSV_BATCH_ROWS:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def _checked_block(self, lines: list[str], first: int, line: int) -> list[CsvBar]:
+        """The bars of lines[first:] (line `line + index + 1` each): all at once when every
+        line is a good bar, else line by line."""
+        if first:
+            lines = lines[first:]
+        bars = self._all_good(lines, line + first + 1)
+        if bars is not None:
+            return bars
+        numbered = (
+            (number, text.split(","), text)
+            for number, text in enumerate(lines, start=line + first + 1)
+        )
+        return list(self._checked_rows(numbered))
+
+    def _all_good(self, lines: list[str], first_line: int) -> list[CsvBar] | None:
+        """Every line as a bar, checked column by column; None as soon as any line is not a
+        good bar (or is blank) or the bars would pass `max_bars`."""
+        count = len(lines)
+        commas = set(map(str.count, lines, repeat(",")))
+        if self.count + count > self.max_bars or len(commas) != 1:
+            return None
+        fields = commas.pop() + 1
+        if fields < self._width:
+            return None
+        required = cast("list[int]", self.columns[:6])  # the required columns are present
+        moment_at, open_at, high_at, low_at, close_at, volume_at = required
+        turnover_at, interest_at = self.columns[6:]
+        # Every line has `fields` cells: column k is every fields-th cell from the k-th.
+        cells = ",".join(lines).split(",")
+        try:
+            moments = list(map(_FROM_ISO, cells[moment_at::fields]))
+            if not all(map(_TZINFO, moments)):
+                moments = [m if m.tzinfo is not None else m.replace(tzinfo=UTC) for m in moments]
+            if self.whole_minutes and (
+                any(map(_SECOND, moments)) or any(map(_MICROSECOND, moments))
+            ):
+                return None
+            previous = self._previous
+            if previous is not None and not moments[0] > previous:
+                return None
+            if not all(map(lt, moments, islice(moments, 1, None))):
+                return None
+            prices, amounts = self._prices, self._amounts
+            opens = _prices_of(prices, cells[open_at::fields])
+            highs = _prices_of(prices, cells[high_at::fields])
+            lows = _prices_of(prices, cells[low_at::fields])
+            closes = _prices_of(prices, cells[close_at::fields])
+            if not (
+                all(map(le, lows, opens))
+                and all(map(le, opens, highs))
+                and all(map(le, lows, closes))
+                and all(map(le, closes, highs))
+            ):
+                return None
+            volumes = _amounts_of(amounts, cells[volume_at::fields])
+            interests: Iterable[Decimal] = (
+                repeat(ZERO)
+                if interest_at is None
+                else _amounts_of(amounts, cells[interest_at::fields])
+            )
+            turnovers: Iterable[Decimal] = (
+                repeat(ZERO) if turnover_at is None else _uncached(cells[turnover_at::fields])
+            )
+        except (ValueError, IndexError, InvalidOperation, ArithmeticError):
+            return None
+        self.count += count
+        self._previous = moments[-1]
+        # strict=False: `repeat` never ends; every other column has `count` items.
+        numbers = range(first_line, first_line + count)
+        columns = (moments, opens, highs, lows, closes, volumes, turnovers, interests)
+        with _collection_paused():
+            return list(zip(numbers, *columns, lines, strict=False))
+
+    def _checked_rows(
+        self, numbered: Iterable[tuple[int, list[str], str | None]]
+    ) -> Iterator[CsvBar]:
+        """The good bars among numbered rows, one by one; what is wrong with the others goes
+        in `errors` (and ends the reading at `max_errors`)."""
+        order = self.columns
+        width, fields, max_bars = self._width, self._fields, self.max_bars
         moment_at, open_at, high_at, low_at, close_at, volume_at, turnover_at, interest_at = order
         prices, amounts = self._prices, self._amounts
         price_of, amount_of = prices.get, amounts.get
         fromisoformat = datetime.fromisoformat
-        # Before any bar: one bar may start at datetime.min itself (0001-01-01T00:00Z).
-        previous: datetime | None = None
-        count, max_bars, whole_minutes = self.count, self.max_bars, self.whole_minutes
-        for row in reader:
+        whole_minutes = self.whole_minutes
+        for line, row, written in numbered:
+            previous = self._previous
             try:
                 if len(row) < width:
                     raise IndexError
-                moment = fromisoformat(row[moment_at].strip())
+                moment = fromisoformat(row[moment_at].strip())  # type: ignore[index]
                 if moment.tzinfo is None:
                     moment = moment.replace(tzinfo=UTC)
                 if whole_minutes and (moment.second or moment.microsecond):
                     raise ValueError(moment)
                 # Each distinct text is parsed and range-checked once (prices > 0, amounts
                 # >= 0, both below 10**16); turnovers rarely repeat and are checked each time.
-                text = row[open_at]
+                text = row[open_at]  # type: ignore[index]
                 open_ = price_of(text) or _cached(prices, text, ZERO)
-                text = row[high_at]
+                text = row[high_at]  # type: ignore[index]
                 high = price_of(text) or _cached(prices, text, ZERO)
-                text = row[low_at]
+                text = row[low_at]  # type: ignore[index]
                 low = price_of(text) or _cached(prices, text, ZERO)
-                text = row[close_at]
+                text = row[close_at]  # type: ignore[index]
                 close = price_of(text) or _cached(prices, text, ZERO)
-                text = row[volume_at]
+                text = row[volume_at]  # type: ignore[index]
                 volume = amount_of(text) or _cached(amounts, text, None)
                 interest = ZERO
                 if interest_at is not None:
                     text = row[interest_at]
                     interest = amount_of(text) or _cached(amounts, text, None)
-                # Turnovers rarely repeat: checked each time.
                 turnover = ZERO if turnover_at is None else _checked(row[turnover_at], None)
                 if not (
                     low <= open_ <= high
@@ -135,32 +309,18 @@ class CsvBarReader:
             except (ValueError, IndexError, InvalidOperation, ArithmeticError):
                 if not _has_cells(row):
                     continue
-                self.errors.append(
-                    _explain(reader.line_num, row, order, fields, previous, whole_minutes)
-                )
+                self.errors.append(_explain(line, row, order, fields, previous, whole_minutes))
                 if len(self.errors) >= self.max_errors:
+                    self._stopped = True
                     return
                 continue
-            if count >= max_bars:
-                self._fail(reader.line_num, f"more than {max_bars} bars")
+            if self.count >= max_bars:
+                self._fail(line, f"more than {max_bars} bars")
+                self._stopped = True
                 return
-            count += 1
-            self.count = count
-            previous = moment
-            yield (
-                reader.line_num,
-                moment,
-                open_,
-                high,
-                low,
-                close,
-                volume,
-                turnover,
-                interest,
-                tuple(row),  # texts only: the garbage collector soon stops tracking it
-            )
-        if count == 0 and not self.errors:
-            self._fail(header_line + 1, "no bars after the header")
+            self.count += 1
+            self._previous = moment
+            yield (line, moment, open_, high, low, close, volume, turnover, interest, written)
 
     def _columns(self, line: int, header: list[str]) -> list[int | None] | None:
         names = [cell.strip().lower() for cell in header]
@@ -173,6 +333,121 @@ class CsvBarReader:
 
     def _fail(self, line: int, problem: str) -> None:
         self.errors.append(BarLineError(line, problem))
+
+
+class _NotUtf8Error(ValueError):
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+class _LineTooLongError(ValueError):
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+def _texts(stream: BinaryIO) -> Iterator[str]:
+    """The stream as text, in blocks of whole lines (the last perhaps without its newline),
+    a UTF-8 byte order mark dropped. Newlines never split a UTF-8 character, so each block
+    decodes alone; one that does not names the line."""
+    rest = b""
+    line = 0  # newlines in the blocks before
+    first = True
+    while True:
+        data = stream.read(BLOCK_BYTES)
+        ended = not data
+        data = rest + data if rest else data
+        if first:
+            if not ended and len(data) < len(BOM_UTF8):
+                rest = data  # too short to tell a byte order mark
+                continue
+            if data.startswith(BOM_UTF8):
+                data = data[len(BOM_UTF8) :]
+            first = False
+        if ended:
+            block, rest = data, b""
+        else:
+            cut = data.rfind(b"\n") + 1
+            block, rest = data[:cut], data[cut:]
+            if len(rest) > MAX_LINE_BYTES:
+                raise _LineTooLongError(line + block.count(b"\n") + 1)
+        if block:
+            try:
+                text = block.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise _NotUtf8Error(line + block.count(b"\n", 0, exc.start) + 1) from None
+            yield text
+            line += text.count("\n")
+        if ended:
+            return
+
+
+def _prices_of(cache: dict[str, Decimal], texts: list[str]) -> list[Decimal]:
+    """Prices (> 0), from the cache where it has them (a miss is parsed, checked, kept)."""
+    get = cache.get
+    values = list(map(get, texts))
+    if not all(values):  # a cached price is never 0: only misses are falsy
+        # A text missed twice in one block is parsed once: the cache is asked again.
+        values = [
+            value or get(text) or _cached(cache, text, ZERO)
+            for value, text in zip(values, texts, strict=True)
+        ]
+    return values  # type: ignore[return-value]
+
+
+def _amounts_of(cache: dict[str, Decimal], texts: list[str]) -> list[Decimal]:
+    """Amounts (>= 0), from the cache where it has them (a miss is parsed, checked, kept)."""
+    values = list(map(cache.get, texts))
+    if any(map(is_, values, repeat(None))):  # not `None in`: Decimal == None is slow
+        values = [
+            _amount(cache, text) if value is None else value
+            for value, text in zip(values, texts, strict=True)
+        ]
+    return values  # type: ignore[return-value]
+
+
+def _amount(cache: dict[str, Decimal], text: str) -> Decimal:
+    found = cache.get(text)
+    return _cached(cache, text, None) if found is None else found
+
+
+def _uncached(texts: list[str]) -> list[Decimal]:
+    """Amounts that rarely repeat (turnover): >= 0, below 10**16, at most 8 places, checked
+    column-wide (ValueError if any is not)."""
+    values = list(map(Decimal, texts))
+    if not (min(values) >= ZERO and max(values) < LIMIT):
+        raise ValueError("an amount out of range")
+    # A sum's exponent is its terms' smallest (exact at this precision): none has a digit,
+    # even a trailing 0, past the 8th place when it has none. Else each is compared with
+    # itself at 8 places ("1.100000000" is 1.1).
+    with localcontext(_EXACT_SUMS):
+        exponent = sum(values, ZERO).as_tuple().exponent
+    if (
+        not (isinstance(exponent, int) and exponent >= -MAX_PLACES)
+        and list(map(Decimal.quantize, values, repeat(EIGHT_PLACES))) != values
+    ):
+        raise ValueError("an amount with more than 8 places")
+    return values
+
+
+# Precision for summing a block's amounts exactly: below 10**16 with at most 8 places each,
+# a million of them need 16 + 6 + 8 digits.
+_EXACT_SUMS = Context(prec=40, traps=[InvalidOperation, Inexact])
+
+
+@contextmanager
+def _collection_paused() -> Iterator[None]:
+    """No garbage collection while a block's bars are built: one C call allocates them all
+    (no other thread runs meanwhile), and each collection it would trigger walks tuples
+    that hold only atoms. Pausing halves what building them costs."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _cached(cache: dict[str, Decimal], text: str, above: Decimal | None) -> Decimal:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
-from itertools import islice
 from typing import BinaryIO
 
 from backend.services.market.chunks import (
@@ -58,14 +57,20 @@ class CsvSource:
             yield Chunk(self.symbol, self.interval, rows, columns=tuple(reader.columns))
 
     def _minutes(self, reader: CsvBarReader) -> Iterator[list[BarRow]]:
-        # The reader checks every line: the bars go into chunks as they come.
-        bars = iter(reader)
-        while rows := list(islice(bars, self.chunk_rows)):
+        # The reader checks every line: its bars go into chunks of chunk_rows as they come.
+        rows: list[BarRow] = []
+        batches = reader.batches()
+        for batch in batches:
             if reader.errors:
-                for _ in bars:  # nothing is written once a line is bad: only look for more
+                for _ in batches:  # nothing is written once a line is bad: only look for more
                     pass
                 break
-            yield rows  # type: ignore[misc]
+            rows += batch
+            while len(rows) >= self.chunk_rows:
+                yield rows[: self.chunk_rows]
+                del rows[: self.chunk_rows]
+        if rows and not reader.errors:
+            yield rows
         self.errors = [str(error) for error in reader.errors]
 
     def _days(self, reader: CsvBarReader) -> Iterator[list[BarRow]]:

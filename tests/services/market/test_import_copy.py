@@ -39,7 +39,7 @@ class OneChunk:
     def __init__(self, cells: list[str]) -> None:
         self.errors: list[str] = []
         values = (Decimal(1),) * 7
-        row = (7, MOMENT, *values, cells)
+        row = (7, MOMENT, *values, ",".join(cells))
         self.chunk = Chunk("rb2501.SHFE", BarInterval.MINUTE, [row],  # type: ignore[list-item]
                            columns=(0, 1, 2, 3, 4, 5, None, None))  # fmt: skip
 
