@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest
+from sqlalchemy import text
 
 from backend.app.container import AppContainer
+from backend.core.database.base import utcnow
+from backend.models.enums import OrderSide, OrderStatus, OrderType, TimeInForce
+from backend.services.orders.repository.orders import insert_orders
+from backend.services.orders.repository.tables import NewOrder
 from tests.api.conftest import MakeAccount
 from tests.api.contract import assert_error_response
 from tests.api.trading import quote, settle
+from tests.services.strategy.support import wait_for
 
 IF = "IF2412.CFFEX"
 RB = "rb2501.SHFE"
@@ -229,3 +238,43 @@ async def test_a_duplicate_client_order_id_is_409_and_stores_nothing(
         f"/api/v1/orders/by-client-id/{unnamed['client_order_id']}", headers=trader.headers
     )
     assert by_own.json()["id"] == unnamed["id"]
+
+
+async def test_a_client_order_id_another_replica_books_meanwhile_is_409_not_500(
+    client: httpx.AsyncClient, container: AppContainer, make_account: MakeAccount
+) -> None:
+    """Another replica books the same client order id between this one's check and its
+    insert: the insert waits for it, loses the unique key and the batch is booked again,
+    that order answered 409 as any duplicate is."""
+    if container.config.database.is_sqlite:
+        pytest.skip("replicas share PostgreSQL; the embedded default is one process")
+    trader = await make_account()
+    await quote(container, RB, last="3300", bid="3300", ask="3301")
+    other_replica = NewOrder(
+        user_id=trader.id, symbol=RB, side=OrderSide.BUY, order_type=OrderType.LIMIT,
+        quantity=Decimal(1), price=Decimal(3281), limit_price=None,
+        time_in_force=TimeInForce.GTC, status=OrderStatus.PENDING, reject_reason=None,
+        reject_detail=None, client_order_id=secrets.token_hex(16), client_ref="race",
+        strategy_id=None, hold_price=None, key=None,
+    )  # fmt: skip
+    body = {"symbol": RB, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "3281",
+            "client_order_id": "race"}  # fmt: skip
+
+    async def waiting_on_a_lock() -> bool:
+        async with container.database.read_connection() as connection:
+            waiting = await connection.scalar(
+                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                     "AND datname = current_database()")
+            )  # fmt: skip
+        return bool(waiting)
+
+    async with container.database.session() as session:
+        await insert_orders(
+            session, [other_replica], gateway="PAPER", replica="other", now=utcnow()
+        )
+        post = client.post("/api/v1/orders", json=body, headers=trader.headers)
+        placing = asyncio.create_task(post)
+        await wait_for(waiting_on_a_lock)
+    assert_error_response(await placing, 409, "duplicate_client_order_id")
+    listed = (await client.get("/api/v1/orders", headers=trader.headers)).json()["items"]
+    assert [order["client_order_id"] for order in listed] == ["race"]

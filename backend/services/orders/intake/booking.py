@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.database.base import utcnow
-from backend.core.database.conflicts import aborted_by_conflict
+from backend.core.database.conflicts import aborted_by_conflict, lost_unique_race
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.errors import ConflictError, DomainValidationError
 from backend.core.monitoring.metrics import ORDER_BATCH_SIZE, ORDER_REJECTIONS
@@ -47,7 +47,10 @@ class OrderBooking:
         self.default_gateway = default_gateway
 
     async def book(self, batch: list[Submission]) -> list[Submission]:
-        """Book; again when PostgreSQL aborted the transaction to break a lock cycle.
+        """Book; again when PostgreSQL aborted the transaction to break a lock cycle, or
+        another replica booked the same client order id (or amended the same order) between
+        this booking's check and its insert: checked again, that order is 409, the others
+        are booked.
 
         Such a cycle is rare (a retried key whose first answer is being stored while that
         order is rejected, say) and the booking is repeatable: everything it wrote to the
@@ -59,7 +62,9 @@ class OrderBooking:
             try:
                 return await self._book([s for s in batch if not s.future.done()])
             except DBAPIError as exc:
-                if attempt == BOOK_ATTEMPTS or not aborted_by_conflict(exc):
+                if attempt == BOOK_ATTEMPTS or not (
+                    aborted_by_conflict(exc) or lost_unique_race(exc)
+                ):
                     raise
                 logger.warning("order_batch_retry", attempt=attempt, error=repr(exc))
         raise AssertionError("unreachable")
