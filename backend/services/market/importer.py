@@ -109,7 +109,10 @@ class _Tally:
 
 
 def copy_text(chunk: Chunk) -> bytes:
-    """A chunk as COPY's CSV: symbol, interval, datetime, open ... open_interest per line.
+    """A chunk as COPY's text (comma-delimited): symbol, interval, datetime, open ...
+    open_interest per line. Nothing in it needs escaping: symbols are letters, digits and
+    . _ -, numbers and datetimes were read as such (no quote, comma or backslash survives
+    that).
 
     Values read from text are passed on as they were written when PostgreSQL reads them
     the same way: ASCII, no `_` (Python's Decimal accepts 1_000, PostgreSQL does not), and a
@@ -431,7 +434,10 @@ async def _copy(driver: Any, table: str, chunk: Chunk) -> None:
         yield chunk.payload[0]
 
     try:
-        await driver.copy_to_table(table, source=once(), columns=COPY_COLUMNS, format="csv")
+        # The text format, not CSV: PostgreSQL reads it a few per cent faster.
+        await driver.copy_to_table(
+            table, source=once(), columns=COPY_COLUMNS, format="text", delimiter=","
+        )
     except asyncpg.DataError as exc:
         where = re.search(r"line (\d+)", getattr(exc, "context", None) or "")
         row = int(where.group(1)) if where else 0
