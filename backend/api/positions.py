@@ -11,6 +11,7 @@ from backend.api.api_route import ApiRoute
 from backend.api.base_path import API_PREFIX
 from backend.api.deps.connection import SessionDep
 from backend.api.deps.controls import OrderControlsDep
+from backend.api.deps.parameters import IdempotencyKey
 from backend.api.deps.principal import TraderPrincipal
 from backend.api.responses import error_responses
 from backend.schemas.order_controls import ClosePositionRequest
@@ -34,6 +35,7 @@ async def close_position(
     session: SessionDep,
     controls: OrderControlsDep,
     request: ClosePositionRequest | None = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """201 with the closing order (risk-rejected ones are `rejected`, as any order's)."""
     result = await controls.close_position(
@@ -41,6 +43,7 @@ async def close_position(
         user_id=trader.user_id,
         symbol=vt_symbol,
         request=request or ClosePositionRequest(),
+        idempotency_key=idempotency_key,
     )
     if result.replayed_body is not None:
         return JSONResponse(result.replayed_body, status_code=result.status_code)

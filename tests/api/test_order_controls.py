@@ -175,6 +175,39 @@ async def test_close_a_short_position_buys_it_back(
     assert await _position(client, trader.headers, RB) == 0
 
 
+async def test_a_retried_close_with_an_idempotency_key_replays_and_closes_once(
+    client: httpx.AsyncClient, container: AppContainer, make_account: MakeAccount
+) -> None:
+    """A bot's close retried after its answer was lost: the same key and body replay the
+    first order (not a second close, not `no_position` although the position is now flat);
+    another body with the key is 422; a key used to place an order is another key here."""
+    trader = await make_account()
+    await quote(container, RB, last="3300", bid="3300", ask="3301")
+    await _place(client, trader.headers, symbol=RB, side="BUY", order_type="market", quantity=2)
+    await settle(container)
+    headers = {**trader.headers, "Idempotency-Key": "close-rb-1"}
+    url = f"/api/v1/positions/{RB}/close"
+    first = await client.post(url, json={"quantity": 1}, headers=headers)
+    assert first.status_code == 201, first.text
+    await settle(container)
+    assert await _position(client, trader.headers, RB) == 1
+    again = await client.post(url, json={"quantity": 1}, headers=headers)
+    assert again.status_code == 201, again.text
+    assert again.json()["id"] == first.json()["id"]
+    await settle(container)
+    assert await _position(client, trader.headers, RB) == 1
+    other_body = await client.post(url, json={"quantity": 2}, headers=headers)
+    assert_error_response(other_body, 422, "idempotency_key_reused")
+    rest = await client.post(url, headers={**trader.headers, "Idempotency-Key": "close-rb-2"})
+    assert rest.status_code == 201, rest.text
+    await settle(container)
+    assert await _position(client, trader.headers, RB) == 0
+    replayed = await client.post(url, headers={**trader.headers, "Idempotency-Key": "close-rb-2"})
+    assert (replayed.status_code, replayed.json()["id"]) == (201, rest.json()["id"])
+    orders = (await client.get("/api/v1/orders", headers=trader.headers)).json()["items"]
+    assert len(orders) == 3  # the opening order and two closes
+
+
 async def test_close_refuses_what_cannot_be_closed(
     client: httpx.AsyncClient, container: AppContainer, make_account: MakeAccount
 ) -> None:

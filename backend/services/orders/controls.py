@@ -7,6 +7,7 @@ checks and state machine as any other; a cancel is asked for as a single cancel 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,7 @@ from backend.schemas.order_controls import (
 from backend.schemas.orders import OrderCreate, OrderRead
 from backend.services.orders import repository
 from backend.services.orders.amendment import amend_order
+from backend.services.orders.idempotency import answer_for_stored, request_fingerprint
 from backend.services.orders.service import CANCEL_CONFIRM_TIMEOUT, OrderResult, OrderService
 
 logger = structlog.get_logger(__name__)
@@ -82,12 +84,22 @@ class OrderControls:
         user_id: int,
         symbol: str,
         request: ClosePositionRequest,
+        idempotency_key: str | None = None,
     ) -> OrderResult:
         """A market order for the opposite side of what is held (all of it, or `quantity`).
 
         404 `symbol_not_found` for a contract not listed, 409 `no_position` when nothing is
-        held, 422 when `quantity` exceeds the position.
+        held, 422 when `quantity` exceeds the position. An Idempotency-Key replays the first
+        answer, read before the position is (which the first close changed): a retried close
+        never closes twice, nor answers `no_position`.
         """
+        fingerprint = request_fingerprint({"close": symbol, **request.model_dump()})
+        key = None if idempotency_key is None else closing_key(symbol, idempotency_key)
+        if key is not None:
+            row = (await repository.stored_keys(session, [(user_id, key)])).get((user_id, key))
+            replay = None if row is None else answer_for_stored(row, fingerprint)
+            if replay is not None:
+                return OrderResult(replay.status_code, replayed_body=replay.body)
         if self.orders.market.get_contract(symbol) is None:
             raise NotFoundError(f"symbol {symbol} is not listed", code="symbol_not_found")
         held = await repository.held_quantity(session, user_id, symbol)
@@ -109,7 +121,9 @@ class OrderControls:
             quantity=quantity,
             client_order_id=request.client_order_id,
         )
-        return await self.orders.submit_order(user_id=user_id, request=order)
+        return await self.orders.submit_order(
+            user_id=user_id, request=order, idempotency_key=key, fingerprint=fingerprint
+        )
 
     async def get_by_client_id(
         self, session: AsyncSession, *, user_id: int, client_order_id: str
@@ -157,3 +171,9 @@ class OrderControls:
             change=change,
             idempotency_key=idempotency_key,
         )
+
+
+def closing_key(symbol: str, idempotency_key: str) -> str:
+    """The stored key of a position close: its own namespace, apart from order placements."""
+    digest = hashlib.sha256(f"{symbol}:{idempotency_key}".encode()).hexdigest()
+    return f"close:{digest}"
