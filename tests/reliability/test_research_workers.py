@@ -7,6 +7,8 @@ sweep; cancelling stops a queued job and aborts a running one.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -18,6 +20,7 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from websockets.asyncio.client import connect
 
 from backend.services.backtest.synthetic import random_walk_bars
 from tests.api.test_backtests import PARAMETERS, SETTINGS, to_csv
@@ -164,6 +167,51 @@ async def test_killed_worker_and_restarted_api_lose_no_job(
         assert sorted(row.id for row in jobs) == sorted(ids)
         assert {row.status for row in jobs} == {"succeeded"}
         assert next(row.attempts for row in jobs if row.id == victim_id) >= 1
+
+
+async def test_progress_from_a_worker_reaches_the_owners_websocket_on_the_api(
+    services: Services, servers: list[ServerProcess]
+) -> None:
+    """The worker publishes an optimisation's progress on the event bus (Redis); the API
+    replica holding the owner's WebSocket delivers it: running from 0, done rising, then
+    finished with done = total, and nothing of it to another user."""
+    api = services.server("api", **ENGINE)
+    worker = services.worker("worker-ws", **ENGINE, RESEARCH__METRICS_PORT="0")
+    servers.extend([api, worker])
+    api.start()
+    worker.start()
+    await api.wait_ready()
+    async with httpx.AsyncClient(base_url=api.base_url, timeout=30) as http:
+        headers = await trader_headers(http, "ws-researcher")
+        other = await trader_headers(http, "ws-bystander")
+        sockets = [
+            f"ws://127.0.0.1:{api.port}/api/v1/ws?token={token}"
+            for token in (h["Authorization"].removeprefix("Bearer ") for h in (headers, other))
+        ]
+        async with (
+            connect(sockets[0], open_timeout=5, close_timeout=1) as owner,
+            connect(sockets[1], open_timeout=5, close_timeout=1) as bystander,
+        ):
+            optimization_id = await submit(http, headers)
+            seen: list[dict[str, Any]] = []
+            async with asyncio.timeout(120):
+                while not seen or seen[-1]["status"] not in ENDED:
+                    message = json.loads(await owner.recv())
+                    if message["topic"] == "optimization":
+                        assert message["data"]["id"] == optimization_id
+                        seen.append(message["data"])
+            strangers = []
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.5):  # what reached the owner has been sent
+                    while True:
+                        strangers.append(json.loads(await bystander.recv())["topic"])
+    assert "optimization" not in strangers
+    assert (seen[0]["status"], seen[0]["done"]) == ("running", 0)
+    assert seen[-1]["status"] == "finished"
+    assert seen[-1]["done"] == seen[-1]["total"] == 64
+    progress = [event["done"] for event in seen if event["status"] == "running"]
+    assert progress == sorted(progress), progress
+    assert len(progress) > 2, progress
 
 
 def children_of(pid: int) -> list[int]:
