@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 
 from backend.app.container import AppContainer
 from backend.models.backtest import Backtest
@@ -29,7 +29,8 @@ from backend.services.backtest.statistics import RatioSettings
 from backend.services.backtest.synthetic import random_walk_bars
 from backend.services.strategy.classes import BUILTIN_SOURCE, redfire_entry
 from tests.api.conftest import Account, MakeAccount
-from tests.services.strategy.support import DecimalTroubleStrategy, NoParameters, wait_for
+from tests.api.locks import wait_until_blocked
+from tests.services.strategy.support import DecimalTroubleStrategy, NoParameters
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PARAMETERS = {"fast_window": 5, "slow_window": 12, "warmup_ticks": 20, "order_type": "limit"}
@@ -418,19 +419,11 @@ async def test_two_submissions_at_once_cannot_both_take_the_last_place(
         async with container.database.session() as session:
             await service.create(session, user_id=trader.id, request=request, bars=bars)
 
-    async def waiting_on_a_lock() -> bool:
-        async with container.database.read_connection() as connection:
-            waiting = await connection.scalar(
-                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                     "AND datname = current_database()")
-            )  # fmt: skip
-        return bool(waiting)
-
     async with container.database.session() as first:
         await service.create(first, user_id=trader.id, request=request, bars=bars)
         second = asyncio.create_task(submit())
         if not container.config.database.is_sqlite:
-            await wait_for(waiting_on_a_lock)
+            await wait_until_blocked(container.database)
     with pytest.raises(TooManyQueuedBacktestsError):
         await second
     async with container.database.session() as session:

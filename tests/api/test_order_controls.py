@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from backend.app.container import AppContainer
 from backend.core.database.base import utcnow
@@ -18,8 +17,8 @@ from backend.services.orders.repository.orders import insert_orders
 from backend.services.orders.repository.tables import NewOrder
 from tests.api.conftest import MakeAccount
 from tests.api.contract import assert_error_response
+from tests.api.locks import wait_until_blocked
 from tests.api.trading import quote, settle
-from tests.services.strategy.support import wait_for
 
 IF = "IF2412.CFFEX"
 RB = "rb2501.SHFE"
@@ -293,21 +292,13 @@ async def test_a_client_order_id_another_replica_books_meanwhile_is_409_not_500(
     body = {"symbol": RB, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "3281",
             "client_order_id": "race"}  # fmt: skip
 
-    async def waiting_on_a_lock() -> bool:
-        async with container.database.read_connection() as connection:
-            waiting = await connection.scalar(
-                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                     "AND datname = current_database()")
-            )  # fmt: skip
-        return bool(waiting)
-
     async with container.database.session() as session:
         await insert_orders(
             session, [other_replica], gateway="PAPER", replica="other", now=utcnow()
         )
         post = client.post("/api/v1/orders", json=body, headers=trader.headers)
         placing = asyncio.create_task(post)
-        await wait_for(waiting_on_a_lock)
+        await wait_until_blocked(container.database)
     assert_error_response(await placing, 409, "duplicate_client_order_id")
     listed = (await client.get("/api/v1/orders", headers=trader.headers)).json()["items"]
     assert [order["client_order_id"] for order in listed] == ["race"]

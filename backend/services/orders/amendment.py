@@ -20,7 +20,7 @@ from backend.models.order import Order
 from backend.schemas.order_controls import OrderAmend
 from backend.schemas.orders import OrderCreate
 from backend.services.orders import repository
-from backend.services.orders.idempotency import answer_for_stored, request_fingerprint
+from backend.services.orders.idempotency import request_fingerprint, stored_answer
 from backend.services.orders.service import OrderResult, OrderService
 from backend.services.orders.validation import validate_order
 
@@ -49,11 +49,11 @@ async def amend_order(
     """
     fingerprint = request_fingerprint({"amend": order_id, **change.model_dump()})
     key = None if idempotency_key is None else amendment_key(order_id, idempotency_key)
-    if key is not None:
-        row = (await repository.stored_keys(session, [(user_id, key)])).get((user_id, key))
-        replay = None if row is None else answer_for_stored(row, fingerprint)
-        if replay is not None:
-            return OrderResult(replay.status_code, replayed_body=replay.body)
+    if (
+        key is not None
+        and (replay := await stored_answer(session, user_id, key, fingerprint)) is not None
+    ):
+        return OrderResult(replay.status_code, replayed_body=replay.body)
     order = await repository.owned(session, user_id=user_id, order_id=order_id)
     if order is None:
         raise NotFoundError(f"order {order_id} not found", code="order_not_found")

@@ -24,7 +24,7 @@ from backend.schemas.order_controls import (
 from backend.schemas.orders import OrderCreate, OrderRead
 from backend.services.orders import repository
 from backend.services.orders.amendment import amend_order
-from backend.services.orders.idempotency import answer_for_stored, request_fingerprint
+from backend.services.orders.idempotency import request_fingerprint, stored_answer
 from backend.services.orders.service import CANCEL_CONFIRM_TIMEOUT, OrderResult, OrderService
 
 logger = structlog.get_logger(__name__)
@@ -95,11 +95,11 @@ class OrderControls:
         """
         fingerprint = request_fingerprint({"close": symbol, **request.model_dump()})
         key = None if idempotency_key is None else closing_key(symbol, idempotency_key)
-        if key is not None:
-            row = (await repository.stored_keys(session, [(user_id, key)])).get((user_id, key))
-            replay = None if row is None else answer_for_stored(row, fingerprint)
-            if replay is not None:
-                return OrderResult(replay.status_code, replayed_body=replay.body)
+        if (
+            key is not None
+            and (replay := await stored_answer(session, user_id, key, fingerprint)) is not None
+        ):
+            return OrderResult(replay.status_code, replayed_body=replay.body)
         if self.orders.market.get_contract(symbol) is None:
             raise NotFoundError(f"symbol {symbol} is not listed", code="symbol_not_found")
         held = await repository.held_quantity(session, user_id, symbol)

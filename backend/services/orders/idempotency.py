@@ -132,6 +132,16 @@ def _in_progress() -> ConflictError:
     )
 
 
+async def stored_answer(
+    session: AsyncSession, user_id: int, key: str, fingerprint: str
+) -> StoredResponse | None:
+    """The answer a live stored key gives a request of `fingerprint` (as `answer_for_stored`);
+    None when the key is new or expired. For requests that must replay before they read
+    anything their first attempt changed (an amendment, a position close)."""
+    row = (await repository.stored_keys(session, [(user_id, key)])).get((user_id, key))
+    return None if row is None else answer_for_stored(row, fingerprint)
+
+
 def answer_for_stored(row: IdempotencyKey, fingerprint: str) -> StoredResponse | None:
     """A live key's answer to a request of `fingerprint`: its stored response (a replay), or
     None when expired; 422 for another body, 409 while its first request is in flight."""
