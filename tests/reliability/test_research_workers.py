@@ -118,6 +118,19 @@ async def wait_all_ended(
     return bodies
 
 
+async def api_and_worker(
+    services: Services, servers: list[ServerProcess], worker_name: str, metrics_port: int = 0
+) -> tuple[ServerProcess, WorkerProcess]:
+    """An API and one `redfire worker` on procrastinate, started; the API ready."""
+    api = services.server("api", **ENGINE)
+    worker = services.worker(worker_name, **ENGINE, RESEARCH__METRICS_PORT=str(metrics_port))
+    servers.extend([api, worker])
+    api.start()
+    worker.start()
+    await api.wait_ready()
+    return api, worker
+
+
 async def test_killed_worker_and_restarted_api_lose_no_job(
     services: Services, servers: list[ServerProcess]
 ) -> None:
@@ -175,12 +188,7 @@ async def test_progress_from_a_worker_reaches_the_owners_websocket_on_the_api(
     """The worker publishes an optimisation's progress on the event bus (Redis); the API
     replica holding the owner's WebSocket delivers it: running from 0, done rising, then
     finished with done = total, and nothing of it to another user."""
-    api = services.server("api", **ENGINE)
-    worker = services.worker("worker-ws", **ENGINE, RESEARCH__METRICS_PORT="0")
-    servers.extend([api, worker])
-    api.start()
-    worker.start()
-    await api.wait_ready()
+    api, _ = await api_and_worker(services, servers, "worker-ws")
     async with httpx.AsyncClient(base_url=api.base_url, timeout=30) as http:
         headers = await trader_headers(http, "ws-researcher")
         other = await trader_headers(http, "ws-bystander")
@@ -226,13 +234,8 @@ def children_of(pid: int) -> list[int]:
 async def test_cancel_stops_a_queued_and_a_running_job(
     services: Services, servers: list[ServerProcess]
 ) -> None:
-    api = services.server("api", **ENGINE)
     metrics_port = free_port()
-    worker = services.worker("worker-only", **ENGINE, RESEARCH__METRICS_PORT=str(metrics_port))
-    servers.extend([api, worker])
-    api.start()
-    worker.start()
-    await api.wait_ready()
+    api, worker = await api_and_worker(services, servers, "worker-only", metrics_port)
     async with (
         database(services) as engine,
         httpx.AsyncClient(base_url=api.base_url, timeout=30) as http,
@@ -369,12 +372,7 @@ async def test_cancelled_backtests_on_a_worker_store_no_result(
     """One backtest running on the only worker, one waiting behind it: both cancelled, both
     end `cancelled` with no result (the waiting job is cancelled in procrastinate's queue),
     and the worker takes the next backtest."""
-    api = services.server("api", **ENGINE)
-    worker = services.worker("worker-cancel", **ENGINE, RESEARCH__METRICS_PORT="0")
-    servers.extend([api, worker])
-    api.start()
-    worker.start()
-    await api.wait_ready()
+    api, _ = await api_and_worker(services, servers, "worker-cancel")
     async with (
         database(services) as engine,
         httpx.AsyncClient(base_url=api.base_url, timeout=60) as http,
