@@ -1,4 +1,5 @@
-"""CsvBarReader: bars from CSV, read line by line from a binary stream, every line checked.
+"""CsvBarReader: bars from CSV, read from a binary stream a block of lines at a time, every
+line checked (the text: csv_text.py; the numbers: bar_numbers.py).
 
 The header names the columns, in any order: `datetime, open, high, low, close, volume` and
 optionally `turnover, open_interest` (others are ignored). Datetimes are ISO 8601 (a naive one
@@ -7,8 +8,9 @@ volume, turnover and open interest are >= 0; every number has at most 16 digits 
 and 8 after, trailing zeros aside (what NUMERIC(24, 8) stores, and an order carries). Used by the
 bar import (services/market/importer.py) and by backtest uploads.
 
-Each line is checked on a fast path that only says yes or no; a line that fails is checked
-again step by step to say what is wrong with it.
+A block is checked column by column and, when any line fails, line by line on a fast path that
+only says yes or no; a line that fails that is checked again step by step to say what is wrong
+with it.
 """
 
 from __future__ import annotations
@@ -16,21 +18,33 @@ from __future__ import annotations
 import csv
 import gc
 import io
-from codecs import BOM_UTF8
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from decimal import Context, Decimal, Inexact, InvalidOperation, localcontext
+from decimal import Decimal, InvalidOperation
 from itertools import chain, islice, repeat
-from operator import attrgetter, is_, le, lt
+from operator import attrgetter, le, lt
 from typing import BinaryIO, cast
+
+from backend.services.market.bar_numbers import (
+    LIMIT,
+    MAX_PLACES,
+    ZERO,
+    amounts_of,
+    cached,
+    checked,
+    prices_of,
+    uncached_amounts,
+    within_places,
+)
+from backend.services.market.csv_text import (
+    LineTooLongError,
+    NotUtf8Error,
+    text_blocks,
+)
 
 REQUIRED_COLUMNS = ("datetime", "open", "high", "low", "close", "volume")
 OPTIONAL_COLUMNS = ("turnover", "open_interest")
-ZERO = Decimal(0)
-LIMIT = Decimal(10) ** 16
-MAX_PLACES = 8
-EIGHT_PLACES = Decimal(10) ** -MAX_PLACES
 # (line, datetime, open, high, low, close, volume, turnover, open_interest, the line as
 # written when it quotes nothing, else None)
 CsvBar = tuple[
@@ -38,10 +52,6 @@ CsvBar = tuple[
 ]
 _PRICES = ("open", "high", "low", "close")
 _AMOUNTS = ("volume", "turnover", "open_interest")
-_CACHE_LIMIT = 65_536
-# Read a MiB of the file at a time; a longer line is refused.
-BLOCK_BYTES = 1 << 20
-MAX_LINE_BYTES = 1 << 20
 # Bars per list from the csv module's path.
 CSV_BATCH_ROWS = 16_384
 _FROM_ISO = datetime.fromisoformat
@@ -106,10 +116,10 @@ class CsvBarReader:
             yield from self._read()
         except csv.Error as exc:
             self._fail(self._line, f"malformed CSV: {exc}")
-        except _NotUtf8Error as exc:
+        except NotUtf8Error as exc:
             self._fail(exc.line, "the file is not UTF-8 text")
-        except _LineTooLongError as exc:
-            self._fail(exc.line, f"the line is longer than {MAX_LINE_BYTES:,} bytes")
+        except LineTooLongError as exc:
+            self._fail(exc.line, f"the line is longer than {exc.limit:,} bytes")
         if not self._stopped:
             if not self.columns:
                 self._fail(max(self._line, 1), "the file is empty")
@@ -117,7 +127,7 @@ class CsvBarReader:
                 self._fail(self._header_line + 1, "no bars after the header")
 
     def _read(self) -> Iterator[list[CsvBar]]:
-        texts = _texts(self.stream)
+        texts = text_blocks(self.stream)
         line = 0  # lines before the block
         for text in texts:
             if "\r" in text:
@@ -231,10 +241,10 @@ class CsvBarReader:
             if not all(map(lt, moments, islice(moments, 1, None))):
                 return None
             prices, amounts = self._prices, self._amounts
-            opens = _prices_of(prices, cells[open_at::fields])
-            highs = _prices_of(prices, cells[high_at::fields])
-            lows = _prices_of(prices, cells[low_at::fields])
-            closes = _prices_of(prices, cells[close_at::fields])
+            opens = prices_of(prices, cells[open_at::fields])
+            highs = prices_of(prices, cells[high_at::fields])
+            lows = prices_of(prices, cells[low_at::fields])
+            closes = prices_of(prices, cells[close_at::fields])
             if not (
                 all(map(le, lows, opens))
                 and all(map(le, opens, highs))
@@ -242,14 +252,16 @@ class CsvBarReader:
                 and all(map(le, closes, highs))
             ):
                 return None
-            volumes = _amounts_of(amounts, cells[volume_at::fields])
+            volumes = amounts_of(amounts, cells[volume_at::fields])
             interests: Iterable[Decimal] = (
                 repeat(ZERO)
                 if interest_at is None
-                else _amounts_of(amounts, cells[interest_at::fields])
+                else amounts_of(amounts, cells[interest_at::fields])
             )
             turnovers: Iterable[Decimal] = (
-                repeat(ZERO) if turnover_at is None else _uncached(cells[turnover_at::fields])
+                repeat(ZERO)
+                if turnover_at is None
+                else uncached_amounts(cells[turnover_at::fields])
             )
         except (ValueError, IndexError, InvalidOperation, ArithmeticError):
             return None
@@ -286,20 +298,20 @@ class CsvBarReader:
                 # Each distinct text is parsed and range-checked once (prices > 0, amounts
                 # >= 0, both below 10**16); turnovers rarely repeat and are checked each time.
                 text = row[open_at]  # type: ignore[index]
-                open_ = price_of(text) or _cached(prices, text, ZERO)
+                open_ = price_of(text) or cached(prices, text, ZERO)
                 text = row[high_at]  # type: ignore[index]
-                high = price_of(text) or _cached(prices, text, ZERO)
+                high = price_of(text) or cached(prices, text, ZERO)
                 text = row[low_at]  # type: ignore[index]
-                low = price_of(text) or _cached(prices, text, ZERO)
+                low = price_of(text) or cached(prices, text, ZERO)
                 text = row[close_at]  # type: ignore[index]
-                close = price_of(text) or _cached(prices, text, ZERO)
+                close = price_of(text) or cached(prices, text, ZERO)
                 text = row[volume_at]  # type: ignore[index]
-                volume = amount_of(text) or _cached(amounts, text, None)
+                volume = amount_of(text) or cached(amounts, text, None)
                 interest = ZERO
                 if interest_at is not None:
                     text = row[interest_at]
-                    interest = amount_of(text) or _cached(amounts, text, None)
-                turnover = ZERO if turnover_at is None else _checked(row[turnover_at], None)
+                    interest = amount_of(text) or cached(amounts, text, None)
+                turnover = ZERO if turnover_at is None else checked(row[turnover_at], None)
                 if not (
                     low <= open_ <= high
                     and low <= close <= high
@@ -335,112 +347,11 @@ class CsvBarReader:
         self.errors.append(BarLineError(line, problem))
 
 
-class _NotUtf8Error(ValueError):
-    def __init__(self, line: int) -> None:
-        super().__init__(line)
-        self.line = line
-
-
-class _LineTooLongError(ValueError):
-    def __init__(self, line: int) -> None:
-        super().__init__(line)
-        self.line = line
-
-
-def _texts(stream: BinaryIO) -> Iterator[str]:
-    """The stream as text, in blocks of whole lines (the last perhaps without its newline),
-    a UTF-8 byte order mark dropped. Newlines never split a UTF-8 character, so each block
-    decodes alone; one that does not names the line."""
-    rest = b""
-    line = 0  # newlines in the blocks before
-    first = True
-    while True:
-        data = stream.read(BLOCK_BYTES)
-        ended = not data
-        data = rest + data if rest else data
-        if first:
-            if not ended and len(data) < len(BOM_UTF8):
-                rest = data  # too short to tell a byte order mark
-                continue
-            if data.startswith(BOM_UTF8):
-                data = data[len(BOM_UTF8) :]
-            first = False
-        if ended:
-            block, rest = data, b""
-        else:
-            cut = data.rfind(b"\n") + 1
-            block, rest = data[:cut], data[cut:]
-            if len(rest) > MAX_LINE_BYTES:
-                raise _LineTooLongError(line + block.count(b"\n") + 1)
-        if block:
-            try:
-                text = block.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise _NotUtf8Error(line + block.count(b"\n", 0, exc.start) + 1) from None
-            yield text
-            line += text.count("\n")
-        if ended:
-            return
-
-
-def _prices_of(cache: dict[str, Decimal], texts: list[str]) -> list[Decimal]:
-    """Prices (> 0), from the cache where it has them (a miss is parsed, checked, kept)."""
-    get = cache.get
-    values = list(map(get, texts))
-    if not all(values):  # a cached price is never 0: only misses are falsy
-        # A text missed twice in one block is parsed once: the cache is asked again.
-        values = [
-            value or get(text) or _cached(cache, text, ZERO)
-            for value, text in zip(values, texts, strict=True)
-        ]
-    return values  # type: ignore[return-value]
-
-
-def _amounts_of(cache: dict[str, Decimal], texts: list[str]) -> list[Decimal]:
-    """Amounts (>= 0), from the cache where it has them (a miss is parsed, checked, kept)."""
-    values = list(map(cache.get, texts))
-    if any(map(is_, values, repeat(None))):  # not `None in`: Decimal == None is slow
-        values = [
-            _amount(cache, text) if value is None else value
-            for value, text in zip(values, texts, strict=True)
-        ]
-    return values  # type: ignore[return-value]
-
-
-def _amount(cache: dict[str, Decimal], text: str) -> Decimal:
-    found = cache.get(text)
-    return _cached(cache, text, None) if found is None else found
-
-
-def _uncached(texts: list[str]) -> list[Decimal]:
-    """Amounts that rarely repeat (turnover): >= 0, below 10**16, at most 8 places, checked
-    column-wide (ValueError if any is not)."""
-    values = list(map(Decimal, texts))
-    if not (min(values) >= ZERO and max(values) < LIMIT):
-        raise ValueError("an amount out of range")
-    # A sum's exponent is its terms' smallest (exact at this precision): none has a digit,
-    # even a trailing 0, past the 8th place when it has none. Else each is compared with
-    # itself at 8 places ("1.100000000" is 1.1).
-    with localcontext(_EXACT_SUMS):
-        exponent = sum(values, ZERO).as_tuple().exponent
-    if (
-        not (isinstance(exponent, int) and exponent >= -MAX_PLACES)
-        and list(map(Decimal.quantize, values, repeat(EIGHT_PLACES))) != values
-    ):
-        raise ValueError("an amount with more than 8 places")
-    return values
-
-
-# Precision for summing a block's amounts exactly: below 10**16 with at most 8 places each,
-# a million of them need 16 + 6 + 8 digits.
-_EXACT_SUMS = Context(prec=40, traps=[InvalidOperation, Inexact])
-
-
 @contextmanager
 def _collection_paused() -> Iterator[None]:
     """No garbage collection while a block's bars are built: one C call allocates them all
-    (no other thread runs meanwhile), and each collection it would trigger walks tuples
-    that hold only atoms. Pausing halves what building them costs."""
+    (no other thread runs meanwhile), and the collections it would trigger part-way walk
+    tuples that hold only atoms; one pass afterwards does (reading a file: ~3 % less CPU)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -448,25 +359,6 @@ def _collection_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def _cached(cache: dict[str, Decimal], text: str, above: Decimal | None) -> Decimal:
-    """Parse `text`, check it (as `_checked`) and keep it."""
-    value = _checked(text, above)
-    if len(cache) >= _CACHE_LIMIT:
-        cache.clear()
-    cache[text] = value
-    return value
-
-
-def _checked(text: str, above: Decimal | None) -> Decimal:
-    """`text` parsed: > `above` (>= 0 when None), below 10**16, at most 8 places."""
-    value = Decimal(text)
-    if not (value > above if above is not None else value >= ZERO) or not value < LIMIT:
-        raise ValueError(text)
-    if not _within_places(value):
-        raise ValueError(text)
-    return value
 
 
 def _has_cells(row: list[str]) -> bool:
@@ -546,13 +438,6 @@ def _number(line: int, name: str, text: str) -> Decimal:
         raise BarLineError(line, f"{name} {text!r} is not finite")
     if abs(value) >= LIMIT:
         raise BarLineError(line, f"{name} {text!r} has more than 16 digits before the point")
-    if not _within_places(value):
+    if not within_places(value):
         raise BarLineError(line, f"{name} {text!r} has more than {MAX_PLACES} decimal places")
     return value
-
-
-def _within_places(value: Decimal) -> bool:
-    """No digit other than 0 past the 8th place: "1.100000000" is 1.1, as an order's amounts
-    are read. For a finite value below 10**16 (28 digits of precision hold it at 8 places);
-    a comparison instead of `as_tuple`, which builds a tuple of every digit."""
-    return value.quantize(EIGHT_PLACES) == value

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend.services.market import csv_bars
+from backend.services.market import csv_text
 from backend.services.market.csv_bars import CsvBarReader
 from backend.services.market.importer import _ISO_SHAPE, _iso_stamped
 
@@ -110,7 +110,7 @@ def test_good_blocks_read_column_by_column_give_the_values_and_lines_as_written(
 def test_blocks_of_a_large_file_keep_their_line_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
     """Across block boundaries (a small block size here): a bad line deep in the file, a
     CRLF file and a line that is not UTF-8 are named by their line."""
-    monkeypatch.setattr(csv_bars, "BLOCK_BYTES", 4096)
+    monkeypatch.setattr(csv_text, "BLOCK_BYTES", 4096)
     lines = [HEADER, *(good_line(minute) for minute in range(2000))]
     bars, errors = read(plain(lines))
     assert (len(bars), errors) == (2000, [])
@@ -126,8 +126,8 @@ def test_blocks_of_a_large_file_keep_their_line_numbers(monkeypatch: pytest.Monk
 
 
 def test_a_line_longer_than_the_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(csv_bars, "BLOCK_BYTES", 1024)
-    monkeypatch.setattr(csv_bars, "MAX_LINE_BYTES", 4096)
+    monkeypatch.setattr(csv_text, "BLOCK_BYTES", 1024)
+    monkeypatch.setattr(csv_text, "MAX_LINE_BYTES", 4096)
     content = plain([HEADER, good_line(0)]) + b"9" * 10_000 + b"\n"
     bars, errors = read(content)
     assert len(bars) == 1
