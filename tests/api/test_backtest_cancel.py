@@ -9,11 +9,10 @@ import time
 import httpx
 
 from backend.app.container import AppContainer
-from backend.models.backtest import Backtest
 from backend.models.enums import BacktestStatus, UserRole
 from backend.services.backtest.synthetic import random_walk_bars
 from tests.api.conftest import MakeAccount
-from tests.api.test_backtests import post_backtest, to_csv
+from tests.api.test_backtests import backtest_row, post_backtest, to_csv
 
 
 async def test_a_queued_backtest_is_cancelled_once_and_only_by_its_owner(
@@ -22,11 +21,7 @@ async def test_a_queued_backtest_is_cancelled_once_and_only_by_its_owner(
     trader, other = await make_account(), await make_account()
     viewer = await make_account(role=UserRole.VIEWER)
     async with container.database.session() as session:
-        queued = Backtest(
-            user_id=trader.id, status=BacktestStatus.QUEUED, class_name="MovingAverageStrategy",
-            symbol="rb2501.SHFE", source="csv", parameters={}, settings={}, bar_count=1,
-            trade_count=0, replica="elsewhere",
-        )  # fmt: skip
+        queued = backtest_row(trader.id, BacktestStatus.QUEUED)
         session.add(queued)
     path = f"/api/v1/backtests/{queued.id}/cancel"
     assert (await client.post(path, headers=other.headers)).status_code == 404

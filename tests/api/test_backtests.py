@@ -46,6 +46,17 @@ def to_csv(bars: BarSeries) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+def backtest_row(user_id: int, status: BacktestStatus, **fields: Any) -> Backtest:
+    """A backtest row as a replica stored it (a one-bar CSV run of MovingAverageStrategy on
+    another replica), with `fields` changed."""
+    values: dict[str, Any] = {
+        "class_name": "MovingAverageStrategy", "symbol": "rb2501.SHFE", "source": "csv",
+        "parameters": {}, "settings": {}, "bar_count": 1, "trade_count": 0,
+        "replica": "elsewhere",
+    }  # fmt: skip
+    return Backtest(user_id=user_id, status=status, **{**values, **fields})
+
+
 CSV = to_csv(random_walk_bars(3000, seed=11))
 
 
@@ -166,11 +177,7 @@ async def test_chart_is_409_until_finished(
 ) -> None:
     trader = await make_account()
     async with container.database.session() as session:
-        backtest = Backtest(
-            user_id=trader.id, status=BacktestStatus.RUNNING, class_name="MovingAverageStrategy",
-            symbol="rb2501.SHFE", source="csv", parameters={}, settings={}, bar_count=1,
-            trade_count=0, replica="elsewhere",
-        )  # fmt: skip
+        backtest = backtest_row(trader.id, BacktestStatus.RUNNING)
         session.add(backtest)
         await session.flush()
         backtest_id = backtest.id
@@ -307,11 +314,9 @@ async def test_a_backtest_finished_before_charts_were_kept_is_drawn_once_on_requ
     daily = [{"date": "9999-12-30", "balance": "994.00000000"},
              {"date": "9999-12-31", "balance": "1014.00000000"}]  # fmt: skip
     async with container.database.session() as session:
-        backtest = Backtest(
-            user_id=trader.id, status=BacktestStatus.FINISHED, class_name="MovingAverageStrategy",
-            symbol="rb2501.SHFE", source="csv", parameters={}, settings={"capital": "1000"},
-            bar_count=2, trade_count=0, replica="elsewhere", statistics={}, trades=[],
-            daily=daily,
+        backtest = backtest_row(
+            trader.id, BacktestStatus.FINISHED, settings={"capital": "1000"}, bar_count=2,
+            statistics={}, trades=[], daily=daily,
         )  # fmt: skip
         session.add(backtest)
         await session.flush()
@@ -330,13 +335,9 @@ async def test_a_user_may_have_only_so_many_backtests_queued_or_running(
     limit = container.config.backtest.max_queued_per_user
     async with container.database.session() as session:
         waiting = [
-            Backtest(
-                user_id=trader.id, status=status, class_name="MovingAverageStrategy",
-                symbol="rb2501.SHFE", source="csv", parameters={}, settings={}, bar_count=1,
-                trade_count=0, replica="elsewhere",
-            )
+            backtest_row(trader.id, status)
             for status in [BacktestStatus.RUNNING] + [BacktestStatus.QUEUED] * (limit - 1)
-        ]  # fmt: skip
+        ]
         session.add_all(waiting)
     refused = await post_backtest(client, trader)
     assert refused.status_code == 429
@@ -363,10 +364,9 @@ async def test_a_failed_backtest_says_what_failed_and_where(
     trader = await make_account()
     bars = parse_csv_bars(CSV, symbol="rb2501.SHFE", max_bars=10_000)
     async with container.database.session() as session:
-        backtest = Backtest(
-            user_id=trader.id, status=BacktestStatus.QUEUED, class_name="DecimalTroubleStrategy",
-            symbol="rb2501.SHFE", source="csv", parameters={}, settings={}, bar_count=3000,
-            trade_count=0, replica=container.config.replica_id,
+        backtest = backtest_row(
+            trader.id, BacktestStatus.QUEUED, class_name="DecimalTroubleStrategy",
+            bar_count=3000, replica=container.config.replica_id,
         )  # fmt: skip
         session.add(backtest)
         await session.flush()
