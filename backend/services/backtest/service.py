@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.database.base import utcnow
+from backend.core.database.cancellation import cancel_unfinished
 from backend.core.errors import (
     ConflictError,
     DomainValidationError,
@@ -240,14 +241,12 @@ class BacktestService:
         """queued | running -> cancelled: a queued one never starts, a running one's result
         is not stored; 409 `backtest_finished` once it has ended."""
         backtest = await self.get(session, user_id=user_id, backtest_id=backtest_id)
-        now = utcnow()
-        result = await session.execute(
-            update(Backtest)
-            .where(Backtest.id == backtest_id, Backtest.status.in_(UNFINISHED))
-            .values(status=BacktestStatus.CANCELLED, finished_at=now, updated_at=now)
-        )
+        cancelled = await cancel_unfinished(
+            session, Backtest, backtest_id, unfinished=UNFINISHED,
+            cancelled=BacktestStatus.CANCELLED,
+        )  # fmt: skip
         await session.refresh(backtest)
-        if not getattr(result, "rowcount", 0):
+        if not cancelled:
             raise BacktestFinishedError(f"backtest {backtest_id} is {backtest.status.value}")
         return backtest
 

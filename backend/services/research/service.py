@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.core.database.base import utcnow
+from backend.core.database.cancellation import cancel_unfinished
 from backend.core.errors import (
     ConflictError,
     DomainValidationError,
@@ -238,13 +238,11 @@ class OptimizationService:
         """queued | running -> cancelled (the runner stops at its next combination); 409
         `optimization_finished` once it has ended."""
         optimization = await self.get(session, user_id=user_id, optimization_id=optimization_id)
-        now = utcnow()
-        result = await session.execute(
-            update(Optimization)
-            .where(Optimization.id == optimization_id, Optimization.status.in_(UNFINISHED))
-            .values(status=OptimizationStatus.CANCELLED, finished_at=now, updated_at=now)
-        )
-        if not getattr(result, "rowcount", 0):
+        cancelled = await cancel_unfinished(
+            session, Optimization, optimization_id, unfinished=UNFINISHED,
+            cancelled=OptimizationStatus.CANCELLED,
+        )  # fmt: skip
+        if not cancelled:
             await session.refresh(optimization)
             raise OptimizationFinishedError(
                 f"optimization {optimization_id} is {optimization.status.value}"
