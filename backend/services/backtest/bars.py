@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import io
 from array import array
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from itertools import islice, repeat
+from itertools import repeat
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 import numpy as np
 
 from backend.core.errors import DomainValidationError
+from backend.core.lifecycle.collector import collection_paused
 from backend.domain.market import DEPTH_FIELDS, TickSnapshot
 from backend.services.market.csv_bars import CsvBarReader
 
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from backend.services.backtest.history_feed import BarChunk
 
 BACKTEST_GATEWAY = "BACKTEST"
+# Ticks built in one C call (~10 ms): between two, other threads may run.
+TICK_BLOCK = 65_536
 ZERO = Decimal(0)
 
 
@@ -37,7 +40,8 @@ class BarSeries:
     `days` holds each bar's trading day (the calendar date of its datetime, in the offset it
     was given in) as a proleptic ordinal: the daily result table groups bars by it. `lines`
     holds each bar's line in the uploaded CSV (None for generated bars), so that a failure
-    can name it.
+    can name it. `ticks()` builds each bar's ReplayTick once and keeps them: every replay of
+    the series (each run of a parameter sweep) shares them.
     """
 
     symbol: str
@@ -49,6 +53,7 @@ class BarSeries:
     volume: list[Decimal]
     days: np.ndarray
     lines: np.ndarray | None = None
+    _ticks: list[ReplayTick] = field(default_factory=list, repr=False)
 
     @property
     def bar_count(self) -> int:
@@ -88,9 +93,37 @@ class BarSeries:
         self.volume.extend(chunk.volume)
 
     def with_days(self) -> BarSeries:
-        """The same bars (the same lists) with `days` computed for all of them."""
+        """The same bars (the same lists and ticks) with `days` computed for all of them."""
         prices = (self.open, self.high, self.low, self.close)
-        return BarSeries.build(self.symbol, self.datetimes, prices, self.volume)
+        series = BarSeries.build(self.symbol, self.datetimes, prices, self.volume)
+        series._ticks.extend(self._ticks)
+        return series
+
+    def ticks(self) -> list[ReplayTick]:
+        """Every bar as the ReplayTick of its close, volume and time, built once (bars added
+        by `extend` since the last call are built now) and kept.
+
+        Built by C alone (zip, then tuple.__new__ through map): no Python frame runs per bar.
+        """
+        columns: tuple[list[Any], ...] = (self.close, self.volume, self.datetimes)
+        if len({len(column) for column in columns}) > 1:
+            raise ValueError("the bar series' columns differ in length")
+        ticks = self._ticks
+        # With the collector paused throughout (ReplayTick, a tuple subclass, is never
+        # untracked, so collections part-way would walk the ticks again and again), a block at
+        # a time: another thread (the API's event loop) gets the GIL between two.
+        with collection_paused():
+            for begin in range(len(ticks), len(self.close), TICK_BLOCK):
+                fields = [column[begin : begin + TICK_BLOCK] for column in columns]
+                # strict=False: `repeat` never ends; the columns' lengths are checked above.
+                ticks.extend(
+                    map(
+                        _NEW_TUPLE,
+                        repeat(ReplayTick),
+                        zip(repeat(self.symbol), *fields, strict=False),
+                    )
+                )
+        return ticks
 
 
 class ReplayTick(NamedTuple):
@@ -154,21 +187,11 @@ _NEW_TUPLE = tuple.__new__
 
 
 def replay_ticks(bars: BarSeries, first: int = 0, last: int | None = None) -> Iterator[ReplayTick]:
-    """Bars `first` to `last` (excluded; None: to the end), each as the ReplayTick of its
-    close, volume and time.
-
-    Built by C alone (zip, then tuple.__new__ through map): no Python frame runs per bar.
-    """
-    columns: tuple[list[Any], ...] = (bars.close, bars.volume, bars.datetimes)
-    if len({len(column) for column in columns}) > 1:
-        raise ValueError("the bar series' columns differ in length")
-    parts: list[Iterable[Any]] = [repeat(bars.symbol)]
-    if last is not None:  # a segment: copied, not skipped to (islice steps over the start)
-        parts.extend(column[first:last] for column in columns)
-    else:
-        parts.extend(islice(column, first, None) if first else column for column in columns)
-    # strict=False: `repeat` never ends; the columns' lengths are checked above.
-    return map(_NEW_TUPLE, repeat(ReplayTick), zip(*parts, strict=False))
+    """Bars `first` to `last` (excluded; None: to the end) as their ReplayTicks (`ticks()`)."""
+    ticks = bars.ticks()
+    if first == 0 and last is None:
+        return iter(ticks)
+    return iter(ticks[first:last])  # copied, not skipped to (islice steps over the start)
 
 
 def parse_csv_bars(content: bytes | BinaryIO, *, symbol: str, max_bars: int) -> BarSeries:
