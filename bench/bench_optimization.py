@@ -165,7 +165,7 @@ def main() -> int:
     """Parse arguments, measure, report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bars", type=int, default=100_000)
-    parser.add_argument("--combinations", type=int, default=50)
+    parser.add_argument("--combinations", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2)
     arguments = parser.parse_args()
     rows, agree = measure(arguments.bars, arguments.combinations, arguments.workers)
