@@ -170,10 +170,12 @@ class WrkResult:
 def run_wrk(
     target: Served, script: str, env: dict[str, str], *, seconds: int, connections: int = 64
 ) -> WrkResult:
-    """Run wrk with a Lua script against `target`; errors include non-2xx answers."""
+    """Run wrk (one thread, as the issues measured: a second would take a core from the
+    server on this two-core machine) with a Lua script against `target`; errors include
+    non-2xx answers."""
     command = [
         ensure_wrk(),
-        "-t2",
+        "-t1",
         f"-c{connections}",
         f"-d{seconds}s",
         "--latency",
