@@ -9,6 +9,7 @@ from fastapi import Query
 from fastapi.exceptions import RequestValidationError
 
 from backend.schemas.bars import BarSymbol
+from backend.schemas.common import IsoDateTime
 
 # Datetimes a bar may carry: beyond these a range means nothing (and date arithmetic ends).
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -39,5 +40,5 @@ def bar_range(
 
 
 SymbolQuery = Annotated[BarSymbol, Query(description="vt_symbol, e.g. rb2501.SHFE")]
-StartQuery = Annotated[datetime | None, Query(description="ISO 8601; naive is UTC")]
-EndQuery = Annotated[datetime | None, Query(description="exclusive; ISO 8601, naive is UTC")]
+StartQuery = Annotated[IsoDateTime | None, Query(description="ISO 8601; naive is UTC")]
+EndQuery = Annotated[IsoDateTime | None, Query(description="exclusive; ISO 8601, naive is UTC")]

@@ -6,9 +6,17 @@ import ipaddress
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
-from backend.schemas.common import NO_CONTROL_CHARACTERS
+from backend.schemas.common import NO_CONTROL_CHARACTERS, written_in_iso_8601
 
 KeyName = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100,
@@ -36,7 +44,7 @@ class ApiKeyCreate(BaseModel):
 
     name: KeyName
     scopes: list[Scope] = Field(min_length=1, max_length=2)
-    expires_at: AwareDatetime | None = None
+    expires_at: Annotated[AwareDatetime, BeforeValidator(written_in_iso_8601)] | None = None
     allowed_networks: list[Annotated[str, StringConstraints(max_length=64)]] | None = Field(
         default=None, max_length=MAX_NETWORKS
     )

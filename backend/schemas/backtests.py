@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -18,7 +19,7 @@ from pydantic import (
 
 from backend.models.enums import BacktestStatus
 from backend.schemas.common import Amount as AmountInput
-from backend.schemas.common import scaled_decimal
+from backend.schemas.common import IsoDateTime, scaled_decimal, written_in_iso_8601
 from backend.schemas.strategies import ClassName, Symbol
 
 # A request's amount (plain notation, 16 digits before the point, 8 after), shown at 8 places.
@@ -55,7 +56,7 @@ class BacktestSettings(BaseModel):
     risk_free: float = Field(default=0.0, ge=0, le=1, allow_inf_nan=False)
     annual_days: int = Field(default=240, ge=1, le=366)
     half_life: int = Field(default=120, ge=1, le=10_000, description="EWM Sharpe half-life")
-    start: AwareDatetime | None = Field(
+    start: Annotated[AwareDatetime, BeforeValidator(written_in_iso_8601)] | None = Field(
         default=None,
         description="First bar replayed (naive: UTC); the bars before it are the history a "
         "CTA strategy's load_bar warms up on. Default: the first bar",
@@ -88,8 +89,8 @@ class BacktestFromTicks(BacktestCreate):
     """JSON body: replay ticks stored by the platform between `start` and `end`."""
 
     source: Literal["ticks"]
-    start: datetime
-    end: datetime
+    start: IsoDateTime
+    end: IsoDateTime
 
 
 # Datetimes a stored bar may carry (beyond them a range means nothing).
@@ -102,8 +103,8 @@ class StoredRange(BaseModel):
 
     source: Literal["history"]
     interval: Literal["1m", "5m", "15m", "1h", "1d"] = "1m"
-    start: datetime = Field(description="ISO 8601; naive is UTC")
-    end: datetime = Field(description="exclusive; ISO 8601, naive is UTC")
+    start: IsoDateTime = Field(description="ISO 8601; naive is UTC")
+    end: IsoDateTime = Field(description="exclusive; ISO 8601, naive is UTC")
 
     @field_validator("start", "end")
     @classmethod

@@ -37,6 +37,23 @@ INTEGER_MAX = 2**31 - 1
 NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f-\x9f]*$"
 PlainText = Annotated[str, StringConstraints(pattern=NO_CONTROL_CHARACTERS)]
 
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def written_in_iso_8601(value: Any) -> Any:
+    """Pydantic would read a number, or a string of one (`end=0.0`), as Unix seconds: the
+    contract promises ISO 8601 only, and a client sending a number rarely means 1970."""
+    numeric = isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+    if numeric or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise PydanticCustomError(
+            "datetime_iso_8601", "must be an ISO 8601 datetime, e.g. 2024-01-02T09:30:00Z"
+        )
+    return value
+
+
+# A datetime a client sends (query or body): ISO 8601, never a number.
+IsoDateTime = Annotated[datetime, BeforeValidator(written_in_iso_8601)]
+
 
 def plain_decimal(value: Decimal) -> str:
     """A decimal as the contract writes it: digits and a point, never an exponent.

@@ -298,6 +298,7 @@ async def test_use_is_recorded_and_audited_without_the_secret(
         {"name": "x", "scopes": ["read"], "allowed_networks": ["10.0.0.0/8"] * 33},
         {"name": "x", "scopes": ["read"], "expires_at": "2001-01-01T00:00:00Z"},
         {"name": "x", "scopes": ["read"], "expires_at": "2999-01-01T00:00:00"},
+        {"name": "x", "scopes": ["read"], "expires_at": 4102444800},  # Unix seconds: no
         {"name": "x", "scopes": ["read"], "user_id": 1},
     ],
 )

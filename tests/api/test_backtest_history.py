@@ -85,6 +85,7 @@ async def test_history_requests_that_cannot_run_are_422(
         ({"end": "2024-01-02T00:00:00Z"}, ["body", "history"]),
         ({"interval": "2m"}, ["body", "history", "interval"]),
         ({"start": "1800-01-01T00:00:00Z"}, ["body", "history", "start"]),
+        ({"start": 1704153600}, ["body", "history", "start"]),  # not Unix seconds
         ({"venue": "x"}, ["body", "history", "venue"]),
         ({"start": None}, ["body", "history", "start"]),
     ):

@@ -80,6 +80,8 @@ async def test_paper_ticks_become_bars_once_their_minute_is_over(
         ({"limit": 10_001}, ["query", "limit"]),
         ({"start": "1900-01-01T00:00:00Z"}, ["query", "start"]),
         ({"start": "yesterday"}, ["query", "start"]),
+        ({"end": "0.0"}, ["query", "end"]),  # not Unix seconds: ISO 8601 only
+        ({"start": "1700000000"}, ["query", "start"]),
         ({"page": 2}, ["query", "page"]),
         ({"symbol": "not a symbol"}, ["query", "symbol"]),
     ],

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Query
 
 from backend.api.bar_queries import bar_range
-from backend.schemas.common import TimeRange
+from backend.schemas.common import IsoDateTime, TimeRange
 
 
 async def get_time_range(
     start: Annotated[
-        datetime | None, Query(description="from (inclusive); ISO 8601, naive is UTC")
+        IsoDateTime | None, Query(description="from (inclusive); ISO 8601, naive is UTC")
     ] = None,
     end: Annotated[
-        datetime | None, Query(description="until (exclusive); ISO 8601, naive is UTC")
+        IsoDateTime | None, Query(description="until (exclusive); ISO 8601, naive is UTC")
     ] = None,
 ) -> TimeRange:
     """422 for a datetime outside 1970-2200 or `start` after `end`."""

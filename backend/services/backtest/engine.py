@@ -33,6 +33,7 @@ from backend.services.backtest.statistics import (
     calculate_statistics,
     equity_curve,
 )
+from backend.services.research.priority import Courtesy
 from backend.services.strategy.base import BaseStrategy
 from backend.services.strategy.errors import error_message
 
@@ -173,7 +174,9 @@ def replay(
     if should_stop is None:
         run_callback(_replay_ticks(strategy, orders, replay_ticks(bars, first), first))
         return
+    courtesy = Courtesy()
     for start in range(first, bars.bar_count, STOP_CHECK_BARS):
+        courtesy.checkpoint()
         if should_stop():
             raise BacktestCancelledError
         segment = replay_ticks(bars, start, start + STOP_CHECK_BARS)

@@ -9,15 +9,29 @@ each pool process):
   would otherwise idle, and a woken API or database process preempts it at once;
 - `low`: niceness 19 (any POSIX system);
 - `normal`: left as it is.
+
+A low priority decides who runs, not what running costs: on a machine whose cores (or
+hyperthreads) a backtest shares with the API and the database, its running alone slows them
+(caches, memory bandwidth, a sibling's execution units). So at `idle` and `low` a research
+thread also pauses at its checkpoints (`Courtesy`, between two segments of a replay) when it
+got less of a core than it asked for since the last one: something with a better claim was
+waiting.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from typing import Literal
 
 CpuPriority = Literal["idle", "low", "normal"]
 LOWEST_NICE = 19
+# A research thread that got less than this share of a core between two checkpoints was
+# contended; it then pauses PAUSE_FACTOR times that interval (at most MAX_PAUSE seconds).
+CONTENDED_SHARE = 0.8
+PAUSE_FACTOR = 2.0
+MAX_PAUSE = 1.0
+_courteous = False
 
 
 def lower_priority(priority: CpuPriority) -> None:
@@ -25,9 +39,34 @@ def lower_priority(priority: CpuPriority) -> None:
 
     Never raises it: a priority already lower is kept (raising it back needs privileges).
     """
+    global _courteous
     if priority == "normal" or not hasattr(os, "setpriority"):  # not a POSIX system
         return
+    _courteous = True
     if os.getpriority(os.PRIO_PROCESS, 0) < LOWEST_NICE:
         os.setpriority(os.PRIO_PROCESS, 0, LOWEST_NICE)
     if priority == "idle" and hasattr(os, "SCHED_IDLE"):  # Linux only; elsewhere nice 19
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+
+
+class Courtesy:
+    """One research thread's checkpoints: `checkpoint()` between two stretches of pure
+    computation pauses when the thread got less than CONTENDED_SHARE of a core since the
+    previous one. A no-op in a process that was not given a lower priority (the API's)."""
+
+    __slots__ = ("_since",)
+
+    def __init__(self) -> None:
+        self._since: tuple[float, float] | None = None
+
+    def checkpoint(self) -> None:
+        """Pause if contended since the last checkpoint (the first only starts the clock)."""
+        if not _courteous:
+            return
+        now, used = time.monotonic(), time.thread_time()
+        if self._since is not None:
+            wall, cpu = now - self._since[0], used - self._since[1]
+            if wall > 0 and cpu < CONTENDED_SHARE * wall:
+                time.sleep(min(PAUSE_FACTOR * wall, MAX_PAUSE))
+                now, used = time.monotonic(), time.thread_time()
+        self._since = (now, used)
