@@ -50,8 +50,8 @@ def _worker(args: argparse.Namespace) -> int:
     import asyncio
 
     from backend.app.worker import run_worker
+    from backend.core.lifecycle.cpu_priority import lower_priority
     from backend.core.monitoring.logging import configure_logging
-    from backend.services.research.priority import lower_priority
 
     config = _load()
     configure_logging(config.log_level, json_logs=config.log_json)

@@ -20,6 +20,7 @@ from typing import Any, TypeVar, cast
 from prometheus_client import Counter
 from pydantic import BaseModel
 
+from backend.core.lifecycle.cpu_priority import Courtesy
 from backend.core.monitoring.metrics import STRATEGY_ORDERS
 from backend.domain.market import TradeFill
 from backend.services.backtest.bars import BarSeries, ReplayTick, replay_ticks
@@ -33,7 +34,6 @@ from backend.services.backtest.statistics import (
     calculate_statistics,
     equity_curve,
 )
-from backend.services.research.priority import Courtesy
 from backend.services.strategy.base import BaseStrategy
 from backend.services.strategy.errors import error_message
 
@@ -169,15 +169,13 @@ def replay(
     should_stop: Callable[[], bool] | None = None,
 ) -> None:
     """Feed every bar from `first` on: fill what it crosses, deliver the fills, then show it
-    to the strategy (as a ReplayTick). With `should_stop`, in segments of STOP_CHECK_BARS,
-    asking before each: BacktestCancelledError once it says so."""
-    if should_stop is None:
-        run_callback(_replay_ticks(strategy, orders, replay_ticks(bars, first), first))
-        return
+    to the strategy (as a ReplayTick). In segments of STOP_CHECK_BARS; before each, a research
+    process yields to busier work (`Courtesy`) and `should_stop` is asked:
+    BacktestCancelledError once it says so."""
     courtesy = Courtesy()
     for start in range(first, bars.bar_count, STOP_CHECK_BARS):
         courtesy.checkpoint()
-        if should_stop():
+        if should_stop is not None and should_stop():
             raise BacktestCancelledError
         segment = replay_ticks(bars, start, start + STOP_CHECK_BARS)
         run_callback(_replay_ticks(strategy, orders, segment, start))

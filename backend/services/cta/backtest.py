@@ -43,6 +43,7 @@ from vnpy_ctastrategy.base import (
 )
 from vnpy_ctastrategy.template import CtaTemplate
 
+from backend.core.lifecycle.cpu_priority import Courtesy
 from backend.models.enums import OrderSide
 from backend.services.backtest.bars import BarSeries
 from backend.services.backtest.daily import CostModel, daily_results
@@ -197,10 +198,13 @@ class CtaBacktestEngine(CtaEngineBase):
         on_bar = self.strategy.on_bar
         active_limit, active_stop = self.active_limit_orders, self.active_stop_orders
         should_stop = self.should_stop
+        courtesy = Courtesy()
         try:
             for index, bar in enumerate(bars):
-                if should_stop is not None and not index % STOP_CHECK_BARS and should_stop():
-                    raise BacktestCancelledError
+                if should_stop is not None and not index % STOP_CHECK_BARS:
+                    courtesy.checkpoint()  # a research process yields to busier work
+                    if should_stop():
+                        raise BacktestCancelledError
                 self.bar = bar
                 self.index = index
                 if active_limit:

@@ -35,6 +35,7 @@ from backend.core.config.settings import AppConfig
 from backend.core.database.base import utcnow
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.database.unit_of_work import UnitOfWork
+from backend.core.lifecycle.cpu_priority import lower_priority
 from backend.core.monitoring.metrics import (
     RESEARCH_COMBINATIONS,
     RESEARCH_JOB_DURATION,
@@ -52,7 +53,6 @@ from backend.services.backtest.statistics import RatioSettings
 from backend.services.market.intervals import BarInterval
 from backend.services.market.reading import BarReader
 from backend.services.research.evaluation import ClassRef, SweepInputs, write_bars
-from backend.services.research.priority import lower_priority
 from backend.services.research.search import (
     Sweep,
     SweepCancelledError,
