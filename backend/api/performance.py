@@ -14,7 +14,7 @@ from backend.api.deps.connection import SessionDep
 from backend.api.deps.identity import CurrentUser
 from backend.api.deps.services import AccountDefaultsDep, MarketEngineDep
 from backend.api.responses import error_responses
-from backend.schemas.common import TimeRange
+from backend.schemas.common import IsoDate, TimeRange
 from backend.schemas.performance import (
     AccountHistoryRead,
     AccountSummaryRead,
@@ -25,7 +25,7 @@ from backend.services.orders import performance_views
 
 router = APIRouter(prefix=API_PREFIX, tags=["performance"], route_class=ApiRoute)
 
-DayQuery = Annotated[date | None, Query(ge=date(1970, 1, 1), lt=date(2200, 1, 1))]
+DayQuery = Annotated[IsoDate | None, Query(ge=date(1970, 1, 1), lt=date(2200, 1, 1))]
 
 
 @router.get("/pnl", response_model=list[PnlRead], responses=error_responses(401, 422))

@@ -7,16 +7,14 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
     field_validator,
 )
 
-from backend.schemas.common import NO_CONTROL_CHARACTERS, written_in_iso_8601
+from backend.schemas.common import NO_CONTROL_CHARACTERS, IsoAwareDateTime
 
 KeyName = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100,
@@ -44,7 +42,7 @@ class ApiKeyCreate(BaseModel):
 
     name: KeyName
     scopes: list[Scope] = Field(min_length=1, max_length=2)
-    expires_at: Annotated[AwareDatetime, BeforeValidator(written_in_iso_8601)] | None = None
+    expires_at: IsoAwareDateTime | None = None
     allowed_networks: list[Annotated[str, StringConstraints(max_length=64)]] | None = Field(
         default=None, max_length=MAX_NETWORKS
     )

@@ -7,9 +7,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -19,7 +17,7 @@ from pydantic import (
 
 from backend.models.enums import BacktestStatus
 from backend.schemas.common import Amount as AmountInput
-from backend.schemas.common import IsoDateTime, scaled_decimal, written_in_iso_8601
+from backend.schemas.common import IsoAwareDateTime, IsoDateTime, scaled_decimal
 from backend.schemas.strategies import ClassName, Symbol
 
 # A request's amount (plain notation, 16 digits before the point, 8 after), shown at 8 places.
@@ -56,7 +54,7 @@ class BacktestSettings(BaseModel):
     risk_free: float = Field(default=0.0, ge=0, le=1, allow_inf_nan=False)
     annual_days: int = Field(default=240, ge=1, le=366)
     half_life: int = Field(default=120, ge=1, le=10_000, description="EWM Sharpe half-life")
-    start: Annotated[AwareDatetime, BeforeValidator(written_in_iso_8601)] | None = Field(
+    start: IsoAwareDateTime | None = Field(
         default=None,
         description="First bar replayed (naive: UTC); the bars before it are the history a "
         "CTA strategy's load_bar warms up on. Default: the first bar",

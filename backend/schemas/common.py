@@ -5,11 +5,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+)
 from pydantic_core import PydanticCustomError, to_jsonable_python
 
 from backend.shared.utils.currency import to_money_scale
@@ -46,13 +54,32 @@ def written_in_iso_8601(value: Any) -> Any:
     numeric = isinstance(value, int | float | Decimal) and not isinstance(value, bool)
     if numeric or (isinstance(value, str) and _NUMBER.fullmatch(value)):
         raise PydanticCustomError(
-            "datetime_iso_8601", "must be an ISO 8601 datetime, e.g. 2024-01-02T09:30:00Z"
+            "iso_8601",
+            "must be written in ISO 8601 (2024-01-02, 2024-01-02T09:30:00Z), not as a number",
         )
     return value
 
 
-# A datetime a client sends (query or body): ISO 8601, never a number.
-IsoDateTime = Annotated[datetime, BeforeValidator(written_in_iso_8601)]
+def _within_utc(value: datetime) -> datetime:
+    """A datetime whose offset takes it past year 1 or 9999 in UTC (0001-01-01T00:30+01:00)
+    cannot be compared or converted: refused here, or it would be a 500 wherever it is used."""
+    if value.tzinfo is not None:
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise PydanticCustomError(
+                "datetime_range", "is outside the years 1 to 9999 once in UTC"
+            ) from None
+    return value
+
+
+# A datetime a client sends (query or body): ISO 8601, never a number, and within the
+# calendar in UTC; the aware one must carry an offset.
+IsoDateTime = Annotated[datetime, BeforeValidator(written_in_iso_8601), AfterValidator(_within_utc)]
+IsoAwareDateTime = Annotated[
+    AwareDatetime, BeforeValidator(written_in_iso_8601), AfterValidator(_within_utc)
+]
+IsoDate = Annotated[date, BeforeValidator(written_in_iso_8601)]
 
 
 def plain_decimal(value: Decimal) -> str:

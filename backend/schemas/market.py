@@ -6,9 +6,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from backend.schemas.common import Amount, DecimalText
+from backend.schemas.common import Amount, DecimalText, IsoAwareDateTime
 from backend.schemas.orders import Symbol
 
 MAX_INJECTED_TICKS = 1000
@@ -75,7 +75,7 @@ class TickInject(BaseModel):
     bid_volume_1: Volume = Decimal(10)
     ask_volume_1: Volume = Decimal(10)
     volume: Volume | None = Field(default=None, description="cumulative; default: unchanged")
-    datetime: AwareDatetime | None = Field(default=None, description="default: now")
+    datetime: IsoAwareDateTime | None = Field(default=None, description="default: now")
     # Levels 2 to 5 (default: not shown; an order takes no more than the levels shown).
     bid_price_2: Amount | None = None
     bid_volume_2: Volume = Decimal(0)

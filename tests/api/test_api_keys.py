@@ -299,6 +299,7 @@ async def test_use_is_recorded_and_audited_without_the_secret(
         {"name": "x", "scopes": ["read"], "expires_at": "2001-01-01T00:00:00Z"},
         {"name": "x", "scopes": ["read"], "expires_at": "2999-01-01T00:00:00"},
         {"name": "x", "scopes": ["read"], "expires_at": 4102444800},  # Unix seconds: no
+        {"name": "x", "scopes": ["read"], "expires_at": "9999-12-31T23:30:00-01:00"},
         {"name": "x", "scopes": ["read"], "user_id": 1},
     ],
 )

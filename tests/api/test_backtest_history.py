@@ -86,6 +86,7 @@ async def test_history_requests_that_cannot_run_are_422(
         ({"interval": "2m"}, ["body", "history", "interval"]),
         ({"start": "1800-01-01T00:00:00Z"}, ["body", "history", "start"]),
         ({"start": 1704153600}, ["body", "history", "start"]),  # not Unix seconds
+        ({"end": "0001-01-01T01:00:00+01:04"}, ["body", "history", "end"]),  # before year 1 in UTC
         ({"venue": "x"}, ["body", "history", "venue"]),
         ({"start": None}, ["body", "history", "start"]),
     ):

@@ -161,6 +161,11 @@ BAD_TICKS = [
     ({"symbol": IF, "last_price": "3500", "ask_volume_2": "-5", "ask_price_2": "3501"}, None),
     ({"symbol": IF, "last_price": "3500", "colour": "red"}, None),
     ({"symbol": IF, "last_price": "3500", "datetime": "2024-01-01T00:00:00"}, None),
+    (
+        {"symbol": IF, "last_price": "3500", "datetime": "0001-01-01T00:30:00+01:00"},
+        "datetime_range",
+    ),
+    ({"symbol": IF, "last_price": "3500", "datetime": 1704067200}, "iso_8601"),
     ([], None),
 ]
 

@@ -82,6 +82,8 @@ async def test_paper_ticks_become_bars_once_their_minute_is_over(
         ({"start": "yesterday"}, ["query", "start"]),
         ({"end": "0.0"}, ["query", "end"]),  # not Unix seconds: ISO 8601 only
         ({"start": "1700000000"}, ["query", "start"]),
+        ({"start": "0001-01-01T00:30:00+01:00"}, ["query", "start"]),  # before year 1 in UTC
+        ({"end": "9999-12-31T23:30:00-01:00"}, ["query", "end"]),  # after 9999 in UTC
         ({"page": 2}, ["query", "page"]),
         ({"symbol": "not a symbol"}, ["query", "symbol"]),
     ],
