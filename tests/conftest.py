@@ -117,8 +117,10 @@ def make_config(database_url: str, redis_prefix: str) -> Callable[..., AppConfig
             "vnpy": {"paper_tick_interval": 0},
             # The in-process app runs research on its own pool on both backends; the
             # procrastinate engine (PostgreSQL) is tested with `redfire worker` processes
-            # in tests/reliability/test_research_workers.py.
-            "research": {"engine": "local"},
+            # in tests/reliability/test_research_workers.py. At the API's CPU priority: an
+            # idle-priority pool (the default) waits for whatever else the test machine
+            # runs, for minutes on a busy one; test_optimizations checks the default pool.
+            "research": {"engine": "local", "cpu_priority": "normal"},
         }
         for key, value in overrides.items():
             if isinstance(value, dict) and isinstance(values.get(key), dict):

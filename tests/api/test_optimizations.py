@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from backend.app.container import AppContainer
 from backend.core.config import AppConfig
+from backend.core.config.sections import ResearchConfig
 from backend.models.enums import OptimizationStatus, UserRole
 from backend.models.optimization import Optimization
 from backend.models.replica import Replica
@@ -29,7 +30,7 @@ from backend.services.backtest.bars import parse_csv_bars
 from backend.services.backtest.results import statistics_record
 from backend.services.backtest.strategies import run_strategy_backtest
 from backend.services.backtest.synthetic import random_walk_bars
-from backend.services.research.runner import cost_model
+from backend.services.research.runner import cost_model, research_pool
 from tests.api.conftest import Account, MakeAccount
 from tests.api.stream import container_of, serve, started_app, ws_client
 from tests.api.test_backtest_history import import_csv
@@ -418,9 +419,6 @@ async def test_a_worker_killed_mid_job_is_replaced_and_the_job_runs_again_to_one
     ):
         assert time.monotonic() < deadline, "the optimisation never started"
         await asyncio.sleep(0.02)  # polling interval, bounded by the deadline
-    # The pool's processes run at the lowest CPU priority (RESEARCH__CPU_PRIORITY=idle).
-    assert {os.sched_getscheduler(pid) for pid in runner.worker_pids} == {os.SCHED_IDLE}
-    assert os.sched_getscheduler(0) == os.SCHED_OTHER  # the API's own is left alone
     retried = REGISTRY.get_sample_value("redfire_research_jobs_total", {"outcome": "retried"})
     os.kill(runner.worker_pids[0], signal.SIGKILL)
     killed = await wait_ended(client, trader, optimization_id)
@@ -457,3 +455,40 @@ async def test_an_optimization_submitted_before_the_runner_starts_runs_once_it_h
     body = await wait_ended(client, trader, optimization_id)
     assert body["status"] == "finished"
     assert body["runs"] == first["runs"]
+
+
+def test_the_local_pool_runs_research_at_the_shipped_idle_priority() -> None:
+    """RESEARCH__CPU_PRIORITY is idle unless set: the pool's processes take SCHED_IDLE before
+    they run anything, the API process keeps its own."""
+    assert ResearchConfig().cpu_priority == "idle"
+    pool = research_pool(1, ResearchConfig().cpu_priority)
+    try:
+        assert pool.submit(os.sched_getscheduler, 0).result(timeout=60) == os.SCHED_IDLE
+    finally:
+        pool.shutdown(wait=True)
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
+
+
+async def test_an_optimization_left_without_a_task_is_resumed_by_its_replica(
+    client: httpx.AsyncClient, make_account: MakeAccount, container: AppContainer
+) -> None:
+    """A claim or a result write that failed (the database away) ends the run's task and
+    leaves the row this replica's, queued or running, for no one: the runner's watch finds
+    such rows and runs them again to the result an undisturbed run gives."""
+    trader = await make_account()
+    runner = container.research
+    ids = [(await post_upload(client, trader)).json()["id"] for _ in range(2)]
+    first = [await wait_ended(client, trader, optimization_id) for optimization_id in ids]
+    left = dict(zip(ids, (OptimizationStatus.QUEUED, OptimizationStatus.RUNNING), strict=True))
+    async with container.database.session() as session:
+        for optimization_id, status in left.items():
+            row = await session.get(Optimization, optimization_id)
+            assert row is not None
+            row.status, row.runs, row.done = status, None, 2
+    assert runner.pending == 0
+    assert await runner.resume_orphans() == ids
+    assert await runner.resume_orphans() == []  # both have their task now
+    for optimization_id, before in zip(ids, first, strict=True):
+        body = await wait_ended(client, trader, optimization_id)
+        assert body["status"] == "finished"
+        assert body["runs"] == before["runs"]

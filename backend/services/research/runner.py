@@ -35,7 +35,7 @@ from backend.core.config.settings import AppConfig
 from backend.core.database.base import utcnow
 from backend.core.database.manager import AsyncDatabaseManager
 from backend.core.database.unit_of_work import UnitOfWork
-from backend.core.lifecycle.cpu_priority import lower_priority
+from backend.core.lifecycle.cpu_priority import CpuPriority, lower_priority
 from backend.core.monitoring.metrics import (
     RESEARCH_COMBINATIONS,
     RESEARCH_JOB_DURATION,
@@ -69,6 +69,17 @@ logger = structlog.get_logger(__name__)
 Publish = Callable[[int, dict[str, Any]], None]
 # Runs again after a worker process died under it, before the optimisation is failed.
 MAX_RETRIES = 2
+
+
+def research_pool(workers: int, cpu_priority: CpuPriority) -> ProcessPoolExecutor:
+    """`workers` processes, spawned (nothing of the API process is inherited), each at
+    `cpu_priority` before it runs anything."""
+    return ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=lower_priority,
+        initargs=(cpu_priority,),
+    )
 
 
 def observe_wait(kind: str, created: datetime, started: datetime | None, attempt: int) -> None:
@@ -127,6 +138,7 @@ class OptimizationRunner:
         self._attempts: dict[int, int] = {}
         self._requeued: set[int] = set()
         self._waiting: set[int] = set()
+        self._watch: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Open the pool; queue again what this replica had not finished."""
@@ -141,6 +153,7 @@ class OptimizationRunner:
         waiting, self._waiting = self._waiting, set()
         for optimization_id in sorted(set(ids) | waiting):
             self.submit(optimization_id)
+        self._watch = asyncio.create_task(self._watch_orphans(), name="optimization-orphans")
 
     async def stop(self) -> None:
         """Stop the searches (their rows stay queued or running: the next start resumes
@@ -148,6 +161,9 @@ class OptimizationRunner:
         for event in self._cancels.values():
             event.set()
         tasks = list(self._tasks.values()) + list(self._writers.values())
+        if self._watch is not None:
+            tasks.append(self._watch)
+            self._watch = None
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -203,7 +219,7 @@ class OptimizationRunner:
         )
         self._tasks[optimization_id] = task
         RESEARCH_JOBS_QUEUED.inc()
-        task.add_done_callback(lambda _: self._ended(optimization_id))
+        task.add_done_callback(lambda ended: self._ended(optimization_id, ended))
 
     async def run(self, optimization_id: int) -> None:
         """Run one optimisation here until it has its result (a worker's job). Cancelled, the
@@ -217,11 +233,53 @@ class OptimizationRunner:
             self.cancel(optimization_id)
             raise
 
-    def _ended(self, optimization_id: int) -> None:
+    def _ended(self, optimization_id: int, task: asyncio.Task[None]) -> None:
         self._tasks.pop(optimization_id, None)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            # A claim or a result write that failed (the database away): the row is still
+            # this replica's, unfinished; the orphan watch runs it again.
+            logger.error("optimization_task_failed", optimization_id=optimization_id,
+                         error=repr(error))  # fmt: skip
         if optimization_id in self._requeued:
             self._requeued.discard(optimization_id)
             self.submit(optimization_id)
+
+    async def _watch_orphans(self) -> None:
+        while True:
+            await asyncio.sleep(self.research.heartbeat_seconds)
+            try:
+                await self.resume_orphans()
+            except Exception as exc:  # the database is away: look again next time
+                logger.warning("optimization_orphans_not_checked", error=repr(exc))
+
+    async def resume_orphans(self) -> list[int]:
+        """Run again this replica's unfinished optimisations that no task here runs (every
+        `research.heartbeat_seconds`): a claim or a result write that failed on a database
+        error ended its task and left the row queued, or running, for no one. Returns them."""
+        unfinished = (
+            select(Optimization.id, Optimization.status, Optimization.attempt)
+            .where(Optimization.replica == self.replica, Optimization.status.in_(UNFINISHED))
+            .order_by(Optimization.id)
+        )
+        async with self.database.session() as session:
+            rows = (await session.execute(unfinished)).all()
+            orphans = [row for row in rows if row.id not in self._tasks]
+            for row in orphans:
+                if row.status == OptimizationStatus.RUNNING:
+                    # Only the attempt seen: a run that finished meanwhile is left alone.
+                    await session.execute(
+                        update(Optimization)
+                        .where(Optimization.id == row.id,
+                               Optimization.status == OptimizationStatus.RUNNING,
+                               Optimization.attempt == row.attempt)
+                        .values(status=OptimizationStatus.QUEUED, done=0, started_at=None,
+                                updated_at=utcnow())
+                    )  # fmt: skip
+        if orphans:
+            logger.warning("optimizations_resumed", ids=[row.id for row in orphans])
+        for row in orphans:
+            self.submit(row.id)
+        return [row.id for row in orphans]
 
     def _renew_pool(self, broken: ProcessPoolExecutor | None) -> None:
         """A fresh pool in place of a broken one (once, however many jobs saw it break)."""
@@ -231,13 +289,7 @@ class OptimizationRunner:
         broken.shutdown(wait=False, cancel_futures=True)
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        context = multiprocessing.get_context("spawn")
-        return ProcessPoolExecutor(
-            self.research.workers,
-            mp_context=context,
-            initializer=lower_priority,
-            initargs=(self.research.cpu_priority,),
-        )
+        return research_pool(self.research.workers, self.research.cpu_priority)
 
     @property
     def worker_pids(self) -> list[int]:
