@@ -43,6 +43,9 @@ ENGINE = {
     # A killed worker's job is queued again within ~3 s instead of 30.
     "RESEARCH__HEARTBEAT_SECONDS": "0.5",
     "RESEARCH__STALLED_AFTER_SECONDS": "2",
+    # The API's priority: an idle-priority worker (the default, checked by the cancel test)
+    # waits for whatever else the test machine runs, for minutes on a busy one.
+    "RESEARCH__CPU_PRIORITY": "normal",
 }
 BARS = to_csv(random_walk_bars(20_000, seed=7))
 SWEEP: dict[str, Any] = {
@@ -119,11 +122,18 @@ async def wait_all_ended(
 
 
 async def api_and_worker(
-    services: Services, servers: list[ServerProcess], worker_name: str, metrics_port: int = 0
+    services: Services,
+    servers: list[ServerProcess],
+    worker_name: str,
+    metrics_port: int = 0,
+    cpu_priority: str = "normal",
 ) -> tuple[ServerProcess, WorkerProcess]:
     """An API and one `redfire worker` on procrastinate, started; the API ready."""
     api = services.server("api", **ENGINE)
-    worker = services.worker(worker_name, **ENGINE, RESEARCH__METRICS_PORT=str(metrics_port))
+    worker = services.worker(
+        worker_name, **{**ENGINE, "RESEARCH__CPU_PRIORITY": cpu_priority},
+        RESEARCH__METRICS_PORT=str(metrics_port),
+    )  # fmt: skip
     servers.extend([api, worker])
     api.start()
     worker.start()
@@ -235,7 +245,10 @@ async def test_cancel_stops_a_queued_and_a_running_job(
     services: Services, servers: list[ServerProcess]
 ) -> None:
     metrics_port = free_port()
-    api, worker = await api_and_worker(services, servers, "worker-only", metrics_port)
+    # The shipped priority (idle), checked below.
+    api, worker = await api_and_worker(
+        services, servers, "worker-only", metrics_port, cpu_priority="idle"
+    )
     async with (
         database(services) as engine,
         httpx.AsyncClient(base_url=api.base_url, timeout=30) as http,
