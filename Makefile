@@ -58,7 +58,7 @@ test-services: install
 
 # schemathesis over every operation of /openapi.json, as a trader and as an admin, with far more
 # examples than `make test` runs (12 per operation and role); on PostgreSQL + Redis when TEST_*
-# URLs are set. Derandomized: the same examples every run.
+# URLs are set. Derandomized: the same examples every run; FUZZ_SEED=<n> explores others.
 FUZZ_EXAMPLES ?= 500
 fuzz: install
 	FUZZ_MAX_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/api/test_contract_fuzz.py $(PYTEST_ARGS)

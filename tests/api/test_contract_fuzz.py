@@ -2,7 +2,8 @@
 
 No 5xx; every answer has a documented status, content type, headers and schema; every error
 has the contract's shape. `FUZZ_MAX_EXAMPLES` sets examples per operation and role (`make test`:
-the default; `make fuzz`: far more). Generation is derandomized, so a run is reproducible.
+the default; `make fuzz`: far more). Generation is derandomized, so a run is reproducible;
+`FUZZ_SEED=<n>` generates other examples (reproducible for that n).
 
 Each (operation, role) test gets fresh accounts and a clean database (the `app` fixture), so an
 operation that revokes its token or halts trading (logout, password change, halt) only affects
@@ -20,7 +21,7 @@ import httpx
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from schemathesis import Case, CheckContext, GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -38,6 +39,8 @@ from tests.api.conftest import Account, MakeAccount
 from tests.api.contract import assert_error_shape, bridged_session
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "12"))
+# Unset: the same examples every run. A number: other examples, the same again for that number.
+FUZZ_SEED = os.environ.get("FUZZ_SEED")
 BASE_URL = "http://test"
 # Answers about the service itself, not errors: the health report keeps its own shape on 503.
 HEALTH_REPORTS = {"/health", "/health/ready"}
@@ -80,7 +83,7 @@ def fuzz(operation: Any, session: requests.Session, headers: dict[str, str]) -> 
 
     @settings(
         max_examples=MAX_EXAMPLES,
-        derandomize=True,
+        derandomize=FUZZ_SEED is None,
         database=None,
         deadline=None,
         phases=[Phase.explicit, Phase.generate, Phase.shrink],
@@ -93,6 +96,8 @@ def fuzz(operation: Any, session: requests.Session, headers: dict[str, str]) -> 
         response = case.call(base_url=BASE_URL, session=session, headers=headers)
         case.validate_response(response, checks=CHECKS)
 
+    if FUZZ_SEED is not None:
+        run = seed(int(FUZZ_SEED))(run)
     run()
     return sent
 

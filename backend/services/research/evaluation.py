@@ -20,6 +20,7 @@ from backend.services.backtest.daily import CostModel
 from backend.services.backtest.results import statistics_record
 from backend.services.backtest.statistics import RatioSettings
 from backend.services.backtest.strategies import run_strategy_backtest
+from backend.services.backtest.window import split_at
 from backend.services.strategy.classes import StrategyClassEntry, StrategyKind, redfire_entry
 
 # Bars files a worker keeps parsed: the optimisations running at once, at most.
@@ -72,6 +73,9 @@ class SweepInputs:
 
 _entries: dict[ClassRef, StrategyClassEntry] = {}
 _bars: dict[str, BarSeries] = {}
+# A file's bars from the sweep's start on (RedFire strategies replay only those): split once,
+# so their ReplayTicks are built once for every combination, as the whole file's are.
+_replays: dict[str, tuple[datetime | None, BarSeries]] = {}
 
 
 def _import(ref: ClassRef) -> type | None:
@@ -113,14 +117,23 @@ def load_bars(path: str, symbol: str) -> BarSeries:
         with open(path, "rb") as stream:
             bars = parse_csv_bars(stream, symbol=symbol, max_bars=_UNBOUNDED_BARS)
         while len(_bars) >= _KEPT_BARS:
-            _bars.pop(next(iter(_bars)))
+            forget_bars(next(iter(_bars)))
         _bars[path] = bars
     return bars
+
+
+def replayed_bars(path: str, symbol: str, start: datetime) -> BarSeries:
+    """The file's bars from `start` on, split once per file and start (see `_replays`)."""
+    kept = _replays.get(path)
+    if kept is None or kept[0] != start:
+        kept = _replays[path] = (start, split_at(load_bars(path, symbol), start)[1])
+    return kept[1]
 
 
 def forget_bars(path: str) -> None:
     """Drop a parsed bars file (its optimisation is over)."""
     _bars.pop(path, None)
+    _replays.pop(path, None)
 
 
 def evaluate(inputs: SweepInputs, parameters: dict[str, Any]) -> dict[str, Any]:
@@ -129,8 +142,15 @@ def evaluate(inputs: SweepInputs, parameters: dict[str, Any]) -> dict[str, Any]:
     entry = resolve(inputs.strategy)
     assert entry.parameters_model is not None
     validated = entry.parameters_model.model_validate(parameters)
-    bars = load_bars(inputs.bars_path, inputs.symbol)
-    run = run_strategy_backtest(entry, validated, bars, inputs.costs, inputs.ratios, inputs.start)
+    start = inputs.start
+    if entry.kind is StrategyKind.CTA or start is None:
+        # A CTA strategy warms up on the bars before the start (load_bar): it takes them all.
+        bars = load_bars(inputs.bars_path, inputs.symbol)
+    else:
+        # A RedFire strategy replays the bars from the start only (run_strategy_backtest
+        # would split them off the same way, once per combination).
+        bars, start = replayed_bars(inputs.bars_path, inputs.symbol, start), None
+    run = run_strategy_backtest(entry, validated, bars, inputs.costs, inputs.ratios, start)
     return statistics_record(run.result.statistics)
 
 

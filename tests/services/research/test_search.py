@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,41 @@ def test_grid_runs_agree_exactly_with_single_backtests(
         assert run.statistics == single_backtest(registry, class_name, run.parameters)
     scores = [run.score for run in outcome.runs]
     assert scores == sorted(scores, key=lambda value: value, reverse=True)
+    assert any(run.statistics["total_trade_count"] for run in outcome.runs)
+
+
+@pytest.mark.parametrize(
+    ("class_name", "fixed", "ranges"),
+    [
+        ("MovingAverageStrategy", {"warmup_ticks": 20},
+         [span("fast_window", 3, 7, 2), span("slow_window", 10, 14, 4)]),
+        ("DoubleMaStrategy", {}, [span("fast_window", 4, 10, 6), span("slow_window", 12, 20, 8)]),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("pooled", [False, True])
+def test_a_sweep_from_a_start_agrees_with_single_backtests_from_it(
+    registry: StrategyRegistry,
+    pool: ProcessPoolExecutor,
+    tmp_path: Path,
+    class_name: str,
+    fixed: dict[str, Any],
+    ranges: list[ParameterRange],
+    pooled: bool,
+) -> None:
+    """`settings.start` mid-file: a RedFire strategy replays the bars from it (split once per
+    file, shared by the combinations), a CTA strategy warms up on the bars before it."""
+    start = BARS.datetimes[700]
+    space = OptimizationSpace.build(registry, class_name, fixed, ranges, max_combinations=10)
+    inputs = replace(inputs_for(registry, class_name, tmp_path), start=start)
+    sweep = Sweep(inputs, pool if pooled else None, total=space.size)
+    outcome = grid_search(space, registry, sweep, "total_return")
+    assert outcome.evaluated == space.size
+    for run in outcome.runs:
+        entry = registry.entry(class_name)
+        validated = registry.validate(class_name, run.parameters)
+        single = run_strategy_backtest(entry, validated, BARS, COSTS, RATIOS, start)
+        assert run.statistics == statistics_record(single.result.statistics)
+        assert run.statistics["start_date"] == start.date().isoformat()
     assert any(run.statistics["total_trade_count"] for run in outcome.runs)
 
 
