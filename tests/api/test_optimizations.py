@@ -486,7 +486,10 @@ async def test_an_optimization_left_without_a_task_is_resumed_by_its_replica(
             assert row is not None
             row.status, row.runs, row.done = status, None, 2
     assert runner.pending == 0
-    assert await runner.resume_orphans() == ids
+    resumed = await runner.resume_orphans()
+    # Both run again: here, or (once in a while) by the runner's own watch a moment before.
+    assert set(resumed) <= set(ids)
+    assert runner.pending == 2
     assert await runner.resume_orphans() == []  # both have their task now
     for optimization_id, before in zip(ids, first, strict=True):
         body = await wait_ended(client, trader, optimization_id)

@@ -75,7 +75,7 @@ _entries: dict[ClassRef, StrategyClassEntry] = {}
 _bars: dict[str, BarSeries] = {}
 # A file's bars from the sweep's start on (RedFire strategies replay only those): split once,
 # so their ReplayTicks are built once for every combination, as the whole file's are.
-_replays: dict[str, tuple[datetime | None, BarSeries]] = {}
+_replays: dict[str, tuple[datetime, BarSeries]] = {}
 
 
 def _import(ref: ClassRef) -> type | None:
