@@ -267,14 +267,7 @@ class OptimizationRunner:
             for row in orphans:
                 if row.status == OptimizationStatus.RUNNING:
                     # Only the attempt seen: a run that finished meanwhile is left alone.
-                    await session.execute(
-                        update(Optimization)
-                        .where(Optimization.id == row.id,
-                               Optimization.status == OptimizationStatus.RUNNING,
-                               Optimization.attempt == row.attempt)
-                        .values(status=OptimizationStatus.QUEUED, done=0, started_at=None,
-                                updated_at=utcnow())
-                    )  # fmt: skip
+                    await requeue(session, row.id, row.attempt)
         if orphans:
             logger.warning("optimizations_resumed", ids=[row.id for row in orphans])
         for row in orphans:
@@ -373,7 +366,7 @@ class OptimizationRunner:
         RESEARCH_JOB_DURATION.observe(time.monotonic() - began)
         if retry:
             async with self.database.session() as session:
-                requeued = await requeue(session, optimization)
+                requeued = await requeue(session, optimization.id, optimization.attempt)
             if requeued:  # runs again once this task has ended (see _ended)
                 self._requeued.add(optimization_id)
                 RESEARCH_JOBS.labels(outcome="retried").inc()
@@ -510,20 +503,26 @@ async def requeue_unfinished(session: AsyncSession, replica: str) -> list[int]:
     return ids
 
 
-def _still_mine(optimization: Optimization) -> tuple[Any, ...]:
-    """The row is running under this run's claim (not cancelled, not claimed again since)."""
+def _still_running(optimization_id: int, attempt: int) -> tuple[Any, ...]:
+    """The row is running under the claim `attempt` (not cancelled, not claimed again since)."""
     return (
-        Optimization.id == optimization.id,
+        Optimization.id == optimization_id,
         Optimization.status == OptimizationStatus.RUNNING,
-        Optimization.attempt == optimization.attempt,
+        Optimization.attempt == attempt,
     )
 
 
-async def requeue(session: AsyncSession, optimization: Optimization) -> bool:
-    """running -> queued from the start (its worker died); False when it was cancelled."""
+def _still_mine(optimization: Optimization) -> tuple[Any, ...]:
+    """The row is running under this run's claim (not cancelled, not claimed again since)."""
+    return _still_running(optimization.id, optimization.attempt)
+
+
+async def requeue(session: AsyncSession, optimization_id: int, attempt: int) -> bool:
+    """running under `attempt` -> queued from the start (its worker died, or its task);
+    False when it was cancelled, ended or claimed again meanwhile."""
     result = await session.execute(
         update(Optimization)
-        .where(*_still_mine(optimization))
+        .where(*_still_running(optimization_id, attempt))
         .values(status=OptimizationStatus.QUEUED, done=0, started_at=None, updated_at=utcnow())
     )
     return bool(getattr(result, "rowcount", 0))
