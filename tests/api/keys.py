@@ -23,3 +23,10 @@ async def create_key(
 def key_headers(created: dict[str, Any]) -> dict[str, str]:
     """The `X-API-Key` header of a created key."""
     return {"X-API-Key": created["key"]}
+
+
+def secret_of(created: dict[str, Any]) -> str:
+    """The secret part of a created key (the secret itself may contain "_")."""
+    secret: str = created["key"].removeprefix(created["prefix"] + "_")
+    assert len(secret) >= 40, created["key"]
+    return secret

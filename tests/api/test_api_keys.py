@@ -17,7 +17,7 @@ from backend.models.api_key import ApiKey
 from backend.models.enums import UserRole
 from tests.api.conftest import STRANGER_ADDRESS, MakeAccount
 from tests.api.contract import assert_error_response
-from tests.api.keys import create_key, key_headers
+from tests.api.keys import create_key, key_headers, secret_of
 from tests.api.stream import WsClient, serve, ws_client
 
 IF = "IF2412.CFFEX"
@@ -53,7 +53,7 @@ async def test_the_secret_is_shown_once_and_stored_only_as_a_digest(
     assert "key" not in listed["items"][0]
     assert listed["items"][0]["prefix"] == created["prefix"]
     stored = await _stored(container, created["id"])
-    secret = created["key"].rsplit("_", 1)[1]
+    secret = secret_of(created)
     assert secret not in stored.secret_hash
     assert len(stored.secret_hash) == 64
 
@@ -282,7 +282,7 @@ async def test_use_is_recorded_and_audited_without_the_secret(
     events = [r.getMessage() for r in caplog.records if public_id in r.getMessage()]
     assert any("api_key_created" in e for e in events)
     assert sum("api_key_used" in e for e in events) == 1  # throttled, not one per request
-    secret = created["key"].rsplit("_", 1)[1]
+    secret = secret_of(created)
     captured = capfd.readouterr()
     assert secret not in caplog.text + captured.out + captured.err
 
