@@ -1,38 +1,44 @@
-"""PaperBook: one contract's resting PAPER orders, sorted by the price at which each trades.
+"""PaperBook: one contract's resting PAPER orders, sorted so a tick visits only what it fills.
 
-A tick must visit only the orders it fills, not every order resting in the book. Each kind of
-resting order sits in a heap whose key is at most a threshold taken from the quote exactly when
-the order trades (paper_market's fill rules):
+A tick trades the orders it crosses in the order they arrived, each on what the quote's depth
+still shows (paper_gateway's `_match`), and costs what it fills, not what rests:
 
-- buy limit, key -price: trades when ask <= price, i.e. key <= -ask (highest price first);
-- sell limit, key price: trades when bid >= price, i.e. key <= bid;
-- buy stop, key price: triggers when ask >= price, i.e. key <= ask;
-- sell stop, key -price: triggers when bid <= price, i.e. key <= -bid;
+- Limits rest by price level (paper_levels.LimitLevels). The levels a quote crosses are one
+  slice of the sorted prices, and their orders are visited oldest first across levels (a merge
+  of the levels' heads). Orders take the depth best price first, so a level whose price no
+  longer reaches what is left (Depth.reach) cannot trade again on this quote: it is passed over
+  without visiting its orders. With thousands of orders crossed by a thin quote, a tick visits
+  the orders that trade and, at most, one entry per crossed price level.
+- Stops sit in heaps whose key is at most a threshold taken from the quote exactly when the
+  stop triggers (paper_market's fill rules): a buy stop, key price, triggers when ask >= price
+  (key <= ask); a sell stop, key -price, when bid <= price (key <= -bid). Triggered stops are
+  taken out and visited in arrival order among the limits.
+- A market order rests only while the other side is unquoted; the next quote with one takes it.
 
-and a market order rests only while the other side is unquoted (it trades on the next quote
-that has one). A tick pops what crosses from the heap tops, O(k log n) for k fills among n
-resting orders, and hands the orders out in the order they arrived, as a scan of the whole
-book would. An order handed out that the tick's depth did not fill whole comes back (add) with
-its arrival number, so it keeps its time priority. A cancelled order leaves its heap entry
-behind (skipped when it surfaces); the heaps are rebuilt once such entries outnumber the live
-orders.
+An order that a tick left resting keeps its arrival number, so it keeps its time priority.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 
 from vnpy.trader.constant import Direction, OrderType
 
+from backend.services.vnpy.paper_depth import Depth
+from backend.services.vnpy.paper_levels import LimitLevels, Resting
 from backend.services.vnpy.paper_market import PaperOrder, Quote
 
 # (key, arrival number, order): the arrival number breaks ties, so orders are never compared.
 _Entry = tuple[Decimal, int, PaperOrder]
-# Stale heap entries tolerated before a rebuild, beyond one per live order.
+# Stale stop entries tolerated before a rebuild, beyond one per live order.
 _MIN_STALE_BEFORE_REBUILD = 1024
+# What a tick visits next, oldest first: (arrival number, source, index into the triggered
+# stops and taken market orders, or the price of a limit level). Sources:
+_TAKEN, _BUY_LEVEL, _SELL_LEVEL = 0, 1, 2
+_Next = tuple[int, int, int | Decimal]
 
 
 class PaperBook:
@@ -52,14 +58,14 @@ class PaperBook:
 
     def __init__(self) -> None:
         self._arrival = itertools.count()
-        # orderid -> (arrival number, order), in arrival order.
-        self._live: dict[str, tuple[int, PaperOrder]] = {}
-        self._buy_limits: list[_Entry] = []
-        self._sell_limits: list[_Entry] = []
+        # orderid -> (arrival number, order).
+        self._live: dict[str, Resting] = {}
+        self._buy_limits = LimitLevels(buy=True)
+        self._sell_limits = LimitLevels(buy=False)
         self._buy_stops: list[_Entry] = []
         self._sell_stops: list[_Entry] = []
-        self._buy_markets: dict[str, tuple[int, PaperOrder]] = {}
-        self._sell_markets: dict[str, tuple[int, PaperOrder]] = {}
+        self._buy_markets: dict[str, Resting] = {}
+        self._sell_markets: dict[str, Resting] = {}
         self._stale = 0
 
     def __len__(self) -> int:
@@ -79,10 +85,7 @@ class PaperBook:
         if order.order_type == OrderType.MARKET:
             (self._buy_markets if buy else self._sell_markets)[order.orderid] = (arrival, order)
         elif order.order_type == OrderType.LIMIT:
-            heap, key = (
-                (self._buy_limits, -order.price) if buy else (self._sell_limits, order.price)
-            )
-            heapq.heappush(heap, (key, arrival, order))
+            (self._buy_limits if buy else self._sell_limits).add(arrival, order)
         else:  # STOP
             heap, key = (self._buy_stops, order.price) if buy else (self._sell_stops, -order.price)
             heapq.heappush(heap, (key, arrival, order))
@@ -92,35 +95,73 @@ class PaperBook:
         found = self._live.pop(orderid, None)
         if found is None:
             return None
-        order = found[1]
+        arrival, order = found
+        buy = order.direction == Direction.LONG
         if order.order_type == OrderType.MARKET:
-            markets = self._buy_markets if order.direction == Direction.LONG else self._sell_markets
-            del markets[orderid]
-        else:
+            del (self._buy_markets if buy else self._sell_markets)[orderid]
+        elif order.order_type == OrderType.LIMIT:
+            (self._buy_limits if buy else self._sell_limits).remove(arrival, order.price)
+        else:  # a stop's heap entry stays behind, skipped when it surfaces
             self._stale += 1
             if self._stale > max(_MIN_STALE_BEFORE_REBUILD, len(self._live)):
                 self._rebuild()
         return order
 
-    def take_crossing(self, quote: Quote) -> list[PaperOrder]:
-        """Remove and return the orders `quote` fills, in the order they arrived."""
-        taken: list[tuple[int, PaperOrder]] = []
-        ask, bid = quote.ask, quote.bid
-        if ask > 0:
-            self._take(self._buy_limits, -ask, taken)
-            self._take(self._buy_stops, ask, taken)
-            self._take_markets(self._buy_markets, taken)
-        if bid > 0:
-            self._take(self._sell_limits, bid, taken)
-            self._take(self._sell_stops, -bid, taken)
-            self._take_markets(self._sell_markets, taken)
-        if len(taken) > 1:
-            taken.sort(key=_arrival_of)
-        return [order for _, order in taken]
-
-    def _take(
-        self, heap: list[_Entry], threshold: Decimal, taken: list[tuple[int, PaperOrder]]
+    def match_crossing(
+        self, quote: Quote, depth: Depth, match: Callable[[PaperOrder], bool]
     ) -> None:
+        """Offer `match` the orders `quote` crosses, oldest first, while `depth` (the quote's,
+        which `match` takes from) can still serve them; `match` trades one and says whether it
+        is done (else it rests on, in its place)."""
+        ask, bid = quote.ask, quote.bid
+        taken: list[Resting] = []
+        following: list[_Next] = []
+        if ask > 0:
+            self._take_stops(self._buy_stops, ask, taken)
+            self._take_markets(self._buy_markets, taken)
+            if depth.reach(buy=True) is not None:
+                following.extend(_heads(self._buy_limits, ask, _BUY_LEVEL))
+        if bid > 0:
+            self._take_stops(self._sell_stops, -bid, taken)
+            self._take_markets(self._sell_markets, taken)
+            if depth.reach(buy=False) is not None:
+                following.extend(_heads(self._sell_limits, bid, _SELL_LEVEL))
+        if taken:
+            taken.sort(key=_arrival_of)
+            following.append((taken[0][0], _TAKEN, 0))
+        heapq.heapify(following)
+        while following:
+            _arrival, source, place = following[0]
+            if source == _TAKEN:
+                assert isinstance(place, int)
+                order = taken[place][1]
+                if not match(order):
+                    # A stop-limit that triggered and rests as a limit: its price crosses no
+                    # more depth (else it would have traded), so its level is passed over.
+                    self.add(order)
+                if place + 1 < len(taken):
+                    heapq.heapreplace(following, (taken[place + 1][0], _TAKEN, place + 1))
+                else:
+                    heapq.heappop(following)
+                continue
+            assert isinstance(place, Decimal)
+            levels = self._buy_limits if source == _BUY_LEVEL else self._sell_limits
+            reach = depth.reach(levels.buy)
+            if reach is None or not levels.reaches(place, reach):
+                heapq.heappop(following)  # nothing within this price is left to take
+                continue
+            order = levels.levels[place][0][1]
+            if not match(order):  # filled in part: it took all there was within its price
+                heapq.heappop(following)
+                continue
+            del self._live[order.orderid]
+            level = levels.pop_oldest(place)
+            if level is None:
+                heapq.heappop(following)
+            else:
+                heapq.heapreplace(following, (level[0][0], source, place))
+
+    def _take_stops(self, heap: list[_Entry], threshold: Decimal, taken: list[Resting]) -> None:
         live = self._live
         while heap and heap[0][0] <= threshold:
             _key, arrival, order = heapq.heappop(heap)
@@ -129,9 +170,7 @@ class PaperBook:
             else:
                 taken.append((arrival, order))
 
-    def _take_markets(
-        self, markets: dict[str, tuple[int, PaperOrder]], taken: list[tuple[int, PaperOrder]]
-    ) -> None:
+    def _take_markets(self, markets: dict[str, Resting], taken: list[Resting]) -> None:
         if markets:
             for orderid, entry in markets.items():
                 del self._live[orderid]
@@ -140,11 +179,17 @@ class PaperBook:
 
     def _rebuild(self) -> None:
         live = self._live
-        for heap in (self._buy_limits, self._sell_limits, self._buy_stops, self._sell_stops):
+        for heap in (self._buy_stops, self._sell_stops):
             heap[:] = [entry for entry in heap if entry[2].orderid in live]
             heapq.heapify(heap)
         self._stale = 0
 
 
-def _arrival_of(entry: tuple[int, PaperOrder]) -> int:
+def _heads(levels: LimitLevels, touch: Decimal, source: int) -> Iterator[_Next]:
+    """The oldest order's arrival at each level `touch` crosses."""
+    resting = levels.levels
+    return ((resting[price][0][0], source, price) for price in levels.crossed_by(touch))
+
+
+def _arrival_of(entry: Resting) -> int:
     return entry[0]

@@ -54,6 +54,14 @@ class Depth:
             total += left
         return total
 
+    def reach(self, buy: bool) -> Decimal | None:
+        """The best price left to take on the asks (a buy) or bids (a sell), None when all is
+        taken. Orders take best first, so a limit can still trade iff its price reaches it."""
+        for price, left in self._levels(buy):
+            if left > 0:
+                return price
+        return None
+
     def _levels(self, buy: bool) -> list[list[Decimal]]:
         quote = self.quote
         if buy:

@@ -326,9 +326,8 @@ class PaperGateway(BaseGateway):
         self.on_tick(self._tick_builders[contract.vt_symbol](quote))
         book = self._books[contract.vt_symbol]
         if book:
-            for order in book.take_crossing(quote):
-                if not self._match(order, quote, quote.moment):
-                    book.add(order)  # the depth ran out first: it rests on, in its place
+            depth = self._depths[contract.vt_symbol] = Depth(quote)
+            book.match_crossing(quote, depth, lambda order: self._match(order, quote, quote.moment))
 
     def _match(self, order: PaperOrder, quote: Quote, moment: datetime) -> bool:
         """Trade `order` on `quote`'s depth; False when it rests (it did not cross, or a limit

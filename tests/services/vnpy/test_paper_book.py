@@ -1,8 +1,10 @@
-"""PAPER's price-sorted books fill exactly what a scan of every resting order filled, and a tick
-costs about the same with 20,000 orders resting as with none."""
+"""PAPER's price-sorted books fill exactly what a scan of every resting order filled, on deep
+quotes and on thin ones, and a tick costs about the same with 20,000 orders resting as with
+none, and with 20,000 orders crossed by a thin quote as with 20."""
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 from datetime import UTC, datetime
@@ -16,6 +18,7 @@ from backend.domain.market import OrderTicket
 from backend.models.enums import OrderSide, OrderStatus, OrderType
 from backend.services.vnpy.engine import RedFireVnPyEngine
 from backend.services.vnpy.event_engine import RedFireEventEngine
+from backend.services.vnpy.paper_depth import Depth
 from backend.services.vnpy.paper_gateway import PaperGateway
 from backend.services.vnpy.paper_market import PaperContract, PaperOrder, Quote, fill_price
 
@@ -156,6 +159,137 @@ async def test_fills_match_a_scan_of_every_resting_order(
     assert {vt: q for vt, _, q in fills} == {vt: u.quantity for vt, u in filled.items()}
 
 
+class ThinScanningBook:
+    """Every open order offered each tick's depth, oldest first: what PAPER's matching means.
+
+    An order takes what is left of the quote's levels within its price (a stop or market
+    order: at any price, the rest cancelled); a limit the depth did not fill whole rests on
+    in its place. Arrivals take from the same depth as the tick before them.
+    """
+
+    def __init__(self) -> None:
+        self.quotes: dict[str, Quote] = {}
+        self.depths: dict[str, Depth] = {}
+        self.open: dict[str, PaperOrder] = {}
+        self.fills: list[tuple[str, Decimal, Decimal]] = []
+
+    def _offer(self, vt_orderid: str, order: PaperOrder) -> bool:
+        """Trade `order` on its contract's depth; True when it is done."""
+        symbol = order.contract.vt_symbol
+        if fill_price(order, self.quotes[symbol]) is None:
+            return False
+        buy = order.direction == Direction.LONG
+        limit = order.price if order.order_type == VnpyOrderType.LIMIT else None
+        for price, volume in self.depths[symbol].take(buy, order.volume - order.traded, limit):
+            order.traded += volume
+            self.fills.append((vt_orderid, price, volume))
+        return order.traded >= order.volume or limit is None
+
+    def send(self, vt_orderid: str, order: PaperOrder) -> None:
+        if not self._offer(vt_orderid, order):
+            self.open[vt_orderid] = order
+
+    def cancel(self, vt_orderid: str) -> None:
+        self.open.pop(vt_orderid, None)
+
+    def tick(self, symbol: str, quote: Quote) -> None:
+        self.quotes[symbol], self.depths[symbol] = quote, Depth(quote)
+        for vt_orderid, order in list(self.open.items()):
+            if order.contract.vt_symbol == symbol and self._offer(vt_orderid, order):
+                del self.open[vt_orderid]
+
+
+def _thin_tick(
+    paper: PaperGateway, reference: ThinScanningBook, symbol: str, mid: Decimal, rng: random.Random
+) -> None:
+    """A quote of a few lots a level, one to three levels a side, now and then a side empty."""
+    tick = TICKS[symbol]
+    bid, ask = mid, mid + tick * rng.randint(1, 3)
+    if rng.random() < 0.05:
+        bid = D(0)
+    elif rng.random() < 0.05:
+        ask = D(0)
+    bid_volume, ask_volume = D(rng.randint(1, 3)), D(rng.randint(1, 3))
+    bids = tuple((bid - tick * i, D(rng.randint(1, 4))) for i in range(1, rng.randint(1, 3)))
+    asks = tuple((ask + tick * i, D(rng.randint(1, 4))) for i in range(1, rng.randint(1, 3)))
+    if bid == 0:
+        bids = ()
+    if ask == 0:
+        asks = ()
+    paper.inject_tick(
+        symbol,
+        last_price=mid,
+        bid_price=bid,
+        ask_price=ask,
+        bid_volume=bid_volume,
+        ask_volume=ask_volume,
+        moment=NOW,
+        bid_depth=bids,
+        ask_depth=asks,
+    )
+    quote = Quote(mid, bid, ask, bid_volume, ask_volume, D(0), NOW, bids, asks)
+    reference.tick(symbol, quote)
+
+
+async def test_fills_on_thin_quotes_match_a_scan_oldest_first(
+    engine: RedFireVnPyEngine, recorder: Recorder
+) -> None:
+    """Most crossing orders find the depth taken: they rest on, and the next tick serves the
+    oldest first, whatever their prices (partial fills included)."""
+    rng = random.Random(20261204)
+    paper = engine.paper_gateway(IF)
+    reference = ThinScanningBook()
+    contracts = {symbol: _contract(symbol) for symbol in TICKS}
+    mids = dict(START)
+    for symbol in TICKS:
+        _thin_tick(paper, reference, symbol, mids[symbol], rng)
+    for _ in range(4000):
+        symbol = rng.choice((IF, RB))
+        tick = TICKS[symbol]
+        roll = rng.random()
+        if roll < 0.2:
+            mids[symbol] += tick * rng.randint(-3, 3)
+            _thin_tick(paper, reference, symbol, mids[symbol], rng)
+        elif roll < 0.3 and reference.open:
+            vt_orderid = rng.choice(list(reference.open))
+            order = reference.open[vt_orderid]
+            request = CancelRequest(
+                vt_orderid.removeprefix("PAPER."), order.contract.symbol, order.contract.exchange
+            )
+            paper.cancel_order(request)
+            reference.cancel(vt_orderid)
+        else:
+            kind = rng.choices((OrderType.LIMIT, OrderType.STOP, OrderType.MARKET), (12, 4, 1))[0]
+            side = rng.choice((OrderSide.BUY, OrderSide.SELL))
+            quantity = D(rng.randint(1, 4))
+            price = None if kind == OrderType.MARKET else mids[symbol] + tick * rng.randint(-8, 8)
+            vt_orderid = engine.send_order(OrderTicket(symbol, side, kind, quantity, price))
+            order = PaperOrder(
+                orderid=vt_orderid,
+                contract=contracts[symbol],
+                direction=Direction.LONG if side == OrderSide.BUY else Direction.SHORT,
+                order_type=TYPES[kind],
+                price=price or D(0),
+                volume=quantity,
+                reference="",
+                created=NOW,
+            )
+            reference.send(vt_orderid, order)
+    await recorder.settle()
+
+    fills = [(f.vt_orderid, f.price, f.quantity) for f in recorder.trades]
+    assert len(fills) > 1000
+    assert len(reference.open) > 150  # crossing orders the depth could not serve rest on
+    assert sum(o.traded > 0 for o in reference.open.values()) > 5  # partly filled, resting
+    assert fills == reference.fills  # same orders, same levels, same volumes, same order
+    resting = [(o.vt_orderid, o.traded) for o in engine.list_open_orders()]
+    by_symbol = {
+        s: [(vt, o.traded) for vt, o in reference.open.items() if o.contract.vt_symbol == s]
+        for s in TICKS
+    }
+    assert resting == by_symbol[IF] + by_symbol[RB]
+
+
 async def test_cancelled_orders_leave_the_book_in_arrival_order(
     engine: RedFireVnPyEngine, recorder: Recorder
 ) -> None:
@@ -221,3 +355,47 @@ def test_a_tick_costs_about_the_same_with_20000_orders_resting() -> None:
     full = _tick_cost(gateway, 300)
     # A scan of 20,000 orders costs hundreds of times an empty book's tick; sorted, a few.
     assert full < 5 * empty, (empty, full)
+
+
+def test_a_thin_quote_crossing_20000_orders_costs_about_what_it_costs_crossing_20() -> None:
+    """The quote fills one lot; the orders it crosses but cannot serve are passed over, a
+    price level at a time: 20,000 orders on 20 levels cost what 20 orders on them cost."""
+
+    def cost_with(crossed: int) -> float:
+        gateway = PaperGateway(RedFireEventEngine())  # not started: its events wait, unhandled
+        contract = {
+            "symbol": "IF2412",
+            "exchange": "CFFEX",
+            "price_tick": "0.2",
+            "initial_price": "3500",
+        }
+        gateway.connect({"contracts": [contract]})
+        gateway.inject_tick(IF, last_price=D("3500.0"), ask_volume=D(1))
+        prices = itertools.cycle(D("3500.2") + D("0.2") * level for level in range(20))
+
+        def send_buy() -> None:
+            request = OrderRequest(
+                symbol="IF2412",
+                exchange=Exchange.CFFEX,
+                direction=Direction.LONG,
+                type=VnpyOrderType.LIMIT,
+                volume=1,
+                price=float(next(prices)),
+            )
+            gateway.send_order(request)
+
+        for _ in range(crossed + 1):  # the first takes the quote's one lot, the rest rest
+            send_buy()
+        assert len(gateway.list_open_orders()) == crossed
+        best = float("inf")
+        for _ in range(200):
+            started = time.perf_counter()
+            gateway.inject_tick(IF, last_price=D("3500.0"), ask_volume=D(1))  # fills one lot
+            best = min(best, time.perf_counter() - started)
+            send_buy()  # rests: the tick's lot is taken
+        # Each tick filled one order (its one lot), each order sent since rested: 200 in, 200 out.
+        assert len(gateway.list_open_orders()) == crossed
+        return best
+
+    few, many = cost_with(20), cost_with(20_000)
+    assert many < 3 * few, (few, many)
