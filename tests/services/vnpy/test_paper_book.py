@@ -87,6 +87,47 @@ def _contract(symbol: str) -> PaperContract:
     )
 
 
+def _cancel_one(paper: PaperGateway, open_orders: dict[str, PaperOrder], rng: random.Random) -> str:
+    """Cancel one of `open_orders` at PAPER; its vt_orderid."""
+    vt_orderid = rng.choice(list(open_orders))
+    order = open_orders[vt_orderid]
+    orderid = vt_orderid.removeprefix("PAPER.")
+    paper.cancel_order(CancelRequest(orderid, order.contract.symbol, order.contract.exchange))
+    return vt_orderid
+
+
+def _send_one(
+    engine: RedFireVnPyEngine,
+    rng: random.Random,
+    contract: PaperContract,
+    mid: Decimal,
+    *,
+    stops: int,
+    lots: int,
+    away: int,
+) -> PaperOrder:
+    """Send a random limit, stop (`stops` in 12 limits) or market order of 1 to `lots` lots,
+    up to `away` price ticks from `mid`; the order as a reference book keeps it (its orderid is
+    the vt_orderid)."""
+    kind = rng.choices((OrderType.LIMIT, OrderType.STOP, OrderType.MARKET), (12, stops, 1))[0]
+    side = rng.choice((OrderSide.BUY, OrderSide.SELL))
+    quantity = D(rng.randint(1, lots))
+    price = (
+        None if kind == OrderType.MARKET else mid + contract.price_tick * rng.randint(-away, away)
+    )
+    vt_orderid = engine.send_order(OrderTicket(contract.vt_symbol, side, kind, quantity, price))
+    return PaperOrder(
+        orderid=vt_orderid,
+        contract=contract,
+        direction=Direction.LONG if side == OrderSide.BUY else Direction.SHORT,
+        order_type=TYPES[kind],
+        price=price or D(0),
+        volume=quantity,
+        reference="",
+        created=NOW,
+    )
+
+
 async def test_fills_match_a_scan_of_every_resting_order(
     engine: RedFireVnPyEngine, recorder: Recorder
 ) -> None:
@@ -116,32 +157,12 @@ async def test_fills_match_a_scan_of_every_resting_order(
             )
             reference.tick(symbol, _quote(bid, ask))
         elif roll < 0.38 and reference.open:  # a cancel
-            vt_orderid = rng.choice(list(reference.open))
-            orderid = vt_orderid.removeprefix("PAPER.")
-            order = reference.open[vt_orderid]
-            request = CancelRequest(orderid, order.contract.symbol, order.contract.exchange)
-            paper.cancel_order(request)
-            reference.cancel(vt_orderid)
+            reference.cancel(_cancel_one(paper, reference.open, rng))
         else:
-            kind = rng.choices((OrderType.LIMIT, OrderType.STOP, OrderType.MARKET), (12, 5, 1))[0]
-            side = rng.choice((OrderSide.BUY, OrderSide.SELL))
-            quantity = D(rng.randint(1, 3))
-            price = None if kind == OrderType.MARKET else mids[symbol] + tick * rng.randint(-40, 40)
-            vt_orderid = engine.send_order(OrderTicket(symbol, side, kind, quantity, price))
-            reference.send(
-                vt_orderid,
-                symbol,
-                PaperOrder(
-                    orderid=vt_orderid,
-                    contract=contracts[symbol],
-                    direction=Direction.LONG if side == OrderSide.BUY else Direction.SHORT,
-                    order_type=TYPES[kind],
-                    price=price or D(0),
-                    volume=quantity,
-                    reference="",
-                    created=NOW,
-                ),
+            order = _send_one(
+                engine, rng, contracts[symbol], mids[symbol], stops=5, lots=3, away=40
             )
+            reference.send(order.orderid, symbol, order)
     await recorder.settle()
 
     fills = [(f.vt_orderid, f.price, f.quantity) for f in recorder.trades]
@@ -251,30 +272,11 @@ async def test_fills_on_thin_quotes_match_a_scan_oldest_first(
             mids[symbol] += tick * rng.randint(-3, 3)
             _thin_tick(paper, reference, symbol, mids[symbol], rng)
         elif roll < 0.3 and reference.open:
-            vt_orderid = rng.choice(list(reference.open))
-            order = reference.open[vt_orderid]
-            request = CancelRequest(
-                vt_orderid.removeprefix("PAPER."), order.contract.symbol, order.contract.exchange
-            )
-            paper.cancel_order(request)
-            reference.cancel(vt_orderid)
+            reference.cancel(_cancel_one(paper, reference.open, rng))
         else:
-            kind = rng.choices((OrderType.LIMIT, OrderType.STOP, OrderType.MARKET), (12, 4, 1))[0]
-            side = rng.choice((OrderSide.BUY, OrderSide.SELL))
-            quantity = D(rng.randint(1, 4))
-            price = None if kind == OrderType.MARKET else mids[symbol] + tick * rng.randint(-8, 8)
-            vt_orderid = engine.send_order(OrderTicket(symbol, side, kind, quantity, price))
-            order = PaperOrder(
-                orderid=vt_orderid,
-                contract=contracts[symbol],
-                direction=Direction.LONG if side == OrderSide.BUY else Direction.SHORT,
-                order_type=TYPES[kind],
-                price=price or D(0),
-                volume=quantity,
-                reference="",
-                created=NOW,
-            )
-            reference.send(vt_orderid, order)
+            contract, mid = contracts[symbol], mids[symbol]
+            order = _send_one(engine, rng, contract, mid, stops=4, lots=4, away=8)
+            reference.send(order.orderid, order)
     await recorder.settle()
 
     fills = [(f.vt_orderid, f.price, f.quantity) for f in recorder.trades]
