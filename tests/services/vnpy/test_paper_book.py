@@ -330,15 +330,16 @@ def _tick_cost(gateway: PaperGateway, rounds: int) -> float:
     return best
 
 
+def _if_gateway() -> PaperGateway:
+    """PAPER listing IF2412 at 3500, its event engine not started (events wait, unhandled)."""
+    gateway = PaperGateway(RedFireEventEngine())
+    contract = {"symbol": "IF2412", "exchange": "CFFEX", "price_tick": "0.2"}
+    gateway.connect({"contracts": [{**contract, "initial_price": "3500"}]})
+    return gateway
+
+
 def test_a_tick_costs_about_the_same_with_20000_orders_resting() -> None:
-    gateway = PaperGateway(RedFireEventEngine())  # not started: its events wait, unhandled
-    contract = {
-        "symbol": "IF2412",
-        "exchange": "CFFEX",
-        "price_tick": "0.2",
-        "initial_price": "3500",
-    }
-    gateway.connect({"contracts": [contract]})
+    gateway = _if_gateway()
     empty = _tick_cost(gateway, 300)
     for i in range(20_000):
         below, above = D("3400.0") - D("0.2") * (i % 500), D("3600.0") + D("0.2") * (i % 500)
@@ -364,14 +365,7 @@ def test_a_thin_quote_crossing_20000_orders_costs_about_what_it_costs_crossing_2
     price level at a time: 20,000 orders on 20 levels cost what 20 orders on them cost."""
 
     def cost_with(crossed: int) -> float:
-        gateway = PaperGateway(RedFireEventEngine())  # not started: its events wait, unhandled
-        contract = {
-            "symbol": "IF2412",
-            "exchange": "CFFEX",
-            "price_tick": "0.2",
-            "initial_price": "3500",
-        }
-        gateway.connect({"contracts": [contract]})
+        gateway = _if_gateway()
         gateway.inject_tick(IF, last_price=D("3500.0"), ask_volume=D(1))
         prices = itertools.cycle(D("3500.2") + D("0.2") * level for level in range(20))
 
