@@ -11,7 +11,8 @@ BENCH_SECONDS (default 10) per scenario. The tutorial FastAPI + SQLAlchemy ORM a
 RedFire on the same database, and each scenario runs on one right after the other, so both
 see the same load from whatever else shares the machine; the targets are judged on these
 ratios. The floor and ceiling rows follow. `cpu us/req` is the server's CPU time per answered
-request, which competing processes move far less than req/s.
+request, which competing processes move far less than req/s; `db us/req` is PostgreSQL's (all
+its local processes), which shares the two cores with the server and wrk.
 """
 
 from __future__ import annotations

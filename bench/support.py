@@ -100,6 +100,25 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU time of every PostgreSQL process on this machine so far (0 when none is local).
+
+    A backend that exits takes its CPU time with it; the servers under test keep their pooled
+    connections open through a run, so their backends' time is all counted.
+    """
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # it exited meanwhile
+        name = text[text.find("(") + 1 : text.rfind(")")]
+        if name == "postgres" or name.startswith("postgres:"):
+            fields = text.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 @contextmanager
 def server(
     app: str, env: dict[str, str], port: int, *, log: Path | None = None
@@ -165,6 +184,8 @@ class WrkResult:
     # The server's CPU time per answered request: unlike req/s, barely moved by other
     # processes competing for the same cores.
     cpu_us: float = 0.0
+    # PostgreSQL's (every local postgres process) per answered request: it shares the cores.
+    db_cpu_us: float = 0.0
 
 
 def run_wrk(
@@ -183,14 +204,15 @@ def run_wrk(
         str(ROOT / "bench" / "lua" / script),
         target.base,
     ]
-    cpu_before = cpu_seconds(target.pid)
+    cpu_before, db_before = cpu_seconds(target.pid), postgres_cpu_seconds()
     output = subprocess.run(
         command, env={**os.environ, **env}, capture_output=True, text=True, check=True
     ).stdout
     cpu = cpu_seconds(target.pid) - cpu_before
+    db_cpu = postgres_cpu_seconds() - db_before
     line = next(line for line in output.splitlines() if line.startswith("RESULT"))
     rps, p50, p99, errors, requests, non_2xx, timeouts = line.split()[1:]
-    cpu_us = cpu / max(int(requests), 1) * 1e6
+    answered = max(int(requests), 1)
     return WrkResult(
         float(rps),
         float(p50),
@@ -199,18 +221,20 @@ def run_wrk(
         int(requests),
         int(non_2xx),
         int(timeouts),
-        cpu_us,
+        cpu / answered * 1e6,
+        db_cpu / answered * 1e6,
     )
 
 
 def print_table(title: str, rows: list[tuple[str, WrkResult]]) -> None:
-    """One table: scenario, req/s, p50, p99, errors, the server's CPU per request."""
+    """One table: scenario, req/s, p50, p99, errors, the server's and PostgreSQL's CPU per
+    request."""
     print(f"\n{title}")
     header = f"{'scenario':<52} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
-    print(f"{header} {'non-2xx':>8} {'timeouts':>9} {'cpu us/req':>11}")
+    print(f"{header} {'non-2xx':>8} {'timeouts':>9} {'cpu us/req':>11} {'db us/req':>10}")
     for name, result in rows:
         print(
             f"{name:<52} {result.requests_per_second:>8,.0f} {result.p50_ms:>8.2f} "
             f"{result.p99_ms:>8.2f} {result.errors:>7} {result.non_2xx:>8} {result.timeouts:>9} "
-            f"{result.cpu_us:>11,.0f}"
+            f"{result.cpu_us:>11,.0f} {result.db_cpu_us:>10,.0f}"
         )
