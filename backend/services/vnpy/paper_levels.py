@@ -41,7 +41,10 @@ class LimitLevels:
     def remove(self, arrival: int, price: Decimal) -> None:
         """Take out the order that arrived `arrival`th, resting at `price`."""
         level = self.levels[price]
-        del level[bisect.bisect_left(level, (arrival,))]
+        place = bisect.bisect_left(level, (arrival,))
+        if place == len(level) or level[place][0] != arrival:
+            raise KeyError(f"no order {arrival} resting at {price}")
+        del level[place]
         if not level:
             self._drop(price)
 

@@ -105,17 +105,24 @@ def _send_one(
     stops: int,
     lots: int,
     away: int,
+    stop_limits: bool = False,
 ) -> PaperOrder:
     """Send a random limit, stop (`stops` in 12 limits) or market order of 1 to `lots` lots,
-    up to `away` price ticks from `mid`; the order as a reference book keeps it (its orderid is
-    the vt_orderid)."""
+    up to `away` price ticks from `mid`; with `stop_limits`, half the stops rest as limits
+    once triggered, up to 3 ticks past their stop price. The order as a reference book keeps
+    it (its orderid is the vt_orderid)."""
     kind = rng.choices((OrderType.LIMIT, OrderType.STOP, OrderType.MARKET), (12, stops, 1))[0]
     side = rng.choice((OrderSide.BUY, OrderSide.SELL))
     quantity = D(rng.randint(1, lots))
     price = (
         None if kind == OrderType.MARKET else mid + contract.price_tick * rng.randint(-away, away)
     )
-    vt_orderid = engine.send_order(OrderTicket(contract.vt_symbol, side, kind, quantity, price))
+    limit_price = None
+    if stop_limits and price is not None and kind == OrderType.STOP and rng.random() < 0.5:
+        past = contract.price_tick * rng.randint(0, 3)
+        limit_price = price + past if side == OrderSide.BUY else price - past
+    ticket = OrderTicket(contract.vt_symbol, side, kind, quantity, price, limit_price=limit_price)
+    vt_orderid = engine.send_order(ticket)
     return PaperOrder(
         orderid=vt_orderid,
         contract=contract,
@@ -125,6 +132,7 @@ def _send_one(
         volume=quantity,
         reference="",
         created=NOW,
+        limit_price=limit_price,
     )
 
 
@@ -197,8 +205,14 @@ class ThinScanningBook:
     def _offer(self, vt_orderid: str, order: PaperOrder) -> bool:
         """Trade `order` on its contract's depth; True when it is done."""
         symbol = order.contract.vt_symbol
-        if fill_price(order, self.quotes[symbol]) is None:
+        quote = self.quotes[symbol]
+        if fill_price(order, quote) is None:
             return False
+        if order.limit_price is not None:  # a stop-limit triggered: a limit from now on
+            order.order_type, order.price = VnpyOrderType.LIMIT, order.limit_price
+            order.limit_price = None
+            if fill_price(order, quote) is None:
+                return False
         buy = order.direction == Direction.LONG
         limit = order.price if order.order_type == VnpyOrderType.LIMIT else None
         for price, volume in self.depths[symbol].take(buy, order.volume - order.traded, limit):
@@ -256,12 +270,14 @@ async def test_fills_on_thin_quotes_match_a_scan_oldest_first(
     engine: RedFireVnPyEngine, recorder: Recorder
 ) -> None:
     """Most crossing orders find the depth taken: they rest on, and the next tick serves the
-    oldest first, whatever their prices (partial fills included)."""
+    oldest first, whatever their prices (partial fills included); triggered stop-limits rest
+    as limits in their place."""
     rng = random.Random(20261204)
     paper = engine.paper_gateway(IF)
     reference = ThinScanningBook()
     contracts = {symbol: _contract(symbol) for symbol in TICKS}
     mids = dict(START)
+    stop_limits: list[PaperOrder] = []
     for symbol in TICKS:
         _thin_tick(paper, reference, symbol, mids[symbol], rng)
     for _ in range(4000):
@@ -275,7 +291,9 @@ async def test_fills_on_thin_quotes_match_a_scan_oldest_first(
             reference.cancel(_cancel_one(paper, reference.open, rng))
         else:
             contract, mid = contracts[symbol], mids[symbol]
-            order = _send_one(engine, rng, contract, mid, stops=4, lots=4, away=8)
+            order = _send_one(engine, rng, contract, mid, stops=4, lots=4, away=8, stop_limits=True)
+            if order.limit_price is not None:
+                stop_limits.append(order)
             reference.send(order.orderid, order)
     await recorder.settle()
 
@@ -283,6 +301,10 @@ async def test_fills_on_thin_quotes_match_a_scan_oldest_first(
     assert len(fills) > 1000
     assert len(reference.open) > 150  # crossing orders the depth could not serve rest on
     assert sum(o.traded > 0 for o in reference.open.values()) > 5  # partly filled, resting
+    triggered = [o for o in stop_limits if o.order_type == VnpyOrderType.LIMIT]
+    resting_as_limits = [o for o in triggered if o.orderid in reference.open]
+    assert len(resting_as_limits) > 5  # stop-limits triggered that rest as limits
+    assert sum(o.traded > 0 for o in triggered) > 50
     assert fills == reference.fills  # same orders, same levels, same volumes, same order
     resting = [(o.vt_orderid, o.traded) for o in engine.list_open_orders()]
     by_symbol = {
