@@ -151,7 +151,7 @@ class PaperBook:
                 heapq.heappop(following)  # nothing within this price is left to take
                 continue
             order = levels.levels[place][0][1]
-            if not match(order):  # filled in part: it took all there was within its price
+            if not match(order):  # filled in part or not at all: nothing is left within its price
                 heapq.heappop(following)
                 continue
             del self._live[order.orderid]
