@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse, Response
 
 from backend.api.api_route import ApiRoute
 from backend.api.base_path import API_PREFIX
+from backend.api.binding import Arguments, bound_by, idempotency_key, json_body, resource_id
 from backend.api.deps.connection import SessionDep
 from backend.api.deps.parameters import IdempotencyKey, PageParamsDep, ResourceId
 from backend.api.deps.principal import (
@@ -30,8 +31,22 @@ router = APIRouter(prefix=f"{API_PREFIX}/orders", tags=["orders"], route_class=A
 
 
 # The two hottest endpoints have their caller authenticated by their route, before FastAPI
-# validates the request (`authenticated`), and call the order service directly: each
+# validates the request (`authenticated`), their arguments read by hand when the request is
+# plainly valid (`bound_by`, binding.py), and call the order service directly: each
 # dependency is a node FastAPI solves per request (README, Performance).
+async def _order_ticket(connection: Request) -> Arguments | None:
+    order = await json_body(connection, OrderCreate)
+    valid_key, key = idempotency_key(connection)
+    if order is None or not valid_key:
+        return None
+    return {"request": order, "connection": connection, "idempotency_key": key}
+
+
+async def _order_id(connection: Request) -> Arguments | None:
+    order_id = resource_id(connection, "order_id")
+    return None if order_id is None else {"order_id": order_id, "connection": connection}
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -41,9 +56,10 @@ router = APIRouter(prefix=f"{API_PREFIX}/orders", tags=["orders"], route_class=A
     openapi_extra=BEARER_SECURITY,
 )
 @authenticated(traders_only=True)
+@bound_by(_order_ticket)
 async def place_order(
     request: OrderCreate, connection: Request, idempotency_key: IdempotencyKey = None
-) -> Any:
+) -> Response:
     """201 with the order; 422 when it breaks a contract rule (nothing stored)."""
     result = await order_service_of(connection).submit_order(
         user_id=caller_of(connection).user_id, request=request, idempotency_key=idempotency_key
@@ -91,6 +107,7 @@ async def list_orders(
     openapi_extra=BEARER_SECURITY,
 )
 @authenticated(traders_only=False)
+@bound_by(_order_id)
 async def get_order(order_id: ResourceId, connection: Request) -> Response:
     """One of the caller's orders; 404 for anyone else's."""
     user_id = caller_of(connection).user_id
