@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, Response
 
 from backend.api.api_route import ApiRoute
 from backend.api.base_path import API_PREFIX
-from backend.api.binding import Arguments, bound_by, idempotency_key, json_body, resource_id
+from backend.api.binding import bound_by
 from backend.api.deps.connection import SessionDep
 from backend.api.deps.parameters import IdempotencyKey, PageParamsDep, ResourceId
 from backend.api.deps.principal import (
@@ -21,6 +21,7 @@ from backend.api.deps.principal import (
 )
 from backend.api.deps.services import OrderServiceDep, order_service_of
 from backend.api.deps.time_range import TimeRangeDep
+from backend.api.order_arguments import order_id_arguments, order_ticket_arguments
 from backend.api.responses import error_responses
 from backend.models.enums import OrderSide, OrderStatus
 from backend.schemas.common import NO_CONTROL_CHARACTERS, Page
@@ -34,19 +35,6 @@ router = APIRouter(prefix=f"{API_PREFIX}/orders", tags=["orders"], route_class=A
 # validates the request (`authenticated`), their arguments read by hand when the request is
 # plainly valid (`bound_by`, binding.py), and call the order service directly: each
 # dependency is a node FastAPI solves per request (README, Performance).
-async def _order_ticket(connection: Request) -> Arguments | None:
-    order = await json_body(connection, OrderCreate)
-    valid_key, key = idempotency_key(connection)
-    if order is None or not valid_key:
-        return None
-    return {"request": order, "connection": connection, "idempotency_key": key}
-
-
-async def _order_id(connection: Request) -> Arguments | None:
-    order_id = resource_id(connection, "order_id")
-    return None if order_id is None else {"order_id": order_id, "connection": connection}
-
-
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -56,7 +44,7 @@ async def _order_id(connection: Request) -> Arguments | None:
     openapi_extra=BEARER_SECURITY,
 )
 @authenticated(traders_only=True)
-@bound_by(_order_ticket)
+@bound_by(order_ticket_arguments)
 async def place_order(
     request: OrderCreate, connection: Request, idempotency_key: IdempotencyKey = None
 ) -> Response:
@@ -107,7 +95,7 @@ async def list_orders(
     openapi_extra=BEARER_SECURITY,
 )
 @authenticated(traders_only=False)
-@bound_by(_order_id)
+@bound_by(order_id_arguments)
 async def get_order(order_id: ResourceId, connection: Request) -> Response:
     """One of the caller's orders; 404 for anyone else's."""
     user_id = caller_of(connection).user_id
