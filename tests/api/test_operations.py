@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
 from backend.core.config import AppConfig
-from backend.core.lifecycle.collector import YOUNG_THRESHOLD
+from backend.core.lifecycle.collector import MIDDLE_THRESHOLD, YOUNG_THRESHOLD
 from backend.core.monitoring.access_log import flush_access_log, log_request
 from backend.core.monitoring.middleware import RequestContextMiddleware
 from backend.main import create_app
@@ -192,12 +192,13 @@ async def test_docs_are_served_from_same_origin_assets(client: httpx.AsyncClient
 async def test_the_collector_is_tuned_while_serving_and_restored_after(
     make_config: Callable[..., AppConfig],
 ) -> None:
-    """Start-up objects frozen out of it, young collections rarer (lifecycle/collector.py)."""
+    """Start-up objects frozen out of it, young collections rarer, middle ones more frequent
+    (lifecycle/collector.py)."""
     before = gc.get_threshold()
     app = create_app(make_config())
     async with app.router.lifespan_context(app):
         assert gc.get_freeze_count() > 100_000
-        assert gc.get_threshold() == (YOUNG_THRESHOLD, *before[1:])
+        assert gc.get_threshold() == (YOUNG_THRESHOLD, MIDDLE_THRESHOLD, *before[2:])
     assert gc.get_freeze_count() == 0
     assert gc.get_threshold() == before
 

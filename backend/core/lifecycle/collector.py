@@ -12,6 +12,12 @@ benchmark (one worker, 64 connections):
   about 2,250 to 2,600 req/s and POST from about 1,050 to 1,150, with young collections of a
   few milliseconds. Cyclic garbage waits a little longer to be freed; memory stays flat (the
   soak checks it).
+- The middle generation is collected every 2 young collections instead of 10. It holds what
+  survived the young ones, and while orders rest in the book most of them do (each resting
+  order keeps 4 tracked objects). Every survivor is walked there once whatever the threshold,
+  so the total is the same, but in smaller pieces: with 20,000 orders resting and more
+  arriving, its pauses went from 29 to 42 ms (56,000 objects) to 16 ms, each of which had
+  stalled every order in flight (POST p99 under the order benchmark).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 YOUNG_THRESHOLD = 10_000
+MIDDLE_THRESHOLD = 2
 
 
 @contextmanager
@@ -28,7 +35,7 @@ def serving_collector() -> Iterator[None]:
     """Tune the collector for serving; put it back as it was afterwards."""
     previous = gc.get_threshold()
     gc.freeze()
-    gc.set_threshold(YOUNG_THRESHOLD, *previous[1:])
+    gc.set_threshold(YOUNG_THRESHOLD, MIDDLE_THRESHOLD, *previous[2:])
     try:
         yield
     finally:
