@@ -11,7 +11,7 @@ from typing import Any
 
 from vnpy.event import Event, EventEngine
 from vnpy.trader.constant import Direction, OrderType, Status
-from vnpy.trader.event import EVENT_TICK
+from vnpy.trader.event import EVENT_ORDER, EVENT_TICK, EVENT_TRADE
 from vnpy.trader.gateway import BaseGateway
 from vnpy.trader.object import (
     CancelRequest,
@@ -181,11 +181,25 @@ class PaperGateway(BaseGateway):
 
     def on_tick(self, tick: TickData) -> None:
         """vnpy's on_tick, minus the per-symbol tick event when no handler listens for it."""
+        self._push(EVENT_TICK, tick.vt_symbol, tick)
+
+    def on_order(self, order: OrderData) -> None:
+        """vnpy's on_order, minus the per-order event when no handler listens for it."""
+        self._push(EVENT_ORDER, order.vt_orderid, order)
+
+    def on_trade(self, trade: TradeData) -> None:
+        """vnpy's on_trade, minus the per-symbol trade event when no handler listens for it."""
+        self._push(EVENT_TRADE, trade.vt_symbol, trade)
+
+    def _push(self, event_type: str, subject: str, data: object) -> None:
+        """The event, and vnpy's `event_type + subject` copy of it only when it has a handler:
+        nobody registers for most of them (one per order), and each costs a trip through the
+        event thread."""
         engine = self.event_engine
-        engine.put(Event(EVENT_TICK, tick))
-        per_symbol = EVENT_TICK + tick.vt_symbol
-        if not isinstance(engine, RedFireEventEngine) or engine.wants(per_symbol):
-            engine.put(Event(per_symbol, tick))
+        engine.put(Event(event_type, data))
+        specific = event_type + subject
+        if not isinstance(engine, RedFireEventEngine) or engine.wants(specific):
+            engine.put(Event(specific, data))
 
     def query_account(self) -> None:
         """The paper account lives in RedFire, not in the gateway."""

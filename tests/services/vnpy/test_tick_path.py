@@ -10,11 +10,12 @@ from decimal import Decimal
 
 import pytest
 from vnpy.event import Event
-from vnpy.trader.constant import Exchange
-from vnpy.trader.event import EVENT_TICK
+from vnpy.trader.constant import Exchange, Status
+from vnpy.trader.event import EVENT_ORDER, EVENT_TICK, EVENT_TRADE
 from vnpy.trader.object import TickData
 
-from backend.domain.market import TickSnapshot
+from backend.domain.market import OrderTicket, TickSnapshot
+from backend.models.enums import OrderSide, OrderType
 from backend.services.vnpy.bridge import EventBridge
 from backend.services.vnpy.conversions import to_decimal, to_tick_snapshot
 from backend.services.vnpy.engine import RedFireVnPyEngine
@@ -148,6 +149,42 @@ async def test_per_symbol_tick_events_reach_their_handlers(engine: RedFireVnPyEn
         assert seen == [3600.2]
     finally:
         event_engine.unregister(EVENT_TICK + IF, on_symbol_tick)
+
+
+async def test_per_order_and_per_symbol_trade_events_reach_their_handlers(
+    engine: RedFireVnPyEngine,
+) -> None:
+    """PAPER skips vnpy's per-order and per-symbol trade events only while nobody listens."""
+    event_engine = engine.paper_gateway().event_engine
+    assert isinstance(event_engine, RedFireEventEngine)
+    resting = engine.send_order(
+        OrderTicket(IF, OrderSide.BUY, OrderType.LIMIT, Decimal(1), Decimal(3000))
+    )
+    assert not event_engine.wants(EVENT_ORDER + resting)
+    assert not event_engine.wants(EVENT_TRADE + IF)
+    orders: list[Status] = []
+    traded: list[float] = []
+
+    def on_order(event: Event) -> None:
+        orders.append(event.data.status)
+
+    def on_trade(event: Event) -> None:
+        traded.append(event.data.volume)
+
+    event_engine.register(EVENT_ORDER + resting, on_order)
+    event_engine.register(EVENT_TRADE + IF, on_trade)
+    try:
+        engine.cancel_order(resting)
+        engine.send_order(OrderTicket(IF, OrderSide.BUY, OrderType.MARKET, Decimal(2)))
+        async with asyncio.timeout(WAIT):
+            await engine.flush()
+        # The resting order's own event (its cancel), nothing of the market order's; the
+        # market order's fills reach the per-symbol handler.
+        assert orders == [Status.CANCELLED]
+        assert sum(traded) == 2.0
+    finally:
+        event_engine.unregister(EVENT_ORDER + resting, on_order)
+        event_engine.unregister(EVENT_TRADE + IF, on_trade)
 
 
 async def test_ticks_reach_subscribers_in_order_with_decimal_prices(
