@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from backend.api.binding import binder_of
+from backend.api.binding import Binder, binder_of
 from backend.api.deps.principal import authenticate, authentication_of
 from backend.api.query_guard import refuse_unknown_query
 from backend.api.strict_json import StrictJSONRequest, StrictJSONRoute
@@ -30,7 +30,7 @@ class ApiRoute(StrictJSONRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """Check the query string, when there is one, before FastAPI's handler runs."""
         binder = binder_of(self.endpoint)
-        handler = super().get_route_handler() if binder is None else self._bound_handler()
+        handler = super().get_route_handler() if binder is None else self._bound_handler(binder)
         traders_only = authentication_of(self.endpoint)
 
         async def guarded(request: Request) -> Response:
@@ -42,10 +42,9 @@ class ApiRoute(StrictJSONRoute):
 
         return guarded
 
-    def _bound_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+    def _bound_handler(self, binder: Binder) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """The endpoint called with its binder's arguments; FastAPI's handler when it has none."""
-        binder, endpoint = binder_of(self.endpoint), self.endpoint
-        assert binder is not None
+        endpoint = self.endpoint
         fastapi_handler = APIRoute.get_route_handler(self)
 
         async def bound(request: Request) -> Response:
