@@ -23,6 +23,7 @@ from fastapi import Request
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
+from backend.api.deps.parameters import IDEMPOTENCY_KEY_CHARACTERS, IDEMPOTENCY_KEY_MAX_LENGTH
 from backend.schemas.common import BIGINT_MAX
 
 Arguments = dict[str, Any]
@@ -30,8 +31,8 @@ Binder = Callable[[Request], Awaitable[Arguments | None]]
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
 _BINDER = "_redfire_binder"
-# The Idempotency-Key header's rule (deps/parameters.IdempotencyKey): printable ASCII, 1-255.
-_IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
+# The Idempotency-Key header's rule, as deps/parameters.IdempotencyKey declares it.
+_IDEMPOTENCY_KEY = re.compile(f"{IDEMPOTENCY_KEY_CHARACTERS}{{1,{IDEMPOTENCY_KEY_MAX_LENGTH}}}")
 _BIGINT_DIGITS = len(str(BIGINT_MAX))
 
 

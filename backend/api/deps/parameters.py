@@ -34,13 +34,16 @@ PageParamsDep = Annotated[PageParams, Depends(get_page_params)]
 ResourceId = Annotated[int, Path(ge=1, le=BIGINT_MAX)]
 IntegerId = Annotated[int, Path(ge=1, le=INTEGER_MAX)]
 
+# The Idempotency-Key's rule, also read by the order endpoints' binder (api/binding.py).
+IDEMPOTENCY_KEY_CHARACTERS = r"[\x20-\x7e]"  # printable ASCII
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
 IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
         min_length=1,
-        max_length=255,
-        pattern=r"^[\x20-\x7e]+$",
+        max_length=IDEMPOTENCY_KEY_MAX_LENGTH,
+        pattern=f"^{IDEMPOTENCY_KEY_CHARACTERS}+$",
         description="Replays the first answer for retries of the same request (24 h).",
     ),
 ]
