@@ -15,6 +15,7 @@ BENCHMARKS = [
     "bench.bench_cta_live",
     "bench.bench_login",
     "bench.bench_orders",
+    "bench.bench_restart",
     "bench.bench_ws",
     "bench.bench_history",
     "bench.bench_optimization",

@@ -46,16 +46,6 @@ async def open_orders_of_user(
     return (await session.execute(statement)).all()
 
 
-async def lock_open_orders_of_replica(session: AsyncSession, replica: str) -> list[Order]:
-    """The open orders a replica owns, locked until the caller's transaction ends."""
-    statement = (
-        select(Order)
-        .where(Order.replica == replica, Order.status.in_(OrderStatus.open_statuses()))
-        .with_for_update()
-    )
-    return list((await session.scalars(statement)).all())
-
-
 async def lock_orders_by_reference(
     session: AsyncSession, references: Iterable[str], vt_orderids: Iterable[str]
 ) -> list[Order]:
