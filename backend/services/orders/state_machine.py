@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+
 import structlog
+from prometheus_client import Counter
 
 from backend.core.monitoring.metrics import ORDERS
 from backend.models.enums import OrderSide, OrderStatus
@@ -28,7 +31,13 @@ def sources_of(target: OrderStatus) -> frozenset[OrderStatus]:
 
 def record(status: OrderStatus, side: OrderSide) -> None:
     """Count an order arriving at `status` in the order metrics."""
-    ORDERS.labels(status=status.value, side=side.value).inc()
+    _counter(status, side).inc()
+
+
+@functools.cache
+def _counter(status: OrderStatus, side: OrderSide) -> Counter:
+    # A label lookup costs a lock and a validation; there are few (status, side) pairs.
+    return ORDERS.labels(status=status.value, side=side.value)
 
 
 def is_legal(current: OrderStatus, target: OrderStatus) -> bool:
