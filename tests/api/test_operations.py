@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
 from backend.core.config import AppConfig
-from backend.core.lifecycle.collector import MIDDLE_THRESHOLD, YOUNG_THRESHOLD
+from backend.core.lifecycle.collector import MIDDLE_THRESHOLD, YOUNG_THRESHOLD, SurvivorFreezer
 from backend.core.monitoring.access_log import flush_access_log, log_request
 from backend.core.monitoring.middleware import RequestContextMiddleware
 from backend.main import create_app
@@ -195,12 +195,42 @@ async def test_the_collector_is_tuned_while_serving_and_restored_after(
     """Start-up objects frozen out of it, young collections rarer, middle ones more frequent
     (lifecycle/collector.py)."""
     before = gc.get_threshold()
+    freezers = _freezers()
     app = create_app(make_config())
     async with app.router.lifespan_context(app):
         assert gc.get_freeze_count() > 100_000
         assert gc.get_threshold() == (YOUNG_THRESHOLD, MIDDLE_THRESHOLD, *before[2:])
+        assert len(_freezers()) == len(freezers) + 1
     assert gc.get_freeze_count() == 0
     assert gc.get_threshold() == before
+    assert _freezers() == freezers
+
+
+def _freezers() -> list[object]:
+    return [callback for callback in gc.callbacks if isinstance(callback, SurvivorFreezer)]
+
+
+def test_what_survives_a_full_collection_is_frozen_until_every_nth_thaws_it() -> None:
+    """The next full collection walks only what survived since (lifecycle/collector.py)."""
+    others = _freezers()  # the session's app serves meanwhile: its own freezer steps aside
+    for other in others:
+        gc.callbacks.remove(other)
+    freezer = SurvivorFreezer(per_thaw=2)
+    gc.callbacks.append(freezer)
+    try:
+        survivors = [[n] for n in range(10_000)]
+        gc.collect(1)  # a middle collection: nothing frozen
+        assert gc.get_freeze_count() == 0
+        gc.collect()
+        assert gc.get_freeze_count() >= len(survivors)
+        gc.collect()  # the second full collection thaws
+        assert gc.get_freeze_count() == 0
+        gc.collect()
+        assert gc.get_freeze_count() >= len(survivors)
+    finally:
+        gc.callbacks.remove(freezer)
+        gc.callbacks.extend(others)
+        gc.unfreeze()
 
 
 @pytest.mark.parametrize(("level", "lines"), [(logging.INFO, 1), (logging.WARNING, 0)])
