@@ -2,8 +2,8 @@
 
 A restart with tens of thousands of orders resting must not load each into the ORM: the open
 orders are read as (id, reference, gateway id, status, side), and each group of them is
-written by one UPDATE per SETTLE_CHUNK orders. Only an order whose Idempotency-Key was never answered (its
-request died) is read in full, to answer it.
+written by one UPDATE per SETTLE_CHUNK orders. Only an order whose Idempotency-Key was never
+answered (its request died) is read in full, to answer it.
 """
 
 from __future__ import annotations
