@@ -72,9 +72,9 @@ async def settle_open_orders(
     cancel = {"status": OrderStatus.CANCELLED, "replica": replica}
     await settlement.write_orders(session, cancelled, now, **cancel)
     await settlement.write_orders(session, taken_over, now, replica=replica)
-    abandoned = await settlement.stored_orders(session, unanswered)
+    abandoned = await repository.current_orders(session, list(unanswered))
     await repository.answer_abandoned_keys(
-        session, [OrderRead.model_validate(row) for row in abandoned]
+        session, [OrderRead.model_validate(row) for row in abandoned.values()]
     )
     if lost:
         logger.warning("orders_reconciled", owner=owner, rejected=len(lost), reason=LOST_ON_RESTART)

@@ -13,10 +13,10 @@ from backend.core.database.base import utcnow
 from backend.models.control import IdempotencyKey
 from backend.models.enums import OrderStatus
 from backend.models.order import OpenOrderCount, OpenOrderExposure
-from backend.models.user import User
 from backend.services.orders.reconciliation import LOST_ON_RESTART, reconcile_open_orders
 from backend.services.orders.repository import KEYS, ORDERS
 from backend.services.orders.repository.settlement import SETTLE_CHUNK
+from tests.services.orders.rows import user_with_orders
 
 RESTING = 2 * SETTLE_CHUNK + 7  # more than two statements' worth
 
@@ -25,13 +25,11 @@ async def _resting_book(container: AppContainer, replica: str) -> tuple[int, lis
     """A user with RESTING open orders a crashed `replica` owned (the gateway forgot them)."""
     now = utcnow()
     statuses = (OrderStatus.PENDING, OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED)
+    user_id, _ = await user_with_orders(container, replica)
     async with container.database.session() as session:
-        user = User(username=replica, email=f"{replica}@example.com", hashed_password="x")
-        session.add(user)
-        await session.flush()
         rows = [
             {
-                "user_id": user.id,
+                "user_id": user_id,
                 "symbol": "IF2412.CFFEX",
                 "side": "BUY" if index % 2 else "SELL",
                 "order_type": "limit",
@@ -54,14 +52,14 @@ async def _resting_book(container: AppContainer, replica: str) -> tuple[int, lis
         # The request that placed the last one died before it could answer its key.
         session.add(
             IdempotencyKey(
-                user_id=user.id,
+                user_id=user_id,
                 key="died-in-flight",
                 request_hash="fingerprint",
                 order_id=ids[-1],
                 expires_at=now + timedelta(hours=1),
             )
         )
-    return user.id, ids
+    return user_id, ids
 
 
 async def test_a_restart_rejects_every_order_its_gateway_forgot_and_answers_dead_keys(

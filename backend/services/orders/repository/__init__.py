@@ -36,7 +36,12 @@ from backend.services.orders.repository.order_reads import (
     owned,
     strategy_fills,
 )
-from backend.services.orders.repository.orders import insert_orders, mark_rejected, mark_submitted
+from backend.services.orders.repository.orders import (
+    current_orders,
+    insert_orders,
+    mark_rejected,
+    mark_submitted,
+)
 from backend.services.orders.repository.tables import (
     KEYS,
     OPEN_ORDER_COUNTS,
@@ -55,6 +60,7 @@ __all__ = [
     "NewOrder",
     "StoredOrder",
     "answer_abandoned_keys",
+    "current_orders",
     "delete_keys",
     "find_owned",
     "held_quantity",

@@ -151,7 +151,7 @@ async def mark_submitted(
             .where(ORDERS.c.id.in_(overtaken), ORDERS.c.vt_orderid.is_(None))
             .values(vt_orderid=case(overtaken, value=ORDERS.c.id))
         )
-        rows.update(await _current(session, list(overtaken)))
+        rows.update(await current_orders(session, list(overtaken)))
     return moved, rows
 
 
@@ -173,12 +173,14 @@ async def mark_rejected(
         )
         rows.update((row.id, row._asdict()) for row in await session.execute(statement))
     refused = set(rows)
-    rows.update(await _current(session, [order_id for order_id in failed if order_id not in rows]))
+    rows.update(
+        await current_orders(session, [order_id for order_id in failed if order_id not in rows])
+    )
     return refused, rows
 
 
-async def _current(session: AsyncSession, order_ids: list[int]) -> dict[int, StoredOrder]:
-    """Orders something else moved on meanwhile, as they stand now."""
+async def current_orders(session: AsyncSession, order_ids: list[int]) -> dict[int, StoredOrder]:
+    """These orders as they stand now (one something else moved on meanwhile, say)."""
     if not order_ids:
         return {}
     current = await session.execute(select(ORDERS).where(ORDERS.c.id.in_(order_ids)))

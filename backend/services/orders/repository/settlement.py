@@ -8,7 +8,7 @@ answered (its request died) is read in full, to answer it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models.enums import OrderSide, OrderStatus
-from backend.services.orders.repository.tables import KEYS, ORDERS, StoredOrder
+from backend.services.orders.repository.tables import KEYS, ORDERS
 
 # Ids per UPDATE: well under SQLite's limit of bound parameters per statement.
 SETTLE_CHUNK = 1000
@@ -74,12 +74,3 @@ async def write_orders(
         chunk = order_ids[start : start + SETTLE_CHUNK]
         statement = update(ORDERS).where(ORDERS.c.id.in_(chunk))
         await session.execute(statement.values(**values, updated_at=now))
-
-
-async def stored_orders(session: AsyncSession, order_ids: Iterable[int]) -> list[StoredOrder]:
-    """These orders as they now stand."""
-    wanted = list(order_ids)
-    if not wanted:
-        return []
-    rows = await session.execute(select(ORDERS).where(ORDERS.c.id.in_(wanted)))
-    return [row._asdict() for row in rows]
