@@ -81,19 +81,36 @@ class DriverStatement:
         connection = await session.connection()
         pooled = await connection.get_raw_connection()
         await _begin(pooled.dbapi_connection)
-        values = [
-            parameters[name] if name in parameters else self.constants[name]
-            for name in self.parameters
-        ]
         driver = pooled.driver_connection
         assert driver is not None  # a live connection: the session's transaction is open
         try:
-            rows = await driver.fetch(self.sql, *values)
+            rows = await driver.fetch(self.sql, *self._values(parameters))
         except asyncpg.PostgresError as exc:
             # What SQLAlchemy would raise for the same refusal (a deadlock, a constraint):
             # callers retry or give up on DBAPIError alike, whichever way the statement ran.
             raise DBAPIError(self.sql, None, exc) from exc
         return [dict(row) for row in rows]
+
+    async def fetch_alone(
+        self, database: AsyncDatabaseManager, parameters: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Every row the statement returns, run in no session: it commits on its own (all
+        of its data-modifying CTEs, or none), on a held connection (held.py).
+
+        One round trip where a session's BEGIN, statement and COMMIT take three. A lost
+        connection raises HeldConnectionLostError: the statement may have committed.
+        """
+        try:
+            rows = await database.held.fetch(self.sql, self._values(parameters))
+        except asyncpg.PostgresError as exc:
+            raise DBAPIError(self.sql, None, exc) from exc
+        return [dict(row) for row in rows]
+
+    def _values(self, parameters: Mapping[str, Any]) -> list[Any]:
+        return [
+            parameters[name] if name in parameters else self.constants[name]
+            for name in self.parameters
+        ]
 
 
 async def _begin(adapted: Any) -> None:

@@ -3,15 +3,30 @@ the gateway's acknowledgements held while the intake records them itself."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 
 from backend.app.container import AppContainer
+from backend.core.database.base import utcnow
 from backend.domain.market import OrderUpdate
 from backend.models.enums import OrderSide, OrderStatus, OrderType
-from backend.schemas.orders import OrderRead
-from backend.services.orders.repository import ORDERS, mark_rejected, mark_submitted
+from backend.schemas.orders import OrderCreate, OrderRead
+from backend.services.orders.idempotency import KeyClaim
+from backend.services.orders.intake.acknowledgement import OrderAcknowledgement
+from backend.services.orders.intake.routing import Routed
+from backend.services.orders.intake.submission import OrderResult, Submission
+from backend.services.orders.repository import (
+    ORDERS,
+    current_orders,
+    insert_keys,
+    mark_rejected,
+    mark_submitted,
+    stored_keys,
+)
 from tests.services.orders.rows import user_with_orders
 
 
@@ -129,3 +144,112 @@ async def test_a_held_acknowledgement_is_applied_when_the_intake_did_not_commit(
     stored = await _stored(container, order_id)
     assert stored.status is OrderStatus.SUBMITTED
     assert [order.status for order in heard] == [OrderStatus.SUBMITTED]
+
+
+TICKET = {"symbol": "IF2412.CFFEX", "side": "BUY", "order_type": "limit", "quantity": "1"}
+
+
+async def _booked(
+    container: AppContainer, name: str, *statuses: OrderStatus
+) -> tuple[list[Submission], list[asyncio.Future[OrderResult]]]:
+    """Keyed orders as their booking left them (each key claimed, each row as inserted:
+    pending, or rejected by risk); one stored in another status was moved on since."""
+    user_id, ids = await user_with_orders(container, name, *statuses)
+    now = utcnow()
+    claims = [KeyClaim(user_id, f"{name}-{order_id}", "fingerprint") for order_id in ids]
+    async with container.database.session() as session:
+        await insert_keys(
+            session, [(*claim.ident, claim.fingerprint) for claim in claims], now, now
+        )
+        rows = await current_orders(session, ids)
+    loop = asyncio.get_running_loop()
+    futures: list[asyncio.Future[OrderResult]] = [loop.create_future() for _ in ids]
+    request = OrderCreate.model_validate({**TICKET, "price": "3400.2"})
+    booked = []
+    for order_id, claim, future in zip(ids, claims, futures, strict=True):
+        submission = Submission(user_id, request, claim, future)
+        submission.order_id = order_id
+        row = rows[order_id]
+        if row["status"] == OrderStatus.REJECTED:
+            submission.reject("max_order_quantity", 0, 1)
+        else:
+            row = {**row, "status": OrderStatus.PENDING}
+        submission.row = row
+        booked.append(submission)
+    return booked, futures
+
+
+async def _replays(container: AppContainer, booked: list[Submission]) -> dict[int, Any]:
+    """Each order's stored answer (what a retry of its key replays)."""
+    keys = {s.order_id: s.claim.ident for s in booked if s.claim is not None}
+    async with container.database.session() as session:
+        stored = await stored_keys(session, keys.values())
+    return {order_id: stored[ident].response_body for order_id, ident in keys.items()}
+
+
+async def test_routed_orders_are_recorded_and_answered_as_stored(
+    container: AppContainer,
+) -> None:
+    """Each caller's answer, and its key's replay, is the order exactly as stored."""
+    booked, futures = await _booked(container, "once", OrderStatus.PENDING, OrderStatus.PENDING)
+    routed = Routed(taken={s.order_id: f"PAPER.once-{s.order_id}" for s in booked})
+    announced = await OrderAcknowledgement(container.database).acknowledge(booked, routed)
+    stored = [await _stored(container, s.order_id) for s in booked]
+    assert [order.status for order in stored] == [OrderStatus.SUBMITTED] * 2
+    assert [future.result().order for future in futures] == stored
+    assert [json.loads(future.result().body) for future in futures] == [
+        order.model_dump(mode="json") for order in stored
+    ]
+    assert list((await _replays(container, booked)).values()) == [
+        order.model_dump(mode="json") for order in stored
+    ]
+    assert announced is not None
+    assert announced.submitted == stored
+    assert announced.rejected == []
+    async with container.database.session() as session:
+        gateway_ids = await session.scalars(
+            select(ORDERS.c.vt_orderid).where(ORDERS.c.id.in_(routed.taken)).order_by(ORDERS.c.id)
+        )
+        assert list(gateway_ids) == list(routed.taken.values())
+
+
+async def test_an_order_moved_on_before_its_acknowledgement_is_answered_as_it_stands(
+    container: AppContainer,
+) -> None:
+    """Cancelled between routing and the acknowledgement: it stays cancelled, gets its
+    gateway id, and its caller and key are answered with it cancelled."""
+    booked, futures = await _booked(container, "moved", OrderStatus.PENDING, OrderStatus.CANCELLED)
+    routed = Routed(taken={s.order_id: f"PAPER.moved-{s.order_id}" for s in booked})
+    announced = await OrderAcknowledgement(container.database).acknowledge(booked, routed)
+    submitted, cancelled = [await _stored(container, s.order_id) for s in booked]
+    assert (submitted.status, cancelled.status) == (OrderStatus.SUBMITTED, OrderStatus.CANCELLED)
+    assert [future.result().order for future in futures] == [submitted, cancelled]
+    replays = await _replays(container, booked)
+    assert replays == {
+        submitted.id: submitted.model_dump(mode="json"),
+        cancelled.id: cancelled.model_dump(mode="json"),
+    }
+    assert announced is not None
+    assert announced.submitted == [submitted]  # only what this acknowledgement moved
+    async with container.database.session() as session:
+        gateway_id = await session.scalar(
+            select(ORDERS.c.vt_orderid).where(ORDERS.c.id == cancelled.id)
+        )
+    assert gateway_id == routed.taken[cancelled.id]
+
+
+async def test_an_order_risk_rejected_at_booking_is_answered_beside_routed_ones(
+    container: AppContainer,
+) -> None:
+    booked, futures = await _booked(container, "risk", OrderStatus.PENDING, OrderStatus.REJECTED)
+    routed = Routed(taken={booked[0].order_id: "PAPER.risk-1"})
+    announced = await OrderAcknowledgement(container.database).acknowledge(booked, routed)
+    submitted, rejected = [await _stored(container, s.order_id) for s in booked]
+    assert (submitted.status, rejected.status) == (OrderStatus.SUBMITTED, OrderStatus.REJECTED)
+    assert [future.result().order for future in futures] == [submitted, rejected]
+    assert await _replays(container, booked) == {
+        submitted.id: submitted.model_dump(mode="json"),
+        rejected.id: rejected.model_dump(mode="json"),
+    }
+    assert announced is not None
+    assert (announced.submitted, announced.rejected) == ([submitted], [rejected])

@@ -41,6 +41,7 @@ from backend.services.orders.repository.orders import (
     insert_orders,
     mark_rejected,
     mark_submitted,
+    submit_and_answer,
 )
 from backend.services.orders.repository.tables import (
     KEYS,
@@ -86,5 +87,6 @@ __all__ = [
     "store_responses",
     "stored_keys",
     "strategy_fills",
+    "submit_and_answer",
     "taken_client_ids",
 ]

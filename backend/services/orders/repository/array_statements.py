@@ -14,6 +14,7 @@ from sqlalchemy import (
     bindparam,
     insert,
     literal,
+    or_,
     select,
     update,
 )
@@ -89,15 +90,15 @@ INSERT_AND_LINK_ORDERS = DriverStatement(
 
 ROUTED = unnest("routed", id=BigInteger(), vt_orderid=String())
 # pending -> submitted with each order's gateway id, guarded by the state machine.
-SUBMIT_ROUTED = DriverStatement(
+_SUBMIT = (
     update(ORDERS)
     .where(
         ORDERS.c.id == ROUTED.c.id,
         ORDERS.c.status == any_(bindparam("sources", type_=postgresql.ARRAY(String()))),
     )
     .values(status=OrderStatus.SUBMITTED, vt_orderid=ROUTED.c.vt_orderid, updated_at=_NOW)
-    .returning(*ORDERS.c)
 )
+SUBMIT_ROUTED = DriverStatement(_SUBMIT.returning(*ORDERS.c))
 
 _BOOKED = unnest("booked", user_id=Integer())
 # Each user's count row, created at 0 when missing, locked until the caller commits (a
@@ -133,4 +134,30 @@ STORE_RESPONSES = DriverStatement(
     update(KEYS)
     .where(KEYS.c.user_id == ANSWERED.c.user_id, KEYS.c.key == ANSWERED.c.key)
     .values(response_status=ANSWERED.c.status, response_body=ANSWERED.c.body.cast(JSON))
+)
+
+# The acknowledgement in one statement, which commits on its own: the routed orders moved to
+# submitted as SUBMIT_ROUTED moves them, and the keys' answers stored as STORE_RESPONSES
+# stores them, but only for orders it moved (an answer whose `order_id` is null, an order
+# rejected at booking, is final and stored in any case). Returns the ids it moved.
+ANSWERS = unnest(
+    "answers",
+    user_id=Integer(),
+    key=String(),
+    status=Integer(),
+    body=String(),
+    order_id=BigInteger(),
+)
+_SUBMITTED = _SUBMIT.returning(ORDERS.c.id).cte("submitted")
+SUBMIT_AND_ANSWER = DriverStatement(
+    select(_SUBMITTED.c.id).add_cte(
+        update(KEYS)
+        .where(
+            KEYS.c.user_id == ANSWERS.c.user_id,
+            KEYS.c.key == ANSWERS.c.key,
+            or_(ANSWERS.c.order_id.is_(None), ANSWERS.c.order_id.in_(select(_SUBMITTED.c.id))),
+        )
+        .values(response_status=ANSWERS.c.status, response_body=ANSWERS.c.body.cast(JSON))
+        .cte("answered")
+    )
 )

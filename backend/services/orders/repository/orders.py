@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core.database.arrays import arrays, takes_arrays
 from backend.core.database.base import utcnow
+from backend.core.database.manager import AsyncDatabaseManager
 from backend.models.enums import OrderStatus
 from backend.services.orders import state_machine
 from backend.services.orders.repository import array_statements
-from backend.services.orders.repository.keys import link_orders
+from backend.services.orders.repository.keys import link_orders, store_responses
 from backend.services.orders.repository.tables import ORDERS, NewOrder, StoredOrder
 
 # Every column back, so the answer is the row as stored (decimals at the column's scale).
@@ -112,17 +113,57 @@ def _json_text(value: dict[str, str | None] | None) -> str | None:
     return None if value is None else json.dumps(value, separators=(",", ":"))
 
 
+async def submit_and_answer(
+    database: AsyncDatabaseManager,
+    routed: dict[int, str],
+    answers: list[tuple[int, str, int, str, int | None]],
+    *,
+    now: datetime,
+) -> set[int]:
+    """mark_submitted and store_responses at once, committed: the routed orders (order id ->
+    vt_orderid) moved to submitted at `now`, and each (user, key, status, body, order id)
+    answer stored if its order is one it moved, or its order id is None (a final order).
+
+    On PostgreSQL one statement, which commits on its own: no session, no BEGIN or COMMIT.
+    Returns the ids it moved; an order something else moved on meanwhile is left as it is,
+    its key unanswered.
+    """
+    if database.uses_asyncpg:
+        parameters = {
+            **arrays("routed", id=list(routed), vt_orderid=list(routed.values())),
+            **arrays(
+                "answers",
+                user_id=[answer[0] for answer in answers],
+                key=[answer[1] for answer in answers],
+                status=[answer[2] for answer in answers],
+                body=[answer[3] for answer in answers],
+                order_id=[answer[4] for answer in answers],
+            ),
+            "now": now,
+            "sources": [status.value for status in SUBMITTED_FROM],
+        }
+        rows = await array_statements.SUBMIT_AND_ANSWER.fetch_alone(database, parameters)
+        return {row["id"] for row in rows}
+    async with database.session() as session:
+        moved, _ = await mark_submitted(session, routed, now=now)
+        kept = [answer[:4] for answer in answers if answer[4] is None or answer[4] in moved]
+        if kept:
+            await store_responses(session, kept)
+    return moved
+
+
 async def mark_submitted(
-    session: AsyncSession, routed: dict[int, str]
+    session: AsyncSession, routed: dict[int, str], *, now: datetime | None = None
 ) -> tuple[set[int], dict[int, StoredOrder]]:
-    """pending -> submitted with each order's vt_orderid (order id -> vt_orderid), guarded.
+    """pending -> submitted with each order's vt_orderid (order id -> vt_orderid), guarded,
+    at `now` (default: now).
 
     Returns the ids it moved, and every routed order as it now stands; one the gateway's
     events moved on meanwhile keeps its status and gets its vt_orderid.
     """
     if not routed:
         return set(), {}
-    now = utcnow()
+    now = now or utcnow()
     if takes_arrays(session):
         parameters = {
             **arrays("routed", id=list(routed), vt_orderid=list(routed.values())),
