@@ -95,14 +95,15 @@ class DriverStatement:
         self, database: AsyncDatabaseManager, parameters: Mapping[str, Any]
     ) -> list[dict[str, Any]]:
         """Every row the statement returns, run in no session: it commits on its own (all
-        of its data-modifying CTEs, or none), on a held connection (held.py).
+        of its data-modifying CTEs, or none), on a pooled asyncpg connection.
 
-        One round trip where a session's BEGIN, statement and COMMIT take three. A lost
-        connection raises HeldConnectionLostError: the statement may have committed.
+        One round trip where a session's BEGIN, statement and COMMIT take three. A connection
+        lost under it raises what asyncpg raised: the statement may have committed.
         """
         try:
-            rows = await database.held.fetch(self.sql, self._values(parameters))
-        except asyncpg.PostgresError as exc:
+            async with database.driver_connection() as driver:
+                rows = await driver.fetch(self.sql, *self._values(parameters))
+        except asyncpg.PostgresError as exc:  # the connection went back to the pool
             raise DBAPIError(self.sql, None, exc) from exc
         return [dict(row) for row in rows]
 

@@ -1,11 +1,10 @@
-"""HeldConnections: asyncpg connections kept out of SQLAlchemy's pool for one-statement work.
+"""HeldConnections: asyncpg connections kept out of SQLAlchemy's pool for one-statement reads.
 
 A checkout from SQLAlchemy's pool and the check-in after it (its bookkeeping, events, and a
 greenlet switch each way) cost more CPU than the single-row read they serve, which on
-GET /orders/{id} ran on every request. DriverQuery reads, and the statements that commit on
-their own (DriverStatement.fetch_alone: an order batch's acknowledgement), leave nothing
-behind on the connection, so the connections they use are kept and handed from one
-statement to the next: up to `limit` are taken from the pool as concurrent reads need them, the most
+GET /orders/{id} ran on every request. DriverQuery reads are autocommit statements that leave
+nothing behind on the connection, so the connections they use are kept and handed from one
+read to the next: up to `limit` are taken from the pool as concurrent reads need them, the most
 recently used first. One goes back to the pool when it has been held `recycle` seconds (for the
 pool's own recycling), when it fails other than by the server refusing a statement, or on
 `close()`.
@@ -16,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,32 +57,20 @@ class HeldConnections:
 
     async def fetchrow(self, sql: str, values: Sequence[Any]) -> asyncpg.Record | None:
         """Run one statement (no transaction) on a held connection; its first row or None."""
-        row: asyncpg.Record | None = await self._run(asyncpg.Connection.fetchrow, sql, values)
-        return row
-
-    async def fetch(self, sql: str, values: Sequence[Any]) -> list[asyncpg.Record]:
-        """Run one statement (no transaction: it commits alone) on a held connection; every
-        row it returns."""
-        rows: list[asyncpg.Record] = await self._run(asyncpg.Connection.fetch, sql, values)
-        return rows
-
-    async def _run(
-        self, method: Callable[..., Awaitable[Any]], sql: str, values: Sequence[Any]
-    ) -> Any:
         held = await self._acquire()
         try:
-            result = await method(held.driver, sql, *values)
+            row: asyncpg.Record | None = await held.driver.fetchrow(sql, *values)
         except BaseException as exc:
             if isinstance(exc, asyncpg.PostgresError) and not held.driver.is_closed():
                 self._release(held)  # the server refused a statement: the connection is fine
                 raise
-            # Broken, or cancelled mid-statement: never hand it to the next statement.
+            # Broken, or cancelled mid-statement: never hand it to the next read.
             await self._drop(held, exc)
             if isinstance(exc, _LOST):
                 raise HeldConnectionLostError(f"connection lost: {exc!r}") from exc
             raise
         self._release(held)
-        return result
+        return row
 
     async def close(self) -> None:
         """Give every idle connection back to the pool (before the engine is disposed)."""
