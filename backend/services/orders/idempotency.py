@@ -61,26 +61,38 @@ class KeyClaim:
 ClaimOutcome = StoredResponse | RedFireError | None
 
 
-async def claim_keys(session: AsyncSession, claims: list[KeyClaim]) -> list[ClaimOutcome]:
+def distinct_claims(claims: list[KeyClaim]) -> list[KeyClaim]:
+    """The first claim of each key, in key order: the order keys are inserted in, so
+    concurrent batches cannot deadlock on each other."""
+    first: dict[KeyIdent, KeyClaim] = {}
+    for claim in claims:
+        first.setdefault(claim.ident, claim)
+    return [claim for _, claim in sorted(first.items())]
+
+
+async def claim_keys(
+    session: AsyncSession, claims: list[KeyClaim], won: set[KeyIdent] | None = None
+) -> list[ClaimOutcome]:
     """Claim each key; per claim, None when it now holds its key, else what to answer.
 
     The answer for a key already used is its stored response (a replay), 422 for another
     body, or 409 while its first request is still running; a key named twice in `claims` is
     claimed by the first. The insert waits on a concurrent uncommitted claim of the same key
-    (PostgreSQL's unique index; SQLite's write lock), so exactly one request wins; keys are
-    inserted in one order, so concurrent batches cannot deadlock on each other.
+    (PostgreSQL's unique index; SQLite's write lock), so exactly one request wins. `won`:
+    the keys of `distinct_claims(claims)` the caller inserted already (owners.py), in this
+    transaction; else they are inserted here.
     """
     now = utcnow()
-    first: dict[KeyIdent, KeyClaim] = {}
-    for claim in claims:
-        first.setdefault(claim.ident, claim)
-    ordered = [claim for _, claim in sorted(first.items())]
-    won = await repository.insert_keys(
-        session,
-        [(claim.user_id, claim.key, claim.fingerprint) for claim in ordered],
-        now,
-        now + KEY_LIFETIME,
-    )
+    first = {claim.ident: claim for claim in distinct_claims(claims)}
+    if won is not None:
+        won = set(won)
+    else:
+        won = await repository.insert_keys(
+            session,
+            [(claim.user_id, claim.key, claim.fingerprint) for claim in first.values()],
+            now,
+            now + KEY_LIFETIME,
+        )
     lost = [ident for ident in first if ident not in won]
     existing: dict[KeyIdent, IdempotencyKey] = {}
     # A key whose stored answer expired is claimed afresh (one level deep: the renewal is new).

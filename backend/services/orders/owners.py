@@ -5,45 +5,50 @@ The token check in front of the order endpoint may answer from a cache for a few
 made a viewer. On PostgreSQL the users' rows are read FOR SHARE, so an administrator's
 change of them waits for the booking to commit (and its open orders to be seen by the
 cancellation that follows the change), and a booking that starts after the change reads it.
-SQLite takes one writer at a time, which orders them the same way.
+SQLite takes one writer at a time, which orders them the same way. The same statement
+claims the Idempotency-Keys of the owners who may trade (idempotency.py answers the others):
+one round trip of the booking's, not two.
 """
 
 from __future__ import annotations
 
-from typing import Any, cast
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Integer, Table, any_, bindparam, select
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.core.database.dialect import on_postgresql
-from backend.core.database.driver import DriverStatement
 from backend.core.errors import AuthenticationError, ReadOnlyError, RedFireError
 from backend.models.enums import UserRole
-from backend.models.user import User
+from backend.services.orders import repository
+from backend.services.orders.idempotency import KEY_LIFETIME, KeyClaim
+from backend.services.orders.repository import KeyIdent
 
-USERS = cast(Table, User.__table__)
 TRADING_ROLES = frozenset({UserRole.TRADER, UserRole.ADMIN})
-_OWNERS = select(USERS.c.id, USERS.c.is_active, USERS.c.role)
-LOCK_OWNERS = DriverStatement(
-    _OWNERS.where(
-        USERS.c.id == any_(bindparam("user_ids", type_=postgresql.ARRAY(Integer())))
-    ).with_for_update(read=True)
-)
+_TRADING_ROLE_NAMES = sorted(role.value for role in TRADING_ROLES)
 
 
-async def owner_refusals(session: AsyncSession, user_ids: set[int]) -> dict[int, RedFireError]:
-    """Why each owner that may not trade is refused (401 gone or inactive, 403 viewer)."""
-    rows: list[dict[str, Any]]
-    if on_postgresql(session):
-        rows = await LOCK_OWNERS.fetch(session, {"user_ids": sorted(user_ids)})
-    else:
-        result = await session.execute(_OWNERS.where(USERS.c.id.in_(user_ids)))
-        rows = [dict(row._mapping) for row in result]
-    owners = {row["id"]: row for row in rows}
+async def confirm_owners(
+    session: AsyncSession, user_ids: set[int], claims: list[KeyClaim], now: datetime
+) -> tuple[dict[int, RedFireError], set[KeyIdent]]:
+    """Why each owner that may not trade is refused (401 gone or inactive, 403 viewer), and
+    which of `claims` (distinct, in key order) now hold their keys: those of the other owners
+    are inserted, the first writer of each winning. On PostgreSQL in one statement."""
+    owners, won = await repository.lock_owners_and_insert_keys(
+        session,
+        user_ids,
+        _TRADING_ROLE_NAMES,
+        [(claim.user_id, claim.key, claim.fingerprint) for claim in claims],
+        now,
+        now + KEY_LIFETIME,
+    )
+    return _refusals(owners, user_ids), won
+
+
+def _refusals(owners: list[dict[str, Any]], user_ids: set[int]) -> dict[int, RedFireError]:
+    by_id = {row["id"]: row for row in owners}
     refusals: dict[int, RedFireError] = {}
     for user_id in user_ids:
-        owner = owners.get(user_id)
+        owner = by_id.get(user_id)
         if owner is None or not owner["is_active"]:
             refusals[user_id] = AuthenticationError(
                 "the token is no longer valid", code="token_revoked"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from typing import cast
 
 import structlog
 from sqlalchemy import select
@@ -19,10 +18,10 @@ from backend.core.monitoring.metrics import ORDER_BATCH_SIZE, ORDER_REJECTIONS
 from backend.models.enums import OrderStatus
 from backend.models.strategy import Strategy
 from backend.services.orders import idempotency, repository, state_machine
-from backend.services.orders.idempotency import KeyClaim, StoredResponse
+from backend.services.orders.idempotency import StoredResponse
 from backend.services.orders.intake.pretrade import PreTradeRisk
 from backend.services.orders.intake.submission import OrderResult, Submission
-from backend.services.orders.owners import owner_refusals
+from backend.services.orders.owners import confirm_owners
 from backend.services.orders.repository import NewOrder
 
 logger = structlog.get_logger(__name__)
@@ -79,11 +78,10 @@ class OrderBooking:
         cached_limits = asyncio.ensure_future(self.pretrade.cached_limits())
         try:
             async with self.database.session() as session:
-                batch = await _check_owners(session, batch)
                 batch = await _check_strategies(session, batch)
                 batch = await _check_client_ids(session, batch)
                 batch = await _check_replacements(session, batch)
-                batch = await _claim_keys(session, batch)
+                batch = await _confirm_owners_and_claim_keys(session, batch)
                 if not batch:
                     return []
                 await self.pretrade.assess(session, batch, await cached_limits)
@@ -129,17 +127,6 @@ class OrderBooking:
         for submission, row in zip(batch, stored, strict=True):
             submission.order_id = row["id"]
             submission.row = row
-
-
-async def _check_owners(session: AsyncSession, batch: list[Submission]) -> list[Submission]:
-    """Only active traders' orders are booked, whatever a cached token check said."""
-    refusals = await owner_refusals(session, {s.user_id for s in batch})
-    if not refusals:
-        return batch
-    for submission in batch:
-        if (refusal := refusals.get(submission.user_id)) is not None:
-            submission.fail(refusal)
-    return [s for s in batch if s.user_id not in refusals]
 
 
 async def _check_strategies(session: AsyncSession, batch: list[Submission]) -> list[Submission]:
@@ -211,14 +198,27 @@ async def _check_replacements(session: AsyncSession, batch: list[Submission]) ->
     return kept
 
 
-async def _claim_keys(session: AsyncSession, batch: list[Submission]) -> list[Submission]:
-    """Claim the batch's Idempotency-Keys; retries are answered here and go no further."""
-    keyed = [s for s in batch if s.claim is not None]
-    if not keyed:
+async def _confirm_owners_and_claim_keys(
+    session: AsyncSession, batch: list[Submission]
+) -> list[Submission]:
+    """Only active traders' orders are booked, whatever a cached token check said; their
+    Idempotency-Keys are claimed with that check (owners.py), and retries are answered here
+    and go no further. Last of the checks: a key is claimed only for an order they passed."""
+    keyed = [s.claim for s in batch if s.claim is not None]
+    refusals, won = await confirm_owners(
+        session, {s.user_id for s in batch}, idempotency.distinct_claims(keyed), utcnow()
+    )
+    for submission in batch:
+        if (refusal := refusals.get(submission.user_id)) is not None:
+            submission.fail(refusal)
+    batch = [s for s in batch if s.user_id not in refusals]
+    keyed_batch = [s for s in batch if s.claim is not None]
+    if not keyed_batch:
         return batch
-    outcomes = await idempotency.claim_keys(session, [cast(KeyClaim, s.claim) for s in keyed])
+    claims = [s.claim for s in keyed_batch if s.claim is not None]
+    outcomes = await idempotency.claim_keys(session, claims, won)
     stopped: set[int] = set()
-    for submission, outcome in zip(keyed, outcomes, strict=True):
+    for submission, outcome in zip(keyed_batch, outcomes, strict=True):
         if outcome is None:
             continue
         stopped.add(id(submission))

@@ -3,26 +3,34 @@ core/database/arrays.py). SQLite runs the per-row statements of orders.py and ke
 
 from __future__ import annotations
 
+from typing import cast
+
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Integer,
     Numeric,
     String,
+    Table,
     any_,
     bindparam,
     insert,
     literal,
+    null,
     or_,
     select,
+    union_all,
     update,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql
 
 from backend.core.database.arrays import unnest
 from backend.core.database.driver import DriverStatement
 from backend.models.enums import OrderStatus
+from backend.models.user import User
 from backend.services.orders.repository.tables import KEYS, OPEN_ORDER_COUNTS, ORDERS
 
 NEW_ORDERS = unnest(
@@ -126,6 +134,43 @@ CLAIM_KEYS = DriverStatement(
     )
     .on_conflict_do_nothing(index_elements=["user_id", "key"])
     .returning(KEYS.c.user_id, KEYS.c.key)
+)
+
+USERS = cast(Table, User.__table__)
+_OWNERS = (
+    select(USERS.c.id, USERS.c.is_active, USERS.c.role)
+    .where(USERS.c.id == any_(bindparam("user_ids", type_=postgresql.ARRAY(Integer()))))
+    .with_for_update(read=True)
+    .cte("owners")
+)
+_MAY_TRADE = select(_OWNERS.c.id).where(
+    _OWNERS.c.is_active,
+    _OWNERS.c.role == any_(bindparam("trading_roles", type_=postgresql.ARRAY(String()))),
+)
+_CLAIMS = (
+    postgresql.insert(KEYS)
+    .from_select(
+        ["user_id", "key", "request_hash", "created_at", "expires_at"],
+        select(*CLAIMED.c, _NOW, bindparam("expires_at", type_=DateTime(timezone=True))).where(
+            CLAIMED.c.user_id.in_(_MAY_TRADE)
+        ),
+    )
+    .on_conflict_do_nothing(index_elements=["user_id", "key"])
+    .returning(KEYS.c.user_id, KEYS.c.key)
+    .cte("claims")
+)
+# The owners read FOR SHARE (in user id order), and the keys of those active in one of the
+# trading roles claimed as CLAIM_KEYS claims them: owner rows have a null `key`, a claimed
+# key has its user in `id`.
+LOCK_OWNERS_AND_CLAIM_KEYS = DriverStatement(
+    union_all(
+        select(
+            _OWNERS.c.id, _OWNERS.c.is_active, _OWNERS.c.role, sql_cast(null(), String).label("key")
+        ),
+        select(
+            _CLAIMS.c.user_id, sql_cast(null(), Boolean), sql_cast(null(), String), _CLAIMS.c.key
+        ),
+    )
 )
 
 # Bodies travel as JSON text: PostgreSQL parses them into the json column.

@@ -15,6 +15,7 @@ from backend.core.database.arrays import arrays, takes_arrays
 from backend.models.control import IdempotencyKey
 from backend.schemas.orders import OrderRead
 from backend.services.orders.repository import array_statements
+from backend.services.orders.repository.array_statements import USERS
 from backend.services.orders.repository.tables import KEYS, KeyIdent
 
 # SQLite's claim, one row per key (PostgreSQL's takes arrays: array_statements.CLAIM_KEYS).
@@ -31,6 +32,48 @@ ANSWER_ABANDONED = (
 )
 
 
+async def lock_owners_and_insert_keys(
+    session: AsyncSession,
+    user_ids: set[int],
+    trading_roles: list[str],
+    claims: list[tuple[int, str, str]],
+    now: datetime,
+    expires_at: datetime,
+) -> tuple[list[dict[str, Any]], set[KeyIdent]]:
+    """The users' rows (id, is_active, role; read FOR SHARE on PostgreSQL), and insert_keys
+    of the (user, key, fingerprint) claims of those active in one of `trading_roles` only.
+
+    On PostgreSQL one statement (array_statements.LOCK_OWNERS_AND_CLAIM_KEYS).
+    """
+    if takes_arrays(session):
+        parameters = {
+            "user_ids": sorted(user_ids),
+            "trading_roles": trading_roles,
+            **_claimed(claims),
+            "now": now,
+            "expires_at": expires_at,
+        }
+        rows = await array_statements.LOCK_OWNERS_AND_CLAIM_KEYS.fetch(session, parameters)
+        owners = [row for row in rows if row["key"] is None]
+        return owners, {(row["id"], row["key"]) for row in rows if row["key"] is not None}
+    statement = select(USERS.c.id, USERS.c.is_active, USERS.c.role).where(USERS.c.id.in_(user_ids))
+    owners = [dict(row._mapping) for row in await session.execute(statement)]
+    may_trade = {
+        row["id"] for row in owners if row["is_active"] and str(row["role"]) in trading_roles
+    }
+    kept = [claim for claim in claims if claim[0] in may_trade]
+    return owners, await insert_keys(session, kept, now, expires_at) if kept else set()
+
+
+def _claimed(claims: list[tuple[int, str, str]]) -> dict[str, list[Any]]:
+    return arrays(
+        "claimed",
+        user_id=[user_id for user_id, _, _ in claims],
+        key=[key for _, key, _ in claims],
+        request_hash=[fingerprint for _, _, fingerprint in claims],
+    )
+
+
 async def insert_keys(
     session: AsyncSession,
     claims: list[tuple[int, str, str]],
@@ -43,16 +86,7 @@ async def insert_keys(
     index; SQLite's write lock), so exactly one of them inserts it.
     """
     if takes_arrays(session):
-        parameters = {
-            **arrays(
-                "claimed",
-                user_id=[user_id for user_id, _, _ in claims],
-                key=[key for _, key, _ in claims],
-                request_hash=[fingerprint for _, _, fingerprint in claims],
-            ),
-            "now": now,
-            "expires_at": expires_at,
-        }
+        parameters = {**_claimed(claims), "now": now, "expires_at": expires_at}
         claimed = await array_statements.CLAIM_KEYS.fetch(session, parameters)
         return {(row["user_id"], row["key"]) for row in claimed}
     rows = [

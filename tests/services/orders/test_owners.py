@@ -1,0 +1,60 @@
+"""The booking's owner check, and the key claims it makes in the same statement: only owners
+who may trade are booked, and only their Idempotency-Keys are claimed."""
+
+from __future__ import annotations
+
+from backend.app.container import AppContainer
+from backend.core.database.base import utcnow
+from backend.core.errors import AuthenticationError, ReadOnlyError
+from backend.models.enums import UserRole
+from backend.models.user import User
+from backend.services.orders.idempotency import KeyClaim, distinct_claims
+from backend.services.orders.owners import confirm_owners
+from backend.services.orders.repository import stored_keys
+
+
+async def _user(container: AppContainer, name: str, role: UserRole, *, active: bool) -> int:
+    async with container.database.session() as session:
+        user = User(
+            username=name,
+            email=f"{name}@example.com",
+            hashed_password="x",
+            role=role,
+            is_active=active,
+        )
+        session.add(user)
+        await session.flush()
+        return user.id
+
+
+async def test_only_owners_who_may_trade_are_confirmed_and_have_their_keys_claimed(
+    container: AppContainer,
+) -> None:
+    trader = await _user(container, "own-trader", UserRole.TRADER, active=True)
+    gone = await _user(container, "own-gone", UserRole.TRADER, active=False)
+    viewer = await _user(container, "own-viewer", UserRole.VIEWER, active=True)
+    missing = max(trader, gone, viewer) + 1000
+    claims = [KeyClaim(user_id, "k-1", "fingerprint") for user_id in (trader, gone, viewer)]
+    owners = {trader, gone, viewer, missing}
+    async with container.database.session() as session:
+        refusals, won = await confirm_owners(session, owners, distinct_claims(claims), utcnow())
+    assert {user_id: type(error) for user_id, error in refusals.items()} == {
+        gone: AuthenticationError,
+        missing: AuthenticationError,
+        viewer: ReadOnlyError,
+    }
+    assert won == {(trader, "k-1")}
+    async with container.database.session() as session:
+        stored = await stored_keys(session, [claim.ident for claim in claims])
+    assert set(stored) == {(trader, "k-1")}  # no key left behind for a refused order
+
+
+async def test_a_key_already_claimed_is_not_won_again(container: AppContainer) -> None:
+    trader = await _user(container, "own-retry", UserRole.ADMIN, active=True)
+    claim = KeyClaim(trader, "k-retry", "fingerprint")
+    async with container.database.session() as session:
+        first = await confirm_owners(session, {trader}, [claim], utcnow())
+    async with container.database.session() as session:
+        second = await confirm_owners(session, {trader}, [claim], utcnow())
+    assert first == ({}, {(trader, "k-retry")})
+    assert second == ({}, set())
