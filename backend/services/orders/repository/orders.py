@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -130,7 +131,7 @@ async def submit_and_answer(
     """
     if database.uses_asyncpg:
         parameters = {
-            **arrays("routed", id=list(routed), vt_orderid=list(routed.values())),
+            **_submission_parameters(routed, now),
             **arrays(
                 "answers",
                 user_id=[answer[0] for answer in answers],
@@ -139,8 +140,6 @@ async def submit_and_answer(
                 body=[answer[3] for answer in answers],
                 order_id=[answer[4] for answer in answers],
             ),
-            "now": now,
-            "sources": [status.value for status in SUBMITTED_FROM],
         }
         rows = await array_statements.SUBMIT_AND_ANSWER.fetch_alone(database, parameters)
         return {row["id"] for row in rows}
@@ -165,11 +164,7 @@ async def mark_submitted(
         return set(), {}
     now = now or utcnow()
     if takes_arrays(session):
-        parameters = {
-            **arrays("routed", id=list(routed), vt_orderid=list(routed.values())),
-            "now": now,
-            "sources": [status.value for status in SUBMITTED_FROM],
-        }
+        parameters = _submission_parameters(routed, now)
         moved_rows = await array_statements.SUBMIT_ROUTED.fetch(session, parameters)
     else:
         statement = (
@@ -194,6 +189,15 @@ async def mark_submitted(
         )
         rows.update(await current_orders(session, list(overtaken)))
     return moved, rows
+
+
+def _submission_parameters(routed: dict[int, str], now: datetime) -> dict[str, Any]:
+    """SUBMIT_ROUTED's parameters (array_statements.py): the routed orders, guarded."""
+    return {
+        **arrays("routed", id=list(routed), vt_orderid=list(routed.values())),
+        "now": now,
+        "sources": [status.value for status in SUBMITTED_FROM],
+    }
 
 
 async def mark_rejected(
