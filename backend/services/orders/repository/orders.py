@@ -129,6 +129,8 @@ async def submit_and_answer(
     Returns the ids it moved; an order something else moved on meanwhile is left as it is,
     its key unanswered.
     """
+    if not routed and not answers:
+        return set()
     if database.uses_asyncpg:
         parameters = {
             **_submission_parameters(routed, now),
