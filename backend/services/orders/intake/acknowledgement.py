@@ -21,8 +21,6 @@ from backend.services.orders.repository import StoredOrder
 
 logger = structlog.get_logger(__name__)
 
-SUBMITTED = OrderStatus.SUBMITTED.value
-
 ACK_ATTEMPTS = 3
 T = TypeVar("T")
 
@@ -78,8 +76,8 @@ class OrderAcknowledgement:
         now = utcnow()
         rows = {s.order_id: _booked_row(s.row) for s in booked}
         for order_id, vt_orderid in routed.taken.items():
-            submitted = {"status": SUBMITTED, "vt_orderid": vt_orderid, "updated_at": now}
-            rows[order_id] = {**rows[order_id], **submitted}
+            change = {"status": OrderStatus.SUBMITTED, "vt_orderid": vt_orderid, "updated_at": now}
+            rows[order_id] = {**rows[order_id], **change}
         orders, bodies = _rendered(rows)
         answers = [
             (
