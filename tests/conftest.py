@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -28,11 +29,31 @@ from backend.main import create_app
 from backend.schemas.market import TickRead
 from backend.services.market.paper_feed import inject
 from backend.services.vnpy.errors import UnknownGatewayError
+from tests import exit_watchdog
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or None
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL") or None
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 RUN_ID = uuid.uuid4().hex[:10]
+
+
+# Seconds the process may take to exit once the run has ended (it takes under one).
+EXIT_GRACE_SECONDS = 60.0
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Remember the run's verdict for the exit watchdog."""
+    session.config.stash[_EXIT_STATUS] = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """From here the interpreter only has to exit: see tests/exit_watchdog.py."""
+    status = config.stash.get(_EXIT_STATUS, 1)
+    exit_watchdog.arm(status, EXIT_GRACE_SECONDS, sys.__stderr__ or sys.stderr)
+
+
+_EXIT_STATUS = pytest.StashKey[int]()
 
 
 def pytest_report_header() -> str:
