@@ -78,11 +78,7 @@ class DriverStatement:
         self, session: AsyncSession, parameters: Mapping[str, Any]
     ) -> list[dict[str, Any]]:
         """Every row the statement returns, as dicts."""
-        connection = await session.connection()
-        pooled = await connection.get_raw_connection()
-        await _begin(pooled.dbapi_connection)
-        driver = pooled.driver_connection
-        assert driver is not None  # a live connection: the session's transaction is open
+        driver = await begin_transaction(session)
         try:
             rows = await driver.fetch(self.sql, *self._values(parameters))
         except asyncpg.PostgresError as exc:
@@ -112,6 +108,16 @@ class DriverStatement:
             parameters[name] if name in parameters else self.constants[name]
             for name in self.parameters
         ]
+
+
+async def begin_transaction(session: AsyncSession) -> asyncpg.Connection:
+    """The session's asyncpg connection, its transaction begun (PostgreSQL only)."""
+    connection = await session.connection()
+    pooled = await connection.get_raw_connection()
+    await _begin(pooled.dbapi_connection)
+    driver: asyncpg.Connection | None = pooled.driver_connection
+    assert driver is not None  # a live connection: the session's transaction is open
+    return driver
 
 
 async def _begin(adapted: Any) -> None:

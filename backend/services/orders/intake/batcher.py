@@ -57,7 +57,11 @@ class OrderIntake:
             market=market, risk=risk, rate_limiter=rate_limiter, buying_power=buying_power
         )
         self._booking = OrderBooking(
-            database=database, pretrade=pretrade, replica=replica, default_gateway=default_gateway
+            database=database,
+            pretrade=pretrade,
+            replica=replica,
+            default_gateway=default_gateway,
+            waiting=lambda: not self._queue.empty(),
         )
         self._router = GatewayRouter(market=market, events=events, default_gateway=default_gateway)
         self._acknowledgement = OrderAcknowledgement(database)
@@ -111,6 +115,7 @@ class OrderIntake:
             logger.error("order_intake_not_drained", queued=self._queue.qsize())
         self._worker.cancel()
         await asyncio.gather(self._worker, *self._in_flight, return_exceptions=True)
+        await self._booking.transactions.close()
         self._worker = None
         while not self._queue.empty():
             self._queue.get_nowait().fail(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Callable
 
 import structlog
 from sqlalchemy import select
@@ -21,6 +22,7 @@ from backend.services.orders import idempotency, repository, state_machine
 from backend.services.orders.idempotency import StoredResponse
 from backend.services.orders.intake.pretrade import PreTradeRisk
 from backend.services.orders.intake.submission import OrderResult, Submission
+from backend.services.orders.intake.transactions import BookingTransactions
 from backend.services.orders.owners import confirm_owners
 from backend.services.orders.repository import NewOrder
 
@@ -39,11 +41,13 @@ class OrderBooking:
         pretrade: PreTradeRisk,
         replica: str,
         default_gateway: str,
+        waiting: Callable[[], bool],
     ) -> None:
         self.database = database
         self.pretrade = pretrade
         self.replica = replica
         self.default_gateway = default_gateway
+        self.transactions = BookingTransactions(database, waiting)
 
     async def book(self, batch: list[Submission]) -> list[Submission]:
         """Book; again when PostgreSQL aborted the transaction to break a lock cycle, or
@@ -77,7 +81,7 @@ class OrderBooking:
         # the committed ones, which the booking reads with its books (repository/books.py).
         cached_limits = asyncio.ensure_future(self.pretrade.cached_limits())
         try:
-            async with self.database.session() as session:
+            async with self.transactions.transaction() as session:
                 batch = await _check_strategies(session, batch)
                 batch = await _check_client_ids(session, batch)
                 batch = await _check_replacements(session, batch)
