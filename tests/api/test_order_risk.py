@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +12,7 @@ from prometheus_client import REGISTRY
 
 from backend.app.container import AppContainer
 from backend.models.enums import UserRole
+from backend.services.orders.risk import OrderRateLimiter
 from tests.api.conftest import Account, MakeAccount
 from tests.api.trading import quote, settle
 
@@ -256,3 +258,26 @@ async def test_the_answer_to_a_limit_change_is_the_limits_as_stored(
     assert response.json()["price_band_pct"] == "2.50000000"
     assert response.json()["max_order_quantity"] == "7.00000000"
     assert (await client.get("/api/v1/admin/risk", headers=admin.headers)).json() == response.json()
+
+
+async def test_a_retried_key_is_not_counted_towards_the_order_rate(
+    client: httpx.AsyncClient, container: AppContainer, make_account: MakeAccount
+) -> None:
+    """Orders are counted while the booking reads the books, before it knows which keys are
+    retries; an answered retry's count is taken back: the second's count is of new orders."""
+    trader = await make_account()
+    await quote(container, IF, last="3500.0", bid="3500.0", ask="3500.2")
+    body = {"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "3400"}
+    rates = OrderRateLimiter(container.cache)
+    for attempt in range(10):  # the count is per second: the whole exchange within one
+        second = int(time.time())
+        headers = {**trader.headers, "Idempotency-Key": f"rate-retry-{attempt}"}
+        first = await client.post("/api/v1/orders", json=body, headers=headers)
+        retries = [await client.post("/api/v1/orders", json=body, headers=headers) for _ in "ab"]
+        counted = await rates.hit(trader.id, 0)
+        if int(time.time()) == second:
+            break
+    else:
+        pytest.fail("no attempt fitted in one second")
+    assert [r.json()["id"] for r in retries] == [first.json()["id"]] * 2  # answered: replays
+    assert counted == 1

@@ -3,6 +3,8 @@ who may trade are booked, and only their Idempotency-Keys are claimed."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from backend.app.container import AppContainer
 from backend.core.database.base import utcnow
 from backend.core.errors import AuthenticationError, ReadOnlyError
@@ -11,6 +13,8 @@ from backend.models.user import User
 from backend.services.orders.idempotency import KeyClaim, distinct_claims
 from backend.services.orders.owners import confirm_owners
 from backend.services.orders.repository import stored_keys
+
+BALANCE = Decimal(1_000_000)
 
 
 async def _user(container: AppContainer, name: str, role: UserRole, *, active: bool) -> int:
@@ -37,7 +41,9 @@ async def test_only_owners_who_may_trade_are_confirmed_and_have_their_keys_claim
     claims = [KeyClaim(user_id, "k-1", "fingerprint") for user_id in (trader, gone, viewer)]
     owners = {trader, gone, viewer, missing}
     async with container.database.session() as session:
-        refusals, won = await confirm_owners(session, owners, distinct_claims(claims), utcnow())
+        refusals, won, reads = await confirm_owners(
+            session, owners, distinct_claims(claims), utcnow(), BALANCE
+        )
     assert {user_id: type(error) for user_id, error in refusals.items()} == {
         gone: AuthenticationError,
         missing: AuthenticationError,
@@ -47,14 +53,17 @@ async def test_only_owners_who_may_trade_are_confirmed_and_have_their_keys_claim
     async with container.database.session() as session:
         stored = await stored_keys(session, [claim.ident for claim in claims])
     assert set(stored) == {(trader, "k-1")}  # no key left behind for a refused order
+    # The books are read with them: the trader's, as the booking's risk checks need them.
+    assert reads.open_orders[trader] == 0
+    assert reads.holdings[trader].balance == BALANCE
 
 
 async def test_a_key_already_claimed_is_not_won_again(container: AppContainer) -> None:
     trader = await _user(container, "own-retry", UserRole.ADMIN, active=True)
     claim = KeyClaim(trader, "k-retry", "fingerprint")
     async with container.database.session() as session:
-        first = await confirm_owners(session, {trader}, [claim], utcnow())
+        first = await confirm_owners(session, {trader}, [claim], utcnow(), BALANCE)
     async with container.database.session() as session:
-        second = await confirm_owners(session, {trader}, [claim], utcnow())
-    assert first == ({}, {(trader, "k-retry")})
-    assert second == ({}, set())
+        second = await confirm_owners(session, {trader}, [claim], utcnow(), BALANCE)
+    assert first[:2] == ({}, {(trader, "k-retry")})
+    assert second[:2] == ({}, set())

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.core.database.base import utcnow
 from backend.core.database.conflicts import aborted_by_conflict, lost_unique_race
 from backend.core.database.manager import AsyncDatabaseManager
-from backend.core.errors import ConflictError, DomainValidationError
+from backend.core.errors import ConflictError, DomainValidationError, RedFireError
 from backend.core.monitoring.metrics import ORDER_BATCH_SIZE, ORDER_REJECTIONS
 from backend.models.enums import OrderStatus
 from backend.models.strategy import Strategy
@@ -24,7 +24,8 @@ from backend.services.orders.intake.pretrade import PreTradeRisk
 from backend.services.orders.intake.submission import OrderResult, Submission
 from backend.services.orders.intake.transactions import BookingTransactions
 from backend.services.orders.owners import confirm_owners
-from backend.services.orders.repository import NewOrder
+from backend.services.orders.repository import KeyIdent, NewOrder
+from backend.services.orders.repository.books import BookingReads
 
 logger = structlog.get_logger(__name__)
 
@@ -77,18 +78,29 @@ class OrderBooking:
         if not batch:
             return []
         ORDER_BATCH_SIZE.observe(len(batch))
-        # The limits the shared cache holds are read while the keys are claimed: a guess of
-        # the committed ones, which the booking reads with its books (repository/books.py).
+        # The limits the shared cache holds are read meanwhile: a guess of the committed
+        # ones, which the booking reads with its books (repository/books.py).
         cached_limits = asyncio.ensure_future(self.pretrade.cached_limits())
         try:
             async with self.transactions.transaction() as session:
                 batch = await _check_strategies(session, batch)
                 batch = await _check_client_ids(session, batch)
                 batch = await _check_replacements(session, batch)
-                batch = await _confirm_owners_and_claim_keys(session, batch)
-                if not batch:
+                cached = await cached_limits
+                counted = self.pretrade.counted(batch, cached)
+                (refusals, won, reads), rates = await asyncio.gather(
+                    self._confirm_and_read(session, batch),
+                    self.pretrade.count_rates(counted),
+                )
+                kept = await _answer_owners_and_claims(session, batch, refusals, won)
+                if len(kept) < len(batch):
+                    kept_ids = {id(s) for s in kept}
+                    await self.pretrade.uncount([s for s in counted if id(s) not in kept_ids])
+                    counted = [s for s in counted if id(s) in kept_ids]
+                if not kept:
                     return []
-                await self.pretrade.assess(session, batch, await cached_limits)
+                batch = kept
+                await self.pretrade.assess(session, batch, cached, reads, counted, rates)
                 await self._insert(session, batch)
         finally:
             cached_limits.cancel()
@@ -98,6 +110,19 @@ class OrderBooking:
                 state_machine.record(OrderStatus.REJECTED, submission.request.side)
                 ORDER_REJECTIONS.labels(reason=submission.rejection).inc()
         return batch
+
+    async def _confirm_and_read(
+        self, session: AsyncSession, batch: list[Submission]
+    ) -> tuple[dict[int, RedFireError], set[KeyIdent], BookingReads]:
+        """owners.confirm_owners: the owners' check, their keys claimed, their books read."""
+        keyed = [s.claim for s in batch if s.claim is not None]
+        return await confirm_owners(
+            session,
+            {s.user_id for s in batch},
+            idempotency.distinct_claims(keyed),
+            utcnow(),
+            self.pretrade.buying_power.initial_balance,
+        )
 
     async def _insert(self, session: AsyncSession, batch: list[Submission]) -> None:
         """Store the batch's orders and point their Idempotency-Keys at them."""
@@ -202,16 +227,16 @@ async def _check_replacements(session: AsyncSession, batch: list[Submission]) ->
     return kept
 
 
-async def _confirm_owners_and_claim_keys(
-    session: AsyncSession, batch: list[Submission]
+async def _answer_owners_and_claims(
+    session: AsyncSession,
+    batch: list[Submission],
+    refusals: dict[int, RedFireError],
+    won: set[KeyIdent],
 ) -> list[Submission]:
-    """Only active traders' orders are booked, whatever a cached token check said; their
-    Idempotency-Keys are claimed with that check (owners.py), and retries are answered here
-    and go no further. Last of the checks: a key is claimed only for an order they passed."""
-    keyed = [s.claim for s in batch if s.claim is not None]
-    refusals, won = await confirm_owners(
-        session, {s.user_id for s in batch}, idempotency.distinct_claims(keyed), utcnow()
-    )
+    """Only active traders' orders are booked, whatever a cached token check said (owners.py);
+    a retried Idempotency-Key is answered here (idempotency.py), and goes no further. The
+    keys were claimed with the owner check, the last of the checks: only for orders that
+    passed the others. Returns the orders that go on to risk."""
     for submission in batch:
         if (refusal := refusals.get(submission.user_id)) is not None:
             submission.fail(refusal)

@@ -11,7 +11,7 @@ from backend.core.monitoring.metrics import TRADING_HALTED
 from backend.services.orders.buying_power import BuyingPower
 from backend.services.orders.intake.submission import Submission
 from backend.services.orders.ports import MarketAccess
-from backend.services.orders.repository.books import read_for_booking
+from backend.services.orders.repository.books import BookingReads
 from backend.services.orders.risk import (
     OrderRateLimiter,
     RiskBreach,
@@ -42,22 +42,37 @@ class PreTradeRisk:
         """The limits the shared cache holds: a guess of the committed ones (see assess)."""
         return await self.risk.cached()
 
+    def counted(self, batch: list[Submission], cached: RiskLimits | None) -> list[Submission]:
+        """The orders whose rate is counted while the books are read: those the cached
+        limits pass (each order's hold price is noted on the way)."""
+        return [s for s in batch if cached is None or self._static(cached, s) is None]
+
+    async def count_rates(self, orders: list[Submission]) -> dict[int, int]:
+        """Count these orders for this second; how many each user had this second before."""
+        return await self._rates_before(Counter(s.user_id for s in orders))
+
+    async def uncount(self, orders: list[Submission]) -> None:
+        """Take back the count of orders that went no further (a retry answered, an owner
+        refused): the second's count is of orders risk sees."""
+        per_user = Counter(s.user_id for s in orders)
+        await asyncio.gather(*(self.rate_limiter.hit(u, -n) for u, n in per_user.items()))
+
     async def assess(
-        self, session: AsyncSession, batch: list[Submission], cached: RiskLimits | None
+        self,
+        session: AsyncSession,
+        batch: list[Submission],
+        cached: RiskLimits | None,
+        reads: BookingReads,
+        counted: list[Submission],
+        rates: dict[int, int],
     ) -> None:
         """Pre-trade checks, in arrival order; a breach is stored as a rejected order.
 
         Checked against the limits, kill switch and books as committed, read (on PostgreSQL
-        in one statement, under each user's lock) with the open-order counts. The per-second
-        rates are counted in the cache meanwhile, for the orders the cached limits pass.
+        in one statement, under each user's lock: repository/books.py) with the open-order
+        counts, while the per-second rates of `counted` orders (those the cached limits
+        pass: `counted()`, `count_rates()`) were counted in the cache.
         """
-        counted = [s for s in batch if cached is None or self._static(cached, s) is None]
-        reads, rates = await asyncio.gather(
-            read_for_booking(
-                session, {s.user_id for s in batch}, self.buying_power.initial_balance
-            ),
-            self._rates_before(Counter(s.user_id for s in counted)),
-        )
         limits = reads.limits
         if limits is None:  # the first order ever: the row is created (and cached)
             limits = await self.risk.load(session)

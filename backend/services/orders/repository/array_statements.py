@@ -8,7 +8,6 @@ from typing import cast
 from sqlalchemy import (
     JSON,
     BigInteger,
-    Boolean,
     DateTime,
     Integer,
     Numeric,
@@ -18,13 +17,10 @@ from sqlalchemy import (
     bindparam,
     insert,
     literal,
-    null,
     or_,
     select,
-    union_all,
     update,
 )
-from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql
 
 from backend.core.database.arrays import unnest
@@ -137,17 +133,19 @@ CLAIM_KEYS = DriverStatement(
 )
 
 USERS = cast(Table, User.__table__)
-_OWNERS = (
+# A batch's owners read FOR SHARE (in user id order), and the keys of those active in one of
+# the trading roles claimed as CLAIM_KEYS claims them: books.CLAIM_AND_BOOK_OWNERS's start.
+OWNERS_FOR_SHARE = (
     select(USERS.c.id, USERS.c.is_active, USERS.c.role)
     .where(USERS.c.id == any_(bindparam("user_ids", type_=postgresql.ARRAY(Integer()))))
     .with_for_update(read=True)
     .cte("owners")
 )
-_MAY_TRADE = select(_OWNERS.c.id).where(
-    _OWNERS.c.is_active,
-    _OWNERS.c.role == any_(bindparam("trading_roles", type_=postgresql.ARRAY(String()))),
+_MAY_TRADE = select(OWNERS_FOR_SHARE.c.id).where(
+    OWNERS_FOR_SHARE.c.is_active,
+    OWNERS_FOR_SHARE.c.role == any_(bindparam("trading_roles", type_=postgresql.ARRAY(String()))),
 )
-_CLAIMS = (
+OWNERS_CLAIMS = (
     postgresql.insert(KEYS)
     .from_select(
         ["user_id", "key", "request_hash", "created_at", "expires_at"],
@@ -159,20 +157,6 @@ _CLAIMS = (
     .returning(KEYS.c.user_id, KEYS.c.key)
     .cte("claims")
 )
-# The owners read FOR SHARE (in user id order), and the keys of those active in one of the
-# trading roles claimed as CLAIM_KEYS claims them: owner rows have a null `key`, a claimed
-# key has its user in `id`.
-LOCK_OWNERS_AND_CLAIM_KEYS = DriverStatement(
-    union_all(
-        select(
-            _OWNERS.c.id, _OWNERS.c.is_active, _OWNERS.c.role, sql_cast(null(), String).label("key")
-        ),
-        select(
-            _CLAIMS.c.user_id, sql_cast(null(), Boolean), sql_cast(null(), String), _CLAIMS.c.key
-        ),
-    )
-)
-
 # Bodies travel as JSON text: PostgreSQL parses them into the json column.
 ANSWERED = unnest("answered", user_id=Integer(), key=String(), status=Integer(), body=String())
 STORE_RESPONSES = DriverStatement(

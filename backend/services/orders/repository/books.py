@@ -5,8 +5,9 @@ positions and open-order exposure the books are made of), for both databases.
 
 On PostgreSQL one statement locks the users' count rows (the per-user lock of
 counts.open_order_counts) and reads, with them, each user's account, positions and
-open-order exposure, and the limits and kill switch as committed: the booking's only read. A
-committed halt is therefore seen by the next booking on every replica, whatever the cache holds.
+open-order exposure, and the limits and kill switch as committed: the booking's only read
+(CLAIM_AND_BOOK_OWNERS: with the owner check and the key claims). A committed halt is
+therefore seen by the next booking on every replica, whatever the cache holds.
 
 Everything but the locked row is read at the statement's snapshot, taken before the lock
 was granted. Each booking raises its row's `bookings`; when the value the lock returns is not
@@ -21,10 +22,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Integer, Table, Text, func, literal, literal_column, select
+from sqlalchemy import CTE, Integer, Select, Table, Text, func, literal, literal_column, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import ColumnClause
@@ -38,9 +40,11 @@ from backend.models.enums import OrderSide
 from backend.models.order import OpenOrderExposure
 from backend.services.orders.buying_power import Exposure, Holdings
 from backend.services.orders.positions import ZERO, PositionState
+from backend.services.orders.repository.array_statements import OWNERS_CLAIMS, OWNERS_FOR_SHARE
 from backend.services.orders.repository.counts import open_order_counts
+from backend.services.orders.repository.keys import claimed_arrays, lock_owners_and_insert_keys
 from backend.services.orders.repository.order_reads import open_order_holds
-from backend.services.orders.repository.tables import OPEN_ORDER_COUNTS
+from backend.services.orders.repository.tables import OPEN_ORDER_COUNTS, KeyIdent
 from backend.services.orders.risk import (
     LIMIT_FIELDS,
     SETTINGS_ID,
@@ -55,60 +59,99 @@ RISK_COLUMNS = (*LIMIT_FIELDS, "trading_halted", "halted_reason")
 _ZERO: ColumnClause[Any] = literal_column("0")
 _ONE: ColumnClause[Any] = literal_column("1")
 
-_BOOKED = unnest("booked", user_id=Integer())
-_LOCKED = (
-    postgresql.insert(OPEN_ORDER_COUNTS)
-    .from_select(
-        ["user_id", "open_orders", "bookings"],
-        select(_BOOKED.c.user_id, literal(0), literal(1)).order_by(_BOOKED.c.user_id),
-    )
-    .on_conflict_do_update(
-        index_elements=["user_id"], set_={"bookings": OPEN_ORDER_COUNTS.c.bookings + _ONE}
-    )
-    .returning(
-        OPEN_ORDER_COUNTS.c.user_id, OPEN_ORDER_COUNTS.c.open_orders, OPEN_ORDER_COUNTS.c.bookings
-    )
-    .cte("locked")
-)
 _SEEN = OPEN_ORDER_COUNTS.alias("seen")
-_POSITIONS = (
-    select(
-        func.json_agg(
-            func.json_build_array(POSITIONS.c.symbol, POSITIONS.c.quantity, POSITIONS.c.cost)
-        ).cast(Text)
+
+
+def _book_reads(locked: CTE, *columns: Any) -> Select[Any]:
+    """Each user `locked` locked: open orders, whether its `bookings` is the snapshot's plus
+    one (`current`), account, positions and open-order exposure, and the limits."""
+    positions = (
+        select(
+            func.json_agg(
+                func.json_build_array(POSITIONS.c.symbol, POSITIONS.c.quantity, POSITIONS.c.cost)
+            ).cast(Text)
+        )
+        .where(POSITIONS.c.user_id == locked.c.user_id, POSITIONS.c.quantity != _ZERO)
+        .scalar_subquery()
     )
-    .where(POSITIONS.c.user_id == _LOCKED.c.user_id, POSITIONS.c.quantity != _ZERO)
-    .scalar_subquery()
-)
-_EXPOSURE = (
-    select(
-        func.json_agg(
-            func.json_build_array(
-                EXPOSURE.c.symbol, EXPOSURE.c.side, EXPOSURE.c.quantity, EXPOSURE.c.notional
-            )
-        ).cast(Text)
+    exposure = (
+        select(
+            func.json_agg(
+                func.json_build_array(
+                    EXPOSURE.c.symbol, EXPOSURE.c.side, EXPOSURE.c.quantity, EXPOSURE.c.notional
+                )
+            ).cast(Text)
+        )
+        .where(EXPOSURE.c.user_id == locked.c.user_id, EXPOSURE.c.quantity != _ZERO)
+        .scalar_subquery()
     )
-    .where(EXPOSURE.c.user_id == _LOCKED.c.user_id, EXPOSURE.c.quantity != _ZERO)
-    .scalar_subquery()
-)
-# Locks the users' count rows (created at 0) in user id order and reads their books and the
-# limits in one round trip; `current` is false where another booking committed meanwhile.
-BOOK_USERS = DriverStatement(
-    select(
-        _LOCKED.c.user_id,
-        _LOCKED.c.open_orders,
-        (_LOCKED.c.bookings == func.coalesce(_SEEN.c.bookings, _ZERO) + _ONE).label("current"),
+    return select(
+        locked.c.user_id,
+        locked.c.open_orders,
+        (locked.c.bookings == func.coalesce(_SEEN.c.bookings, _ZERO) + _ONE).label("current"),
         ACCOUNTS.c.initial_balance,
         ACCOUNTS.c.realized_pnl,
         ACCOUNTS.c.commission,
-        _POSITIONS.label("positions"),
-        _EXPOSURE.label("exposure"),
+        positions.label("positions"),
+        exposure.label("exposure"),
         *(RISK_SETTINGS.c[name].label(f"risk_{name}") for name in RISK_COLUMNS),
+        *columns,
     ).select_from(
-        _LOCKED.outerjoin(_SEEN, _SEEN.c.user_id == _LOCKED.c.user_id)
-        .outerjoin(ACCOUNTS, ACCOUNTS.c.user_id == _LOCKED.c.user_id)
+        locked.outerjoin(_SEEN, _SEEN.c.user_id == locked.c.user_id)
+        .outerjoin(ACCOUNTS, ACCOUNTS.c.user_id == locked.c.user_id)
         .outerjoin(RISK_SETTINGS, RISK_SETTINGS.c.id == literal_column(str(SETTINGS_ID)))
     )
+
+
+def _locking(source: Select[Any], name: str) -> CTE:
+    """Each user id of `source` gets its count row (created at 0), locked, `bookings` raised."""
+    return (
+        postgresql.insert(OPEN_ORDER_COUNTS)
+        .from_select(["user_id", "open_orders", "bookings"], source)
+        .on_conflict_do_update(
+            index_elements=["user_id"], set_={"bookings": OPEN_ORDER_COUNTS.c.bookings + _ONE}
+        )
+        .returning(
+            OPEN_ORDER_COUNTS.c.user_id,
+            OPEN_ORDER_COUNTS.c.open_orders,
+            OPEN_ORDER_COUNTS.c.bookings,
+        )
+        .cte(name)
+    )
+
+
+_BOOKED = unnest("booked", user_id=Integer())
+_LOCKED = _locking(
+    select(_BOOKED.c.user_id, literal(0), literal(1)).order_by(_BOOKED.c.user_id), "locked"
+)
+# Locks the users' count rows (created at 0) in user id order and reads their books and the
+# limits in one round trip; `current` is false where another booking committed meanwhile.
+BOOK_USERS = DriverStatement(_book_reads(_LOCKED))
+
+# The owners read FOR SHARE (owners.py) and the keys of those who may trade claimed
+# (array_statements.OWNERS_CLAIMS), then (the claims counted first, so a claim waiting on
+# another booking's uncommitted key holds no count row yet) each owner's count row locked
+# and books read as BOOK_USERS reads them: the booking's checks and reads in one round trip.
+# A user with no row is missing from the result; `won` lists the keys of the user claimed.
+_CLAIMS_DONE = select(func.count()).select_from(OWNERS_CLAIMS).scalar_subquery()
+_OWNERS_LOCKED = _locking(
+    select(OWNERS_FOR_SHARE.c.id, literal(0), literal(1))
+    .where(_CLAIMS_DONE >= 0)
+    .order_by(OWNERS_FOR_SHARE.c.id),
+    "locked",
+)
+_WON = (
+    select(func.array_agg(OWNERS_CLAIMS.c.key))
+    .where(OWNERS_CLAIMS.c.user_id == _OWNERS_LOCKED.c.user_id)
+    .scalar_subquery()
+)
+CLAIM_AND_BOOK_OWNERS = DriverStatement(
+    _book_reads(
+        _OWNERS_LOCKED,
+        OWNERS_FOR_SHARE.c.is_active,
+        OWNERS_FOR_SHARE.c.role,
+        _WON.label("won"),
+    ).join(OWNERS_FOR_SHARE, OWNERS_FOR_SHARE.c.id == _OWNERS_LOCKED.c.user_id)
 )
 BOOK_ATTEMPTS = 2  # the second runs under the locks the first took: nothing commits between
 
@@ -122,6 +165,38 @@ class BookingReads:
     limits: RiskLimits | None  # None until the limits row is first created
 
 
+async def claim_and_read_for_booking(
+    session: AsyncSession,
+    user_ids: set[int],
+    trading_roles: list[str],
+    claims: list[tuple[int, str, str]],
+    now: datetime,
+    expires_at: datetime,
+    initial_balance: Decimal,
+) -> tuple[list[dict[str, Any]], set[KeyIdent], BookingReads]:
+    """The owners' rows (id, is_active, role; read FOR SHARE on PostgreSQL), the keys of
+    `claims` (distinct, in key order) inserted for those active in one of `trading_roles`,
+    and read_for_booking of the owners: on PostgreSQL in one statement."""
+    if not takes_arrays(session):
+        owners, won = await lock_owners_and_insert_keys(
+            session, user_ids, trading_roles, claims, now, expires_at
+        )
+        return owners, won, await _read_for_booking_sqlite(session, user_ids, initial_balance)
+    parameters = {
+        "user_ids": sorted(user_ids),
+        "trading_roles": trading_roles,
+        **claimed_arrays(claims),
+        "now": now,
+        "expires_at": expires_at,
+    }
+    rows = await CLAIM_AND_BOOK_OWNERS.fetch(session, parameters)
+    owners = [{"id": r["user_id"], "is_active": r["is_active"], "role": r["role"]} for r in rows]
+    won = {(row["user_id"], key) for row in rows for key in row["won"] or ()}
+    if not all(row["current"] for row in rows):  # again, under the locks it took
+        rows = await BOOK_USERS.fetch(session, arrays("booked", user_id=[o["id"] for o in owners]))
+    return owners, won, _reads_of_rows(rows, initial_balance)
+
+
 async def read_for_booking(
     session: AsyncSession, user_ids: set[int], initial_balance: Decimal
 ) -> BookingReads:
@@ -133,6 +208,10 @@ async def read_for_booking(
         rows = await BOOK_USERS.fetch(session, parameters)
         if all(row["current"] for row in rows):
             break
+    return _reads_of_rows(rows, initial_balance)
+
+
+def _reads_of_rows(rows: list[dict[str, Any]], initial_balance: Decimal) -> BookingReads:
     holdings = {row["user_id"]: _holdings_of_row(row, initial_balance) for row in rows}
     open_orders = {row["user_id"]: int(row["open_orders"]) for row in rows}
     limits = None

@@ -40,22 +40,9 @@ async def lock_owners_and_insert_keys(
     now: datetime,
     expires_at: datetime,
 ) -> tuple[list[dict[str, Any]], set[KeyIdent]]:
-    """The users' rows (id, is_active, role; read FOR SHARE on PostgreSQL), and insert_keys
-    of the (user, key, fingerprint) claims of those active in one of `trading_roles` only.
-
-    On PostgreSQL one statement (array_statements.LOCK_OWNERS_AND_CLAIM_KEYS).
-    """
-    if takes_arrays(session):
-        parameters = {
-            "user_ids": sorted(user_ids),
-            "trading_roles": trading_roles,
-            **_claimed(claims),
-            "now": now,
-            "expires_at": expires_at,
-        }
-        rows = await array_statements.LOCK_OWNERS_AND_CLAIM_KEYS.fetch(session, parameters)
-        owners = [row for row in rows if row["key"] is None]
-        return owners, {(row["id"], row["key"]) for row in rows if row["key"] is not None}
+    """SQLite: the users' rows (id, is_active, role), and insert_keys of the (user, key,
+    fingerprint) claims of those active in one of `trading_roles` only. PostgreSQL does this
+    in the booking's one statement (books.CLAIM_AND_BOOK_OWNERS)."""
     statement = select(USERS.c.id, USERS.c.is_active, USERS.c.role).where(USERS.c.id.in_(user_ids))
     owners = [dict(row._mapping) for row in await session.execute(statement)]
     may_trade = {
@@ -65,7 +52,8 @@ async def lock_owners_and_insert_keys(
     return owners, await insert_keys(session, kept, now, expires_at) if kept else set()
 
 
-def _claimed(claims: list[tuple[int, str, str]]) -> dict[str, list[Any]]:
+def claimed_arrays(claims: list[tuple[int, str, str]]) -> dict[str, list[Any]]:
+    """The parameters of array_statements.CLAIMED: (user, key, fingerprint) claims."""
     return arrays(
         "claimed",
         user_id=[user_id for user_id, _, _ in claims],
@@ -86,7 +74,7 @@ async def insert_keys(
     index; SQLite's write lock), so exactly one of them inserts it.
     """
     if takes_arrays(session):
-        parameters = {**_claimed(claims), "now": now, "expires_at": expires_at}
+        parameters = {**claimed_arrays(claims), "now": now, "expires_at": expires_at}
         claimed = await array_statements.CLAIM_KEYS.fetch(session, parameters)
         return {(row["user_id"], row["key"]) for row in claimed}
     rows = [
