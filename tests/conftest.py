@@ -128,7 +128,9 @@ def make_config(database_url: str, redis_prefix: str) -> Callable[..., AppConfig
         values: dict[str, Any] = {
             "environment": "test",
             "log_json": False,
-            "database": {"url": database_url},
+            # The app's own analyze (autovacuum is off on the test server) would race the
+            # tests that analyze: tests/core/test_planner_statistics.py runs it by hand.
+            "database": {"url": database_url, "analyze_interval": 0},
             "redis": {"url": TEST_REDIS_URL, "key_prefix": redis_prefix},
             "security": {
                 "secret_key": TEST_SECRET,

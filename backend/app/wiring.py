@@ -13,6 +13,7 @@ from backend.app.stream import build_stream, register_stream
 from backend.app.trading import build_trading, register_trading
 from backend.core.config.settings import AppConfig
 from backend.core.database.manager import AsyncDatabaseManager
+from backend.core.database.statistics import PlannerStatistics
 from backend.core.lifecycle.manager import ApplicationLifecycleManager
 from backend.core.messaging.factory import create_messaging
 from backend.core.security import build_security
@@ -87,6 +88,8 @@ def build_container(config: AppConfig) -> AppContainer:
     container.health.register("redis", check_cache, timeout=config.redis.health_timeout)
 
     lifecycle.register("database", start=database.ping, stop=database.dispose)
+    statistics = PlannerStatistics(database, interval=config.database.analyze_interval)
+    lifecycle.register("planner_statistics", start=statistics.start, stop=statistics.stop)
     lifecycle.register("cache", stop=messaging.close)
     invalidations = security.invalidations
     lifecycle.register("invalidations", start=invalidations.start, stop=invalidations.stop)

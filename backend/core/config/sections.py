@@ -32,6 +32,9 @@ class DatabaseConfig(BaseModel):
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
     echo: bool = False
     health_timeout: float = Field(default=1.0, gt=0)
+    # Seconds between RedFire's analyze of its changed tables, only while the PostgreSQL
+    # server's autovacuum is off (core/database/statistics.py); 0: never.
+    analyze_interval: float = Field(default=10.0, ge=0)
 
     @field_validator("url")
     @classmethod
