@@ -13,6 +13,7 @@ from backend.app.container import AppContainer
 from backend.core.database.base import utcnow
 from backend.models.enums import OrderSide, OrderStatus
 from backend.services.orders.buying_power import Exposure
+from backend.services.orders.owners import confirm_owners
 from backend.services.orders.repository import ORDERS
 from backend.services.orders.repository.books import load_holdings, read_for_booking
 from tests.services.orders.rows import user_with_orders
@@ -124,6 +125,32 @@ async def test_a_booking_that_waited_reads_what_the_other_committed(
         async def second_booking() -> tuple[int, dict[tuple[str, OrderSide], Exposure]]:
             async with container.database.session() as second:
                 reads = await read_for_booking(second, {user_id}, BALANCE)
+            return reads.open_orders[user_id], reads.holdings[user_id].exposure
+
+        second = asyncio.create_task(second_booking())
+        await _waiting_for_a_lock(container)
+        await first.commit()
+    open_orders, exposure = await second
+    assert open_orders == 1
+    assert exposure == {(IF, OrderSide.BUY): Exposure(Decimal(4), 4 * Decimal("3400.2"))}
+
+
+async def test_a_booking_whose_owner_check_waited_reads_what_the_other_committed(
+    container: AppContainer,
+) -> None:
+    """The same through the booking's one statement (owner check, key claims, books): it
+    reads the books again under the lock it waited for."""
+    if not container.database.uses_asyncpg:
+        pytest.skip("row locks are PostgreSQL's (SQLite has one writer): needs TEST_DATABASE_URL")
+    user_id, _ = await user_with_orders(container, "contended-owner")
+    async with container.database.session() as first:
+        await read_for_booking(first, {user_id}, BALANCE)
+        await first.execute(insert(ORDERS), [_order(user_id, "contended-owner-1")])
+
+        async def second_booking() -> tuple[int, dict[tuple[str, OrderSide], Exposure]]:
+            async with container.database.session() as second:
+                refusals, _, reads = await confirm_owners(second, {user_id}, [], utcnow(), BALANCE)
+            assert refusals == {}
             return reads.open_orders[user_id], reads.holdings[user_id].exposure
 
         second = asyncio.create_task(second_booking())

@@ -181,7 +181,7 @@ async def claim_and_read_for_booking(
         owners, won = await lock_owners_and_insert_keys(
             session, user_ids, trading_roles, claims, now, expires_at
         )
-        return owners, won, await _read_for_booking_sqlite(session, user_ids, initial_balance)
+        return owners, won, await read_for_booking(session, user_ids, initial_balance)
     parameters = {
         "user_ids": sorted(user_ids),
         "trading_roles": trading_roles,
@@ -192,9 +192,11 @@ async def claim_and_read_for_booking(
     rows = await CLAIM_AND_BOOK_OWNERS.fetch(session, parameters)
     owners = [{"id": r["user_id"], "is_active": r["is_active"], "role": r["role"]} for r in rows]
     won = {(row["user_id"], key) for row in rows for key in row["won"] or ()}
-    if not all(row["current"] for row in rows):  # again, under the locks it took
-        rows = await BOOK_USERS.fetch(session, arrays("booked", user_id=[o["id"] for o in owners]))
-    return owners, won, _reads_of_rows(rows, initial_balance)
+    if all(row["current"] for row in rows):
+        reads = _reads_of_rows(rows, initial_balance)
+    else:  # another booking committed meanwhile: again, under the locks this one took
+        reads = await read_for_booking(session, {o["id"] for o in owners}, initial_balance)
+    return owners, won, reads
 
 
 async def read_for_booking(
