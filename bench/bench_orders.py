@@ -8,10 +8,12 @@ and the admin raises the per-user risk limits through the API, as an operator wo
 busy desk. Before anything is measured BENCH_RESTING_ORDERS (default 20,000) limit orders rest
 in the book, spread over every contract and both sides. wrk then drives 64 connections for
 BENCH_SECONDS (default 10) per scenario. The tutorial FastAPI + SQLAlchemy ORM app serves beside
-RedFire on the same database, and each scenario runs on one right after the other, so both
-see the same load from whatever else shares the machine; the targets are judged on these
-ratios. The floor and ceiling rows follow. `cpu us/req` is the server's CPU time per answered
-request, which competing processes move far less than req/s; `db us/req` is PostgreSQL's (all
+RedFire on the same database; POST and GET are each measured on both in two slices of half
+that, in the order RedFire, baseline, baseline, RedFire, so a machine whose speed drifts
+(other tenants of the host) weighs on both alike; the targets are judged on these ratios
+(each row combines its slices: req/s over their time, the worse slice's p50 and p99). The
+floor and ceiling rows follow. `cpu us/req` is the server's CPU time per answered request,
+which competing processes move far less than req/s; `db us/req` is PostgreSQL's (all
 its local processes), which shares the two cores with the server and wrk.
 """
 
@@ -23,6 +25,7 @@ import os
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -33,6 +36,7 @@ from bench.support import (
     REDIS_URL,
     Served,
     WrkResult,
+    combined,
     drop_redis_prefix,
     free_port,
     print_table,
@@ -43,6 +47,7 @@ from bench.support import (
 )
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+SLICE_SECONDS = max(1, SECONDS // 2)  # the paired scenarios run in two slices per server
 RESTING_ORDERS = int(os.environ.get("BENCH_RESTING_ORDERS", "20000"))
 ORDER = {
     "symbol": "IF2412.CFFEX",
@@ -173,6 +178,17 @@ def prepare_redfire(redfire: Served, run: str) -> tuple[str, int]:
     return token, int(placed.json()["id"])
 
 
+def interleaved(
+    redfire: Callable[[int], WrkResult], baseline: Callable[[int], WrkResult]
+) -> tuple[WrkResult, WrkResult]:
+    """One scenario on both servers, each in two slices run RedFire, baseline, baseline,
+    RedFire: a machine whose speed drifts during the pair (its other tenants) weighs on both
+    alike, and the ratio the targets judge holds still. Each row is its two slices combined."""
+    first = redfire(1)
+    baseline_slices = [baseline(1), baseline(2)]
+    return combined([first, redfire(2)]), combined(baseline_slices)
+
+
 def bench_pairs(database_url: str, run: str, log: Path) -> tuple[Rows, str]:
     """RedFire and the tutorial app side by side, each scenario measured on both in turn."""
     from backend.core.database.migrations import upgrade
@@ -190,12 +206,24 @@ def bench_pairs(database_url: str, run: str, log: Path) -> tuple[Rows, str]:
         vacuum_analyze(database_url)
         ticks_before, started = ticks_seen(rf), time.monotonic()
         common = {"BENCH_TOKEN": token, "BENCH_BODY": json.dumps(ORDER)}
-        post = run_wrk(rf, "post_order.lua", {**common, "BENCH_RUN": run}, seconds=SECONDS)
-        settle(rf)
-        baseline_post = run_wrk(tb, "post_order.lua", body, seconds=SECONDS)
+
+        def redfire_post(slice_: int) -> WrkResult:
+            env = {**common, "BENCH_RUN": f"{run}-{slice_}"}
+            result = run_wrk(rf, "post_order.lua", env, seconds=SLICE_SECONDS)
+            settle(rf)  # its orders' tail is not the next slice's load
+            return result
+
+        def baseline_post_slice(slice_: int) -> WrkResult:
+            env = {**body, "BENCH_RUN": f"baseline-{slice_}"}
+            return run_wrk(tb, "post_order.lua", env, seconds=SLICE_SECONDS)
+
+        post, baseline_post = interleaved(redfire_post, baseline_post_slice)
         get_path = {"BENCH_PATH": f"/api/v1/orders/{order_id}", "BENCH_TOKEN": token}
-        get = run_wrk(rf, "get.lua", get_path, seconds=SECONDS)
-        baseline_get = run_wrk(tb, "get.lua", {"BENCH_PATH": "/api/v1/orders/1"}, seconds=SECONDS)
+        baseline_path = {"BENCH_PATH": "/api/v1/orders/1"}
+        get, baseline_get = interleaved(
+            lambda _: run_wrk(rf, "get.lua", get_path, seconds=SLICE_SECONDS),
+            lambda _: run_wrk(tb, "get.lua", baseline_path, seconds=SLICE_SECONDS),
+        )
         # Market orders fill at once: trades, positions and the account are booked as well.
         market = {**common, "BENCH_BODY": json.dumps(MARKET_ORDER), "BENCH_RUN": f"{run}-m"}
         filled = run_wrk(rf, "post_order.lua", market, seconds=SECONDS)

@@ -230,6 +230,27 @@ def run_wrk(
     )
 
 
+def combined(slices: list[WrkResult]) -> WrkResult:
+    """Several wrk runs against one server as one row: req/s over their total time, errors
+    and requests summed, CPU per request over all requests, and the worst slice's p50 and
+    p99 (wrk reports percentiles, not the latencies to merge: the larger one is the honest
+    bound)."""
+    requests = sum(s.requests for s in slices)
+    seconds = sum(s.requests / s.requests_per_second for s in slices if s.requests_per_second)
+    answered = max(requests, 1)
+    return WrkResult(
+        requests / seconds if seconds else 0.0,
+        max(s.p50_ms for s in slices),
+        max(s.p99_ms for s in slices),
+        sum(s.errors for s in slices),
+        requests,
+        sum(s.non_2xx for s in slices),
+        sum(s.timeouts for s in slices),
+        sum(s.cpu_us * s.requests for s in slices) / answered,
+        sum(s.db_cpu_us * s.requests for s in slices) / answered,
+    )
+
+
 def print_table(title: str, rows: list[tuple[str, WrkResult]]) -> None:
     """One table: scenario, req/s, p50, p99, errors, the server's and PostgreSQL's CPU per
     request."""
