@@ -11,10 +11,10 @@ BENCH_SECONDS (default 10) per scenario. The tutorial FastAPI + SQLAlchemy ORM a
 RedFire on the same database; POST and GET are each measured on both in two slices of half
 that, in the order RedFire, baseline, baseline, RedFire, so a machine whose speed drifts
 (other tenants of the host) weighs on both alike; the targets are judged on these ratios
-(each row combines its slices: req/s over their time, the worse slice's p50 and p99). The
-floor and ceiling rows follow. `cpu us/req` is the server's CPU time per answered request,
-which competing processes move far less than req/s; `db us/req` is PostgreSQL's (all
-its local processes), which shares the two cores with the server and wrk.
+(each row combines its slices: req/s over their time, p50 and p99 of their latencies
+merged). The floor and ceiling rows follow. `cpu us/req` is the server's CPU time per
+answered request, which competing processes move far less than req/s; `db us/req` is
+PostgreSQL's (all its local processes), which shares the two cores with the server and wrk.
 """
 
 from __future__ import annotations
@@ -183,7 +183,8 @@ def interleaved(
 ) -> tuple[WrkResult, WrkResult]:
     """One scenario on both servers, each in two slices run RedFire, baseline, baseline,
     RedFire: a machine whose speed drifts during the pair (its other tenants) weighs on both
-    alike, and the ratio the targets judge holds still. Each row is its two slices combined."""
+    alike, and the ratio the targets judge holds still. Each row is its two slices combined
+    (support.combined: their latency distributions merged, not the worse slice's p99)."""
     first = redfire(1)
     baseline_slices = [baseline(1), baseline(2)]
     return combined([first, redfire(2)]), combined(baseline_slices)

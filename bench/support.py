@@ -190,6 +190,8 @@ class WrkResult:
     cpu_us: float = 0.0
     # PostgreSQL's (every local postgres process) per answered request: it shares the cores.
     db_cpu_us: float = 0.0
+    # The latency (ms) at each 0.1 % from 0.1 to 99.9, when the script reports them.
+    latencies: tuple[float, ...] = ()
 
 
 def run_wrk(
@@ -216,6 +218,8 @@ def run_wrk(
     db_cpu = postgres_cpu_seconds() - db_before
     line = next(line for line in output.splitlines() if line.startswith("RESULT"))
     rps, p50, p99, errors, requests, non_2xx, timeouts = line.split()[1:]
+    reported = [line for line in output.splitlines() if line.startswith("LATENCIES")]
+    latencies = tuple(float(value) for value in reported[0].split()[1:]) if reported else ()
     answered = max(int(requests), 1)
     return WrkResult(
         float(rps),
@@ -227,21 +231,26 @@ def run_wrk(
         int(timeouts),
         cpu / answered * 1e6,
         db_cpu / answered * 1e6,
+        latencies,
     )
 
 
 def combined(slices: list[WrkResult]) -> WrkResult:
     """Several wrk runs against one server as one row: req/s over their total time, errors
-    and requests summed, CPU per request over all requests, and the worst slice's p50 and
-    p99 (wrk reports percentiles, not the latencies to merge: the larger one is the honest
-    bound)."""
+    and requests summed, CPU per request over all requests, and p50 / p99 of their latencies
+    merged (each slice's distribution weighted by its requests; the worse slice's when a
+    script reports no distribution)."""
     requests = sum(s.requests for s in slices)
     seconds = sum(s.requests / s.requests_per_second for s in slices if s.requests_per_second)
     answered = max(requests, 1)
+    if all(s.latencies for s in slices):
+        p50, p99 = merged_percentiles(slices, (50, 99))
+    else:
+        p50, p99 = max(s.p50_ms for s in slices), max(s.p99_ms for s in slices)
     return WrkResult(
         requests / seconds if seconds else 0.0,
-        max(s.p50_ms for s in slices),
-        max(s.p99_ms for s in slices),
+        p50,
+        p99,
         sum(s.errors for s in slices),
         requests,
         sum(s.non_2xx for s in slices),
@@ -249,6 +258,26 @@ def combined(slices: list[WrkResult]) -> WrkResult:
         sum(s.cpu_us * s.requests for s in slices) / answered,
         sum(s.db_cpu_us * s.requests for s in slices) / answered,
     )
+
+
+def merged_percentiles(slices: list[WrkResult], percents: tuple[float, ...]) -> list[float]:
+    """The latencies at `percents` of the slices' requests together: each slice's reported
+    quantiles stand for an equal share of its requests."""
+    weighted = sorted(
+        (latency, s.requests / len(s.latencies)) for s in slices for latency in s.latencies
+    )
+    total = sum(weight for _, weight in weighted)
+    found: list[float] = []
+    for percent in percents:
+        target, seen = total * percent / 100, 0.0
+        value = weighted[-1][0]
+        for latency, weight in weighted:
+            seen += weight
+            if seen >= target:
+                value = latency
+                break
+        found.append(value)
+    return found
 
 
 def print_table(title: str, rows: list[tuple[str, WrkResult]]) -> None:

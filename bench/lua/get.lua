@@ -13,4 +13,8 @@ function done(summary, latency, requests)
     summary.requests / (summary.duration / 1e6),
     latency:percentile(50) / 1000, latency:percentile(99) / 1000, errors, summary.requests,
     summary.errors.status, summary.errors.timeout))
+  -- The latency distribution (ms at each 0.1 %), so runs in slices merge into one.
+  local quantiles = {}
+  for i = 1, 999 do quantiles[i] = string.format("%.3f", latency:percentile(i / 10) / 1000) end
+  io.write("LATENCIES " .. table.concat(quantiles, " ") .. "\n")
 end
