@@ -23,6 +23,7 @@ from backend.models.enums import UserRole
 from backend.services.orders.idempotency import KEY_LIFETIME, KeyClaim
 from backend.services.orders.repository import KeyIdent
 from backend.services.orders.repository.books import BookingReads, claim_and_read_for_booking
+from backend.services.orders.repository.keys import OwnerClaims
 
 TRADING_ROLES = frozenset({UserRole.TRADER, UserRole.ADMIN})
 _TRADING_ROLE_NAMES = sorted(role.value for role in TRADING_ROLES)
@@ -39,15 +40,14 @@ async def confirm_owners(
     which of `claims` (distinct, in key order) now hold their keys (those of the other owners
     are inserted, the first writer of each winning), and what the booking reads of the owners
     (repository/books.py): on PostgreSQL in one statement."""
-    owners, won, reads = await claim_and_read_for_booking(
-        session,
+    asked = OwnerClaims(
         user_ids,
         _TRADING_ROLE_NAMES,
         [(claim.user_id, claim.key, claim.fingerprint) for claim in claims],
         now,
         now + KEY_LIFETIME,
-        initial_balance,
     )
+    owners, won, reads = await claim_and_read_for_booking(session, asked, initial_balance)
     return _refusals(owners, user_ids), won, reads
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
@@ -42,7 +41,11 @@ from backend.services.orders.buying_power import Exposure, Holdings
 from backend.services.orders.positions import ZERO, PositionState
 from backend.services.orders.repository.array_statements import OWNERS_CLAIMS, OWNERS_FOR_SHARE
 from backend.services.orders.repository.counts import open_order_counts
-from backend.services.orders.repository.keys import claimed_arrays, lock_owners_and_insert_keys
+from backend.services.orders.repository.keys import (
+    OwnerClaims,
+    claimed_arrays,
+    lock_owners_and_insert_keys,
+)
 from backend.services.orders.repository.order_reads import open_order_holds
 from backend.services.orders.repository.tables import OPEN_ORDER_COUNTS, KeyIdent
 from backend.services.orders.risk import (
@@ -166,28 +169,20 @@ class BookingReads:
 
 
 async def claim_and_read_for_booking(
-    session: AsyncSession,
-    user_ids: set[int],
-    trading_roles: list[str],
-    claims: list[tuple[int, str, str]],
-    now: datetime,
-    expires_at: datetime,
-    initial_balance: Decimal,
+    session: AsyncSession, asked: OwnerClaims, initial_balance: Decimal
 ) -> tuple[list[dict[str, Any]], set[KeyIdent], BookingReads]:
     """The owners' rows (id, is_active, role; read FOR SHARE on PostgreSQL), the keys of
-    `claims` (distinct, in key order) inserted for those active in one of `trading_roles`,
-    and read_for_booking of the owners: on PostgreSQL in one statement."""
+    the claims inserted for those active in one of the trading roles, and read_for_booking
+    of the owners: on PostgreSQL in one statement."""
     if not takes_arrays(session):
-        owners, won = await lock_owners_and_insert_keys(
-            session, user_ids, trading_roles, claims, now, expires_at
-        )
-        return owners, won, await read_for_booking(session, user_ids, initial_balance)
+        owners, won = await lock_owners_and_insert_keys(session, asked)
+        return owners, won, await read_for_booking(session, asked.user_ids, initial_balance)
     parameters = {
-        "user_ids": sorted(user_ids),
-        "trading_roles": trading_roles,
-        **claimed_arrays(claims),
-        "now": now,
-        "expires_at": expires_at,
+        "user_ids": sorted(asked.user_ids),
+        "trading_roles": asked.trading_roles,
+        **claimed_arrays(asked.claims),
+        "now": asked.now,
+        "expires_at": asked.expires_at,
     }
     rows = await CLAIM_AND_BOOK_OWNERS.fetch(session, parameters)
     owners = [{"id": r["user_id"], "is_active": r["is_active"], "role": r["role"]} for r in rows]

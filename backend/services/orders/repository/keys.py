@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,24 +33,35 @@ ANSWER_ABANDONED = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class OwnerClaims:
+    """What a booking asks of its orders' owners: their ids, the roles that may trade, and
+    the (user, key, fingerprint) claims (distinct, in key order) to insert for those who may,
+    stored at `now` and kept until `expires_at`."""
+
+    user_ids: set[int]
+    trading_roles: list[str]
+    claims: list[tuple[int, str, str]]
+    now: datetime
+    expires_at: datetime
+
+
 async def lock_owners_and_insert_keys(
-    session: AsyncSession,
-    user_ids: set[int],
-    trading_roles: list[str],
-    claims: list[tuple[int, str, str]],
-    now: datetime,
-    expires_at: datetime,
+    session: AsyncSession, asked: OwnerClaims
 ) -> tuple[list[dict[str, Any]], set[KeyIdent]]:
-    """SQLite: the users' rows (id, is_active, role), and insert_keys of the (user, key,
-    fingerprint) claims of those active in one of `trading_roles` only. PostgreSQL does this
-    in the booking's one statement (books.CLAIM_AND_BOOK_OWNERS)."""
-    statement = select(USERS.c.id, USERS.c.is_active, USERS.c.role).where(USERS.c.id.in_(user_ids))
+    """SQLite: the users' rows (id, is_active, role), and insert_keys of the claims of those
+    active in one of the trading roles only. PostgreSQL does this in the booking's one
+    statement (books.CLAIM_AND_BOOK_OWNERS)."""
+    statement = select(USERS.c.id, USERS.c.is_active, USERS.c.role).where(
+        USERS.c.id.in_(asked.user_ids)
+    )
     owners = [dict(row._mapping) for row in await session.execute(statement)]
     may_trade = {
-        row["id"] for row in owners if row["is_active"] and str(row["role"]) in trading_roles
+        row["id"] for row in owners if row["is_active"] and str(row["role"]) in asked.trading_roles
     }
-    kept = [claim for claim in claims if claim[0] in may_trade]
-    return owners, await insert_keys(session, kept, now, expires_at) if kept else set()
+    kept = [claim for claim in asked.claims if claim[0] in may_trade]
+    won = await insert_keys(session, kept, asked.now, asked.expires_at) if kept else set()
+    return owners, won
 
 
 def claimed_arrays(claims: list[tuple[int, str, str]]) -> dict[str, list[Any]]:
