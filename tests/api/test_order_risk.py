@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from decimal import Decimal
 from typing import Any
@@ -281,3 +282,43 @@ async def test_a_retried_key_is_not_counted_towards_the_order_rate(
         pytest.fail("no attempt fitted in one second")
     assert [r.json()["id"] for r in retries] == [first.json()["id"]] * 2  # answered: replays
     assert counted == 1
+
+
+def _arrivals(status: str, side: str) -> float:
+    labels = {"status": status, "side": side}
+    return REGISTRY.get_sample_value("redfire_orders_total", labels) or 0.0
+
+
+async def test_each_order_of_a_batch_is_counted_at_each_status_it_reaches(
+    client: httpx.AsyncClient, container: AppContainer, make_account: MakeAccount
+) -> None:
+    """The order metrics count per (status, side), a batch's orders added at once."""
+    trader, admin = await make_account(), await _admin(make_account)
+    await quote(container, IF, last="3500.0", bid="3500.0", ask="3500.2")
+    await _set_risk(client, admin, max_open_orders=2)
+    counted = [
+        (status, side)
+        for status in ("pending", "submitted", "rejected")
+        for side in ("BUY", "SELL")
+    ]
+    before = {key: _arrivals(*key) for key in counted}
+    rejections = _rejections("max_open_orders")
+    buy = {"symbol": IF, "side": "BUY", "order_type": "limit", "quantity": 1, "price": "3400"}
+    placed = await asyncio.gather(
+        *(client.post("/api/v1/orders", json=buy, headers=trader.headers) for _ in range(4))
+    )
+    assert sorted(r.json()["status"] for r in placed) == ["rejected"] * 2 + ["submitted"] * 2
+    sell = {**buy, "side": "SELL", "price": "3600"}
+    other = await make_account()
+    response = await client.post("/api/v1/orders", json=sell, headers=other.headers)
+    assert response.json()["status"] == "submitted"
+    added = {key: _arrivals(*key) - before[key] for key in counted}
+    assert added == {
+        ("pending", "BUY"): 4,
+        ("pending", "SELL"): 1,
+        ("submitted", "BUY"): 2,
+        ("submitted", "SELL"): 1,
+        ("rejected", "BUY"): 2,
+        ("rejected", "SELL"): 0,
+    }
+    assert _rejections("max_open_orders") - rejections == 2

@@ -47,6 +47,9 @@ class Holdings:
     # `available` while a batch is booked: computed for its first order, then less what each
     # accepted order holds (only the exposure changes meanwhile).
     available: Decimal | None = None
+    # What each contract's open orders hold (`BuyingPower.frozen`) after the batch's last
+    # order in it: the next order's `before`, not computed again. Changed by `hold` only.
+    frozen: dict[str, Decimal] = field(default_factory=dict)
 
     def symbols(self) -> set[str]:
         """Every contract with a position or open orders."""
@@ -154,16 +157,24 @@ class BuyingPower:
             if before.quantity + quantity > closes:
                 return Shortfall(closes, before.quantity + quantity)
             holdings.exposure[key] = before.add(quantity, ZERO)
+            # It only closes, so it holds nothing and leaves what the side holds at 0; the
+            # carried amount is dropped all the same, not trusted across this other path.
+            holdings.frozen.pop(symbol, None)
             return None
         if holdings.available is None:
             holdings.available = self.figures(holdings).available
-        frozen_before = self.frozen(holdings, symbol)
+        frozen_before = holdings.frozen.get(symbol)
+        if frozen_before is None:
+            frozen_before = self.frozen(holdings, symbol)
         holdings.exposure[key] = before.add(quantity, price)
-        added = self.frozen(holdings, symbol) - frozen_before
+        frozen_after = self.frozen(holdings, symbol)
+        added = frozen_after - frozen_before
         if added > 0 and holdings.available - added < 0:
             holdings.exposure[key] = before
+            holdings.frozen[symbol] = frozen_before
             return Shortfall(holdings.available, added)
         holdings.available -= added
+        holdings.frozen[symbol] = frozen_after
         return None
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+from collections import Counter
+from collections.abc import Iterable
 
 import structlog
-from prometheus_client import Counter
+from prometheus_client import Counter as CounterMetric
 
 from backend.core.monitoring.metrics import ORDERS
 from backend.models.enums import OrderSide, OrderStatus
@@ -34,8 +36,15 @@ def record(status: OrderStatus, side: OrderSide) -> None:
     _counter(status, side).inc()
 
 
+def record_all(arrivals: Iterable[tuple[OrderStatus, OrderSide]]) -> None:
+    """Count a batch's orders arriving at their statuses: one increment (a lock) per
+    (status, side), not per order."""
+    for (status, side), count in Counter(arrivals).items():
+        _counter(status, side).inc(count)
+
+
 @functools.cache
-def _counter(status: OrderStatus, side: OrderSide) -> Counter:
+def _counter(status: OrderStatus, side: OrderSide) -> CounterMetric:
     # A label lookup costs a lock and a validation; there are few (status, side) pairs.
     return ORDERS.labels(status=status.value, side=side.value)
 

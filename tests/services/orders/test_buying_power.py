@@ -84,3 +84,30 @@ def test_an_order_without_a_price_may_only_close(power: BuyingPower) -> None:
     assert power.take(holdings, IF, SELL, Decimal(2), None)
     assert not power.take(holdings, IF, SELL, Decimal(1), None)
     assert not power.take(holdings, IF, BUY, Decimal(1), None)
+
+
+def test_what_a_batch_carries_from_order_to_order_is_what_its_book_holds(
+    power: BuyingPower,
+) -> None:
+    """Each hold starts from the amount the last one left (Holdings.frozen), not a fresh
+    computation: both give the same answers, availability and held amounts, order by order."""
+    carried, fresh = _long(2, Decimal(4) * LOT), _long(2, Decimal(4) * LOT)
+    orders = [
+        (SELL, 1, 3600),  # closes part of the long
+        (SELL, 1, None),  # a market order before the first trade: closes the rest
+        (SELL, 3, 3700),  # opens a short
+        (BUY, 2, 3400),  # closes it in part
+        (BUY, 9, 3500),  # more than is available: refused
+        (BUY, 4, 3450),
+        (SELL, 2, 3550),
+    ]
+    for side, quantity, price in orders:
+        fresh.frozen.clear()  # computed again from the book, as before the batch
+        amount = Decimal(quantity)
+        at = None if price is None else Decimal(price)
+        assert power.hold(carried, IF, side, amount, at) == power.hold(fresh, IF, side, amount, at)
+        assert (carried.exposure, carried.available) == (fresh.exposure, fresh.available)
+        if IF in carried.frozen:
+            assert carried.frozen[IF] == power.frozen(carried, IF)
+    assert carried.frozen[IF] > 0  # the short and the buys beyond it hold something
+    assert not power.take(fresh, IF, BUY, Decimal(9), Decimal(3500))

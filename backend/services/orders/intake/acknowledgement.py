@@ -48,11 +48,10 @@ class OrderAcknowledgement:
             _fail_all(booked, exc)
             return None
         orders = recorded.orders
-        for order_id in recorded.moved:
-            state_machine.record(OrderStatus.SUBMITTED, orders[order_id].side)
-        for order_id in recorded.refused:
-            state_machine.record(OrderStatus.REJECTED, orders[order_id].side)
-            ORDER_REJECTIONS.labels(reason="gateway_error").inc()
+        state_machine.record_all((OrderStatus.SUBMITTED, orders[i].side) for i in recorded.moved)
+        state_machine.record_all((OrderStatus.REJECTED, orders[i].side) for i in recorded.refused)
+        if recorded.refused:
+            ORDER_REJECTIONS.labels(reason="gateway_error").inc(len(recorded.refused))
         for submission in booked:
             order_id = submission.order_id
             body = recorded.bodies[order_id].encode()

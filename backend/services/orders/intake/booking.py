@@ -104,11 +104,11 @@ class OrderBooking:
                 await self._insert(session, batch)
         finally:
             cached_limits.cancel()
-        for submission in batch:
-            state_machine.record(OrderStatus.PENDING, submission.request.side)
-            if submission.rejection is not None:
-                state_machine.record(OrderStatus.REJECTED, submission.request.side)
-                ORDER_REJECTIONS.labels(reason=submission.rejection).inc()
+        state_machine.record_all((OrderStatus.PENDING, s.request.side) for s in batch)
+        rejected = [s for s in batch if s.rejection is not None]
+        state_machine.record_all((OrderStatus.REJECTED, s.request.side) for s in rejected)
+        for submission in rejected:
+            ORDER_REJECTIONS.labels(reason=submission.rejection).inc()
         return batch
 
     async def _confirm_and_read(
