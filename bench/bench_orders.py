@@ -40,6 +40,7 @@ from bench.support import (
     drop_redis_prefix,
     free_port,
     print_table,
+    quiesce,
     run_wrk,
     scratch_database,
     server,
@@ -178,6 +179,12 @@ def prepare_redfire(redfire: Served, run: str) -> tuple[str, int]:
     return token, int(placed.json()["id"])
 
 
+def quiet_after(target: Served, result: WrkResult) -> WrkResult:
+    """`result`, once `target` has finished serving what its run left (support.quiesce)."""
+    quiesce(target)
+    return result
+
+
 def interleaved(
     redfire: Callable[[int], WrkResult], baseline: Callable[[int], WrkResult]
 ) -> tuple[WrkResult, WrkResult]:
@@ -203,27 +210,31 @@ def bench_pairs(database_url: str, run: str, log: Path) -> tuple[Rows, str]:
         token, order_id = prepare_redfire(rf, run)
         resting = fill_book(rf, database_url, token, run)
         body = {"BENCH_BODY": json.dumps(ORDER), "BENCH_RUN": "baseline"}
-        run_wrk(tb, "post_order.lua", body, seconds=3)
+        quiet_after(tb, run_wrk(tb, "post_order.lua", body, seconds=3))
         vacuum_analyze(database_url)
         ticks_before, started = ticks_seen(rf), time.monotonic()
         common = {"BENCH_TOKEN": token, "BENCH_BODY": json.dumps(ORDER)}
 
+        # Each slice waits for its server to finish its tail: a slice measures its own work,
+        # not the load the one before left behind (the queues RedFire books, the requests
+        # the tutorial app still serves after wrk stopped waiting for them).
         def redfire_post(slice_: int) -> WrkResult:
             env = {**common, "BENCH_RUN": f"{run}-{slice_}"}
             result = run_wrk(rf, "post_order.lua", env, seconds=SLICE_SECONDS)
-            settle(rf)  # its orders' tail is not the next slice's load
+            settle(rf)
+            quiesce(rf)
             return result
 
         def baseline_post_slice(slice_: int) -> WrkResult:
             env = {**body, "BENCH_RUN": f"baseline-{slice_}"}
-            return run_wrk(tb, "post_order.lua", env, seconds=SLICE_SECONDS)
+            return quiet_after(tb, run_wrk(tb, "post_order.lua", env, seconds=SLICE_SECONDS))
 
         post, baseline_post = interleaved(redfire_post, baseline_post_slice)
         get_path = {"BENCH_PATH": f"/api/v1/orders/{order_id}", "BENCH_TOKEN": token}
         baseline_path = {"BENCH_PATH": "/api/v1/orders/1"}
         get, baseline_get = interleaved(
-            lambda _: run_wrk(rf, "get.lua", get_path, seconds=SLICE_SECONDS),
-            lambda _: run_wrk(tb, "get.lua", baseline_path, seconds=SLICE_SECONDS),
+            lambda _: quiet_after(rf, run_wrk(rf, "get.lua", get_path, seconds=SLICE_SECONDS)),
+            lambda _: quiet_after(tb, run_wrk(tb, "get.lua", baseline_path, seconds=SLICE_SECONDS)),
         )
         # Market orders fill at once: trades, positions and the account are booked as well.
         market = {**common, "BENCH_BODY": json.dumps(MARKET_ORDER), "BENCH_RUN": f"{run}-m"}
