@@ -317,3 +317,27 @@ async def test_the_one_process_without_redis_leads_its_paper_market(
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             text = (await http.get("/metrics")).text
     assert "\nredfire_paper_market_leader 1.0\n" in text
+
+
+async def test_an_access_line_redacts_a_secret_in_the_path(
+    client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A token pasted into a path (a client's mistake) is not written to the log."""
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+    access = logging.getLogger("redfire.access")
+    previous = access.level
+    access.setLevel(logging.INFO)
+    try:
+        flush_access_log()
+        capsys.readouterr()
+        await client.get(f"/api/v1/orders/{token}")
+        await client.get("/api/v1/market/password=hunter2")
+        flush_access_log()
+    finally:
+        access.setLevel(previous)
+    text = capsys.readouterr().err
+    lines = [json.loads(line) for line in text.splitlines() if line]
+    paths = [entry["path"] for entry in lines if entry["event"] == "request"]
+    assert paths == ["/api/v1/orders/[redacted]", "/api/v1/market/password=[redacted]"]
+    assert token not in text
+    assert "hunter2" not in text

@@ -31,12 +31,22 @@ _KEY_SECRET = re.compile(
 _JWT = re.compile(r"eyJ[\w-]{4,}\.eyJ[\w-]{4,}\.[\w-]*")
 
 
+# Every pattern above needs one of these: a text without any shows no secret.
+_SIGNS = ("=", ":", ",", "eyJ")
+
+
 def redact_text(text: str) -> str:
     """`text` with every secret it shows replaced by `[redacted]`."""
     text = _JWT.sub(REDACTED, text)
     text = _QUERY_SECRET.sub(rf"\1{REDACTED}", text)
     text = _HEADER_SECRET.sub(rf"\1\2\3{REDACTED}", text)
     return _KEY_SECRET.sub(rf"\1\2{REDACTED}", text)
+
+
+def redact_short(text: str) -> str:
+    """redact_text for a short text that rarely holds a secret (a request's path): the
+    patterns only run when it shows a sign one needs (a fraction of a microsecond, not 6)."""
+    return redact_text(text) if any(sign in text for sign in _SIGNS) else text
 
 
 class SecretRedactingFilter(logging.Filter):
