@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import delete, insert, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.app.container import AppContainer
 from backend.core.database.base import utcnow
@@ -15,7 +17,11 @@ from backend.models.enums import OrderSide, OrderStatus
 from backend.services.orders.buying_power import Exposure
 from backend.services.orders.owners import confirm_owners
 from backend.services.orders.repository import ORDERS
-from backend.services.orders.repository.books import load_holdings, read_for_booking
+from backend.services.orders.repository.books import (
+    BookingReads,
+    load_holdings,
+    read_for_booking,
+)
 from tests.services.orders.rows import user_with_orders
 
 S = OrderStatus
@@ -108,29 +114,45 @@ async def _waiting_for_a_lock(container: AppContainer, within: float = 10.0) -> 
     raise AssertionError("no booking waited for the lock")
 
 
+BookingRead = Callable[[AsyncSession, int], Awaitable[BookingReads]]
+
+
+async def _booking_behind_a_commit(
+    container: AppContainer, name: str, read: BookingRead
+) -> tuple[int, dict[tuple[str, OrderSide], Exposure]]:
+    """A first booking reads and inserts an order; a second `read`s the same user's books
+    meanwhile (and waits for its lock); the first commits. What the second read: its open
+    orders and exposure. PostgreSQL only (SQLite has one writer)."""
+    if not container.database.uses_asyncpg:
+        pytest.skip("row locks are PostgreSQL's (SQLite has one writer): needs TEST_DATABASE_URL")
+    user_id, _ = await user_with_orders(container, name)
+    async with container.database.session() as first:
+        before = await read_for_booking(first, {user_id}, BALANCE)
+        assert before.holdings[user_id].exposure == {}
+        await first.execute(insert(ORDERS), [_order(user_id, f"{name}-1")])
+
+        async def second_booking() -> tuple[int, dict[tuple[str, OrderSide], Exposure]]:
+            async with container.database.session() as second:
+                reads = await read(second, user_id)
+            return reads.open_orders[user_id], reads.holdings[user_id].exposure
+
+        second = asyncio.create_task(second_booking())
+        await _waiting_for_a_lock(container)
+        await first.commit()
+    return await second
+
+
 async def test_a_booking_that_waited_reads_what_the_other_committed(
     container: AppContainer,
 ) -> None:
     """Two bookings of one user (on two replicas, say): the second waits for the first's
     lock, and then sees the first's orders, although its statement began before they were
     committed."""
-    if not container.database.uses_asyncpg:
-        pytest.skip("row locks are PostgreSQL's (SQLite has one writer): needs TEST_DATABASE_URL")
-    user_id, _ = await user_with_orders(container, "contended")
-    async with container.database.session() as first:
-        before = await read_for_booking(first, {user_id}, BALANCE)
-        assert before.holdings[user_id].exposure == {}
-        await first.execute(insert(ORDERS), [_order(user_id, "contended-1")])
 
-        async def second_booking() -> tuple[int, dict[tuple[str, OrderSide], Exposure]]:
-            async with container.database.session() as second:
-                reads = await read_for_booking(second, {user_id}, BALANCE)
-            return reads.open_orders[user_id], reads.holdings[user_id].exposure
+    async def read(session: AsyncSession, user_id: int) -> BookingReads:
+        return await read_for_booking(session, {user_id}, BALANCE)
 
-        second = asyncio.create_task(second_booking())
-        await _waiting_for_a_lock(container)
-        await first.commit()
-    open_orders, exposure = await second
+    open_orders, exposure = await _booking_behind_a_commit(container, "contended", read)
     assert open_orders == 1
     assert exposure == {(IF, OrderSide.BUY): Exposure(Decimal(4), 4 * Decimal("3400.2"))}
 
@@ -140,22 +162,12 @@ async def test_a_booking_whose_owner_check_waited_reads_what_the_other_committed
 ) -> None:
     """The same through the booking's one statement (owner check, key claims, books): it
     reads the books again under the lock it waited for."""
-    if not container.database.uses_asyncpg:
-        pytest.skip("row locks are PostgreSQL's (SQLite has one writer): needs TEST_DATABASE_URL")
-    user_id, _ = await user_with_orders(container, "contended-owner")
-    async with container.database.session() as first:
-        await read_for_booking(first, {user_id}, BALANCE)
-        await first.execute(insert(ORDERS), [_order(user_id, "contended-owner-1")])
 
-        async def second_booking() -> tuple[int, dict[tuple[str, OrderSide], Exposure]]:
-            async with container.database.session() as second:
-                refusals, _, reads = await confirm_owners(second, {user_id}, [], utcnow(), BALANCE)
-            assert refusals == {}
-            return reads.open_orders[user_id], reads.holdings[user_id].exposure
+    async def read(session: AsyncSession, user_id: int) -> BookingReads:
+        refusals, _, reads = await confirm_owners(session, {user_id}, [], utcnow(), BALANCE)
+        assert refusals == {}
+        return reads
 
-        second = asyncio.create_task(second_booking())
-        await _waiting_for_a_lock(container)
-        await first.commit()
-    open_orders, exposure = await second
+    open_orders, exposure = await _booking_behind_a_commit(container, "contended-owner", read)
     assert open_orders == 1
     assert exposure == {(IF, OrderSide.BUY): Exposure(Decimal(4), 4 * Decimal("3400.2"))}
