@@ -1,10 +1,10 @@
 """Order intake: orders placed at the same moment share their transactions (group commit).
 
 Callers validate an order against its contract, then hand it to OrderIntake and wait. Its
-worker (batcher.py) books whatever has queued up in one transaction (booking.py: strategy
-ownership, client order ids and amendments, then owners who may still trade, their
-idempotency claims and their books, in one statement, pre-trade risk in pretrade.py, the
-rows; transactions.py begins the next one while this one commits) and commits;
+worker (batcher.py) books whatever has queued up (half of a deep queue) in one transaction
+(booking.py: strategy ownership, client order ids and amendments, then owners who may still
+trade, their idempotency claims and their books, in one statement, pre-trade risk in
+pretrade.py, the rows; transactions.py begins the next one while this one commits) and commits;
 the accepted orders are then routed to the gateway (routing.py) and their acknowledgements and
 idempotent answers recorded in a second transaction (acknowledgement.py; on PostgreSQL one
 statement when the gateway took every order), while the worker books the next batch. A 201

@@ -29,9 +29,27 @@ from backend.services.orders.risk import OrderRateLimiter, RiskSettingsStore
 logger = structlog.get_logger(__name__)
 
 MAX_BATCH = 256
+# A queue deeper than this is booked in two halves, neither smaller than this (batch_size).
+SPLIT_ABOVE = 32
 # Batches routed and acknowledged at once while the worker books the next one.
 MAX_ROUTING = 4
 STOP_TIMEOUT = 10.0
+
+
+def batch_size(queued: int) -> int:
+    """How many of `queued` orders the next booking takes: all of up to SPLIT_ABOVE, half of
+    a deeper queue (never fewer than SPLIT_ABOVE), at most MAX_BATCH.
+
+    Booked whole, a deep queue moves in lock-step: every caller waits on one booking's round
+    trips with nothing else for the loop to do, then all are answered and all their next
+    orders parsed while no booking runs. Booked in halves, one half is answered and its
+    callers' next orders read while the other half's booking waits on PostgreSQL (measured
+    with 64 and 256 callers: README, the order intake). Below SPLIT_ABOVE a booking's fixed cost
+    (its transaction, the cache's round trips) outweighs what the overlap saves.
+    """
+    if queued <= SPLIT_ABOVE:
+        return queued
+    return min(MAX_BATCH, max(SPLIT_ABOVE, (queued + 1) // 2))
 
 
 class OrderIntake:
@@ -129,7 +147,8 @@ class OrderIntake:
             # While earlier batches hold every routing slot, orders keep queueing: the wait
             # makes this batch bigger instead of the backlog longer.
             await self._routing.acquire()
-            while len(batch) < MAX_BATCH and not self._queue.empty():
+            size = batch_size(self._queue.qsize() + 1)
+            while len(batch) < size and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
                 booked = await self._booking.book(batch)
