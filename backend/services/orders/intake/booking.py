@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 from sqlalchemy import select
@@ -86,12 +87,17 @@ class OrderBooking:
                 batch = await _check_strategies(session, batch)
                 batch = await _check_client_ids(session, batch)
                 batch = await _check_replacements(session, batch)
-                cached = await cached_limits
-                counted = self.pretrade.counted(batch, cached)
-                (refusals, won, reads), rates = await asyncio.gather(
-                    self._confirm_and_read(session, batch),
-                    self.pretrade.count_rates(counted),
-                )
+                # The owners' statement leaves for PostgreSQL first; the cached limits and
+                # then the rate counts they decide travel to Redis while it runs.
+                confirming = asyncio.ensure_future(self._confirm_and_read(session, batch))
+                try:
+                    cached = await cached_limits
+                    counted = self.pretrade.counted(batch, cached)
+                    rates = await self.pretrade.count_rates(counted)
+                except BaseException:
+                    await _settled(confirming)  # the session idle before it is rolled back
+                    raise
+                refusals, won, reads = await confirming
                 kept = await _answer_owners_and_claims(session, batch, refusals, won)
                 if len(kept) < len(batch):
                     kept_ids = {id(s) for s in kept}
@@ -256,6 +262,13 @@ async def _answer_owners_and_claims(
         else:
             submission.fail(outcome)
     return [s for s in batch if id(s) not in stopped]
+
+
+async def _settled(task: asyncio.Future[Any]) -> None:
+    """Wait for `task` to end, its outcome dropped (an error raised elsewhere wins)."""
+    await asyncio.wait([task])
+    if not task.cancelled():
+        task.exception()  # retrieved: asyncio does not log it as forgotten
 
 
 def _initial_status(submission: Submission) -> OrderStatus:
