@@ -1,4 +1,4 @@
-"""Orders written straight into the database, in given statuses, for one new user."""
+"""Users and orders written straight into the database (orders in given statuses)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,26 @@ from sqlalchemy import insert
 
 from backend.app.container import AppContainer
 from backend.core.database.base import utcnow
-from backend.models.enums import OrderStatus
+from backend.models.enums import OrderStatus, UserRole
 from backend.models.user import User
 from backend.services.orders.repository import ORDERS
+
+
+async def new_user(
+    container: AppContainer, name: str, role: UserRole = UserRole.TRADER, *, active: bool = True
+) -> int:
+    """A new user's id."""
+    async with container.database.session() as session:
+        user = User(
+            username=name,
+            email=f"{name}@example.com",
+            hashed_password="x",
+            role=role,
+            is_active=active,
+        )
+        session.add(user)
+        await session.flush()
+        return user.id
 
 
 async def user_with_orders(

@@ -9,10 +9,10 @@ from decimal import Decimal
 from prometheus_client import REGISTRY
 
 from backend.app.container import AppContainer
-from backend.models.enums import OrderSide, OrderType, UserRole
-from backend.models.user import User
+from backend.models.enums import OrderSide, OrderType
 from backend.schemas.orders import OrderCreate
 from backend.services.orders.intake.batcher import MAX_BATCH, SPLIT_ABOVE, batch_size
+from tests.services.orders.rows import new_user
 
 ORDER = OrderCreate(
     symbol="IF2412.CFFEX",
@@ -38,24 +38,10 @@ def _batches() -> tuple[float, float]:
     return count, total
 
 
-async def _trader(container: AppContainer) -> int:
-    async with container.database.session() as session:
-        user = User(
-            username="batches",
-            email="batches@example.com",
-            hashed_password="x",
-            role=UserRole.TRADER,
-            is_active=True,
-        )
-        session.add(user)
-        await session.flush()
-        return user.id
-
-
 async def test_sixty_four_orders_queued_at_once_are_booked_in_two_bookings_of_32(
     container: AppContainer,
 ) -> None:
-    user_id = await _trader(container)
+    user_id = await new_user(container, "batches")
     intake = container.trading.orders.intake
     count, total = _batches()
     # Each submission queues its order before the intake's worker runs again: it finds 64.

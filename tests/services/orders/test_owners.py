@@ -9,34 +9,20 @@ from backend.app.container import AppContainer
 from backend.core.database.base import utcnow
 from backend.core.errors import AuthenticationError, ReadOnlyError
 from backend.models.enums import UserRole
-from backend.models.user import User
 from backend.services.orders.idempotency import KeyClaim, distinct_claims
 from backend.services.orders.owners import confirm_owners
 from backend.services.orders.repository import stored_keys
+from tests.services.orders.rows import new_user
 
 BALANCE = Decimal(1_000_000)
-
-
-async def _user(container: AppContainer, name: str, role: UserRole, *, active: bool) -> int:
-    async with container.database.session() as session:
-        user = User(
-            username=name,
-            email=f"{name}@example.com",
-            hashed_password="x",
-            role=role,
-            is_active=active,
-        )
-        session.add(user)
-        await session.flush()
-        return user.id
 
 
 async def test_only_owners_who_may_trade_are_confirmed_and_have_their_keys_claimed(
     container: AppContainer,
 ) -> None:
-    trader = await _user(container, "own-trader", UserRole.TRADER, active=True)
-    gone = await _user(container, "own-gone", UserRole.TRADER, active=False)
-    viewer = await _user(container, "own-viewer", UserRole.VIEWER, active=True)
+    trader = await new_user(container, "own-trader", UserRole.TRADER, active=True)
+    gone = await new_user(container, "own-gone", UserRole.TRADER, active=False)
+    viewer = await new_user(container, "own-viewer", UserRole.VIEWER, active=True)
     missing = max(trader, gone, viewer) + 1000
     claims = [KeyClaim(user_id, "k-1", "fingerprint") for user_id in (trader, gone, viewer)]
     owners = {trader, gone, viewer, missing}
@@ -59,7 +45,7 @@ async def test_only_owners_who_may_trade_are_confirmed_and_have_their_keys_claim
 
 
 async def test_a_key_already_claimed_is_not_won_again(container: AppContainer) -> None:
-    trader = await _user(container, "own-retry", UserRole.ADMIN, active=True)
+    trader = await new_user(container, "own-retry", UserRole.ADMIN, active=True)
     claim = KeyClaim(trader, "k-retry", "fingerprint")
     async with container.database.session() as session:
         first = await confirm_owners(session, {trader}, [claim], utcnow(), BALANCE)
