@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select, text
@@ -21,9 +20,7 @@ from sqlalchemy.sql import Executable
 from backend.app.container import AppContainer
 from backend.core.config import AppConfig
 from backend.main import create_app
-from backend.models.enums import OrderSide, OrderType
 from backend.models.order import Order
-from backend.schemas.orders import OrderCreate
 from backend.services.orders.buying_power import BuyingPower
 from backend.services.orders.idempotency import KeyClaim
 from backend.services.orders.intake.booking import OrderBooking
@@ -33,16 +30,9 @@ from backend.services.orders.repository import stored_keys
 from backend.services.orders.risk import OrderRateLimiter
 from tests.conftest import TEST_REDIS_URL
 from tests.reliability.support import TcpProxy, requires_services, wait_until
-from tests.services.orders.rows import new_user
+from tests.services.orders.rows import LIMIT_BUY, new_user
 
 pytestmark = requires_services
-ORDER = OrderCreate(
-    symbol="IF2412.CFFEX",
-    side=OrderSide.BUY,
-    order_type=OrderType.LIMIT,
-    quantity=Decimal(1),
-    price=Decimal("3400.2"),
-)
 # The booking's connection after the owners' statement, while the booking awaits Redis.
 AFTER_OWNERS = text(
     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
@@ -70,7 +60,7 @@ def _booking(container: AppContainer) -> OrderBooking:
 
 def _submission(user_id: int, key: str) -> Submission:
     future = asyncio.get_running_loop().create_future()
-    return Submission(user_id, ORDER, KeyClaim(user_id, key, "fingerprint"), future)
+    return Submission(user_id, LIMIT_BUY, KeyClaim(user_id, key, "fingerprint"), future)
 
 
 async def _count(container: AppContainer, statement: Executable) -> int:

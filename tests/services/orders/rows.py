@@ -1,4 +1,5 @@
-"""Users and orders written straight into the database (orders in given statuses)."""
+"""Users and orders written straight into the database (orders in given statuses), and an
+order to place."""
 
 from __future__ import annotations
 
@@ -8,9 +9,19 @@ from sqlalchemy import insert
 
 from backend.app.container import AppContainer
 from backend.core.database.base import utcnow
-from backend.models.enums import OrderStatus, UserRole
+from backend.models.enums import OrderSide, OrderStatus, OrderType, UserRole
 from backend.models.user import User
+from backend.schemas.orders import OrderCreate
 from backend.services.orders.repository import ORDERS
+
+# One lot of IF2412 bought at a limit inside the paper market's price band.
+LIMIT_BUY = OrderCreate(
+    symbol="IF2412.CFFEX",
+    side=OrderSide.BUY,
+    order_type=OrderType.LIMIT,
+    quantity=Decimal(1),
+    price=Decimal("3400.2"),
+)
 
 
 async def new_user(

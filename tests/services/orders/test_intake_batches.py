@@ -4,23 +4,12 @@ once, a deep one in two halves."""
 from __future__ import annotations
 
 import asyncio
-from decimal import Decimal
 
 from prometheus_client import REGISTRY
 
 from backend.app.container import AppContainer
-from backend.models.enums import OrderSide, OrderType
-from backend.schemas.orders import OrderCreate
 from backend.services.orders.intake.batcher import MAX_BATCH, SPLIT_ABOVE, batch_size
-from tests.services.orders.rows import new_user
-
-ORDER = OrderCreate(
-    symbol="IF2412.CFFEX",
-    side=OrderSide.BUY,
-    order_type=OrderType.LIMIT,
-    quantity=Decimal(1),
-    price=Decimal("3400.2"),
-)
+from tests.services.orders.rows import LIMIT_BUY, new_user
 
 
 def test_a_queue_up_to_the_split_is_booked_whole_a_deeper_one_in_halves() -> None:
@@ -45,7 +34,7 @@ async def test_sixty_four_orders_queued_at_once_are_booked_in_two_bookings_of_32
     intake = container.trading.orders.intake
     count, total = _batches()
     # Each submission queues its order before the intake's worker runs again: it finds 64.
-    placed = [asyncio.ensure_future(intake.submit(user_id, ORDER, None)) for _ in range(64)]
+    placed = [asyncio.ensure_future(intake.submit(user_id, LIMIT_BUY, None)) for _ in range(64)]
     results = await asyncio.gather(*placed)
     assert [result.status_code for result in results] == [201] * 64
     assert len({result.order.id for result in results if result.order is not None}) == 64
